@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"tailor/internal/catalog"
+	"tailor/internal/demo"
+	"tailor/internal/server"
+)
+
+func runServe(ctx context.Context, args []string) error {
+	cfg := server.Defaults()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&cfg.DataDir, "data-dir", envOr("TAILOR_DATA_DIR", cfg.DataDir), "data directory (Pebble store) [TAILOR_DATA_DIR]")
+	fs.StringVar(&cfg.Addr, "addr", envOr("TAILOR_ADDR", cfg.Addr), "listen address host:port; port 0 picks a free one [TAILOR_ADDR]")
+	fs.StringVar(&cfg.WriteKey, "write-key", os.Getenv("TAILOR_WRITE_KEY"), "write key of the default source (default: generated once, kept in the data dir) [TAILOR_WRITE_KEY]")
+	fs.StringVar(&cfg.AdminToken, "admin-token", os.Getenv("TAILOR_ADMIN_TOKEN"), "admin API bearer token (default: generated once, kept in the data dir) [TAILOR_ADMIN_TOKEN]")
+	fs.IntVar(&cfg.Partitions, "partitions", cfg.Partitions, "log partitions (fixed when the data dir is created)")
+	fs.DurationVar(&cfg.DedupeWindow, "dedupe-window", cfg.DedupeWindow, "how long messageIds are remembered for de-duplication")
+	fs.DurationVar(&cfg.CheckpointEvery, "checkpoint-every", cfg.CheckpointEvery, "how often changed profiles are persisted")
+	withDemo := fs.Bool("demo", false, "load the demo store on first start (when the data dir holds no events)")
+	demoCustomers := fs.Int("demo-customers", 1000, "customers in the demo store")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("%w: --log-level %q: want debug, info, warn or error", errUsage, *logLevel)
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})))
+	if *demoCustomers < 1 {
+		return fmt.Errorf("%w: --demo-customers must be at least 1", errUsage)
+	}
+
+	srv, err := server.Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	url, err := srv.Start()
+	if err != nil {
+		srv.Close(context.Background())
+		return err
+	}
+	fmt.Printf("tailor: listening on %s\n", url)
+	fmt.Printf("tailor: write key: %s\n", srv.WriteKey)
+	fmt.Printf("tailor: admin token: %s\n", srv.AdminToken)
+
+	if *withDemo {
+		if srv.Log.LastSeq() > 0 || srv.Store.Len() > 0 {
+			slog.Info("demo store not loaded: the data directory already holds events")
+		} else if err := loadDemo(ctx, srv, *demoCustomers); err != nil {
+			slog.Error("loading demo store", "err", err)
+		}
+	}
+	<-ctx.Done()
+	slog.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return srv.Close(sctx)
+}
+
+// loadDemo feeds the deterministic demo store through the ingest pipeline
+// in-process: products into the catalog, messages into the log.
+func loadDemo(ctx context.Context, srv *server.Server, customers int) error {
+	start := time.Now()
+	g := demo.New(demo.Config{Customers: customers})
+	var products []catalog.Product
+	putProducts := func() error {
+		err := srv.Catalog.Put(ctx, products)
+		products = products[:0]
+		return err
+	}
+	err := g.Products(func(p catalog.Product) error {
+		if products = append(products, p); len(products) == 1000 {
+			return putProducts()
+		}
+		return nil
+	})
+	if err == nil && len(products) > 0 {
+		err = putProducts()
+	}
+	if err != nil {
+		return fmt.Errorf("demo products: %w", err)
+	}
+	var batch [][]byte
+	var total, rejected int
+	last := time.Now()
+	flush := func() error {
+		n, rej, err := srv.Ingest.AppendRaw(ctx, srv.SourceID, batch)
+		total += n
+		rejected += len(rej)
+		batch = batch[:0]
+		if time.Since(last) > 2*time.Second {
+			last = time.Now()
+			slog.Info("loading demo store", "events", total)
+		}
+		return err
+	}
+	err = g.Messages(func(msg []byte) error {
+		batch = append(batch, append([]byte(nil), msg...))
+		if len(batch) == 1000 {
+			return flush()
+		}
+		return ctx.Err()
+	})
+	if err == nil && len(batch) > 0 {
+		err = flush()
+	}
+	if err != nil {
+		return err
+	}
+	slog.Info("demo store loaded", "customers", customers, "events", total, "rejected", rejected,
+		"took", time.Since(start).Round(time.Millisecond))
+	fmt.Printf("tailor: demo store loaded: %d customers, %d events\n", customers, total)
+	return nil
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}

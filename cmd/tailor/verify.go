@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"tailor/internal/eventlog"
+	"tailor/internal/profile"
+	"tailor/internal/server"
+)
+
+// runVerify checks the log is the source of truth: the profiles stored by the
+// last checkpoint, brought up to date with the log tail (what a restart
+// does), must equal a replay of the whole log into an empty store.
+func runVerify(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", envOr("TAILOR_DATA_DIR", "./tailor-data"), "data directory of a stopped server")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if _, err := os.Stat(*dataDir); err != nil {
+		return fmt.Errorf("%w: --data-dir %s: %v", errUsage, *dataDir, err)
+	}
+	db, err := server.OpenDB(*dataDir, 64<<20)
+	if err != nil {
+		return fmt.Errorf("%w (is the server still running? stop it first)", err)
+	}
+	defer db.Close()
+	parts := 8
+	if v, closer, err := db.Get([]byte("cfg/partitions")); err == nil {
+		parts, _ = strconv.Atoi(string(v))
+		closer.Close()
+	} else if !errors.Is(err, pebble.ErrNotFound) {
+		return err
+	}
+	log, err := eventlog.Open(db, eventlog.Options{Partitions: parts})
+	if err != nil {
+		return err
+	}
+
+	stored := profile.NewStore()
+	from, err := stored.Load(db)
+	if err != nil {
+		return fmt.Errorf("load stored profiles: %w", err)
+	}
+	tail, err := profile.NewProcessor(stored, 1).Replay(ctx, log, nil)
+	if err != nil {
+		return err
+	}
+	fresh := profile.NewStore()
+	fp := profile.NewProcessor(fresh, 1)
+	all, err := fp.Replay(ctx, log, nil)
+	if err != nil {
+		return err
+	}
+	if fp.Corrupt() > 0 {
+		return fmt.Errorf("verify: %d log entries could not be decoded", fp.Corrupt())
+	}
+	fmt.Printf("verify: stored profiles at seq %d + %d replayed; clean replay of %d events\n", from, tail, all)
+	if diffs := profile.Diff(stored, fresh, 20); len(diffs) > 0 {
+		for _, d := range diffs {
+			fmt.Println("  " + d)
+		}
+		return fmt.Errorf("verify: stored profiles differ from a clean replay of the log (%d+ differences)", len(diffs))
+	}
+	fmt.Printf("verify: %d profiles, %d events: identical\n", fresh.Len(), all)
+	return nil
+}

@@ -1,0 +1,246 @@
+// Package admin owns the admin REST API (/api/*): profiles, timelines,
+// search, the rejected-events view and the catalog, behind a bearer token.
+package admin
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"tailor/internal/event"
+	"tailor/internal/eventlog"
+	"tailor/internal/ingest"
+	"tailor/internal/profile"
+)
+
+// API serves /api/*.
+type API struct {
+	Token    string
+	Store    *profile.Store
+	Log      *eventlog.Log
+	DB       *pebble.DB
+	Rejected *ingest.Rejected
+	// Catalog serves /api/catalog/ (may be nil).
+	Catalog http.Handler
+}
+
+// Handler returns the routes, all requiring the admin token.
+func (a *API) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/profiles/{identifier}", a.getProfile)
+	mux.HandleFunc("GET /api/profiles/{identifier}/timeline", a.getTimeline)
+	mux.HandleFunc("GET /api/profiles/{identifier}/merges", a.getMerges)
+	mux.HandleFunc("GET /api/profiles", a.searchProfiles)
+	mux.HandleFunc("GET /api/rejected", a.listRejected)
+	if a.Catalog != nil {
+		mux.Handle("/api/catalog/", a.Catalog)
+	}
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no admin route %s %s", r.Method, r.URL.Path))
+	})
+	return a.auth(mux)
+}
+
+func (a *API) auth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(tok), []byte(a.Token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="tailor admin"`)
+			writeError(w, http.StatusUnauthorized, "admin API needs the header Authorization: Bearer <admin token>")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// resolveKeys turns a path identifier into the store keys to try: explicit
+// "kind:value", a profile id, else userId, anonymousId, email in that order.
+func resolveKeys(ident string) []string {
+	if strings.HasPrefix(ident, "p_") {
+		return []string{ident}
+	}
+	if id, err := event.ParseIdentifierKey(ident); err == nil {
+		return []string{string(id.Kind) + ":" + event.NormalizeIdentifier(id.Kind, id.Value)}
+	}
+	keys := []string{"user_id:" + ident, "anonymous_id:" + ident}
+	if e := event.NormalizeIdentifier(event.KindEmail, ident); e != "" {
+		keys = append(keys, "email:"+e)
+	}
+	if p := event.NormalizeIdentifier(event.KindPhone, ident); p != "" && strings.HasPrefix(ident, "+") {
+		keys = append(keys, "phone:"+p)
+	}
+	return keys
+}
+
+func (a *API) lookup(ident string) (profile.Snapshot, bool) {
+	for _, k := range resolveKeys(ident) {
+		if s, ok := a.Store.Lookup(k); ok {
+			return s, true
+		}
+	}
+	return profile.Snapshot{}, false
+}
+
+func (a *API) getProfile(w http.ResponseWriter, r *http.Request) {
+	ident := r.PathValue("identifier")
+	s, ok := a.lookup(ident)
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no profile for %q (tried user_id, anonymous_id, email)", ident))
+		return
+	}
+	writeJSON(w, http.StatusOK, s)
+}
+
+func (a *API) getMerges(w http.ResponseWriter, r *http.Request) {
+	s, ok := a.lookup(r.PathValue("identifier"))
+	if !ok {
+		writeError(w, http.StatusNotFound, "no such profile")
+		return
+	}
+	ms, err := a.Store.Merges(a.DB, s.ID)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	if ms == nil {
+		ms = []profile.Merge{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"merges": ms})
+}
+
+// TimelineEvent is an event as the timeline shows it.
+type TimelineEvent struct {
+	MessageID   string         `json:"message_id"`
+	Type        event.Type     `json:"type"`
+	Event       string         `json:"event,omitempty"`
+	Name        string         `json:"name,omitempty"`
+	UserID      string         `json:"user_id,omitempty"`
+	AnonymousID string         `json:"anonymous_id,omitempty"`
+	PreviousID  string         `json:"previous_id,omitempty"`
+	GroupID     string         `json:"group_id,omitempty"`
+	Timestamp   time.Time      `json:"timestamp"`
+	ReceivedAt  time.Time      `json:"received_at"`
+	SourceID    string         `json:"source_id,omitempty"`
+	Properties  map[string]any `json:"properties,omitempty"`
+	Traits      map[string]any `json:"traits,omitempty"`
+	Context     map[string]any `json:"context,omitempty"`
+}
+
+func intParam(r *http.Request, name string, def, max int) (int, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%s must be a positive integer, got %q", name, s)
+	}
+	return min(n, max), nil
+}
+
+func (a *API) getTimeline(w http.ResponseWriter, r *http.Request) {
+	ident := r.PathValue("identifier")
+	var id string
+	var keys []string
+	found := false
+	for _, k := range resolveKeys(ident) {
+		if id, keys, found = a.Store.Identities(k); found {
+			break
+		}
+	}
+	if !found {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no profile for %q", ident))
+		return
+	}
+	limit, err := intParam(r, "limit", 50, 1000)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	var beforeTs int64
+	var beforeSeq uint64
+	if c := r.URL.Query().Get("cursor"); c != "" {
+		ts, seq, ok := strings.Cut(c, "-")
+		var err1, err2 error
+		beforeTs, err1 = strconv.ParseInt(ts, 10, 64)
+		beforeSeq, err2 = strconv.ParseUint(seq, 10, 64)
+		if !ok || err1 != nil || err2 != nil || beforeSeq == 0 {
+			writeError(w, http.StatusBadRequest, "cursor: pass back next_cursor from the previous page")
+			return
+		}
+	}
+	ptrs, err := a.Log.Timeline(keys, beforeTs, beforeSeq, limit)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	out := make([]TimelineEvent, 0, len(ptrs))
+	for _, p := range ptrs {
+		v, err := a.Log.Get(p.Partition, p.Seq)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, fmt.Sprintf("timeline entry %d: %v", p.Seq, err))
+			return
+		}
+		e, err := event.DecodeStored(v)
+		if err != nil {
+			continue
+		}
+		out = append(out, TimelineEvent{MessageID: e.MessageID, Type: e.Type, Event: e.Event, Name: e.Name,
+			UserID: e.UserID, AnonymousID: e.AnonymousID, PreviousID: e.PreviousID, GroupID: e.GroupID,
+			Timestamp: e.Timestamp, ReceivedAt: e.ReceivedAt, SourceID: e.SourceID,
+			Properties: e.Properties, Traits: e.Traits, Context: e.Context})
+	}
+	next := ""
+	if len(ptrs) == limit {
+		last := ptrs[len(ptrs)-1]
+		next = fmt.Sprintf("%d-%d", last.TsNanos, last.Seq)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"profile_id": id, "events": out, "next_cursor": next})
+}
+
+func (a *API) searchProfiles(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	trait, value := q.Get("trait"), q.Get("value")
+	if trait == "" {
+		writeError(w, http.StatusBadRequest, "search needs ?trait=NAME&value=VALUE")
+		return
+	}
+	limit, err := intParam(r, "limit", 50, 1000)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"profiles": a.Store.Search(trait, value, limit)})
+}
+
+func (a *API) listRejected(w http.ResponseWriter, r *http.Request) {
+	limit, err := intParam(r, "limit", 100, 1000)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	evs, err := a.Rejected.List(limit)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"rejected": evs})
+}

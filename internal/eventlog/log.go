@@ -1,0 +1,396 @@
+package eventlog
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// ErrClosed is returned by Append after Close.
+var ErrClosed = errors.New("eventlog: closed")
+
+// Record is one message to append.
+type Record struct {
+	Partition int
+	// Value is the stored message bytes.
+	Value []byte
+	// DedupeKey identifies the message for de-duplication ("source\x00messageId");
+	// empty disables de-duplication for the record.
+	DedupeKey []byte
+	// Index lists secondary keys (without the t/ prefix, seq suffix included by
+	// the caller via IndexKey) that point at the record.
+	Index [][]byte
+	// Payload travels with the record to the Sink (the decoded event), so the
+	// processor does not decode what ingest already decoded.
+	Payload any
+}
+
+// Result says what happened to one appended record.
+type Result struct {
+	Seq       uint64
+	Duplicate bool
+}
+
+// Entry is a record as the Sink and Replay see it.
+type Entry struct {
+	Partition int
+	Seq       uint64
+	Value     []byte // valid only during the callback in Replay
+	Payload   any    // nil on Replay
+	// AppendedAt is when the record was synced (zero on Replay).
+	AppendedAt time.Time
+}
+
+// Sink receives the entries of each group commit after the sync, in seq
+// order. It may block (back-pressure): the writer waits, and so do the
+// requests being acknowledged. It owns the slice.
+type Sink func(entries []Entry)
+
+// Options configure a Log.
+type Options struct {
+	Partitions int
+	// DedupeWindow is how long a messageId is remembered (at least this long).
+	DedupeWindow time.Duration
+	// MaxBatchBytes bounds one group commit.
+	MaxBatchBytes int
+}
+
+// Log is the embedded Pebble event log. Append is safe for concurrent use.
+type Log struct {
+	db     *pebble.DB
+	opts   Options
+	reqs   chan *appendReq
+	sink   Sink
+	wg     sync.WaitGroup
+	closed atomic.Bool
+	mu     sync.RWMutex // held for reading by Append while sending on reqs
+
+	nextSeq uint64 // owned by the writer goroutine after Start
+
+	// Stats for metrics.
+	Appended   atomic.Uint64
+	Duplicates atomic.Uint64
+	Commits    atomic.Uint64
+}
+
+type appendReq struct {
+	recs    []Record
+	results []Result
+	done    chan error
+}
+
+// Open prepares the log over db. Start must be called before Append.
+func Open(db *pebble.DB, opts Options) (*Log, error) {
+	if opts.Partitions <= 0 || opts.Partitions > 1<<16 {
+		return nil, fmt.Errorf("eventlog: partitions must be 1..65536, got %d", opts.Partitions)
+	}
+	if opts.DedupeWindow <= 0 {
+		opts.DedupeWindow = 7 * 24 * time.Hour
+	}
+	if opts.MaxBatchBytes <= 0 {
+		opts.MaxBatchBytes = 8 << 20
+	}
+	l := &Log{db: db, opts: opts, reqs: make(chan *appendReq, 256)}
+	last, err := l.lastSeq()
+	if err != nil {
+		return nil, err
+	}
+	l.nextSeq = last + 1
+	return l, nil
+}
+
+// Partitions is the number of partitions.
+func (l *Log) Partitions() int { return l.opts.Partitions }
+
+// LastSeq is the highest sequence number written (0 when empty). Only valid
+// before Start or after Close.
+func (l *Log) LastSeq() uint64 { return l.nextSeq - 1 }
+
+func (l *Log) lastSeq() (uint64, error) {
+	var max uint64
+	for p := 0; p < l.opts.Partitions; p++ {
+		it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: logKey(p, 0), UpperBound: logKey(p+1, 0)})
+		if err != nil {
+			return 0, err
+		}
+		if it.Last() {
+			if s := binary.BigEndian.Uint64(it.Key()[4:]); s > max {
+				max = s
+			}
+		}
+		if err := it.Close(); err != nil {
+			return 0, err
+		}
+	}
+	return max, nil
+}
+
+// Start runs the writer until Close. sink receives every appended entry.
+func (l *Log) Start(sink Sink) {
+	l.sink = sink
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		l.writeLoop()
+	}()
+}
+
+// Append writes recs durably and returns, per record, its seq or that it was
+// a duplicate. It returns after the records are synced to disk.
+func (l *Log) Append(ctx context.Context, recs []Record) ([]Result, error) {
+	for i := range recs {
+		if recs[i].Partition < 0 || recs[i].Partition >= l.opts.Partitions {
+			return nil, fmt.Errorf("eventlog: record %d: partition %d out of range", i, recs[i].Partition)
+		}
+	}
+	req := &appendReq{recs: recs, results: make([]Result, len(recs)), done: make(chan error, 1)}
+	l.mu.RLock()
+	if l.closed.Load() {
+		l.mu.RUnlock()
+		return nil, ErrClosed
+	}
+	select {
+	case l.reqs <- req:
+		l.mu.RUnlock()
+	case <-ctx.Done():
+		l.mu.RUnlock()
+		return nil, ctx.Err()
+	}
+	// Once queued the request is committed or failed by the writer; waiting
+	// for it even if ctx ends keeps "acknowledged" and "durable" the same thing.
+	err := <-req.done
+	return req.results, err
+}
+
+// Close stops accepting appends, finishes the queued ones and stops the writer.
+func (l *Log) Close() {
+	l.mu.Lock()
+	if !l.closed.Swap(true) {
+		close(l.reqs)
+	}
+	l.mu.Unlock()
+	l.wg.Wait()
+}
+
+// writeLoop is the group commit: it takes every request queued while the
+// previous batch was syncing, writes them as one Pebble batch with one sync,
+// hands the entries to the sink, then answers the requests.
+func (l *Log) writeLoop() {
+	var pending []*appendReq
+	seen := make(map[string]struct{})
+	var ptr [2]byte
+	dayBuf := make([]byte, 0, binary.MaxVarintLen64)
+	for {
+		req, ok := <-l.reqs
+		if !ok {
+			return
+		}
+		pending = append(pending[:0], req)
+		size := reqSize(req)
+	drain:
+		for size < l.opts.MaxBatchBytes {
+			select {
+			case r, ok := <-l.reqs:
+				if !ok {
+					break drain
+				}
+				pending = append(pending, r)
+				size += reqSize(r)
+			default:
+				break drain
+			}
+		}
+
+		b := l.db.NewBatch()
+		clear(seen)
+		now := time.Now()
+		dayBuf = binary.AppendUvarint(dayBuf[:0], uint64(now.Unix()/86400))
+		var err error
+		startSeq := l.nextSeq
+		for _, r := range pending {
+			for i := range r.recs {
+				rec := &r.recs[i]
+				if len(rec.DedupeKey) > 0 {
+					dup, derr := l.isDuplicate(rec.DedupeKey, seen)
+					if derr != nil {
+						err = derr
+						break
+					}
+					if dup {
+						r.results[i] = Result{Duplicate: true}
+						continue
+					}
+					seen[string(rec.DedupeKey)] = struct{}{}
+					b.Set(dedupeKey(rec.DedupeKey), dayBuf, nil)
+				}
+				seq := l.nextSeq
+				l.nextSeq++
+				r.results[i] = Result{Seq: seq}
+				b.Set(logKey(rec.Partition, seq), rec.Value, nil)
+				binary.BigEndian.PutUint16(ptr[:], uint16(rec.Partition))
+				for _, ix := range rec.Index {
+					k := make([]byte, 0, 2+len(ix)+8)
+					k = append(k, "t/"...)
+					k = append(k, ix...)
+					k = binary.BigEndian.AppendUint64(k, seq)
+					b.Set(k, ptr[:], nil)
+				}
+			}
+		}
+		if err == nil {
+			err = b.Commit(pebble.Sync)
+		}
+		b.Close()
+		if err != nil {
+			// Nothing of this batch is durable: reuse its sequence numbers.
+			l.nextSeq = startSeq
+			slog.Error("eventlog: commit failed", "err", err)
+			for _, r := range pending {
+				r.done <- fmt.Errorf("eventlog: commit: %w", err)
+			}
+			continue
+		}
+		l.Commits.Add(1)
+		synced := time.Now()
+		var appended, dups uint64
+		entries := make([]Entry, 0, 64)
+		for _, r := range pending {
+			for i := range r.recs {
+				if r.results[i].Duplicate {
+					dups++
+					continue
+				}
+				appended++
+				entries = append(entries, Entry{Partition: r.recs[i].Partition, Seq: r.results[i].Seq, Payload: r.recs[i].Payload, AppendedAt: synced})
+			}
+		}
+		l.Appended.Add(appended)
+		l.Duplicates.Add(dups)
+		// Hand off before acknowledging, so that an acknowledged event is
+		// always either applied or visible to the lag metric.
+		if l.sink != nil && len(entries) > 0 {
+			l.sink(entries)
+		}
+		for _, r := range pending {
+			r.done <- nil
+		}
+	}
+}
+
+func reqSize(r *appendReq) int {
+	n := 0
+	for i := range r.recs {
+		n += len(r.recs[i].Value) + 64
+	}
+	return n
+}
+
+func (l *Log) isDuplicate(key []byte, seen map[string]struct{}) (bool, error) {
+	if _, ok := seen[string(key)]; ok {
+		return true, nil
+	}
+	_, closer, err := l.db.Get(dedupeKey(key))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("dedupe lookup: %w", err)
+	}
+	closer.Close()
+	return true, nil
+}
+
+// Replay calls fn for every entry of partition p with seq > after, in order.
+// The Value is only valid during the call.
+func (l *Log) Replay(ctx context.Context, p int, after uint64, fn func(Entry) error) error {
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: logKey(p, after+1), UpperBound: logKey(p+1, 0)})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	n := 0
+	for it.First(); it.Valid(); it.Next() {
+		if n++; n%4096 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		k := it.Key()
+		if err := fn(Entry{Partition: p, Seq: binary.BigEndian.Uint64(k[4:]), Value: it.Value()}); err != nil {
+			return err
+		}
+	}
+	return it.Error()
+}
+
+// Get reads one entry's stored value.
+func (l *Log) Get(p int, seq uint64) ([]byte, error) {
+	v, closer, err := l.db.Get(logKey(p, seq))
+	if err != nil {
+		return nil, err
+	}
+	defer closer.Close()
+	return append([]byte(nil), v...), nil
+}
+
+// ExpireDedupe deletes de-duplication keys older than the window. It scans
+// the d/ keyspace, so it runs rarely (hourly) in the background.
+func (l *Log) ExpireDedupe(ctx context.Context, now time.Time) (int, error) {
+	cutoff := uint64(now.Add(-l.opts.DedupeWindow).Unix() / 86400)
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: []byte("d/"), UpperBound: []byte("d0")})
+	if err != nil {
+		return 0, err
+	}
+	defer it.Close()
+	b := l.db.NewBatch()
+	n := 0
+	for it.First(); it.Valid(); it.Next() {
+		day, k := binary.Uvarint(it.Value())
+		if k > 0 && day < cutoff {
+			b.Delete(it.Key(), nil)
+			n++
+		}
+		if b.Len() > 4<<20 {
+			if err := b.Commit(pebble.NoSync); err != nil {
+				return n, err
+			}
+			b = l.db.NewBatch()
+			if ctx.Err() != nil {
+				return n, ctx.Err()
+			}
+		}
+	}
+	if err := it.Error(); err != nil {
+		return n, err
+	}
+	return n, b.Commit(pebble.NoSync)
+}
+
+func logKey(p int, seq uint64) []byte {
+	k := make([]byte, 0, 12)
+	k = append(k, "l/"...)
+	k = binary.BigEndian.AppendUint16(k, uint16(p))
+	if p >= 1<<16 { // upper bound past the last partition
+		k = append(k[:2], 0xff, 0xff, 0xff)
+	}
+	return binary.BigEndian.AppendUint64(k, seq)
+}
+
+func dedupeKey(k []byte) []byte {
+	out := make([]byte, 0, 2+len(k))
+	return append(append(out, "d/"...), k...)
+}
+
+// IndexKey builds the timeline index key stem for an identifier key and event
+// time: "<identifier>\x00<unix nanos:8>". The log appends the seq.
+func IndexKey(identifier string, ts time.Time) []byte {
+	k := make([]byte, 0, len(identifier)+1+8)
+	k = append(k, identifier...)
+	k = append(k, 0)
+	return binary.BigEndian.AppendUint64(k, uint64(ts.UnixNano()))
+}

@@ -1,0 +1,425 @@
+package ingest
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"tailor/internal/event"
+	"tailor/internal/eventlog"
+)
+
+// Appender is the part of the event log ingest needs.
+type Appender interface {
+	Append(ctx context.Context, recs []eventlog.Record) ([]eventlog.Result, error)
+	Partitions() int
+}
+
+// Handler serves the Tracking API.
+type Handler struct {
+	Log      Appender
+	Sources  *Sources
+	Rejected *Rejected
+	// Now is the clock, for tests; nil means time.Now.
+	Now func() time.Time
+
+	metrics *metrics
+	mux     *http.ServeMux
+}
+
+type metrics struct {
+	events     *prometheus.CounterVec
+	rejected   *prometheus.CounterVec
+	duplicates prometheus.Counter
+	requests   *prometheus.CounterVec
+	latency    prometheus.Histogram
+}
+
+// NewHandler wires the Tracking API routes and registers metrics with reg.
+func NewHandler(log Appender, sources *Sources, rejected *Rejected, reg prometheus.Registerer) *Handler {
+	h := &Handler{Log: log, Sources: sources, Rejected: rejected}
+	h.metrics = &metrics{
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tailor_ingest_events_total",
+			Help: "Messages acknowledged and appended to the log, by type."}, []string{"type"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tailor_ingest_rejected_total",
+			Help: "Messages refused by validation, by the field at fault."}, []string{"reason"}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{Name: "tailor_ingest_duplicates_total",
+			Help: "Messages acknowledged but not appended because their messageId was already seen."}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tailor_ingest_requests_total",
+			Help: "Tracking API requests by status code."}, []string{"code"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tailor_ingest_ack_seconds",
+			Help:    "Time from request start to durable acknowledgement.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+	}
+	if reg != nil {
+		reg.MustRegister(h.metrics.events, h.metrics.rejected, h.metrics.duplicates, h.metrics.requests, h.metrics.latency)
+	}
+	mux := http.NewServeMux()
+	for _, t := range []string{"identify", "track", "page", "screen", "group", "alias", "i", "t", "p", "s", "g", "a"} {
+		typ, _ := event.ParseType(t)
+		mux.HandleFunc("POST /v1/"+t, func(w http.ResponseWriter, r *http.Request) { h.serveSingle(w, r, typ) })
+	}
+	for _, p := range []string{"/v1/batch", "/v1/import", "/v1/b"} {
+		mux.HandleFunc("POST "+p, h.serveBatch)
+	}
+	mux.HandleFunc("OPTIONS /v1/", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	h.mux = mux
+	return h
+}
+
+// ServeHTTP adds CORS headers (pages on any origin send events) and routes.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	if o := r.Header.Get("Origin"); o != "" {
+		hd.Set("Access-Control-Allow-Origin", o)
+		hd.Set("Access-Control-Allow-Credentials", "true")
+		hd.Add("Vary", "Origin")
+	} else {
+		hd.Set("Access-Control-Allow-Origin", "*")
+	}
+	if r.Method == http.MethodOptions {
+		hd.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
+		hd.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Content-Encoding, X-Requested-With")
+		hd.Set("Access-Control-Max-Age", "86400")
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+// apiError is a request-level failure answered with a JSON body.
+type apiError struct {
+	status int
+	code   string
+	msg    string
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+func (h *Handler) fail(w http.ResponseWriter, err error) {
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		ae = &apiError{http.StatusInternalServerError, "internal", "internal error: " + err.Error()}
+		slog.Error("ingest", "err", err)
+	}
+	writeJSON(w, ae.status, map[string]any{"success": false, "error": ae.msg, "code": ae.code})
+	h.metrics.requests.WithLabelValues(fmt.Sprint(ae.status)).Inc()
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// readBody reads the (possibly gzip-compressed) body, refusing more than max
+// bytes after decompression.
+func readBody(r *http.Request, buf *bytes.Buffer, max int64) error {
+	var body io.Reader = r.Body
+	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+	case "gzip":
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			return &apiError{http.StatusBadRequest, "bad_gzip", "body is not valid gzip: " + err.Error()}
+		}
+		defer zr.Close()
+		body = zr
+	default:
+		return &apiError{http.StatusUnsupportedMediaType, "bad_encoding", fmt.Sprintf("Content-Encoding %q is not supported; send gzip or none", enc)}
+	}
+	n, err := buf.ReadFrom(io.LimitReader(body, max+1))
+	if err != nil {
+		return &apiError{http.StatusBadRequest, "bad_body", "reading body: " + err.Error()}
+	}
+	if n > max {
+		return &apiError{http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body is over the %d byte limit", max)}
+	}
+	return nil
+}
+
+// source authenticates the request: the write key is the HTTP Basic user
+// name (Segment's server SDKs, RudderStack) or a writeKey field of the body
+// (analytics.js, which sends text/plain bodies to avoid CORS pre-flights).
+func (h *Handler) source(r *http.Request, bodyKey string) (string, error) {
+	key, _, ok := r.BasicAuth()
+	if !ok || key == "" {
+		key = bodyKey
+	}
+	if key == "" {
+		return "", &apiError{http.StatusUnauthorized, "no_write_key", "missing write key: send it as the HTTP Basic user name (or writeKey in the body)"}
+	}
+	id, ok := h.Sources.Lookup(key)
+	if !ok {
+		return "", &apiError{http.StatusUnauthorized, "bad_write_key", "unknown write key"}
+	}
+	return id, nil
+}
+
+func (h *Handler) serveSingle(w http.ResponseWriter, r *http.Request, typ event.Type) {
+	start := h.now()
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer bufPool.Put(buf)
+	if err := readBody(r, buf, event.MaxMessageBytes); err != nil {
+		h.fail(w, err)
+		return
+	}
+	raw := buf.Bytes()
+	var bodyKey string
+	if key, _, ok := r.BasicAuth(); !ok || key == "" {
+		// Only analytics.js-style clients need the body parsed twice.
+		var env struct {
+			WriteKey string `json:"writeKey"`
+		}
+		_ = json.Unmarshal(raw, &env)
+		bodyKey = env.WriteKey
+	}
+	src, err := h.source(r, bodyKey)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	meta := event.Meta{SourceID: src, ReceivedAt: start, Type: typ, MessageID: newMessageID()}
+	e, err := event.Decode(raw, meta)
+	if err != nil {
+		h.reject(src, r.URL.Path, []RejectedEvent{{Index: 0, Reason: err.Error(), Body: string(raw)}}, start)
+		h.metrics.rejected.WithLabelValues(reasonLabel(err)).Inc()
+		h.fail(w, &apiError{http.StatusBadRequest, "invalid_message", err.Error()})
+		return
+	}
+	if err := h.append(r.Context(), []*event.Event{&e}, [][]byte{raw}, []event.Meta{meta}); err != nil {
+		h.fail(w, err)
+		return
+	}
+	h.ok(w, start, map[string]any{"success": true})
+}
+
+// batchEnvelope is the /v1/batch body.
+type batchEnvelope struct {
+	Batch    []json.RawMessage `json:"batch"`
+	SentAt   string            `json:"sentAt"`
+	Context  json.RawMessage   `json:"context"`
+	WriteKey string            `json:"writeKey"`
+}
+
+type rejection struct {
+	Index  int    `json:"index"`
+	Reason string `json:"reason"`
+}
+
+func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request) {
+	start := h.now()
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer bufPool.Put(buf)
+	if err := readBody(r, buf, event.MaxBatchBytes); err != nil {
+		h.fail(w, err)
+		return
+	}
+	raw := buf.Bytes()
+	var env batchEnvelope
+	bodyErr := json.Unmarshal(raw, &env)
+	src, err := h.source(r, env.WriteKey)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	if bodyErr != nil {
+		h.reject(src, r.URL.Path, []RejectedEvent{{Index: -1, Reason: decodeReason(bodyErr), Body: string(raw)}}, start)
+		h.fail(w, &apiError{http.StatusBadRequest, "invalid_json", decodeReason(bodyErr)})
+		return
+	}
+	if env.Batch == nil {
+		h.fail(w, &apiError{http.StatusBadRequest, "no_batch", `body must be {"batch":[...messages]}`})
+		return
+	}
+	base := event.Meta{SourceID: src, ReceivedAt: start}
+	if env.SentAt != "" {
+		t, ok := event.ParseTime(env.SentAt)
+		if !ok {
+			h.fail(w, &apiError{http.StatusBadRequest, "invalid_message", fmt.Sprintf("sentAt: %q is not an ISO 8601 date", env.SentAt)})
+			return
+		}
+		base.SentAt = t
+	}
+	if len(env.Context) > 0 && string(env.Context) != "null" {
+		if err := json.Unmarshal(env.Context, &base.Context); err != nil {
+			h.fail(w, &apiError{http.StatusBadRequest, "invalid_message", "context: must be a JSON object"})
+			return
+		}
+	}
+	evs := make([]*event.Event, 0, len(env.Batch))
+	raws := make([][]byte, 0, len(env.Batch))
+	metas := make([]event.Meta, 0, len(env.Batch))
+	var rejected []rejection
+	var rejEvents []RejectedEvent
+	for i, m := range env.Batch {
+		meta := base
+		meta.MessageID = newMessageID()
+		e, err := event.Decode(m, meta)
+		if err != nil {
+			rejected = append(rejected, rejection{i, err.Error()})
+			rejEvents = append(rejEvents, RejectedEvent{Index: i, Reason: err.Error(), Body: string(m)})
+			h.metrics.rejected.WithLabelValues(reasonLabel(err)).Inc()
+			continue
+		}
+		evs = append(evs, &e)
+		raws = append(raws, m)
+		metas = append(metas, meta)
+	}
+	h.reject(src, r.URL.Path, rejEvents, start)
+	if len(evs) == 0 && len(rejected) > 0 {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"success": false, "code": "invalid_message",
+			"error": fmt.Sprintf("all %d messages were rejected", len(rejected)), "accepted": 0, "rejected": rejected})
+		h.metrics.requests.WithLabelValues("400").Inc()
+		return
+	}
+	if err := h.append(r.Context(), evs, raws, metas); err != nil {
+		h.fail(w, err)
+		return
+	}
+	resp := map[string]any{"success": true, "accepted": len(evs)}
+	if len(rejected) > 0 {
+		resp["rejected"] = rejected
+	}
+	h.ok(w, start, resp)
+}
+
+func (h *Handler) ok(w http.ResponseWriter, start time.Time, body any) {
+	writeJSON(w, http.StatusOK, body)
+	h.metrics.requests.WithLabelValues("200").Inc()
+	h.metrics.latency.Observe(h.now().Sub(start).Seconds())
+}
+
+// append builds log records and waits until they are durable. raws[i] is
+// only valid during the call: AppendStored copies it.
+func (h *Handler) append(ctx context.Context, evs []*event.Event, raws [][]byte, metas []event.Meta) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	parts := h.Log.Partitions()
+	recs := make([]eventlog.Record, len(evs))
+	for i, e := range evs {
+		if metas[i].MessageID != e.MessageID {
+			metas[i].MessageID = "" // the client sent one: do not store ours
+		}
+		pk := e.PrimaryID().Key()
+		recs[i] = eventlog.Record{
+			Partition: partitionOf(pk, parts),
+			Value:     event.AppendStored(nil, raws[i], metas[i]),
+			DedupeKey: []byte(e.SourceID + "\x00" + e.MessageID),
+			Index:     [][]byte{eventlog.IndexKey(pk, e.Timestamp)},
+			Payload:   e,
+		}
+	}
+	res, err := h.Log.Append(ctx, recs)
+	if err != nil {
+		if errors.Is(err, eventlog.ErrClosed) {
+			return &apiError{http.StatusServiceUnavailable, "shutting_down", "server is shutting down; retry"}
+		}
+		return err
+	}
+	for i, r := range res {
+		if r.Duplicate {
+			h.metrics.duplicates.Inc()
+			continue
+		}
+		h.metrics.events.WithLabelValues(string(evs[i].Type)).Inc()
+	}
+	return nil
+}
+
+func (h *Handler) reject(src, endpoint string, evs []RejectedEvent, at time.Time) {
+	for i := range evs {
+		evs[i].At, evs[i].SourceID, evs[i].Endpoint = at.UTC(), src, endpoint
+	}
+	h.Rejected.add(evs)
+}
+
+// partitionOf maps a profile routing key to its partition.
+func partitionOf(key string, n int) int {
+	f := fnv.New32a()
+	f.Write([]byte(key))
+	return int(f.Sum32() % uint32(n))
+}
+
+func decodeReason(err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("malformed JSON at byte %d: %v", se.Offset, se)
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("%s: must be %s, got JSON %s", te.Field, te.Type, te.Value)
+	}
+	return "malformed JSON: " + err.Error()
+}
+
+var knownReasons = map[string]bool{"type": true, "messageId": true, "userId": true, "anonymousId": true,
+	"previousId": true, "groupId": true, "event": true, "name": true, "properties": true, "traits": true,
+	"context": true, "timestamp": true, "originalTimestamp": true, "sentAt": true}
+
+// reasonLabel keeps the metric's label set small: the field at fault.
+func reasonLabel(err error) string {
+	var ve *event.Error
+	if errors.As(err, &ve) {
+		if knownReasons[ve.Field] {
+			return ve.Field
+		}
+		if strings.Contains(ve.Reason, "byte limit") {
+			return "too_large"
+		}
+	}
+	return "invalid"
+}
+
+// newMessageID is assigned to messages sent without one; it is stored with
+// the message so replays keep it.
+func newMessageID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "tailor-" + hex.EncodeToString(b[:])
+}
+
+// AppendRaw appends messages produced in-process (demo store, tests) through
+// the same validation as the HTTP API. It returns how many were accepted and
+// the rejections by index.
+func (h *Handler) AppendRaw(ctx context.Context, sourceID string, raws [][]byte) (int, []string, error) {
+	now := h.now()
+	evs := make([]*event.Event, 0, len(raws))
+	keep := make([][]byte, 0, len(raws))
+	metas := make([]event.Meta, 0, len(raws))
+	var rejected []string
+	for i, raw := range raws {
+		meta := event.Meta{SourceID: sourceID, ReceivedAt: now, MessageID: newMessageID()}
+		e, err := event.Decode(raw, meta)
+		if err != nil {
+			rejected = append(rejected, fmt.Sprintf("message %d: %v", i, err))
+			continue
+		}
+		evs, keep, metas = append(evs, &e), append(keep, raw), append(metas, meta)
+	}
+	return len(evs), rejected, h.append(ctx, evs, keep, metas)
+}

@@ -1,0 +1,69 @@
+package ingest
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Rejected is the rejected-events view: messages refused by validation, kept
+// so an operator can see what a source sends wrong. Keys are
+// r/<unix nanos:8><counter:4>, newest last.
+type Rejected struct {
+	db  *pebble.DB
+	ctr atomic.Uint32
+}
+
+// NewRejected returns the view over db.
+func NewRejected(db *pebble.DB) *Rejected { return &Rejected{db: db} }
+
+// RejectedEvent is one refused message.
+type RejectedEvent struct {
+	At       time.Time `json:"at"`
+	SourceID string    `json:"source_id,omitempty"`
+	Endpoint string    `json:"endpoint"`
+	Index    int       `json:"index"`
+	Reason   string    `json:"reason"`
+	Body     string    `json:"body"` // the message, truncated to maxRejectedBody
+}
+
+const maxRejectedBody = 2048
+
+func (r *Rejected) add(evs []RejectedEvent) {
+	if r == nil || len(evs) == 0 {
+		return
+	}
+	b := r.db.NewBatch()
+	defer b.Close()
+	for _, e := range evs {
+		if len(e.Body) > maxRejectedBody {
+			e.Body = e.Body[:maxRejectedBody] + "…"
+		}
+		v, _ := json.Marshal(e)
+		k := binary.BigEndian.AppendUint64([]byte("r/"), uint64(e.At.UnixNano()))
+		k = binary.BigEndian.AppendUint32(k, r.ctr.Add(1))
+		b.Set(k, v, nil)
+	}
+	// The view is diagnostic, not acknowledged data: no sync.
+	_ = b.Commit(pebble.NoSync)
+}
+
+// List returns up to limit rejected events, newest first.
+func (r *Rejected) List(limit int) ([]RejectedEvent, error) {
+	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: []byte("r/"), UpperBound: []byte("r0")})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	out := []RejectedEvent{}
+	for it.Last(); it.Valid() && len(out) < limit; it.Prev() {
+		var e RejectedEvent
+		if json.Unmarshal(it.Value(), &e) == nil {
+			out = append(out, e)
+		}
+	}
+	return out, it.Error()
+}

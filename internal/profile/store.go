@@ -1,0 +1,438 @@
+package profile
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"tailor/internal/event"
+)
+
+// Keyspace owned by the Store:
+//
+//	p/<profile id>        -> profile record (encodeProfile)
+//	x/<merged profile id> -> surviving profile id
+//	m/<seq:8>             -> Merge JSON (audit trail of identity merges)
+//	k/applied             -> <seq:8> highest log seq reflected in p/ x/ m/
+//
+// Invariant: p/, x/, m/ and k/applied are only written together, in one batch
+// (Checkpoint), so the stored profiles are always exactly the result of
+// applying the log up to k/applied.
+
+// Profile is one person: the identifiers known to name them and their state.
+type Profile struct {
+	ID string
+	// CreatedSeq is the log seq of the event that created the profile; the
+	// older profile survives a merge.
+	CreatedSeq uint64
+	// Identities is sorted by Identifier.Key.
+	Identities []event.Identifier
+	State      State
+}
+
+// Merge records that identity resolution found two profiles to be one person.
+type Merge struct {
+	Seq       uint64             `json:"seq"`
+	At        time.Time          `json:"at"`
+	MessageID string             `json:"message_id"`
+	Into      string             `json:"into"`
+	From      string             `json:"from"`
+	Moved     []event.Identifier `json:"moved_identities"`
+}
+
+// Store holds every profile in memory, indexed by id and by identifier, and
+// persists them to Pebble at checkpoints.
+//
+// Ownership: one goroutine (the Processor) applies events while holding mu
+// for writing; readers hold mu for reading and copy what they return.
+type Store struct {
+	mu       sync.RWMutex
+	byID     map[string]*Profile
+	byIdent  map[string]*Profile
+	redirect map[string]string // merged-away id -> surviving id
+	dirty    map[string]struct{}
+	gone     map[string]string // merged away since the last checkpoint -> into
+	merges   []Merge
+	applied  uint64
+	events   uint64
+}
+
+// NewStore returns an empty store.
+func NewStore() *Store {
+	return &Store{
+		byID:     make(map[string]*Profile),
+		byIdent:  make(map[string]*Profile),
+		redirect: make(map[string]string),
+		dirty:    make(map[string]struct{}),
+		gone:     make(map[string]string),
+	}
+}
+
+// Applied is the highest log seq applied.
+func (s *Store) Applied() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.applied
+}
+
+// Len is the number of profiles.
+func (s *Store) Len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.byID)
+}
+
+// apply folds one event into the profiles. Caller holds mu for writing.
+//
+// Identity resolution: every identifier the event carries names the same
+// person. If none is known a profile is created; if they name several
+// profiles, all merge into the oldest (smallest CreatedSeq), which keeps its
+// id; the others' ids redirect to it. Events are never re-filed: timelines are
+// indexed by identifier, and identifiers move with the merge.
+func (s *Store) apply(e *event.Event) {
+	if e.Seq <= s.applied && s.applied != 0 {
+		return // already reflected (replay overlap)
+	}
+	ids := e.Identifiers()
+	var owners []*Profile
+	for _, id := range ids {
+		if p := s.byIdent[id.Key()]; p != nil && !slices.Contains(owners, p) {
+			owners = append(owners, p)
+		}
+	}
+	var p *Profile
+	if len(owners) == 0 {
+		p = &Profile{ID: s.newID(ids[0], e.Seq), CreatedSeq: e.Seq}
+		s.byID[p.ID] = p
+	} else {
+		p = owners[0]
+		for _, o := range owners[1:] {
+			if o.CreatedSeq < p.CreatedSeq || o.CreatedSeq == p.CreatedSeq && o.ID < p.ID {
+				p = o
+			}
+		}
+		for _, o := range owners {
+			if o != p {
+				s.merge(p, o, e)
+			}
+		}
+	}
+	for _, id := range ids {
+		k := id.Key()
+		if s.byIdent[k] == nil {
+			s.byIdent[k] = p
+			p.addIdentity(id)
+		}
+	}
+	p.State.Apply(e)
+	s.dirty[p.ID] = struct{}{}
+	s.applied = e.Seq
+	s.events++
+}
+
+func (s *Store) merge(into, from *Profile, e *event.Event) {
+	into.State.Merge(&from.State)
+	for _, id := range from.Identities {
+		s.byIdent[id.Key()] = into
+		into.addIdentity(id)
+	}
+	delete(s.byID, from.ID)
+	delete(s.dirty, from.ID)
+	s.redirect[from.ID] = into.ID
+	s.gone[from.ID] = into.ID
+	s.merges = append(s.merges, Merge{Seq: e.Seq, At: e.Timestamp, MessageID: e.MessageID,
+		Into: into.ID, From: from.ID, Moved: slices.Clone(from.Identities)})
+}
+
+func (p *Profile) addIdentity(id event.Identifier) {
+	i, found := slices.BinarySearchFunc(p.Identities, id, func(a, b event.Identifier) int {
+		return strings.Compare(a.Key(), b.Key())
+	})
+	if !found {
+		p.Identities = slices.Insert(p.Identities, i, id)
+	}
+}
+
+// newID derives a profile id from the identifier that created it, so the
+// same log always yields the same ids.
+func (s *Store) newID(id event.Identifier, seq uint64) string {
+	sum := sha256.Sum256([]byte(id.Key()))
+	pid := "p_" + hex.EncodeToString(sum[:10])
+	if _, taken := s.byID[pid]; taken {
+		pid += "_" + strconv.FormatUint(seq, 10)
+	} else if _, taken := s.redirect[pid]; taken {
+		pid += "_" + strconv.FormatUint(seq, 10)
+	}
+	return pid
+}
+
+// Snapshot is a read-only copy of a profile for the API.
+type Snapshot struct {
+	ID         string             `json:"id"`
+	Identities []event.Identifier `json:"identities"`
+	View
+}
+
+// Lookup finds a profile by identifier key ("email:a@b.c"), profile id or
+// merged-away profile id.
+func (s *Store) Lookup(key string) (Snapshot, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	p := s.find(key)
+	if p == nil {
+		return Snapshot{}, false
+	}
+	return p.snapshot(), true
+}
+
+// Identities returns the identifier keys of the profile named by key.
+func (s *Store) Identities(key string) (string, []string, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	p := s.find(key)
+	if p == nil {
+		return "", nil, false
+	}
+	keys := make([]string, len(p.Identities))
+	for i, id := range p.Identities {
+		keys[i] = id.Key()
+	}
+	return p.ID, keys, true
+}
+
+func (s *Store) find(key string) *Profile {
+	if strings.HasPrefix(key, "p_") {
+		if p := s.byID[key]; p != nil {
+			return p
+		}
+		// Follow the merge chain: a profile merged into one that was later
+		// merged itself points at the intermediate id.
+		for range 64 {
+			to, ok := s.redirect[key]
+			if !ok {
+				return nil
+			}
+			if p := s.byID[to]; p != nil {
+				return p
+			}
+			key = to
+		}
+		return nil
+	}
+	return s.byIdent[key]
+}
+
+func (p *Profile) snapshot() Snapshot {
+	return Snapshot{ID: p.ID, Identities: slices.Clone(p.Identities), View: p.State.View()}
+}
+
+// Search returns up to limit profiles whose trait name equals value (string
+// comparison of the trait's JSON text for non-strings), in id order. It scans
+// every profile; the segment index replaces it for large stores.
+func (s *Store) Search(name, value string, limit int) []Snapshot {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	qb, _ := json.Marshal(value)
+	quoted := string(qb)
+	ids := make([]string, 0)
+	for id, p := range s.byID {
+		j, ok := p.State.TraitJSON(name)
+		if !ok {
+			continue
+		}
+		if j == value || strings.EqualFold(j, quoted) {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	if len(ids) > limit {
+		ids = ids[:limit]
+	}
+	out := make([]Snapshot, len(ids))
+	for i, id := range ids {
+		out[i] = s.byID[id].snapshot()
+	}
+	return out
+}
+
+// Merges returns the recorded merges into profile id (audit trail).
+func (s *Store) Merges(db *pebble.DB, id string) ([]Merge, error) {
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte("m/"), UpperBound: []byte("m0")})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []Merge
+	for it.First(); it.Valid(); it.Next() {
+		var m Merge
+		if json.Unmarshal(it.Value(), &m) == nil && m.Into == id {
+			out = append(out, m)
+		}
+	}
+	return out, it.Error()
+}
+
+// Checkpoint writes every profile changed since the last checkpoint, the
+// merges and the applied seq in one atomic batch. It holds the write lock
+// while encoding, so processing pauses for the encoding time only.
+func (s *Store) Checkpoint(db *pebble.DB) (int, error) {
+	b := db.NewBatch()
+	defer b.Close()
+	s.mu.Lock()
+	n := len(s.dirty)
+	if n == 0 && len(s.gone) == 0 && len(s.merges) == 0 {
+		s.mu.Unlock()
+		// Still record progress so a restart does not replay no-op entries.
+		return 0, nil
+	}
+	var buf []byte
+	for id := range s.dirty {
+		var err error
+		buf, err = encodeProfile(buf[:0], s.byID[id])
+		if err != nil {
+			s.mu.Unlock()
+			return 0, fmt.Errorf("checkpoint profile %s: %w", id, err)
+		}
+		b.Set([]byte("p/"+id), buf, nil)
+	}
+	for from, into := range s.gone {
+		b.Delete([]byte("p/"+from), nil)
+		b.Set([]byte("x/"+from), []byte(into), nil)
+	}
+	for _, m := range s.merges {
+		v, _ := json.Marshal(m)
+		b.Set(binary.BigEndian.AppendUint64([]byte("m/"), m.Seq), v, nil)
+	}
+	b.Set([]byte("k/applied"), binary.BigEndian.AppendUint64(nil, s.applied), nil)
+	clear(s.dirty)
+	clear(s.gone)
+	s.merges = s.merges[:0]
+	s.mu.Unlock()
+	// Not synced: if the process dies before the WAL reaches disk, the whole
+	// batch is lost together and the previous checkpoint still matches
+	// k/applied; the next synced log append syncs it anyway.
+	if err := b.Commit(pebble.NoSync); err != nil {
+		return 0, fmt.Errorf("checkpoint: %w", err)
+	}
+	return n, nil
+}
+
+// Load reads the stored profiles (replacing the store's content) and returns
+// the log seq they reflect.
+func (s *Store) Load(db *pebble.DB) (uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fresh := NewStore()
+	s.byID, s.byIdent, s.redirect, s.dirty, s.gone = fresh.byID, fresh.byIdent, fresh.redirect, fresh.dirty, fresh.gone
+	s.merges, s.applied, s.events = nil, 0, 0
+	v, closer, err := db.Get([]byte("k/applied"))
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+	case err != nil:
+		return 0, err
+	default:
+		if len(v) == 8 {
+			s.applied = binary.BigEndian.Uint64(v)
+		}
+		closer.Close()
+	}
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte("p/"), UpperBound: []byte("p0")})
+	if err != nil {
+		return 0, err
+	}
+	for it.First(); it.Valid(); it.Next() {
+		p, err := decodeProfile(it.Value())
+		if err != nil {
+			it.Close()
+			return 0, fmt.Errorf("load profile %s: %w", it.Key()[2:], err)
+		}
+		p.ID = string(it.Key()[2:])
+		s.byID[p.ID] = p
+		for _, id := range p.Identities {
+			s.byIdent[id.Key()] = p
+		}
+	}
+	if err := it.Close(); err != nil {
+		return 0, err
+	}
+	it, err = db.NewIter(&pebble.IterOptions{LowerBound: []byte("x/"), UpperBound: []byte("x0")})
+	if err != nil {
+		return 0, err
+	}
+	for it.First(); it.Valid(); it.Next() {
+		s.redirect[string(it.Key()[2:])] = string(it.Value())
+	}
+	return s.applied, it.Close()
+}
+
+const profileVersion = 1
+
+func encodeProfile(dst []byte, p *Profile) ([]byte, error) {
+	dst = append(dst, profileVersion)
+	dst = binary.AppendUvarint(dst, p.CreatedSeq)
+	dst = binary.AppendUvarint(dst, uint64(len(p.Identities)))
+	for _, id := range p.Identities {
+		dst = binary.AppendUvarint(dst, uint64(len(id.Kind)))
+		dst = append(dst, id.Kind...)
+		dst = binary.AppendUvarint(dst, uint64(len(id.Value)))
+		dst = append(dst, id.Value...)
+	}
+	st, err := p.State.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	return append(dst, st...), nil
+}
+
+var errCorruptProfile = errors.New("corrupt profile record")
+
+func decodeProfile(b []byte) (*Profile, error) {
+	if len(b) == 0 || b[0] != profileVersion {
+		return nil, errCorruptProfile
+	}
+	b = b[1:]
+	p := &Profile{}
+	var n int
+	if p.CreatedSeq, n = binary.Uvarint(b); n <= 0 {
+		return nil, errCorruptProfile
+	}
+	b = b[n:]
+	cnt, n := binary.Uvarint(b)
+	if n <= 0 || cnt > uint64(len(b)) {
+		return nil, errCorruptProfile
+	}
+	b = b[n:]
+	for range cnt {
+		var kind, val string
+		var ok bool
+		if kind, b, ok = readStr(b); !ok {
+			return nil, errCorruptProfile
+		}
+		if val, b, ok = readStr(b); !ok {
+			return nil, errCorruptProfile
+		}
+		p.Identities = append(p.Identities, event.Identifier{Kind: event.Kind(kind), Value: val})
+	}
+	if err := p.State.UnmarshalBinary(b); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func readStr(b []byte) (string, []byte, bool) {
+	l, n := binary.Uvarint(b)
+	if n <= 0 || uint64(len(b)-n) < l {
+		return "", nil, false
+	}
+	return string(b[n : n+int(l)]), b[n+int(l):], true
+}

@@ -1,0 +1,373 @@
+// Package server wires Tailor's parts into one running node: the Pebble
+// store, the event log, the processor, ingest, the admin API and metrics, and
+// owns their start-up and ordered shutdown.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"tailor/internal/admin"
+	"tailor/internal/catalog"
+	"tailor/internal/eventlog"
+	"tailor/internal/ingest"
+	"tailor/internal/profile"
+)
+
+// Config is every option of a node, with defaults from Defaults.
+type Config struct {
+	DataDir    string
+	Addr       string
+	WriteKey   string // default: generated at first start and persisted
+	AdminToken string // default: generated at first start and persisted
+	// Partitions of the log; fixed when the data directory is created.
+	Partitions   int
+	DedupeWindow time.Duration
+	// CheckpointEvery is how often changed profiles are persisted; a restart
+	// replays at most this much of the log.
+	CheckpointEvery time.Duration
+	// CacheBytes is Pebble's block cache size.
+	CacheBytes int64
+}
+
+// Defaults returns the default configuration.
+func Defaults() Config {
+	return Config{
+		DataDir:         "./tailor-data",
+		Addr:            "127.0.0.1:8080",
+		Partitions:      8,
+		DedupeWindow:    7 * 24 * time.Hour,
+		CheckpointEvery: 2 * time.Second,
+		CacheBytes:      128 << 20,
+	}
+}
+
+// Validate reports configuration mistakes in words a newcomer understands.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("--data-dir must not be empty"))
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("--addr %q: want host:port, e.g. 127.0.0.1:8080", c.Addr))
+	}
+	if c.Partitions < 1 || c.Partitions > 4096 {
+		errs = append(errs, fmt.Errorf("--partitions must be between 1 and 4096, got %d", c.Partitions))
+	}
+	if c.DedupeWindow < time.Hour {
+		errs = append(errs, fmt.Errorf("--dedupe-window must be at least 1h, got %s", c.DedupeWindow))
+	}
+	if c.CheckpointEvery <= 0 {
+		errs = append(errs, errors.New("checkpoint interval must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// Server is one running node.
+type Server struct {
+	cfg      Config
+	db       *pebble.DB
+	Log      *eventlog.Log
+	Store    *profile.Store
+	Proc     *profile.Processor
+	Ingest   *ingest.Handler
+	Catalog  *catalog.Store
+	Sources  *ingest.Sources
+	Rejected *ingest.Rejected
+	Registry *prometheus.Registry
+
+	WriteKey   string
+	AdminToken string
+	SourceID   string
+
+	ready    atomic.Bool
+	httpSrv  *http.Server
+	listener net.Listener
+	procDone chan struct{}
+	bgCancel context.CancelFunc
+	bgWG     sync.WaitGroup
+	closeOne sync.Once
+}
+
+// DB exposes the Pebble store (for tools that run while the node is open).
+func (s *Server) DB() *pebble.DB { return s.db }
+
+// OpenDB opens the Pebble store of a data directory with Tailor's options.
+func OpenDB(dir string, cacheBytes int64) (*pebble.DB, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	cache := pebble.NewCache(cacheBytes)
+	defer cache.Unref()
+	db, err := pebble.Open(filepath.Join(dir, "pebble"), &pebble.Options{
+		Cache:        cache,
+		MemTableSize: 64 << 20,
+		Logger:       quietLogger{},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open store in %s: %w", dir, err)
+	}
+	return db, nil
+}
+
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any) {}
+func (quietLogger) Errorf(format string, args ...any) {
+	slog.Error(fmt.Sprintf(format, args...), "component", "pebble")
+}
+func (quietLogger) Fatalf(format string, args ...any) {
+	slog.Error(fmt.Sprintf(format, args...), "component", "pebble")
+	os.Exit(1)
+}
+
+// Open opens (or creates) the data directory, loads the profiles and replays
+// the log tail. It does not listen yet: call Start.
+func Open(ctx context.Context, cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	db, err := OpenDB(cfg.DataDir, cfg.CacheBytes)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, db: db, procDone: make(chan struct{})}
+	if err := s.open(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) open(ctx context.Context) error {
+	var err error
+	if s.WriteKey, err = s.setting("cfg/write_key", s.cfg.WriteKey, randomKey); err != nil {
+		return err
+	}
+	if s.AdminToken, err = s.setting("cfg/admin_token", s.cfg.AdminToken, randomKey); err != nil {
+		return err
+	}
+	parts, err := s.setting("cfg/partitions", fmt.Sprint(s.cfg.Partitions), nil)
+	if err != nil {
+		return err
+	}
+	var p int
+	fmt.Sscan(parts, &p)
+	if p != s.cfg.Partitions {
+		slog.Warn("data directory was created with a different partition count; keeping it", "partitions", p, "requested", s.cfg.Partitions)
+	}
+	s.SourceID = "default"
+	s.Sources = &ingest.Sources{}
+	s.Sources.Add(s.WriteKey, s.SourceID)
+
+	if s.Log, err = eventlog.Open(s.db, eventlog.Options{Partitions: p, DedupeWindow: s.cfg.DedupeWindow}); err != nil {
+		return err
+	}
+	s.Store = profile.NewStore()
+	from, err := s.Store.Load(s.db)
+	if err != nil {
+		return fmt.Errorf("load profiles: %w", err)
+	}
+	s.Proc = profile.NewProcessor(s.Store, 64)
+	start := time.Now()
+	behind := s.Log.LastSeq() - min(from, s.Log.LastSeq())
+	if behind > 0 {
+		slog.Info("replaying log", "from_seq", from, "events", behind)
+	}
+	n, err := s.Proc.Replay(ctx, s.Log, func(n uint64) {
+		slog.Info("replaying log", "done", n, "of", behind)
+	})
+	if err != nil {
+		return err
+	}
+	slog.Info("profiles ready", "profiles", s.Store.Len(), "replayed", n, "took", time.Since(start).Round(time.Millisecond))
+
+	s.Rejected = ingest.NewRejected(s.db)
+	s.Catalog = catalog.NewStore(s.db)
+	s.Registry = prometheus.NewRegistry()
+	s.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.Ingest = ingest.NewHandler(s.Log, s.Sources, s.Rejected, s.Registry)
+	s.registerGauges()
+	return nil
+}
+
+// setting returns the persisted value of key; on first start it stores
+// override, or gen() when override is empty. A non-empty override replaces
+// the stored value (flags and TAILOR_* env win over the data directory).
+func (s *Server) setting(key, override string, gen func() string) (string, error) {
+	v, closer, err := s.db.Get([]byte(key))
+	if err == nil {
+		stored := string(v)
+		closer.Close()
+		if override == "" || gen == nil || override == stored {
+			return stored, nil
+		}
+	} else if !errors.Is(err, pebble.ErrNotFound) {
+		return "", err
+	}
+	val := override
+	if val == "" {
+		val = gen()
+	}
+	return val, s.db.Set([]byte(key), []byte(val), pebble.Sync)
+}
+
+func randomKey() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func (s *Server) registerGauges() {
+	s.Registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tailor_processor_lag_events",
+			Help: "Acknowledged events not yet applied to profiles."}, func() float64 { return float64(s.Proc.LagEvents()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tailor_processor_lag_seconds",
+			Help: "Age of the oldest acknowledged event not yet applied."}, s.Proc.LagSeconds),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tailor_processor_applied_total",
+			Help: "Events applied to profiles since start."}, func() float64 { return float64(s.Proc.AppliedEvents()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tailor_profiles",
+			Help: "Profiles in memory."}, func() float64 { return float64(s.Store.Len()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tailor_log_appended_total",
+			Help: "Events appended to the log since start."}, func() float64 { return float64(s.Log.Appended.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tailor_log_commits_total",
+			Help: "Group commits (synced batches) since start."}, func() float64 { return float64(s.Log.Commits.Load()) }),
+	)
+}
+
+// Handler is the node's whole HTTP surface.
+func (s *Server) Handler() http.Handler {
+	api := &admin.API{Token: s.AdminToken, Store: s.Store, Log: s.Log, DB: s.db, Rejected: s.Rejected,
+		Catalog: catalog.Handler(s.Catalog)}
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", s.Ingest)
+	mux.Handle("/api/", api.Handler())
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintln(w, `{"status":"ok"}`)
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if !s.ready.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, `{"status":"starting"}`)
+			return
+		}
+		fmt.Fprintln(w, `{"status":"ready"}`)
+	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "Tailor is running.\n\nTracking API: POST /v1/batch (write key as HTTP Basic user)\nAdmin API:    GET /api/profiles/{id} (Authorization: Bearer <admin token>)\nMetrics:      /metrics\n")
+	})
+	return mux
+}
+
+// Start runs the writer, the processor and background work, and listens on
+// the configured address. It returns the listening URL.
+func (s *Server) Start() (string, error) {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return "", fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
+	}
+	s.listener = ln
+	go func() {
+		defer close(s.procDone)
+		s.Proc.Run()
+	}()
+	s.Log.Start(s.Proc.Sink)
+
+	bg, cancel := context.WithCancel(context.Background())
+	s.bgCancel = cancel
+	s.bgWG.Add(2)
+	go func() {
+		defer s.bgWG.Done()
+		every(bg, s.cfg.CheckpointEvery, func() {
+			if _, err := s.Store.Checkpoint(s.db); err != nil {
+				slog.Error("checkpoint", "err", err)
+			}
+		})
+	}()
+	go func() {
+		defer s.bgWG.Done()
+		every(bg, time.Hour, func() {
+			if n, err := s.Log.ExpireDedupe(bg, time.Now()); err != nil {
+				slog.Error("expire dedupe keys", "err", err)
+			} else if n > 0 {
+				slog.Info("expired dedupe keys", "n", n)
+			}
+		})
+	}()
+
+	s.httpSrv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	go func() {
+		if err := s.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			slog.Error("http server", "err", err)
+		}
+	}()
+	s.ready.Store(true)
+	return "http://" + ln.Addr().String(), nil
+}
+
+func every(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn()
+		}
+	}
+}
+
+// Close shuts down in dependency order: stop accepting requests, finish the
+// log's queued appends, drain the processor, checkpoint, close the store.
+func (s *Server) Close(ctx context.Context) error {
+	var errs []error
+	s.closeOne.Do(func() {
+		s.ready.Store(false)
+		if s.httpSrv != nil {
+			if err := s.httpSrv.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+			}
+		}
+		if s.bgCancel != nil {
+			s.bgCancel()
+			s.bgWG.Wait()
+			s.Log.Close()
+			s.Proc.CloseInput()
+			<-s.procDone
+		}
+		if _, err := s.Store.Checkpoint(s.db); err != nil {
+			errs = append(errs, err)
+		}
+		if err := s.db.Flush(); err != nil {
+			errs = append(errs, err)
+		}
+		if err := s.db.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// AppliedSeq returns the highest seq applied (for tests and tools).
+func (s *Server) AppliedSeq() uint64 { return s.Store.Applied() }

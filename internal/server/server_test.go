@@ -1,0 +1,262 @@
+package server
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"tailor/internal/profile"
+)
+
+type node struct {
+	t   *testing.T
+	srv *Server
+	url string
+}
+
+func startNode(t *testing.T, dir string) *node {
+	t.Helper()
+	cfg := Defaults()
+	cfg.DataDir, cfg.Addr, cfg.WriteKey, cfg.AdminToken = dir, "127.0.0.1:0", "wk", "tok"
+	cfg.CheckpointEvery = 50 * time.Millisecond
+	srv, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, err := srv.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &node{t, srv, url}
+	t.Cleanup(func() { n.stop() })
+	return n
+}
+
+func (n *node) stop() {
+	if n.srv != nil {
+		if err := n.srv.Close(context.Background()); err != nil {
+			n.t.Error(err)
+		}
+		n.srv = nil
+	}
+}
+
+func (n *node) post(path, body string, hdr ...string) (int, map[string]any) {
+	n.t.Helper()
+	req, _ := http.NewRequest("POST", n.url+path, strings.NewReader(body))
+	req.SetBasicAuth("wk", "")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	return n.do(req)
+}
+
+func (n *node) do(req *http.Request) (int, map[string]any) {
+	n.t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		n.t.Fatalf("%s %s: status %d, body not JSON: %q", req.Method, req.URL, resp.StatusCode, b)
+	}
+	return resp.StatusCode, m
+}
+
+func (n *node) get(path string) (int, map[string]any) {
+	n.t.Helper()
+	req, _ := http.NewRequest("GET", n.url+path, nil)
+	req.Header.Set("Authorization", "Bearer tok")
+	return n.do(req)
+}
+
+// profile waits until the profile's event_count reaches want (events are
+// applied asynchronously after the acknowledgement).
+func (n *node) profile(ident string, want float64) map[string]any {
+	n.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		code, p := n.get("/api/profiles/" + ident)
+		if code == 200 {
+			if c := p["computed"].(map[string]any)["event_count"]; c == want || time.Now().After(deadline) {
+				return p
+			}
+		} else if time.Now().After(deadline) {
+			n.t.Fatalf("profile %s: status %d %v", ident, code, p)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestIngestToProfile(t *testing.T) {
+	dir := t.TempDir()
+	n := startNode(t, dir)
+	code, resp := n.post("/v1/batch", `{"batch":[
+	 {"type":"page","anonymousId":"anon-1","messageId":"m1","name":"Home","timestamp":"2026-11-20T10:00:00Z"},
+	 {"type":"track","anonymousId":"anon-1","messageId":"m2","event":"Product Viewed","properties":{"product_id":"sku-1","category":"Shoes","price":50},"timestamp":"2026-11-20T10:01:00Z"},
+	 {"type":"track","messageId":"bad","event":"x"},
+	 {"type":"identify","anonymousId":"anon-1","userId":"u-1","messageId":"m3","traits":{"email":"Ann@Example.com","name":"Ann"},"timestamp":"2026-11-20T10:02:00Z"},
+	 {"type":"track","userId":"u-1","messageId":"m4","event":"Order Completed","properties":{"revenue":99.5,"products":[{"product_id":"sku-1","category":"Shoes","price":50}]},"timestamp":"2026-11-20T10:03:00Z"}
+	],"sentAt":"2026-11-20T10:03:00Z"}`)
+	if code != 200 || resp["accepted"] != 4.0 {
+		t.Fatalf("batch: %d %v", code, resp)
+	}
+	rej := resp["rejected"].([]any)
+	if len(rej) != 1 || rej[0].(map[string]any)["index"] != 2.0 {
+		t.Fatalf("rejected = %v", rej)
+	}
+	p := n.profile("u-1", 4)
+	for _, ident := range []string{"anon-1", "ann@example.com", "email:ANN@example.com", p["id"].(string)} {
+		_, q := n.get("/api/profiles/" + ident)
+		if q["id"] != p["id"] {
+			t.Errorf("lookup %q: id %v, want %v", ident, q["id"], p["id"])
+		}
+	}
+	c := p["computed"].(map[string]any)
+	if c["orders"] != 1.0 || c["total_revenue"] != 99.5 || c["favourite_category"] != "Shoes" {
+		t.Errorf("computed = %v", c)
+	}
+	if p["traits"].(map[string]any)["name"] != "Ann" {
+		t.Errorf("traits = %v", p["traits"])
+	}
+	_, tl := n.get("/api/profiles/u-1/timeline?limit=3")
+	evs := tl["events"].([]any)
+	if len(evs) != 3 || evs[0].(map[string]any)["message_id"] != "m4" || tl["next_cursor"] == "" {
+		t.Fatalf("timeline page 1 = %v", tl)
+	}
+	_, tl2 := n.get("/api/profiles/u-1/timeline?limit=3&cursor=" + tl["next_cursor"].(string))
+	if evs := tl2["events"].([]any); len(evs) != 1 || evs[0].(map[string]any)["message_id"] != "m1" {
+		t.Fatalf("timeline page 2 = %v", tl2)
+	}
+	_, rv := n.get("/api/rejected")
+	if r := rv["rejected"].([]any); len(r) != 1 || !strings.Contains(r[0].(map[string]any)["reason"].(string), "userId") {
+		t.Fatalf("rejected view = %v", rv)
+	}
+	_, sr := n.get("/api/profiles?trait=name&value=ann")
+	if ps := sr["profiles"].([]any); len(ps) != 1 {
+		t.Fatalf("search = %v", sr)
+	}
+
+	// Duplicates are acknowledged and not counted, also after a restart.
+	n.post("/v1/track", `{"userId":"u-1","messageId":"m4","event":"Order Completed","properties":{"revenue":99.5}}`)
+	n.stop()
+	n = startNode(t, dir)
+	n.post("/v1/track", `{"userId":"u-1","messageId":"m4","event":"Order Completed","properties":{"revenue":99.5}}`)
+	n.post("/v1/track", `{"userId":"u-1","messageId":"m5","event":"Signed Up"}`)
+	p = n.profile("u-1", 5)
+	if c := p["computed"].(map[string]any); c["event_count"] != 5.0 || c["orders"] != 1.0 {
+		t.Fatalf("after restart: %v", c)
+	}
+}
+
+func TestIngestErrors(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(`{"batch":[{"type":"track","userId":"g","event":"Zipped","messageId":"z1"}]}`))
+	zw.Close()
+	tests := []struct {
+		name, path, body string
+		hdr              []string
+		code             int
+		want             string
+	}{
+		{"malformed", "/v1/batch", `{"batch":[`, nil, 400, "malformed JSON"},
+		{"no batch", "/v1/batch", `{}`, nil, 400, "batch"},
+		{"all rejected", "/v1/batch", `{"batch":[{"type":"track"}]}`, nil, 400, "rejected"},
+		{"single invalid", "/v1/track", `{"userId":"u","event":7}`, nil, 400, "event: must be a string"},
+		{"type mismatch", "/v1/track", `{"type":"page","userId":"u"}`, nil, 400, "sent to the track endpoint"},
+		{"too large", "/v1/batch", `{"batch":["` + strings.Repeat("x", 600<<10) + `"]}`, nil, 413, "byte limit"},
+		{"gzip", "/v1/batch", gz.String(), []string{"Content-Encoding", "gzip"}, 200, ""},
+		{"bad gzip", "/v1/batch", "nope", []string{"Content-Encoding", "gzip"}, 400, "gzip"},
+		{"body write key", "/v1/t", `{"writeKey":"wk","type":"track","userId":"u","event":"e"}`, []string{"Authorization", ""}, 200, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, resp := n.post(tt.path, tt.body, tt.hdr...)
+			if code != tt.code {
+				t.Fatalf("status %d, want %d: %v", code, tt.code, resp)
+			}
+			if tt.want != "" && !strings.Contains(fmt.Sprint(resp["error"]), tt.want) {
+				t.Fatalf("error %q does not mention %q", resp["error"], tt.want)
+			}
+		})
+	}
+	req, _ := http.NewRequest("POST", n.url+"/v1/track", strings.NewReader(`{"userId":"u","event":"e"}`))
+	req.SetBasicAuth("wrong", "")
+	if code, resp := n.do(req); code != 401 || !strings.Contains(resp["error"].(string), "unknown write key") {
+		t.Fatalf("bad key: %d %v", code, resp)
+	}
+	req, _ = http.NewRequest("GET", n.url+"/api/profiles/x", nil)
+	if code, _ := n.do(req); code != 401 {
+		t.Fatalf("admin without token: %d", code)
+	}
+}
+
+// TestReplayEqualsLive checks that the profiles a node keeps equal a clean
+// replay of its log, with merges across identities.
+func TestReplayEqualsLive(t *testing.T) {
+	dir := t.TempDir()
+	n := startNode(t, dir)
+	var b strings.Builder
+	for i := 0; i < 300; i++ {
+		b.Reset()
+		b.WriteString(`{"batch":[`)
+		for j := 0; j < 10; j++ {
+			if j > 0 {
+				b.WriteByte(',')
+			}
+			u, a := (i*7+j)%50, (i*3+j)%80
+			switch j % 4 {
+			case 0:
+				fmt.Fprintf(&b, `{"type":"identify","userId":"u%d","anonymousId":"a%d","traits":{"email":"u%d@example.com","n":%d}}`, u, a, u%40, i)
+			case 1:
+				fmt.Fprintf(&b, `{"type":"track","anonymousId":"a%d","event":"Product Viewed","properties":{"product_id":"p%d","category":"c%d"}}`, a, j, i%5)
+			case 2:
+				fmt.Fprintf(&b, `{"type":"track","userId":"u%d","event":"Order Completed","properties":{"revenue":%d.25}}`, u, i)
+			default:
+				fmt.Fprintf(&b, `{"type":"page","anonymousId":"a%d","name":"Home"}`, a)
+			}
+		}
+		b.WriteString(`]}`)
+		if code, resp := n.post("/v1/batch", b.String()); code != 200 {
+			t.Fatalf("batch %d: %d %v", i, code, resp)
+		}
+	}
+	n.stop()
+	db, err := OpenDB(dir, 8<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	stored := profile.NewStore()
+	if _, err := stored.Load(db); err != nil {
+		t.Fatal(err)
+	}
+	srv := &Server{db: db}
+	_ = srv
+	fresh := profile.NewStore()
+	log := mustLog(t, db)
+	if _, err := profile.NewProcessor(fresh, 1).Replay(context.Background(), log, nil); err != nil {
+		t.Fatal(err)
+	}
+	if fresh.Events() != 3000 {
+		t.Fatalf("replayed %d events, want 3000", fresh.Events())
+	}
+	if d := profile.Diff(stored, fresh, 5); len(d) > 0 {
+		t.Fatalf("stored profiles differ from replay:\n%s", strings.Join(d, "\n"))
+	}
+	if stored.Len() >= 50 {
+		t.Fatalf("%d profiles: identity resolution merged nothing", stored.Len())
+	}
+}
