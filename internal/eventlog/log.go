@@ -73,6 +73,7 @@ type Log struct {
 	mu     sync.RWMutex // held for reading by Append while sending on reqs
 
 	nextSeq uint64 // owned by the writer goroutine after Start
+	dedupe  *dedupe
 
 	// Stats for metrics.
 	Appended   atomic.Uint64
@@ -103,6 +104,10 @@ func Open(db *pebble.DB, opts Options) (*Log, error) {
 		return nil, err
 	}
 	l.nextSeq = last + 1
+	l.dedupe = &dedupe{db: db}
+	if _, err := l.dedupe.load(dayOf(time.Now().Add(-opts.DedupeWindow))); err != nil {
+		return nil, fmt.Errorf("eventlog: load dedupe keys: %w", err)
+	}
 	return l, nil
 }
 
@@ -211,7 +216,8 @@ func (l *Log) writeLoop() {
 		b := l.db.NewBatch()
 		clear(seen)
 		now := time.Now()
-		dayBuf = binary.AppendUvarint(dayBuf[:0], uint64(now.Unix()/86400))
+		today := dayOf(now)
+		dayBuf = binary.AppendUvarint(dayBuf[:0], today)
 		var err error
 		startSeq := l.nextSeq
 		for _, r := range pending {
@@ -259,6 +265,9 @@ func (l *Log) writeLoop() {
 		}
 		l.Commits.Add(1)
 		synced := time.Now()
+		for k := range seen {
+			l.dedupe.add(today, []byte(k))
+		}
 		var appended, dups uint64
 		entries := make([]Entry, 0, 64)
 		for _, r := range pending {
@@ -296,15 +305,7 @@ func (l *Log) isDuplicate(key []byte, seen map[string]struct{}) (bool, error) {
 	if _, ok := seen[string(key)]; ok {
 		return true, nil
 	}
-	_, closer, err := l.db.Get(dedupeKey(key))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("dedupe lookup: %w", err)
-	}
-	closer.Close()
-	return true, nil
+	return l.dedupe.contains(key)
 }
 
 // Replay calls fn for every entry of partition p with seq > after, in order.
@@ -341,7 +342,8 @@ func (l *Log) Get(p int, seq uint64) ([]byte, error) {
 // ExpireDedupe deletes de-duplication keys older than the window. It scans
 // the d/ keyspace, so it runs rarely (hourly) in the background.
 func (l *Log) ExpireDedupe(ctx context.Context, now time.Time) (int, error) {
-	cutoff := uint64(now.Add(-l.opts.DedupeWindow).Unix() / 86400)
+	cutoff := dayOf(now.Add(-l.opts.DedupeWindow))
+	l.dedupe.dropBefore(cutoff)
 	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: []byte("d/"), UpperBound: []byte("d0")})
 	if err != nil {
 		return 0, err
@@ -394,3 +396,6 @@ func IndexKey(identifier string, ts time.Time) []byte {
 	k = append(k, 0)
 	return binary.BigEndian.AppendUint64(k, uint64(ts.UnixNano()))
 }
+
+// dayOf is the de-duplication bucket of t: days since the Unix epoch, UTC.
+func dayOf(t time.Time) uint64 { return uint64(t.Unix() / 86400) }

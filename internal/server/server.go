@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -28,6 +27,7 @@ import (
 	"tailor/internal/eventlog"
 	"tailor/internal/ingest"
 	"tailor/internal/profile"
+	"tailor/internal/store"
 )
 
 // Config is every option of a node, with defaults from Defaults.
@@ -108,33 +108,9 @@ type Server struct {
 // DB exposes the Pebble store (for tools that run while the node is open).
 func (s *Server) DB() *pebble.DB { return s.db }
 
-// OpenDB opens the Pebble store of a data directory with Tailor's options.
+// OpenDB opens the Pebble store of a data directory.
 func OpenDB(dir string, cacheBytes int64) (*pebble.DB, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("data dir: %w", err)
-	}
-	cache := pebble.NewCache(cacheBytes)
-	defer cache.Unref()
-	db, err := pebble.Open(filepath.Join(dir, "pebble"), &pebble.Options{
-		Cache:        cache,
-		MemTableSize: 64 << 20,
-		Logger:       quietLogger{},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("open store in %s: %w", dir, err)
-	}
-	return db, nil
-}
-
-type quietLogger struct{}
-
-func (quietLogger) Infof(string, ...any) {}
-func (quietLogger) Errorf(format string, args ...any) {
-	slog.Error(fmt.Sprintf(format, args...), "component", "pebble")
-}
-func (quietLogger) Fatalf(format string, args ...any) {
-	slog.Error(fmt.Sprintf(format, args...), "component", "pebble")
-	os.Exit(1)
+	return store.Open(filepath.Join(dir, "pebble"), cacheBytes)
 }
 
 // Open opens (or creates) the data directory, loads the profiles and replays

@@ -1,0 +1,129 @@
+package eventlog
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/bits-and-blooms/bloom/v3"
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// dedupe answers "was this (source, messageId) appended within the window?"
+// without a Pebble read for the common answer, no.
+//
+// The durable truth is the d/ keyspace. In memory, each receive day has a
+// chain of Bloom filters over the keys written that day (each twice the
+// capacity of the previous, so a day of any size costs a handful of
+// filters). A filter miss is a certain "new"; a hit is confirmed with a
+// Pebble read, so false positives cost a read, never a lost event.
+type dedupe struct {
+	db   *pebble.DB
+	mu   sync.Mutex
+	days []*dayFilters // ascending by day
+}
+
+type dayFilters struct {
+	day     uint64
+	filters []*bloom.BloomFilter
+	n, cap  uint // entries in and capacity of the last filter
+}
+
+const (
+	firstFilterCap = 1 << 18
+	falsePositive  = 0.01
+)
+
+func (d *dedupe) add(day uint64, key []byte) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var df *dayFilters
+	if n := len(d.days); n > 0 && d.days[n-1].day == day {
+		df = d.days[n-1]
+	} else {
+		// Keys arrive in day order except at load time; keep days sorted.
+		df = &dayFilters{day: day}
+		i := len(d.days)
+		for i > 0 && d.days[i-1].day > day {
+			i--
+		}
+		if i > 0 && d.days[i-1].day == day {
+			df = d.days[i-1]
+		} else {
+			d.days = append(d.days, nil)
+			copy(d.days[i+1:], d.days[i:])
+			d.days[i] = df
+		}
+	}
+	if len(df.filters) == 0 || df.n >= df.cap {
+		c := uint(firstFilterCap)
+		if df.cap > 0 {
+			c = df.cap * 2
+		}
+		df.filters = append(df.filters, bloom.NewWithEstimates(c, falsePositive))
+		df.n, df.cap = 0, c
+	}
+	df.filters[len(df.filters)-1].Add(key)
+	df.n++
+}
+
+// mayContain reports whether key may have been added (false: certainly not).
+func (d *dedupe) mayContain(key []byte) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i := len(d.days) - 1; i >= 0; i-- {
+		for _, f := range d.days[i].filters {
+			if f.Test(key) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// contains is the exact answer: filter, then the d/ key.
+func (d *dedupe) contains(key []byte) (bool, error) {
+	if !d.mayContain(key) {
+		return false, nil
+	}
+	_, closer, err := d.db.Get(dedupeKey(key))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("dedupe lookup: %w", err)
+	}
+	closer.Close()
+	return true, nil
+}
+
+// dropBefore forgets days older than cutoff.
+func (d *dedupe) dropBefore(cutoff uint64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	i := 0
+	for i < len(d.days) && d.days[i].day < cutoff {
+		i++
+	}
+	d.days = append(d.days[:0], d.days[i:]...)
+}
+
+// load fills the filters from the d/ keyspace, skipping expired days.
+func (d *dedupe) load(cutoff uint64) (int, error) {
+	it, err := d.db.NewIter(&pebble.IterOptions{LowerBound: []byte("d/"), UpperBound: []byte("d0")})
+	if err != nil {
+		return 0, err
+	}
+	defer it.Close()
+	n := 0
+	for it.First(); it.Valid(); it.Next() {
+		day, k := binary.Uvarint(it.Value())
+		if k <= 0 || day < cutoff {
+			continue
+		}
+		d.add(day, it.Key()[2:])
+		n++
+	}
+	return n, it.Error()
+}

@@ -1,0 +1,162 @@
+package eventlog
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+)
+
+func openTest(t testing.TB, parts int) (*pebble.DB, *Log) {
+	t.Helper()
+	o := &pebble.Options{Logger: quiet{}, MemTableSize: 64 << 20}
+	for i := range o.Levels {
+		o.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	db, err := pebble.Open(t.TempDir(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := Open(db, Options{Partitions: parts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, l
+}
+
+func TestAppendReplayDedupe(t *testing.T) {
+	db, l := openTest(t, 4)
+	var mu sync.Mutex
+	var sunk []Entry
+	l.Start(func(es []Entry) {
+		mu.Lock()
+		sunk = append(sunk, es...)
+		mu.Unlock()
+	})
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 50; i++ {
+				recs := []Record{
+					{Partition: (w + i) % 4, Value: []byte(fmt.Sprintf("v%d-%d", w, i)), DedupeKey: []byte(fmt.Sprintf("s\x00m%d-%d", w, i)),
+						Index: [][]byte{IndexKey(fmt.Sprintf("user_id:u%d", w), time.Unix(int64(i), 0))}},
+					// The same message twice in one request: only the first is written.
+					{Partition: 0, Value: []byte("dup"), DedupeKey: []byte(fmt.Sprintf("s\x00m%d-%d", w, i))},
+				}
+				res, err := l.Append(ctx, recs)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if res[0].Duplicate || !res[1].Duplicate {
+					t.Errorf("results %+v", res)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	l.Close()
+	if len(sunk) != 400 {
+		t.Fatalf("sink got %d entries, want 400", len(sunk))
+	}
+	for i := 1; i < len(sunk); i++ {
+		if sunk[i].Seq != sunk[i-1].Seq+1 {
+			t.Fatalf("sink order: seq %d after %d", sunk[i].Seq, sunk[i-1].Seq)
+		}
+	}
+	// Reopen: seq continues, dedupe remembered, replay is in seq order.
+	l2, err := Open(db, Options{Partitions: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l2.LastSeq() != 400 {
+		t.Fatalf("LastSeq = %d", l2.LastSeq())
+	}
+	var last uint64
+	n := 0
+	if err := l2.ReplayAll(ctx, 100, func(e Entry) error {
+		if e.Seq <= last || e.Seq <= 100 {
+			t.Fatalf("replay order: %d after %d", e.Seq, last)
+		}
+		last = e.Seq
+		n++
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != 300 {
+		t.Fatalf("replayed %d, want 300", n)
+	}
+	l2.Start(nil)
+	res, err := l2.Append(ctx, []Record{{Partition: 1, Value: []byte("again"), DedupeKey: []byte("s\x00m3-7")}})
+	if err != nil || !res[0].Duplicate {
+		t.Fatalf("dedupe after reopen: %+v %v", res, err)
+	}
+	ptrs, err := l2.Timeline([]string{"user_id:u3"}, 0, 0, 10)
+	if err != nil || len(ptrs) != 10 || ptrs[0].TsNanos != int64(49*time.Second) {
+		t.Fatalf("timeline: %+v %v", ptrs, err)
+	}
+	more, _ := l2.Timeline([]string{"user_id:u3"}, ptrs[9].TsNanos, ptrs[9].Seq, 100)
+	if len(more) != 40 {
+		t.Fatalf("timeline page 2: %d entries", len(more))
+	}
+	l2.Close()
+	// The window expires old keys.
+	if n, err := l2.ExpireDedupe(ctx, time.Now().Add(8*24*time.Hour)); err != nil || n != 400 {
+		t.Fatalf("expired %d, %v", n, err)
+	}
+	db.Close()
+}
+
+// BenchmarkAppend measures durable group commit: concurrent requests of 100
+// records (as /v1/batch does), one sync per group.
+func BenchmarkAppend(b *testing.B) {
+	db, l := openTest(b, 8)
+	l.Start(func([]Entry) {})
+	defer db.Close()
+	defer l.Close()
+	val := make([]byte, 600)
+	var ctr atomicCounter
+	b.SetParallelism(4)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		recs := make([]Record, 100)
+		for pb.Next() {
+			for i := range recs {
+				n := ctr.next()
+				recs[i] = Record{Partition: int(n % 8), Value: val, DedupeKey: fmt.Appendf(nil, "s\x00%d", n),
+					Index: [][]byte{IndexKey(fmt.Sprintf("user_id:%d", n%1000), time.Unix(int64(n), 0))}}
+			}
+			if _, err := l.Append(context.Background(), recs); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N*100)/b.Elapsed().Seconds(), "events/s")
+}
+
+type atomicCounter struct {
+	mu sync.Mutex
+	n  uint64
+}
+
+func (c *atomicCounter) next() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n++
+	return c.n
+}
+
+type quiet struct{}
+
+func (quiet) Infof(string, ...any)         {}
+func (quiet) Errorf(string, ...any)        {}
+func (quiet) Fatalf(f string, args ...any) { panic(fmt.Sprintf(f, args...)) }

@@ -1,0 +1,58 @@
+// Package store opens Tailor's embedded Pebble store with the options every
+// part relies on, and lists the keyspaces (by prefix) each package owns:
+//
+//	cfg/  settings (server)           l/ t/ d/ k/  event log (eventlog)
+//	p/ x/ m/ k/applied  profiles (profile)  c/  catalog (catalog)
+//	r/    rejected events (ingest)
+package store
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+)
+
+// Options returns Pebble options for a Tailor data directory.
+func Options(cacheBytes int64) *pebble.Options {
+	o := &pebble.Options{
+		Cache:        pebble.NewCache(cacheBytes),
+		MemTableSize: 64 << 20,
+		// Ingest looks up every messageId for de-duplication, and almost all
+		// look-ups miss: bloom filters make a miss cost a few hash probes
+		// instead of reading a block from every sstable.
+		Logger: quietLogger{},
+	}
+	for i := range o.Levels {
+		o.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		o.Levels[i].FilterType = pebble.TableFilter
+	}
+	return o
+}
+
+// Open opens (creating if needed) the Pebble store in dir.
+func Open(dir string, cacheBytes int64) (*pebble.DB, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("store dir: %w", err)
+	}
+	o := Options(cacheBytes)
+	defer o.Cache.Unref()
+	db, err := pebble.Open(dir, o)
+	if err != nil {
+		return nil, fmt.Errorf("open store in %s: %w", dir, err)
+	}
+	return db, nil
+}
+
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any) {}
+func (quietLogger) Errorf(format string, args ...any) {
+	slog.Error(fmt.Sprintf(format, args...), "component", "pebble")
+}
+func (quietLogger) Fatalf(format string, args ...any) {
+	slog.Error(fmt.Sprintf(format, args...), "component", "pebble")
+	os.Exit(1)
+}
