@@ -1,0 +1,104 @@
+package profile
+
+import (
+	"testing"
+	"time"
+
+	"tailor/internal/demo"
+	"tailor/internal/event"
+	"tailor/internal/eventlog"
+)
+
+// demoEvents decodes the first n messages of the demo store.
+func demoEvents(tb testing.TB, customers, n int) []*event.Event {
+	tb.Helper()
+	var out []*event.Event
+	recv := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
+	err := demo.New(demo.Config{Customers: customers}).Messages(func(msg []byte) error {
+		if len(out) == n {
+			return errStop
+		}
+		e, err := event.Decode(msg, event.Meta{ReceivedAt: recv, SourceID: "demo"})
+		if err != nil {
+			tb.Fatalf("demo message does not decode: %v\n%s", err, msg)
+		}
+		e.Seq = uint64(len(out) + 1)
+		out = append(out, &e)
+		return nil
+	})
+	if err != nil && err != errStop {
+		tb.Fatal(err)
+	}
+	return out
+}
+
+type stopErr struct{}
+
+func (stopErr) Error() string { return "stop" }
+
+var errStop error = stopErr{}
+
+// TestProcessorMatchesReplayOrder feeds demo events through the processor in
+// batches and checks the result equals applying them one by one, and that a
+// checkpoint round trip (encode, load) keeps every profile identical.
+func TestProcessorCheckpointRoundTrip(t *testing.T) {
+	evs := demoEvents(t, 200, 1<<30)
+	live := NewStore()
+	p := NewProcessor(live, 4)
+	done := make(chan struct{})
+	go func() { p.Run(); close(done) }()
+	for i := 0; i < len(evs); i += 37 {
+		j := min(i+37, len(evs))
+		batch := make([]eventlog.Entry, 0, j-i)
+		for _, e := range evs[i:j] {
+			batch = append(batch, eventlog.Entry{Seq: e.Seq, Payload: e, AppendedAt: time.Now()})
+		}
+		p.Sink(batch)
+	}
+	p.CloseInput()
+	<-done
+	if p.LagEvents() != 0 || live.Applied() != uint64(len(evs)) {
+		t.Fatalf("lag %d, applied %d of %d", p.LagEvents(), live.Applied(), len(evs))
+	}
+	ref := NewStore()
+	for _, e := range evs {
+		ref.apply(e)
+	}
+	if d := Diff(live, ref, 5); len(d) > 0 {
+		t.Fatalf("batched processing differs: %v", d)
+	}
+	if live.Len() >= 260 || live.Len() < 150 {
+		t.Fatalf("%d profiles for 200 demo customers: identity resolution is off", live.Len())
+	}
+	// Encode every profile and decode it back.
+	for id, pr := range live.byID {
+		b, err := encodeProfile(nil, pr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := decodeProfile(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back.ID = id
+		if back.CreatedSeq != pr.CreatedSeq || !back.State.Equal(&pr.State) || len(back.Identities) != len(pr.Identities) {
+			t.Fatalf("profile %s does not round trip", id)
+		}
+	}
+}
+
+// BenchmarkProcessor measures applying demo events to profiles (identity
+// resolution + computed fields), the processor's per-event cost.
+func BenchmarkProcessor(b *testing.B) {
+	evs := demoEvents(b, 5000, 100000)
+	b.ReportAllocs()
+	b.ResetTimer()
+	s := NewStore()
+	for i := 0; b.Loop(); i++ {
+		if i%len(evs) == 0 {
+			s = NewStore()
+		}
+		s.apply(evs[i%len(evs)])
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
