@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"time"
 
@@ -26,6 +28,7 @@ func runServe(ctx context.Context, args []string) error {
 	withDemo := fs.Bool("demo", false, "load the demo store on first start (when the data dir holds no events)")
 	demoCustomers := fs.Int("demo-customers", 1000, "customers in the demo store")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	debugAddr := fs.String("debug-addr", "", "serve Go's /debug/pprof on this address (e.g. 127.0.0.1:6060); off by default")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -38,6 +41,14 @@ func runServe(ctx context.Context, args []string) error {
 		return fmt.Errorf("%w: --demo-customers must be at least 1", errUsage)
 	}
 
+	if *debugAddr != "" {
+		go func() {
+			// pprof registers on http.DefaultServeMux; nothing else uses it.
+			if err := http.ListenAndServe(*debugAddr, nil); err != nil {
+				slog.Error("debug server", "err", err)
+			}
+		}()
+	}
 	srv, err := server.Open(ctx, cfg)
 	if err != nil {
 		return err

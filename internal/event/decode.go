@@ -1,13 +1,14 @@
 package event
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/valyala/fastjson"
 )
 
 // Limits from the Segment HTTP Tracking API.
@@ -51,67 +52,114 @@ type Meta struct {
 	MessageID string
 }
 
-// wire is the JSON shape of one message. Ids arrive as raw JSON because SDKs
-// send numbers as well as strings.
-type wire struct {
-	Type              string          `json:"type"`
-	MessageID         json.RawMessage `json:"messageId"`
-	UserID            json.RawMessage `json:"userId"`
-	AnonymousID       json.RawMessage `json:"anonymousId"`
-	PreviousID        json.RawMessage `json:"previousId"`
-	GroupID           json.RawMessage `json:"groupId"`
-	Event             json.RawMessage `json:"event"`
-	Name              json.RawMessage `json:"name"`
-	Properties        json.RawMessage `json:"properties"`
-	Traits            json.RawMessage `json:"traits"`
-	Context           json.RawMessage `json:"context"`
-	Timestamp         json.RawMessage `json:"timestamp"`
-	OriginalTimestamp json.RawMessage `json:"originalTimestamp"`
-	SentAt            json.RawMessage `json:"sentAt"`
-}
+var parsers fastjson.ParserPool
 
 // Decode parses and validates one Segment message. It never panics; every
 // failure is an *Error naming the field.
+func Decode(raw []byte, m Meta) (Event, error) {
+	if len(raw) > MaxMessageBytes {
+		return Event{}, &Error{Reason: fmt.Sprintf("message is %d bytes, over the %d byte limit", len(raw), MaxMessageBytes)}
+	}
+	p := parsers.Get()
+	defer parsers.Put(p)
+	v, err := p.ParseBytes(raw)
+	if err != nil {
+		return Event{}, &Error{Reason: "malformed JSON: " + err.Error()}
+	}
+	return DecodeValue(v, m)
+}
+
+// Parse parses a request body with a pooled parser and calls fn with the
+// root value, which is only valid during the call.
+func Parse(body []byte, fn func(*fastjson.Value) error) error {
+	p := parsers.Get()
+	defer parsers.Put(p)
+	v, err := p.ParseBytes(body)
+	if err != nil {
+		return &Error{Reason: "malformed JSON: " + err.Error()}
+	}
+	return fn(v)
+}
+
+// fields are the message's known top-level members.
+type fields struct {
+	typ, messageID, userID, anonymousID, previousID, groupID, event, name,
+	properties, traits, context, timestamp, originalTimestamp, sentAt *fastjson.Value
+}
+
+// DecodeValue validates one parsed message. Decoding walks the parsed tree
+// once (fastjson), converting only properties, traits and context into Go
+// maps; encoding/json scanned every byte several times and was the largest
+// CPU cost of ingest.
 //
 // Clock skew: a device's clock may be wrong, so when the message carries both
 // its own timestamp and the time it was sent, the event time is
 // receivedAt - (sentAt - timestamp), as Segment does. Without sentAt the
 // timestamp is trusted as is (historical imports); without a timestamp the
 // event happened when it was received.
-func Decode(raw []byte, m Meta) (Event, error) {
+func DecodeValue(v *fastjson.Value, m Meta) (Event, error) {
 	var e Event
-	if len(raw) > MaxMessageBytes {
-		return e, &Error{Reason: fmt.Sprintf("message is %d bytes, over the %d byte limit", len(raw), MaxMessageBytes)}
+	obj, err := v.Object()
+	if err != nil {
+		return e, &Error{Reason: "message must be a JSON object, got " + kindOf(v)}
 	}
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '{' {
-		return e, &Error{Reason: "message must be a JSON object"}
-	}
-	var w wire
-	if err := json.Unmarshal(raw, &w); err != nil {
-		return e, jsonError(err)
-	}
-	var err error
+	var f fields
+	obj.Visit(func(k []byte, v *fastjson.Value) {
+		switch string(k) {
+		case "type":
+			f.typ = v
+		case "messageId":
+			f.messageID = v
+		case "userId":
+			f.userID = v
+		case "anonymousId":
+			f.anonymousID = v
+		case "previousId":
+			f.previousID = v
+		case "groupId":
+			f.groupID = v
+		case "event":
+			f.event = v
+		case "name":
+			f.name = v
+		case "properties":
+			f.properties = v
+		case "traits":
+			f.traits = v
+		case "context":
+			f.context = v
+		case "timestamp":
+			f.timestamp = v
+		case "originalTimestamp":
+			f.originalTimestamp = v
+		case "sentAt":
+			f.sentAt = v
+		}
+	})
 	e.SourceID = m.SourceID
 	e.ReceivedAt = m.ReceivedAt.UTC()
 
+	typ, err := strField("type", f.typ, 32)
+	if err != nil {
+		return e, err
+	}
 	switch {
-	case w.Type == "" && m.Type != "":
+	case typ == "" && m.Type != "":
 		e.Type = m.Type
-	case w.Type == "":
+	case typ == "":
 		return e, fieldErr("type", "missing; one of identify, track, page, screen, group, alias")
 	default:
-		t, ok := ParseType(w.Type)
-		if !ok || len(w.Type) == 1 {
-			return e, fieldErr("type", "unknown type %q; one of identify, track, page, screen, group, alias", truncate(w.Type))
+		t, ok := ParseType(typ)
+		if !ok || len(typ) == 1 {
+			return e, fieldErr("type", "unknown type %q; one of identify, track, page, screen, group, alias", truncate(typ))
 		}
 		if m.Type != "" && t != m.Type {
-			return e, fieldErr("type", "%q sent to the %s endpoint", w.Type, m.Type)
+			return e, fieldErr("type", "%q sent to the %s endpoint", typ, m.Type)
 		}
 		e.Type = t
 	}
 
-	if e.MessageID, err = idField("messageId", w.MessageID); err != nil {
+	if e.MessageID, err = idField("messageId", f.messageID); err != nil {
 		return e, err
 	}
 	if e.MessageID == "" {
@@ -120,41 +168,41 @@ func Decode(raw []byte, m Meta) (Event, error) {
 	if e.MessageID == "" {
 		return e, fieldErr("messageId", "missing")
 	}
-	if e.UserID, err = idField("userId", w.UserID); err != nil {
+	if e.UserID, err = idField("userId", f.userID); err != nil {
 		return e, err
 	}
-	if e.AnonymousID, err = idField("anonymousId", w.AnonymousID); err != nil {
+	if e.AnonymousID, err = idField("anonymousId", f.anonymousID); err != nil {
 		return e, err
 	}
 	if e.UserID == "" && e.AnonymousID == "" {
 		return e, fieldErr("userId", "every message needs a userId or an anonymousId")
 	}
-	if e.Properties, err = objField("properties", w.Properties); err != nil {
+	if e.Properties, err = objField("properties", f.properties); err != nil {
 		return e, err
 	}
-	if e.Traits, err = objField("traits", w.Traits); err != nil {
+	if e.Traits, err = objField("traits", f.traits); err != nil {
 		return e, err
 	}
-	if e.Context, err = objField("context", w.Context); err != nil {
+	if e.Context, err = objField("context", f.context); err != nil {
 		return e, err
 	}
 	if e.Context == nil && m.Context != nil {
 		e.Context = m.Context
 	}
-	if e.Name, err = strField("name", w.Name, maxNameBytes); err != nil {
+	if e.Name, err = strField("name", f.name, maxNameBytes); err != nil {
 		return e, err
 	}
 
 	switch e.Type {
 	case Track:
-		if e.Event, err = strField("event", w.Event, maxNameBytes); err != nil {
+		if e.Event, err = strField("event", f.event, maxNameBytes); err != nil {
 			return e, err
 		}
 		if e.Event == "" {
 			return e, fieldErr("event", "a track call needs an event name")
 		}
 	case Alias:
-		if e.PreviousID, err = idField("previousId", w.PreviousID); err != nil {
+		if e.PreviousID, err = idField("previousId", f.previousID); err != nil {
 			return e, err
 		}
 		if e.PreviousID == "" {
@@ -164,7 +212,7 @@ func Decode(raw []byte, m Meta) (Event, error) {
 			return e, fieldErr("userId", "an alias call needs a userId")
 		}
 	case Group:
-		if e.GroupID, err = idField("groupId", w.GroupID); err != nil {
+		if e.GroupID, err = idField("groupId", f.groupID); err != nil {
 			return e, err
 		}
 		if e.GroupID == "" {
@@ -172,16 +220,16 @@ func Decode(raw []byte, m Meta) (Event, error) {
 		}
 	}
 
-	ts, err := timeField("timestamp", w.Timestamp)
+	ts, err := timeField("timestamp", f.timestamp)
 	if err != nil {
 		return e, err
 	}
 	if ts.IsZero() {
-		if ts, err = timeField("originalTimestamp", w.OriginalTimestamp); err != nil {
+		if ts, err = timeField("originalTimestamp", f.originalTimestamp); err != nil {
 			return e, err
 		}
 	}
-	sentAt, err := timeField("sentAt", w.SentAt)
+	sentAt, err := timeField("sentAt", f.sentAt)
 	if err != nil {
 		return e, err
 	}
@@ -199,36 +247,26 @@ func Decode(raw []byte, m Meta) (Event, error) {
 	return e, nil
 }
 
-func jsonError(err error) *Error {
-	switch err := err.(type) {
-	case *json.SyntaxError:
-		return &Error{Reason: fmt.Sprintf("malformed JSON at byte %d: %v", err.Offset, err)}
-	case *json.UnmarshalTypeError:
-		return fieldErr(err.Field, "must be %s, got JSON %s", err.Type.String(), err.Value)
-	}
-	return &Error{Reason: "malformed JSON: " + err.Error()}
-}
+func isNull(v *fastjson.Value) bool { return v == nil || v.Type() == fastjson.TypeNull }
 
 // idField accepts a JSON string or number (SDKs send numeric user ids) and
 // returns it as a trimmed string; null and absent are "".
-func idField(field string, raw json.RawMessage) (string, error) {
-	if len(raw) == 0 || string(raw) == "null" {
+func idField(field string, v *fastjson.Value) (string, error) {
+	if isNull(v) {
 		return "", nil
 	}
 	var s string
-	switch raw[0] {
-	case '"':
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return "", fieldErr(field, "invalid string")
+	switch v.Type() {
+	case fastjson.TypeString:
+		s = validString(v)
+	case fastjson.TypeNumber:
+		n := v.String()
+		if _, err := strconv.ParseFloat(n, 64); err != nil {
+			return "", fieldErr(field, "invalid number %s", truncate(n))
 		}
-	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
-		var n json.Number
-		if err := json.Unmarshal(raw, &n); err != nil {
-			return "", fieldErr(field, "invalid number")
-		}
-		s = n.String()
+		s = n
 	default:
-		return "", fieldErr(field, "must be a string or a number, got %s", jsonKind(raw))
+		return "", fieldErr(field, "must be a string or a number, got %s", kindOf(v))
 	}
 	s = strings.TrimSpace(s)
 	if len(s) > maxIDBytes {
@@ -240,38 +278,96 @@ func idField(field string, raw json.RawMessage) (string, error) {
 	return s, nil
 }
 
-func strField(field string, raw json.RawMessage, max int) (string, error) {
-	if len(raw) == 0 || string(raw) == "null" {
+func strField(field string, v *fastjson.Value, max int) (string, error) {
+	if isNull(v) {
 		return "", nil
 	}
-	if raw[0] != '"' {
-		return "", fieldErr(field, "must be a string, got %s", jsonKind(raw))
+	if v.Type() != fastjson.TypeString {
+		return "", fieldErr(field, "must be a string, got %s", kindOf(v))
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", fieldErr(field, "invalid string")
-	}
+	s := validString(v)
 	if len(s) > max {
 		return "", fieldErr(field, "is %d bytes, over the %d byte limit", len(s), max)
-	}
-	if !utf8.ValidString(s) {
-		return "", fieldErr(field, "must be valid UTF-8")
 	}
 	return strings.TrimSpace(s), nil
 }
 
-func objField(field string, raw json.RawMessage) (map[string]any, error) {
-	if len(raw) == 0 || string(raw) == "null" {
+func objField(field string, v *fastjson.Value) (map[string]any, error) {
+	if isNull(v) {
 		return nil, nil
 	}
-	if raw[0] != '{' {
-		return nil, fieldErr(field, "must be a JSON object, got %s", jsonKind(raw))
+	if v.Type() != fastjson.TypeObject {
+		return nil, fieldErr(field, "must be a JSON object, got %s", kindOf(v))
 	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fieldErr(field, "invalid object: %v", err)
+	x, err := toAny(v)
+	if err != nil {
+		return nil, fieldErr(field, "%v", err)
 	}
-	return m, nil
+	return x.(map[string]any), nil
+}
+
+// toAny converts a parsed value to the Go shapes encoding/json produces
+// (map[string]any, []any, string, float64, bool, nil), rejecting what
+// encoding/json would reject (numbers that do not parse or overflow).
+func toAny(v *fastjson.Value) (any, error) {
+	switch v.Type() {
+	case fastjson.TypeObject:
+		o, _ := v.Object()
+		m := make(map[string]any, o.Len())
+		var err error
+		o.Visit(func(k []byte, v *fastjson.Value) {
+			if err != nil {
+				return
+			}
+			var x any
+			if x, err = toAny(v); err == nil {
+				m[validKey(k)] = x
+			}
+		})
+		return m, err
+	case fastjson.TypeArray:
+		vs, _ := v.Array()
+		a := make([]any, len(vs))
+		for i, el := range vs {
+			x, err := toAny(el)
+			if err != nil {
+				return nil, err
+			}
+			a[i] = x
+		}
+		return a, nil
+	case fastjson.TypeString:
+		return validString(v), nil
+	case fastjson.TypeNumber:
+		n := v.String()
+		f, err := strconv.ParseFloat(n, 64)
+		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+			return nil, fmt.Errorf("invalid number %s", truncate(n))
+		}
+		return f, nil
+	case fastjson.TypeTrue:
+		return true, nil
+	case fastjson.TypeFalse:
+		return false, nil
+	}
+	return nil, nil
+}
+
+// validString returns v's string with invalid UTF-8 replaced, as
+// encoding/json does, so a stored message always re-encodes.
+func validString(v *fastjson.Value) string {
+	b, _ := v.StringBytes()
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD")
+}
+
+func validKey(k []byte) string {
+	if utf8.Valid(k) {
+		return string(k)
+	}
+	return strings.ToValidUTF8(string(k), "\uFFFD")
 }
 
 // timeFormats are the ISO 8601 shapes SDKs send, most common first.
@@ -284,17 +380,14 @@ var timeFormats = []string{
 	"2006-01-02",
 }
 
-func timeField(field string, raw json.RawMessage) (time.Time, error) {
-	if len(raw) == 0 || string(raw) == "null" {
+func timeField(field string, v *fastjson.Value) (time.Time, error) {
+	if isNull(v) {
 		return time.Time{}, nil
 	}
-	if raw[0] != '"' {
-		return time.Time{}, fieldErr(field, "must be an ISO 8601 date string, got %s", jsonKind(raw))
+	if v.Type() != fastjson.TypeString {
+		return time.Time{}, fieldErr(field, "must be an ISO 8601 date string, got %s", kindOf(v))
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return time.Time{}, fieldErr(field, "invalid string")
-	}
+	s := validString(v)
 	t, ok := ParseTime(s)
 	if !ok {
 		return time.Time{}, fieldErr(field, "%q is not an ISO 8601 date such as 2026-11-24T10:00:00.000Z", truncate(s))
@@ -319,17 +412,17 @@ func ParseTime(s string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-func jsonKind(raw json.RawMessage) string {
-	switch raw[0] {
-	case '{':
+func kindOf(v *fastjson.Value) string {
+	switch v.Type() {
+	case fastjson.TypeObject:
 		return "an object"
-	case '[':
+	case fastjson.TypeArray:
 		return "an array"
-	case '"':
+	case fastjson.TypeString:
 		return "a string"
-	case 't', 'f':
+	case fastjson.TypeTrue, fastjson.TypeFalse:
 		return "a boolean"
-	case 'n':
+	case fastjson.TypeNull:
 		return "null"
 	}
 	return "a number"

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fastjson"
 
 	"tailor/internal/event"
 	"tailor/internal/eventlog"
@@ -187,26 +188,35 @@ func (h *Handler) serveSingle(w http.ResponseWriter, r *http.Request, typ event.
 		return
 	}
 	raw := buf.Bytes()
-	var bodyKey string
-	if key, _, ok := r.BasicAuth(); !ok || key == "" {
-		// Only analytics.js-style clients need the body parsed twice.
-		var env struct {
-			WriteKey string `json:"writeKey"`
+	meta := event.Meta{ReceivedAt: start, Type: typ, MessageID: newMessageID()}
+	var e event.Event
+	var decodeErr error
+	authErr := event.Parse(raw, func(v *fastjson.Value) error {
+		// analytics.js sends the write key in the body, not in a header.
+		src, err := h.source(r, string(v.GetStringBytes("writeKey")))
+		if err != nil {
+			return err
 		}
-		_ = json.Unmarshal(raw, &env)
-		bodyKey = env.WriteKey
+		meta.SourceID = src
+		e, decodeErr = event.DecodeValue(v, meta)
+		return nil
+	})
+	if authErr != nil {
+		var ve *event.Error
+		if errors.As(authErr, &ve) { // the body is not JSON: authenticate by header only
+			if meta.SourceID, authErr = h.source(r, ""); authErr == nil {
+				decodeErr = ve
+			}
+		}
+		if authErr != nil {
+			h.fail(w, authErr)
+			return
+		}
 	}
-	src, err := h.source(r, bodyKey)
-	if err != nil {
-		h.fail(w, err)
-		return
-	}
-	meta := event.Meta{SourceID: src, ReceivedAt: start, Type: typ, MessageID: newMessageID()}
-	e, err := event.Decode(raw, meta)
-	if err != nil {
-		h.reject(src, r.URL.Path, []RejectedEvent{{Index: 0, Reason: err.Error(), Body: string(raw)}}, start)
-		h.metrics.rejected.WithLabelValues(reasonLabel(err)).Inc()
-		h.fail(w, &apiError{http.StatusBadRequest, "invalid_message", err.Error()})
+	if decodeErr != nil {
+		h.reject(meta.SourceID, r.URL.Path, []RejectedEvent{{Index: 0, Reason: decodeErr.Error(), Body: string(raw)}}, start)
+		h.metrics.rejected.WithLabelValues(reasonLabel(decodeErr)).Inc()
+		h.fail(w, &apiError{http.StatusBadRequest, "invalid_message", decodeErr.Error()})
 		return
 	}
 	if err := h.append(r.Context(), []*event.Event{&e}, [][]byte{raw}, []event.Meta{meta}); err != nil {
@@ -214,14 +224,6 @@ func (h *Handler) serveSingle(w http.ResponseWriter, r *http.Request, typ event.
 		return
 	}
 	h.ok(w, start, map[string]any{"success": true})
-}
-
-// batchEnvelope is the /v1/batch body.
-type batchEnvelope struct {
-	Batch    []json.RawMessage `json:"batch"`
-	SentAt   string            `json:"sentAt"`
-	Context  json.RawMessage   `json:"context"`
-	WriteKey string            `json:"writeKey"`
 }
 
 type rejection struct {
@@ -239,55 +241,80 @@ func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	raw := buf.Bytes()
-	var env batchEnvelope
-	bodyErr := json.Unmarshal(raw, &env)
-	src, err := h.source(r, env.WriteKey)
+	var (
+		src       string
+		evs       []*event.Event
+		raws      [][]byte
+		metas     []event.Meta
+		rejected  []rejection
+		rejEvents []RejectedEvent
+	)
+	err := event.Parse(raw, func(root *fastjson.Value) error {
+		var err error
+		if src, err = h.source(r, string(root.GetStringBytes("writeKey"))); err != nil {
+			return err
+		}
+		if root.Type() != fastjson.TypeObject {
+			return &apiError{http.StatusBadRequest, "no_batch", `body must be {"batch":[...messages]}`}
+		}
+		batch := root.Get("batch")
+		if batch == nil || batch.Type() != fastjson.TypeArray {
+			return &apiError{http.StatusBadRequest, "no_batch", `body must be {"batch":[...messages]}`}
+		}
+		base := event.Meta{SourceID: src, ReceivedAt: start}
+		if sv := root.Get("sentAt"); sv != nil && sv.Type() != fastjson.TypeNull {
+			t, ok := event.ParseTime(string(sv.GetStringBytes()))
+			if !ok {
+				return &apiError{http.StatusBadRequest, "invalid_message", fmt.Sprintf("sentAt: %s is not an ISO 8601 date", sv)}
+			}
+			base.SentAt = t
+		}
+		if cv := root.Get("context"); cv != nil && cv.Type() != fastjson.TypeNull {
+			if err := json.Unmarshal(cv.MarshalTo(nil), &base.Context); err != nil || cv.Type() != fastjson.TypeObject {
+				return &apiError{http.StatusBadRequest, "invalid_message", "context: must be a JSON object"}
+			}
+		}
+		msgs, _ := batch.Array()
+		evs = make([]*event.Event, 0, len(msgs))
+		raws = make([][]byte, 0, len(msgs))
+		metas = make([]event.Meta, 0, len(msgs))
+		for i, mv := range msgs {
+			// The stored form is the message re-serialized from the parse
+			// tree: the same JSON values, without the batch around it.
+			m := mv.MarshalTo(nil)
+			meta := base
+			meta.MessageID = newMessageID()
+			var e event.Event
+			if len(m) > event.MaxMessageBytes {
+				err = &event.Error{Reason: fmt.Sprintf("message is %d bytes, over the %d byte limit", len(m), event.MaxMessageBytes)}
+			} else {
+				e, err = event.DecodeValue(mv, meta)
+			}
+			if err != nil {
+				rejected = append(rejected, rejection{i, err.Error()})
+				rejEvents = append(rejEvents, RejectedEvent{Index: i, Reason: err.Error(), Body: string(m)})
+				h.metrics.rejected.WithLabelValues(reasonLabel(err)).Inc()
+				continue
+			}
+			evs = append(evs, &e)
+			raws = append(raws, m)
+			metas = append(metas, meta)
+		}
+		return nil
+	})
 	if err != nil {
+		var ve *event.Error
+		if errors.As(err, &ve) {
+			// Malformed JSON: the write key can only come from the header.
+			if src, err2 := h.source(r, ""); err2 == nil {
+				h.reject(src, r.URL.Path, []RejectedEvent{{Index: -1, Reason: ve.Error(), Body: string(raw)}}, start)
+				err = &apiError{http.StatusBadRequest, "invalid_json", ve.Error()}
+			} else {
+				err = err2
+			}
+		}
 		h.fail(w, err)
 		return
-	}
-	if bodyErr != nil {
-		h.reject(src, r.URL.Path, []RejectedEvent{{Index: -1, Reason: decodeReason(bodyErr), Body: string(raw)}}, start)
-		h.fail(w, &apiError{http.StatusBadRequest, "invalid_json", decodeReason(bodyErr)})
-		return
-	}
-	if env.Batch == nil {
-		h.fail(w, &apiError{http.StatusBadRequest, "no_batch", `body must be {"batch":[...messages]}`})
-		return
-	}
-	base := event.Meta{SourceID: src, ReceivedAt: start}
-	if env.SentAt != "" {
-		t, ok := event.ParseTime(env.SentAt)
-		if !ok {
-			h.fail(w, &apiError{http.StatusBadRequest, "invalid_message", fmt.Sprintf("sentAt: %q is not an ISO 8601 date", env.SentAt)})
-			return
-		}
-		base.SentAt = t
-	}
-	if len(env.Context) > 0 && string(env.Context) != "null" {
-		if err := json.Unmarshal(env.Context, &base.Context); err != nil {
-			h.fail(w, &apiError{http.StatusBadRequest, "invalid_message", "context: must be a JSON object"})
-			return
-		}
-	}
-	evs := make([]*event.Event, 0, len(env.Batch))
-	raws := make([][]byte, 0, len(env.Batch))
-	metas := make([]event.Meta, 0, len(env.Batch))
-	var rejected []rejection
-	var rejEvents []RejectedEvent
-	for i, m := range env.Batch {
-		meta := base
-		meta.MessageID = newMessageID()
-		e, err := event.Decode(m, meta)
-		if err != nil {
-			rejected = append(rejected, rejection{i, err.Error()})
-			rejEvents = append(rejEvents, RejectedEvent{Index: i, Reason: err.Error(), Body: string(m)})
-			h.metrics.rejected.WithLabelValues(reasonLabel(err)).Inc()
-			continue
-		}
-		evs = append(evs, &e)
-		raws = append(raws, m)
-		metas = append(metas, meta)
 	}
 	h.reject(src, r.URL.Path, rejEvents, start)
 	if len(evs) == 0 && len(rejected) > 0 {
@@ -363,18 +390,6 @@ func partitionOf(key string, n int) int {
 	f := fnv.New32a()
 	f.Write([]byte(key))
 	return int(f.Sum32() % uint32(n))
-}
-
-func decodeReason(err error) string {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return fmt.Sprintf("malformed JSON at byte %d: %v", se.Offset, se)
-	}
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return fmt.Sprintf("%s: must be %s, got JSON %s", te.Field, te.Type, te.Value)
-	}
-	return "malformed JSON: " + err.Error()
 }
 
 var knownReasons = map[string]bool{"type": true, "messageId": true, "userId": true, "anonymousId": true,
