@@ -8,7 +8,10 @@ import (
 	"net/http"
 	_ "net/http/pprof"
 	"os"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"tailor/internal/catalog"
 	"tailor/internal/demo"
@@ -99,36 +102,60 @@ func loadDemo(ctx context.Context, srv *server.Server, customers int) error {
 	if err != nil {
 		return fmt.Errorf("demo products: %w", err)
 	}
-	var batch [][]byte
-	var total, rejected int
-	last := time.Now()
-	flush := func() error {
-		n, rej, err := srv.Ingest.AppendRaw(ctx, srv.SourceID, batch)
-		total += n
-		rejected += len(rej)
-		batch = batch[:0]
-		if time.Since(last) > 2*time.Second {
-			last = time.Now()
-			slog.Info("loading demo store", "events", total)
+	// Two producers (one per core) each generate and append half of the
+	// customers; a customer's messages stay in order within its producer.
+	var total, rejected atomic.Int64
+	producers := 2
+	per := (customers + producers - 1) / producers
+	stopProgress := make(chan struct{})
+	go func() {
+		t := time.NewTicker(2 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopProgress:
+				return
+			case <-t.C:
+				slog.Info("loading demo store", "events", total.Load(), "events_per_s", int(float64(total.Load())/time.Since(start).Seconds()))
+			}
 		}
+	}()
+	defer close(stopProgress)
+	eg, ectx := errgroup.WithContext(ctx)
+	for i := 0; i < producers; i++ {
+		from, to := i*per, min((i+1)*per, customers)
+		if from >= to {
+			continue
+		}
+		eg.Go(func() error {
+			gen := demo.New(demo.Config{Customers: customers})
+			batch := make([][]byte, 0, 1000)
+			flush := func() error {
+				n, rej, err := srv.Ingest.AppendRaw(ectx, srv.SourceID, batch)
+				total.Add(int64(n))
+				rejected.Add(int64(len(rej)))
+				batch = batch[:0]
+				return err
+			}
+			err := gen.MessagesRange(from, to, func(msg []byte) error {
+				batch = append(batch, append([]byte(nil), msg...))
+				if len(batch) == cap(batch) {
+					return flush()
+				}
+				return ectx.Err()
+			})
+			if err == nil && len(batch) > 0 {
+				err = flush()
+			}
+			return err
+		})
+	}
+	if err := eg.Wait(); err != nil {
 		return err
 	}
-	err = g.Messages(func(msg []byte) error {
-		batch = append(batch, append([]byte(nil), msg...))
-		if len(batch) == 1000 {
-			return flush()
-		}
-		return ctx.Err()
-	})
-	if err == nil && len(batch) > 0 {
-		err = flush()
-	}
-	if err != nil {
-		return err
-	}
-	slog.Info("demo store loaded", "customers", customers, "events", total, "rejected", rejected,
+	slog.Info("demo store loaded", "customers", customers, "events", total.Load(), "rejected", rejected.Load(),
 		"took", time.Since(start).Round(time.Millisecond))
-	fmt.Printf("tailor: demo store loaded: %d customers, %d events\n", customers, total)
+	fmt.Printf("tailor: demo store loaded: %d customers, %d events\n", customers, total.Load())
 	return nil
 }
 
