@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"tailor/internal/loadgen"
+)
+
+const benchUsage = `usage:
+  tailor bench ingest --target URL --write-key KEY [flags]   drive a running server
+  tailor bench pebble --dir DIR [flags]                      storage baseline: raw synced Pebble batches
+
+Run 'tailor bench ingest -h' or 'tailor bench pebble -h' for the flags.`
+
+// runBench implements `tailor bench`: load generators whose last output line
+// is "<N> events/s".
+func runBench(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: missing sub-command\n%s", errUsage, benchUsage)
+	}
+	switch args[0] {
+	case "ingest":
+		return benchIngest(ctx, args[1:])
+	case "pebble":
+		return benchPebble(ctx, args[1:])
+	case "-h", "--help", "help":
+		fmt.Println(benchUsage)
+		return nil
+	}
+	return fmt.Errorf("%w: unknown sub-command %q\n%s", errUsage, args[0], benchUsage)
+}
+
+func benchIngest(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bench ingest", flag.ContinueOnError)
+	cfg := loadgen.IngestConfig{Progress: os.Stderr}
+	fs.StringVar(&cfg.Target, "target", "", "base URL of the server, e.g. http://127.0.0.1:8080 (required)")
+	fs.StringVar(&cfg.WriteKey, "write-key", os.Getenv("TAILOR_WRITE_KEY"), "write key, sent as the HTTP Basic user name [TAILOR_WRITE_KEY] (required)")
+	fs.DurationVar(&cfg.Duration, "duration", 60*time.Second, "length of the measured run")
+	fs.IntVar(&cfg.Batch, "batch", 100, "messages per request: 1 posts each to /v1/{type}, more post {\"batch\":[...]} to /v1/batch")
+	fs.IntVar(&cfg.Concurrency, "concurrency", 8, "concurrent requests")
+	fs.IntVar(&cfg.Customers, "customers", 10000, "demo customers whose messages are sent")
+	fs.DurationVar(&cfg.Ceiling, "ceiling", 10*time.Second, "first measure the load generator against an in-process do-nothing server for this long; 0 skips it")
+	fs.StringVar(&cfg.MetricsURL, "metrics", "", "Prometheus endpoint read for the processor lag (default TARGET/metrics; \"none\" disables)")
+	if help, err := parseBenchFlags(fs, args); help || err != nil {
+		return err
+	}
+	switch {
+	case cfg.Target == "":
+		return fmt.Errorf("%w: --target is required (the server's base URL, e.g. http://127.0.0.1:8080)", errUsage)
+	case cfg.WriteKey == "":
+		return fmt.Errorf("%w: --write-key is required (printed by 'tailor serve' at start)", errUsage)
+	case cfg.Duration <= 0 || cfg.Batch < 1 || cfg.Concurrency < 1 || cfg.Customers < 1 || cfg.Ceiling < 0:
+		return fmt.Errorf("%w: --duration, --batch, --concurrency and --customers must be positive, --ceiling not negative", errUsage)
+	}
+	rep, err := loadgen.RunIngest(ctx, cfg)
+	if rep != nil {
+		rep.WriteSummary(os.Stdout)
+	}
+	return interrupted(err)
+}
+
+func benchPebble(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bench pebble", flag.ContinueOnError)
+	cfg := loadgen.PebbleConfig{Progress: os.Stderr}
+	fs.StringVar(&cfg.Dir, "dir", "", "directory for a fresh Pebble DB; must be empty or not exist (required)")
+	fs.DurationVar(&cfg.Duration, "duration", 20*time.Second, "length of the measured run")
+	fs.IntVar(&cfg.Batch, "batch", 100, "messages per synced batch")
+	fs.IntVar(&cfg.Concurrency, "concurrency", 8, "goroutines committing batches")
+	fs.IntVar(&cfg.Customers, "customers", 10000, "demo customers whose messages are written")
+	if help, err := parseBenchFlags(fs, args); help || err != nil {
+		return err
+	}
+	switch {
+	case cfg.Dir == "":
+		return fmt.Errorf("%w: --dir is required", errUsage)
+	case cfg.Duration <= 0 || cfg.Batch < 1 || cfg.Concurrency < 1 || cfg.Customers < 1:
+		return fmt.Errorf("%w: --duration, --batch, --concurrency and --customers must be positive", errUsage)
+	}
+	rep, err := loadgen.RunPebble(ctx, cfg)
+	if rep != nil {
+		rep.WriteSummary(os.Stdout)
+	}
+	return interrupted(err)
+}
+
+// interrupted words a cancelled run's error for the person who pressed ^C.
+func interrupted(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return errors.New("interrupted: the figures above cover the run so far")
+	}
+	return err
+}
+
+// parseBenchFlags parses args and rejects positional arguments. help reports
+// that -h printed the flags and there is nothing to run.
+func parseBenchFlags(fs *flag.FlagSet, args []string) (help bool, err error) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return true, nil
+		}
+		return false, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return false, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	return false, nil
+}

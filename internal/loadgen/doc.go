@@ -1,0 +1,11 @@
+// Package loadgen drives load for `tailor bench`: it pre-renders demo-shaped
+// Segment messages into request bodies, sends them to a Tailor server (or
+// commits them as raw synced Pebble batches, the storage baseline), and
+// measures acknowledged throughput, ack latency, errors and processor lag.
+//
+// Everything a worker touches per request is prepared before the clock starts:
+// bodies, URLs and headers. Per-request measurements go into per-worker
+// counters and histograms that only their worker writes (atomically, so the
+// once-a-second progress reporter can read them without locks); they are
+// merged when read.
+package loadgen

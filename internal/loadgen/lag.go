@@ -1,0 +1,242 @@
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Processor lag gauges exported by `tailor serve` (docs/CONTRACTS.md).
+const (
+	metricLagEvents  = "tailor_processor_lag_events"
+	metricLagSeconds = "tailor_processor_lag_seconds"
+)
+
+// lagGauges is one reading of the processor lag.
+type lagGauges struct {
+	events     float64 // acknowledged but not yet applied
+	seconds    float64 // age of the oldest acknowledged, unapplied event
+	hasEvents  bool
+	hasSeconds bool
+}
+
+// parseLag reads the lag gauges from Prometheus text exposition. The gauges
+// are expected without labels; if a server exports them per label set (say,
+// per partition), events are summed and seconds take the maximum.
+func parseLag(text []byte) (lagGauges, error) {
+	var g lagGauges
+	for len(text) > 0 {
+		var line []byte
+		line, text, _ = bytes.Cut(text, []byte{'\n'})
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 || line[0] == '#' {
+			continue
+		}
+		var events bool
+		switch {
+		case hasMetricName(line, metricLagEvents):
+			events = true
+		case hasMetricName(line, metricLagSeconds):
+		default:
+			continue
+		}
+		v, err := sampleValue(line)
+		if err != nil {
+			return g, err
+		}
+		if events {
+			g.events += v
+			g.hasEvents = true
+		} else {
+			g.seconds = max(g.seconds, v)
+			g.hasSeconds = true
+		}
+	}
+	return g, nil
+}
+
+// hasMetricName reports whether the sample line is for exactly the metric name.
+func hasMetricName(line []byte, name string) bool {
+	if !bytes.HasPrefix(line, []byte(name)) || len(line) == len(name) {
+		return false
+	}
+	c := line[len(name)]
+	return c == '{' || c == ' ' || c == '\t'
+}
+
+// sampleValue parses the value of a sample line `name{labels} value [timestamp]`.
+func sampleValue(line []byte) (float64, error) {
+	i := bytes.IndexAny(line, "{ \t")
+	if line[i] == '{' {
+		i = labelsEnd(line, i)
+		if i < 0 {
+			return 0, fmt.Errorf("metrics line %q: unterminated labels", line)
+		}
+	}
+	fields := bytes.Fields(line[i:])
+	if len(fields) == 0 {
+		return 0, fmt.Errorf("metrics line %q: no value", line)
+	}
+	v, err := strconv.ParseFloat(string(fields[0]), 64)
+	if err != nil {
+		return 0, fmt.Errorf("metrics line %q: %w", line, err)
+	}
+	return v, nil
+}
+
+// labelsEnd returns the offset just past the label set opening at line[i],
+// or -1. Label values are quoted and may hold '}' and escaped quotes.
+func labelsEnd(line []byte, i int) int {
+	inQuote := false
+	for i++; i < len(line); i++ {
+		switch c := line[i]; {
+		case inQuote && c == '\\':
+			i++
+		case c == '"':
+			inQuote = !inQuote
+		case !inQuote && c == '}':
+			return i + 1
+		}
+	}
+	return -1
+}
+
+// lagSampler polls the server's /metrics.
+type lagSampler struct {
+	url    string
+	client *http.Client
+
+	mu   sync.Mutex
+	last lagGauges
+	max  lagGauges
+	n    int // readings taken
+}
+
+func newLagSampler(url string) *lagSampler {
+	return &lagSampler{url: url, client: &http.Client{
+		Timeout:   5 * time.Second,
+		Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 1},
+	}}
+}
+
+// read fetches one reading and folds it into last and max.
+func (l *lagSampler) read(ctx context.Context) (lagGauges, error) {
+	g, err := l.fetch(ctx)
+	if err != nil {
+		return g, err
+	}
+	l.mu.Lock()
+	l.last = g
+	l.max.events = max(l.max.events, g.events)
+	l.max.seconds = max(l.max.seconds, g.seconds)
+	l.n++
+	l.mu.Unlock()
+	return g, nil
+}
+
+// fetch gets and parses one reading.
+func (l *lagSampler) fetch(ctx context.Context) (lagGauges, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.url, nil)
+	if err != nil {
+		return lagGauges{}, err
+	}
+	resp, err := l.client.Do(req)
+	if err != nil {
+		return lagGauges{}, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return lagGauges{}, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return lagGauges{}, fmt.Errorf("GET %s: %s", l.url, resp.Status)
+	}
+	g, err := parseLag(body)
+	if err != nil {
+		return g, err
+	}
+	if !g.hasEvents {
+		return g, fmt.Errorf("GET %s: no %s gauge", l.url, metricLagEvents)
+	}
+	return g, nil
+}
+
+// poll reads every interval until ctx is done.
+func (l *lagSampler) poll(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			l.read(ctx) // a failed reading is skipped; the next one may work
+		}
+	}
+}
+
+// progress is the lag part of a progress line.
+func (l *lagSampler) progress() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.n == 0 {
+		return "lag ?"
+	}
+	return fmt.Sprintf("lag %.2fs (%.0f events)", l.last.seconds, l.last.events)
+}
+
+// LagReport summarizes the processor lag seen during and after a run.
+type LagReport struct {
+	MaxEvents     float64
+	MaxSeconds    float64
+	AtStopEvents  float64 // first reading after the load stopped
+	AtStopSeconds float64
+	Drained       bool
+	DrainTime     time.Duration // from the load stopping until lag_events read 0
+}
+
+// drain reads every 100ms from the moment the load stopped until the events
+// lag is zero or timeout passes.
+func (l *lagSampler) drain(ctx context.Context, stopped time.Time, timeout time.Duration) *LagReport {
+	r := &LagReport{}
+	first := true
+	for {
+		g, err := l.read(ctx)
+		if err == nil {
+			if first {
+				r.AtStopEvents, r.AtStopSeconds, first = g.events, g.seconds, false
+			}
+			if g.events == 0 {
+				r.Drained, r.DrainTime = true, time.Since(stopped)
+				break
+			}
+		}
+		if time.Since(stopped) > timeout || ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	l.mu.Lock()
+	r.MaxEvents, r.MaxSeconds = l.max.events, l.max.seconds
+	l.mu.Unlock()
+	return r
+}
+
+// String is "processor lag max 0.40s (1234 events), at stop 0.10s (87 events), drained in 0.20s".
+func (r *LagReport) String() string {
+	s := fmt.Sprintf("processor lag max %.2fs (%.0f events), at stop %.2fs (%.0f events), ",
+		r.MaxSeconds, r.MaxEvents, r.AtStopSeconds, r.AtStopEvents)
+	if r.Drained {
+		return s + fmt.Sprintf("drained in %.2fs", r.DrainTime.Seconds())
+	}
+	return s + "not drained"
+}

@@ -1,0 +1,85 @@
+package loadgen
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseLag(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		text    string
+		want    lagGauges
+		wantErr string
+	}{
+		{
+			name: "plain gauges with help and type",
+			text: `# HELP tailor_processor_lag_events Events acknowledged but not yet applied.
+# TYPE tailor_processor_lag_events gauge
+tailor_processor_lag_events 1234
+# HELP tailor_processor_lag_seconds Age of the oldest acknowledged, unapplied event.
+# TYPE tailor_processor_lag_seconds gauge
+tailor_processor_lag_seconds 0.4
+tailor_ingest_events_total{type="track"} 99
+`,
+			want: lagGauges{events: 1234, seconds: 0.4, hasEvents: true, hasSeconds: true},
+		},
+		{
+			name: "similar names are not the gauges",
+			text: "tailor_processor_lag_events_total 5\ntailor_processor_lag_seconds_bucket{le=\"1\"} 7\ntailor_processor_lag_events 0\n",
+			want: lagGauges{events: 0, hasEvents: true},
+		},
+		{
+			name: "timestamps, CRLF and exponent notation",
+			text: "tailor_processor_lag_events 1.5e3 1700000000000\r\ntailor_processor_lag_seconds\t2.5e-1\r\n",
+			want: lagGauges{events: 1500, seconds: 0.25, hasEvents: true, hasSeconds: true},
+		},
+		{
+			name: "labelled series: events summed, seconds max",
+			text: `tailor_processor_lag_events{partition="0"} 3
+tailor_processor_lag_events{partition="1",note="a } b \" c"} 4
+tailor_processor_lag_seconds{partition="0"} 0.5
+tailor_processor_lag_seconds{partition="1"} 0.2
+`,
+			want: lagGauges{events: 7, seconds: 0.5, hasEvents: true, hasSeconds: true},
+		},
+		{
+			name: "absent",
+			text: "go_goroutines 12\n",
+			want: lagGauges{},
+		},
+		{
+			name:    "bad value",
+			text:    "tailor_processor_lag_events many\n",
+			wantErr: "many",
+		},
+		{
+			name:    "unterminated labels",
+			text:    "tailor_processor_lag_events{partition=\"0 3\n",
+			wantErr: "unterminated",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseLag([]byte(tc.text))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want one mentioning %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Fatalf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func FuzzParseLag(f *testing.F) {
+	f.Add("tailor_processor_lag_events{a=\"}\"} 1\ntailor_processor_lag_seconds 2\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		parseLag([]byte(text)) // must not panic
+	})
+}

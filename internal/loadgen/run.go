@@ -1,0 +1,209 @@
+package loadgen
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// workerStats is written by one worker only (atomically, so that the progress
+// reporter can read it while the run goes on).
+type workerStats struct {
+	hist     Histogram
+	events   atomic.Uint64 // acknowledged events
+	requests atomic.Uint64 // acknowledged requests (or commits)
+	rejected atomic.Uint64 // events inside acknowledged requests that the server rejected
+	errors   atomic.Uint64 // failed requests
+	_        [64]byte      // keep the next worker's counters off this cache line
+}
+
+// errorLog tallies failures by kind and keeps the first few distinct ones.
+// Only the failure path takes its lock.
+type errorLog struct {
+	mu      sync.Mutex
+	kinds   map[string]uint64
+	samples []string
+}
+
+const maxErrorSamples = 5
+
+func (e *errorLog) add(kind, detail string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.kinds == nil {
+		e.kinds = make(map[string]uint64)
+	}
+	e.kinds[kind]++
+	if len(e.samples) >= maxErrorSamples {
+		return
+	}
+	s := kind
+	if detail != "" {
+		s += ": " + detail
+	}
+	for _, x := range e.samples {
+		if x == s {
+			return
+		}
+	}
+	e.samples = append(e.samples, s)
+}
+
+// Result is what one timed run measured.
+type Result struct {
+	Name        string
+	Concurrency int
+	Elapsed     time.Duration // from the start until the last worker finished
+	Events      uint64        // acknowledged events
+	Requests    uint64        // acknowledged requests (commits for pebble)
+	Rejected    uint64        // events the server answered 2xx for but rejected
+	Errors      uint64        // failed requests
+	ErrorKinds  map[string]uint64
+	Samples     []string      // first distinct errors, with their bodies
+	Latency     *HistSnapshot // acknowledged requests only
+	Stalls      uint64        // times a worker waited for bodies to be rendered
+	Interrupted bool          // the context was cancelled before the duration ran out
+}
+
+// EventsPerSec is the acknowledged event rate over the run.
+func (r *Result) EventsPerSec() float64 { return perSec(r.Events, r.Elapsed) }
+
+// RequestsPerSec is the acknowledged request rate over the run.
+func (r *Result) RequestsPerSec() float64 { return perSec(r.Requests, r.Elapsed) }
+
+func perSec(n uint64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}
+
+// errorSummary is "errors 0" or "errors 12 (status 503: 10, transport: 2)".
+func (r *Result) errorSummary() string {
+	if r.Errors == 0 {
+		return "errors 0"
+	}
+	kinds := make([]string, 0, len(r.ErrorKinds))
+	for k := range r.ErrorKinds {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	for i, k := range kinds {
+		kinds[i] = fmt.Sprintf("%s: %d", k, r.ErrorKinds[k])
+	}
+	return fmt.Sprintf("errors %d (%s)", r.Errors, strings.Join(kinds, ", "))
+}
+
+// latencySummary is "p50 3.1ms p90 5.0ms p99 12.0ms p99.9 20.1ms max 40.0ms".
+func (r *Result) latencySummary() string {
+	h := r.Latency
+	if h.N == 0 {
+		return "latency n/a"
+	}
+	return fmt.Sprintf("p50 %s p90 %s p99 %s p99.9 %s max %s",
+		fmtDur(h.Quantile(0.5)), fmtDur(h.Quantile(0.9)), fmtDur(h.Quantile(0.99)),
+		fmtDur(h.Quantile(0.999)), fmtDur(time.Duration(h.Max)))
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d < 10*time.Millisecond:
+		return fmt.Sprintf("%.2fms", float64(d)/1e6)
+	case d < time.Second:
+		return fmt.Sprintf("%.1fms", float64(d)/1e6)
+	default:
+		return fmt.Sprintf("%.2fs", d.Seconds())
+	}
+}
+
+// runSpec describes one timed run.
+type runSpec struct {
+	name        string
+	duration    time.Duration
+	concurrency int
+	progress    io.Writer // one line per second; nil for none
+	// work is one worker's loop: it must return soon after stop is set.
+	work func(w *workerStats, errs *errorLog, stop *atomic.Bool)
+	// extra, if set, is appended to each progress line.
+	extra func() string
+}
+
+// run starts the workers, reports progress every second, stops them after the
+// duration (or when ctx is done), waits for them and merges their statistics.
+func run(ctx context.Context, s runSpec) *Result {
+	stats := make([]workerStats, s.concurrency)
+	var errs errorLog
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range stats {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.work(&stats[i], &errs, &stop)
+		}()
+	}
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+
+	timer := time.NewTimer(s.duration)
+	defer timer.Stop()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	interrupted := false
+	lastAt, lastEvents := start, uint64(0)
+	for running := true; running; {
+		select {
+		case <-timer.C:
+			running = false
+		case <-ctx.Done():
+			interrupted, running = true, false
+		case <-tick.C:
+			if s.progress == nil {
+				continue
+			}
+			now := time.Now()
+			snap := new(HistSnapshot)
+			var events, errors uint64
+			for i := range stats {
+				snap.Add(&stats[i].hist)
+				events += stats[i].events.Load()
+				errors += stats[i].errors.Load()
+			}
+			line := fmt.Sprintf("bench %s %4.0fs %9.0f events/s  p99 %s  errors %d",
+				s.name, now.Sub(start).Seconds(), perSec(events-lastEvents, now.Sub(lastAt)),
+				fmtDur(snap.Quantile(0.99)), errors)
+			if s.extra != nil {
+				if x := s.extra(); x != "" {
+					line += "  " + x
+				}
+			}
+			fmt.Fprintln(s.progress, line)
+			lastAt, lastEvents = now, events
+		}
+	}
+	stop.Store(true)
+	<-finished
+	r := &Result{
+		Name:        s.name,
+		Concurrency: s.concurrency,
+		Elapsed:     time.Since(start),
+		Latency:     new(HistSnapshot),
+		Interrupted: interrupted,
+	}
+	for i := range stats {
+		w := &stats[i]
+		r.Latency.Add(&w.hist)
+		r.Events += w.events.Load()
+		r.Requests += w.requests.Load()
+		r.Rejected += w.rejected.Load()
+		r.Errors += w.errors.Load()
+	}
+	r.ErrorKinds, r.Samples = errs.kinds, errs.samples
+	return r
+}
