@@ -58,7 +58,9 @@ type Merge struct {
 type Store struct {
 	mu       sync.RWMutex
 	byID     map[string]*Profile
-	byIdent  map[string]*Profile
+	// byIdent keys share their strings with Profile.Identities: one copy of
+	// each identifier value in memory.
+	byIdent  map[event.Identifier]*Profile
 	redirect map[string]string // merged-away id -> surviving id
 	dirty    map[string]struct{}
 	gone     map[string]string // merged away since the last checkpoint -> into
@@ -71,7 +73,7 @@ type Store struct {
 func NewStore() *Store {
 	return &Store{
 		byID:     make(map[string]*Profile),
-		byIdent:  make(map[string]*Profile),
+		byIdent:  make(map[event.Identifier]*Profile),
 		redirect: make(map[string]string),
 		dirty:    make(map[string]struct{}),
 		gone:     make(map[string]string),
@@ -106,7 +108,7 @@ func (s *Store) apply(e *event.Event) {
 	ids := e.Identifiers()
 	var owners []*Profile
 	for _, id := range ids {
-		if p := s.byIdent[id.Key()]; p != nil && !slices.Contains(owners, p) {
+		if p := s.byIdent[id]; p != nil && !slices.Contains(owners, p) {
 			owners = append(owners, p)
 		}
 	}
@@ -128,10 +130,9 @@ func (s *Store) apply(e *event.Event) {
 		}
 	}
 	for _, id := range ids {
-		k := id.Key()
-		if s.byIdent[k] == nil {
-			s.byIdent[k] = p
-			p.addIdentity(id)
+		if s.byIdent[id] == nil {
+			id = p.addIdentity(id)
+			s.byIdent[id] = p
 		}
 	}
 	p.State.Apply(e)
@@ -143,7 +144,7 @@ func (s *Store) apply(e *event.Event) {
 func (s *Store) merge(into, from *Profile, e *event.Event) {
 	into.State.Merge(&from.State)
 	for _, id := range from.Identities {
-		s.byIdent[id.Key()] = into
+		s.byIdent[id] = into
 		into.addIdentity(id)
 	}
 	delete(s.byID, from.ID)
@@ -154,13 +155,24 @@ func (s *Store) merge(into, from *Profile, e *event.Event) {
 		Into: into.ID, From: from.ID, Moved: slices.Clone(from.Identities)})
 }
 
-func (p *Profile) addIdentity(id event.Identifier) {
-	i, found := slices.BinarySearchFunc(p.Identities, id, func(a, b event.Identifier) int {
-		return strings.Compare(a.Key(), b.Key())
-	})
+// addIdentity adds id to the profile's sorted identities and returns the
+// stored copy, whose Kind is a shared constant.
+func (p *Profile) addIdentity(id event.Identifier) event.Identifier {
+	i, found := slices.BinarySearchFunc(p.Identities, id, compareIdentifier)
 	if !found {
 		p.Identities = slices.Insert(p.Identities, i, id)
 	}
+	return p.Identities[i]
+}
+
+// compareIdentifier orders identifiers as their keys "kind:value" sort.
+func compareIdentifier(a, b event.Identifier) int {
+	if c := strings.Compare(string(a.Kind), string(b.Kind)); c != 0 {
+		// No kind is a prefix of another, so comparing kinds alone orders
+		// the keys the same way unless the kinds are equal.
+		return c
+	}
+	return strings.Compare(a.Value, b.Value)
 }
 
 // newID derives a profile id from the identifier that created it, so the
@@ -229,7 +241,11 @@ func (s *Store) find(key string) *Profile {
 		}
 		return nil
 	}
-	return s.byIdent[key]
+	id, err := event.ParseIdentifierKey(key)
+	if err != nil {
+		return nil
+	}
+	return s.byIdent[id]
 }
 
 func (p *Profile) snapshot() Snapshot {
@@ -359,7 +375,7 @@ func (s *Store) Load(db *pebble.DB) (uint64, error) {
 		p.ID = string(it.Key()[2:])
 		s.byID[p.ID] = p
 		for _, id := range p.Identities {
-			s.byIdent[id.Key()] = p
+			s.byIdent[id] = p
 		}
 	}
 	if err := it.Close(); err != nil {
