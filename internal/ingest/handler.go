@@ -78,6 +78,14 @@ func NewHandler(log Appender, sources *Sources, rejected *Rejected, reg promethe
 		mux.HandleFunc("POST "+p, h.serveBatch)
 	}
 	mux.HandleFunc("OPTIONS /v1/", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		status, msg := http.StatusNotFound, fmt.Sprintf("no Tracking API endpoint %s; use /v1/identify, track, page, screen, group, alias, batch or import", r.URL.Path)
+		if _, ok := event.ParseType(strings.TrimPrefix(r.URL.Path, "/v1/")); ok || r.URL.Path == "/v1/batch" || r.URL.Path == "/v1/import" {
+			status, msg = http.StatusMethodNotAllowed, r.Method+" is not allowed here; send POST"
+			w.Header().Set("Allow", "POST, OPTIONS")
+		}
+		h.fail(w, &apiError{status, "not_found", msg})
+	})
 	h.mux = mux
 	return h
 }

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# test.sh is Tailor's one test command; CI runs it through .ci/run.
+#
+# It works on a fresh Debian machine with Go and Node (run as root, or with
+# sudo for apt-get): it installs what the end-to-end tests need (Debian's
+# chromium, the npm packages of test/sdk), then runs go vet, a gofmt check and
+# every Go test with the race detector. TAILOR_E2E_REQUIRE=1 makes a test whose
+# prerequisite is missing fail instead of skip, so a skip never passes CI.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+start=$(date +%s)
+
+step() { printf '\n==> %s\n' "$*"; }
+die() { printf 'test.sh: %s\n' "$*" >&2; exit 1; }
+
+for tool in go node npm; do
+  command -v "$tool" >/dev/null || die "$tool is not on PATH"
+done
+step "toolchain: $(go version), node $(node --version), npm $(npm --version)"
+
+# Chromium drives analytics.js in TestAnalyticsBrowser.
+chromium=${TAILOR_E2E_CHROMIUM:-/usr/bin/chromium}
+if [ ! -x "$chromium" ]; then
+  step "installing chromium with apt-get ($chromium is missing)"
+  sudo=()
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || die "installing chromium needs root or sudo"
+    sudo=(sudo)
+  fi
+  "${sudo[@]}" apt-get update
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y --no-install-recommends chromium fonts-liberation
+fi
+step "browser: $("$chromium" --version 2>/dev/null || echo "$chromium")"
+
+# The Segment SDKs the end-to-end tests drive, at the versions package-lock.json pins.
+sdk=test/sdk
+stamp=$sdk/node_modules/.tailor-lock-sum
+want=$(cat "$sdk/package.json" "$sdk/package-lock.json" | sha256sum | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  step "npm ci in $sdk (node_modules missing or stale)"
+  (cd "$sdk" && npm ci --no-audit --no-fund)
+  echo "$want" >"$stamp"
+else
+  step "npm packages in $sdk are up to date"
+fi
+
+step "go vet ./..."
+go vet ./...
+
+step "gofmt check"
+unformatted=$(find . -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*' -print0 | xargs -0 gofmt -l)
+if [ -n "$unformatted" ]; then
+  printf 'gofmt needed on:\n%s\n' "$unformatted" >&2
+  exit 1
+fi
+
+# The race detector covers the test processes; the e2e tests run the tailor
+# binary they build without it (see test/e2e/doc.go).
+step "go test -race ./... (TAILOR_E2E_REQUIRE=1)"
+TAILOR_E2E_REQUIRE=1 go test -race -count=1 -timeout 20m ./...
+
+step "all tests passed in $(($(date +%s) - start))s"
