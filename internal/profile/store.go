@@ -56,8 +56,8 @@ type Merge struct {
 // Ownership: one goroutine (the Processor) applies events while holding mu
 // for writing; readers hold mu for reading and copy what they return.
 type Store struct {
-	mu       sync.RWMutex
-	byID     map[string]*Profile
+	mu   sync.RWMutex
+	byID map[string]*Profile
 	// byIdent keys share their strings with Profile.Identities: one copy of
 	// each identifier value in memory.
 	byIdent  map[event.Identifier]*Profile
