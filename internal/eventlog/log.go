@@ -96,7 +96,7 @@ func Open(db *pebble.DB, opts Options) (*Log, error) {
 		opts.DedupeWindow = 7 * 24 * time.Hour
 	}
 	if opts.MaxBatchBytes <= 0 {
-		opts.MaxBatchBytes = 8 << 20
+		opts.MaxBatchBytes = 2 << 20
 	}
 	l := &Log{db: db, opts: opts, reqs: make(chan *appendReq, 256)}
 	last, err := l.lastSeq()

@@ -74,11 +74,11 @@ func (s *State) AppendBinary(b []byte) ([]byte, error) {
 		}
 	}
 
-	var buf [8]string
+	var buf [8]uint64
 	msgs := buf[:0]
-	var idx map[string]int
+	var idx map[uint64]int
 	if len(s.traits) > 16 {
-		idx = make(map[string]int, len(s.traits))
+		idx = make(map[uint64]int, len(s.traits))
 	}
 	for _, t := range s.traits {
 		msgs, _ = msgIndex(msgs, idx, t.at.msg)
@@ -90,7 +90,7 @@ func (s *State) AppendBinary(b []byte) ([]byte, error) {
 	}
 	b = binary.AppendUvarint(b, uint64(len(msgs)))
 	for _, m := range msgs {
-		b = appendString(b, m)
+		b = binary.LittleEndian.AppendUint64(b, m)
 	}
 	b = binary.AppendUvarint(b, uint64(len(s.traits)))
 	for _, t := range s.traits {
@@ -121,7 +121,7 @@ func appendString(b []byte, s string) []byte {
 // msgIndex returns msg's index in the message table list, appending it when
 // new. Profiles reference a handful of messages, so a linear scan does; idx,
 // when not nil, indexes list for profiles with many traits.
-func msgIndex(list []string, idx map[string]int, msg string) ([]string, int) {
+func msgIndex(list []uint64, idx map[uint64]int, msg uint64) ([]uint64, int) {
 	if idx != nil {
 		if i, ok := idx[msg]; ok {
 			return list, i
@@ -211,6 +211,22 @@ func (d *decoder) u32() uint32 {
 }
 
 // count reads a list length; every element takes at least min bytes.
+func (d *decoder) u64() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.in)-d.off < 8 {
+		d.fail("truncated message hash")
+		return 0
+	}
+	var v uint64
+	for i := 7; i >= 0; i-- {
+		v = v<<8 | uint64(d.in[d.off+i])
+	}
+	d.off += 8
+	return v
+}
+
 func (d *decoder) count(min int) int {
 	u := d.uvarint()
 	if d.err == nil && u > uint64((len(d.in)-d.off)/min) {
@@ -277,17 +293,17 @@ func (d *decoder) decode(s *State) {
 		s.recents = slices.Clone(all)
 	}
 
-	msgs := make([]string, d.count(1))
+	msgs := make([]uint64, d.count(8))
 	for i := range msgs {
-		msgs[i] = strings.Clone(d.str())
+		msgs[i] = d.u64()
 	}
-	msgAt := func() string {
+	msgAt := func() uint64 {
 		i := d.uvarint()
 		if d.err == nil && i >= uint64(len(msgs)) {
 			d.fail("message index %d out of range", i)
 		}
 		if d.err != nil {
-			return ""
+			return 0
 		}
 		return msgs[i]
 	}

@@ -160,7 +160,7 @@ func (s *Server) open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load profiles: %w", err)
 	}
-	s.Proc = profile.NewProcessor(s.Store, 16)
+	s.Proc = profile.NewProcessor(s.Store, 4)
 	start := time.Now()
 	behind := s.Log.LastSeq() - min(from, s.Log.LastSeq())
 	if behind > 0 {
