@@ -142,11 +142,15 @@ func (g *Generator) makePlan(p *plan, index int) {
 	default:
 		p.email = local + "@example.net"
 	}
+	// Phone numbers are identifiers: identity resolution merges profiles
+	// that share one, so every customer gets a distinct number, derived
+	// from its index by a bijection (7919 is coprime with 9e8), not drawn.
+	local9 := 100_000_000 + index*7919%900_000_000
 	if p.city.phone == "+1" {
-		// 555-0100..0199 numbers are reserved for fiction.
-		p.phone = "+1" + strconv.Itoa(201+r.IntN(780)) + "55501" + strconv.Itoa(10+r.IntN(90))
+		// NANP-shaped: area code 201..980, then seven digits.
+		p.phone = "+1" + strconv.Itoa(201+local9%780) + strconv.Itoa(1_000_000+local9/780%9_000_000)
 	} else {
-		p.phone = p.city.phone + strconv.Itoa(100_000_000+r.IntN(900_000_000))
+		p.phone = p.city.phone + strconv.Itoa(local9)
 	}
 	p.nfav = 1 + r.IntN(3)
 	for k := 0; k < p.nfav; k++ {
