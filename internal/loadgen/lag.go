@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// Processor lag gauges exported by `tailor serve` (docs/CONTRACTS.md).
+// Processor lag gauges exported by `tailor serve` (docs/API.md).
 const (
 	metricLagEvents  = "tailor_processor_lag_events"
 	metricLagSeconds = "tailor_processor_lag_seconds"

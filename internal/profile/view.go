@@ -8,7 +8,7 @@ import (
 )
 
 // View is a State in the JSON shape of the Profile "traits" and "computed"
-// members (docs/CONTRACTS.md). It shares nothing mutable with the State.
+// members (docs/API.md). It shares nothing mutable with the State.
 type View struct {
 	Traits   map[string]any `json:"traits"`
 	Computed Computed       `json:"computed"`

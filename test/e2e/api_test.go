@@ -14,7 +14,7 @@ import (
 
 // This file speaks the HTTP API of a test server: the tracking API with the
 // write key, the admin API with the bearer token, and the JSON shapes of
-// docs/CONTRACTS.md.
+// docs/API.md.
 
 // do sends one request to the server. body may be nil; hdr adds headers.
 func (s *server) do(method, path string, body []byte, hdr http.Header) (int, []byte, error) {
@@ -106,7 +106,7 @@ type ackBody struct {
 	} `json:"rejected"`
 }
 
-// Profile is the admin API's profile JSON (docs/CONTRACTS.md).
+// Profile is the admin API's profile JSON (docs/API.md).
 type Profile struct {
 	ID         string         `json:"id"`
 	Identities []Identity     `json:"identities"`

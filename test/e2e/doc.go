@@ -4,7 +4,7 @@
 // analytics-node, analytics.js in a headless Chromium), raw HTTP, the import
 // and demo commands, and SIGKILL.
 //
-// The tests only rely on what docs/CONTRACTS.md promises: the stdout lines of
+// The tests only rely on what docs/API.md promises: the stdout lines of
 // `tailor serve`, /readyz, the tracking API and the admin API.
 //
 // Environment:

@@ -307,7 +307,7 @@ func TestIngestErrors(t *testing.T) {
 		if err != nil || code != http.StatusOK {
 			t.Fatalf("GET /metrics (no auth): %d %v", code, err)
 		}
-		// The series the bench reads (docs/CONTRACTS.md).
+		// The series the bench reads (docs/API.md).
 		for _, series := range []string{
 			`tailor_ingest_events_total{type="track"}`,
 			`tailor_ingest_rejected_total{reason=`,
