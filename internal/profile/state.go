@@ -561,44 +561,33 @@ func (s *State) Merge(o *State) {
 }
 
 func mergeCounters(a, b []counter) []counter {
-	if len(b) == 0 {
-		return a
-	}
-	if len(a) == 0 {
-		return slices.Clone(b)
-	}
-	out := make([]counter, 0, len(a)+len(b))
-	i, j := 0, 0
-	for i < len(a) && j < len(b) {
-		switch c := strings.Compare(a[i].name.Value(), b[j].name.Value()); {
-		case c < 0:
-			out = append(out, a[i])
-			i++
-		case c > 0:
-			out = append(out, b[j])
-			j++
-		default:
-			out = append(out, counter{name: a[i].name, n: a[i].n + b[j].n})
-			i++
-			j++
-		}
-	}
-	out = append(out, a[i:]...)
-	out = append(out, b[j:]...)
-	return slices.Clip(out)
+	return mergeSorted(a, b, func(c counter) string { return c.name.Value() },
+		func(x, y counter) counter { return counter{name: x.name, n: x.n + y.n} })
 }
 
 func mergeTraits(a, b []trait) []trait {
+	return mergeSorted(a, b, func(t trait) string { return t.key.Value() },
+		func(x, y trait) trait {
+			if c := y.at.compare(x.at); c > 0 || c == 0 && y.val > x.val {
+				return y
+			}
+			return x
+		})
+}
+
+// mergeSorted merges two lists sorted by key into a new one, combining the
+// elements whose keys are equal. a is returned as is when b is empty.
+func mergeSorted[T any](a, b []T, key func(T) string, combine func(x, y T) T) []T {
 	if len(b) == 0 {
 		return a
 	}
 	if len(a) == 0 {
 		return slices.Clone(b)
 	}
-	out := make([]trait, 0, len(a)+len(b))
+	out := make([]T, 0, len(a)+len(b))
 	i, j := 0, 0
 	for i < len(a) && j < len(b) {
-		switch c := strings.Compare(a[i].key.Value(), b[j].key.Value()); {
+		switch c := strings.Compare(key(a[i]), key(b[j])); {
 		case c < 0:
 			out = append(out, a[i])
 			i++
@@ -606,11 +595,7 @@ func mergeTraits(a, b []trait) []trait {
 			out = append(out, b[j])
 			j++
 		default:
-			w := a[i]
-			if c := b[j].at.compare(w.at); c > 0 || c == 0 && b[j].val > w.val {
-				w = b[j]
-			}
-			out = append(out, w)
+			out = append(out, combine(a[i], b[j]))
 			i++
 			j++
 		}
