@@ -11,11 +11,15 @@ import (
 
 // Rejected is the rejected-events view: messages refused by validation, kept
 // so an operator can see what a source sends wrong. Keys are
-// r/<unix nanos:8><counter:4>, newest last.
+// r/<unix nanos:8><counter:4>, newest last. Only the newest MaxRejected are
+// kept: a misbehaving source must not fill the disk.
 type Rejected struct {
 	db  *pebble.DB
 	ctr atomic.Uint32
 }
+
+// MaxRejected is how many rejected events the view keeps.
+const MaxRejected = 10000
 
 // NewRejected returns the view over db.
 func NewRejected(db *pebble.DB) *Rejected { return &Rejected{db: db} }
@@ -49,6 +53,27 @@ func (r *Rejected) add(evs []RejectedEvent) {
 	}
 	// The view is diagnostic, not acknowledged data: no sync.
 	_ = b.Commit(pebble.NoSync)
+	if n := r.ctr.Load(); n/1000 != (n-uint32(len(evs)))/1000 {
+		r.trim()
+	}
+}
+
+// trim deletes all but the newest MaxRejected entries.
+func (r *Rejected) trim() {
+	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: []byte("r/"), UpperBound: []byte("r0")})
+	if err != nil {
+		return
+	}
+	defer it.Close()
+	n := 0
+	for it.Last(); it.Valid(); it.Prev() {
+		if n++; n > MaxRejected {
+			_ = r.db.DeleteRange([]byte("r/"), append([]byte(nil), it.Key()...), pebble.NoSync)
+			// it.Key() itself is kept: DeleteRange's end is exclusive, so
+			// MaxRejected+1 remain at most until the next trim.
+			return
+		}
+	}
 }
 
 // List returns up to limit rejected events, newest first.
