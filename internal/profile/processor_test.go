@@ -1,6 +1,7 @@
 package profile
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -101,4 +102,57 @@ func BenchmarkProcessor(b *testing.B) {
 		s.apply(evs[i%len(evs)])
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+func TestIdentityResolution(t *testing.T) {
+	at := func(sec int) time.Time { return time.Unix(1700000000+int64(sec), 0).UTC() }
+	ev := func(seq int, typ event.Type, uid, anon, email string) *event.Event {
+		e := &event.Event{Seq: uint64(seq), Type: typ, MessageID: fmt.Sprint("m", seq), UserID: uid, AnonymousID: anon, Timestamp: at(seq), Event: "E"}
+		if email != "" {
+			e.Traits = map[string]any{"email": email}
+		}
+		return e
+	}
+	s := NewStore()
+	for _, e := range []*event.Event{
+		ev(1, event.Track, "", "anon-1", ""),                // anonymous visit
+		ev(2, event.Track, "", "anon-2", ""),                // a second device
+		ev(3, event.Identify, "ann", "anon-1", "ann@x.org"), // login on device 1
+		ev(4, event.Identify, "", "anon-2", "ann@x.org"),    // email proves device 2 is Ann's
+		ev(5, event.Identify, "bob", "anon-1", "bob@x.org"), // Bob logs in on Ann's browser
+		ev(6, event.Identify, "bob", "anon-3", "ann@x.org"), // Bob types Ann's email
+	} {
+		s.apply(e)
+	}
+	ann, ok := s.Lookup("user_id:ann")
+	if !ok {
+		t.Fatal("no profile for ann")
+	}
+	for _, k := range []string{"anonymous_id:anon-1", "anonymous_id:anon-2", "email:ann@x.org"} {
+		if p, _ := s.Lookup(k); p.ID != ann.ID {
+			t.Errorf("%s is in %s, want Ann's %s", k, p.ID, ann.ID)
+		}
+	}
+	if ann.Computed.EventCount != 4 {
+		t.Errorf("Ann has %d events, want 4 (both devices, login, email link)", ann.Computed.EventCount)
+	}
+	bob, _ := s.Lookup("user_id:bob")
+	if bob.ID == ann.ID || bob.Computed.EventCount != 2 {
+		t.Fatalf("bob = %s with %d events; ann = %s", bob.ID, bob.Computed.EventCount, ann.ID)
+	}
+	if p, _ := s.Lookup("anonymous_id:anon-3"); p.ID != bob.ID {
+		t.Errorf("anon-3 (only seen with bob) is in %s", p.ID)
+	}
+	if s.Conflicts() != 2 {
+		t.Errorf("conflicts = %d, want 2", s.Conflicts())
+	}
+	// The merge of anon-2's profile into Ann's is on record; the old id resolves.
+	if len(s.redirect) != 1 {
+		t.Fatalf("redirects = %v", s.redirect)
+	}
+	for old := range s.redirect {
+		if p, _ := s.Lookup(old); p.ID != ann.ID {
+			t.Errorf("merged id %s resolves to %s", old, p.ID)
+		}
+	}
 }

@@ -60,13 +60,14 @@ type Store struct {
 	byID map[string]*Profile
 	// byIdent keys share their strings with Profile.Identities: one copy of
 	// each identifier value in memory.
-	byIdent  map[event.Identifier]*Profile
-	redirect map[string]string // merged-away id -> surviving id
-	dirty    map[string]struct{}
-	gone     map[string]string // merged away since the last checkpoint -> into
-	merges   []Merge
-	applied  uint64
-	events   uint64
+	byIdent   map[event.Identifier]*Profile
+	redirect  map[string]string // merged-away id -> surviving id
+	dirty     map[string]struct{}
+	gone      map[string]string // merged away since the last checkpoint -> into
+	merges    []Merge
+	applied   uint64
+	events    uint64
+	conflicts uint64
 }
 
 // NewStore returns an empty store.
@@ -101,6 +102,13 @@ func (s *Store) Len() int {
 // profiles, all merge into the oldest (smallest CreatedSeq), which keeps its
 // id; the others' ids redirect to it. Events are never re-filed: timelines are
 // indexed by identifier, and identifiers move with the merge.
+//
+// One limit protects against shared devices and shared inboxes: a profile
+// holds at most one userId. When an event would link two different userIds
+// (two people logging in on one browser), nothing merges; the event goes to
+// the profile of its primary identifier (its userId, else its anonymousId)
+// and only identifiers nobody owns yet join that profile. Conflicts counts
+// such events.
 func (s *Store) apply(e *event.Event) {
 	if e.Seq <= s.applied && s.applied != 0 {
 		return // already reflected (replay overlap)
@@ -113,10 +121,15 @@ func (s *Store) apply(e *event.Event) {
 		}
 	}
 	var p *Profile
-	if len(owners) == 0 {
-		p = &Profile{ID: s.newID(ids[0], e.Seq), CreatedSeq: e.Seq}
-		s.byID[p.ID] = p
-	} else {
+	switch {
+	case len(owners) == 0:
+		p = s.create(ids[0], e.Seq)
+	case conflictingUsers(owners, e.UserID):
+		s.conflicts++
+		if p = s.byIdent[ids[0]]; p == nil {
+			p = s.create(ids[0], e.Seq)
+		}
+	default:
 		p = owners[0]
 		for _, o := range owners[1:] {
 			if o.CreatedSeq < p.CreatedSeq || o.CreatedSeq == p.CreatedSeq && o.ID < p.ID {
@@ -139,6 +152,38 @@ func (s *Store) apply(e *event.Event) {
 	s.dirty[p.ID] = struct{}{}
 	s.applied = e.Seq
 	s.events++
+}
+
+func (s *Store) create(primary event.Identifier, seq uint64) *Profile {
+	p := &Profile{ID: s.newID(primary, seq), CreatedSeq: seq}
+	s.byID[p.ID] = p
+	return p
+}
+
+// conflictingUsers reports whether the profiles and the event's userId name
+// more than one userId between them.
+func conflictingUsers(owners []*Profile, userID string) bool {
+	seen := userID
+	for _, o := range owners {
+		for _, id := range o.Identities {
+			if id.Kind != event.KindUserID {
+				continue
+			}
+			if seen == "" {
+				seen = id.Value
+			} else if id.Value != seen {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Conflicts counts events whose identifiers named different userIds.
+func (s *Store) Conflicts() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.conflicts
 }
 
 func (s *Store) merge(into, from *Profile, e *event.Event) {

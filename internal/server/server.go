@@ -218,6 +218,8 @@ func (s *Server) registerGauges() {
 			Help: "Age of the oldest acknowledged event not yet applied."}, s.Proc.LagSeconds),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tailor_processor_applied_total",
 			Help: "Events applied to profiles since start."}, func() float64 { return float64(s.Proc.AppliedEvents()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tailor_identity_conflicts_total",
+			Help: "Events whose identifiers named two different userIds (not merged) since start."}, func() float64 { return float64(s.Store.Conflicts()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tailor_profiles",
 			Help: "Profiles in memory."}, func() float64 { return float64(s.Store.Len()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tailor_log_appended_total",
