@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -49,13 +50,23 @@ func runVerify(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("load stored profiles: %w", err)
 	}
-	tail, err := profile.NewProcessor(stored, 1).Replay(ctx, log, nil)
+	total := log.LastSeq()
+	start := time.Now()
+	progress := func(what string) func(uint64) {
+		return func(n uint64) {
+			fmt.Fprintf(os.Stderr, "\rverify: %s: %d events (%.0f%%, %s)   ", what, n,
+				100*float64(n)/float64(max(total, 1)), time.Since(start).Round(time.Second))
+		}
+	}
+	fmt.Fprintf(os.Stderr, "verify: %d stored profiles reflect the log up to seq %d of %d\n", stored.Len(), from, total)
+	tail, err := profile.NewProcessor(stored, 1).Replay(ctx, log, progress("replaying the tail"))
 	if err != nil {
 		return err
 	}
 	fresh := profile.NewStore()
 	fp := profile.NewProcessor(fresh, 1)
-	all, err := fp.Replay(ctx, log, nil)
+	all, err := fp.Replay(ctx, log, progress("clean replay"))
+	fmt.Fprintln(os.Stderr)
 	if err != nil {
 		return err
 	}
