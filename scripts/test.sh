@@ -59,6 +59,21 @@ fi
 # The race detector covers the test processes; the e2e tests run the tailor
 # binary they build without it (see test/e2e/doc.go).
 step "go test -race ./... (TAILOR_E2E_REQUIRE=1)"
-TAILOR_E2E_REQUIRE=1 go test -race -count=1 -timeout 20m ./...
+# -v is needed to count tests; the full log is kept and only package lines and
+# failures are printed, followed by the count.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+TAILOR_E2E_REQUIRE=1 go test -race -count=1 -timeout 20m -v ./... >"$log" 2>&1 || status=$?
+grep -E '^(ok|FAIL|\?|panic:)' "$log" || true
+if [ "$status" != 0 ]; then
+  printf '\n--- failing output ---\n'
+  grep -B2 -A30 -E '^\s*--- FAIL' "$log" | head -400 || tail -100 "$log"
+fi
+passed=$(grep -cE '^\s*--- PASS' "$log" || true)
+failed=$(grep -cE '^\s*--- FAIL' "$log" || true)
+skipped=$(grep -cE '^\s*--- SKIP' "$log" || true)
+printf '\ntests: %s passed, %s failed, %s skipped\n' "$passed" "$failed" "$skipped"
+[ "$status" = 0 ] || exit "$status"
 
 step "all tests passed in $(($(date +%s) - start))s"
