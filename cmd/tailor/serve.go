@@ -8,7 +8,6 @@ import (
 	"net/http"
 	_ "net/http/pprof"
 	"os"
-	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -54,11 +53,9 @@ func runServe(ctx context.Context, args []string) error {
 		}()
 	}
 	if os.Getenv("GOGC") == "" {
-		// Profiles live in the heap for the life of the process, so the
-		// default GOGC=100 (heap grows to twice the live data before a
-		// collection) would double the memory of a large store; 50 keeps
-		// the peak at 1.5x for a few percent more GC CPU. GOGC overrides.
-		debug.SetGCPercent(50)
+		// Profiles live in the heap for the life of the process: see
+		// server.TuneGC. An explicit GOGC turns the tuning off.
+		go server.TuneGC(ctx, 512<<20)
 	}
 	srv, err := server.Open(ctx, cfg)
 	if err != nil {
