@@ -4,6 +4,7 @@ package admin
 
 import (
 	"crypto/subtle"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -26,6 +27,7 @@ type API struct {
 	Log      *eventlog.Log
 	DB       *pebble.DB
 	Rejected *ingest.Rejected
+	Sources  *ingest.Sources
 	// Catalog serves /api/catalog/ (may be nil).
 	Catalog http.Handler
 }
@@ -38,6 +40,9 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("GET /api/profiles/{identifier}/merges", a.getMerges)
 	mux.HandleFunc("GET /api/profiles", a.searchProfiles)
 	mux.HandleFunc("GET /api/rejected", a.listRejected)
+	mux.HandleFunc("GET /api/sources", a.listSources)
+	mux.HandleFunc("POST /api/sources", a.createSource)
+	mux.HandleFunc("DELETE /api/sources/{id}", a.deleteSource)
 	if a.Catalog != nil {
 		mux.Handle("/api/catalog/", a.Catalog)
 	}
@@ -243,4 +248,40 @@ func (a *API) listRejected(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"rejected": evs})
+}
+
+func (a *API) listSources(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"sources": a.Sources.List()})
+}
+
+func (a *API) createSource(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Name string `json:"name"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, `body must be {"name":"..."}: `+err.Error())
+		return
+	}
+	src, err := a.Sources.Create(req.Name)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusCreated, src)
+}
+
+func (a *API) deleteSource(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if id == "default" {
+		writeError(w, http.StatusBadRequest, "the default source cannot be deleted; set --write-key to change its key")
+		return
+	}
+	switch err := a.Sources.Delete(id); {
+	case errors.Is(err, ingest.ErrSourceNotFound):
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no source %q", id))
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, err.Error())
+	default:
+		w.WriteHeader(http.StatusNoContent)
+	}
 }

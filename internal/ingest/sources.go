@@ -1,27 +1,150 @@
 package ingest
 
-import "sync"
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
 
-// Sources maps write keys to source ids. The zero value has no sources.
-type Sources struct {
-	mu    sync.RWMutex
-	byKey map[string]string
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Source is one sender of events (a website, an app, a backend), with its
+// own write key. De-duplication of messageIds is per source.
+type Source struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	WriteKey  string    `json:"write_key"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
-// Add registers writeKey for sourceID.
+// ErrSourceNotFound is returned for an unknown source id.
+var ErrSourceNotFound = errors.New("source not found")
+
+// Sources maps write keys to sources. With a db it persists them under
+// src/<id>; the zero value is an in-memory registry.
+type Sources struct {
+	mu    sync.RWMutex
+	db    *pebble.DB
+	byKey map[string]Source
+}
+
+// LoadSources reads the registered sources from db.
+func LoadSources(db *pebble.DB) (*Sources, error) {
+	s := &Sources{db: db, byKey: make(map[string]Source)}
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte("src/"), UpperBound: []byte("src0")})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		var src Source
+		if err := json.Unmarshal(it.Value(), &src); err != nil {
+			return nil, fmt.Errorf("source %s: %w", it.Key()[4:], err)
+		}
+		s.byKey[src.WriteKey] = src
+	}
+	return s, it.Error()
+}
+
+// Add registers writeKey for sourceID (in memory only; see Create).
 func (s *Sources) Add(writeKey, sourceID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.byKey == nil {
-		s.byKey = make(map[string]string)
+		s.byKey = make(map[string]Source)
 	}
-	s.byKey[writeKey] = sourceID
+	s.byKey[writeKey] = Source{ID: sourceID, Name: sourceID, WriteKey: writeKey}
 }
 
 // Lookup returns the source id of writeKey.
 func (s *Sources) Lookup(writeKey string) (string, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	id, ok := s.byKey[writeKey]
-	return id, ok
+	src, ok := s.byKey[writeKey]
+	return src.ID, ok
+}
+
+// Ensure makes sure source id exists with writeKey, replacing an older key
+// of the same source (used for the default source, whose key may come from
+// a flag).
+func (s *Sources) Ensure(id, name, writeKey string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, src := range s.byKey {
+		if src.ID == id {
+			if k == writeKey {
+				return nil
+			}
+			delete(s.byKey, k)
+		}
+	}
+	return s.putLocked(Source{ID: id, Name: name, WriteKey: writeKey, CreatedAt: time.Now().UTC()})
+}
+
+// Create registers a new source with a generated write key.
+func (s *Sources) Create(name string) (Source, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > 200 {
+		return Source{}, errors.New("name: required, at most 200 bytes")
+	}
+	src := Source{ID: "src_" + randomHex(8), Name: name, WriteKey: randomHex(16), CreatedAt: time.Now().UTC()}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return src, s.putLocked(src)
+}
+
+// Delete revokes a source's write key. Its events stay in the log.
+func (s *Sources) Delete(id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, src := range s.byKey {
+		if src.ID == id {
+			if s.db != nil {
+				if err := s.db.Delete([]byte("src/"+id), pebble.Sync); err != nil {
+					return err
+				}
+			}
+			delete(s.byKey, k)
+			return nil
+		}
+	}
+	return ErrSourceNotFound
+}
+
+// List returns the sources by id.
+func (s *Sources) List() []Source {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]Source, 0, len(s.byKey))
+	for _, src := range s.byKey {
+		out = append(out, src)
+	}
+	slices.SortFunc(out, func(a, b Source) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+func (s *Sources) putLocked(src Source) error {
+	if s.byKey == nil {
+		s.byKey = make(map[string]Source)
+	}
+	if s.db != nil {
+		v, _ := json.Marshal(src)
+		if err := s.db.Set([]byte("src/"+src.ID), v, pebble.Sync); err != nil {
+			return fmt.Errorf("save source %s: %w", src.ID, err)
+		}
+	}
+	s.byKey[src.WriteKey] = src
+	return nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

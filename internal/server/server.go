@@ -149,8 +149,12 @@ func (s *Server) open(ctx context.Context) error {
 		slog.Warn("data directory was created with a different partition count; keeping it", "partitions", p, "requested", s.cfg.Partitions)
 	}
 	s.SourceID = "default"
-	s.Sources = &ingest.Sources{}
-	s.Sources.Add(s.WriteKey, s.SourceID)
+	if s.Sources, err = ingest.LoadSources(s.db); err != nil {
+		return fmt.Errorf("load sources: %w", err)
+	}
+	if err := s.Sources.Ensure(s.SourceID, "Default source", s.WriteKey); err != nil {
+		return err
+	}
 
 	if s.Log, err = eventlog.Open(s.db, eventlog.Options{Partitions: p, DedupeWindow: s.cfg.DedupeWindow}); err != nil {
 		return err
@@ -231,7 +235,7 @@ func (s *Server) registerGauges() {
 
 // Handler is the node's whole HTTP surface.
 func (s *Server) Handler() http.Handler {
-	api := &admin.API{Token: s.AdminToken, Store: s.Store, Log: s.Log, DB: s.db, Rejected: s.Rejected,
+	api := &admin.API{Token: s.AdminToken, Store: s.Store, Log: s.Log, DB: s.db, Rejected: s.Rejected, Sources: s.Sources,
 		Catalog: catalog.Handler(s.Catalog)}
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", s.Ingest)

@@ -262,3 +262,52 @@ func TestReplayEqualsLive(t *testing.T) {
 		t.Fatalf("%d profiles, %d conflicts: want 50 user profiles and shared identifiers refused", stored.Len(), fresh.Conflicts())
 	}
 }
+
+func TestSources(t *testing.T) {
+	dir := t.TempDir()
+	n := startNode(t, dir)
+	req, _ := http.NewRequest("POST", n.url+"/api/sources", strings.NewReader(`{"name":"iOS app"}`))
+	req.Header.Set("Authorization", "Bearer tok")
+	code, src := n.do(req)
+	if code != 201 || src["write_key"] == "" || src["id"] == "" {
+		t.Fatalf("create source: %d %v", code, src)
+	}
+	key := src["write_key"].(string)
+	send := func(key string) int {
+		req, _ := http.NewRequest("POST", n.url+"/v1/track", strings.NewReader(`{"userId":"s-1","event":"Opened","messageId":"same-id"}`))
+		req.SetBasicAuth(key, "")
+		code, _ := n.do(req)
+		return code
+	}
+	// The same messageId from two sources is two events: de-duplication is per source.
+	if send(key) != 200 || send("wk") != 200 || send(key) != 200 {
+		t.Fatal("sends failed")
+	}
+	p := n.profile("s-1", 2)
+	if c := p["computed"].(map[string]any)["event_count"]; c != 2.0 {
+		t.Fatalf("event_count = %v, want 2", c)
+	}
+	_, tl := n.get("/api/profiles/s-1/timeline")
+	sources := map[any]bool{}
+	for _, e := range tl["events"].([]any) {
+		sources[e.(map[string]any)["source_id"]] = true
+	}
+	if !sources["default"] || !sources[src["id"]] {
+		t.Fatalf("timeline sources = %v", sources)
+	}
+	// Sources survive a restart; a deleted source's key stops working.
+	n.stop()
+	n = startNode(t, dir)
+	_, list := n.get("/api/sources")
+	if len(list["sources"].([]any)) != 2 {
+		t.Fatalf("sources after restart = %v", list)
+	}
+	req, _ = http.NewRequest("DELETE", n.url+"/api/sources/"+src["id"].(string), nil)
+	req.Header.Set("Authorization", "Bearer tok")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 204 {
+		t.Fatalf("delete: %v %v", resp, err)
+	}
+	if code := send(key); code != 401 {
+		t.Fatalf("deleted source's key: status %d, want 401", code)
+	}
+}
