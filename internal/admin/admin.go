@@ -4,8 +4,8 @@ package admin
 
 import (
 	"crypto/subtle"
-	"errors"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
