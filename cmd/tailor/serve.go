@@ -28,6 +28,7 @@ func runServe(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.Partitions, "partitions", cfg.Partitions, "log partitions (fixed when the data dir is created)")
 	fs.DurationVar(&cfg.DedupeWindow, "dedupe-window", cfg.DedupeWindow, "how long messageIds are remembered for de-duplication")
 	fs.DurationVar(&cfg.CheckpointEvery, "checkpoint-every", cfg.CheckpointEvery, "how often changed profiles are persisted")
+	fs.IntVar(&cfg.HotProfiles, "hot-profiles", cfg.HotProfiles, "profiles kept decoded in memory (the rest are kept encoded)")
 	withDemo := fs.Bool("demo", false, "load the demo store on first start (when the data dir holds no events)")
 	demoCustomers := fs.Int("demo-customers", 1000, "customers in the demo store")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")

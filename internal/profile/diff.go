@@ -38,8 +38,8 @@ func Diff(a, b *Store, max int) []string {
 			if !add("profile %s: created at seq %d vs %d", id, pa.CreatedSeq, pb.CreatedSeq) {
 				return out
 			}
-		case !pa.State.Equal(&pb.State):
-			if !add("profile %s: state differs:\n  %+v\n  %+v", id, pa.State.View().Computed, pb.State.View().Computed) {
+		case !decodedState(pa).Equal(decodedState(pb)):
+			if !add("profile %s: state differs:\n  %+v\n  %+v", id, decodedState(pa).View().Computed, decodedState(pb).View().Computed) {
 				return out
 			}
 		}

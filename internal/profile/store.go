@@ -37,7 +37,9 @@ type Profile struct {
 	CreatedSeq uint64
 	// Identities is sorted by Identifier.Key.
 	Identities []event.Identifier
-	State      State
+
+	enc []byte    // encoded State (see hot.go)
+	hot *hotEntry // decoded State while the profile is hot
 }
 
 // Merge records that identity resolution found two profiles to be one person.
@@ -68,7 +70,14 @@ type Store struct {
 	applied   uint64
 	events    uint64
 	conflicts uint64
+
+	// LRU of decoded profile states (hot.go).
+	hotHead, hotTail *hotEntry
+	hotLen, hotMax   int
 }
+
+// DefaultHot is how many profiles keep their state decoded.
+const DefaultHot = 100_000
 
 // NewStore returns an empty store.
 func NewStore() *Store {
@@ -78,7 +87,15 @@ func NewStore() *Store {
 		redirect: make(map[string]string),
 		dirty:    make(map[string]struct{}),
 		gone:     make(map[string]string),
+		hotMax:   DefaultHot,
 	}
+}
+
+// SetHot sets how many profiles keep their state decoded (at least 1).
+func (s *Store) SetHot(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hotMax = max(n, 1)
 }
 
 // Applied is the highest log seq applied.
@@ -148,7 +165,9 @@ func (s *Store) apply(e *event.Event) {
 			s.byIdent[id] = p
 		}
 	}
-	p.State.Apply(e)
+	st := s.state(p)
+	st.Apply(e)
+	p.hot.modified = true
 	s.dirty[p.ID] = struct{}{}
 	s.applied = e.Seq
 	s.events++
@@ -187,7 +206,9 @@ func (s *Store) Conflicts() uint64 {
 }
 
 func (s *Store) merge(into, from *Profile, e *event.Event) {
-	into.State.Merge(&from.State)
+	s.state(into).Merge(s.state(from))
+	into.hot.modified = true
+	s.drop(from)
 	for _, id := range from.Identities {
 		s.byIdent[id] = into
 		into.addIdentity(id)
@@ -294,7 +315,7 @@ func (s *Store) find(key string) *Profile {
 }
 
 func (p *Profile) snapshot() Snapshot {
-	return Snapshot{ID: p.ID, Identities: slices.Clone(p.Identities), View: p.State.View()}
+	return Snapshot{ID: p.ID, Identities: slices.Clone(p.Identities), View: decodedState(p).View()}
 }
 
 // Search returns up to limit profiles whose trait name equals value (string
@@ -307,7 +328,7 @@ func (s *Store) Search(name, value string, limit int) []Snapshot {
 	quoted := string(qb)
 	ids := make([]string, 0)
 	for id, p := range s.byID {
-		j, ok := p.State.TraitJSON(name)
+		j, ok := decodedState(p).TraitJSON(name)
 		if !ok {
 			continue
 		}
@@ -358,8 +379,13 @@ func (s *Store) Checkpoint(db *pebble.DB) (int, error) {
 	}
 	var buf []byte
 	for id := range s.dirty {
+		p := s.byID[id]
+		if err := s.flush(p); err != nil {
+			s.mu.Unlock()
+			return 0, fmt.Errorf("checkpoint profile %s: %w", id, err)
+		}
 		var err error
-		buf, err = encodeProfile(buf[:0], s.byID[id])
+		buf, err = encodeProfile(buf[:0], p)
 		if err != nil {
 			s.mu.Unlock()
 			return 0, fmt.Errorf("checkpoint profile %s: %w", id, err)
@@ -396,6 +422,7 @@ func (s *Store) Load(db *pebble.DB) (uint64, error) {
 	fresh := NewStore()
 	s.byID, s.byIdent, s.redirect, s.dirty, s.gone = fresh.byID, fresh.byIdent, fresh.redirect, fresh.dirty, fresh.gone
 	s.merges, s.applied, s.events = nil, 0, 0
+	s.hotHead, s.hotTail, s.hotLen = nil, nil, 0
 	v, closer, err := db.Get([]byte("k/applied"))
 	switch {
 	case errors.Is(err, pebble.ErrNotFound):
@@ -448,11 +475,8 @@ func encodeProfile(dst []byte, p *Profile) ([]byte, error) {
 		dst = binary.AppendUvarint(dst, uint64(len(id.Value)))
 		dst = append(dst, id.Value...)
 	}
-	st, err := p.State.MarshalBinary()
-	if err != nil {
-		return nil, err
-	}
-	return append(dst, st...), nil
+	// The caller flushed p, so enc is current.
+	return append(dst, p.enc...), nil
 }
 
 var errCorruptProfile = errors.New("corrupt profile record")
@@ -484,9 +508,12 @@ func decodeProfile(b []byte) (*Profile, error) {
 		}
 		p.Identities = append(p.Identities, event.Identifier{Kind: event.Kind(kind), Value: val})
 	}
-	if err := p.State.UnmarshalBinary(b); err != nil {
+	// Decode once to validate, then keep only the encoding.
+	var st State
+	if err := st.UnmarshalBinary(b); err != nil {
 		return nil, err
 	}
+	p.enc = append([]byte(nil), b...)
 	return p, nil
 }
 

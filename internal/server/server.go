@@ -44,6 +44,9 @@ type Config struct {
 	CheckpointEvery time.Duration
 	// CacheBytes is Pebble's block cache size.
 	CacheBytes int64
+	// HotProfiles is how many profiles keep their state decoded in memory;
+	// the others are held encoded (see internal/profile/hot.go).
+	HotProfiles int
 }
 
 // Defaults returns the default configuration.
@@ -55,6 +58,7 @@ func Defaults() Config {
 		DedupeWindow:    7 * 24 * time.Hour,
 		CheckpointEvery: 2 * time.Second,
 		CacheBytes:      128 << 20,
+		HotProfiles:     profile.DefaultHot,
 	}
 }
 
@@ -72,6 +76,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DedupeWindow < time.Hour {
 		errs = append(errs, fmt.Errorf("--dedupe-window must be at least 1h, got %s", c.DedupeWindow))
+	}
+	if c.HotProfiles < 1 {
+		errs = append(errs, fmt.Errorf("--hot-profiles must be at least 1, got %d", c.HotProfiles))
 	}
 	if c.CheckpointEvery <= 0 {
 		errs = append(errs, errors.New("checkpoint interval must be positive"))
@@ -160,6 +167,7 @@ func (s *Server) open(ctx context.Context) error {
 		return err
 	}
 	s.Store = profile.NewStore()
+	s.Store.SetHot(s.cfg.HotProfiles)
 	from, err := s.Store.Load(s.db)
 	if err != nil {
 		return fmt.Errorf("load profiles: %w", err)

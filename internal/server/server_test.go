@@ -26,6 +26,7 @@ func startNode(t *testing.T, dir string) *node {
 	cfg := Defaults()
 	cfg.DataDir, cfg.Addr, cfg.WriteKey, cfg.AdminToken = dir, "127.0.0.1:0", "wk", "tok"
 	cfg.CheckpointEvery = 50 * time.Millisecond
+	cfg.HotProfiles = 5 // exercise eviction of decoded profiles
 	srv, err := Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
