@@ -249,6 +249,9 @@ func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	raw := buf.Bytes()
+	arena := bufPool.Get().(*bytes.Buffer)
+	arena.Reset()
+	defer bufPool.Put(arena)
 	var (
 		src       string
 		evs       []*event.Event
@@ -283,13 +286,18 @@ func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		msgs, _ := batch.Array()
+		// Re-serialized messages go into one pooled arena (returned after
+		// the append, when Pebble has copied them): no allocation per message.
+		arena.Grow(len(raw))
 		evs = make([]*event.Event, 0, len(msgs))
 		raws = make([][]byte, 0, len(msgs))
 		metas = make([]event.Meta, 0, len(msgs))
 		for i, mv := range msgs {
 			// The stored form is the message re-serialized from the parse
 			// tree: the same JSON values, without the batch around it.
-			m := mv.MarshalTo(nil)
+			start := arena.Len()
+			arena.Write(mv.MarshalTo(arena.AvailableBuffer()))
+			m := arena.Bytes()[start:]
 			meta := base
 			meta.MessageID = newMessageID()
 			var e event.Event
@@ -356,14 +364,26 @@ func (h *Handler) append(ctx context.Context, evs []*event.Event, raws [][]byte,
 	}
 	parts := h.Log.Partitions()
 	recs := make([]eventlog.Record, len(evs))
+	// Stored values share one pooled buffer: the log copies them into its
+	// batch before Append returns.
+	sb := bufPool.Get().(*bytes.Buffer)
+	sb.Reset()
+	defer bufPool.Put(sb)
+	size := 0
+	for _, r := range raws {
+		size += len(r) + 64
+	}
+	sb.Grow(size)
 	for i, e := range evs {
 		if metas[i].MessageID != e.MessageID {
 			metas[i].MessageID = "" // the client sent one: do not store ours
 		}
 		pk := e.PrimaryID().Key()
+		start := sb.Len()
+		sb.Write(event.AppendStored(sb.AvailableBuffer(), raws[i], metas[i]))
 		recs[i] = eventlog.Record{
 			Partition: partitionOf(pk, parts),
-			Value:     event.AppendStored(nil, raws[i], metas[i]),
+			Value:     sb.Bytes()[start:sb.Len():sb.Len()],
 			DedupeKey: []byte(e.SourceID + "\x00" + e.MessageID),
 			Index:     [][]byte{eventlog.IndexKey(pk, e.Timestamp)},
 			Payload:   e,
