@@ -172,3 +172,25 @@ func TestIdentityResolution(t *testing.T) {
 		}
 	}
 }
+
+// TestIdentifierHashCollisions forces every identifier into one hash slot:
+// identity resolution must give the same profiles as with the real hash.
+func TestIdentifierHashCollisions(t *testing.T) {
+	evs := demoEvents(t, 60, 1<<30)
+	ref := NewStore()
+	for _, e := range evs {
+		ref.apply(e)
+	}
+	identHash = func(event.Identifier) uint64 { return 7 }
+	defer func() { identHash = fnvIdentifier }()
+	s := NewStore()
+	for _, e := range evs {
+		s.apply(e)
+	}
+	if len(s.overflow) == 0 {
+		t.Fatal("no identifier went to the overflow map")
+	}
+	if d := Diff(s, ref, 5); len(d) > 0 {
+		t.Fatalf("collisions change identity resolution: %v", d)
+	}
+}

@@ -60,9 +60,11 @@ type Merge struct {
 type Store struct {
 	mu   sync.RWMutex
 	byID map[string]*Profile
-	// byIdent keys share their strings with Profile.Identities: one copy of
-	// each identifier value in memory.
-	byIdent   map[event.Identifier]*Profile
+	// byIdent maps an identifier's 64-bit hash to the profile holding it;
+	// overflow takes identifiers whose hash slot belongs to another
+	// identifier (see ident.go).
+	byIdent   map[uint64]*Profile
+	overflow  map[event.Identifier]*Profile
 	redirect  map[string]string // merged-away id -> surviving id
 	dirty     map[string]struct{}
 	gone      map[string]string // merged away since the last checkpoint -> into
@@ -83,7 +85,8 @@ const DefaultHot = 100_000
 func NewStore() *Store {
 	return &Store{
 		byID:     make(map[string]*Profile),
-		byIdent:  make(map[event.Identifier]*Profile),
+		byIdent:  make(map[uint64]*Profile),
+		overflow: make(map[event.Identifier]*Profile),
 		redirect: make(map[string]string),
 		dirty:    make(map[string]struct{}),
 		gone:     make(map[string]string),
@@ -133,7 +136,7 @@ func (s *Store) apply(e *event.Event) {
 	ids := e.Identifiers()
 	var owners []*Profile
 	for _, id := range ids {
-		if p := s.byIdent[id]; p != nil && !slices.Contains(owners, p) {
+		if p := s.owner(id); p != nil && !slices.Contains(owners, p) {
 			owners = append(owners, p)
 		}
 	}
@@ -143,7 +146,7 @@ func (s *Store) apply(e *event.Event) {
 		p = s.create(ids[0], e.Seq)
 	case conflictingUsers(owners, e.UserID):
 		s.conflicts++
-		if p = s.byIdent[ids[0]]; p == nil {
+		if p = s.owner(ids[0]); p == nil {
 			p = s.create(ids[0], e.Seq)
 		}
 	default:
@@ -160,9 +163,8 @@ func (s *Store) apply(e *event.Event) {
 		}
 	}
 	for _, id := range ids {
-		if s.byIdent[id] == nil {
-			id = p.addIdentity(id)
-			s.byIdent[id] = p
+		if s.owner(id) == nil {
+			s.setOwner(p.addIdentity(id), p)
 		}
 	}
 	st := s.state(p)
@@ -210,8 +212,7 @@ func (s *Store) merge(into, from *Profile, e *event.Event) {
 	into.hot.modified = true
 	s.drop(from)
 	for _, id := range from.Identities {
-		s.byIdent[id] = into
-		into.addIdentity(id)
+		s.setOwner(into.addIdentity(id), into)
 	}
 	delete(s.byID, from.ID)
 	delete(s.dirty, from.ID)
@@ -311,7 +312,7 @@ func (s *Store) find(key string) *Profile {
 	if err != nil {
 		return nil
 	}
-	return s.byIdent[id]
+	return s.owner(id)
 }
 
 func (p *Profile) snapshot() Snapshot {
@@ -420,7 +421,7 @@ func (s *Store) Load(db *pebble.DB) (uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	fresh := NewStore()
-	s.byID, s.byIdent, s.redirect, s.dirty, s.gone = fresh.byID, fresh.byIdent, fresh.redirect, fresh.dirty, fresh.gone
+	s.byID, s.byIdent, s.overflow, s.redirect, s.dirty, s.gone = fresh.byID, fresh.byIdent, fresh.overflow, fresh.redirect, fresh.dirty, fresh.gone
 	s.merges, s.applied, s.events = nil, 0, 0
 	s.hotHead, s.hotTail, s.hotLen = nil, nil, 0
 	v, closer, err := db.Get([]byte("k/applied"))
@@ -447,7 +448,7 @@ func (s *Store) Load(db *pebble.DB) (uint64, error) {
 		p.ID = string(it.Key()[2:])
 		s.byID[p.ID] = p
 		for _, id := range p.Identities {
-			s.byIdent[id] = p
+			s.setOwner(id, p)
 		}
 	}
 	if err := it.Close(); err != nil {

@@ -1,0 +1,60 @@
+package profile
+
+import (
+	"slices"
+
+	"tailor/internal/event"
+)
+
+// The identifier index is keyed by a 64-bit hash of the identifier rather
+// than the identifier itself: a slot is 16 bytes with one pointer instead of
+// 40 bytes with three, and with millions of identifiers that is what the
+// garbage collector traces on every cycle. The profile a slot points to is
+// checked to really hold the identifier, so a hash collision can never link
+// two people; colliding identifiers go to the overflow map.
+
+// identHash is a variable so tests can force collisions.
+var identHash = fnvIdentifier
+
+func fnvIdentifier(id event.Identifier) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(id.Kind); i++ {
+		h ^= uint64(id.Kind[i])
+		h *= 1099511628211
+	}
+	h ^= 0
+	h *= 1099511628211
+	for i := 0; i < len(id.Value); i++ {
+		h ^= uint64(id.Value[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+// has reports whether p holds id.
+func (p *Profile) has(id event.Identifier) bool {
+	_, found := slices.BinarySearchFunc(p.Identities, id, compareIdentifier)
+	return found
+}
+
+// owner returns the profile holding id, or nil.
+func (s *Store) owner(id event.Identifier) *Profile {
+	if p := s.byIdent[identHash(id)]; p != nil && p.has(id) {
+		return p
+	}
+	if len(s.overflow) == 0 {
+		return nil
+	}
+	return s.overflow[id]
+}
+
+// setOwner records that p holds id (p.Identities must already contain it).
+func (s *Store) setOwner(id event.Identifier, p *Profile) {
+	h := identHash(id)
+	if cur := s.byIdent[h]; cur == nil || cur == p || cur.has(id) {
+		s.byIdent[h] = p
+		delete(s.overflow, id)
+		return
+	}
+	s.overflow[id] = p
+}
