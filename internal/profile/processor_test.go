@@ -2,6 +2,7 @@ package profile
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -192,5 +193,37 @@ func TestIdentifierHashCollisions(t *testing.T) {
 	}
 	if d := Diff(s, ref, 5); len(d) > 0 {
 		t.Fatalf("collisions change identity resolution: %v", d)
+	}
+}
+
+func TestSearchPrefilter(t *testing.T) {
+	evs := demoEvents(t, 300, 1<<30)
+	s := NewStore()
+	s.SetHot(2) // almost every profile cold: the prefilter runs
+	for _, e := range evs {
+		s.apply(e)
+	}
+	for _, p := range s.byID {
+		if err := s.flush(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Reference: decode every profile.
+	want := 0
+	for _, p := range s.byID {
+		if j, ok := decodedState(p).TraitJSON("city"); ok && strings.EqualFold(j, `"paris"`) {
+			want++
+		}
+	}
+	if want == 0 {
+		t.Fatal("no demo customer in Paris")
+	}
+	for _, q := range []string{"Paris", "paris", "PARIS"} {
+		if got := len(s.Search("city", q, 1000)); got != want {
+			t.Errorf("Search(city, %q) = %d profiles, want %d", q, got, want)
+		}
+	}
+	if !containsFoldASCII([]byte(`x"PaRiS"y`), "paris") || containsFoldASCII([]byte("Pari"), "paris") {
+		t.Error("containsFoldASCII")
 	}
 }

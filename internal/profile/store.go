@@ -327,8 +327,15 @@ func (s *Store) Search(name, value string, limit int) []Snapshot {
 	defer s.mu.RUnlock()
 	qb, _ := json.Marshal(value)
 	quoted := string(qb)
+	// A cold profile's encoding holds trait values as their JSON text, so a
+	// profile whose bytes do not contain the value (ASCII case folded) cannot
+	// match and is not decoded. Only safe when JSON writes the value as is.
+	prefilter := plainASCII(value)
 	ids := make([]string, 0)
 	for id, p := range s.byID {
+		if prefilter && p.hot == nil && !containsFoldASCII(p.enc, value) {
+			continue
+		}
 		j, ok := decodedState(p).TraitJSON(name)
 		if !ok {
 			continue
@@ -524,4 +531,45 @@ func readStr(b []byte) (string, []byte, bool) {
 		return "", nil, false
 	}
 	return string(b[n : n+int(l)]), b[n+int(l):], true
+}
+
+// plainASCII reports whether json.Marshal writes s's bytes unchanged: ASCII
+// without control characters, quotes, backslashes or the HTML-escaped <>&.
+func plainASCII(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
+
+// containsFoldASCII reports whether needle occurs in hay, ignoring ASCII case.
+func containsFoldASCII(hay []byte, needle string) bool {
+	n := len(needle)
+	first := lowerASCII(needle[0])
+	for i := 0; i+n <= len(hay); i++ {
+		if lowerASCII(hay[i]) != first {
+			continue
+		}
+		j := 1
+		for j < n && lowerASCII(hay[i+j]) == lowerASCII(needle[j]) {
+			j++
+		}
+		if j == n {
+			return true
+		}
+	}
+	return false
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
