@@ -106,19 +106,29 @@ func TestProcessorCheckpointRoundTrip(t *testing.T) {
 }
 
 // BenchmarkProcessor measures applying demo events to profiles (identity
-// resolution + computed fields), the processor's per-event cost.
+// resolution + computed fields), the processor's per-event cost: with every
+// profile decoded (hot), and with only 500 of ~5,600 decoded (cold: most
+// events decode a profile and evict another).
 func BenchmarkProcessor(b *testing.B) {
-	evs := demoEvents(b, 5000, 100000)
-	b.ReportAllocs()
-	b.ResetTimer()
-	s := NewStore()
-	for i := 0; b.Loop(); i++ {
-		if i%len(evs) == 0 {
-			s = NewStore()
-		}
-		s.apply(evs[i%len(evs)])
+	for _, bc := range []struct {
+		name string
+		hot  int
+	}{{"hot", DefaultHot}, {"cold", 500}} {
+		b.Run(bc.name, func(b *testing.B) {
+			evs := demoEvents(b, 5000, 100000)
+			b.ReportAllocs()
+			b.ResetTimer()
+			s := NewStore()
+			for i := 0; b.Loop(); i++ {
+				if i%len(evs) == 0 {
+					s = NewStore()
+					s.SetHot(bc.hot)
+				}
+				s.apply(evs[i%len(evs)])
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		})
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
 
 func TestIdentityResolution(t *testing.T) {
