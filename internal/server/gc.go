@@ -37,14 +37,5 @@ func TuneGC(ctx context.Context, minHeadroom uint64) {
 		}
 	}
 	debug.SetGCPercent(minGCPercent * 2)
-	t := time.NewTicker(2 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			set()
-		}
-	}
+	every(ctx, 2*time.Second, set)
 }
