@@ -234,6 +234,9 @@ func (l *Log) writeLoop() {
 						continue
 					}
 					seen[string(rec.DedupeKey)] = struct{}{}
+					// Added before the commit: if it fails, the extra filter
+					// entry only costs a confirming read later.
+					l.dedupe.add(today, rec.DedupeKey)
 					b.Set(dedupeKey(rec.DedupeKey), dayBuf, nil)
 				}
 				seq := l.nextSeq
@@ -265,9 +268,6 @@ func (l *Log) writeLoop() {
 		}
 		l.Commits.Add(1)
 		synced := time.Now()
-		for k := range seen {
-			l.dedupe.add(today, []byte(k))
-		}
 		var appended, dups uint64
 		entries := make([]Entry, 0, 64)
 		for _, r := range pending {
