@@ -514,7 +514,7 @@ func decodeProfile(b []byte) (*Profile, error) {
 		if val, b, ok = readStr(b); !ok {
 			return nil, errCorruptProfile
 		}
-		p.Identities = append(p.Identities, event.Identifier{Kind: event.Kind(kind), Value: val})
+		p.Identities = append(p.Identities, event.Identifier{Kind: canonicalKind(kind), Value: val})
 	}
 	// Decode once to validate, then keep only the encoding.
 	var st State
@@ -572,4 +572,16 @@ func lowerASCII(c byte) byte {
 		return c + 'a' - 'A'
 	}
 	return c
+}
+
+// canonicalKind returns the package constant for a kind read from disk, so
+// a loaded profile's identities do not each keep a copy of "anonymous_id":
+// one heap object less per identity for the GC to trace.
+func canonicalKind(k string) event.Kind {
+	for _, c := range [...]event.Kind{event.KindUserID, event.KindAnonymousID, event.KindEmail, event.KindPhone} {
+		if string(c) == k {
+			return c
+		}
+	}
+	return event.Kind(k)
 }
