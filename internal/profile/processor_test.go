@@ -237,3 +237,39 @@ func TestSearchPrefilter(t *testing.T) {
 		t.Error("containsFoldASCII")
 	}
 }
+
+// TestSearchWhileApplying runs searches while the processor applies events
+// (run with -race): the chunked scan must only touch profiles under the lock.
+func TestSearchWhileApplying(t *testing.T) {
+	evs := demoEvents(t, 300, 1<<30)
+	s := NewStore()
+	s.SetHot(20)
+	p := NewProcessor(s, 4)
+	done := make(chan struct{})
+	go func() { p.Run(); close(done) }()
+	go func() {
+		for i := 0; i < len(evs); i += 50 {
+			batch := make([]eventlog.Entry, 0, 50)
+			for _, e := range evs[i:min(i+50, len(evs))] {
+				batch = append(batch, eventlog.Entry{Seq: e.Seq, Payload: e, AppendedAt: time.Now()})
+			}
+			p.Sink(batch)
+		}
+		p.CloseInput()
+	}()
+	for searching := true; searching; {
+		select {
+		case <-done:
+			searching = false
+		default:
+			for _, snap := range s.Search("country", "FR", 5) {
+				if snap.Traits["country"] != "FR" {
+					t.Fatalf("search returned %v", snap.Traits["country"])
+				}
+			}
+		}
+	}
+	if got := len(s.Search("country", "FR", 1000)); got == 0 {
+		t.Fatal("no French customers found after applying")
+	}
+}

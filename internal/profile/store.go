@@ -323,34 +323,50 @@ func (p *Profile) snapshot() Snapshot {
 // comparison of the trait's JSON text for non-strings), in id order. It scans
 // every profile; the segment index replaces it for large stores.
 func (s *Store) Search(name, value string, limit int) []Snapshot {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
 	qb, _ := json.Marshal(value)
 	quoted := string(qb)
 	// A cold profile's encoding holds trait values as their JSON text, so a
 	// profile whose bytes do not contain the value (ASCII case folded) cannot
 	// match and is not decoded. Only safe when JSON writes the value as is.
 	prefilter := plainASCII(value)
-	ids := make([]string, 0)
-	for id, p := range s.byID {
-		if prefilter && p.hot == nil && !containsFoldASCII(p.enc, value) {
-			continue
-		}
-		j, ok := decodedState(p).TraitJSON(name)
-		if !ok {
-			continue
-		}
-		if j == value || strings.EqualFold(j, quoted) {
-			ids = append(ids, id)
-		}
+
+	// The scan takes the read lock in chunks: holding it for a whole scan of
+	// a million profiles (about a second) would stall the processor, and
+	// with it ingest, for that long.
+	s.mu.RLock()
+	all := make([]*Profile, 0, len(s.byID))
+	for _, p := range s.byID {
+		all = append(all, p)
 	}
-	slices.Sort(ids)
-	if len(ids) > limit {
-		ids = ids[:limit]
+	s.mu.RUnlock()
+	const chunk = 4096
+	var found []*Profile
+	for i := 0; i < len(all); i += chunk {
+		s.mu.RLock()
+		for _, p := range all[i:min(i+chunk, len(all))] {
+			if s.byID[p.ID] != p {
+				continue // merged away since the list was taken
+			}
+			if prefilter && p.hot == nil && !containsFoldASCII(p.enc, value) {
+				continue
+			}
+			if j, ok := decodedState(p).TraitJSON(name); ok && (j == value || strings.EqualFold(j, quoted)) {
+				found = append(found, p)
+			}
+		}
+		s.mu.RUnlock()
 	}
-	out := make([]Snapshot, len(ids))
-	for i, id := range ids {
-		out[i] = s.byID[id].snapshot()
+	slices.SortFunc(found, func(a, b *Profile) int { return strings.Compare(a.ID, b.ID) })
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]Snapshot, 0, min(len(found), limit))
+	for _, p := range found {
+		if len(out) == limit {
+			break
+		}
+		if s.byID[p.ID] == p {
+			out = append(out, p.snapshot())
+		}
 	}
 	return out
 }
