@@ -64,7 +64,7 @@ func Decode(raw []byte, m Meta) (Event, error) {
 	defer parsers.Put(p)
 	v, err := p.ParseBytes(raw)
 	if err != nil {
-		return Event{}, &Error{Reason: "malformed JSON: " + err.Error()}
+		return Event{}, malformed(err)
 	}
 	return DecodeValue(v, m)
 }
@@ -76,9 +76,15 @@ func Parse(body []byte, fn func(*fastjson.Value) error) error {
 	defer parsers.Put(p)
 	v, err := p.ParseBytes(body)
 	if err != nil {
-		return &Error{Reason: "malformed JSON: " + err.Error()}
+		return malformed(err)
 	}
 	return fn(v)
+}
+
+// malformed words a parse error for the client; fastjson's own text starts
+// with a redundant "cannot parse JSON: " and shows where parsing stopped.
+func malformed(err error) *Error {
+	return &Error{Reason: "malformed JSON: " + strings.TrimPrefix(err.Error(), "cannot parse JSON: ")}
 }
 
 // fields are the message's known top-level members.

@@ -18,5 +18,5 @@
 //     key lives (the window); duplicates are acknowledged but not written.
 //
 // The Log type is the embedded implementation; a JetStream stream with
-// subject-mapped partitions can implement the same Append/Replay contract.
+// subject-mapped partitions can implement the same Append/ReplayAll contract.
 package eventlog

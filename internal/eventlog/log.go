@@ -308,27 +308,6 @@ func (l *Log) isDuplicate(key []byte, seen map[string]struct{}) (bool, error) {
 	return l.dedupe.contains(key)
 }
 
-// Replay calls fn for every entry of partition p with seq > after, in order.
-// The Value is only valid during the call.
-func (l *Log) Replay(ctx context.Context, p int, after uint64, fn func(Entry) error) error {
-	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: logKey(p, after+1), UpperBound: logKey(p+1, 0)})
-	if err != nil {
-		return err
-	}
-	defer it.Close()
-	n := 0
-	for it.First(); it.Valid(); it.Next() {
-		if n++; n%4096 == 0 && ctx.Err() != nil {
-			return ctx.Err()
-		}
-		k := it.Key()
-		if err := fn(Entry{Partition: p, Seq: binary.BigEndian.Uint64(k[4:]), Value: it.Value()}); err != nil {
-			return err
-		}
-	}
-	return it.Error()
-}
-
 // Get reads one entry's stored value.
 func (l *Log) Get(p int, seq uint64) ([]byte, error) {
 	v, closer, err := l.db.Get(logKey(p, seq))

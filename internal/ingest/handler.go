@@ -4,16 +4,16 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -187,10 +187,9 @@ func (h *Handler) source(r *http.Request, bodyKey string) (string, error) {
 
 func (h *Handler) serveSingle(w http.ResponseWriter, r *http.Request, typ event.Type) {
 	start := h.now()
-	buf := bufPool.Get().(*bytes.Buffer)
-	buf.Reset()
+	buf, err := readRequest(r, event.MaxMessageBytes)
 	defer bufPool.Put(buf)
-	if err := readBody(r, buf, event.MaxMessageBytes); err != nil {
+	if err != nil {
 		h.fail(w, err)
 		return
 	}
@@ -198,7 +197,7 @@ func (h *Handler) serveSingle(w http.ResponseWriter, r *http.Request, typ event.
 	meta := event.Meta{ReceivedAt: start, Type: typ, MessageID: newMessageID()}
 	var e event.Event
 	var decodeErr error
-	authErr := event.Parse(raw, func(v *fastjson.Value) error {
+	err = event.Parse(raw, func(v *fastjson.Value) error {
 		// analytics.js sends the write key in the body, not in a header.
 		src, err := h.source(r, string(v.GetStringBytes("writeKey")))
 		if err != nil {
@@ -208,17 +207,9 @@ func (h *Handler) serveSingle(w http.ResponseWriter, r *http.Request, typ event.
 		e, decodeErr = event.DecodeValue(v, meta)
 		return nil
 	})
-	if authErr != nil {
-		var ve *event.Error
-		if errors.As(authErr, &ve) { // the body is not JSON: authenticate by header only
-			if meta.SourceID, authErr = h.source(r, ""); authErr == nil {
-				decodeErr = ve
-			}
-		}
-		if authErr != nil {
-			h.fail(w, authErr)
-			return
-		}
+	if err != nil {
+		h.failParse(w, r, raw, err, start)
+		return
 	}
 	if decodeErr != nil {
 		h.reject(meta.SourceID, r.URL.Path, []RejectedEvent{{Index: 0, Reason: decodeErr.Error(), Body: string(raw)}}, start)
@@ -233,6 +224,33 @@ func (h *Handler) serveSingle(w http.ResponseWriter, r *http.Request, typ event.
 	h.ok(w, start, map[string]any{"success": true})
 }
 
+// readRequest reads the body into a pooled buffer, which the caller returns
+// to bufPool (also on error).
+func readRequest(r *http.Request, max int64) (*bytes.Buffer, error) {
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	return buf, readBody(r, buf, max)
+}
+
+// failParse answers an error from event.Parse's callback (authentication)
+// or from parsing itself. A body that is not JSON cannot carry a write key,
+// so only the header authenticates it; it is then kept in the rejected view.
+func (h *Handler) failParse(w http.ResponseWriter, r *http.Request, raw []byte, err error, start time.Time) {
+	var ve *event.Error
+	if !errors.As(err, &ve) {
+		h.fail(w, err)
+		return
+	}
+	src, err := h.source(r, "")
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	h.reject(src, r.URL.Path, []RejectedEvent{{Index: -1, Reason: ve.Error(), Body: string(raw)}}, start)
+	h.metrics.rejected.WithLabelValues(reasonLabel(ve)).Inc()
+	h.fail(w, &apiError{http.StatusBadRequest, "invalid_json", ve.Error()})
+}
+
 type rejection struct {
 	Index  int    `json:"index"`
 	Reason string `json:"reason"`
@@ -240,10 +258,9 @@ type rejection struct {
 
 func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request) {
 	start := h.now()
-	buf := bufPool.Get().(*bytes.Buffer)
-	buf.Reset()
+	buf, err := readRequest(r, event.MaxBatchBytes)
 	defer bufPool.Put(buf)
-	if err := readBody(r, buf, event.MaxBatchBytes); err != nil {
+	if err != nil {
 		h.fail(w, err)
 		return
 	}
@@ -259,7 +276,7 @@ func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request) {
 		rejected  []rejection
 		rejEvents []RejectedEvent
 	)
-	err := event.Parse(raw, func(root *fastjson.Value) error {
+	err = event.Parse(raw, func(root *fastjson.Value) error {
 		var err error
 		if src, err = h.source(r, string(root.GetStringBytes("writeKey"))); err != nil {
 			return err
@@ -318,17 +335,7 @@ func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request) {
 		return nil
 	})
 	if err != nil {
-		var ve *event.Error
-		if errors.As(err, &ve) {
-			// Malformed JSON: the write key can only come from the header.
-			if src, err2 := h.source(r, ""); err2 == nil {
-				h.reject(src, r.URL.Path, []RejectedEvent{{Index: -1, Reason: ve.Error(), Body: string(raw)}}, start)
-				err = &apiError{http.StatusBadRequest, "invalid_json", ve.Error()}
-			} else {
-				err = err2
-			}
-		}
-		h.fail(w, err)
+		h.failParse(w, r, raw, err, start)
 		return
 	}
 	h.reject(src, r.URL.Path, rejEvents, start)
@@ -441,12 +448,17 @@ func reasonLabel(err error) string {
 }
 
 // newMessageID is assigned to messages sent without one; it is stored with
-// the message so replays keep it.
+// the message so replays keep it. It is prepared for every message (the
+// decoder uses it only when the message has none), so it must be cheap: a
+// random per-process prefix and a counter, no system call.
 func newMessageID() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return "tailor-" + hex.EncodeToString(b[:])
+	return messageIDPrefix + strconv.FormatUint(messageIDCounter.Add(1), 36)
 }
+
+var (
+	messageIDPrefix  = "tailor-" + randomHex(8) + "-"
+	messageIDCounter atomic.Uint64
+)
 
 // AppendRaw appends messages produced in-process (demo store, tests) through
 // the same validation as the HTTP API. It returns how many were accepted and

@@ -28,7 +28,6 @@ type Processor struct {
 	pending  atomic.Int64
 	lagMu    sync.Mutex
 	batches  []lagMark
-	applied  atomic.Uint64
 	corrupt  atomic.Uint64
 	appliedN atomic.Uint64
 }
@@ -65,7 +64,6 @@ func (p *Processor) Run() {
 		}
 		p.store.mu.Unlock()
 		last := batch[len(batch)-1].Seq
-		p.applied.Store(last)
 		p.appliedN.Add(uint64(len(batch)))
 		p.pending.Add(-int64(len(batch)))
 		p.lagMu.Lock()
@@ -115,7 +113,6 @@ func (p *Processor) Replay(ctx context.Context, log *eventlog.Log, progress func
 	if err != nil {
 		return n, fmt.Errorf("replay after seq %d: %w", from, err)
 	}
-	p.applied.Store(p.store.applied)
 	return n, nil
 }
 

@@ -106,16 +106,23 @@ type stamp struct {
 	msg uint64
 }
 
-// msgHash is FNV-1a: stable across versions and platforms, which the stored
-// state relies on.
-func msgHash(s string) uint64 {
-	h := uint64(14695981039346656037)
+// FNV-1a, 64 bits: stable across versions and platforms, which the stored
+// state relies on (msgHash values are persisted).
+const (
+	fnvOffset64 = 14695981039346656037
+	fnvPrime64  = 1099511628211
+)
+
+// fnv64 continues an FNV-1a hash h over s.
+func fnv64(h uint64, s string) uint64 {
 	for i := 0; i < len(s); i++ {
 		h ^= uint64(s[i])
-		h *= 1099511628211
+		h *= fnvPrime64
 	}
 	return h
 }
+
+func msgHash(s string) uint64 { return fnv64(fnvOffset64, s) }
 
 func (a stamp) compare(b stamp) int {
 	switch {

@@ -112,9 +112,6 @@ type Server struct {
 	closeOne sync.Once
 }
 
-// DB exposes the Pebble store (for tools that run while the node is open).
-func (s *Server) DB() *pebble.DB { return s.db }
-
 // OpenDB opens the Pebble store of a data directory.
 func OpenDB(dir string, cacheBytes int64) (*pebble.DB, error) {
 	return store.Open(filepath.Join(dir, "pebble"), cacheBytes)
@@ -358,6 +355,3 @@ func (s *Server) Close(ctx context.Context) error {
 	})
 	return errors.Join(errs...)
 }
-
-// AppliedSeq returns the highest seq applied (for tests and tools).
-func (s *Server) AppliedSeq() uint64 { return s.Store.Applied() }

@@ -244,8 +244,6 @@ func TestReplayEqualsLive(t *testing.T) {
 	if _, err := stored.Load(db); err != nil {
 		t.Fatal(err)
 	}
-	srv := &Server{db: db}
-	_ = srv
 	fresh := profile.NewStore()
 	log := mustLog(t, db)
 	if _, err := profile.NewProcessor(fresh, 1).Replay(context.Background(), log, nil); err != nil {

@@ -20,11 +20,11 @@ func Options(cacheBytes int64) *pebble.Options {
 	o := &pebble.Options{
 		Cache:        pebble.NewCache(cacheBytes),
 		MemTableSize: 64 << 20,
-		// Ingest looks up every messageId for de-duplication, and almost all
-		// look-ups miss: bloom filters make a miss cost a few hash probes
-		// instead of reading a block from every sstable.
-		Logger: quietLogger{},
+		Logger:       quietLogger{},
 	}
+	// A messageId seen by the in-memory filter is confirmed with a read, and
+	// reads of absent keys are the rule: bloom filters make such a read cost
+	// a few hash probes instead of a block from every sstable.
 	for i := range o.Levels {
 		o.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 		o.Levels[i].FilterType = pebble.TableFilter
