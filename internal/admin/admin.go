@@ -256,13 +256,14 @@ func (a *API) listSources(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) createSource(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		Name string `json:"name"`
+		Name  string `json:"name"`
+		Trust string `json:"trust"`
 	}
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, `body must be {"name":"..."}: `+err.Error())
+		writeError(w, http.StatusBadRequest, `body must be {"name":"...","trust":"server|client"}: `+err.Error())
 		return
 	}
-	src, err := a.Sources.Create(req.Name)
+	src, err := a.Sources.Create(req.Name, req.Trust)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return

@@ -50,6 +50,8 @@ type Meta struct {
 	// MessageID is used when the message has none (assigned by the server and
 	// stored with the message so replay assigns the same one).
 	MessageID string
+	// Trust is the source's trust level when the message was received.
+	Trust Trust
 }
 
 var parsers fastjson.ParserPool
@@ -143,6 +145,7 @@ func DecodeValue(v *fastjson.Value, m Meta) (Event, error) {
 		}
 	})
 	e.SourceID = m.SourceID
+	e.Trust = m.Trust
 	e.ReceivedAt = m.ReceivedAt.UTC()
 
 	typ, err := strField("type", f.typ, 32)

@@ -126,6 +126,24 @@ func TestStoredRoundTrip(t *testing.T) {
 	if _, err := DecodeStored([]byte{1, 2}); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("corrupt input: err = %v", err)
 	}
+
+	// The trust level travels with the message.
+	m.Trust = TrustClient
+	got, err = DecodeStored(AppendStored(nil, raw, m))
+	if err != nil || got.Trust != TrustClient {
+		t.Fatalf("client message: trust %v, err %v", got.Trust, err)
+	}
+	if _, err := DecodeStored([]byte{storedVersion, 7}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("unknown trust level: err = %v", err)
+	}
+
+	// Version 1 messages (logged before trust levels) read as trusted.
+	v2 := AppendStored(nil, raw, m)
+	v1 := append([]byte{storedVersionV1}, v2[2:]...)
+	got, err = DecodeStored(v1)
+	if err != nil || got.Trust != TrustServer || got.MessageID != want.MessageID {
+		t.Fatalf("version 1: trust %v, messageId %q, err %v", got.Trust, got.MessageID, err)
+	}
 }
 
 func TestIdentifiers(t *testing.T) {

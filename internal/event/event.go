@@ -43,6 +43,42 @@ func ParseType(s string) (Type, bool) {
 	return "", false
 }
 
+// Trust is how far a source's claims about identity are believed.
+//
+// A server source (a backend with a secret key) is trusted: an email or phone
+// it sends may link the event to the profile that holds that identifier. A
+// client source (a browser or app, whose write key is public) is not: anyone
+// can send anything with its key, so its email or phone never pulls an
+// existing profile onto the sender, and never overwrites an email or phone a
+// server source set.
+type Trust uint8
+
+// The trust levels. The zero value is TrustServer because every message
+// logged before trust levels existed came from a source that was trusted.
+const (
+	TrustServer Trust = iota
+	TrustClient
+)
+
+// String is the level's name in configuration and the API.
+func (t Trust) String() string {
+	if t == TrustClient {
+		return "client"
+	}
+	return "server"
+}
+
+// ParseTrust is the inverse of String; "" is TrustServer.
+func ParseTrust(s string) (Trust, bool) {
+	switch s {
+	case "", "server":
+		return TrustServer, true
+	case "client":
+		return TrustClient, true
+	}
+	return 0, false
+}
+
 // Event is one validated, normalized message.
 //
 // Properties, Traits and Context hold decoded JSON (map[string]any, []any,
@@ -66,6 +102,10 @@ type Event struct {
 	Timestamp time.Time
 	// ReceivedAt is when the server accepted the message, in UTC.
 	ReceivedAt time.Time
+
+	// Trust is how far the event's source is trusted (see Trust); recorded
+	// in the log with the message, so replay makes the same decisions.
+	Trust Trust
 
 	// Partition and Seq are the event's place in the log; zero until appended.
 	Partition int

@@ -8,7 +8,12 @@ import (
 )
 
 // storedVersion prefixes every stored message so the format can evolve.
-const storedVersion = 1
+// Version 2 added the source's trust level after the version byte; version 1
+// messages (no trust byte) were all from trusted sources.
+const (
+	storedVersion   = 2
+	storedVersionV1 = 1
+)
 
 // ErrCorrupt is returned by DecodeStored for bytes that are not a stored message.
 var ErrCorrupt = errors.New("event: corrupt stored message")
@@ -19,7 +24,7 @@ var ErrCorrupt = errors.New("event: corrupt stored message")
 // hot path and keeps what was received auditable; DecodeStored runs the same
 // Decode again, so replay yields the same Event.
 func AppendStored(dst, raw []byte, m Meta) []byte {
-	dst = append(dst, storedVersion)
+	dst = append(dst, storedVersion, byte(m.Trust))
 	dst = binary.AppendVarint(dst, m.ReceivedAt.UnixNano())
 	var sent int64
 	if !m.SentAt.IsZero() {
@@ -40,10 +45,15 @@ func AppendStored(dst, raw []byte, m Meta) []byte {
 // DecodeStored rebuilds the Event from its log form.
 func DecodeStored(b []byte) (Event, error) {
 	var m Meta
-	if len(b) == 0 || b[0] != storedVersion {
+	switch {
+	case len(b) >= 2 && b[0] == storedVersion && Trust(b[1]) <= TrustClient:
+		m.Trust = Trust(b[1])
+		b = b[2:]
+	case len(b) >= 1 && b[0] == storedVersionV1:
+		b = b[1:]
+	default:
 		return Event{}, ErrCorrupt
 	}
-	b = b[1:]
 	recv, n := binary.Varint(b)
 	if n <= 0 {
 		return Event{}, ErrCorrupt

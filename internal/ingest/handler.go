@@ -170,19 +170,19 @@ func readBody(r *http.Request, buf *bytes.Buffer, max int64) error {
 // source authenticates the request: the write key is the HTTP Basic user
 // name (Segment's server SDKs, RudderStack) or a writeKey field of the body
 // (analytics.js, which sends text/plain bodies to avoid CORS pre-flights).
-func (h *Handler) source(r *http.Request, bodyKey string) (string, error) {
+func (h *Handler) source(r *http.Request, bodyKey string) (string, event.Trust, error) {
 	key, _, ok := r.BasicAuth()
 	if !ok || key == "" {
 		key = bodyKey
 	}
 	if key == "" {
-		return "", &apiError{http.StatusUnauthorized, "no_write_key", "missing write key: send it as the HTTP Basic user name (or writeKey in the body)"}
+		return "", 0, &apiError{http.StatusUnauthorized, "no_write_key", "missing write key: send it as the HTTP Basic user name (or writeKey in the body)"}
 	}
-	id, ok := h.Sources.Lookup(key)
+	id, trust, ok := h.Sources.Lookup(key)
 	if !ok {
-		return "", &apiError{http.StatusUnauthorized, "bad_write_key", "unknown write key"}
+		return "", 0, &apiError{http.StatusUnauthorized, "bad_write_key", "unknown write key"}
 	}
-	return id, nil
+	return id, trust, nil
 }
 
 func (h *Handler) serveSingle(w http.ResponseWriter, r *http.Request, typ event.Type) {
@@ -199,11 +199,11 @@ func (h *Handler) serveSingle(w http.ResponseWriter, r *http.Request, typ event.
 	var decodeErr error
 	err = event.Parse(raw, func(v *fastjson.Value) error {
 		// analytics.js sends the write key in the body, not in a header.
-		src, err := h.source(r, string(v.GetStringBytes("writeKey")))
+		src, trust, err := h.source(r, string(v.GetStringBytes("writeKey")))
 		if err != nil {
 			return err
 		}
-		meta.SourceID = src
+		meta.SourceID, meta.Trust = src, trust
 		e, decodeErr = event.DecodeValue(v, meta)
 		return nil
 	})
@@ -241,7 +241,7 @@ func (h *Handler) failParse(w http.ResponseWriter, r *http.Request, raw []byte, 
 		h.fail(w, err)
 		return
 	}
-	src, err := h.source(r, "")
+	src, _, err := h.source(r, "")
 	if err != nil {
 		h.fail(w, err)
 		return
@@ -270,6 +270,7 @@ func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request) {
 	defer bufPool.Put(arena)
 	var (
 		src       string
+		trust     event.Trust
 		evs       []*event.Event
 		raws      [][]byte
 		metas     []event.Meta
@@ -278,7 +279,7 @@ func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request) {
 	)
 	err = event.Parse(raw, func(root *fastjson.Value) error {
 		var err error
-		if src, err = h.source(r, string(root.GetStringBytes("writeKey"))); err != nil {
+		if src, trust, err = h.source(r, string(root.GetStringBytes("writeKey"))); err != nil {
 			return err
 		}
 		if root.Type() != fastjson.TypeObject {
@@ -288,7 +289,7 @@ func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request) {
 		if batch == nil || batch.Type() != fastjson.TypeArray {
 			return &apiError{http.StatusBadRequest, "no_batch", `body must be {"batch":[...messages]}`}
 		}
-		base := event.Meta{SourceID: src, ReceivedAt: start}
+		base := event.Meta{SourceID: src, Trust: trust, ReceivedAt: start}
 		if sv := root.Get("sentAt"); sv != nil && sv.Type() != fastjson.TypeNull {
 			t, ok := event.ParseTime(string(sv.GetStringBytes()))
 			if !ok {

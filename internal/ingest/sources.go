@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"tailor/internal/event"
 )
 
 // Source is one sender of events (a website, an app, a backend), with its
@@ -21,6 +23,19 @@ type Source struct {
 	Name      string    `json:"name"`
 	WriteKey  string    `json:"write_key"`
 	CreatedAt time.Time `json:"created_at"`
+	// Trust is "server" (a backend; the default) or "client" (a browser or
+	// app: its write key is public). See event.Trust.
+	Trust string `json:"trust"`
+}
+
+// trust returns the source's trust level; an unknown stored value is
+// treated as the least trusted.
+func (src Source) trust() event.Trust {
+	t, ok := event.ParseTrust(src.Trust)
+	if !ok {
+		return event.TrustClient
+	}
+	return t
 }
 
 // ErrSourceNotFound is returned for an unknown source id.
@@ -59,15 +74,15 @@ func (s *Sources) Add(writeKey, sourceID string) {
 	if s.byKey == nil {
 		s.byKey = make(map[string]Source)
 	}
-	s.byKey[writeKey] = Source{ID: sourceID, Name: sourceID, WriteKey: writeKey}
+	s.byKey[writeKey] = Source{ID: sourceID, Name: sourceID, WriteKey: writeKey, Trust: "server"}
 }
 
-// Lookup returns the source id of writeKey.
-func (s *Sources) Lookup(writeKey string) (string, bool) {
+// Lookup returns the source id of writeKey and its trust level.
+func (s *Sources) Lookup(writeKey string) (string, event.Trust, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	src, ok := s.byKey[writeKey]
-	return src.ID, ok
+	return src.ID, src.trust(), ok
 }
 
 // Ensure makes sure source id exists with writeKey, replacing an older key
@@ -84,16 +99,21 @@ func (s *Sources) Ensure(id, name, writeKey string) error {
 			delete(s.byKey, k)
 		}
 	}
-	return s.putLocked(Source{ID: id, Name: name, WriteKey: writeKey, CreatedAt: time.Now().UTC()})
+	return s.putLocked(Source{ID: id, Name: name, WriteKey: writeKey, CreatedAt: time.Now().UTC(), Trust: "server"})
 }
 
-// Create registers a new source with a generated write key.
-func (s *Sources) Create(name string) (Source, error) {
+// Create registers a new source with a generated write key. trust is
+// "server" or "client" ("" means server).
+func (s *Sources) Create(name, trust string) (Source, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > 200 {
 		return Source{}, errors.New("name: required, at most 200 bytes")
 	}
-	src := Source{ID: "src_" + randomHex(8), Name: name, WriteKey: randomHex(16), CreatedAt: time.Now().UTC()}
+	t, ok := event.ParseTrust(trust)
+	if !ok {
+		return Source{}, fmt.Errorf("trust: %q is not a trust level; use \"server\" for a backend or \"client\" for a browser or app", trust)
+	}
+	src := Source{ID: "src_" + randomHex(8), Name: name, WriteKey: randomHex(16), CreatedAt: time.Now().UTC(), Trust: t.String()}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return src, s.putLocked(src)
