@@ -16,6 +16,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"tailor/internal/event"
+	"tailor/internal/identity"
 )
 
 // Keyspace owned by the Store:
@@ -44,12 +45,16 @@ type Profile struct {
 
 // Merge records that identity resolution found two profiles to be one person.
 type Merge struct {
-	Seq       uint64             `json:"seq"`
-	At        time.Time          `json:"at"`
-	MessageID string             `json:"message_id"`
-	Into      string             `json:"into"`
-	From      string             `json:"from"`
-	Moved     []event.Identifier `json:"moved_identities"`
+	Seq       uint64    `json:"seq"`
+	At        time.Time `json:"at"`
+	MessageID string    `json:"message_id"`
+	// Type is the type of the message that proved the link; Via says how:
+	// "alias" (explicit) or "implicit" (a shared identifier).
+	Type  event.Type         `json:"type,omitempty"`
+	Via   string             `json:"via,omitempty"`
+	Into  string             `json:"into"`
+	From  string             `json:"from"`
+	Moved []event.Identifier `json:"moved_identities"`
 }
 
 // Store holds every profile in memory, indexed by id and by identifier, and
@@ -63,15 +68,17 @@ type Store struct {
 	// byIdent maps an identifier's 64-bit hash to the profile holding it;
 	// overflow takes identifiers whose hash slot belongs to another
 	// identifier (see ident.go).
-	byIdent   map[uint64]*Profile
-	overflow  map[event.Identifier]*Profile
-	redirect  map[string]string // merged-away id -> surviving id
-	dirty     map[string]struct{}
-	gone      map[string]string // merged away since the last checkpoint -> into
-	merges    []Merge
-	applied   uint64
-	events    uint64
-	conflicts uint64
+	byIdent  map[uint64]*Profile
+	overflow map[event.Identifier]*Profile
+	redirect map[string]string // merged-away id -> surviving id
+	dirty    map[string]struct{}
+	gone     map[string]string // merged away since the last checkpoint -> into
+	merges   []Merge
+	applied  uint64
+	events   uint64
+
+	rules identity.Rules
+	stats IdentityStats
 
 	// LRU of decoded profile states (hot.go).
 	hotHead, hotTail *hotEntry
@@ -91,7 +98,17 @@ func NewStore() *Store {
 		dirty:    make(map[string]struct{}),
 		gone:     make(map[string]string),
 		hotMax:   DefaultHot,
+		rules:    identity.Defaults(),
 	}
+}
+
+// SetIdentityRules replaces the identity rules (validated by the caller).
+// Set them before applying events: replay must see the same rules the live
+// processor saw, or it makes other decisions.
+func (s *Store) SetIdentityRules(r identity.Rules) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rules = r
 }
 
 // SetHot sets how many profiles keep their state decoded (at least 1).
@@ -115,58 +132,14 @@ func (s *Store) Len() int {
 	return len(s.byID)
 }
 
-// apply folds one event into the profiles. Caller holds mu for writing.
-//
-// Identity resolution: every identifier the event carries names the same
-// person. If none is known a profile is created; if they name several
-// profiles, all merge into the oldest (smallest CreatedSeq), which keeps its
-// id; the others' ids redirect to it. Events are never re-filed: timelines are
-// indexed by identifier, and identifiers move with the merge.
-//
-// One limit protects against shared devices and shared inboxes: a profile
-// holds at most one userId. When an event would link two different userIds
-// (two people logging in on one browser), nothing merges; the event goes to
-// the profile of its primary identifier (its userId, else its anonymousId)
-// and only identifiers nobody owns yet join that profile. Conflicts counts
-// such events.
+// apply folds one event into the profiles: identity resolution (resolve.go)
+// picks the profile, then the event is applied to its state. Caller holds mu
+// for writing.
 func (s *Store) apply(e *event.Event) {
 	if e.Seq <= s.applied && s.applied != 0 {
 		return // already reflected (replay overlap)
 	}
-	ids := e.Identifiers()
-	var owners []*Profile
-	for _, id := range ids {
-		if p := s.owner(id); p != nil && !slices.Contains(owners, p) {
-			owners = append(owners, p)
-		}
-	}
-	var p *Profile
-	switch {
-	case len(owners) == 0:
-		p = s.create(ids[0], e.Seq)
-	case conflictingUsers(owners, e.UserID):
-		s.conflicts++
-		if p = s.owner(ids[0]); p == nil {
-			p = s.create(ids[0], e.Seq)
-		}
-	default:
-		p = owners[0]
-		for _, o := range owners[1:] {
-			if o.CreatedSeq < p.CreatedSeq || o.CreatedSeq == p.CreatedSeq && o.ID < p.ID {
-				p = o
-			}
-		}
-		for _, o := range owners {
-			if o != p {
-				s.merge(p, o, e)
-			}
-		}
-	}
-	for _, id := range ids {
-		if s.owner(id) == nil {
-			s.setOwner(p.addIdentity(id), p)
-		}
-	}
+	p := s.resolve(e)
 	st := s.state(p)
 	st.Apply(e)
 	p.hot.modified = true
@@ -178,37 +151,16 @@ func (s *Store) apply(e *event.Event) {
 func (s *Store) create(primary event.Identifier, seq uint64) *Profile {
 	p := &Profile{ID: s.newID(primary, seq), CreatedSeq: seq}
 	s.byID[p.ID] = p
+	s.link(p, primary)
 	return p
 }
 
-// conflictingUsers reports whether the profiles and the event's userId name
-// more than one userId between them.
-func conflictingUsers(owners []*Profile, userID string) bool {
-	seen := userID
-	for _, o := range owners {
-		for _, id := range o.Identities {
-			if id.Kind != event.KindUserID {
-				continue
-			}
-			if seen == "" {
-				seen = id.Value
-			} else if id.Value != seen {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// Conflicts counts events whose identifiers named different userIds.
-func (s *Store) Conflicts() uint64 {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.conflicts
-}
-
-func (s *Store) merge(into, from *Profile, e *event.Event) {
-	s.state(into).Merge(s.state(from))
+// merge moves everything of from into into. The merged-away state is read
+// without caching it: caching could evict into's state (with --hot-profiles
+// 1 it always did) between the two look-ups.
+func (s *Store) merge(into, from *Profile, e *event.Event, via string) {
+	st := s.state(into)
+	st.Merge(decodedState(from))
 	into.hot.modified = true
 	s.drop(from)
 	for _, id := range from.Identities {
@@ -218,7 +170,7 @@ func (s *Store) merge(into, from *Profile, e *event.Event) {
 	delete(s.dirty, from.ID)
 	s.redirect[from.ID] = into.ID
 	s.gone[from.ID] = into.ID
-	s.merges = append(s.merges, Merge{Seq: e.Seq, At: e.Timestamp, MessageID: e.MessageID,
+	s.merges = append(s.merges, Merge{Seq: e.Seq, At: e.Timestamp, MessageID: e.MessageID, Type: e.Type, Via: via,
 		Into: into.ID, From: from.ID, Moved: slices.Clone(from.Identities)})
 }
 
