@@ -32,9 +32,13 @@ func runServe(ctx context.Context, args []string) error {
 	withDemo := fs.Bool("demo", false, "load the demo store on first start (when the data dir holds no events)")
 	demoCustomers := fs.Int("demo-customers", 1000, "customers in the demo store")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	applyIdentity := identityFlags(fs, &cfg.Identity)
 	debugAddr := fs.String("debug-addr", "", "serve Go's /debug/pprof on this address (e.g. 127.0.0.1:6060); off by default")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if err := applyIdentity(); err != nil {
+		return err
 	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {

@@ -12,6 +12,8 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"tailor/internal/eventlog"
+	"tailor/internal/identity"
+	"tailor/internal/processor"
 	"tailor/internal/profile"
 	"tailor/internal/server"
 )
@@ -22,8 +24,13 @@ import (
 func runVerify(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	dataDir := fs.String("data-dir", envOr("TAILOR_DATA_DIR", "./tailor-data"), "data directory of a stopped server")
+	rules := identity.Defaults()
+	applyIdentity := identityFlags(fs, &rules)
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if err := applyIdentity(); err != nil {
+		return err
 	}
 	if _, err := os.Stat(*dataDir); err != nil {
 		return fmt.Errorf("%w: --data-dir %s: %v", errUsage, *dataDir, err)
@@ -46,10 +53,15 @@ func runVerify(ctx context.Context, args []string) error {
 	}
 
 	stored := profile.NewStore()
-	from, err := stored.Load(db)
-	if err != nil {
+	stored.SetIdentityRules(rules)
+	if err := stored.Load(db); err != nil {
 		return fmt.Errorf("load stored profiles: %w", err)
 	}
+	sp := processor.New(stored, 1)
+	if err := sp.Load(db); err != nil {
+		return err
+	}
+	from := sp.Applied()
 	total := log.LastSeq()
 	start := time.Now()
 	progress := func(what string) func(uint64) {
@@ -59,12 +71,13 @@ func runVerify(ctx context.Context, args []string) error {
 		}
 	}
 	fmt.Fprintf(os.Stderr, "verify: %d stored profiles reflect the log up to seq %d of %d\n", stored.Len(), from, total)
-	tail, err := profile.NewProcessor(stored, 1).Replay(ctx, log, progress("replaying the tail"))
+	tail, err := sp.Replay(ctx, log, progress("replaying the tail"))
 	if err != nil {
 		return err
 	}
 	fresh := profile.NewStore()
-	fp := profile.NewProcessor(fresh, 1)
+	fresh.SetIdentityRules(rules)
+	fp := processor.New(fresh, 1)
 	all, err := fp.Replay(ctx, log, progress("clean replay"))
 	fmt.Fprintln(os.Stderr)
 	if err != nil {

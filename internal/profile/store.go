@@ -74,8 +74,10 @@ type Store struct {
 	dirty    map[string]struct{}
 	gone     map[string]string // merged away since the last checkpoint -> into
 	merges   []Merge
-	applied  uint64
 	events   uint64
+	// res collects the current event's Resolution; its Merged slice is
+	// reused, so a Resolution is valid only until the next Apply.
+	res Resolution
 
 	rules identity.Rules
 	stats IdentityStats
@@ -118,13 +120,6 @@ func (s *Store) SetHot(n int) {
 	s.hotMax = max(n, 1)
 }
 
-// Applied is the highest log seq applied.
-func (s *Store) Applied() uint64 {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.applied
-}
-
 // Len is the number of profiles.
 func (s *Store) Len() int {
 	s.mu.RLock()
@@ -132,26 +127,42 @@ func (s *Store) Len() int {
 	return len(s.byID)
 }
 
-// apply folds one event into the profiles: identity resolution (resolve.go)
-// picks the profile, then the event is applied to its state. Caller holds mu
-// for writing.
-func (s *Store) apply(e *event.Event) {
-	if e.Seq <= s.applied && s.applied != 0 {
-		return // already reflected (replay overlap)
-	}
+// Resolution says where identity resolution put an event: the profile it
+// was applied to and the profiles merged into that one on the way (they no
+// longer exist; their ids redirect to Profile).
+type Resolution struct {
+	Profile string
+	Merged  []string
+	Created bool
+}
+
+// Apply folds one event into the profiles: identity resolution (resolve.go)
+// picks the profile, then the event is applied to its state. Only the
+// processor calls it, in log order.
+func (s *Store) Apply(e *event.Event) Resolution {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.apply(e)
+}
+
+// apply is Apply with mu held for writing.
+func (s *Store) apply(e *event.Event) Resolution {
+	s.res = Resolution{Merged: s.res.Merged[:0]}
 	p := s.resolve(e)
 	st := s.state(p)
 	st.Apply(e)
 	p.hot.modified = true
 	s.dirty[p.ID] = struct{}{}
-	s.applied = e.Seq
 	s.events++
+	s.res.Profile = p.ID
+	return s.res
 }
 
 func (s *Store) create(primary event.Identifier, seq uint64) *Profile {
 	p := &Profile{ID: s.newID(primary, seq), CreatedSeq: seq}
 	s.byID[p.ID] = p
 	s.link(p, primary)
+	s.res.Created = true
 	return p
 }
 
@@ -170,6 +181,7 @@ func (s *Store) merge(into, from *Profile, e *event.Event, via string) {
 	delete(s.dirty, from.ID)
 	s.redirect[from.ID] = into.ID
 	s.gone[from.ID] = into.ID
+	s.res.Merged = append(s.res.Merged, from.ID)
 	s.merges = append(s.merges, Merge{Seq: e.Seq, At: e.Timestamp, MessageID: e.MessageID, Type: e.Type, Via: via,
 		Into: into.ID, From: from.ID, Moved: slices.Clone(from.Identities)})
 }
@@ -340,85 +352,64 @@ func (s *Store) Merges(db *pebble.DB, id string) ([]Merge, error) {
 	return out, it.Error()
 }
 
-// Checkpoint writes every profile changed since the last checkpoint, the
-// merges and the applied seq in one atomic batch. It holds the write lock
-// while encoding, so processing pauses for the encoding time only.
-func (s *Store) Checkpoint(db *pebble.DB) (int, error) {
-	b := db.NewBatch()
-	defer b.Close()
+// Checkpoint writes every profile changed since the last checkpoint and
+// the merges into b. It holds the write lock while encoding, so readers
+// wait for the encoding time only; the processor calls it between events.
+func (s *Store) Checkpoint(b *pebble.Batch) error {
 	s.mu.Lock()
-	n := len(s.dirty)
-	if n == 0 && len(s.gone) == 0 && len(s.merges) == 0 {
-		s.mu.Unlock()
-		// Still record progress so a restart does not replay no-op entries.
-		return 0, nil
-	}
+	defer s.mu.Unlock()
 	var buf []byte
 	for id := range s.dirty {
 		p := s.byID[id]
 		if err := s.flush(p); err != nil {
-			s.mu.Unlock()
-			return 0, fmt.Errorf("checkpoint profile %s: %w", id, err)
+			return fmt.Errorf("checkpoint profile %s: %w", id, err)
 		}
 		var err error
-		buf, err = encodeProfile(buf[:0], p)
-		if err != nil {
-			s.mu.Unlock()
-			return 0, fmt.Errorf("checkpoint profile %s: %w", id, err)
+		if buf, err = encodeProfile(buf[:0], p); err != nil {
+			return fmt.Errorf("checkpoint profile %s: %w", id, err)
 		}
-		b.Set([]byte("p/"+id), buf, nil)
+		if err := b.Set([]byte("p/"+id), buf, nil); err != nil {
+			return err
+		}
 	}
 	for from, into := range s.gone {
-		b.Delete([]byte("p/"+from), nil)
-		b.Set([]byte("x/"+from), []byte(into), nil)
+		if err := b.Delete([]byte("p/"+from), nil); err != nil {
+			return err
+		}
+		if err := b.Set([]byte("x/"+from), []byte(into), nil); err != nil {
+			return err
+		}
 	}
 	for _, m := range s.merges {
 		v, _ := json.Marshal(m)
-		b.Set(binary.BigEndian.AppendUint64([]byte("m/"), m.Seq), v, nil)
+		if err := b.Set(binary.BigEndian.AppendUint64([]byte("m/"), m.Seq), v, nil); err != nil {
+			return err
+		}
 	}
-	b.Set([]byte("k/applied"), binary.BigEndian.AppendUint64(nil, s.applied), nil)
 	clear(s.dirty)
 	clear(s.gone)
 	s.merges = s.merges[:0]
-	s.mu.Unlock()
-	// Not synced: if the process dies before the WAL reaches disk, the whole
-	// batch is lost together and the previous checkpoint still matches
-	// k/applied; the next synced log append syncs it anyway.
-	if err := b.Commit(pebble.NoSync); err != nil {
-		return 0, fmt.Errorf("checkpoint: %w", err)
-	}
-	return n, nil
+	return nil
 }
 
-// Load reads the stored profiles (replacing the store's content) and returns
-// the log seq they reflect.
-func (s *Store) Load(db *pebble.DB) (uint64, error) {
+// Load reads the stored profiles, replacing the store's content. The log
+// seq they reflect is the processor's (processor.Load).
+func (s *Store) Load(db *pebble.DB) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	fresh := NewStore()
 	s.byID, s.byIdent, s.overflow, s.redirect, s.dirty, s.gone = fresh.byID, fresh.byIdent, fresh.overflow, fresh.redirect, fresh.dirty, fresh.gone
-	s.merges, s.applied, s.events = nil, 0, 0
+	s.merges, s.events = nil, 0
 	s.hotHead, s.hotTail, s.hotLen = nil, nil, 0
-	v, closer, err := db.Get([]byte("k/applied"))
-	switch {
-	case errors.Is(err, pebble.ErrNotFound):
-	case err != nil:
-		return 0, err
-	default:
-		if len(v) == 8 {
-			s.applied = binary.BigEndian.Uint64(v)
-		}
-		closer.Close()
-	}
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte("p/"), UpperBound: []byte("p0")})
 	if err != nil {
-		return 0, err
+		return err
 	}
 	for it.First(); it.Valid(); it.Next() {
 		p, err := decodeProfile(it.Value())
 		if err != nil {
 			it.Close()
-			return 0, fmt.Errorf("load profile %s: %w", it.Key()[2:], err)
+			return fmt.Errorf("load profile %s: %w", it.Key()[2:], err)
 		}
 		p.ID = string(it.Key()[2:])
 		s.byID[p.ID] = p
@@ -427,16 +418,16 @@ func (s *Store) Load(db *pebble.DB) (uint64, error) {
 		}
 	}
 	if err := it.Close(); err != nil {
-		return 0, err
+		return err
 	}
 	it, err = db.NewIter(&pebble.IterOptions{LowerBound: []byte("x/"), UpperBound: []byte("x0")})
 	if err != nil {
-		return 0, err
+		return err
 	}
 	for it.First(); it.Valid(); it.Next() {
 		s.redirect[string(it.Key()[2:])] = string(it.Value())
 	}
-	return s.applied, it.Close()
+	return it.Close()
 }
 
 const profileVersion = 1

@@ -25,7 +25,9 @@ import (
 	"tailor/internal/admin"
 	"tailor/internal/catalog"
 	"tailor/internal/eventlog"
+	"tailor/internal/identity"
 	"tailor/internal/ingest"
+	"tailor/internal/processor"
 	"tailor/internal/profile"
 	"tailor/internal/store"
 )
@@ -47,6 +49,10 @@ type Config struct {
 	// HotProfiles is how many profiles keep their state decoded in memory;
 	// the others are held encoded (see internal/profile/hot.go).
 	HotProfiles int
+	// Identity is the identity resolution rules (see package identity).
+	// Changing them affects the events applied after the change; a replay
+	// from scratch (tailor verify) applies the rules it is given to all.
+	Identity identity.Rules
 }
 
 // Defaults returns the default configuration.
@@ -59,6 +65,7 @@ func Defaults() Config {
 		CheckpointEvery: 2 * time.Second,
 		CacheBytes:      128 << 20,
 		HotProfiles:     profile.DefaultHot,
+		Identity:        identity.Defaults(),
 	}
 }
 
@@ -83,6 +90,9 @@ func (c *Config) Validate() error {
 	if c.CheckpointEvery <= 0 {
 		errs = append(errs, errors.New("checkpoint interval must be positive"))
 	}
+	if err := c.Identity.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -92,7 +102,7 @@ type Server struct {
 	db       *pebble.DB
 	Log      *eventlog.Log
 	Store    *profile.Store
-	Proc     *profile.Processor
+	Proc     *processor.Processor
 	Ingest   *ingest.Handler
 	Catalog  *catalog.Store
 	Sources  *ingest.Sources
@@ -165,11 +175,17 @@ func (s *Server) open(ctx context.Context) error {
 	}
 	s.Store = profile.NewStore()
 	s.Store.SetHot(s.cfg.HotProfiles)
-	from, err := s.Store.Load(s.db)
-	if err != nil {
+	s.Store.SetIdentityRules(s.cfg.Identity)
+	if err := s.Store.Load(s.db); err != nil {
 		return fmt.Errorf("load profiles: %w", err)
 	}
-	s.Proc = profile.NewProcessor(s.Store, 4)
+	// Engines register here, after the profiles, in the order they read
+	// each other's state.
+	s.Proc = processor.New(s.Store, 4)
+	if err := s.Proc.Load(s.db); err != nil {
+		return err
+	}
+	from := s.Proc.Applied()
 	start := time.Now()
 	behind := s.Log.LastSeq() - min(from, s.Log.LastSeq())
 	if behind > 0 {
@@ -227,8 +243,7 @@ func (s *Server) registerGauges() {
 			Help: "Age of the oldest acknowledged event not yet applied."}, s.Proc.LagSeconds),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tailor_processor_applied_total",
 			Help: "Events applied to profiles since start."}, func() float64 { return float64(s.Proc.AppliedEvents()) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tailor_identity_conflicts_total",
-			Help: "Events whose identifiers named two different userIds (not merged) since start."}, func() float64 { return float64(s.Store.Conflicts()) }),
+		identityCollector{s.Store},
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tailor_profiles",
 			Help: "Profiles in memory."}, func() float64 { return float64(s.Store.Len()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tailor_log_appended_total",
@@ -286,7 +301,7 @@ func (s *Server) Start() (string, error) {
 	go func() {
 		defer s.bgWG.Done()
 		every(bg, s.cfg.CheckpointEvery, func() {
-			if _, err := s.Store.Checkpoint(s.db); err != nil {
+			if err := s.Proc.Checkpoint(s.db); err != nil {
 				slog.Error("checkpoint", "err", err)
 			}
 		})
@@ -343,7 +358,7 @@ func (s *Server) Close(ctx context.Context) error {
 			s.Proc.CloseInput()
 			<-s.procDone
 		}
-		if _, err := s.Store.Checkpoint(s.db); err != nil {
+		if err := s.Proc.Checkpoint(s.db); err != nil {
 			errs = append(errs, err)
 		}
 		if err := s.db.Flush(); err != nil {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"tailor/internal/processor"
 	"tailor/internal/profile"
 )
 
@@ -241,12 +242,12 @@ func TestReplayEqualsLive(t *testing.T) {
 	}
 	defer db.Close()
 	stored := profile.NewStore()
-	if _, err := stored.Load(db); err != nil {
+	if err := stored.Load(db); err != nil {
 		t.Fatal(err)
 	}
 	fresh := profile.NewStore()
 	log := mustLog(t, db)
-	if _, err := profile.NewProcessor(fresh, 1).Replay(context.Background(), log, nil); err != nil {
+	if _, err := processor.New(fresh, 1).Replay(context.Background(), log, nil); err != nil {
 		t.Fatal(err)
 	}
 	if fresh.Events() != 3000 {

@@ -8,7 +8,6 @@ import (
 
 	"tailor/internal/demo"
 	"tailor/internal/event"
-	"tailor/internal/eventlog"
 )
 
 // demoEvents decodes the first n messages of the demo store.
@@ -40,35 +39,15 @@ func (stopErr) Error() string { return "stop" }
 
 var errStop error = stopErr{}
 
-// TestProcessorMatchesReplayOrder feeds demo events through the processor in
-// batches and checks the result equals applying them one by one, and that a
-// checkpoint round trip (encode, load) keeps every profile identical.
-func TestProcessorCheckpointRoundTrip(t *testing.T) {
+// TestHotAndCodecRoundTrip checks that keeping few profiles decoded does
+// not change them, and that every profile survives its encoding.
+func TestHotAndCodecRoundTrip(t *testing.T) {
 	evs := demoEvents(t, 200, 1<<30)
 	live := NewStore()
-	p := NewProcessor(live, 4)
-	done := make(chan struct{})
-	go func() { p.Run(); close(done) }()
-	for i := 0; i < len(evs); i += 37 {
-		j := min(i+37, len(evs))
-		batch := make([]eventlog.Entry, 0, j-i)
-		for _, e := range evs[i:j] {
-			batch = append(batch, eventlog.Entry{Seq: e.Seq, Payload: e, AppendedAt: time.Now()})
-		}
-		p.Sink(batch)
-	}
-	p.CloseInput()
-	<-done
-	if p.LagEvents() != 0 || live.Applied() != uint64(len(evs)) {
-		t.Fatalf("lag %d, applied %d of %d", p.LagEvents(), live.Applied(), len(evs))
-	}
-	ref := NewStore()
 	for _, e := range evs {
-		ref.apply(e)
+		live.Apply(e)
 	}
-	if d := Diff(live, ref, 5); len(d) > 0 {
-		t.Fatalf("batched processing differs: %v", d)
-	}
+	ref := live
 	// With only 3 decoded profiles every event decodes, and evictions encode:
 	// the result must not change. With 1, a merge needs two profiles while
 	// only one may stay decoded (it used to panic on the first merge).
@@ -241,24 +220,18 @@ func TestSearchPrefilter(t *testing.T) {
 	}
 }
 
-// TestSearchWhileApplying runs searches while the processor applies events
+// TestSearchWhileApplying runs searches while events are applied
 // (run with -race): the chunked scan must only touch profiles under the lock.
 func TestSearchWhileApplying(t *testing.T) {
 	evs := demoEvents(t, 300, 1<<30)
 	s := NewStore()
 	s.SetHot(20)
-	p := NewProcessor(s, 4)
 	done := make(chan struct{})
-	go func() { p.Run(); close(done) }()
 	go func() {
-		for i := 0; i < len(evs); i += 50 {
-			batch := make([]eventlog.Entry, 0, 50)
-			for _, e := range evs[i:min(i+50, len(evs))] {
-				batch = append(batch, eventlog.Entry{Seq: e.Seq, Payload: e, AppendedAt: time.Now()})
-			}
-			p.Sink(batch)
+		for _, e := range evs {
+			s.Apply(e)
 		}
-		p.CloseInput()
+		close(done)
 	}()
 	for searching := true; searching; {
 		select {

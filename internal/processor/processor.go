@@ -1,0 +1,278 @@
+// Package processor applies the event log, in log order, to the engines
+// that derive state from it: identity resolution and profiles first, then
+// every registered Applier (segments, recommendations, journeys …) on the
+// same goroutine.
+//
+// Ownership: the processor's goroutine (Run, or Replay before it) is the
+// only writer of every applier's state, so appliers need no locks against
+// each other or the processor; each defines the read locks or snapshots its
+// own readers (the admin API, decide) use.
+//
+// Checkpoints: every applier writes its changes into one Pebble batch,
+// together with the applied seq (k/applied), taken while no event is being
+// applied. The stored state of all appliers therefore always reflects the
+// same prefix of the log, and a restart replays the log after it.
+package processor
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"tailor/internal/event"
+	"tailor/internal/eventlog"
+	"tailor/internal/profile"
+)
+
+// Applier is an engine fed by the processor. Adding an engine is writing an
+// Applier and registering it; nothing else writes its state.
+type Applier interface {
+	// Name names the applier in logs.
+	Name() string
+	// Apply folds one event into the applier's state, after identity
+	// resolution and the profile state have taken it: r says which profile
+	// the event belongs to and which profiles merged into it on the way
+	// (they no longer exist). It runs on the processor goroutine, must not
+	// block, and must not retain e's maps.
+	Apply(e *event.Event, r profile.Resolution)
+	// Checkpoint writes the applier's changes since its last checkpoint
+	// into b, under the applier's own key prefix. No Apply runs meanwhile.
+	Checkpoint(b *pebble.Batch) error
+}
+
+// Profiles is what the processor needs of the profile store: identity
+// resolution and profile state, which every other applier reads.
+type Profiles interface {
+	Apply(e *event.Event) profile.Resolution
+	Checkpoint(b *pebble.Batch) error
+}
+
+// Source is the log as replay reads it: every entry after a seq, in seq
+// order. *eventlog.Log implements it; a JetStream stream can.
+type Source interface {
+	ReplayAll(ctx context.Context, after uint64, fn func(eventlog.Entry) error) error
+}
+
+// Store is where checkpoints go: the embedded Pebble database.
+type Store interface {
+	NewBatch(opts ...pebble.BatchOption) *pebble.Batch
+	Get(key []byte) ([]byte, io.Closer, error)
+}
+
+// appliedKey holds the highest log seq reflected in the checkpointed state.
+var appliedKey = []byte("k/applied")
+
+// Processor applies log entries to the profiles and the registered appliers.
+//
+// One goroutine applies every entry in log seq order. Identity resolution
+// needs a total order to be deterministic (which profile is older, which id
+// a new profile gets), and applying is cheap (about a microsecond per
+// event), so on one node a single applier keeps up with ingest; the
+// partitioned log is what scale-out splits across nodes.
+type Processor struct {
+	profiles Profiles
+	appliers []Applier
+	in       chan []eventlog.Entry
+
+	// mu is held while a batch is applied; Checkpoint takes it to see the
+	// state of every applier at one log position.
+	mu         sync.Mutex
+	applied    uint64 // highest seq applied; guarded by mu
+	checkpoint uint64 // applied at the last checkpoint; guarded by mu
+
+	// Lag accounting: pending counts handed-off but unapplied events; batches
+	// remembers when each handed-off batch was synced, oldest first.
+	pending  atomic.Int64
+	lagMu    sync.Mutex
+	batches  []lagMark
+	corrupt  atomic.Uint64
+	appliedN atomic.Uint64
+}
+
+type lagMark struct {
+	lastSeq uint64
+	at      time.Time
+}
+
+// New returns a processor feeding profiles. queue bounds the batches
+// waiting to be applied; when full, the log writer (and so ingest) waits.
+func New(profiles Profiles, queue int) *Processor {
+	return &Processor{profiles: profiles, in: make(chan []eventlog.Entry, queue)}
+}
+
+// Register adds an applier after the ones registered before it. Call it
+// before Load, Replay and Run.
+func (p *Processor) Register(a Applier) { p.appliers = append(p.appliers, a) }
+
+// Load reads the applied seq of the last checkpoint; the appliers load
+// their own state.
+func (p *Processor) Load(st Store) error {
+	v, closer, err := st.Get(appliedKey)
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("read applied seq: %w", err)
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return fmt.Errorf("read applied seq: %d bytes, want 8", len(v))
+	}
+	p.mu.Lock()
+	p.applied = binary.BigEndian.Uint64(v)
+	p.checkpoint = p.applied
+	p.mu.Unlock()
+	return nil
+}
+
+// Applied is the highest log seq applied.
+func (p *Processor) Applied() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.applied
+}
+
+// Sink is the eventlog.Sink handing live entries to the processor.
+func (p *Processor) Sink(entries []eventlog.Entry) {
+	p.pending.Add(int64(len(entries)))
+	p.lagMu.Lock()
+	p.batches = append(p.batches, lagMark{entries[len(entries)-1].Seq, entries[0].AppendedAt})
+	p.lagMu.Unlock()
+	p.in <- entries
+}
+
+// CloseInput tells Run that no more entries come; call after the log is closed.
+func (p *Processor) CloseInput() { close(p.in) }
+
+// Run applies entries until the input is closed and drained.
+func (p *Processor) Run() {
+	for batch := range p.in {
+		p.mu.Lock()
+		for i := range batch {
+			p.applyEntry(&batch[i])
+		}
+		p.mu.Unlock()
+		last := batch[len(batch)-1].Seq
+		p.appliedN.Add(uint64(len(batch)))
+		p.pending.Add(-int64(len(batch)))
+		p.lagMu.Lock()
+		for len(p.batches) > 0 && p.batches[0].lastSeq <= last {
+			p.batches = p.batches[1:]
+		}
+		p.lagMu.Unlock()
+	}
+}
+
+// applyEntry applies one entry. Caller holds mu.
+func (p *Processor) applyEntry(en *eventlog.Entry) {
+	if en.Seq <= p.applied {
+		return // already reflected (replay overlap)
+	}
+	p.applied = en.Seq
+	var e *event.Event
+	if ev, ok := en.Payload.(*event.Event); ok {
+		e = ev
+	} else {
+		dec, err := event.DecodeStored(en.Value)
+		if err != nil {
+			// Ingest validated the message before appending; only disk
+			// corruption or a decoder change can land here.
+			p.corrupt.Add(1)
+			slog.Error("processor: skipping undecodable log entry", "seq", en.Seq, "err", err)
+			return
+		}
+		e = &dec
+	}
+	e.Partition, e.Seq = en.Partition, en.Seq
+	r := p.profiles.Apply(e)
+	for _, a := range p.appliers {
+		a.Apply(e, r)
+	}
+}
+
+// Replay applies the log after the applied seq to its end. It runs before
+// the log accepts appends.
+func (p *Processor) Replay(ctx context.Context, src Source, progress func(n uint64)) (uint64, error) {
+	var n uint64
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	from := p.applied
+	err := src.ReplayAll(ctx, from, func(en eventlog.Entry) error {
+		p.applyEntry(&en)
+		n++
+		if progress != nil && n%100000 == 0 {
+			progress(n)
+		}
+		return nil
+	})
+	if err != nil {
+		return n, fmt.Errorf("replay after seq %d: %w", from, err)
+	}
+	return n, nil
+}
+
+// Checkpoint persists the state of the profiles and every applier, with the
+// applied seq, in one batch. Applying pauses while the appliers write their
+// changes into the batch (encoding only; the commit happens after).
+func (p *Processor) Checkpoint(st Store) error {
+	p.mu.Lock()
+	if p.applied == p.checkpoint {
+		p.mu.Unlock()
+		return nil
+	}
+	b := st.NewBatch()
+	defer b.Close()
+	if err := p.profiles.Checkpoint(b); err != nil {
+		p.mu.Unlock()
+		return fmt.Errorf("checkpoint profiles: %w", err)
+	}
+	for _, a := range p.appliers {
+		if err := a.Checkpoint(b); err != nil {
+			p.mu.Unlock()
+			return fmt.Errorf("checkpoint %s: %w", a.Name(), err)
+		}
+	}
+	if err := b.Set(appliedKey, binary.BigEndian.AppendUint64(nil, p.applied), nil); err != nil {
+		p.mu.Unlock()
+		return err
+	}
+	applied := p.applied
+	p.mu.Unlock()
+	// Not synced: if the process dies before the WAL reaches disk, the whole
+	// batch is lost together and the previous checkpoint still matches its
+	// applied seq; the next synced log append syncs it anyway.
+	if err := b.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	p.mu.Lock()
+	p.checkpoint = max(p.checkpoint, applied)
+	p.mu.Unlock()
+	return nil
+}
+
+// LagEvents is the number of acknowledged events not yet applied.
+func (p *Processor) LagEvents() int64 { return p.pending.Load() }
+
+// LagSeconds is the age of the oldest acknowledged, unapplied event.
+func (p *Processor) LagSeconds() float64 {
+	p.lagMu.Lock()
+	defer p.lagMu.Unlock()
+	if len(p.batches) == 0 {
+		return 0
+	}
+	return time.Since(p.batches[0].at).Seconds()
+}
+
+// AppliedEvents counts events applied live since start.
+func (p *Processor) AppliedEvents() uint64 { return p.appliedN.Load() }
+
+// Corrupt counts log entries that could not be decoded.
+func (p *Processor) Corrupt() uint64 { return p.corrupt.Load() }

@@ -1,0 +1,218 @@
+package processor
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"tailor/internal/demo"
+	"tailor/internal/event"
+	"tailor/internal/eventlog"
+	"tailor/internal/profile"
+	"tailor/internal/store"
+)
+
+var errStop = errors.New("stop")
+
+// demoEntries decodes the first n messages of the demo store as log entries.
+func demoEntries(t *testing.T, customers, n int) []eventlog.Entry {
+	t.Helper()
+	var out []eventlog.Entry
+	recv := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
+	err := demo.New(demo.Config{Customers: customers}).Messages(func(msg []byte) error {
+		if len(out) == n {
+			return errStop
+		}
+		e, err := event.Decode(msg, event.Meta{ReceivedAt: recv, SourceID: "demo"})
+		if err != nil {
+			t.Fatalf("demo message does not decode: %v", err)
+		}
+		out = append(out, eventlog.Entry{Seq: uint64(len(out) + 1), Payload: &e, AppendedAt: time.Now()})
+		return nil
+	})
+	if err != nil && err != errStop {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// sliceSource replays entries from memory.
+type sliceSource []eventlog.Entry
+
+func (s sliceSource) ReplayAll(ctx context.Context, after uint64, fn func(eventlog.Entry) error) error {
+	for _, en := range s {
+		if en.Seq > after {
+			// Each replay gets its own copy of the event, as a decode would.
+			e := *en.Payload.(*event.Event)
+			en.Payload = &e
+			if err := fn(en); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// counter is an applier that counts events per profile and records the
+// merges it is told about, checkpointing its count under its own key.
+type counter struct {
+	seen    int
+	perProf map[string]int
+	merged  []string
+	order   *[]string
+}
+
+func (c *counter) Name() string { return "counter" }
+
+func (c *counter) Apply(e *event.Event, r profile.Resolution) {
+	if c.order != nil {
+		*c.order = append(*c.order, "counter")
+	}
+	c.seen++
+	for _, m := range r.Merged {
+		c.perProf[r.Profile] += c.perProf[m]
+		delete(c.perProf, m)
+		c.merged = append(c.merged, m)
+	}
+	c.perProf[r.Profile]++
+}
+
+func (c *counter) Checkpoint(b *pebble.Batch) error {
+	return b.Set([]byte("test/counter"), binary.BigEndian.AppendUint64(nil, uint64(c.seen)), nil)
+}
+
+// TestBatchesAndAppliers feeds demo events through Sink/Run in batches: the
+// profiles equal applying them one by one, and a registered applier sees
+// every event with the profile it went to and every merge, so its per-profile
+// counts equal the profiles' event counts.
+func TestBatchesAndAppliers(t *testing.T) {
+	entries := demoEntries(t, 200, 1<<30)
+	live := profile.NewStore()
+	p := New(live, 4)
+	c := &counter{perProf: map[string]int{}}
+	p.Register(c)
+	done := make(chan struct{})
+	go func() { p.Run(); close(done) }()
+	for i := 0; i < len(entries); i += 37 {
+		p.Sink(slices.Clone(entries[i:min(i+37, len(entries))]))
+	}
+	p.CloseInput()
+	<-done
+	if p.LagEvents() != 0 || p.Applied() != uint64(len(entries)) || c.seen != len(entries) {
+		t.Fatalf("lag %d, applied %d, applier saw %d, of %d", p.LagEvents(), p.Applied(), c.seen, len(entries))
+	}
+	ref := profile.NewStore()
+	if _, err := New(ref, 1).Replay(context.Background(), sliceSource(entries), nil); err != nil {
+		t.Fatal(err)
+	}
+	if d := profile.Diff(live, ref, 5); len(d) > 0 {
+		t.Fatalf("batched processing differs: %v", d)
+	}
+	if len(c.merged) == 0 {
+		t.Fatal("the demo store merges profiles; the applier was told of none")
+	}
+	if len(c.perProf) != live.Len() {
+		t.Fatalf("applier tracks %d profiles, the store holds %d", len(c.perProf), live.Len())
+	}
+	for id, n := range c.perProf {
+		snap, ok := live.Lookup(id)
+		if !ok || snap.Computed.EventCount != int64(n) {
+			t.Fatalf("profile %s: applier counted %d events, profile has %d (found %v)", id, n, snap.Computed.EventCount, ok)
+		}
+	}
+}
+
+// TestCheckpointAndReplay checkpoints halfway, then restarts from the
+// checkpoint: the profiles and the applier's stored state match the log
+// position, and replaying the rest gives what applying everything gives.
+func TestCheckpointAndReplay(t *testing.T) {
+	entries := demoEntries(t, 100, 1<<30)
+	half := len(entries) / 2
+	db, err := store.Open(t.TempDir(), 8<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+
+	first := profile.NewStore()
+	p := New(first, 1)
+	c := &counter{perProf: map[string]int{}}
+	p.Register(c)
+	if _, err := p.Replay(context.Background(), sliceSource(entries[:half]), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Checkpoint(db); err != nil {
+		t.Fatal(err)
+	}
+	// Events applied after the checkpoint are not in it.
+	if _, err := p.Replay(context.Background(), sliceSource(entries[half:half+10]), nil); err != nil {
+		t.Fatal(err)
+	}
+
+	second := profile.NewStore()
+	if err := second.Load(db); err != nil {
+		t.Fatal(err)
+	}
+	q := New(second, 1)
+	if err := q.Load(db); err != nil {
+		t.Fatal(err)
+	}
+	if q.Applied() != uint64(half) {
+		t.Fatalf("checkpoint holds seq %d, want %d", q.Applied(), half)
+	}
+	v, closer, err := db.Get([]byte("test/counter"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := binary.BigEndian.Uint64(v); got != uint64(half) {
+		t.Fatalf("applier checkpointed %d events, want %d", got, half)
+	}
+	closer.Close()
+	n, err := q.Replay(context.Background(), sliceSource(entries), nil)
+	if err != nil || n != uint64(len(entries)-half) {
+		t.Fatalf("replay: %d entries after the checkpoint, want %d, err %v", n, len(entries)-half, err)
+	}
+	all := profile.NewStore()
+	if _, err := New(all, 1).Replay(context.Background(), sliceSource(entries), nil); err != nil {
+		t.Fatal(err)
+	}
+	if d := profile.Diff(second, all, 5); len(d) > 0 {
+		t.Fatalf("restart from checkpoint differs from a clean replay:\n%s", strings.Join(d, "\n"))
+	}
+	// Nothing changed since: a second checkpoint writes nothing.
+	if err := q.Checkpoint(db); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAppliersInOrder checks the processor calls the appliers in the order
+// they registered, after the profiles.
+func TestAppliersInOrder(t *testing.T) {
+	var order []string
+	s := profile.NewStore()
+	p := New(s, 1)
+	p.Register(&counter{perProf: map[string]int{}, order: &order})
+	p.Register(named{"second", &order})
+	e := &event.Event{Type: event.Track, Event: "E", UserID: "u", MessageID: "m", Timestamp: time.Now()}
+	if _, err := p.Replay(context.Background(), sliceSource{{Seq: 1, Payload: e}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(order, []string{"counter", "second"}) {
+		t.Fatalf("order = %v", order)
+	}
+}
+
+type named struct {
+	name  string
+	order *[]string
+}
+
+func (n named) Name() string                           { return n.name }
+func (n named) Apply(*event.Event, profile.Resolution) { *n.order = append(*n.order, n.name) }
+func (n named) Checkpoint(*pebble.Batch) error         { return nil }
