@@ -311,3 +311,52 @@ func TestSources(t *testing.T) {
 		t.Fatalf("deleted source's key: status %d, want 401", code)
 	}
 }
+
+// TestClientSourceTrust is the attack of issue "identity rules": with a
+// client (browser) source's public write key, an attacker sends an identify
+// with a known customer's email from their own device. It must not pull the
+// customer's profile onto that device, nor overwrite the customer's email
+// trait; the refusal is counted. After a restart (replay of the tail) the
+// same holds.
+func TestClientSourceTrust(t *testing.T) {
+	dir := t.TempDir()
+	n := startNode(t, dir)
+	req, _ := http.NewRequest("POST", n.url+"/api/sources", strings.NewReader(`{"name":"web","trust":"client"}`))
+	req.Header.Set("Authorization", "Bearer tok")
+	code, src := n.do(req)
+	if code != 201 || src["trust"] != "client" {
+		t.Fatalf("create client source: %d %v", code, src)
+	}
+	browserKey := src["write_key"].(string)
+	if code, _ := n.post("/v1/identify", `{"userId":"ann","traits":{"email":"ann@x.org"},"timestamp":"2026-11-20T10:00:00Z"}`); code != 200 {
+		t.Fatal("server identify failed")
+	}
+	req, _ = http.NewRequest("POST", n.url+"/v1/identify", strings.NewReader(
+		`{"anonymousId":"attacker-device","traits":{"email":"ann@x.org"},"timestamp":"2026-11-20T11:00:00Z"}`))
+	req.SetBasicAuth(browserKey, "")
+	if code, resp := n.do(req); code != 200 {
+		t.Fatalf("client identify: %d %v", code, resp)
+	}
+	check := func() {
+		ann := n.profile("ann", 1)
+		dev := n.profile("anonymous_id:attacker-device", 1)
+		if ann["id"] == dev["id"] {
+			t.Fatalf("the client's email pulled ann's profile onto the attacker's device: %v", dev)
+		}
+		for _, id := range dev["identities"].([]any) {
+			if id.(map[string]any)["type"] == "email" {
+				t.Fatalf("the attacker's profile holds an email identifier: %v", dev["identities"])
+			}
+		}
+		if byEmail := n.profile("email:ann@x.org", 1); byEmail["id"] != ann["id"] {
+			t.Fatalf("email:ann@x.org resolves to %v, want ann's %v", byEmail["id"], ann["id"])
+		}
+	}
+	check()
+	if st := n.srv.Store.IdentityStats(); st.Untrusted != 1 {
+		t.Fatalf("untrusted = %d, want 1", st.Untrusted)
+	}
+	n.stop()
+	n = startNode(t, dir)
+	check()
+}
