@@ -16,6 +16,7 @@ import (
 	"tailor/internal/processor"
 	"tailor/internal/profile"
 	"tailor/internal/server"
+	"tailor/internal/store"
 )
 
 // runVerify checks the log is the source of truth: the profiles stored by the
@@ -41,7 +42,7 @@ func runVerify(ctx context.Context, args []string) error {
 	}
 	defer db.Close()
 	parts := 8
-	if v, closer, err := db.Get([]byte("cfg/partitions")); err == nil {
+	if v, closer, err := db.Get([]byte(store.PrefixConfig + "partitions")); err == nil {
 		parts, _ = strconv.Atoi(string(v))
 		closer.Close()
 	} else if !errors.Is(err, pebble.ErrNotFound) {

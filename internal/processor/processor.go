@@ -30,6 +30,7 @@ import (
 	"tailor/internal/event"
 	"tailor/internal/eventlog"
 	"tailor/internal/profile"
+	"tailor/internal/store"
 )
 
 // Applier is an engine fed by the processor. Adding an engine is writing an
@@ -61,14 +62,14 @@ type Source interface {
 	ReplayAll(ctx context.Context, after uint64, fn func(eventlog.Entry) error) error
 }
 
-// Store is where checkpoints go: the embedded Pebble database.
-type Store interface {
+// DB is where checkpoints go: the embedded Pebble database.
+type DB interface {
 	NewBatch(opts ...pebble.BatchOption) *pebble.Batch
 	Get(key []byte) ([]byte, io.Closer, error)
 }
 
 // appliedKey holds the highest log seq reflected in the checkpointed state.
-var appliedKey = []byte("k/applied")
+var appliedKey = store.Key(store.PrefixCheckpoint, "applied")
 
 // Processor applies log entries to the profiles and the registered appliers.
 //
@@ -114,7 +115,7 @@ func (p *Processor) Register(a Applier) { p.appliers = append(p.appliers, a) }
 
 // Load reads the applied seq of the last checkpoint; the appliers load
 // their own state.
-func (p *Processor) Load(st Store) error {
+func (p *Processor) Load(st DB) error {
 	v, closer, err := st.Get(appliedKey)
 	switch {
 	case errors.Is(err, pebble.ErrNotFound):
@@ -222,7 +223,7 @@ func (p *Processor) Replay(ctx context.Context, src Source, progress func(n uint
 // Checkpoint persists the state of the profiles and every applier, with the
 // applied seq, in one batch. Applying pauses while the appliers write their
 // changes into the batch (encoding only; the commit happens after).
-func (p *Processor) Checkpoint(st Store) error {
+func (p *Processor) Checkpoint(st DB) error {
 	p.mu.Lock()
 	if p.applied == p.checkpoint {
 		p.mu.Unlock()

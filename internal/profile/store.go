@@ -17,18 +17,18 @@ import (
 
 	"tailor/internal/event"
 	"tailor/internal/identity"
+	"tailor/internal/store"
 )
 
-// Keyspace owned by the Store:
+// Keyspace owned by the Store (prefixes in package store):
 //
 //	p/<profile id>        -> profile record (encodeProfile)
 //	x/<merged profile id> -> surviving profile id
 //	m/<seq:8>             -> Merge JSON (audit trail of identity merges)
-//	k/applied             -> <seq:8> highest log seq reflected in p/ x/ m/
 //
-// Invariant: p/, x/, m/ and k/applied are only written together, in one batch
-// (Checkpoint), so the stored profiles are always exactly the result of
-// applying the log up to k/applied.
+// Invariant: p/, x/ and m/ are only written by Checkpoint, into the
+// processor's checkpoint batch that also carries k/applied, so the stored
+// profiles are always exactly the result of applying the log up to it.
 
 // Profile is one person: the identifiers known to name them and their state.
 type Profile struct {
@@ -337,7 +337,7 @@ func (s *Store) Search(name, value string, limit int) []Snapshot {
 
 // Merges returns the recorded merges into profile id (audit trail).
 func (s *Store) Merges(db *pebble.DB, id string) ([]Merge, error) {
-	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte("m/"), UpperBound: []byte("m0")})
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte(store.PrefixMerge), UpperBound: store.UpperBound(store.PrefixMerge)})
 	if err != nil {
 		return nil, err
 	}
@@ -368,21 +368,21 @@ func (s *Store) Checkpoint(b *pebble.Batch) error {
 		if buf, err = encodeProfile(buf[:0], p); err != nil {
 			return fmt.Errorf("checkpoint profile %s: %w", id, err)
 		}
-		if err := b.Set([]byte("p/"+id), buf, nil); err != nil {
+		if err := b.Set(store.Key(store.PrefixProfile, id), buf, nil); err != nil {
 			return err
 		}
 	}
 	for from, into := range s.gone {
-		if err := b.Delete([]byte("p/"+from), nil); err != nil {
+		if err := b.Delete(store.Key(store.PrefixProfile, from), nil); err != nil {
 			return err
 		}
-		if err := b.Set([]byte("x/"+from), []byte(into), nil); err != nil {
+		if err := b.Set(store.Key(store.PrefixRedirect, from), []byte(into), nil); err != nil {
 			return err
 		}
 	}
 	for _, m := range s.merges {
 		v, _ := json.Marshal(m)
-		if err := b.Set(binary.BigEndian.AppendUint64([]byte("m/"), m.Seq), v, nil); err != nil {
+		if err := b.Set(binary.BigEndian.AppendUint64([]byte(store.PrefixMerge), m.Seq), v, nil); err != nil {
 			return err
 		}
 	}
@@ -401,7 +401,7 @@ func (s *Store) Load(db *pebble.DB) error {
 	s.byID, s.byIdent, s.overflow, s.redirect, s.dirty, s.gone = fresh.byID, fresh.byIdent, fresh.overflow, fresh.redirect, fresh.dirty, fresh.gone
 	s.merges, s.events = nil, 0
 	s.hotHead, s.hotTail, s.hotLen = nil, nil, 0
-	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte("p/"), UpperBound: []byte("p0")})
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte(store.PrefixProfile), UpperBound: store.UpperBound(store.PrefixProfile)})
 	if err != nil {
 		return err
 	}
@@ -409,9 +409,9 @@ func (s *Store) Load(db *pebble.DB) error {
 		p, err := decodeProfile(it.Value())
 		if err != nil {
 			it.Close()
-			return fmt.Errorf("load profile %s: %w", it.Key()[2:], err)
+			return fmt.Errorf("load profile %s: %w", it.Key()[len(store.PrefixProfile):], err)
 		}
-		p.ID = string(it.Key()[2:])
+		p.ID = string(it.Key()[len(store.PrefixProfile):])
 		s.byID[p.ID] = p
 		for _, id := range p.Identities {
 			s.setOwner(id, p)
@@ -420,12 +420,12 @@ func (s *Store) Load(db *pebble.DB) error {
 	if err := it.Close(); err != nil {
 		return err
 	}
-	it, err = db.NewIter(&pebble.IterOptions{LowerBound: []byte("x/"), UpperBound: []byte("x0")})
+	it, err = db.NewIter(&pebble.IterOptions{LowerBound: []byte(store.PrefixRedirect), UpperBound: store.UpperBound(store.PrefixRedirect)})
 	if err != nil {
 		return err
 	}
 	for it.First(); it.Valid(); it.Next() {
-		s.redirect[string(it.Key()[2:])] = string(it.Value())
+		s.redirect[string(it.Key()[len(store.PrefixRedirect):])] = string(it.Value())
 	}
 	return it.Close()
 }

@@ -147,13 +147,13 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 
 func (s *Server) open(ctx context.Context) error {
 	var err error
-	if s.WriteKey, err = s.setting("cfg/write_key", s.cfg.WriteKey, randomKey); err != nil {
+	if s.WriteKey, err = s.setting(store.PrefixConfig+"write_key", s.cfg.WriteKey, randomKey); err != nil {
 		return err
 	}
-	if s.AdminToken, err = s.setting("cfg/admin_token", s.cfg.AdminToken, randomKey); err != nil {
+	if s.AdminToken, err = s.setting(store.PrefixConfig+"admin_token", s.cfg.AdminToken, randomKey); err != nil {
 		return err
 	}
-	parts, err := s.setting("cfg/partitions", fmt.Sprint(s.cfg.Partitions), nil)
+	parts, err := s.setting(store.PrefixConfig+"partitions", fmt.Sprint(s.cfg.Partitions), nil)
 	if err != nil {
 		return err
 	}

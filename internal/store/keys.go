@@ -1,0 +1,61 @@
+package store
+
+// Key prefixes. Every key in the store starts with exactly one of these, and
+// each prefix belongs to one package, which alone reads and writes it: that
+// is what lets a package keep its own invariants about its keys. A new
+// keyspace is a new line here and in Keyspaces (TestKeyspaces checks that
+// no prefix is a prefix of another, so no range scan reads a neighbour's
+// keys).
+const (
+	PrefixConfig     = "cfg/" // server: settings (write key, admin token, partitions)
+	PrefixSource     = "src/" // ingest: sources and their write keys
+	PrefixLog        = "l/"   // eventlog: <partition:2><seq:8> -> stored message
+	PrefixTimeline   = "t/"   // eventlog: <identifier>\x00<ts:8><seq:8> -> <partition:2>
+	PrefixDedupe     = "d/"   // eventlog: <source>\x00<messageId> -> receive day
+	PrefixCheckpoint = "k/"   // processor: k/applied -> <seq:8>
+	PrefixProfile    = "p/"   // profile: <profile id> -> profile record
+	PrefixRedirect   = "x/"   // profile: <merged-away id> -> surviving id
+	PrefixMerge      = "m/"   // profile: <seq:8> -> merge record (JSON)
+	PrefixCatalog    = "c/"   // catalog: <product id> -> product (JSON)
+	PrefixRejected   = "r/"   // ingest: <unix nanos:8><counter:4> -> rejected event (JSON)
+)
+
+// Keyspace describes one prefix and its owner.
+type Keyspace struct {
+	Prefix string
+	Owner  string // the package that reads and writes it
+}
+
+// Keyspaces lists every prefix with its owner.
+var Keyspaces = []Keyspace{
+	{PrefixConfig, "server"},
+	{PrefixSource, "ingest"},
+	{PrefixLog, "eventlog"},
+	{PrefixTimeline, "eventlog"},
+	{PrefixDedupe, "eventlog"},
+	{PrefixCheckpoint, "processor"},
+	{PrefixProfile, "profile"},
+	{PrefixRedirect, "profile"},
+	{PrefixMerge, "profile"},
+	{PrefixCatalog, "catalog"},
+	{PrefixRejected, "ingest"},
+}
+
+// Key returns prefix+suffix as a new byte slice.
+func Key(prefix, suffix string) []byte {
+	k := make([]byte, 0, len(prefix)+len(suffix))
+	return append(append(k, prefix...), suffix...)
+}
+
+// UpperBound returns the smallest key greater than every key that starts
+// with prefix: the exclusive upper bound of the prefix's range scan.
+func UpperBound(prefix string) []byte {
+	b := []byte(prefix)
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] < 0xff {
+			b[i]++
+			return b[:i+1]
+		}
+	}
+	return nil // every byte is 0xff: no upper bound
+}
