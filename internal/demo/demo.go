@@ -109,16 +109,43 @@ func (g *Generator) Messages(fn func(msg []byte) error) error {
 // use it to generate in parallel with one Generator per goroutine.
 func (g *Generator) MessagesRange(from, to int, fn func(msg []byte) error) error {
 	from, to = max(from, 0), min(to, g.cfg.Customers)
-	s := &g.sim
-	s.fn = fn
-	defer func() { s.fn = nil }()
+	g.sim.fn = fn
+	defer func() { g.sim.fn = nil }()
 	for i := from; i < to; i++ {
-		g.makePlan(&g.plan, i)
-		g.seedCustomer(&g.simPCG, streamContent, i)
-		s.reset(&g.plan)
-		if err := s.run(); err != nil {
+		if err := g.play(i); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// play runs customer index through g.sim, which hands each message to its fn.
+func (g *Generator) play(index int) error {
+	g.makePlan(&g.plan, index)
+	g.seedCustomer(&g.simPCG, streamContent, index)
+	g.sim.reset(&g.plan)
+	return g.sim.run()
+}
+
+// Example returns a customer worth looking up in the demo store: the first,
+// in index order, with at least one completed order, and how many orders it
+// completed. Every Order Completed message carries the customer's userId
+// (checkout signs the customer in first), so the profile of c.UserID holds
+// them all. ok is false when no customer completed an order, which only
+// happens in very small stores.
+//
+// Example plays customers until it finds one; in the default store that is
+// one of the first few, so it costs microseconds.
+func (g *Generator) Example() (c Customer, orders int, ok bool) {
+	g.sim.fn = func([]byte) error { return nil }
+	defer func() { g.sim.fn = nil }()
+	for i := 0; i < g.cfg.Customers; i++ {
+		if err := g.play(i); err != nil {
+			return Customer{}, 0, false
+		}
+		if g.sim.orders > 0 {
+			return g.Customer(i), g.sim.orders, true
+		}
+	}
+	return Customer{}, 0, false
 }

@@ -811,3 +811,85 @@ func topCategories(leaves []string) map[string]bool {
 	}
 	return tops
 }
+
+// TestExample checks Example against a scan of the messages: the customer it
+// names is the first with an Order Completed, every one of its orders carries
+// its userId, and the count matches.
+func TestExample(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+	}{
+		{"default store", Config{}},
+		{"other seed", Config{Customers: 300, Seed: 7}},
+		{"one customer who orders", Config{Customers: 1, Seed: 3}},
+		{"one customer who never orders", Config{Customers: 1, Seed: 2}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := New(tt.cfg)
+			first := -1  // index of the first customer with an order
+			orders := 0  // that customer's Order Completed messages
+			userID := "" // the userId they carry
+			err := g.Messages(func(b []byte) error {
+				var m msg
+				if err := json.Unmarshal(b, &m); err != nil {
+					return err
+				}
+				if m.Event != "Order Completed" {
+					return nil
+				}
+				var c int
+				if _, err := fmt.Sscanf(m.MessageID, "demo-%d-", &c); err != nil {
+					return fmt.Errorf("messageId %q: %w", m.MessageID, err)
+				}
+				if first < 0 {
+					first, userID = c-1, m.UserID
+				}
+				if c-1 == first {
+					orders++
+					if m.UserID == "" || m.UserID != userID {
+						return fmt.Errorf("order %s has userId %q, want %q", m.MessageID, m.UserID, userID)
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, n, ok := New(tt.cfg).Example()
+			if ok != (first >= 0) {
+				t.Fatalf("Example() ok = %v, but the first customer with an order is index %d", ok, first)
+			}
+			if !ok {
+				return
+			}
+			if c.UserID != userID || n != orders {
+				t.Errorf("Example() = %s with %d orders, want %s with %d", c.UserID, n, userID, orders)
+			}
+			if want := g.Customer(first); c != want {
+				t.Errorf("Example() customer = %+v, want row %+v", c, want)
+			}
+		})
+	}
+}
+
+// TestExampleKeepsMessages checks that Example leaves the generator
+// producing the same messages as a fresh one.
+func TestExampleKeepsMessages(t *testing.T) {
+	cfg := Config{Customers: 50}
+	g := New(cfg)
+	if _, _, ok := g.Example(); !ok {
+		t.Fatal("no example customer in a 50-customer store")
+	}
+	var a, b strings.Builder
+	if err := g.Messages(func(m []byte) error { a.Write(m); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := New(cfg).Messages(func(m []byte) error { b.Write(m); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if a.String() != b.String() {
+		t.Error("messages after Example differ from a fresh generator's")
+	}
+}
