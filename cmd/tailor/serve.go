@@ -4,10 +4,13 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	_ "net/http/pprof"
+	"net/url"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -62,6 +65,8 @@ func runServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Log.LastSeq is only valid before Start: ask before ingest opens.
+	hasEvents := srv.Log.LastSeq() > 0 || srv.Store.Len() > 0
 	url, err := srv.Start()
 	if err != nil {
 		srv.Close(context.Background())
@@ -72,10 +77,15 @@ func runServe(ctx context.Context, args []string) error {
 	fmt.Printf("tailor: admin token: %s\n", srv.AdminToken)
 
 	if *withDemo {
-		if srv.Log.LastSeq() > 0 || srv.Store.Len() > 0 {
+		loaded := true
+		if hasEvents {
 			slog.Info("demo store not loaded: the data directory already holds events")
 		} else if err := loadDemo(ctx, srv, *demoCustomers); err != nil {
 			slog.Error("loading demo store", "err", err)
+			loaded = false
+		}
+		if loaded {
+			printDemoExample(ctx, os.Stdout, srv, url, *demoCustomers)
 		}
 	}
 	<-ctx.Done()
@@ -163,6 +173,59 @@ func loadDemo(ctx context.Context, srv *server.Server, customers int) error {
 		"took", time.Since(start).Round(time.Millisecond))
 	fmt.Printf("tailor: demo store loaded: %d customers, %d events\n", customers, total.Load())
 	return nil
+}
+
+// printDemoExample prints a customer of the demo store who has orders, and
+// curl lines that look up its profile and timeline, ready to paste. It waits
+// until the processor has applied what was loaded, so the look-up answers as
+// soon as the lines appear. It prints nothing when the store holds no such
+// profile (a tiny demo store, or a data directory filled by something else).
+func printDemoExample(ctx context.Context, w io.Writer, srv *server.Server, baseURL string, customers int) {
+	c, _, ok := demo.New(demo.Config{Customers: customers}).Example()
+	if !ok {
+		slog.Info("the demo store has no customer with an order to show")
+		return
+	}
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for srv.Proc.LagEvents() > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+	p, found := srv.Store.Lookup("user_id:" + c.UserID)
+	if !found || p.Computed.Orders == 0 {
+		slog.Info("demo example customer not in the store with orders", "user_id", c.UserID, "found", found)
+		return
+	}
+	orders := "orders"
+	if p.Computed.Orders == 1 {
+		orders = "order"
+	}
+	auth := shellQuote("Authorization: Bearer " + srv.AdminToken)
+	profileURL := baseURL + "/api/profiles/" + url.PathEscape(c.UserID)
+	fmt.Fprintf(w, "tailor: example customer: %s (%d %s, %.2f revenue); its profile and timeline:\n",
+		c.UserID, p.Computed.Orders, orders, p.Computed.TotalRevenue)
+	fmt.Fprintf(w, "  curl -H %s %s\n", auth, shellQuote(profileURL))
+	fmt.Fprintf(w, "  curl -H %s %s\n", auth, shellQuote(profileURL+"/timeline"))
+}
+
+// shellQuote returns s as one POSIX shell word: unchanged when it holds only
+// characters no shell treats specially, else in single quotes.
+func shellQuote(s string) string {
+	safe := s != ""
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:@%+=,", r)) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func envOr(key, def string) string {
