@@ -19,7 +19,7 @@ import (
 
 // Config sizes and seeds the synthetic store. Zero values get defaults.
 type Config struct {
-	Customers int       // default 1000; works from 1,000 to 5,000,000
+	Customers int       // default 1000; any count from 1 (tested up to 5,000,000; tailor demo allows 50,000,000)
 	Seed      int64     // default 1
 	End       time.Time // default 2026-11-01T00:00:00Z; history spans the 2 years before End (End after 1972)
 	Products  int       // default 200 + Customers/50, capped at 20,000
