@@ -18,6 +18,7 @@ import (
 
 	"tailor/internal/catalog"
 	"tailor/internal/demo"
+	"tailor/internal/profile"
 	"tailor/internal/server"
 )
 
@@ -177,28 +178,37 @@ func loadDemo(ctx context.Context, srv *server.Server, customers int) error {
 
 // printDemoExample prints a customer of the demo store who has orders, and
 // curl lines that look up its profile and timeline, ready to paste. It waits
-// until the processor has applied what was loaded, so the look-up answers as
-// soon as the lines appear. It prints nothing when the store holds no such
-// profile (a tiny demo store, or a data directory filled by something else).
+// until that profile shows the orders the generator gave the customer, so the
+// look-up answers as soon as the lines appear; it waits on the profile, not on
+// the processor lag, because live traffic may keep the lag above zero. It
+// prints nothing when the store cannot hold such a profile (a tiny demo store,
+// or a data directory filled with something else).
 func printDemoExample(ctx context.Context, w io.Writer, srv *server.Server, baseURL string, customers int) {
-	c, _, ok := demo.New(demo.Config{Customers: customers}).Example()
+	c, want, ok := demo.New(demo.Config{Customers: customers}).Example()
 	if !ok {
 		slog.Info("the demo store has no customer with an order to show")
 		return
 	}
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
-	for srv.Proc.LagEvents() > 0 {
+	var p profile.Snapshot
+	for {
+		// Lag first: when it reads 0, everything loaded before was applied,
+		// so a look-up after it that still misses the orders never will.
+		idle := srv.Proc.LagEvents() == 0
+		var found bool
+		if p, found = srv.Store.Lookup("user_id:" + c.UserID); found && p.Computed.Orders >= int64(want) {
+			break
+		}
+		if idle {
+			slog.Info("no demo example to show: the store lacks the example customer's orders", "user_id", c.UserID, "found", found)
+			return
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-	}
-	p, found := srv.Store.Lookup("user_id:" + c.UserID)
-	if !found || p.Computed.Orders == 0 {
-		slog.Info("demo example customer not in the store with orders", "user_id", c.UserID, "found", found)
-		return
 	}
 	orders := "orders"
 	if p.Computed.Orders == 1 {
