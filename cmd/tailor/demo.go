@@ -22,7 +22,7 @@ import (
 // `tailor import`: products.ndjson, customers.csv and events.ndjson.
 func runDemo(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	customers := fs.Int("customers", 1000, "number of customers (1 to 5,000,000; about 20 events each)")
+	customers := fs.Int("customers", 1000, "number of customers (1 to 50,000,000; about 20 events each)")
 	seed := fs.Int64("seed", 1, "random seed; the same seed and sizes give byte-identical files")
 	out := fs.String("out", "./tailor-demo", "directory to write products.ndjson, customers.csv and events.ndjson into")
 	products := fs.Int("products", 0, "number of products (default 200 + customers/50, at most 20,000)")

@@ -22,7 +22,9 @@ KIND:
               columns become attributes) or NDJSON of catalog products
 
 FILE may be "-" for stdin and may be gzipped (.gz). Re-running an import is
-safe: rows already imported are recognised and not applied twice.
+safe within the server's --dedupe-window (7 days by default): rows already
+imported are recognised and not applied twice. Products can be re-imported
+at any time (they are replaced by id).
 
 flags:
 `

@@ -4,10 +4,13 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	_ "net/http/pprof"
+	"net/url"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -15,6 +18,7 @@ import (
 
 	"tailor/internal/catalog"
 	"tailor/internal/demo"
+	"tailor/internal/profile"
 	"tailor/internal/server"
 )
 
@@ -66,6 +70,8 @@ func runServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Log.LastSeq is only valid before Start: ask before ingest opens.
+	hasEvents := srv.Log.LastSeq() > 0 || srv.Store.Len() > 0
 	url, err := srv.Start()
 	if err != nil {
 		srv.Close(context.Background())
@@ -76,10 +82,15 @@ func runServe(ctx context.Context, args []string) error {
 	fmt.Printf("tailor: admin token: %s\n", srv.AdminToken)
 
 	if *withDemo {
-		if srv.Log.LastSeq() > 0 || srv.Store.Len() > 0 {
+		loaded := true
+		if hasEvents {
 			slog.Info("demo store not loaded: the data directory already holds events")
 		} else if err := loadDemo(ctx, srv, *demoCustomers); err != nil {
 			slog.Error("loading demo store", "err", err)
+			loaded = false
+		}
+		if loaded {
+			printDemoExample(ctx, os.Stdout, srv, url, *demoCustomers)
 		}
 	}
 	<-ctx.Done()
@@ -167,6 +178,68 @@ func loadDemo(ctx context.Context, srv *server.Server, customers int) error {
 		"took", time.Since(start).Round(time.Millisecond))
 	fmt.Printf("tailor: demo store loaded: %d customers, %d events\n", customers, total.Load())
 	return nil
+}
+
+// printDemoExample prints a customer of the demo store who has orders, and
+// curl lines that look up its profile and timeline, ready to paste. It waits
+// until that profile shows the orders the generator gave the customer, so the
+// look-up answers as soon as the lines appear; it waits on the profile, not on
+// the processor lag, because live traffic may keep the lag above zero. It
+// prints nothing when the store cannot hold such a profile (a tiny demo store,
+// or a data directory filled with something else).
+func printDemoExample(ctx context.Context, w io.Writer, srv *server.Server, baseURL string, customers int) {
+	c, want, ok := demo.New(demo.Config{Customers: customers}).Example()
+	if !ok {
+		slog.Info("the demo store has no customer with an order to show")
+		return
+	}
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	var p profile.Snapshot
+	for {
+		// Lag first: when it reads 0, everything loaded before was applied,
+		// so a look-up after it that still misses the orders never will.
+		idle := srv.Proc.LagEvents() == 0
+		var found bool
+		if p, found = srv.Store.Lookup("user_id:" + c.UserID); found && p.Computed.Orders >= int64(want) {
+			break
+		}
+		if idle {
+			slog.Info("no demo example to show: the store lacks the example customer's orders", "user_id", c.UserID, "found", found)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+	orders := "orders"
+	if p.Computed.Orders == 1 {
+		orders = "order"
+	}
+	auth := shellQuote("Authorization: Bearer " + srv.AdminToken)
+	profileURL := baseURL + "/api/profiles/" + url.PathEscape(c.UserID)
+	fmt.Fprintf(w, "tailor: example customer: %s (%d %s, %.2f revenue); its profile and timeline:\n",
+		c.UserID, p.Computed.Orders, orders, p.Computed.TotalRevenue)
+	fmt.Fprintf(w, "  curl -H %s %s\n", auth, shellQuote(profileURL))
+	fmt.Fprintf(w, "  curl -H %s %s\n", auth, shellQuote(profileURL+"/timeline"))
+}
+
+// shellQuote returns s as one POSIX shell word: unchanged when it holds only
+// characters no shell treats specially, else in single quotes.
+func shellQuote(s string) string {
+	safe := s != ""
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:@%+=,", r)) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func envOr(key, def string) string {

@@ -128,7 +128,8 @@ type leaf struct {
 	groups [3]weighted
 }
 
-// weighted samples product indexes proportionally to their weights.
+// weighted samples items (products, leaf categories, cities) with
+// probability proportional to their weights.
 type weighted struct {
 	items []int32
 	cum   []uint64

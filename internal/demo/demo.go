@@ -19,7 +19,7 @@ import (
 
 // Config sizes and seeds the synthetic store. Zero values get defaults.
 type Config struct {
-	Customers int       // default 1000; works from 1,000 to 5,000,000
+	Customers int       // default 1000; any count from 1 (tested up to 5,000,000; tailor demo allows 50,000,000)
 	Seed      int64     // default 1
 	End       time.Time // default 2026-11-01T00:00:00Z; history spans the 2 years before End (End after 1972)
 	Products  int       // default 200 + Customers/50, capped at 20,000
@@ -109,16 +109,51 @@ func (g *Generator) Messages(fn func(msg []byte) error) error {
 // use it to generate in parallel with one Generator per goroutine.
 func (g *Generator) MessagesRange(from, to int, fn func(msg []byte) error) error {
 	from, to = max(from, 0), min(to, g.cfg.Customers)
-	s := &g.sim
-	s.fn = fn
-	defer func() { s.fn = nil }()
+	g.sim.fn = fn
+	defer func() { g.sim.fn = nil }()
 	for i := from; i < to; i++ {
-		g.makePlan(&g.plan, i)
-		g.seedCustomer(&g.simPCG, streamContent, i)
-		s.reset(&g.plan)
-		if err := s.run(); err != nil {
+		if err := g.play(i); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// play runs customer index through g.sim, which hands each message to its fn.
+func (g *Generator) play(index int) error {
+	g.makePlan(&g.plan, index)
+	g.seedCustomer(&g.simPCG, streamContent, index)
+	g.sim.reset(&g.plan)
+	return g.sim.run()
+}
+
+// Example returns a customer worth looking up in the demo store, and how
+// many orders it completed: the first, in index order, with at least two
+// completed orders (a repeat buyer shows more of a profile: an average order
+// value, several purchases), else the first with one. Every Order Completed
+// message carries the customer's userId (checkout signs the customer in
+// first), so the profile of c.UserID holds them all. ok is false when no
+// customer completed an order, which only happens in very small stores.
+//
+// Example plays customers until it finds a repeat buyer; in the default
+// store that is within the first few dozen, so it costs a millisecond.
+func (g *Generator) Example() (c Customer, orders int, ok bool) {
+	g.sim.fn = func([]byte) error { return nil }
+	defer func() { g.sim.fn = nil }()
+	first := -1
+	for i := 0; i < g.cfg.Customers; i++ {
+		if err := g.play(i); err != nil {
+			break
+		}
+		if g.sim.orders >= 2 {
+			return g.Customer(i), g.sim.orders, true
+		}
+		if g.sim.orders > 0 && first < 0 {
+			first, orders = i, g.sim.orders
+		}
+	}
+	if first < 0 {
+		return Customer{}, 0, false
+	}
+	return g.Customer(first), orders, true
 }

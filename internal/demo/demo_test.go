@@ -811,3 +811,91 @@ func topCategories(leaves []string) map[string]bool {
 	}
 	return tops
 }
+
+// TestExample checks Example against a scan of the messages: it names the
+// first customer with two or more Order Completed messages, else the first
+// with one; every order of that customer carries its userId, and the count
+// matches.
+func TestExample(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+	}{
+		{"default store", Config{}},
+		{"other seed", Config{Customers: 300, Seed: 7}},
+		{"one customer who orders", Config{Customers: 1, Seed: 3}},
+		{"one customer who never orders", Config{Customers: 1, Seed: 2}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := New(tt.cfg)
+			orders := make([]int, g.Config().Customers) // Order Completed per customer index
+			userIDs := make([]string, len(orders))
+			err := g.Messages(func(b []byte) error {
+				var m msg
+				if err := json.Unmarshal(b, &m); err != nil {
+					return err
+				}
+				if m.Event != "Order Completed" {
+					return nil
+				}
+				var c int
+				if _, err := fmt.Sscanf(m.MessageID, "demo-%d-", &c); err != nil {
+					return fmt.Errorf("messageId %q: %w", m.MessageID, err)
+				}
+				if m.UserID == "" || userIDs[c-1] != "" && m.UserID != userIDs[c-1] {
+					return fmt.Errorf("order %s has userId %q, want the customer's (%q)", m.MessageID, m.UserID, userIDs[c-1])
+				}
+				userIDs[c-1] = m.UserID
+				orders[c-1]++
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := -1
+			for i, n := range orders {
+				if n >= 2 {
+					want = i
+					break
+				}
+				if n == 1 && want < 0 {
+					want = i
+				}
+			}
+			c, n, ok := New(tt.cfg).Example()
+			if ok != (want >= 0) {
+				t.Fatalf("Example() ok = %v, want %v (customer %d)", ok, want >= 0, want)
+			}
+			if !ok {
+				return
+			}
+			if c.UserID != userIDs[want] || n != orders[want] {
+				t.Errorf("Example() = %s with %d orders, want %s with %d", c.UserID, n, userIDs[want], orders[want])
+			}
+			if row := g.Customer(want); c != row {
+				t.Errorf("Example() customer = %+v, want row %+v", c, row)
+			}
+		})
+	}
+}
+
+// TestExampleKeepsMessages checks that Example leaves the generator
+// producing the same messages as a fresh one.
+func TestExampleKeepsMessages(t *testing.T) {
+	cfg := Config{Customers: 50}
+	g := New(cfg)
+	if _, _, ok := g.Example(); !ok {
+		t.Fatal("no example customer in a 50-customer store")
+	}
+	var a, b strings.Builder
+	if err := g.Messages(func(m []byte) error { a.Write(m); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := New(cfg).Messages(func(m []byte) error { b.Write(m); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if a.String() != b.String() {
+		t.Error("messages after Example differ from a fresh generator's")
+	}
+}

@@ -46,7 +46,8 @@ type sim struct {
 	cartDev  *device // the device the cart lives on
 	cartUser bool    // the cart was filled while signed in: the shop can email about it
 	cartSeq  int
-	orderSeq int
+	orderSeq int // checkouts started: order ids are order-<customer>-<orderSeq>
+	orders   int // Order Completed messages sent
 	cartAt   int64
 	viewed   []int
 	bought   []int // recent purchases, newest last
@@ -78,6 +79,7 @@ func (s *sim) reset(p *plan) {
 	s.cart = s.cart[:0]
 	s.cartSeq = 1
 	s.orderSeq = 0
+	s.orders = 0
 	s.viewed = s.viewed[:0]
 	s.bought = s.bought[:0]
 	s.emails = 0
@@ -725,6 +727,7 @@ func (s *sim) checkout(complete bool) {
 	if s.err != nil {
 		return
 	}
+	s.orders++
 	s.page("Order Confirmation", "/checkout/confirmation", "Thank you | Tailor Demo Shop", -1)
 	for _, it := range s.cart {
 		if len(s.bought) == 8 {

@@ -2,18 +2,27 @@
 //
 // Keyspace (all big-endian, so range scans are ordered):
 //
-//	l/<partition:2><seq:8>          -> stored message (event.AppendStored form)
-//	t/<identifier>\x00<ts:8><seq:8> -> <partition:2>   timeline index
-//	d/<source>\x00<messageId>       -> <receivedAt day:uvarint>  de-duplication
-//	k/<partition:2>                 -> <seq:8>  checkpoint: highest applied seq
+//	l/<partition:2><seq:8>                -> stored message (event.AppendStored form)
+//	t/<identifier>\x00<ts:8><seq:8>       -> <partition:2>   timeline index
+//	d/<source>\x00<messageId>             -> <day:uvarint>   de-duplication
+//
+// ts is the event's timestamp in Unix nanoseconds; the timeline index is
+// written in the same batch as the record, under the keys the caller passes
+// in Record.Index. day is the UTC day (days since the Unix epoch) the record
+// was committed; ExpireDedupe deletes keys older than the window.
+//
+// The log keeps no checkpoint of its own: how far the log has been applied is
+// the reader's state, kept with what it derived (the profile package writes
+// k/applied in the same batch as the profiles) and passed to ReplayAll.
 //
 // Invariants:
 //   - One goroutine (the writer) assigns sequence numbers, so seq is a total
 //     order over all partitions and increases within each partition.
 //   - Append returns only after the batch holding the records is synced, and
-//     records reach their partition's Sink in seq order, after the sync. A
-//     crash between the sync and the Sink is repaired by Replay from the
-//     checkpoint.
+//     the entries of each group commit reach the Sink (one for all
+//     partitions) in seq order, after the sync and before any of its appends
+//     return. A crash between the sync and the Sink is repaired by the
+//     reader's ReplayAll from its checkpoint.
 //   - A (source, messageId) pair is written at most once while its de-duplication
 //     key lives (the window); duplicates are acknowledged but not written.
 //

@@ -8,7 +8,10 @@
 // the server's per-message rejections back to file lines. Run ties them to a
 // file, a progress display and a summary.
 //
-// Re-running an import is safe: every message carries a messageId derived
-// from the file name, the line and the row's content, and the server
-// de-duplicates on it; products are upserted by id.
+// Re-running an import within the server's de-duplication window (its
+// --dedupe-window, 7 days by default) is safe: every message carries a
+// messageId, its own or, when it has none, one derived from the file name,
+// the line and the row's content, and the server drops messageIds it has
+// seen within the window. Products are upserted by id, so they are safe to
+// re-import at any time.
 package importer

@@ -4,7 +4,9 @@
 // measures acknowledged throughput, ack latency, errors and processor lag.
 //
 // Everything a worker touches per request is prepared before the clock starts:
-// bodies, URLs and headers. Per-request measurements go into per-worker
+// URLs, headers and two copies of every body. Later passes over the corpus
+// reuse those copies: a background renderer rewrites the pass digits of their
+// messageIds in place (see cursor), so no body is built on the clock. Per-request measurements go into per-worker
 // counters and histograms that only their worker writes (atomically, so the
 // once-a-second progress reporter can read them without locks); they are
 // merged when read.

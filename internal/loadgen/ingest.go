@@ -220,9 +220,9 @@ func (l *httpLoad) work(w *workerStats, errs *errorLog, stop *atomic.Bool) {
 }
 
 // send posts the next body and records the outcome. buf receives the start of
-// the answer (to read "accepted" counts and error bodies). Its only
-// allocations are net/http's own: the request, its body reader and the
-// transport's per-request state.
+// the answer (to read "accepted" counts and error bodies). It allocates only
+// what a request needs: the http.Request, its body reader, the GetBody
+// closure, and the transport's per-request state; never the body itself.
 func (l *httpLoad) send(w *workerStats, errs *errorLog, buf []byte) {
 	ls := l.cur.body()
 	defer l.cur.release(ls)

@@ -22,12 +22,41 @@ func chromiumPath() string {
 	return "/usr/bin/chromium"
 }
 
-// TestAnalyticsBrowser loads analytics.js (@segment/analytics-next) in a
-// headless Chromium on a page from another origin, pointed at Tailor through
-// its documented settings, and checks the events land in one profile. It
-// covers CORS and analytics.js' text/plain JSON bodies with the write key in
-// the body, and proves the page talks to nobody but this machine.
-func TestAnalyticsBrowser(t *testing.T) {
+// browserSummary is what browser-client.mjs prints.
+type browserSummary struct {
+	Result *struct {
+		AnonymousID      string            `json:"anonymousId"`
+		UserID           string            `json:"userId"`
+		MessageIDs       []string          `json:"messageIds"`
+		FailedDeliveries []string          `json:"failedDeliveries"`
+		IdentifiedAs     map[string]string `json:"identifiedAs"` // userId -> anonymousId of its identify
+	} `json:"result"`
+	CookieAnonymousID  *string `json:"cookieAnonymousId"`
+	StorageAnonymousID *string `json:"storageAnonymousId"`
+	Requests           []struct {
+		Method, URL, ResourceType string
+	} `json:"requests"`
+	APIResponses []struct {
+		URL, Method string
+		Status      int
+		AllowOrigin *string `json:"allowOrigin"`
+	} `json:"apiResponses"`
+	Retried []struct {
+		URL, Error, At, Probe string
+	} `json:"retried"`
+	Forbidden []string `json:"forbidden"`
+	Console   []string `json:"console"`
+	Errors    []string `json:"errors"`
+}
+
+// runBrowser serves the e2e shop page (test/sdk/browser/index.html) and the
+// analytics-next bundle on an origin of their own, opens the page with query
+// q in a headless Chromium pointed at s, and returns what
+// browser-client.mjs reports and the shop's origin. It fails the test when
+// the run failed or the page contacted another host; a missing node, npm
+// package or Chromium skips it (fails it in CI).
+func runBrowser(t *testing.T, s *server, q url.Values) (*browserSummary, string) {
+	t.Helper()
 	node := requireNode(t, "playwright-core", "@segment/analytics-next")
 	chrome := chromiumPath()
 	if _, err := os.Stat(chrome); err != nil {
@@ -37,8 +66,6 @@ func TestAnalyticsBrowser(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(umd, "index.js")); err != nil {
 		t.Fatalf("analytics-next UMD bundle missing: %v", err)
 	}
-
-	s := startServer(t, t.TempDir())
 
 	// The shop: its own origin (another port), serving the page and the
 	// analytics-next bundle with its lazily loaded chunks.
@@ -57,46 +84,15 @@ func TestAnalyticsBrowser(t *testing.T) {
 	}))
 	defer shop.Close()
 
-	st := newStory("browser")
-	q := url.Values{
-		"writeKey": {s.WriteKey},
-		"apiHost":  {strings.TrimPrefix(s.URL, "http://") + "/v1"},
-		"userId":   {st.UserID},
-		"email":    {st.Email},
-		"name":     {st.Name},
-		"sku":      {st.Purchased},
-		"category": {st.Category},
-	}
+	q.Set("writeKey", s.WriteKey)
+	q.Set("apiHost", strings.TrimPrefix(s.URL, "http://")+"/v1")
 	pageURL := shop.URL + "/?" + q.Encode()
 	out, runErr := runNode(t, node, 120*time.Second, "browser-client.mjs", "--url", pageURL, "--chromium", chrome)
 	mu.Lock()
 	t.Logf("the shop served: %q", served)
 	mu.Unlock()
 
-	var sum struct {
-		Result *struct {
-			AnonymousID      string   `json:"anonymousId"`
-			UserID           string   `json:"userId"`
-			MessageIDs       []string `json:"messageIds"`
-			FailedDeliveries []string `json:"failedDeliveries"`
-		} `json:"result"`
-		CookieAnonymousID  *string `json:"cookieAnonymousId"`
-		StorageAnonymousID *string `json:"storageAnonymousId"`
-		Requests           []struct {
-			Method, URL, ResourceType string
-		} `json:"requests"`
-		APIResponses []struct {
-			URL, Method string
-			Status      int
-			AllowOrigin *string `json:"allowOrigin"`
-		} `json:"apiResponses"`
-		Retried []struct {
-			URL, Error, At, Probe string
-		} `json:"retried"`
-		Forbidden []string `json:"forbidden"`
-		Console   []string `json:"console"`
-		Errors    []string `json:"errors"`
-	}
+	var sum browserSummary
 	if err := json.Unmarshal(out, &sum); err != nil {
 		t.Fatalf("browser-client.mjs (%v) printed no JSON summary: %v\n%s", runErr, err, out)
 	}
@@ -115,6 +111,24 @@ func TestAnalyticsBrowser(t *testing.T) {
 	if runErr != nil || len(sum.Errors) > 0 || sum.Result == nil {
 		t.Fatalf("browser run failed (%v): %s", runErr, strings.Join(sum.Errors, "\n"))
 	}
+	return &sum, shop.URL
+}
+
+// TestAnalyticsBrowser loads analytics.js (@segment/analytics-next) in a
+// headless Chromium on a page from another origin, pointed at Tailor through
+// its documented settings, and checks the events land in one profile. It
+// covers CORS and analytics.js' text/plain JSON bodies with the write key in
+// the body, and proves the page talks to nobody but this machine.
+func TestAnalyticsBrowser(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	st := newStory("browser")
+	sum, shopURL := runBrowser(t, s, url.Values{
+		"userId":   {st.UserID},
+		"email":    {st.Email},
+		"name":     {st.Name},
+		"sku":      {st.Purchased},
+		"category": {st.Category},
+	})
 	res := sum.Result
 	if res.UserID != st.UserID {
 		t.Errorf("analytics.user().id() = %q, want %q", res.UserID, st.UserID)
@@ -146,8 +160,8 @@ func TestAnalyticsBrowser(t *testing.T) {
 		if r.Status != http.StatusOK {
 			t.Errorf("%s %s: status %d, want 200", r.Method, r.URL, r.Status)
 		}
-		if r.AllowOrigin == nil || (*r.AllowOrigin != "*" && *r.AllowOrigin != shop.URL) {
-			t.Errorf("%s %s: Access-Control-Allow-Origin %v, want * or %s", r.Method, r.URL, r.AllowOrigin, shop.URL)
+		if r.AllowOrigin == nil || (*r.AllowOrigin != "*" && *r.AllowOrigin != shopURL) {
+			t.Errorf("%s %s: Access-Control-Allow-Origin %v, want * or %s", r.Method, r.URL, r.AllowOrigin, shopURL)
 		}
 	}
 	for _, p := range []string{"POST /v1/p", "POST /v1/i", "POST /v1/t"} {

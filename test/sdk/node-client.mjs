@@ -6,12 +6,16 @@
 //          "userId":"...","anonymousId":"...","email":"...","name":"...",
 //          "oldUserId":"...","viewedAnon":"sku","purchased":"sku",
 //          "category":"Shoes","revenue":99.5}'
+//    or: node node-client.mjs '{"host":"...","writeKey":"...",
+//          "calls":[["identify",{"userId":"...","traits":{...}}],["alias",{...}],...]}'
+//        sends the given calls (SDK method and its parameters) instead of the story.
 //
 // Exit status 0 when every call was delivered, 1 otherwise.
 import { Analytics } from '@segment/analytics-node'
 
 const cfg = JSON.parse(process.argv[2] ?? '{}')
-for (const k of ['host', 'writeKey', 'userId', 'anonymousId', 'email', 'purchased']) {
+const required = cfg.calls ? ['host', 'writeKey'] : ['host', 'writeKey', 'userId', 'anonymousId', 'email', 'purchased']
+for (const k of required) {
   if (!cfg[k]) {
     console.error(`node-client: missing config field ${k}`)
     process.exit(2)
@@ -86,7 +90,7 @@ const story = [
   ['alias', { previousId: cfg.oldUserId, userId: cfg.userId }],
   ['group', { userId: cfg.userId, groupId: 'acme-inc', traits: { name: 'Acme Inc', plan: 'enterprise' } }],
 ]
-for (const [method, params] of story) {
+for (const [method, params] of cfg.calls ?? story) {
   send(method, params)
   await sleep(2) // keep the story's timestamps in order
 }
