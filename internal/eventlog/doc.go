@@ -12,8 +12,8 @@
 // was committed; ExpireDedupe deletes keys older than the window.
 //
 // The log keeps no checkpoint of its own: how far the log has been applied is
-// the reader's state, kept with what it derived (the profile package writes
-// k/applied in the same batch as the profiles) and passed to ReplayAll.
+// the reader's state, kept with what it derived (the processor writes
+// k/applied in the same batch as every applier's state) and passed to ReplayAll.
 //
 // Invariants:
 //   - One goroutine (the writer) assigns sequence numbers, so seq is a total
