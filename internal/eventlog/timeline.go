@@ -127,11 +127,19 @@ func (l *Log) Timeline(identifiers []string, before Cursor, limit int) ([]Pointe
 		return nil, fmt.Errorf("eventlog: timeline: %w", err)
 	}
 	m := merger{it: it, at: -1}
-	h := make(heads, 0, len(identifiers))
+	// One allocation for every source and one for every prefix.
+	size := 0
 	for _, id := range identifiers {
-		prefix := make([]byte, 0, 2+len(id)+1+16)
-		prefix = append(append(append(prefix, "t/"...), id...), 0)
-		s := &source{prefix: prefix}
+		size += len("t/") + len(id) + 1
+	}
+	prefixes := make([]byte, 0, size)
+	srcs := make([]source, len(identifiers))
+	h := make(heads, 0, len(identifiers))
+	for i, id := range identifiers {
+		start := len(prefixes)
+		prefixes = append(append(append(prefixes, "t/"...), id...), 0)
+		s := &srcs[i]
+		s.prefix = prefixes[start:len(prefixes):len(prefixes)]
 		if m.seek(s, before) {
 			h = append(h, s)
 		}
