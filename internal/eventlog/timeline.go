@@ -142,11 +142,13 @@ func (l *Log) Timeline(identifiers []string, before Cursor, limit int) ([]Pointe
 		s.prefix = prefixes[start:len(prefixes):len(prefixes)]
 		if m.seek(s, before) {
 			h = append(h, s)
+		} else if m.err != nil {
+			break
 		}
 	}
 	heap.Init(&h)
 	out := make([]Pointer, 0, min(limit, 256))
-	for len(out) < limit && len(h) > 0 {
+	for len(out) < limit && len(h) > 0 && m.err == nil {
 		s := h[0]
 		out = append(out, s.head)
 		if m.step(s) {
@@ -155,7 +157,7 @@ func (l *Log) Timeline(identifiers []string, before Cursor, limit int) ([]Pointe
 			heap.Pop(&h)
 		}
 	}
-	err = it.Error()
+	err = m.err
 	if cerr := it.Close(); err == nil {
 		err = cerr
 	}
@@ -180,6 +182,9 @@ type merger struct {
 	next  int // the id the next source gets
 	key   []byte
 	upper []byte
+	// err is the first iteration error; kept here because the next seek
+	// clears the iterator's own.
+	err error
 }
 
 // seek positions s on its newest entry strictly older than before (its
@@ -230,6 +235,9 @@ func (m *merger) read(s *source) bool {
 		s.ts = binary.BigEndian.Uint64(tail[:8])
 		s.head = Pointer{Partition: int(binary.BigEndian.Uint16(v)), TsNanos: int64(s.ts), Seq: binary.BigEndian.Uint64(tail[8:])}
 		return true
+	}
+	if err := m.it.Error(); err != nil && m.err == nil {
+		m.err = err
 	}
 	return false
 }

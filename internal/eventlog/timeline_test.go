@@ -10,10 +10,14 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 )
 
 // fill appends n records per identifier, event times from times(i, j), and
@@ -368,5 +372,43 @@ func BenchmarkTimeline(b *testing.B) {
 		})
 		l.Close()
 		db.Close()
+	}
+}
+
+// A read error in the middle of the merge must reach the caller, not end the
+// timeline early as if the identifiers had no more events.
+func TestTimelineReportsReadErrors(t *testing.T) {
+	// Only the first read fails: later seeks succeed, and clear the
+	// iterator's own record of the error.
+	var failed atomic.Bool
+	fail := &errorfs.Toggle{Injector: errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if op.Kind == errorfs.OpFileReadAt && strings.HasSuffix(op.Path, ".sst") && failed.CompareAndSwap(false, true) {
+			return errorfs.ErrInjected
+		}
+		return nil
+	})}
+	db, err := pebble.Open("db", &pebble.Options{FS: errorfs.Wrap(vfs.NewMem(), fail), Logger: quiet{}, CacheSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	l, err := Open(db, Options{Partitions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Start(func([]Entry) {})
+	defer l.Close()
+	ids := []string{"user_id:a", "user_id:b", "user_id:c"}
+	fill(t, l, ids, func(int) int { return 3 }, func(i, j int) time.Time { return time.Unix(int64(100*i+j), 0) })
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := l.Timeline(ids, Cursor{}, 100); err != nil || len(got) != 9 {
+		t.Fatalf("before the fault: %d pointers, %v", len(got), err)
+	}
+	fail.On()
+	defer fail.Off()
+	if got, err := l.Timeline(ids, Cursor{}, 100); !errors.Is(err, errorfs.ErrInjected) {
+		t.Fatalf("with failing reads: %d pointers, err %v; want the read error", len(got), err)
 	}
 }
