@@ -3,6 +3,7 @@ package profile
 import (
 	"cmp"
 	"slices"
+	"strings"
 
 	"tailor/internal/event"
 )
@@ -23,6 +24,8 @@ func (s *Store) IdentityKeys(key string, limit int, kinds ...event.Kind) (id str
 	if p == nil {
 		return "", nil, 0, false
 	}
+	var runs [][]event.Identifier
+	size, n := 0, 0
 	for _, k := range kinds {
 		from, _ := slices.BinarySearchFunc(p.Identities, k, func(id event.Identifier, k event.Kind) int {
 			return cmp.Compare(id.Kind, k)
@@ -34,8 +37,31 @@ func (s *Store) IdentityKeys(key string, limit int, kinds ...event.Kind) (id str
 			return 1
 		})
 		total += to
-		for _, ident := range p.Identities[from : from+max(0, min(to, limit-len(keys)))] {
-			keys = append(keys, ident.Key())
+		run := p.Identities[from : from+max(0, min(to, limit-n))]
+		for _, ident := range run {
+			size += len(ident.Kind) + 1 + len(ident.Value)
+		}
+		n += len(run)
+		runs = append(runs, run)
+	}
+	// The keys share one string: two allocations instead of one per key.
+	var b strings.Builder
+	b.Grow(size)
+	for _, run := range runs {
+		for _, ident := range run {
+			b.WriteString(string(ident.Kind))
+			b.WriteByte(':')
+			b.WriteString(ident.Value)
+		}
+	}
+	all := b.String()
+	if n > 0 {
+		keys = make([]string, 0, n)
+	}
+	for _, run := range runs {
+		for _, ident := range run {
+			l := len(ident.Kind) + 1 + len(ident.Value)
+			keys, all = append(keys, all[:l]), all[l:]
 		}
 	}
 	return p.ID, keys, total, true

@@ -56,3 +56,37 @@ func TestIdentityKeysBoundedByKind(t *testing.T) {
 		t.Fatal("found a profile for an unknown identifier")
 	}
 }
+
+// BenchmarkTimelineKeys measures what the timeline handler does under the
+// store's read lock for a profile with many identities: IdentityKeys (at
+// most 1,000 keys of the kinds that file events) against Identities (every
+// key), which it used before.
+func BenchmarkTimelineKeys(b *testing.B) {
+	for _, n := range []int{1000, 100000} {
+		s := NewStore()
+		for i := range n {
+			e := &event.Event{Seq: uint64(i + 1), Type: event.Identify, MessageID: fmt.Sprint("m", i), UserID: "u",
+				AnonymousID: fmt.Sprintf("a%07d", i), Timestamp: time.Unix(1700000000, 0).UTC()}
+			if i%2 == 0 {
+				e.Traits = map[string]any{"email": fmt.Sprintf("e%07d@x.org", i)}
+			}
+			s.apply(e)
+		}
+		b.Run(fmt.Sprintf("identities=%d/IdentityKeys", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, keys, _, ok := s.IdentityKeys("user_id:u", 1000, event.KindUserID, event.KindAnonymousID); !ok || len(keys) != min(n+1, 1000) {
+					b.Fatal(len(keys), ok)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("identities=%d/Identities", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, keys, ok := s.Identities("user_id:u"); !ok || len(keys) < n {
+					b.Fatal(len(keys), ok)
+				}
+			}
+		})
+	}
+}
