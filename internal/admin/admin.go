@@ -163,11 +163,25 @@ func intParam(r *http.Request, name string, def, max int) (int, error) {
 
 func (a *API) getTimeline(w http.ResponseWriter, r *http.Request) {
 	ident := r.PathValue("identifier")
+	limit, err := intParam(r, "limit", 50, 1000)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	cursor, err := eventlog.ParseCursor(r.URL.Query().Get("cursor"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "cursor: pass back next_cursor from the previous page")
+		return
+	}
+	// Events are filed only under their primary identifier (userId, else
+	// anonymousId; see event.PrimaryID), so emails and phones are not
+	// consulted. The store hands over a bounded number of keys and its lock
+	// is released before the log is read.
 	var id string
 	var keys []string
-	found := false
+	total, found := 0, false
 	for _, k := range resolveKeys(ident) {
-		if id, keys, found = a.Store.Identities(k); found {
+		if id, keys, total, found = a.Store.IdentityKeys(k, eventlog.MaxTimelineIdentifiers, event.KindUserID, event.KindAnonymousID); found {
 			break
 		}
 	}
@@ -175,24 +189,7 @@ func (a *API) getTimeline(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no profile for %q", ident))
 		return
 	}
-	limit, err := intParam(r, "limit", 50, 1000)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	var beforeTs int64
-	var beforeSeq uint64
-	if c := r.URL.Query().Get("cursor"); c != "" {
-		ts, seq, ok := strings.Cut(c, "-")
-		var err1, err2 error
-		beforeTs, err1 = strconv.ParseInt(ts, 10, 64)
-		beforeSeq, err2 = strconv.ParseUint(seq, 10, 64)
-		if !ok || err1 != nil || err2 != nil || beforeSeq == 0 {
-			writeError(w, http.StatusBadRequest, "cursor: pass back next_cursor from the previous page")
-			return
-		}
-	}
-	ptrs, err := a.Log.Timeline(keys, beforeTs, beforeSeq, limit)
+	ptrs, err := a.Log.Timeline(keys, cursor, limit)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
@@ -215,10 +212,12 @@ func (a *API) getTimeline(w http.ResponseWriter, r *http.Request) {
 	}
 	next := ""
 	if len(ptrs) == limit {
-		last := ptrs[len(ptrs)-1]
-		next = fmt.Sprintf("%d-%d", last.TsNanos, last.Seq)
+		next = ptrs[len(ptrs)-1].Cursor().String()
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"profile_id": id, "events": out, "next_cursor": next})
+	// partial says the profile has more identifiers than one query consults:
+	// the events of the others are missing from every page.
+	writeJSON(w, http.StatusOK, map[string]any{"profile_id": id, "events": out, "next_cursor": next,
+		"partial": len(keys) < total, "identifiers_searched": len(keys), "identifiers_total": total})
 }
 
 func (a *API) searchProfiles(w http.ResponseWriter, r *http.Request) {

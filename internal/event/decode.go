@@ -104,7 +104,9 @@ type fields struct {
 // its own timestamp and the time it was sent, the event time is
 // receivedAt - (sentAt - timestamp), as Segment does. Without sentAt the
 // timestamp is trusted as is (historical imports); without a timestamp the
-// event happened when it was received.
+// event happened when it was received. Every one of these times must lie in
+// the supported range (see InTimeRange), so that replaying the log computes
+// the very same event time.
 func DecodeValue(v *fastjson.Value, m Meta) (Event, error) {
 	var e Event
 	obj, err := v.Object()
@@ -229,31 +231,88 @@ func DecodeValue(v *fastjson.Value, m Meta) (Event, error) {
 		}
 	}
 
-	ts, err := timeField("timestamp", f.timestamp)
+	e.Timestamp, err = eventTime(f, m, e.ReceivedAt)
+	return e, err
+}
+
+// The supported time range, for timestamp, originalTimestamp, sentAt, the
+// receive time and the event time after clock-skew correction: from minTime
+// (inclusive) to maxTime (exclusive).
+//
+// Why these bounds: the log stores the receive metadata and indexes events
+// by time as int64 Unix nanoseconds (years 1678 to 2262), and the index
+// compares them as unsigned, so a time before 1970 or past 2262 would read
+// back as a different instant on replay or sort out of place. Keeping every
+// input within 230 years of the others also keeps sentAt - timestamp far
+// from time.Duration's ±292-year saturation, so the correction is exact;
+// 2200 leaves the event time room for the windows and waits added to it.
+var (
+	minTime = time.Unix(0, 0).UTC()
+	maxTime = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// InTimeRange reports whether t is within the range Decode accepts for every
+// time: from 1970-01-01T00:00:00Z (inclusive) to 2200-01-01T00:00:00Z
+// (exclusive).
+func InTimeRange(t time.Time) bool { return !t.Before(minTime) && t.Before(maxTime) }
+
+// outOfRange says why t was refused, e.g. "3000-01-01T00:00:00Z is outside
+// the supported range 1970-01-01T00:00:00Z to 2200-01-01T00:00:00Z".
+func outOfRange(t time.Time) string {
+	return fmt.Sprintf("%s is outside the supported range %s to %s",
+		t.UTC().Format(time.RFC3339Nano), minTime.Format(time.RFC3339), maxTime.Format(time.RFC3339))
+}
+
+// unsetClock reports whether a sentAt says nothing: absent, or exactly the
+// Unix epoch. The epoch is what a clock that was never set reports, and the
+// log records "no batch sentAt" as 0 nanoseconds; honouring an epoch sentAt
+// live would make replay compute a different event time.
+func unsetClock(t time.Time) bool { return t.IsZero() || t.Equal(minTime) }
+
+// eventTime is when the event happened (see DecodeValue on clock skew).
+func eventTime(f fields, m Meta, receivedAt time.Time) (time.Time, error) {
+	if !InTimeRange(receivedAt) {
+		return time.Time{}, fieldErr("receivedAt", "the server clock's %s", outOfRange(receivedAt))
+	}
+	tsField := "timestamp"
+	ts, err := timeField(tsField, f.timestamp)
 	if err != nil {
-		return e, err
+		return time.Time{}, err
 	}
 	if ts.IsZero() {
-		if ts, err = timeField("originalTimestamp", f.originalTimestamp); err != nil {
-			return e, err
+		tsField = "originalTimestamp"
+		if ts, err = timeField(tsField, f.originalTimestamp); err != nil {
+			return time.Time{}, err
 		}
 	}
 	sentAt, err := timeField("sentAt", f.sentAt)
 	if err != nil {
-		return e, err
+		return time.Time{}, err
 	}
-	if sentAt.IsZero() {
-		sentAt = m.SentAt
+	if unsetClock(sentAt) {
+		sentAt = time.Time{}
+		if !unsetClock(m.SentAt) {
+			if !InTimeRange(m.SentAt) {
+				return time.Time{}, fieldErr("sentAt", "the batch's sentAt %s", outOfRange(m.SentAt))
+			}
+			sentAt = m.SentAt.UTC()
+		}
 	}
 	switch {
 	case ts.IsZero():
-		e.Timestamp = e.ReceivedAt
-	case !sentAt.IsZero():
-		e.Timestamp = e.ReceivedAt.Add(-sentAt.Sub(ts))
-	default:
-		e.Timestamp = ts.UTC()
+		return receivedAt, nil
+	case sentAt.IsZero():
+		return ts, nil
 	}
-	return e, nil
+	// Both inputs are within the range, so the difference is far from
+	// saturating; only the corrected time can leave the range.
+	skew := sentAt.Sub(ts)
+	t := receivedAt.Add(-skew)
+	if !InTimeRange(t) {
+		return time.Time{}, fieldErr(tsField, "%s with sentAt %s: the event time corrected for clock skew, receivedAt - (sentAt - %s), %s",
+			ts.Format(time.RFC3339Nano), sentAt.Format(time.RFC3339Nano), tsField, outOfRange(t))
+	}
+	return t, nil
 }
 
 func isNull(v *fastjson.Value) bool { return v == nil || v.Type() == fastjson.TypeNull }
@@ -401,10 +460,15 @@ func timeField(field string, v *fastjson.Value) (time.Time, error) {
 	if !ok {
 		return time.Time{}, fieldErr(field, "%q is not an ISO 8601 date such as 2026-11-24T10:00:00.000Z", truncate(s))
 	}
+	if !InTimeRange(t) {
+		return time.Time{}, fieldErr(field, "%s", outOfRange(t))
+	}
 	return t, nil
 }
 
 // ParseTime parses the ISO 8601 forms SDKs send; times without a zone are UTC.
+// It does not check the supported range (see InTimeRange): Decode does, so
+// that the answer says the date is out of range rather than malformed.
 func ParseTime(s string) (time.Time, bool) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -412,9 +476,6 @@ func ParseTime(s string) (time.Time, bool) {
 	}
 	for _, f := range timeFormats {
 		if t, err := time.Parse(f, s); err == nil {
-			if t.Year() < 1970 || t.Year() > 9999 {
-				return time.Time{}, false
-			}
 			return t.UTC(), true
 		}
 	}

@@ -367,14 +367,5 @@ func dedupeKey(k []byte) []byte {
 	return append(append(out, "d/"...), k...)
 }
 
-// IndexKey builds the timeline index key stem for an identifier key and event
-// time: "<identifier>\x00<unix nanos:8>". The log appends the seq.
-func IndexKey(identifier string, ts time.Time) []byte {
-	k := make([]byte, 0, len(identifier)+1+8)
-	k = append(k, identifier...)
-	k = append(k, 0)
-	return binary.BigEndian.AppendUint64(k, uint64(ts.UnixNano()))
-}
-
 // dayOf is the de-duplication bucket of t: days since the Unix epoch, UTC.
 func dayOf(t time.Time) uint64 { return uint64(t.Unix() / 86400) }

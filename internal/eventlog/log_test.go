@@ -99,11 +99,11 @@ func TestAppendReplayDedupe(t *testing.T) {
 	if err != nil || !res[0].Duplicate {
 		t.Fatalf("dedupe after reopen: %+v %v", res, err)
 	}
-	ptrs, err := l2.Timeline([]string{"user_id:u3"}, 0, 0, 10)
+	ptrs, err := l2.Timeline([]string{"user_id:u3"}, Cursor{}, 10)
 	if err != nil || len(ptrs) != 10 || ptrs[0].TsNanos != int64(49*time.Second) {
 		t.Fatalf("timeline: %+v %v", ptrs, err)
 	}
-	more, _ := l2.Timeline([]string{"user_id:u3"}, ptrs[9].TsNanos, ptrs[9].Seq, 100)
+	more, _ := l2.Timeline([]string{"user_id:u3"}, ptrs[9].Cursor(), 100)
 	if len(more) != 40 {
 		t.Fatalf("timeline page 2: %d entries", len(more))
 	}
