@@ -14,6 +14,8 @@ import (
 
 	"tailor/internal/event"
 	"tailor/internal/eventlog"
+	"tailor/internal/identity"
+	"tailor/internal/processor"
 	"tailor/internal/profile"
 )
 
@@ -31,7 +33,13 @@ func timelineAPI(t *testing.T, msgs []string) *API {
 		t.Fatal(err)
 	}
 	store := profile.NewStore()
-	proc := profile.NewProcessor(store, 16)
+	// Profiles as large as the identity rules allowed before they had
+	// limits (old data directories hold them): the timeline must stay
+	// bounded whatever the rules are now.
+	rules := identity.Defaults()
+	rules.MaxIdentities, rules.Limits[event.KindAnonymousID] = 1<<20, 1<<20
+	store.SetIdentityRules(rules)
+	proc := processor.New(store, 16)
 	l.Start(proc.Sink)
 	done := make(chan struct{})
 	go func() { proc.Run(); close(done) }()
