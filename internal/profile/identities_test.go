@@ -90,3 +90,20 @@ func BenchmarkTimelineKeys(b *testing.B) {
 		})
 	}
 }
+
+// Identities is the look-up the timeline used before IdentityKeys: it
+// copies every identity under the read lock (the benchmark's baseline).
+func (s *Store) Identities(key string) (string, []string, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	p := s.find(key)
+	if p == nil {
+		return "", nil, false
+	}
+	keys := make([]string, len(p.Identities))
+	for i, id := range p.Identities {
+		keys[i] = id.Key()
+	}
+	return p.ID, keys, true
+}
+

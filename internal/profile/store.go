@@ -238,21 +238,6 @@ func (s *Store) Lookup(key string) (Snapshot, bool) {
 	return p.snapshot(), true
 }
 
-// Identities returns the identifier keys of the profile named by key.
-func (s *Store) Identities(key string) (string, []string, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	p := s.find(key)
-	if p == nil {
-		return "", nil, false
-	}
-	keys := make([]string, len(p.Identities))
-	for i, id := range p.Identities {
-		keys[i] = id.Key()
-	}
-	return p.ID, keys, true
-}
-
 func (s *Store) find(key string) *Profile {
 	if strings.HasPrefix(key, "p_") {
 		if p := s.byID[key]; p != nil {
