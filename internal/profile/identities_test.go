@@ -106,4 +106,3 @@ func (s *Store) Identities(key string) (string, []string, bool) {
 	}
 	return p.ID, keys, true
 }
-
