@@ -12,20 +12,31 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
-
 	"tailor/internal/event"
 	"tailor/internal/eventlog"
 	"tailor/internal/ingest"
 	"tailor/internal/profile"
 )
 
-// API serves /api/*.
+// Events is what the admin API reads of the event log: a profile's
+// timeline and the events it points at.
+type Events interface {
+	Timeline(identifiers []string, before eventlog.Cursor, limit int) ([]eventlog.Pointer, error)
+	Get(partition int, seq uint64) ([]byte, error)
+}
+
+// Merges reads the audit trail of identity merges into a profile.
+type Merges interface {
+	Merges(profileID string) ([]profile.Merge, error)
+}
+
+// API serves /api/*. Store is read under its own locks; Events and Merges
+// are interfaces so that another log (a JetStream stream) can stand in.
 type API struct {
 	Token    string
 	Store    *profile.Store
-	Log      *eventlog.Log
-	DB       *pebble.DB
+	Events   Events
+	Merges   Merges
 	Rejected *ingest.Rejected
 	Sources  *ingest.Sources
 	// Catalog serves /api/catalog/ (may be nil).
@@ -120,7 +131,7 @@ func (a *API) getMerges(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such profile")
 		return
 	}
-	ms, err := a.Store.Merges(a.DB, s.ID)
+	ms, err := a.Merges.Merges(s.ID)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
@@ -189,14 +200,14 @@ func (a *API) getTimeline(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no profile for %q", ident))
 		return
 	}
-	ptrs, err := a.Log.Timeline(keys, cursor, limit)
+	ptrs, err := a.Events.Timeline(keys, cursor, limit)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
 	out := make([]TimelineEvent, 0, len(ptrs))
 	for _, p := range ptrs {
-		v, err := a.Log.Get(p.Partition, p.Seq)
+		v, err := a.Events.Get(p.Partition, p.Seq)
 		if err != nil {
 			writeError(w, http.StatusInternalServerError, fmt.Sprintf("timeline entry %d: %v", p.Seq, err))
 			return

@@ -70,7 +70,7 @@ func timelineAPI(t *testing.T, msgs []string) *API {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	return &API{Token: "tok", Store: store, Log: l, DB: db}
+	return &API{Token: "tok", Store: store, Events: l, Merges: profile.MergeLog{DB: db}}
 }
 
 type timelinePage struct {

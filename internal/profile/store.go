@@ -320,9 +320,16 @@ func (s *Store) Search(name, value string, limit int) []Snapshot {
 	return out
 }
 
+// MergeLog reads the merge records that checkpoints wrote (the audit trail
+// of identity merges).
+type MergeLog struct{ DB pebble.Reader }
+
 // Merges returns the recorded merges into profile id (audit trail).
-func (s *Store) Merges(db *pebble.DB, id string) ([]Merge, error) {
-	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte(store.PrefixMerge), UpperBound: store.UpperBound(store.PrefixMerge)})
+//
+// It scans every merge record: merges are rare next to events, and the
+// trail is read by people, one profile at a time.
+func (m MergeLog) Merges(id string) ([]Merge, error) {
+	it, err := m.DB.NewIter(&pebble.IterOptions{LowerBound: []byte(store.PrefixMerge), UpperBound: store.UpperBound(store.PrefixMerge)})
 	if err != nil {
 		return nil, err
 	}

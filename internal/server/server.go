@@ -255,7 +255,7 @@ func (s *Server) registerGauges() {
 
 // Handler is the node's whole HTTP surface.
 func (s *Server) Handler() http.Handler {
-	api := &admin.API{Token: s.AdminToken, Store: s.Store, Log: s.Log, DB: s.db, Rejected: s.Rejected, Sources: s.Sources,
+	api := &admin.API{Token: s.AdminToken, Store: s.Store, Events: s.Log, Merges: profile.MergeLog{DB: s.db}, Rejected: s.Rejected, Sources: s.Sources,
 		Catalog: catalog.Handler(s.Catalog)}
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", s.Ingest)
