@@ -220,43 +220,65 @@ func (p *Processor) Replay(ctx context.Context, src Source, progress func(n uint
 	return n, nil
 }
 
+// CheckpointStats describes one checkpoint.
+type CheckpointStats struct {
+	// Pause is how long applying stopped while the appliers wrote their
+	// changes into the batch; acknowledged events wait that long (in the
+	// processor's queue) to reach the profiles.
+	Pause time.Duration
+	// Total includes the commit.
+	Total time.Duration
+	// Bytes is the size of the batch.
+	Bytes int
+}
+
 // Checkpoint persists the state of the profiles and every applier, with the
 // applied seq, in one batch. Applying pauses while the appliers write their
 // changes into the batch (encoding only; the commit happens after).
 func (p *Processor) Checkpoint(st DB) error {
+	_, err := p.CheckpointStats(st)
+	return err
+}
+
+// CheckpointStats is Checkpoint, also saying what it cost.
+func (p *Processor) CheckpointStats(st DB) (CheckpointStats, error) {
+	var cs CheckpointStats
+	start := time.Now()
 	p.mu.Lock()
 	if p.applied == p.checkpoint {
 		p.mu.Unlock()
-		return nil
+		return cs, nil
 	}
 	b := st.NewBatch()
 	defer b.Close()
 	if err := p.profiles.Checkpoint(b); err != nil {
 		p.mu.Unlock()
-		return fmt.Errorf("checkpoint profiles: %w", err)
+		return cs, fmt.Errorf("checkpoint profiles: %w", err)
 	}
 	for _, a := range p.appliers {
 		if err := a.Checkpoint(b); err != nil {
 			p.mu.Unlock()
-			return fmt.Errorf("checkpoint %s: %w", a.Name(), err)
+			return cs, fmt.Errorf("checkpoint %s: %w", a.Name(), err)
 		}
 	}
 	if err := b.Set(appliedKey, binary.BigEndian.AppendUint64(nil, p.applied), nil); err != nil {
 		p.mu.Unlock()
-		return err
+		return cs, err
 	}
 	applied := p.applied
 	p.mu.Unlock()
+	cs.Pause, cs.Bytes = time.Since(start), b.Len()
 	// Not synced: if the process dies before the WAL reaches disk, the whole
 	// batch is lost together and the previous checkpoint still matches its
 	// applied seq; the next synced log append syncs it anyway.
 	if err := b.Commit(pebble.NoSync); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
+		return cs, fmt.Errorf("checkpoint: %w", err)
 	}
 	p.mu.Lock()
 	p.checkpoint = max(p.checkpoint, applied)
 	p.mu.Unlock()
-	return nil
+	cs.Total = time.Since(start)
+	return cs, nil
 }
 
 // LagEvents is the number of acknowledged events not yet applied.

@@ -113,6 +113,9 @@ type Server struct {
 	AdminToken string
 	SourceID   string
 
+	checkpointPause prometheus.Histogram
+	checkpointBytes prometheus.Counter
+
 	ready    atomic.Bool
 	httpSrv  *http.Server
 	listener net.Listener
@@ -236,7 +239,12 @@ func randomKey() string {
 }
 
 func (s *Server) registerGauges() {
-	s.Registry.MustRegister(
+	s.checkpointPause = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tailor_checkpoint_pause_seconds",
+		Help:    "How long each checkpoint stopped the processor (encoding changed state into the batch).",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)})
+	s.checkpointBytes = prometheus.NewCounter(prometheus.CounterOpts{Name: "tailor_checkpoint_bytes_total",
+		Help: "Bytes written by checkpoints since start."})
+	s.Registry.MustRegister(s.checkpointPause, s.checkpointBytes,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tailor_processor_lag_events",
 			Help: "Acknowledged events not yet applied to profiles."}, func() float64 { return float64(s.Proc.LagEvents()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tailor_processor_lag_seconds",
@@ -301,8 +309,14 @@ func (s *Server) Start() (string, error) {
 	go func() {
 		defer s.bgWG.Done()
 		every(bg, s.cfg.CheckpointEvery, func() {
-			if err := s.Proc.Checkpoint(s.db); err != nil {
+			cs, err := s.Proc.CheckpointStats(s.db)
+			if err != nil {
 				slog.Error("checkpoint", "err", err)
+				return
+			}
+			if cs.Total > 0 {
+				s.checkpointPause.Observe(cs.Pause.Seconds())
+				s.checkpointBytes.Add(float64(cs.Bytes))
 			}
 		})
 	}()
