@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+
+	"tailor/internal/apierr"
 )
 
 // item is one product of a request body, decoded and checked, or the reason
@@ -44,7 +46,7 @@ func (e *SyntaxError) Error() string {
 func decodeProducts(body []byte, ndjson bool) ([]item, error) {
 	start := skipSpace(body, 0)
 	if start == len(body) {
-		return nil, errors.New("empty body: send a product object, a JSON array of products, or NDJSON (one product per line)")
+		return nil, apierr.New(apierr.InvalidJSON, "empty body: send a product object, a JSON array of products, or NDJSON (one product per line)")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	array := !ndjson && body[start] == '['
