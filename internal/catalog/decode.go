@@ -56,6 +56,10 @@ func decodeProducts(body []byte, ndjson bool) ([]item, error) {
 		}
 	}
 	var items []item
+	// Lines are counted on from the previous value, not from the start of
+	// the body: counting from the start made a body of n products cost n²
+	// bytes scanned (10,000 products: 0.8 s).
+	lines := lineCounter{body: body, line: 1}
 	for {
 		if array && !dec.More() {
 			break
@@ -68,7 +72,7 @@ func decodeProducts(body []byte, ndjson bool) ([]item, error) {
 			return nil, syntaxError(body, dec, err, true)
 		}
 		at := int(dec.InputOffset()) - len(raw)
-		items = append(items, decodeItem(len(items), lineOf(body, at), raw))
+		items = append(items, decodeItem(len(items), lines.at(at), raw))
 	}
 	if array {
 		if _, err := dec.Token(); err != nil { // the ']'
@@ -140,6 +144,23 @@ func skipSpace(b []byte, i int) int {
 		i++
 	}
 	return i
+}
+
+// lineCounter returns the lines of increasing offsets of body, scanning each
+// byte once.
+type lineCounter struct {
+	body []byte
+	off  int // bytes before off are counted in line
+	line int // 1-based line of off
+}
+
+// at returns the 1-based line of byte offset off, which must not be smaller
+// than the offset of the previous call.
+func (c *lineCounter) at(off int) int {
+	off = min(max(off, c.off), len(c.body))
+	c.line += bytes.Count(c.body[c.off:off], []byte{'\n'})
+	c.off = off
+	return c.line
 }
 
 // lineOf returns the 1-based line of byte offset off in b.
