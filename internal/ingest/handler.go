@@ -148,17 +148,22 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	h.metrics.requests.WithLabelValues(strconv.Itoa(status)).Inc()
 }
 
-// refuse answers err without reading the request body. The connection is
-// closed after the answer, and its read deadline is moved to now: otherwise
-// the server would wait to drain the unread body before closing, and a
-// client trickling its body would keep the connection for the whole read
-// deadline.
+// drainGrace is how long a request refused before its body was read may
+// still send the body. After the answer, the server drains the unread body
+// before closing, so that the close does not reset the connection under an
+// answer the client has not read yet; a client that sends at network speed
+// is drained in this time, one that trickles its body loses the connection
+// instead of holding it for the whole read deadline.
+const drainGrace = 100 * time.Millisecond
+
+// refuse answers err to a request whose body was not read, and closes the
+// connection after at most drainGrace more of reading.
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	if r.ContentLength != 0 {
 		w.Header().Set("Connection", "close")
 		// ResponseRecorder and some wrappers cannot set deadlines; the
 		// answer is the same without it.
-		_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(drainGrace))
 	}
 	h.fail(w, r, err)
 }
