@@ -202,3 +202,25 @@ func TestConfigValidatesClientBounds(t *testing.T) {
 		})
 	}
 }
+
+// TestRefusedBeforeBodyAnswersCleanly checks that a request refused on its
+// header's write key, before its body is read, still gets its 401: the
+// connection is closed only after the body drained, not reset under the
+// answer.
+func TestRefusedBeforeBodyAnswersCleanly(t *testing.T) {
+	n := startLimitedNode(t, func(*Config) {}, nil)
+	body := `{"batch":[` + strings.Repeat(`{"type":"track","userId":"u","event":"e"},`, 9000) + `{}]}` // ~400 KB
+	for i := 0; i < 10; i++ {
+		req, _ := http.NewRequest("POST", n.url+"/v1/batch", strings.NewReader(body))
+		req.SetBasicAuth("not-a-key", "")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 401 || !strings.Contains(string(b), `"code":"bad_write_key"`) {
+			t.Fatalf("request %d: %d %s", i, resp.StatusCode, b)
+		}
+	}
+}
