@@ -368,7 +368,7 @@ func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request) {
 		rejected  []rejection
 		rejEvents []RejectedEvent
 		nRejected int
-		reasons   = map[string]int{} // metric label -> count, added once per request
+		reasons   map[string]int // metric label -> count, added once per request
 	)
 	err := event.Parse(raw, func(root *fastjson.Value) error {
 		var err error
@@ -425,6 +425,9 @@ func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request) {
 				// thousands of invalid ones is kept), but past the caps a
 				// rejection costs a count, not text, storage or answer.
 				nRejected++
+				if reasons == nil {
+					reasons = make(map[string]int)
+				}
 				reasons[reasonLabel(err)]++
 				if len(rejected) < MaxReportedRejections {
 					rejected = append(rejected, rejection{i, err.Error()})
