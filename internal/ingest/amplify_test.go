@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -34,8 +35,18 @@ func invalidBatch(tb testing.TB, n int) []byte {
 	return gz.Bytes()
 }
 
+// silent drops Pebble's informational lines, which would interleave with
+// benchmark results.
+type silent struct{}
+
+func (silent) Infof(string, ...any)  {}
+func (silent) Errorf(string, ...any) {}
+func (silent) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf(format, args...))
+}
+
 func newRejectedHandler(tb testing.TB) (*Handler, *Rejected) {
-	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem()})
+	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem(), Logger: silent{}})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -142,4 +153,31 @@ func TestBatchRejectionsBounded(t *testing.T) {
 type rejectionT struct {
 	Index  int    `json:"index"`
 	Reason string `json:"reason"`
+}
+
+// BenchmarkBatchValid is the hot path the rejection caps must not slow: a
+// batch of 100 valid messages.
+func BenchmarkBatchValid(b *testing.B) {
+	var body bytes.Buffer
+	body.WriteString(`{"batch":[`)
+	for i := 0; i < 100; i++ {
+		if i > 0 {
+			body.WriteByte(',')
+		}
+		body.WriteString(`{"type":"track","userId":"user-` + strings.Repeat("x", i%7) + `","event":"Product Viewed","properties":{"product_id":"sku-1","price":12.5}}`)
+	}
+	body.WriteString(`]}`)
+	h, _ := newRejectedHandler(b)
+	l := h.Log.(*memLog)
+	b.ReportAllocs()
+	for b.Loop() {
+		l.recs = l.recs[:0]
+		req := httptest.NewRequest("POST", "/v1/batch", bytes.NewReader(body.Bytes()))
+		req.SetBasicAuth("wk", "")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != 200 {
+			b.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+	}
 }
