@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"tailor/internal/apierr"
 	"tailor/internal/event"
 	"tailor/internal/eventlog"
 	"tailor/internal/ingest"
@@ -58,7 +59,7 @@ func (a *API) Handler() http.Handler {
 		mux.Handle("/api/catalog/", a.Catalog)
 	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no admin route %s %s", r.Method, r.URL.Path))
+		fail(w, r, apierr.Errorf(apierr.NotFound, "no admin route %s %s", r.Method, r.URL.Path))
 	})
 	return a.auth(mux)
 }
@@ -68,23 +69,20 @@ func (a *API) auth(next http.Handler) http.Handler {
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || subtle.ConstantTimeCompare([]byte(tok), []byte(a.Token)) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tailor admin"`)
-			writeError(w, http.StatusUnauthorized, "admin API needs the header Authorization: Bearer <admin token>")
+			fail(w, r, apierr.New(apierr.Unauthorized, "admin API needs the header Authorization: Bearer <admin token>"))
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
-}
+// writeJSON and fail answer through the error model every HTTP package
+// shares (package apierr): an error that is not an *apierr.Error is the
+// server's, logged and answered 500 without its text.
+func writeJSON(w http.ResponseWriter, status int, v any) { apierr.WriteJSON(w, status, v) }
 
-func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
+func fail(w http.ResponseWriter, r *http.Request, err error) {
+	apierr.WriteError(w, r, apierr.Plain, err)
 }
 
 // resolveKeys turns a path identifier into the store keys to try: explicit
@@ -119,7 +117,7 @@ func (a *API) getProfile(w http.ResponseWriter, r *http.Request) {
 	ident := r.PathValue("identifier")
 	s, ok := a.lookup(ident)
 	if !ok {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no profile for %q (tried user_id, anonymous_id, email)", ident))
+		fail(w, r, apierr.Errorf(apierr.NotFound, "no profile for %q (tried user_id, anonymous_id, email)", ident))
 		return
 	}
 	writeJSON(w, http.StatusOK, s)
@@ -128,12 +126,12 @@ func (a *API) getProfile(w http.ResponseWriter, r *http.Request) {
 func (a *API) getMerges(w http.ResponseWriter, r *http.Request) {
 	s, ok := a.lookup(r.PathValue("identifier"))
 	if !ok {
-		writeError(w, http.StatusNotFound, "no such profile")
+		fail(w, r, apierr.New(apierr.NotFound, "no such profile"))
 		return
 	}
 	ms, err := a.Merges.Merges(s.ID)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		fail(w, r, fmt.Errorf("merges of %s: %w", s.ID, err))
 		return
 	}
 	if ms == nil {
@@ -176,12 +174,12 @@ func (a *API) getTimeline(w http.ResponseWriter, r *http.Request) {
 	ident := r.PathValue("identifier")
 	limit, err := intParam(r, "limit", 50, 1000)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		fail(w, r, apierr.New(apierr.BadRequest, err.Error()))
 		return
 	}
 	cursor, err := eventlog.ParseCursor(r.URL.Query().Get("cursor"))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "cursor: pass back next_cursor from the previous page")
+		fail(w, r, apierr.New(apierr.BadRequest, "cursor: pass back next_cursor from the previous page"))
 		return
 	}
 	// Events are filed only under their primary identifier (userId, else
@@ -197,19 +195,19 @@ func (a *API) getTimeline(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if !found {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no profile for %q", ident))
+		fail(w, r, apierr.Errorf(apierr.NotFound, "no profile for %q", ident))
 		return
 	}
 	ptrs, err := a.Events.Timeline(keys, cursor, limit)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		fail(w, r, fmt.Errorf("timeline of %s: %w", id, err))
 		return
 	}
 	out := make([]TimelineEvent, 0, len(ptrs))
 	for _, p := range ptrs {
 		v, err := a.Events.Get(p.Partition, p.Seq)
 		if err != nil {
-			writeError(w, http.StatusInternalServerError, fmt.Sprintf("timeline entry %d: %v", p.Seq, err))
+			fail(w, r, fmt.Errorf("timeline entry %d: %w", p.Seq, err))
 			return
 		}
 		e, err := event.DecodeStored(v)
@@ -235,12 +233,12 @@ func (a *API) searchProfiles(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	trait, value := q.Get("trait"), q.Get("value")
 	if trait == "" {
-		writeError(w, http.StatusBadRequest, "search needs ?trait=NAME&value=VALUE")
+		fail(w, r, apierr.New(apierr.BadRequest, "search needs ?trait=NAME&value=VALUE"))
 		return
 	}
 	limit, err := intParam(r, "limit", 50, 1000)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		fail(w, r, apierr.New(apierr.BadRequest, err.Error()))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"profiles": a.Store.Search(trait, value, limit)})
@@ -249,12 +247,12 @@ func (a *API) searchProfiles(w http.ResponseWriter, r *http.Request) {
 func (a *API) listRejected(w http.ResponseWriter, r *http.Request) {
 	limit, err := intParam(r, "limit", 100, 1000)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		fail(w, r, apierr.New(apierr.BadRequest, err.Error()))
 		return
 	}
 	evs, err := a.Rejected.List(limit)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		fail(w, r, fmt.Errorf("list rejected events: %w", err))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"rejected": evs})
@@ -270,12 +268,12 @@ func (a *API) createSource(w http.ResponseWriter, r *http.Request) {
 		Trust string `json:"trust"`
 	}
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, `body must be {"name":"...","trust":"server|client"}: `+err.Error())
+		fail(w, r, apierr.New(apierr.InvalidJSON, `body must be {"name":"...","trust":"server|client"}: `+err.Error()))
 		return
 	}
 	src, err := a.Sources.Create(req.Name, req.Trust)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		fail(w, r, apierr.New(apierr.BadRequest, err.Error()))
 		return
 	}
 	writeJSON(w, http.StatusCreated, src)
@@ -284,14 +282,14 @@ func (a *API) createSource(w http.ResponseWriter, r *http.Request) {
 func (a *API) deleteSource(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if id == "default" {
-		writeError(w, http.StatusBadRequest, "the default source cannot be deleted; set --write-key to change its key")
+		fail(w, r, apierr.New(apierr.BadRequest, "the default source cannot be deleted; set --write-key to change its key"))
 		return
 	}
 	switch err := a.Sources.Delete(id); {
 	case errors.Is(err, ingest.ErrSourceNotFound):
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no source %q", id))
+		fail(w, r, apierr.Errorf(apierr.NotFound, "no source %q", id))
 	case err != nil:
-		writeError(w, http.StatusInternalServerError, err.Error())
+		fail(w, r, fmt.Errorf("delete source %s: %w", id, err))
 	default:
 		w.WriteHeader(http.StatusNoContent)
 	}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+
+	"tailor/internal/apierr"
 )
 
 // item is one product of a request body, decoded and checked, or the reason
@@ -44,7 +46,7 @@ func (e *SyntaxError) Error() string {
 func decodeProducts(body []byte, ndjson bool) ([]item, error) {
 	start := skipSpace(body, 0)
 	if start == len(body) {
-		return nil, errors.New("empty body: send a product object, a JSON array of products, or NDJSON (one product per line)")
+		return nil, apierr.New(apierr.InvalidJSON, "empty body: send a product object, a JSON array of products, or NDJSON (one product per line)")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	array := !ndjson && body[start] == '['
@@ -54,6 +56,10 @@ func decodeProducts(body []byte, ndjson bool) ([]item, error) {
 		}
 	}
 	var items []item
+	// Lines are counted on from the previous value, not from the start of
+	// the body: counting from the start made a body of n products cost n²
+	// bytes scanned (10,000 products: 0.8 s).
+	lines := lineCounter{body: body, line: 1}
 	for {
 		if array && !dec.More() {
 			break
@@ -66,7 +72,7 @@ func decodeProducts(body []byte, ndjson bool) ([]item, error) {
 			return nil, syntaxError(body, dec, err, true)
 		}
 		at := int(dec.InputOffset()) - len(raw)
-		items = append(items, decodeItem(len(items), lineOf(body, at), raw))
+		items = append(items, decodeItem(len(items), lines.at(at), raw))
 	}
 	if array {
 		if _, err := dec.Token(); err != nil { // the ']'
@@ -138,6 +144,23 @@ func skipSpace(b []byte, i int) int {
 		i++
 	}
 	return i
+}
+
+// lineCounter returns the lines of increasing offsets of body, scanning each
+// byte once.
+type lineCounter struct {
+	body []byte
+	off  int // bytes before off are counted in line
+	line int // 1-based line of off
+}
+
+// at returns the 1-based line of byte offset off, which must not be smaller
+// than the offset of the previous call.
+func (c *lineCounter) at(off int) int {
+	off = min(max(off, c.off), len(c.body))
+	c.line += bytes.Count(c.body[c.off:off], []byte{'\n'})
+	c.off = off
+	return c.line
 }
 
 // lineOf returns the 1-based line of byte offset off in b.

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"testing"
+	"time"
 )
 
 func TestDecodeProducts(t *testing.T) {
@@ -113,4 +115,27 @@ func FuzzDecodeProducts(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDecodeProductsScalesLinearly checks that ten times the products cost
+// about ten times the time, not a hundred (the line of each product used to
+// be counted from the start of the body). The best of two runs absorbs
+// noise from other processes; the bound leaves room for it.
+func TestDecodeProductsScalesLinearly(t *testing.T) {
+	best := func(n int) time.Duration {
+		body := bulkBody(n)
+		d := time.Duration(math.MaxInt64)
+		for range 2 {
+			start := time.Now()
+			if _, err := decodeProducts(body, false); err != nil {
+				t.Fatal(err)
+			}
+			d = min(d, time.Since(start))
+		}
+		return d
+	}
+	small, large := best(2000), best(20000)
+	if ratio := float64(large) / float64(small); ratio > 25 {
+		t.Errorf("20,000 products took %s, %.0f times 2,000 products (%s): decoding is not linear", large, ratio, small)
+	}
 }

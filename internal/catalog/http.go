@@ -1,16 +1,16 @@
 package catalog
 
 import (
-	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"mime"
 	"net/http"
+	"os"
 	"strconv"
+
+	"tailor/internal/apierr"
 )
 
 // Body limits of the catalog API, in bytes.
@@ -24,8 +24,8 @@ const MaxListLimit = 1000
 
 // Handler serves the catalog admin API over s. Its patterns include the
 // "/api/catalog" prefix, so it is mounted without stripping it; authentication
-// is the mounting code's job. Every answer, errors included ({"error":"..."}),
-// is JSON:
+// is the mounting code's job. Every answer, errors included
+// ({"error":"...","code":"..."}, see package apierr), is JSON:
 //
 //	PUT    /api/catalog/products/{id}   one product; an id in the body must match
 //	GET    /api/catalog/products/{id}   the product, or 404
@@ -54,7 +54,7 @@ func Handler(s *Store) http.Handler {
 	mux.HandleFunc("/api/catalog/products/{id}", methodNotAllowed("GET, HEAD, PUT, DELETE"))
 	mux.HandleFunc("/api/catalog/products", methodNotAllowed("GET, HEAD, POST"))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no catalog endpoint %s %s", r.Method, r.URL.Path))
+		fail(w, r, apierr.Errorf(apierr.NotFound, "no catalog endpoint %s %s", r.Method, r.URL.Path))
 	})
 	return mux
 }
@@ -74,6 +74,10 @@ type rejection struct {
 type bulkResult struct {
 	Upserted int         `json:"upserted"`
 	Rejected []rejection `json:"rejected"`
+	// Error and Code are set when every product was rejected (a 400), so
+	// that the answer reads like every other error.
+	Error string      `json:"error,omitempty"`
+	Code  apierr.Code `json:"code,omitempty"`
 }
 
 // bulk stores the valid products of a body holding many and reports the
@@ -90,7 +94,7 @@ func (h *handler) bulk(w http.ResponseWriter, r *http.Request) {
 	}
 	items, err := decodeProducts(body, ndjson)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		fail(w, r, err)
 		return
 	}
 	res := bulkResult{Rejected: []rejection{}}
@@ -104,16 +108,18 @@ func (h *handler) bulk(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(valid) > 0 {
 		if err := h.s.Put(r.Context(), valid); err != nil {
-			internalError(w, r, err)
+			fail(w, r, err)
 			return
 		}
 	}
 	res.Upserted = len(valid)
 	status := http.StatusOK
 	if len(valid) == 0 && len(res.Rejected) > 0 {
-		status = http.StatusBadRequest
+		res.Code = apierr.InvalidProduct
+		res.Error = fmt.Sprintf("all %d products were rejected", len(res.Rejected))
+		status = res.Code.Status()
 	}
-	writeJSON(w, status, res)
+	apierr.WriteJSON(w, status, res)
 }
 
 // put stores the one product of the body under the id of the path.
@@ -125,16 +131,16 @@ func (h *handler) put(w http.ResponseWriter, r *http.Request) {
 	}
 	items, err := decodeProducts(body, true)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		fail(w, r, err)
 		return
 	}
 	if len(items) != 1 {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("body must be one product object, got %d JSON values", len(items)))
+		fail(w, r, apierr.Errorf(apierr.InvalidProduct, "body must be one product object, got %d JSON values", len(items)))
 		return
 	}
 	it := items[0]
 	if !it.Parsed {
-		writeError(w, http.StatusBadRequest, it.Reason)
+		fail(w, r, apierr.New(apierr.InvalidProduct, it.Reason))
 		return
 	}
 	if it.Product.ID == "" { // optional in the body
@@ -142,46 +148,46 @@ func (h *handler) put(w http.ResponseWriter, r *http.Request) {
 		it.check()
 	}
 	if it.Product.ID != id {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("id: body has %q but the path has %q", it.Product.ID, id))
+		fail(w, r, apierr.Errorf(apierr.InvalidProduct, "id: body has %q but the path has %q", it.Product.ID, id))
 		return
 	}
 	if it.Reason != "" {
-		writeError(w, http.StatusBadRequest, it.Reason)
+		fail(w, r, apierr.New(apierr.InvalidProduct, it.Reason))
 		return
 	}
 	if err := h.s.Put(r.Context(), []Product{it.Product}); err != nil {
-		internalError(w, r, err)
+		fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, it.Product)
+	apierr.WriteJSON(w, http.StatusOK, it.Product)
 }
 
 func (h *handler) get(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	p, ok, err := h.s.Get(r.Context(), id)
 	if err != nil {
-		internalError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	if !ok {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("product %q not found", id))
+		fail(w, r, apierr.Errorf(apierr.NotFound, "product %q not found", id))
 		return
 	}
-	writeJSON(w, http.StatusOK, p)
+	apierr.WriteJSON(w, http.StatusOK, p)
 }
 
 func (h *handler) delete(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	err := h.s.Delete(r.Context(), id)
 	if errors.Is(err, ErrNotFound) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("product %q not found", id))
+		fail(w, r, apierr.Errorf(apierr.NotFound, "product %q not found", id))
 		return
 	}
 	if err != nil {
-		internalError(w, r, err)
+		fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"deleted": true, "id": id})
+	apierr.WriteJSON(w, http.StatusOK, map[string]any{"deleted": true, "id": id})
 }
 
 type listResult struct {
@@ -198,7 +204,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > MaxListLimit {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("limit: must be an integer from 1 to %d, got %q", MaxListLimit, v))
+			fail(w, r, apierr.Errorf(apierr.BadRequest, "limit: must be an integer from 1 to %d, got %q", MaxListLimit, v))
 			return
 		}
 		opts.Limit = n
@@ -206,38 +212,41 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 	if c := q.Get("cursor"); c != "" {
 		after, err := base64.RawURLEncoding.DecodeString(c)
 		if err != nil || len(after) == 0 {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("cursor: %q is not a cursor this API returned", c))
+			fail(w, r, apierr.Errorf(apierr.BadRequest, "cursor: %q is not a cursor this API returned", c))
 			return
 		}
 		opts.After = string(after)
 	}
 	products, next, err := h.s.List(r.Context(), opts)
 	if err != nil {
-		internalError(w, r, err)
+		fail(w, r, err)
 		return
 	}
 	res := listResult{Products: products}
 	if next != "" {
 		res.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(next))
 	}
-	writeJSON(w, http.StatusOK, res)
+	apierr.WriteJSON(w, http.StatusOK, res)
 }
 
 // readBody reads the whole body, answering 413 past limit bytes and 400 when
 // the body cannot be read; ok is false when an answer was written.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) (body []byte, ok bool) {
 	if r.ContentLength > limit {
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is %d bytes; the limit is %d", r.ContentLength, limit))
+		fail(w, r, apierr.Errorf(apierr.TooLarge, "body is %d bytes; the limit is %d", r.ContentLength, limit))
 		return nil, false
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than the limit of %d bytes", limit))
+		fail(w, r, apierr.Errorf(apierr.TooLarge, "body is larger than the limit of %d bytes", limit))
+		return nil, false
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		fail(w, r, apierr.Errorf(apierr.BodyTimeout, "body not received within the server's read deadline after %d bytes", len(body)))
 		return nil, false
 	case err != nil:
-		writeError(w, http.StatusBadRequest, "reading body: "+err.Error())
+		fail(w, r, apierr.Errorf(apierr.BadBody, "reading body: %v", err))
 		return nil, false
 	}
 	return body, true
@@ -246,35 +255,17 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) (body []byte,
 func methodNotAllowed(allow string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", allow)
-		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed on %s; use %s", r.Method, r.URL.Path, allow))
+		fail(w, r, apierr.Errorf(apierr.MethodNotAllowed, "method %s not allowed on %s; use %s", r.Method, r.URL.Path, allow))
 	}
 }
 
-func internalError(w http.ResponseWriter, r *http.Request, err error) {
-	if r.Context().Err() != nil {
-		// The client went away; nobody reads the answer.
-		return
+// fail answers err in the catalog's error shape. A *SyntaxError is the
+// client's malformed body; any other error that is not an *apierr.Error is
+// the server's (logged, answered 500 without its text).
+func fail(w http.ResponseWriter, r *http.Request, err error) {
+	var se *SyntaxError
+	if errors.As(err, &se) {
+		err = apierr.New(apierr.InvalidJSON, se.Error())
 	}
-	slog.Error("catalog request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	writeError(w, http.StatusInternalServerError, "internal error: "+err.Error())
-}
-
-func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
-}
-
-// writeJSON answers v. HTML escaping is off so that categories and reasons
-// read as written ("Apparel > Outerwear", "must be >= 0").
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		status = http.StatusInternalServerError
-		buf.Reset()
-		buf.WriteString(`{"error":"internal error: encoding the answer failed"}` + "\n")
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	apierr.WriteError(w, r, apierr.Plain, err)
 }

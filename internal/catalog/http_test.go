@@ -58,33 +58,33 @@ func TestHTTPProduct(t *testing.T) {
 		status                   int
 		want                     string // the answer re-encoded as JSON, keys sorted
 	}{
-		{"get missing", "GET", "/api/catalog/products/sku-1", "", 404, `{"error":"product \"sku-1\" not found"}`},
+		{"get missing", "GET", "/api/catalog/products/sku-1", "", 404, `{"code":"not_found","error":"product \"sku-1\" not found"}`},
 		{"put without id", "PUT", "/api/catalog/products/sku-1", `{"name":"Jacket","price":10}`, 200,
 			`{"currency":"USD","id":"sku-1","name":"Jacket","price":10}`},
 		{"get", "GET", "/api/catalog/products/sku-1", "", 200, `{"currency":"USD","id":"sku-1","name":"Jacket","price":10}`},
 		{"put same id", "PUT", "/api/catalog/products/sku-1", `{"id":"sku-1","name":"Jacket","price":12,"currency":"eur","stock":0}`, 200,
 			`{"currency":"EUR","id":"sku-1","name":"Jacket","price":12,"stock":0}`},
 		{"put other id", "PUT", "/api/catalog/products/sku-1", `{"id":"sku-2","name":"J","price":1}`, 400,
-			`{"error":"id: body has \"sku-2\" but the path has \"sku-1\""}`},
-		{"put invalid", "PUT", "/api/catalog/products/sku-1", `{"name":"J","price":-3}`, 400, `{"error":"price: must be \u003e= 0, got -3"}`},
-		{"put wrong type", "PUT", "/api/catalog/products/sku-1", `{"name":"J","price":"3"}`, 400, `{"error":"price: expected a number, got string"}`},
-		{"put array", "PUT", "/api/catalog/products/sku-1", `[{"name":"J"}]`, 400, `{"error":"not a JSON object"}`},
-		{"put two", "PUT", "/api/catalog/products/sku-1", `{"name":"J"} {"name":"K"}`, 400, `{"error":"body must be one product object, got 2 JSON values"}`},
+			`{"code":"invalid_product","error":"id: body has \"sku-2\" but the path has \"sku-1\""}`},
+		{"put invalid", "PUT", "/api/catalog/products/sku-1", `{"name":"J","price":-3}`, 400, `{"code":"invalid_product","error":"price: must be \u003e= 0, got -3"}`},
+		{"put wrong type", "PUT", "/api/catalog/products/sku-1", `{"name":"J","price":"3"}`, 400, `{"code":"invalid_product","error":"price: expected a number, got string"}`},
+		{"put array", "PUT", "/api/catalog/products/sku-1", `[{"name":"J"}]`, 400, `{"code":"invalid_product","error":"not a JSON object"}`},
+		{"put two", "PUT", "/api/catalog/products/sku-1", `{"name":"J"} {"name":"K"}`, 400, `{"code":"invalid_product","error":"body must be one product object, got 2 JSON values"}`},
 		{"put malformed", "PUT", "/api/catalog/products/sku-1", "{\"name\":\n \"J\",,}", 400,
-			`{"error":"invalid JSON at line 2, column 6 (byte offset 14): invalid character ',' looking for beginning of object key string"}`},
+			`{"code":"invalid_json","error":"invalid JSON at line 2, column 6 (byte offset 14): invalid character ',' looking for beginning of object key string"}`},
 		{"put empty", "PUT", "/api/catalog/products/sku-1", "", 400,
-			`{"error":"empty body: send a product object, a JSON array of products, or NDJSON (one product per line)"}`},
+			`{"code":"invalid_json","error":"empty body: send a product object, a JSON array of products, or NDJSON (one product per line)"}`},
 		{"escaped slash in id", "PUT", "/api/catalog/products/a%2Fb", `{"name":"Slash","price":1}`, 200,
 			`{"currency":"USD","id":"a/b","name":"Slash","price":1}`},
 		{"get escaped", "GET", "/api/catalog/products/a%2Fb", "", 200, `{"currency":"USD","id":"a/b","name":"Slash","price":1}`},
 		{"delete", "DELETE", "/api/catalog/products/sku-1", "", 200, `{"deleted":true,"id":"sku-1"}`},
-		{"delete again", "DELETE", "/api/catalog/products/sku-1", "", 404, `{"error":"product \"sku-1\" not found"}`},
-		{"get deleted", "GET", "/api/catalog/products/sku-1", "", 404, `{"error":"product \"sku-1\" not found"}`},
+		{"delete again", "DELETE", "/api/catalog/products/sku-1", "", 404, `{"code":"not_found","error":"product \"sku-1\" not found"}`},
+		{"get deleted", "GET", "/api/catalog/products/sku-1", "", 404, `{"code":"not_found","error":"product \"sku-1\" not found"}`},
 		{"wrong method", "PATCH", "/api/catalog/products/sku-1", "", 405,
-			`{"error":"method PATCH not allowed on /api/catalog/products/sku-1; use GET, HEAD, PUT, DELETE"}`},
+			`{"code":"method_not_allowed","error":"method PATCH not allowed on /api/catalog/products/sku-1; use GET, HEAD, PUT, DELETE"}`},
 		{"wrong method on collection", "DELETE", "/api/catalog/products", "", 405,
-			`{"error":"method DELETE not allowed on /api/catalog/products; use GET, HEAD, POST"}`},
-		{"unknown path", "GET", "/api/catalog/nope", "", 404, `{"error":"no catalog endpoint GET /api/catalog/nope"}`},
+			`{"code":"method_not_allowed","error":"method DELETE not allowed on /api/catalog/products; use GET, HEAD, POST"}`},
+		{"unknown path", "GET", "/api/catalog/nope", "", 404, `{"code":"not_found","error":"no catalog endpoint GET /api/catalog/nope"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -117,14 +117,14 @@ func TestHTTPBulk(t *testing.T) {
 			[]string{"e", "g"}},
 		{"single object", "", `{"id":"h","name":"H"}`, 200, `{"rejected":[],"upserted":1}`, []string{"h"}},
 		{"all rejected", "application/json", `[{"id":"i"},{"name":"J"}]`, 400,
-			`{"rejected":[{"id":"i","index":0,"line":1,"reason":"name: required"},{"index":1,"line":1,"reason":"id: required"}],"upserted":0}`, nil},
+			`{"code":"invalid_product","error":"all 2 products were rejected","rejected":[{"id":"i","index":0,"line":1,"reason":"name: required"},{"index":1,"line":1,"reason":"id: required"}],"upserted":0}`, nil},
 		{"empty array", "application/json", `[]`, 200, `{"rejected":[],"upserted":0}`, nil},
 		{"malformed array stores nothing", "application/json", "[{\"id\":\"k\",\"name\":\"K\"},\n{\"id\":\"l\" \"name\":\"L\"}]", 400,
-			`{"error":"invalid JSON at line 2, column 11 (byte offset 34): invalid character '\"' after object key:value pair"}`, nil},
+			`{"code":"invalid_json","error":"invalid JSON at line 2, column 11 (byte offset 34): invalid character '\"' after object key:value pair"}`, nil},
 		{"malformed ndjson line", "application/x-ndjson", "{\"id\":\"k\",\"name\":\"K\"}\n{\"id\":\"l\",\n", 400,
-			`{"error":"invalid JSON at line 3, column 1 (byte offset 33): unexpected end of input"}`, nil},
+			`{"code":"invalid_json","error":"invalid JSON at line 3, column 1 (byte offset 33): unexpected end of input"}`, nil},
 		{"trailing garbage", "application/json", `[{"id":"k","name":"K"}] x`, 400,
-			`{"error":"invalid JSON at line 1, column 25 (byte offset 24): unexpected data after the closing ']' of the array"}`, nil},
+			`{"code":"invalid_json","error":"invalid JSON at line 1, column 25 (byte offset 24): unexpected data after the closing ']' of the array"}`, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -249,5 +249,21 @@ func TestHTTPList(t *testing.T) {
 		if status, got := do(t, srv, "GET", "/api/catalog/products?"+q, "", ""); status != 400 || got["error"] == nil {
 			t.Errorf("GET ?%s = %d %v, want 400 with an error", q, status, got)
 		}
+	}
+}
+
+// TestHTTPInternalErrorNotEchoed checks that a fault of the server (here a
+// corrupt stored product) is answered 500 with a generic text and code: the
+// store's own error text stays in the log.
+func TestHTTPInternalErrorNotEchoed(t *testing.T) {
+	db := openDB(t)
+	srv := httptest.NewServer(Handler(NewStore(db)))
+	t.Cleanup(srv.Close)
+	if err := db.Set(productKey("bad"), []byte("{not json"), nil); err != nil {
+		t.Fatal(err)
+	}
+	status, got := do(t, srv, "GET", "/api/catalog/products/bad", "", "")
+	if status != http.StatusInternalServerError || asJSON(got) != `{"code":"internal","error":"internal error"}` {
+		t.Errorf("GET corrupt product = %d %s, want 500 with a generic error", status, asJSON(got))
 	}
 }

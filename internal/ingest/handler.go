@@ -8,8 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fastjson"
 
+	"tailor/internal/apierr"
 	"tailor/internal/event"
 	"tailor/internal/eventlog"
 )
@@ -36,10 +37,37 @@ type Handler struct {
 	Rejected *Rejected
 	// Now is the clock, for tests; nil means time.Now.
 	Now func() time.Time
+	// BodyKeyedLimit is how many requests without a write key in the
+	// Authorization header may read their bodies at once (0 means
+	// DefaultBodyKeyedLimit). Set it before serving.
+	BodyKeyedLimit int
+
+	// bodyKeyed counts the requests reading a body that carries their write
+	// key. Their key is known only once the body is in, so an anonymous
+	// client can hold them with slow uploads: the bound keeps such clients
+	// from taking every connection from clients that send the key in the
+	// header, whose bodies are read only after the key checks out.
+	bodyKeyed atomic.Int64
 
 	metrics *metrics
 	mux     *http.ServeMux
 }
+
+// DefaultBodyKeyedLimit is the default of Handler.BodyKeyedLimit.
+const DefaultBodyKeyedLimit = 256
+
+// Bounds on the work and the answer of one batch whose messages are
+// rejected: a few hundred bytes of gzip can carry 170,000 invalid messages,
+// and answering or storing each of them would turn that into megabytes of
+// answer and of rejected-view writes.
+const (
+	// MaxReportedRejections is how many rejections a batch answer lists
+	// (the first ones, by index); "rejected_count" counts them all.
+	MaxReportedRejections = 100
+	// MaxKeptRejections is how many rejected messages of one request the
+	// rejected-events view keeps; the last kept one counts the others.
+	MaxKeptRejections = 10
+)
 
 type metrics struct {
 	events     *prometheus.CounterVec
@@ -78,27 +106,25 @@ func NewHandler(log Appender, sources *Sources, rejected *Rejected, reg promethe
 	}
 	mux.HandleFunc("OPTIONS /v1/", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
-		status, msg := http.StatusNotFound, fmt.Sprintf("no Tracking API endpoint %s; use /v1/identify, track, page, screen, group, alias, batch or import", r.URL.Path)
+		err := apierr.Errorf(apierr.NotFound, "no Tracking API endpoint %s; use /v1/identify, track, page, screen, group, alias, batch or import", r.URL.Path)
 		if _, ok := event.ParseType(strings.TrimPrefix(r.URL.Path, "/v1/")); ok || r.URL.Path == "/v1/batch" || r.URL.Path == "/v1/import" {
-			status, msg = http.StatusMethodNotAllowed, r.Method+" is not allowed here; send POST"
+			err = apierr.New(apierr.MethodNotAllowed, r.Method+" is not allowed here; send POST")
 			w.Header().Set("Allow", "POST, OPTIONS")
 		}
-		h.fail(w, &apiError{status, "not_found", msg})
+		h.fail(w, r, err)
 	})
 	h.mux = mux
 	return h
 }
 
-// ServeHTTP adds CORS headers (pages on any origin send events) and routes.
+// ServeHTTP adds CORS headers and routes. Pages on any origin send events,
+// and no SDK sends cookies: the write key is the credential. So every origin
+// is allowed and credentialed requests never are (echoing the Origin with
+// Allow-Credentials would let any site send requests carrying the visitor's
+// cookies for this host).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
-	if o := r.Header.Get("Origin"); o != "" {
-		hd.Set("Access-Control-Allow-Origin", o)
-		hd.Set("Access-Control-Allow-Credentials", "true")
-		hd.Add("Vary", "Origin")
-	} else {
-		hd.Set("Access-Control-Allow-Origin", "*")
-	}
+	hd.Set("Access-Control-Allow-Origin", "*")
 	if r.Method == http.MethodOptions {
 		hd.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
 		hd.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Content-Encoding, X-Requested-With")
@@ -114,29 +140,32 @@ func (h *Handler) now() time.Time {
 	return time.Now()
 }
 
-// apiError is a request-level failure answered with a JSON body.
-type apiError struct {
-	status int
-	code   string
-	msg    string
+// fail answers err in the Tracking API's error shape (Segment's
+// {"success":false,"error":"...","code":"..."}, see package apierr) and
+// counts it.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status := apierr.WriteError(w, r, apierr.Tracking, err)
+	h.metrics.requests.WithLabelValues(strconv.Itoa(status)).Inc()
 }
 
-func (e *apiError) Error() string { return e.msg }
+// drainGrace is how long a request refused before its body was read may
+// still send the body. After the answer, the server drains the unread body
+// before closing, so that the close does not reset the connection under an
+// answer the client has not read yet; a client that sends at network speed
+// is drained in this time, one that trickles its body loses the connection
+// instead of holding it for the whole read deadline.
+const drainGrace = 100 * time.Millisecond
 
-func (h *Handler) fail(w http.ResponseWriter, err error) {
-	var ae *apiError
-	if !errors.As(err, &ae) {
-		ae = &apiError{http.StatusInternalServerError, "internal", "internal error: " + err.Error()}
-		slog.Error("ingest", "err", err)
+// refuse answers err to a request whose body was not read, and closes the
+// connection after at most drainGrace more of reading.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	if r.ContentLength != 0 {
+		w.Header().Set("Connection", "close")
+		// ResponseRecorder and some wrappers cannot set deadlines; the
+		// answer is the same without it.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(drainGrace))
 	}
-	writeJSON(w, ae.status, map[string]any{"success": false, "error": ae.msg, "code": ae.code})
-	h.metrics.requests.WithLabelValues(fmt.Sprint(ae.status)).Inc()
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	h.fail(w, r, err)
 }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -150,56 +179,114 @@ func readBody(r *http.Request, buf *bytes.Buffer, max int64) error {
 	case "gzip":
 		zr, err := gzip.NewReader(r.Body)
 		if err != nil {
-			return &apiError{http.StatusBadRequest, "bad_gzip", "body is not valid gzip: " + err.Error()}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return apierr.New(apierr.BodyTimeout, "")
+			}
+			return apierr.New(apierr.BadGzip, "body is not valid gzip: "+err.Error())
 		}
 		defer zr.Close()
 		body = zr
 	default:
-		return &apiError{http.StatusUnsupportedMediaType, "bad_encoding", fmt.Sprintf("Content-Encoding %q is not supported; send gzip or none", enc)}
+		return apierr.Errorf(apierr.BadEncoding, "Content-Encoding %q is not supported; send gzip or none", enc)
 	}
 	n, err := buf.ReadFrom(io.LimitReader(body, max+1))
-	if err != nil {
-		return &apiError{http.StatusBadRequest, "bad_body", "reading body: " + err.Error()}
-	}
-	if n > max {
-		return &apiError{http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body is over the %d byte limit", max)}
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return apierr.Errorf(apierr.BodyTimeout, "body not received within the server's read deadline (%d bytes arrived); send it faster or in smaller batches", n)
+	case err != nil:
+		return apierr.New(apierr.BadBody, "reading body: "+err.Error())
+	case n > max:
+		return apierr.Errorf(apierr.TooLarge, "body is over the %d byte limit", max)
 	}
 	return nil
 }
 
-// source authenticates the request: the write key is the HTTP Basic user
-// name (Segment's server SDKs, RudderStack) or a writeKey field of the body
-// (analytics.js, which sends text/plain bodies to avoid CORS pre-flights).
-func (h *Handler) source(r *http.Request, bodyKey string) (string, event.Trust, error) {
+// caller is who sent a request, as far as the Authorization header tells
+// before the body is read.
+type caller struct {
+	keyed    bool // the header carried a known write key
+	sourceID string
+	trust    event.Trust
+}
+
+// headerCaller authenticates the write key of the Authorization header (the
+// HTTP Basic user name: Segment's server SDKs, RudderStack), before the body
+// is read. A request without one is not refused: analytics.js sends its key
+// in the body (text/plain bodies avoid CORS pre-flights).
+func (h *Handler) headerCaller(r *http.Request) (caller, error) {
 	key, _, ok := r.BasicAuth()
 	if !ok || key == "" {
-		key = bodyKey
-	}
-	if key == "" {
-		return "", 0, &apiError{http.StatusUnauthorized, "no_write_key", "missing write key: send it as the HTTP Basic user name (or writeKey in the body)"}
+		return caller{}, nil
 	}
 	id, trust, ok := h.Sources.Lookup(key)
 	if !ok {
-		return "", 0, &apiError{http.StatusUnauthorized, "bad_write_key", "unknown write key"}
+		return caller{}, apierr.New(apierr.BadWriteKey, "")
+	}
+	return caller{keyed: true, sourceID: id, trust: trust}, nil
+}
+
+// source returns the request's source: the header's, else the one of the
+// body's writeKey.
+func (h *Handler) source(c caller, bodyKey string) (string, event.Trust, error) {
+	if c.keyed {
+		return c.sourceID, c.trust, nil
+	}
+	if bodyKey == "" {
+		return "", 0, apierr.New(apierr.NoWriteKey, "")
+	}
+	id, trust, ok := h.Sources.Lookup(bodyKey)
+	if !ok {
+		return "", 0, apierr.New(apierr.BadWriteKey, "")
 	}
 	return id, trust, nil
 }
 
+// readRequest authenticates the header's write key, then reads the body into
+// a pooled buffer. When it returns a buffer, the caller returns it to bufPool
+// (also with an error); ok is false when an answer was written.
+func (h *Handler) readRequest(w http.ResponseWriter, r *http.Request, max int64) (c caller, buf *bytes.Buffer, ok bool) {
+	c, err := h.headerCaller(r)
+	if err != nil {
+		h.refuse(w, r, err)
+		return c, nil, false
+	}
+	if !c.keyed {
+		limit := int64(h.BodyKeyedLimit)
+		if limit <= 0 {
+			limit = DefaultBodyKeyedLimit
+		}
+		if h.bodyKeyed.Add(1) > limit {
+			h.bodyKeyed.Add(-1)
+			w.Header().Set("Retry-After", "1")
+			h.refuse(w, r, apierr.New(apierr.Busy, "too many requests are sending their write key in the body; retry, or send the key as the HTTP Basic user name"))
+			return c, nil, false
+		}
+		defer h.bodyKeyed.Add(-1)
+	}
+	buf = bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	if err := readBody(r, buf, max); err != nil {
+		h.fail(w, r, err)
+		return c, buf, false
+	}
+	return c, buf, true
+}
+
 func (h *Handler) serveSingle(w http.ResponseWriter, r *http.Request, typ event.Type) {
 	start := h.now()
-	buf, err := readRequest(r, event.MaxMessageBytes)
-	defer bufPool.Put(buf)
-	if err != nil {
-		h.fail(w, err)
+	c, buf, ok := h.readRequest(w, r, event.MaxMessageBytes)
+	if buf != nil {
+		defer bufPool.Put(buf)
+	}
+	if !ok {
 		return
 	}
 	raw := buf.Bytes()
 	meta := event.Meta{ReceivedAt: start, Type: typ, MessageID: newMessageID()}
 	var e event.Event
 	var decodeErr error
-	err = event.Parse(raw, func(v *fastjson.Value) error {
-		// analytics.js sends the write key in the body, not in a header.
-		src, trust, err := h.source(r, string(v.GetStringBytes("writeKey")))
+	err := event.Parse(raw, func(v *fastjson.Value) error {
+		src, trust, err := h.source(c, string(v.GetStringBytes("writeKey")))
 		if err != nil {
 			return err
 		}
@@ -208,47 +295,39 @@ func (h *Handler) serveSingle(w http.ResponseWriter, r *http.Request, typ event.
 		return nil
 	})
 	if err != nil {
-		h.failParse(w, r, raw, err, start)
+		h.failParse(w, r, c, raw, err, start)
 		return
 	}
 	if decodeErr != nil {
-		h.reject(meta.SourceID, r.URL.Path, []RejectedEvent{{Index: 0, Reason: decodeErr.Error(), Body: string(raw)}}, start)
+		h.reject(meta.SourceID, r.URL.Path, []RejectedEvent{{Index: 0, Reason: decodeErr.Error(), Body: truncateBody(raw)}}, start)
 		h.metrics.rejected.WithLabelValues(reasonLabel(decodeErr)).Inc()
-		h.fail(w, &apiError{http.StatusBadRequest, "invalid_message", decodeErr.Error()})
+		h.fail(w, r, apierr.New(apierr.InvalidMessage, decodeErr.Error()))
 		return
 	}
 	if err := h.append(r.Context(), []*event.Event{&e}, [][]byte{raw}, []event.Meta{meta}); err != nil {
-		h.fail(w, err)
+		h.fail(w, r, err)
 		return
 	}
 	h.ok(w, start, map[string]any{"success": true})
 }
 
-// readRequest reads the body into a pooled buffer, which the caller returns
-// to bufPool (also on error).
-func readRequest(r *http.Request, max int64) (*bytes.Buffer, error) {
-	buf := bufPool.Get().(*bytes.Buffer)
-	buf.Reset()
-	return buf, readBody(r, buf, max)
-}
-
 // failParse answers an error from event.Parse's callback (authentication)
 // or from parsing itself. A body that is not JSON cannot carry a write key,
 // so only the header authenticates it; it is then kept in the rejected view.
-func (h *Handler) failParse(w http.ResponseWriter, r *http.Request, raw []byte, err error, start time.Time) {
+func (h *Handler) failParse(w http.ResponseWriter, r *http.Request, c caller, raw []byte, err error, start time.Time) {
 	var ve *event.Error
 	if !errors.As(err, &ve) {
-		h.fail(w, err)
+		h.fail(w, r, err)
 		return
 	}
-	src, _, err := h.source(r, "")
+	src, _, err := h.source(c, "")
 	if err != nil {
-		h.fail(w, err)
+		h.fail(w, r, err)
 		return
 	}
-	h.reject(src, r.URL.Path, []RejectedEvent{{Index: -1, Reason: ve.Error(), Body: string(raw)}}, start)
+	h.reject(src, r.URL.Path, []RejectedEvent{{Index: -1, Reason: ve.Error(), Body: truncateBody(raw)}}, start)
 	h.metrics.rejected.WithLabelValues(reasonLabel(ve)).Inc()
-	h.fail(w, &apiError{http.StatusBadRequest, "invalid_json", ve.Error()})
+	h.fail(w, r, apierr.New(apierr.InvalidJSON, ve.Error()))
 }
 
 type rejection struct {
@@ -256,12 +335,24 @@ type rejection struct {
 	Reason string `json:"reason"`
 }
 
+// batchAnswer is the answer to a batch: 200 when at least one message was
+// accepted, else 400 with Body set. Rejected lists the first
+// MaxReportedRejections rejections; RejectedCount counts them all.
+type batchAnswer struct {
+	Success bool `json:"success"`
+	*apierr.Body
+	Accepted      int         `json:"accepted"`
+	Rejected      []rejection `json:"rejected,omitempty"`
+	RejectedCount int         `json:"rejected_count,omitempty"`
+}
+
 func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request) {
 	start := h.now()
-	buf, err := readRequest(r, event.MaxBatchBytes)
-	defer bufPool.Put(buf)
-	if err != nil {
-		h.fail(w, err)
+	c, buf, ok := h.readRequest(w, r, event.MaxBatchBytes)
+	if buf != nil {
+		defer bufPool.Put(buf)
+	}
+	if !ok {
 		return
 	}
 	raw := buf.Bytes()
@@ -276,39 +367,44 @@ func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request) {
 		metas     []event.Meta
 		rejected  []rejection
 		rejEvents []RejectedEvent
+		nRejected int
+		reasons   map[string]int // metric label -> count, added once per request
 	)
-	err = event.Parse(raw, func(root *fastjson.Value) error {
+	err := event.Parse(raw, func(root *fastjson.Value) error {
 		var err error
-		if src, trust, err = h.source(r, string(root.GetStringBytes("writeKey"))); err != nil {
+		if src, trust, err = h.source(c, string(root.GetStringBytes("writeKey"))); err != nil {
 			return err
 		}
 		if root.Type() != fastjson.TypeObject {
-			return &apiError{http.StatusBadRequest, "no_batch", `body must be {"batch":[...messages]}`}
+			return apierr.New(apierr.NoBatch, "")
 		}
 		batch := root.Get("batch")
 		if batch == nil || batch.Type() != fastjson.TypeArray {
-			return &apiError{http.StatusBadRequest, "no_batch", `body must be {"batch":[...messages]}`}
+			return apierr.New(apierr.NoBatch, "")
 		}
 		base := event.Meta{SourceID: src, Trust: trust, ReceivedAt: start}
 		if sv := root.Get("sentAt"); sv != nil && sv.Type() != fastjson.TypeNull {
 			t, ok := event.ParseTime(string(sv.GetStringBytes()))
 			if !ok {
-				return &apiError{http.StatusBadRequest, "invalid_message", fmt.Sprintf("sentAt: %s is not an ISO 8601 date", sv)}
+				return apierr.Errorf(apierr.InvalidMessage, "sentAt: %s is not an ISO 8601 date", sv)
 			}
 			base.SentAt = t
 		}
 		if cv := root.Get("context"); cv != nil && cv.Type() != fastjson.TypeNull {
 			if err := json.Unmarshal(cv.MarshalTo(nil), &base.Context); err != nil || cv.Type() != fastjson.TypeObject {
-				return &apiError{http.StatusBadRequest, "invalid_message", "context: must be a JSON object"}
+				return apierr.New(apierr.InvalidMessage, "context: must be a JSON object")
 			}
 		}
 		msgs, _ := batch.Array()
 		// Re-serialized messages go into one pooled arena (returned after
 		// the append, when Pebble has copied them): no allocation per message.
 		arena.Grow(len(raw))
-		evs = make([]*event.Event, 0, len(msgs))
-		raws = make([][]byte, 0, len(msgs))
-		metas = make([]event.Meta, 0, len(msgs))
+		// Capped: a count of messages is not a count of valid ones, and a
+		// small body can hold a huge array of invalid ones.
+		n := min(len(msgs), 1024)
+		evs = make([]*event.Event, 0, n)
+		raws = make([][]byte, 0, n)
+		metas = make([]event.Meta, 0, n)
 		for i, mv := range msgs {
 			// The stored form is the message re-serialized from the parse
 			// tree: the same JSON values, without the batch around it.
@@ -317,6 +413,7 @@ func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request) {
 			m := arena.Bytes()[start:]
 			meta := base
 			meta.MessageID = newMessageID()
+			// e stays on the stack; only an accepted event moves to the heap.
 			var e event.Event
 			if len(m) > event.MaxMessageBytes {
 				err = &event.Error{Reason: fmt.Sprintf("message is %d bytes, over the %d byte limit", len(m), event.MaxMessageBytes)}
@@ -324,41 +421,57 @@ func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request) {
 				e, err = event.DecodeValue(mv, meta)
 			}
 			if err != nil {
-				rejected = append(rejected, rejection{i, err.Error()})
-				rejEvents = append(rejEvents, RejectedEvent{Index: i, Reason: err.Error(), Body: string(m)})
-				h.metrics.rejected.WithLabelValues(reasonLabel(err)).Inc()
+				// Every message is still validated (a valid one after
+				// thousands of invalid ones is kept), but past the caps a
+				// rejection costs a count, not text, storage or answer.
+				nRejected++
+				if reasons == nil {
+					reasons = make(map[string]int)
+				}
+				reasons[reasonLabel(err)]++
+				if len(rejected) < MaxReportedRejections {
+					rejected = append(rejected, rejection{i, err.Error()})
+				}
+				if len(rejEvents) < MaxKeptRejections {
+					rejEvents = append(rejEvents, RejectedEvent{Index: i, Reason: err.Error(), Body: truncateBody(m)})
+				}
+				arena.Truncate(start)
 				continue
 			}
-			evs = append(evs, &e)
+			ep := new(event.Event)
+			*ep = e
+			evs = append(evs, ep)
 			raws = append(raws, m)
 			metas = append(metas, meta)
 		}
 		return nil
 	})
 	if err != nil {
-		h.failParse(w, r, raw, err, start)
+		h.failParse(w, r, c, raw, err, start)
 		return
 	}
+	for reason, n := range reasons {
+		h.metrics.rejected.WithLabelValues(reason).Add(float64(n))
+	}
+	if n := len(rejEvents); n > 0 {
+		rejEvents[n-1].More = nRejected - n
+	}
 	h.reject(src, r.URL.Path, rejEvents, start)
-	if len(evs) == 0 && len(rejected) > 0 {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"success": false, "code": "invalid_message",
-			"error": fmt.Sprintf("all %d messages were rejected", len(rejected)), "accepted": 0, "rejected": rejected})
-		h.metrics.requests.WithLabelValues("400").Inc()
+	if len(evs) == 0 && nRejected > 0 {
+		body, status := apierr.NewBody(apierr.Tracking, apierr.Errorf(apierr.InvalidMessage, "all %d messages were rejected", nRejected))
+		apierr.WriteJSON(w, status, batchAnswer{Body: &body, Rejected: rejected, RejectedCount: nRejected})
+		h.metrics.requests.WithLabelValues(strconv.Itoa(status)).Inc()
 		return
 	}
 	if err := h.append(r.Context(), evs, raws, metas); err != nil {
-		h.fail(w, err)
+		h.fail(w, r, err)
 		return
 	}
-	resp := map[string]any{"success": true, "accepted": len(evs)}
-	if len(rejected) > 0 {
-		resp["rejected"] = rejected
-	}
-	h.ok(w, start, resp)
+	h.ok(w, start, batchAnswer{Success: true, Accepted: len(evs), Rejected: rejected, RejectedCount: nRejected})
 }
 
 func (h *Handler) ok(w http.ResponseWriter, start time.Time, body any) {
-	writeJSON(w, http.StatusOK, body)
+	apierr.WriteJSON(w, http.StatusOK, body)
 	h.metrics.requests.WithLabelValues("200").Inc()
 	h.metrics.latency.Observe(h.now().Sub(start).Seconds())
 }
@@ -399,9 +512,9 @@ func (h *Handler) append(ctx context.Context, evs []*event.Event, raws [][]byte,
 	res, err := h.Log.Append(ctx, recs)
 	if err != nil {
 		if errors.Is(err, eventlog.ErrClosed) {
-			return &apiError{http.StatusServiceUnavailable, "shutting_down", "server is shutting down; retry"}
+			return apierr.New(apierr.ShuttingDown, "")
 		}
-		return err
+		return fmt.Errorf("append %d events: %w", len(recs), err)
 	}
 	for i, r := range res {
 		if r.Duplicate {

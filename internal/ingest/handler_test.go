@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
 
 	"tailor/internal/event"
 	"tailor/internal/eventlog"
@@ -92,4 +95,137 @@ func FuzzBatch(f *testing.F) {
 			t.Fatal("accepted a message but stored nothing")
 		}
 	})
+}
+
+func TestCORSWithoutCredentials(t *testing.T) {
+	h, _ := newTestHandler()
+	tests := []struct {
+		name, method, path, origin, body string
+	}{
+		{"preflight from a shop", "OPTIONS", "/v1/t", "https://shop.example.com", ""},
+		{"post from any site", "POST", "/v1/track", "https://evil.example.net", `{"userId":"u","event":"e"}`},
+		{"post without origin", "POST", "/v1/track", "", `{"userId":"u","event":"e"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(tt.method, tt.path, strings.NewReader(tt.body))
+			req.SetBasicAuth("wk", "")
+			if tt.origin != "" {
+				req.Header.Set("Origin", tt.origin)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			hd := w.Header()
+			if got := hd.Get("Access-Control-Allow-Origin"); got != "*" {
+				t.Errorf("Allow-Origin %q, want *", got)
+			}
+			if got := hd.Values("Access-Control-Allow-Credentials"); len(got) != 0 {
+				t.Errorf("Allow-Credentials %q: any site could send the visitor's cookies", got)
+			}
+			if w.Code >= 300 {
+				t.Errorf("status %d: %s", w.Code, w.Body)
+			}
+		})
+	}
+}
+
+// countingBody records whether the handler read the body.
+type countingBody struct {
+	io.Reader
+	read bool
+}
+
+func (b *countingBody) Read(p []byte) (int, error) { b.read = true; return b.Reader.Read(p) }
+
+func TestHeaderKeyCheckedBeforeBody(t *testing.T) {
+	h, _ := newTestHandler()
+	tests := []struct {
+		name     string
+		user     string // Basic user name; "" sends no Authorization
+		body     string
+		status   int
+		code     string
+		readBody bool
+	}{
+		{"unknown header key", "nope", `{"writeKey":"wk","userId":"u","event":"e"}`, 401, "bad_write_key", false},
+		{"known header key", "wk", `{"userId":"u","event":"e"}`, 200, "", true},
+		{"key in the body", "", `{"writeKey":"wk","userId":"u","event":"e"}`, 200, "", true},
+		{"unknown key in the body", "", `{"writeKey":"nope","userId":"u","event":"e"}`, 401, "bad_write_key", true},
+		{"no key at all", "", `{"userId":"u","event":"e"}`, 401, "no_write_key", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := &countingBody{Reader: strings.NewReader(tt.body)}
+			req := httptest.NewRequest("POST", "/v1/track", body)
+			if tt.user != "" {
+				req.SetBasicAuth(tt.user, "")
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			var ans struct {
+				Success *bool  `json:"success"`
+				Code    string `json:"code"`
+			}
+			if err := json.Unmarshal(w.Body.Bytes(), &ans); err != nil || w.Code != tt.status || ans.Code != tt.code || ans.Success == nil {
+				t.Errorf("status %d %s, want %d with code %q", w.Code, w.Body, tt.status, tt.code)
+			}
+			if body.read != tt.readBody {
+				t.Errorf("body read = %v, want %v", body.read, tt.readBody)
+			}
+		})
+	}
+}
+
+// TestBodyKeyedBudget checks that requests with the write key in the body
+// read their bodies within their own budget: past it they are refused at
+// once (503, Retry-After), while requests keyed in the header are served.
+func TestBodyKeyedBudget(t *testing.T) {
+	h, _ := newTestHandler()
+	h.BodyKeyedLimit = 1
+	// A slow upload: its body does not end until the test closes pr.
+	pr, pw := io.Pipe()
+	slowDone := make(chan int)
+	go func() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("POST", "/v1/t", pr))
+		slowDone <- w.Code
+	}()
+	pw.Write([]byte(`{"writeKey":"wk",`))
+	waitFor(t, time.Second, func() bool { return h.bodyKeyed.Load() == 1 })
+
+	post := func(user string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("POST", "/v1/t", strings.NewReader(`{"writeKey":"wk","userId":"u","event":"e"}`))
+		if user != "" {
+			req.SetBasicAuth(user, "")
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		return w
+	}
+	if w := post(""); w.Code != 503 || w.Header().Get("Retry-After") == "" || !strings.Contains(w.Body.String(), `"code":"busy"`) {
+		t.Errorf("body-keyed request over the budget: %d %v %s", w.Code, w.Header(), w.Body)
+	}
+	if w := post("wk"); w.Code != 200 {
+		t.Errorf("header-keyed request while the budget is full: %d %s", w.Code, w.Body)
+	}
+	pw.Write([]byte(`"userId":"u","event":"e"}`))
+	pw.Close()
+	if code := <-slowDone; code != 200 {
+		t.Errorf("slow upload: %d", code)
+	}
+	if w := post(""); w.Code != 200 {
+		t.Errorf("body-keyed request after the budget freed: %d %s", w.Code, w.Body)
+	}
+}
+
+// waitFor polls cond until it holds or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s", timeout)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }

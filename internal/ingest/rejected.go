@@ -32,9 +32,21 @@ type RejectedEvent struct {
 	Index    int       `json:"index"`
 	Reason   string    `json:"reason"`
 	Body     string    `json:"body"` // the message, truncated to maxRejectedBody
+	// More counts the messages of the same request rejected after this one
+	// and not kept (see MaxKeptRejections).
+	More int `json:"more,omitempty"`
 }
 
 const maxRejectedBody = 2048
+
+// truncateBody copies at most maxRejectedBody bytes of a rejected message:
+// the view shows what was wrong, it does not archive the message.
+func truncateBody(b []byte) string {
+	if len(b) > maxRejectedBody {
+		return string(b[:maxRejectedBody]) + "…"
+	}
+	return string(b)
+}
 
 func (r *Rejected) add(evs []RejectedEvent) {
 	if r == nil || len(evs) == 0 {
@@ -43,9 +55,6 @@ func (r *Rejected) add(evs []RejectedEvent) {
 	b := r.db.NewBatch()
 	defer b.Close()
 	for _, e := range evs {
-		if len(e.Body) > maxRejectedBody {
-			e.Body = e.Body[:maxRejectedBody] + "…"
-		}
 		v, _ := json.Marshal(e)
 		k := binary.BigEndian.AppendUint64([]byte("r/"), uint64(e.At.UnixNano()))
 		k = binary.BigEndian.AppendUint32(k, r.ctr.Add(1))

@@ -53,6 +53,31 @@ type Config struct {
 	// Changing them affects the events applied after the change; a replay
 	// from scratch (tailor verify) applies the rules it is given to all.
 	Identity identity.Rules
+
+	// Slow and many clients. A connection costs a goroutine and buffers
+	// whatever its client does, so every phase of a request has a deadline
+	// and the connections have a bound.
+
+	// HeaderReadTimeout bounds reading a request's headers. Default 10s.
+	HeaderReadTimeout time.Duration
+	// BodyReadTimeout bounds reading a whole request, headers and body: a
+	// client still sending after it gets 408 and loses the connection.
+	// Default 60s, enough for a full 500 KB batch at 100 kbit/s.
+	BodyReadTimeout time.Duration
+	// WriteTimeout bounds the time from the end of a request's headers to
+	// the end of its answer (handling included): a client that does not read
+	// its answer loses the connection. Default 60s.
+	WriteTimeout time.Duration
+	// MaxConnections bounds the open client connections, idle keep-alive
+	// ones included; further clients wait to be accepted. Default 4096.
+	MaxConnections int
+	// MaxBodyKeyedRequests bounds the Tracking API requests that read a body
+	// carrying their write key (analytics.js) at once; past it they get 503
+	// and retry. A key in the Authorization header is checked before the
+	// body is read, so only these requests can be held open by clients
+	// without a key. Below MaxConnections, so that such clients cannot take
+	// every connection. Default 256.
+	MaxBodyKeyedRequests int
 }
 
 // Defaults returns the default configuration.
@@ -66,6 +91,12 @@ func Defaults() Config {
 		CacheBytes:      128 << 20,
 		HotProfiles:     profile.DefaultHot,
 		Identity:        identity.Defaults(),
+
+		HeaderReadTimeout:    10 * time.Second,
+		BodyReadTimeout:      60 * time.Second,
+		WriteTimeout:         60 * time.Second,
+		MaxConnections:       4096,
+		MaxBodyKeyedRequests: ingest.DefaultBodyKeyedLimit,
 	}
 }
 
@@ -92,6 +123,23 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Identity.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{{"--header-read-timeout", c.HeaderReadTimeout}, {"--body-read-timeout", c.BodyReadTimeout}, {"--write-timeout", c.WriteTimeout}} {
+		if d.v <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, e.g. 30s, got %s", d.flag, d.v))
+		}
+	}
+	if c.BodyReadTimeout > 0 && c.HeaderReadTimeout > c.BodyReadTimeout {
+		errs = append(errs, fmt.Errorf("--header-read-timeout (%s) must not be longer than --body-read-timeout (%s), which includes the headers", c.HeaderReadTimeout, c.BodyReadTimeout))
+	}
+	if c.MaxConnections < 2 {
+		errs = append(errs, fmt.Errorf("--max-connections must be at least 2, got %d", c.MaxConnections))
+	}
+	if c.MaxBodyKeyedRequests < 1 || c.MaxBodyKeyedRequests >= c.MaxConnections {
+		errs = append(errs, fmt.Errorf("--max-body-keyed-requests must be at least 1 and below --max-connections (%d), so that clients sending the write key in the body cannot take every connection; got %d", c.MaxConnections, c.MaxBodyKeyedRequests))
 	}
 	return errors.Join(errs...)
 }
@@ -207,6 +255,7 @@ func (s *Server) open(ctx context.Context) error {
 	s.Registry = prometheus.NewRegistry()
 	s.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.Ingest = ingest.NewHandler(s.Log, s.Sources, s.Rejected, s.Registry)
+	s.Ingest.BodyKeyedLimit = s.cfg.MaxBodyKeyedRequests
 	s.registerGauges()
 	return nil
 }
@@ -296,6 +345,7 @@ func (s *Server) Start() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
 	}
+	ln = newLimitListener(ln, s.cfg.MaxConnections)
 	s.listener = ln
 	go func() {
 		defer close(s.procDone)
@@ -331,7 +381,13 @@ func (s *Server) Start() (string, error) {
 		})
 	}()
 
-	s.httpSrv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	s.httpSrv = &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: s.cfg.HeaderReadTimeout,
+		ReadTimeout:       s.cfg.BodyReadTimeout,
+		WriteTimeout:      s.cfg.WriteTimeout,
+		IdleTimeout:       idleTimeout,
+	}
 	go func() {
 		if err := s.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			slog.Error("http server", "err", err)
@@ -340,6 +396,10 @@ func (s *Server) Start() (string, error) {
 	s.ready.Store(true)
 	return "http://" + ln.Addr().String(), nil
 }
+
+// idleTimeout is how long a keep-alive connection may wait for its next
+// request; it holds one of Config.MaxConnections meanwhile.
+const idleTimeout = 2 * time.Minute
 
 func every(ctx context.Context, d time.Duration, fn func()) {
 	t := time.NewTicker(d)

@@ -8,7 +8,6 @@ package store
 
 import (
 	"fmt"
-	"log/slog"
 	"os"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -20,7 +19,7 @@ func Options(cacheBytes int64) *pebble.Options {
 	o := &pebble.Options{
 		Cache:        pebble.NewCache(cacheBytes),
 		MemTableSize: 64 << 20,
-		Logger:       quietLogger{},
+		Logger:       &throttledLogger{},
 	}
 	// A messageId seen by the in-memory filter is confirmed with a read, and
 	// reads of absent keys are the rule: bloom filters make such a read cost
@@ -44,15 +43,4 @@ func Open(dir string, cacheBytes int64) (*pebble.DB, error) {
 		return nil, fmt.Errorf("open store in %s: %w", dir, err)
 	}
 	return db, nil
-}
-
-type quietLogger struct{}
-
-func (quietLogger) Infof(string, ...any) {}
-func (quietLogger) Errorf(format string, args ...any) {
-	slog.Error(fmt.Sprintf(format, args...), "component", "pebble")
-}
-func (quietLogger) Fatalf(format string, args ...any) {
-	slog.Error(fmt.Sprintf(format, args...), "component", "pebble")
-	os.Exit(1)
 }
