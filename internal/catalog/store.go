@@ -8,15 +8,17 @@ import (
 	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"tailor/internal/store"
 )
 
 // keyPrefix is the part of the shared Pebble keyspace the catalog owns: one key
 // per product, "c/" + product id, whose value is the product as JSON. Nothing
 // else writes under this prefix, and the catalog writes nowhere else.
-const keyPrefix = "c/"
+const keyPrefix = store.PrefixCatalog
 
 // keyUpper is the exclusive upper bound of the catalog's keys ('/'+1 == '0').
-var keyUpper = []byte("c0")
+var keyUpper = store.UpperBound(store.PrefixCatalog)
 
 // ErrNotFound is returned by Delete when the product does not exist.
 var ErrNotFound = errors.New("product not found")

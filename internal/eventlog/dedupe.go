@@ -8,6 +8,8 @@ import (
 
 	"github.com/bits-and-blooms/bloom/v3"
 	"github.com/cockroachdb/pebble/v2"
+
+	"tailor/internal/store"
 )
 
 // dedupe answers "was this (source, messageId) appended within the window?"
@@ -111,7 +113,7 @@ func (d *dedupe) dropBefore(cutoff uint64) {
 
 // load fills the filters from the d/ keyspace, skipping expired days.
 func (d *dedupe) load(cutoff uint64) (int, error) {
-	it, err := d.db.NewIter(&pebble.IterOptions{LowerBound: []byte("d/"), UpperBound: []byte("d0")})
+	it, err := d.db.NewIter(&pebble.IterOptions{LowerBound: []byte(store.PrefixDedupe), UpperBound: store.UpperBound(store.PrefixDedupe)})
 	if err != nil {
 		return 0, err
 	}
@@ -122,7 +124,7 @@ func (d *dedupe) load(cutoff uint64) (int, error) {
 		if k <= 0 || day < cutoff {
 			continue
 		}
-		d.add(day, it.Key()[2:])
+		d.add(day, it.Key()[len(store.PrefixDedupe):])
 		n++
 	}
 	return n, it.Error()

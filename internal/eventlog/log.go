@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"tailor/internal/store"
 )
 
 // ErrClosed is returned by Append after Close.
@@ -246,7 +248,7 @@ func (l *Log) writeLoop() {
 				binary.BigEndian.PutUint16(ptr[:], uint16(rec.Partition))
 				for _, ix := range rec.Index {
 					k := make([]byte, 0, 2+len(ix)+8)
-					k = append(k, "t/"...)
+					k = append(k, store.PrefixTimeline...)
 					k = append(k, ix...)
 					k = binary.BigEndian.AppendUint64(k, seq)
 					b.Set(k, ptr[:], nil)
@@ -323,7 +325,7 @@ func (l *Log) Get(p int, seq uint64) ([]byte, error) {
 func (l *Log) ExpireDedupe(ctx context.Context, now time.Time) (int, error) {
 	cutoff := dayOf(now.Add(-l.opts.DedupeWindow))
 	l.dedupe.dropBefore(cutoff)
-	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: []byte("d/"), UpperBound: []byte("d0")})
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: []byte(store.PrefixDedupe), UpperBound: store.UpperBound(store.PrefixDedupe)})
 	if err != nil {
 		return 0, err
 	}
@@ -354,7 +356,7 @@ func (l *Log) ExpireDedupe(ctx context.Context, now time.Time) (int, error) {
 
 func logKey(p int, seq uint64) []byte {
 	k := make([]byte, 0, 12)
-	k = append(k, "l/"...)
+	k = append(k, store.PrefixLog...)
 	k = binary.BigEndian.AppendUint16(k, uint16(p))
 	if p >= 1<<16 { // upper bound past the last partition
 		k = append(k[:2], 0xff, 0xff, 0xff)
@@ -364,7 +366,7 @@ func logKey(p int, seq uint64) []byte {
 
 func dedupeKey(k []byte) []byte {
 	out := make([]byte, 0, 2+len(k))
-	return append(append(out, "d/"...), k...)
+	return append(append(out, store.PrefixDedupe...), k...)
 }
 
 // dayOf is the de-duplication bucket of t: days since the Unix epoch, UTC.

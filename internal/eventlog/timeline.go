@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"tailor/internal/store"
 )
 
 // Timeline index keyspace:
@@ -130,14 +132,14 @@ func (l *Log) Timeline(identifiers []string, before Cursor, limit int) ([]Pointe
 	// One allocation for every source and one for every prefix.
 	size := 0
 	for _, id := range identifiers {
-		size += len("t/") + len(id) + 1
+		size += len(store.PrefixTimeline) + len(id) + 1
 	}
 	prefixes := make([]byte, 0, size)
 	srcs := make([]source, len(identifiers))
 	h := make(heads, 0, len(identifiers))
 	for i, id := range identifiers {
 		start := len(prefixes)
-		prefixes = append(append(append(prefixes, "t/"...), id...), 0)
+		prefixes = append(append(append(prefixes, store.PrefixTimeline...), id...), 0)
 		s := &srcs[i]
 		s.prefix = prefixes[start:len(prefixes):len(prefixes)]
 		if m.seek(s, before) {

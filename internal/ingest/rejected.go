@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"tailor/internal/store"
 )
 
 // Rejected is the rejected-events view: messages refused by validation, kept
@@ -56,7 +58,7 @@ func (r *Rejected) add(evs []RejectedEvent) {
 	defer b.Close()
 	for _, e := range evs {
 		v, _ := json.Marshal(e)
-		k := binary.BigEndian.AppendUint64([]byte("r/"), uint64(e.At.UnixNano()))
+		k := binary.BigEndian.AppendUint64([]byte(store.PrefixRejected), uint64(e.At.UnixNano()))
 		k = binary.BigEndian.AppendUint32(k, r.ctr.Add(1))
 		b.Set(k, v, nil)
 	}
@@ -69,7 +71,7 @@ func (r *Rejected) add(evs []RejectedEvent) {
 
 // trim deletes all but the newest MaxRejected entries.
 func (r *Rejected) trim() {
-	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: []byte("r/"), UpperBound: []byte("r0")})
+	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: []byte(store.PrefixRejected), UpperBound: store.UpperBound(store.PrefixRejected)})
 	if err != nil {
 		return
 	}
@@ -77,7 +79,7 @@ func (r *Rejected) trim() {
 	n := 0
 	for it.Last(); it.Valid(); it.Prev() {
 		if n++; n > MaxRejected {
-			_ = r.db.DeleteRange([]byte("r/"), append([]byte(nil), it.Key()...), pebble.NoSync)
+			_ = r.db.DeleteRange([]byte(store.PrefixRejected), append([]byte(nil), it.Key()...), pebble.NoSync)
 			// it.Key() itself is kept: DeleteRange's end is exclusive, so
 			// MaxRejected+1 remain at most until the next trim.
 			return
@@ -87,7 +89,7 @@ func (r *Rejected) trim() {
 
 // List returns up to limit rejected events, newest first.
 func (r *Rejected) List(limit int) ([]RejectedEvent, error) {
-	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: []byte("r/"), UpperBound: []byte("r0")})
+	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: []byte(store.PrefixRejected), UpperBound: store.UpperBound(store.PrefixRejected)})
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"tailor/internal/event"
+	"tailor/internal/store"
 )
 
 // Source is one sender of events (a website, an app, a backend), with its
@@ -52,7 +53,7 @@ type Sources struct {
 // LoadSources reads the registered sources from db.
 func LoadSources(db *pebble.DB) (*Sources, error) {
 	s := &Sources{db: db, byKey: make(map[string]Source)}
-	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte("src/"), UpperBound: []byte("src0")})
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte(store.PrefixSource), UpperBound: store.UpperBound(store.PrefixSource)})
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +61,7 @@ func LoadSources(db *pebble.DB) (*Sources, error) {
 	for it.First(); it.Valid(); it.Next() {
 		var src Source
 		if err := json.Unmarshal(it.Value(), &src); err != nil {
-			return nil, fmt.Errorf("source %s: %w", it.Key()[4:], err)
+			return nil, fmt.Errorf("source %s: %w", it.Key()[len(store.PrefixSource):], err)
 		}
 		s.byKey[src.WriteKey] = src
 	}
@@ -126,7 +127,7 @@ func (s *Sources) Delete(id string) error {
 	for k, src := range s.byKey {
 		if src.ID == id {
 			if s.db != nil {
-				if err := s.db.Delete([]byte("src/"+id), pebble.Sync); err != nil {
+				if err := s.db.Delete(store.Key(store.PrefixSource, id), pebble.Sync); err != nil {
 					return err
 				}
 			}
@@ -155,7 +156,7 @@ func (s *Sources) putLocked(src Source) error {
 	}
 	if s.db != nil {
 		v, _ := json.Marshal(src)
-		if err := s.db.Set([]byte("src/"+src.ID), v, pebble.Sync); err != nil {
+		if err := s.db.Set(store.Key(store.PrefixSource, src.ID), v, pebble.Sync); err != nil {
 			return fmt.Errorf("save source %s: %w", src.ID, err)
 		}
 	}

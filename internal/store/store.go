@@ -1,9 +1,6 @@
 // Package store opens Tailor's embedded Pebble store with the options every
-// part relies on, and lists the keyspaces (by prefix) each package owns:
-//
-//	cfg/  settings (server)           l/ t/ d/ k/  event log (eventlog)
-//	p/ x/ m/ k/applied  profiles (profile)  c/  catalog (catalog)
-//	r/    rejected events (ingest)
+// part relies on, and names the keyspaces (by prefix) each package owns
+// (keys.go).
 package store
 
 import (
