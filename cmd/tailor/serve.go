@@ -42,6 +42,7 @@ func runServe(ctx context.Context, args []string) error {
 	demoCustomers := fs.Int("demo-customers", 1000, "customers in the demo store")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	applyIdentity := identityFlags(fs, &cfg.Identity)
+	fs.IntVar(&cfg.ProcessorQueue, "processor-queue", cfg.ProcessorQueue, "group commits that may wait for the processor before acknowledgements wait for it")
 	debugAddr := fs.String("debug-addr", "", "serve Go's /debug/pprof on this address (e.g. 127.0.0.1:6060); off by default")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)

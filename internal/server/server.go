@@ -49,6 +49,11 @@ type Config struct {
 	// HotProfiles is how many profiles keep their state decoded in memory;
 	// the others are held encoded (see internal/profile/hot.go).
 	HotProfiles int
+	// ProcessorQueue is how many group commits may wait for the processor
+	// before the log writer (and so every acknowledgement) waits for it. It
+	// absorbs the processor's short pauses (checkpoints, cold profiles,
+	// garbage collection) without holding up acknowledgements. Default 4.
+	ProcessorQueue int
 	// Identity is the identity resolution rules (see package identity).
 	// Changing them affects the events applied after the change; a replay
 	// from scratch (tailor verify) applies the rules it is given to all.
@@ -91,6 +96,7 @@ func Defaults() Config {
 		CacheBytes:      128 << 20,
 		HotProfiles:     profile.DefaultHot,
 		Identity:        identity.Defaults(),
+		ProcessorQueue:  4,
 
 		HeaderReadTimeout:    10 * time.Second,
 		BodyReadTimeout:      60 * time.Second,
@@ -120,6 +126,9 @@ func (c *Config) Validate() error {
 	}
 	if c.CheckpointEvery <= 0 {
 		errs = append(errs, errors.New("checkpoint interval must be positive"))
+	}
+	if c.ProcessorQueue < 1 {
+		errs = append(errs, fmt.Errorf("--processor-queue must be at least 1, got %d", c.ProcessorQueue))
 	}
 	if err := c.Identity.Validate(); err != nil {
 		errs = append(errs, err)
@@ -232,7 +241,7 @@ func (s *Server) open(ctx context.Context) error {
 	}
 	// Engines register here, after the profiles, in the order they read
 	// each other's state.
-	s.Proc = processor.New(s.Store, 4)
+	s.Proc = processor.New(s.Store, s.cfg.ProcessorQueue)
 	if err := s.Proc.Load(s.db); err != nil {
 		return err
 	}
