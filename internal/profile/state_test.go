@@ -71,7 +71,7 @@ func TestRevenue(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var s State
 			for i, p := range tc.props {
-				s.Apply(trackEvent(fmt.Sprint("m", i), atSec(i), EventOrderCompleted, p))
+				s.Apply(trackEvent(fmt.Sprint("m", i), atSec(i), event.OrderCompleted, p))
 			}
 			c := s.View().Computed
 			if c.TotalRevenue != tc.want || c.AverageOrderValue != tc.aov || c.Orders != int64(len(tc.props)) {
@@ -165,7 +165,7 @@ func TestTraitEncoding(t *testing.T) {
 
 func TestRecentlyViewed(t *testing.T) {
 	pv := func(msg string, sec int, props map[string]any) *event.Event {
-		return trackEvent(msg, atSec(sec), EventProductViewed, props)
+		return trackEvent(msg, atSec(sec), event.ProductViewed, props)
 	}
 	tests := []struct {
 		name string
@@ -219,8 +219,8 @@ func TestRecentlyViewed(t *testing.T) {
 
 func TestCartAndPurchases(t *testing.T) {
 	c := stateOf(
-		trackEvent("a", atSec(1), EventProductAdded, map[string]any{"product_id": "p1", "category": "Hats"}),
-		trackEvent("b", atSec(2), EventOrderCompleted, map[string]any{"products": []any{
+		trackEvent("a", atSec(1), event.ProductAdded, map[string]any{"product_id": "p1", "category": "Hats"}),
+		trackEvent("b", atSec(2), event.OrderCompleted, map[string]any{"products": []any{
 			map[string]any{"product_id": "p1", "category": "Hats", "price": 10.0},
 			map[string]any{"sku": "p2", "category": "Shoes", "price": 10.0},
 			map[string]any{"category": "Bags"},
@@ -244,23 +244,23 @@ func TestFavouriteCategory(t *testing.T) {
 		evs  []*event.Event
 		want string
 	}{
-		{"none", []*event.Event{trackEvent("a", atSec(1), EventProductViewed, map[string]any{"product_id": "p"})}, ""},
+		{"none", []*event.Event{trackEvent("a", atSec(1), event.ProductViewed, map[string]any{"product_id": "p"})}, ""},
 		{"weights: one add beats a view", []*event.Event{
-			trackEvent("a", atSec(1), EventProductViewed, map[string]any{"category": "Shoes"}),
-			trackEvent("b", atSec(2), EventProductAdded, map[string]any{"category": "Hats"}),
+			trackEvent("a", atSec(1), event.ProductViewed, map[string]any{"category": "Shoes"}),
+			trackEvent("b", atSec(2), event.ProductAdded, map[string]any{"category": "Hats"}),
 		}, "Hats"},
 		{"weights: a purchase beats two views", []*event.Event{
-			trackEvent("a", atSec(1), EventProductViewed, map[string]any{"category": "Shoes"}),
-			trackEvent("b", atSec(2), EventProductViewed, map[string]any{"category": "Shoes"}),
-			trackEvent("c", atSec(3), EventOrderCompleted, map[string]any{"products": []any{map[string]any{"category": "Bags"}}}),
+			trackEvent("a", atSec(1), event.ProductViewed, map[string]any{"category": "Shoes"}),
+			trackEvent("b", atSec(2), event.ProductViewed, map[string]any{"category": "Shoes"}),
+			trackEvent("c", atSec(3), event.OrderCompleted, map[string]any{"products": []any{map[string]any{"category": "Bags"}}}),
 		}, "Bags"},
 		{"ties go to the smallest", []*event.Event{
-			trackEvent("a", atSec(1), EventProductAdded, map[string]any{"category": "Shoes"}),
-			trackEvent("b", atSec(2), EventProductViewed, map[string]any{"category": "Hats"}),
-			trackEvent("c", atSec(3), EventProductViewed, map[string]any{"category": "Hats"}),
+			trackEvent("a", atSec(1), event.ProductAdded, map[string]any{"category": "Shoes"}),
+			trackEvent("b", atSec(2), event.ProductViewed, map[string]any{"category": "Hats"}),
+			trackEvent("c", atSec(3), event.ProductViewed, map[string]any{"category": "Hats"}),
 		}, "Hats"},
 		{"order-level category is not a product", []*event.Event{
-			trackEvent("a", atSec(1), EventOrderCompleted, map[string]any{"category": "Shoes"}),
+			trackEvent("a", atSec(1), event.OrderCompleted, map[string]any{"category": "Shoes"}),
 		}, ""},
 	}
 	for _, tc := range tests {
@@ -301,8 +301,8 @@ func TestTimezoneLocale(t *testing.T) {
 
 func TestCountsAndSeen(t *testing.T) {
 	s := stateOf(
-		trackEvent("a", atSec(5), EventProductViewed, nil),
-		trackEvent("b", atSec(1), EventProductViewed, nil),
+		trackEvent("a", atSec(5), event.ProductViewed, nil),
+		trackEvent("b", atSec(1), event.ProductViewed, nil),
 		trackEvent("c", atSec(3), "Signed Up", nil),
 		&event.Event{Type: event.Page, MessageID: "d", Timestamp: atSec(9), Name: "Home"},
 		identifyEvent("e", atSec(2), nil),
@@ -327,7 +327,7 @@ func TestCountsAndSeen(t *testing.T) {
 func TestViewJSONShape(t *testing.T) {
 	s := stateOf(
 		identifyEvent("a", atSec(0), map[string]any{"email": "x@example.com"}),
-		&event.Event{Type: event.Track, MessageID: "b", Timestamp: atSec(60).Add(500 * time.Millisecond), Event: EventOrderCompleted,
+		&event.Event{Type: event.Track, MessageID: "b", Timestamp: atSec(60).Add(500 * time.Millisecond), Event: event.OrderCompleted,
 			Context:    map[string]any{"timezone": "Europe/Paris", "locale": "fr-FR"},
 			Properties: map[string]any{"revenue": 120.5, "products": []any{map[string]any{"product_id": "sku1", "category": "Shoes"}}}},
 	)
@@ -470,7 +470,7 @@ func FuzzUnmarshalBinary(f *testing.F) {
 		if err := again.UnmarshalBinary(enc); err != nil || !again.Equal(&s) {
 			t.Fatalf("re-encoding does not round-trip: %v", err)
 		}
-		s.Apply(trackEvent("fuzz", atSec(1), EventProductViewed, map[string]any{"product_id": "p", "category": "c"}))
+		s.Apply(trackEvent("fuzz", atSec(1), event.ProductViewed, map[string]any{"product_id": "p", "category": "c"}))
 		s.Merge(&again)
 	})
 }
@@ -527,11 +527,11 @@ func randomEvents(r *rand.Rand, n int) []*event.Event {
 			}
 		case k < 8:
 			e.Type = event.Track
-			e.Event = pick(EventProductViewed, EventProductViewed, EventProductAdded, EventOrderCompleted, "Signed Up", "Cart Viewed").(string)
+			e.Event = pick(event.ProductViewed, event.ProductViewed, event.ProductAdded, event.OrderCompleted, "Signed Up", "Cart Viewed").(string)
 			switch e.Event {
-			case EventProductViewed, EventProductAdded:
+			case event.ProductViewed, event.ProductAdded:
 				e.Properties = product()
-			case EventOrderCompleted:
+			case event.OrderCompleted:
 				e.Properties = map[string]any{}
 				var ps []any
 				for range r.IntN(4) {
@@ -569,7 +569,7 @@ func referenceView(evs []*event.Event) View {
 	seen := [3]map[string]time.Time{{}, {}, {}}
 	cats := map[string]int64{}
 	see := func(list int, p map[string]any, ts time.Time, w int64) {
-		if id := productID(p); id != "" && ts.After(seen[list][id]) {
+		if id := event.ProductID(p); id != "" && ts.After(seen[list][id]) {
 			seen[list][id] = ts
 		}
 		if s, ok := p["category"].(string); ok && s != "" {
@@ -604,11 +604,11 @@ func referenceView(evs []*event.Event) View {
 		}
 		c.EventCounts[e.Event]++
 		switch e.Event {
-		case EventProductViewed:
+		case event.ProductViewed:
 			see(0, e.Properties, e.Timestamp, 1)
-		case EventProductAdded:
+		case event.ProductAdded:
 			see(1, e.Properties, e.Timestamp, 2)
-		case EventOrderCompleted:
+		case event.OrderCompleted:
 			c.Orders++
 			c.LastOrderAt = e.Timestamp
 			ps, _ := e.Properties["products"].([]any)
@@ -700,18 +700,18 @@ func typicalProfile(r *rand.Rand, user int) []*event.Event {
 		"first_name": "Camille", "plan": "free", "created_at": "2024-11-02T10:00:00Z"}
 	evs = append(evs, id, next(event.Page, ""), next(event.Page, ""))
 	for range 12 {
-		e := next(event.Track, EventProductViewed)
+		e := next(event.Track, event.ProductViewed)
 		e.Properties = map[string]any{"product_id": prod(), "category": cat(), "price": 49.9}
 		evs = append(evs, e)
 	}
 	for range 3 {
-		e := next(event.Track, EventProductAdded)
+		e := next(event.Track, event.ProductAdded)
 		e.Properties = map[string]any{"product_id": prod(), "category": cat(), "price": 49.9, "quantity": 1.0}
 		evs = append(evs, e)
 	}
 	e := next(event.Track, "Checkout Started")
 	e.Properties = map[string]any{"revenue": 99.8}
-	o := next(event.Track, EventOrderCompleted)
+	o := next(event.Track, event.OrderCompleted)
 	o.Properties = map[string]any{"order_id": "o1", "revenue": 99.8, "products": []any{
 		map[string]any{"product_id": prod(), "category": cat(), "price": 49.9},
 		map[string]any{"product_id": prod(), "category": cat(), "price": 49.9},
