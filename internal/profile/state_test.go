@@ -490,6 +490,8 @@ func FuzzUnmarshalBinary(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte{1})
+	f.Add(readAnnotated(f, "testdata/state-v1.txt"))
+	f.Add(readAnnotated(f, "testdata/state-v2.txt"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var s State
 		if err := s.UnmarshalBinary(b); err != nil {
