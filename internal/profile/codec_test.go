@@ -112,7 +112,7 @@ func TestUnmarshalRejects(t *testing.T) {
 		{"unknown version", with(0, 3), "unknown version 3"},
 		{"server flag on a non-identity trait", with(flagAt("name"), 1), `trait "name" marked as a server write`},
 		{"message index out of range", with(flagAt("email"), 5), "message index 2 out of range"},
-		{"truncated revenue", v2[:bytes.Index(v2, []byte{0xc0, 0xf0, 0xf5, 0x0b}) + 4], "truncated"},
+		{"truncated revenue", v2[:bytes.Index(v2, []byte{0xc0, 0xf0, 0xf5, 0x0b})+4], "truncated"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
