@@ -155,10 +155,12 @@ func msgIndex(list []uint64, idx map[uint64]int, msg uint64) ([]uint64, int) {
 	return append(list, msg), len(list)
 }
 
-// UnmarshalBinary replaces s with the state encoded in data. It validates the
-// encoding (order, bounds, JSON trait values) and returns an error wrapping
-// ErrCorrupt instead of accepting anything Apply could not have produced the
-// shape of. On error s is unchanged.
+// UnmarshalBinary replaces s with the state encoded in data, in version 1 or
+// 2. It validates the encoding (order, bounds, JSON trait values, trust
+// flags) and returns an error wrapping ErrCorrupt instead of accepting
+// anything Apply could not have produced the shape of; lists longer than the
+// limits are cut to them instead (see the format above). On error s is
+// unchanged.
 func (s *State) UnmarshalBinary(data []byte) error {
 	d := decoder{in: string(data)}
 	var n State

@@ -61,12 +61,14 @@ const (
 const _ = uint(MaxTraits - len(identityTraits))
 
 // Refused counts what Apply or Merge left out of a State because a limit was
-// reached; the zero value means nothing was. Callers add it to their metrics.
+// reached, one per refused write or displaced entry (a name refused by two
+// events counts twice); the zero value means nothing was. Callers add it to
+// their metrics.
 type Refused struct {
-	Traits     int // trait keys dropped at MaxTraits: the new key, or the last-ranked key it displaced
-	TraitSize  int // trait writes over MaxTraitKeyBytes or MaxTraitValueBytes
-	EventNames int // event names dropped at MaxEventNames
-	Categories int // categories dropped at MaxCategories
+	Traits     int // at MaxTraits: a new key refused, or the last-ranked key it displaced
+	TraitSize  int // writes over MaxTraitKeyBytes or MaxTraitValueBytes
+	EventNames int // at MaxEventNames: a new name refused, or the largest it displaced
+	Categories int // at MaxCategories: likewise
 }
 
 // Any reports whether anything was refused.
@@ -204,6 +206,16 @@ var identityTraits = [...]sym{unique.Make("email"), unique.Make("phone")}
 func identityBit(key string) uint8 {
 	for i, k := range identityTraits {
 		if key == k.Value() {
+			return 1 << i
+		}
+	}
+	return 0
+}
+
+// symBit is identityBit for an interned key: a pointer comparison.
+func symBit(key sym) uint8 {
+	for i, k := range identityTraits {
+		if key == k {
 			return 1 << i
 		}
 	}
@@ -371,7 +383,7 @@ func (l *latest) offer(v string, h sym, ts int64, msg uint64) {
 // traitServer reports whether the write held for trait i came from a
 // TrustServer event (always false for traits other than the identity ones).
 func (s *State) traitServer(i int) bool {
-	return s.serverIDs&identityBit(s.traits[i].key.Value()) != 0
+	return s.serverIDs&symBit(s.traits[i].key) != 0
 }
 
 func (s *State) setServer(bit uint8, server bool) {
@@ -417,7 +429,7 @@ func (s *State) setTrait(k string, v any, ts int64, msg uint64, server bool, ref
 		if compareRank(k, bit != 0, s.traits[w].key) > 0 {
 			return
 		}
-		s.setServer(identityBit(s.traits[w].key.Value()), false)
+		s.setServer(symBit(s.traits[w].key), false)
 		s.traits = slices.Delete(s.traits, w, w+1)
 		i, _ = slices.BinarySearchFunc(s.traits, k, compareTraitKey)
 	}
@@ -427,7 +439,7 @@ func (s *State) setTrait(k string, v any, ts int64, msg uint64, server bool, ref
 
 // compareRank orders trait keys for MaxTraits: identity traits first, then by key.
 func compareRank(a string, aIdentity bool, b sym) int {
-	if bIdentity := identityBit(b.Value()) != 0; aIdentity != bIdentity {
+	if bIdentity := symBit(b) != 0; aIdentity != bIdentity {
 		if aIdentity {
 			return -1
 		}
@@ -440,7 +452,7 @@ func compareRank(a string, aIdentity bool, b sym) int {
 // the last that is not an identity trait (the list is sorted by key).
 func lastRanked(ts []trait) int {
 	for i := len(ts) - 1; i >= 0; i-- {
-		if identityBit(ts[i].key.Value()) == 0 {
+		if symBit(ts[i].key) == 0 {
 			return i
 		}
 	}
@@ -455,16 +467,17 @@ func capTraits(ts []trait) ([]trait, int) {
 	}
 	others := MaxTraits
 	for _, t := range ts {
-		if identityBit(t.key.Value()) != 0 {
+		if symBit(t.key) != 0 {
 			others--
 		}
 	}
 	out := ts[:0]
 	for _, t := range ts {
-		if identityBit(t.key.Value()) != 0 || others > 0 {
-			if identityBit(t.key.Value()) == 0 {
-				others--
-			}
+		switch {
+		case symBit(t.key) != 0:
+			out = append(out, t)
+		case others > 0:
+			others--
 			out = append(out, t)
 		}
 	}
@@ -695,7 +708,7 @@ func (s *State) mergeTraits(o *State) int {
 	var both, won uint8 // identity bits present on both sides, and those a server write won
 	merged := mergeSorted(s.traits, o.traits, func(t trait) string { return t.key.Value() },
 		func(x, y trait) trait {
-			bit := identityBit(x.key.Value())
+			bit := symBit(x.key)
 			xs, ys := sm&bit != 0, om&bit != 0
 			both |= bit
 			if c := compareWrites(ys, y.at, xs, x.at); c > 0 || c == 0 && y.val > x.val {

@@ -2,8 +2,6 @@ package profile
 
 import (
 	"encoding/json"
-	"iter"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -67,22 +65,23 @@ func (s *State) View() View {
 	c.TotalRevenue = s.Revenue()
 	c.AverageOrderValue = s.AverageOrderValue()
 	c.LastOrderAt = s.LastOrderAt()
-	c.RecentlyViewed = recentView(s.RecentlyViewed())
-	c.RecentlyCarted = recentView(s.RecentlyCarted())
-	c.RecentlyPurchased = recentView(s.RecentlyPurchased())
+	c.RecentlyViewed = s.recentView(recentViewed)
+	c.RecentlyCarted = s.recentView(recentCarted)
+	c.RecentlyPurchased = s.recentView(recentPurchased)
 	c.FavouriteCategory = s.FavouriteCategory()
 	c.Timezone = s.Timezone()
 	c.Locale = s.Locale()
 	return v
 }
 
-// recentView collects a recent list, never nil so it encodes as [].
-func recentView(seq iter.Seq2[string, time.Time]) []RecentProduct {
-	out := make([]RecentProduct, 0, RecentMax)
-	for id, at := range seq {
+// recentView collects recent list k, never nil so it encodes as [].
+func (s *State) recentView(k int) []RecentProduct {
+	l, _ := s.recentList(k)
+	out := make([]RecentProduct, 0, len(l))
+	for id, at := range s.recentSeq(k) {
 		out = append(out, RecentProduct{ProductID: id, At: at})
 	}
-	return slices.Clip(out)
+	return out
 }
 
 // nanosTime is the inverse of unixNanos: 0 is the zero time.
