@@ -10,17 +10,17 @@ import (
 // Names of the Segment e-commerce spec v2 events the engines read. They are
 // matched exactly, in the spec's spelling.
 const (
-	ProductClicked    = "Product Clicked"
-	ProductViewed     = "Product Viewed"
-	ProductAdded      = "Product Added"
-	ProductRemoved    = "Product Removed"
-	CartViewed        = "Cart Viewed"
-	CheckoutStarted   = "Checkout Started"
-	OrderCompleted    = "Order Completed"
-	OrderUpdated      = "Order Updated"
-	OrderRefunded     = "Order Refunded"
-	OrderCancelled    = "Order Cancelled"
-	ProductWishlisted = "Product Added to Wishlist"
+	ProductClicked         = "Product Clicked"
+	ProductViewed          = "Product Viewed"
+	ProductAdded           = "Product Added"
+	ProductRemoved         = "Product Removed"
+	CartViewed             = "Cart Viewed"
+	CheckoutStarted        = "Checkout Started"
+	OrderCompleted         = "Order Completed"
+	OrderUpdated           = "Order Updated"
+	OrderRefunded          = "Order Refunded"
+	OrderCancelled         = "Order Cancelled"
+	ProductAddedToWishlist = "Product Added to Wishlist"
 )
 
 // MaxMicros bounds one amount in micro-units: ±1e17, that is ±1e11 currency
