@@ -11,23 +11,36 @@ import (
 	"unique"
 )
 
-// Binary encoding of a State, version 1. Integers are varints; strings are a
+// Binary encoding of a State, version 2. Integers are varints; strings are a
 // uvarint length and the bytes; times after first_seen are stored as the
 // uvarint distance back from last_seen (wrapping), which is short for recent
 // times. Every list is written in the State's canonical order, so equal states
 // encode to equal bytes.
 //
-//	version    byte = 1
+//	version    byte = 2
 //	events     uvarint
 //	if events > 0: first varint, last-first uvarint
 //	types      6 × uvarint
-//	orders     uvarint, revenue varint, if orders > 0: last-lastOrder uvarint
+//	orders     uvarint
+//	revenue    low varint, high varint: the 128-bit sum's low 64 bits as an
+//	           int64, then its high 64 bits minus the low word's sign (so 0
+//	           whenever the sum fits an int64)
+//	if orders > 0: last-lastOrder uvarint
 //	eventCounts, categories: n uvarint, n × (name string, count uvarint)
 //	viewed, carted, purchased: n uvarint, n × (product id string, last-ts uvarint)
-//	messages   n uvarint, n × string      (message ids, in order of first use)
-//	traits     n uvarint, n × (key string, value string ("" = removed), last-ts uvarint, message index uvarint)
+//	messages   n uvarint, n × 8-byte little-endian msgHash (in order of first use)
+//	traits     n uvarint, n × (key string, value string ("" = removed), last-ts uvarint,
+//	           message index << 1 | 1 if a TrustServer write of an identity trait)
 //	timezone, locale: value string ("" = unset), if set: last-ts uvarint, message index uvarint
-const codecVersion = 1
+//
+// Version 1, still decoded, differs in two fields: revenue is one varint, and
+// a trait's last field is the bare message index. Version 1 predates trust
+// levels, and so does every event it summarizes (event.TrustServer is the zero
+// level for that reason), so its identity traits decode as server writes.
+//
+// Lists over the current limits (a state stored before a limit existed) are
+// cut to them on decoding, exactly as replaying the events would.
+const codecVersion = 2
 
 // ErrCorrupt is returned (wrapped) by UnmarshalBinary for bytes that are not
 // an encoded State.
@@ -54,7 +67,8 @@ func (s *State) AppendBinary(b []byte) ([]byte, error) {
 		b = binary.AppendUvarint(b, uint64(n))
 	}
 	b = binary.AppendUvarint(b, uint64(s.orders))
-	b = binary.AppendVarint(b, s.revenue)
+	b = binary.AppendVarint(b, int64(s.revenue.lo))
+	b = binary.AppendVarint(b, s.revenue.hi-int64(s.revenue.lo)>>63)
 	if s.orders > 0 {
 		b = binary.AppendUvarint(b, uint64(s.last-s.lastOrder))
 	}
@@ -93,12 +107,16 @@ func (s *State) AppendBinary(b []byte) ([]byte, error) {
 		b = binary.LittleEndian.AppendUint64(b, m)
 	}
 	b = binary.AppendUvarint(b, uint64(len(s.traits)))
-	for _, t := range s.traits {
+	for i, t := range s.traits {
 		b = appendString(b, t.key.Value())
 		b = appendString(b, t.val)
 		b = binary.AppendUvarint(b, uint64(s.last-t.at.ts))
-		_, i := msgIndex(msgs, idx, t.at.msg)
-		b = binary.AppendUvarint(b, uint64(i))
+		_, m := msgIndex(msgs, idx, t.at.msg)
+		server := 0
+		if s.traitServer(i) {
+			server = 1
+		}
+		b = binary.AppendUvarint(b, uint64(m)<<1|uint64(server))
 	}
 	for _, l := range [...]*latest{&s.timezone, &s.locale} {
 		if l.val == (sym{}) {
@@ -137,10 +155,12 @@ func msgIndex(list []uint64, idx map[uint64]int, msg uint64) ([]uint64, int) {
 	return append(list, msg), len(list)
 }
 
-// UnmarshalBinary replaces s with the state encoded in data. It validates the
-// encoding (order, bounds, JSON trait values) and returns an error wrapping
-// ErrCorrupt instead of accepting anything Apply could not have produced the
-// shape of. On error s is unchanged.
+// UnmarshalBinary replaces s with the state encoded in data, in version 1 or
+// 2. It validates the encoding (order, bounds, JSON trait values, trust
+// flags) and returns an error wrapping ErrCorrupt instead of accepting
+// anything Apply could not have produced the shape of; lists longer than the
+// limits are cut to them instead (see the format above). On error s is
+// unchanged.
 func (s *State) UnmarshalBinary(data []byte) error {
 	d := decoder{in: string(data)}
 	var n State
@@ -210,7 +230,7 @@ func (d *decoder) u32() uint32 {
 	return uint32(u)
 }
 
-// count reads a list length; every element takes at least min bytes.
+// u64 reads 8 bytes, little-endian.
 func (d *decoder) u64() uint64 {
 	if d.err != nil {
 		return 0
@@ -227,6 +247,7 @@ func (d *decoder) u64() uint64 {
 	return v
 }
 
+// count reads a list length; every element takes at least min bytes.
 func (d *decoder) count(min int) int {
 	u := d.uvarint()
 	if d.err == nil && u > uint64((len(d.in)-d.off)/min) {
@@ -264,8 +285,9 @@ func (d *decoder) name() sym {
 }
 
 func (d *decoder) decode(s *State) {
-	if v := d.uvarint(); d.err == nil && v != codecVersion {
-		d.fail("unknown version %d", v)
+	version := d.uvarint()
+	if d.err == nil && version != 1 && version != codecVersion {
+		d.fail("unknown version %d", version)
 	}
 	s.events = d.u32()
 	if s.events > 0 {
@@ -276,12 +298,16 @@ func (d *decoder) decode(s *State) {
 		s.types[i] = d.u32()
 	}
 	s.orders = d.u32()
-	s.revenue = d.varint()
+	lo := d.varint()
+	s.revenue = int128Of(lo)
+	if version >= 2 {
+		s.revenue.hi += d.varint()
+	}
 	if s.orders > 0 {
 		s.lastOrder = s.last - int64(d.uvarint())
 	}
-	s.eventCounts = d.counters()
-	s.categories = d.counters()
+	s.eventCounts, _ = capCounters(d.counters(), MaxEventNames)
+	s.categories, _ = capCounters(d.counters(), MaxCategories)
 	var buf [numRecent * RecentMax]recent
 	all := buf[:0]
 	for k := range s.nrecent {
@@ -297,8 +323,7 @@ func (d *decoder) decode(s *State) {
 	for i := range msgs {
 		msgs[i] = d.u64()
 	}
-	msgAt := func() uint64 {
-		i := d.uvarint()
+	msgAt := func(i uint64) uint64 {
 		if d.err == nil && i >= uint64(len(msgs)) {
 			d.fail("message index %d out of range", i)
 		}
@@ -320,12 +345,24 @@ func (d *decoder) decode(s *State) {
 				d.fail("trait %q is not JSON", key)
 			}
 			ts := s.last - int64(d.uvarint())
-			msg := msgAt()
+			ref, bit := d.uvarint(), identityBit(key)
+			server := bit != 0 // version 1: every write came from a trusted source
+			if version >= 2 {
+				server, ref = ref&1 != 0, ref>>1
+				if server && bit == 0 && d.err == nil {
+					d.fail("trait %q marked as a server write, but only identity traits are", key)
+				}
+			}
+			msg := msgAt(ref)
 			if d.err != nil {
 				return
 			}
 			*t = trait{key: unique.Make(key), val: val, at: stamp{ts, msg}}
+			if server {
+				s.serverIDs |= bit
+			}
 		}
+		s.traits, _ = capTraits(s.traits)
 		// Copy the values out of the input into one allocation.
 		size := 0
 		for _, t := range s.traits {
@@ -349,7 +386,7 @@ func (d *decoder) decode(s *State) {
 			continue
 		}
 		ts := s.last - int64(d.uvarint())
-		msg := msgAt()
+		msg := msgAt(d.uvarint())
 		*l = latest{val: unique.Make(v), at: stamp{ts, msg}}
 	}
 }

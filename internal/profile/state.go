@@ -7,21 +7,15 @@ import (
 	"cmp"
 	"encoding/json"
 	"math"
+	"math/big"
+	"math/bits"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 	"unique"
 
 	"tailor/internal/event"
-)
-
-// Names of the Segment e-commerce spec v2 events the computed fields read.
-const (
-	EventProductViewed  = "Product Viewed"
-	EventProductAdded   = "Product Added"
-	EventOrderCompleted = "Order Completed"
 )
 
 // RecentMax is how many distinct products each recently_* list keeps.
@@ -34,6 +28,57 @@ const (
 	weightPurchase = 3
 )
 
+// Per-profile limits, so that no single profile (a bot, a misbehaving
+// integration) grows without bound. Apply and Merge report what each one
+// refused (see Refused).
+//
+// A count limit keeps the entries that rank first, never the first to
+// arrive: the MaxEventNames smallest names, not the first 500 seen. Keeping
+// the K smallest keys is exact under Merge, for the reason offerRecent gives:
+// a key dropped from one State is outranked by K others there, which every
+// superset also holds, so the State stays a function of the set of events.
+const (
+	// MaxTraits is how many trait keys a profile keeps, counting removed
+	// traits (their tombstones keep older writes from resurrecting them).
+	// The identity traits "email" and "phone" rank before every other key,
+	// so a flood of keys cannot push them out; other keys rank by key.
+	MaxTraits = 500
+	// MaxTraitKeyBytes and MaxTraitValueBytes bound one trait: a write with
+	// a longer key or a longer value (as JSON) is refused, and the trait
+	// keeps its previous value.
+	MaxTraitKeyBytes   = 1 << 10
+	MaxTraitValueBytes = 4 << 10
+	// MaxEventNames is how many distinct track event names event_counts
+	// keeps (the smallest); the other names still count in event_count and
+	// type_counts.
+	MaxEventNames = 500
+	// MaxCategories is how many categories favourite_category weighs (the
+	// smallest names).
+	MaxCategories = 500
+)
+
+// Identity traits must never be dropped by MaxTraits (see capTraits).
+const _ = uint(MaxTraits - len(identityTraits))
+
+// Refused counts what Apply or Merge left out of a State because a limit was
+// reached, one per refused write or displaced entry (a name refused by two
+// events counts twice); the zero value means nothing was. Callers add it to
+// their metrics.
+type Refused struct {
+	Traits     int // at MaxTraits: a new key refused, or the last-ranked key it displaced
+	TraitSize  int // writes over MaxTraitKeyBytes or MaxTraitValueBytes
+	EventNames int // at MaxEventNames: a new name refused, or the largest it displaced
+	Categories int // at MaxCategories: likewise
+}
+
+// Any reports whether anything was refused.
+func (r Refused) Any() bool { return r != Refused{} }
+
+// Add returns the sum of r and o.
+func (r Refused) Add(o Refused) Refused {
+	return Refused{r.Traits + o.Traits, r.TraitSize + o.TraitSize, r.EventNames + o.EventNames, r.Categories + o.Categories}
+}
+
 // State is one person's derived profile state.
 //
 // Invariant: a State is a deterministic function of the SET of events applied
@@ -43,10 +88,11 @@ const (
 // links them, and makes a replay of the log rebuild identical state.
 //
 // Every field is therefore a commutative, associative summary of the events:
-// sums, minima/maxima, last-write-wins registers ordered by the total order
-// (Timestamp, MessageID, value), and top-K lists of per-product maxima (which
-// stay exact when truncated, see offerRecent). Revenue is summed in integer
-// micro-units because float addition is not associative.
+// sums, minima/maxima, last-write-wins registers under a total order of
+// writes (see trait), top-K lists of per-product maxima (which stay exact
+// when truncated, see offerRecent) and lists capped to their K smallest keys
+// (see the limits). Revenue is summed in integer micro-units, in 128 bits so
+// that no sum wraps, because float addition is not associative.
 //
 // The representation is canonical (slices sorted, no spare entries), so equal
 // states have equal fields and equal encodings. Strings shared across
@@ -56,22 +102,27 @@ const (
 // The zero State is an empty profile ready to use. A State is not safe for
 // concurrent use; its partition's processor owns it.
 type State struct {
-	first, last int64 // unix nanos of the earliest and latest event; valid when events > 0
-	lastOrder   int64 // unix nanos of the latest Order Completed; valid when orders > 0
-	revenue     int64 // total revenue in micro-units (1e-6) of the order currency
+	first, last int64  // unix nanos of the earliest and latest event; valid when events > 0
+	lastOrder   int64  // unix nanos of the latest Order Completed; valid when orders > 0
+	revenue     int128 // total revenue in micro-units (1e-6) of the order currency
 	events      uint32
 	orders      uint32
 	types       [numTypes]uint32 // indexed by typeIndex
 
-	eventCounts []counter // track event name → count, sorted by name
-	categories  []counter // category → weighted count, sorted by name
-	traits      []trait   // sorted by key; tombstones kept
+	eventCounts []counter // track event name → count, sorted by name, at most MaxEventNames
+	categories  []counter // category → weighted count, sorted by name, at most MaxCategories
+	traits      []trait   // sorted by key; tombstones kept; at most MaxTraits
 
 	// recents holds the recently viewed, carted and purchased lists one after
 	// the other (one allocation); nrecent[k] is the length of list k. Each
 	// list is newest first and at most RecentMax long.
 	recents []recent
 	nrecent [numRecent]uint8
+
+	// serverIDs has identityTraits[i]'s bit 1<<i set when that trait is
+	// present and its winning write came from a TrustServer event. A bitmask
+	// here rather than a flag per trait keeps trait at 40 bytes.
+	serverIDs uint8
 
 	timezone, locale latest
 }
@@ -136,16 +187,86 @@ func (a stamp) compare(b stamp) int {
 
 // trait is one trait register. val is the value as json.Marshal encodes it;
 // "" is a tombstone left by a null, kept so an older write cannot resurrect the trait.
+//
+// Writes of one trait are totally ordered, so the winner does not depend on
+// the order they arrive in: for the identity traits, a write from a
+// TrustServer event beats any write from a TrustClient event (a public
+// client key must not replace the email a backend vouched for); then the
+// later stamp wins; then the greater value.
 type trait struct {
 	key sym
 	val string
 	at  stamp
 }
 
+// identityTraits are the traits whose writes are ordered by trust first.
+var identityTraits = [...]sym{unique.Make("email"), unique.Make("phone")}
+
+// identityBit is key's bit in State.serverIDs, 0 for other traits.
+func identityBit(key string) uint8 {
+	for i, k := range identityTraits {
+		if key == k.Value() {
+			return 1 << i
+		}
+	}
+	return 0
+}
+
+// symBit is identityBit for an interned key: a pointer comparison.
+func symBit(key sym) uint8 {
+	for i, k := range identityTraits {
+		if key == k {
+			return 1 << i
+		}
+	}
+	return 0
+}
+
+// compareWrites orders two writes of one trait, ignoring their values.
+// server is only ever true for identity traits.
+func compareWrites(aServer bool, a stamp, bServer bool, b stamp) int {
+	if aServer != bServer {
+		if aServer {
+			return 1
+		}
+		return -1
+	}
+	return a.compare(b)
+}
+
 // latest is a last-write-wins string register; unset when val is the zero sym.
 type latest struct {
 	val sym
 	at  stamp
+}
+
+// int128 is a two's complement 128-bit integer. Revenue sums in it are exact:
+// at most 2^32 orders of at most event.MaxMicros each stay far below 2^127.
+type int128 struct {
+	hi int64
+	lo uint64
+}
+
+func int128Of(v int64) int128 { return int128{hi: v >> 63, lo: uint64(v)} }
+
+func (a int128) add(b int128) int128 {
+	lo, carry := bits.Add64(a.lo, b.lo, 0)
+	return int128{hi: a.hi + b.hi + int64(carry), lo: lo}
+}
+
+// int64 returns a, and whether it fits an int64.
+func (a int128) int64() (int64, bool) { return int64(a.lo), a.hi == int64(a.lo)>>63 }
+
+// float64 returns the float64 nearest to a.
+func (a int128) float64() float64 {
+	if v, ok := a.int64(); ok {
+		return float64(v)
+	}
+	// Only sums beyond ±9.2e12 currency units get here; big rounds correctly.
+	x := new(big.Int).Lsh(big.NewInt(a.hi), 64)
+	x.Add(x, new(big.Int).SetUint64(a.lo))
+	f, _ := new(big.Float).SetInt(x).Float64()
+	return f
 }
 
 const numTypes = 6
@@ -170,11 +291,13 @@ func typeIndex(t event.Type) int {
 	return -1
 }
 
-// Apply folds one event into the state. e is read-only and not retained.
-// Events of an unknown Type count in event_count only.
-func (s *State) Apply(e *event.Event) {
+// Apply folds one event into the state and reports what the limits refused.
+// e is read-only and not retained. Events of an unknown Type count in
+// event_count only.
+func (s *State) Apply(e *event.Event) Refused {
+	var ref Refused
 	if e == nil {
-		return
+		return ref
 	}
 	ts := unixNanos(e.Timestamp)
 	if s.events == 0 || ts < s.first {
@@ -198,52 +321,46 @@ func (s *State) Apply(e *event.Event) {
 
 	switch e.Type {
 	case event.Identify:
+		// Any level other than TrustServer is trusted less, like a client.
+		server := e.Trust == event.TrustServer
 		for k, v := range e.Traits {
-			s.setTrait(k, v, ts, msg)
+			s.setTrait(k, v, ts, msg, server, &ref)
 		}
 	case event.Track:
 		if e.Event != "" {
-			s.applyTrack(e.Event, e.Properties, ts)
+			s.applyTrack(e.Event, e.Properties, ts, &ref)
 		}
 	}
+	return ref
 }
 
-func (s *State) applyTrack(name string, props map[string]any, ts int64) {
-	s.eventCounts = bump(s.eventCounts, name, sym{}, 1)
+func (s *State) applyTrack(name string, props map[string]any, ts int64, ref *Refused) {
+	s.eventCounts = bump(s.eventCounts, name, sym{}, 1, MaxEventNames, &ref.EventNames)
 	switch name {
-	case EventProductViewed:
-		if id := productID(props); id != "" {
-			s.offerRecent(recentViewed, id, sym{}, ts)
-		}
-		if c, ok := props["category"].(string); ok && c != "" {
-			s.categories = bump(s.categories, c, sym{}, weightView)
-		}
-	case EventProductAdded:
-		if id := productID(props); id != "" {
-			s.offerRecent(recentCarted, id, sym{}, ts)
-		}
-		if c, ok := props["category"].(string); ok && c != "" {
-			s.categories = bump(s.categories, c, sym{}, weightAdd)
-		}
-	case EventOrderCompleted:
+	case event.ProductViewed:
+		s.seeProduct(recentViewed, event.ProductID(props), event.Category(props), ts, weightView, ref)
+	case event.ProductAdded:
+		s.seeProduct(recentCarted, event.ProductID(props), event.Category(props), ts, weightAdd, ref)
+	case event.OrderCompleted:
 		if s.orders == 0 || ts > s.lastOrder {
 			s.lastOrder = ts
 		}
 		s.orders++
-		s.revenue += orderRevenue(props)
-		products, _ := props["products"].([]any)
-		for _, it := range products {
-			p, _ := it.(map[string]any)
-			if p == nil {
-				continue
-			}
-			if id := productID(p); id != "" {
-				s.offerRecent(recentPurchased, id, sym{}, ts)
-			}
-			if c, ok := p["category"].(string); ok && c != "" {
-				s.categories = bump(s.categories, c, sym{}, weightPurchase)
-			}
+		s.revenue = s.revenue.add(int128Of(event.OrderRevenue(props)))
+		for it := range event.LineItems(props) {
+			s.seeProduct(recentPurchased, it.ProductID, it.Category, ts, weightPurchase, ref)
 		}
+	}
+}
+
+// seeProduct records product id ("" for none) in recent list k and weighs
+// its category ("" for none).
+func (s *State) seeProduct(k int, id, category string, ts int64, weight uint32, ref *Refused) {
+	if id != "" {
+		s.offerRecent(k, id, sym{}, ts)
+	}
+	if category != "" {
+		s.categories = bump(s.categories, category, sym{}, weight, MaxCategories, &ref.Categories)
 	}
 }
 
@@ -263,24 +380,117 @@ func (l *latest) offer(v string, h sym, ts int64, msg uint64) {
 	l.at = stamp{ts, msg}
 }
 
-func (s *State) setTrait(k string, v any, ts int64, msg uint64) {
+// traitServer reports whether the write held for trait i came from a
+// TrustServer event (always false for traits other than the identity ones).
+func (s *State) traitServer(i int) bool {
+	return s.serverIDs&symBit(s.traits[i].key) != 0
+}
+
+func (s *State) setServer(bit uint8, server bool) {
+	if server {
+		s.serverIDs |= bit
+	} else {
+		s.serverIDs &^= bit
+	}
+}
+
+func (s *State) setTrait(k string, v any, ts int64, msg uint64, server bool, ref *Refused) {
+	if len(k) > MaxTraitKeyBytes {
+		ref.TraitSize++
+		return
+	}
+	bit := identityBit(k)
+	server = server && bit != 0
+	at := stamp{ts, msg}
 	i, found := slices.BinarySearchFunc(s.traits, k, compareTraitKey)
-	if found && (stamp{ts, msg}).compare(s.traits[i].at) < 0 {
-		return // older than what we hold: skip encoding it
+	if found && compareWrites(server, at, s.traitServer(i), s.traits[i].at) < 0 {
+		return // loses to what we hold: skip encoding it
 	}
 	val, ok := encodeTraitValue(v)
 	if !ok {
 		return // not representable as JSON (cannot come from a decoded message)
 	}
+	if len(val) > MaxTraitValueBytes {
+		ref.TraitSize++
+		return
+	}
 	if found {
 		t := &s.traits[i]
-		c := stamp{ts, msg}.compare(t.at)
+		c := compareWrites(server, at, s.traitServer(i), t.at)
 		if c > 0 || c == 0 && val > t.val {
-			t.val, t.at = val, stamp{ts, msg}
+			t.val, t.at = val, at
+			s.setServer(bit, server)
 		}
 		return
 	}
-	s.traits = insertAt(s.traits, i, trait{key: unique.Make(k), val: val, at: stamp{ts, msg}})
+	if len(s.traits) >= MaxTraits {
+		ref.Traits++
+		w := lastRanked(s.traits)
+		if compareRank(k, bit != 0, s.traits[w].key) > 0 {
+			return
+		}
+		s.setServer(symBit(s.traits[w].key), false)
+		s.traits = slices.Delete(s.traits, w, w+1)
+		i, _ = slices.BinarySearchFunc(s.traits, k, compareTraitKey)
+	}
+	s.traits = insertAt(s.traits, i, trait{key: unique.Make(k), val: val, at: at})
+	s.setServer(bit, server)
+}
+
+// compareRank orders trait keys for MaxTraits: identity traits first, then by key.
+func compareRank(a string, aIdentity bool, b sym) int {
+	if bIdentity := symBit(b) != 0; aIdentity != bIdentity {
+		if aIdentity {
+			return -1
+		}
+		return 1
+	}
+	return strings.Compare(a, b.Value())
+}
+
+// lastRanked returns the index of the trait that ranks last for MaxTraits:
+// the last that is not an identity trait (the list is sorted by key).
+func lastRanked(ts []trait) int {
+	for i := len(ts) - 1; i >= 0; i-- {
+		if symBit(ts[i].key) == 0 {
+			return i
+		}
+	}
+	return len(ts) - 1
+}
+
+// capTraits drops the traits that rank after the first MaxTraits, in place,
+// and returns how many it dropped. It never drops an identity trait.
+func capTraits(ts []trait) ([]trait, int) {
+	if len(ts) <= MaxTraits {
+		return ts, 0
+	}
+	others := MaxTraits
+	for _, t := range ts {
+		if symBit(t.key) != 0 {
+			others--
+		}
+	}
+	out := ts[:0]
+	for _, t := range ts {
+		switch {
+		case symBit(t.key) != 0:
+			out = append(out, t)
+		case others > 0:
+			others--
+			out = append(out, t)
+		}
+	}
+	return slices.Clone(out), len(ts) - len(out)
+}
+
+// capCounters keeps the max smallest names of the sorted list cs, and returns
+// how many it dropped.
+func capCounters(cs []counter, max int) ([]counter, int) {
+	if len(cs) <= max {
+		return cs, 0
+	}
+	return slices.Clone(cs[:max]), len(cs) - max
 }
 
 func compareTraitKey(t trait, k string) int { return strings.Compare(t.key.Value(), k) }
@@ -327,12 +537,21 @@ func plainJSONString(s string) bool {
 	return ascii || utf8.ValidString(s) && !strings.Contains(s, "\u2028") && !strings.Contains(s, "\u2029")
 }
 
-// bump adds by to name's counter in the sorted list cs.
-func bump(cs []counter, name string, h sym, by uint32) []counter {
+// bump adds by to name's counter in the sorted list cs, which keeps the max
+// smallest names: a new name beyond them is refused, one among them displaces
+// the largest. Either way one name is dropped and counted in refused.
+func bump(cs []counter, name string, h sym, by uint32, max int, refused *int) []counter {
 	i, found := slices.BinarySearchFunc(cs, name, compareCounterName)
 	if found {
 		cs[i].n += by
 		return cs
+	}
+	if len(cs) >= max {
+		*refused++
+		if i >= max {
+			return cs
+		}
+		cs = cs[:max-1]
 	}
 	if h == (sym{}) {
 		h = unique.Make(name)
@@ -415,102 +634,6 @@ func insertAt[T any](s []T, i int, v T) []T {
 	return s
 }
 
-// productID returns properties.product_id, else sku, else id, as a string;
-// numbers print as integers when integral.
-func productID(m map[string]any) string {
-	for _, k := range [...]string{"product_id", "sku", "id"} {
-		switch v := m[k].(type) {
-		case string:
-			if v != "" {
-				return v
-			}
-		case float64:
-			if !math.IsInf(v, 0) && !math.IsNaN(v) {
-				if v == 0 {
-					return "0" // also -0
-				}
-				return strconv.FormatFloat(v, 'f', -1, 64)
-			}
-		case int:
-			return strconv.Itoa(v)
-		case int64:
-			return strconv.FormatInt(v, 10)
-		case json.Number:
-			if f, err := v.Float64(); err == nil {
-				return productID(map[string]any{"id": f})
-			}
-		}
-	}
-	return ""
-}
-
-// number reads a JSON number; ok is false for anything else (and NaN, ±Inf).
-func number(v any) (float64, bool) {
-	var f float64
-	switch x := v.(type) {
-	case float64:
-		f = x
-	case int:
-		f = float64(x)
-	case int64:
-		f = float64(x)
-	case json.Number:
-		var err error
-		if f, err = x.Float64(); err != nil {
-			return 0, false
-		}
-	default:
-		return 0, false
-	}
-	if math.IsInf(f, 0) || math.IsNaN(f) {
-		return 0, false
-	}
-	return f, true
-}
-
-// orderRevenue is an Order Completed's revenue in micro-units: properties.revenue,
-// else properties.total, else the sum of products[].price × quantity (default 1).
-func orderRevenue(props map[string]any) int64 {
-	if v, ok := number(props["revenue"]); ok {
-		return micros(v)
-	}
-	if v, ok := number(props["total"]); ok {
-		return micros(v)
-	}
-	var sum int64
-	products, _ := props["products"].([]any)
-	for _, it := range products {
-		p, _ := it.(map[string]any)
-		price, ok := number(p["price"])
-		if !ok {
-			continue
-		}
-		q := 1.0
-		if v, ok := number(p["quantity"]); ok {
-			q = v
-		}
-		sum += micros(price * q)
-	}
-	return sum
-}
-
-// maxMicros bounds one amount (1e11 currency units) so sums stay far from
-// overflow; integer sums, unlike float sums, do not depend on order.
-const maxMicros = 1e17
-
-func micros(v float64) int64 {
-	m := math.Round(v * 1e6)
-	switch {
-	case math.IsNaN(m):
-		return 0
-	case m > maxMicros:
-		return maxMicros
-	case m < -maxMicros:
-		return -maxMicros
-	}
-	return int64(m)
-}
-
 // unixNanos converts t to unix nanoseconds, 0 for the zero time, clamped to
 // the representable range (years 1678–2262).
 func unixNanos(t time.Time) int64 {
@@ -526,11 +649,13 @@ func unixNanos(t time.Time) int64 {
 	return t.UnixNano()
 }
 
-// Merge absorbs o into s. The events behind o and s must be disjoint (counts
-// add up). o is not modified and s keeps no reference to o's slices.
-func (s *State) Merge(o *State) {
+// Merge absorbs o into s and reports what the limits dropped. The events
+// behind o and s must be disjoint (counts add up). o is not modified and s
+// keeps no reference to o's slices.
+func (s *State) Merge(o *State) Refused {
+	var ref Refused
 	if o == nil || o == s {
-		return
+		return ref
 	}
 	if o.events > 0 {
 		if s.events == 0 || o.first < s.first {
@@ -548,11 +673,11 @@ func (s *State) Merge(o *State) {
 		s.lastOrder = o.lastOrder
 	}
 	s.orders += o.orders
-	s.revenue += o.revenue
+	s.revenue = s.revenue.add(o.revenue)
 
-	s.eventCounts = mergeCounters(s.eventCounts, o.eventCounts)
-	s.categories = mergeCounters(s.categories, o.categories)
-	s.traits = mergeTraits(s.traits, o.traits)
+	s.eventCounts, ref.EventNames = capCounters(mergeCounters(s.eventCounts, o.eventCounts), MaxEventNames)
+	s.categories, ref.Categories = capCounters(mergeCounters(s.categories, o.categories), MaxCategories)
+	ref.Traits = s.mergeTraits(o)
 	for k := range numRecent {
 		l, _ := o.recentList(k)
 		for _, r := range l {
@@ -565,6 +690,7 @@ func (s *State) Merge(o *State) {
 			p.dst.offer(p.src.val.Value(), p.src.val, p.src.at.ts, p.src.at.msg)
 		}
 	}
+	return ref
 }
 
 func mergeCounters(a, b []counter) []counter {
@@ -572,14 +698,32 @@ func mergeCounters(a, b []counter) []counter {
 		func(x, y counter) counter { return counter{name: x.name, n: x.n + y.n} })
 }
 
-func mergeTraits(a, b []trait) []trait {
-	return mergeSorted(a, b, func(t trait) string { return t.key.Value() },
+// mergeTraits merges o's traits into s's, each key's winning write by the
+// order trait describes, and returns how many keys MaxTraits dropped.
+func (s *State) mergeTraits(o *State) int {
+	if len(o.traits) == 0 {
+		return 0
+	}
+	sm, om := s.serverIDs, o.serverIDs
+	var both, won uint8 // identity bits present on both sides, and those a server write won
+	merged := mergeSorted(s.traits, o.traits, func(t trait) string { return t.key.Value() },
 		func(x, y trait) trait {
-			if c := y.at.compare(x.at); c > 0 || c == 0 && y.val > x.val {
-				return y
+			bit := symBit(x.key)
+			xs, ys := sm&bit != 0, om&bit != 0
+			both |= bit
+			if c := compareWrites(ys, y.at, xs, x.at); c > 0 || c == 0 && y.val > x.val {
+				x, xs = y, ys
+			}
+			if xs {
+				won |= bit
 			}
 			return x
 		})
+	// A bit set on one side only belongs to a key present on that side only.
+	s.serverIDs = (sm|om)&^both | won
+	var dropped int
+	s.traits, dropped = capTraits(merged)
+	return dropped
 }
 
 // mergeSorted merges two lists sorted by key into a new one, combining the
@@ -627,5 +771,5 @@ func (s *State) Equal(o *State) bool {
 		slices.Equal(s.categories, o.categories) &&
 		slices.Equal(s.traits, o.traits) &&
 		s.nrecent == o.nrecent && slices.Equal(s.recents, o.recents) &&
-		s.timezone == o.timezone && s.locale == o.locale
+		s.serverIDs == o.serverIDs && s.timezone == o.timezone && s.locale == o.locale
 }

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"math/big"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -71,7 +73,7 @@ func TestRevenue(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var s State
 			for i, p := range tc.props {
-				s.Apply(trackEvent(fmt.Sprint("m", i), atSec(i), EventOrderCompleted, p))
+				s.Apply(trackEvent(fmt.Sprint("m", i), atSec(i), event.OrderCompleted, p))
 			}
 			c := s.View().Computed
 			if c.TotalRevenue != tc.want || c.AverageOrderValue != tc.aov || c.Orders != int64(len(tc.props)) {
@@ -165,7 +167,7 @@ func TestTraitEncoding(t *testing.T) {
 
 func TestRecentlyViewed(t *testing.T) {
 	pv := func(msg string, sec int, props map[string]any) *event.Event {
-		return trackEvent(msg, atSec(sec), EventProductViewed, props)
+		return trackEvent(msg, atSec(sec), event.ProductViewed, props)
 	}
 	tests := []struct {
 		name string
@@ -219,8 +221,8 @@ func TestRecentlyViewed(t *testing.T) {
 
 func TestCartAndPurchases(t *testing.T) {
 	c := stateOf(
-		trackEvent("a", atSec(1), EventProductAdded, map[string]any{"product_id": "p1", "category": "Hats"}),
-		trackEvent("b", atSec(2), EventOrderCompleted, map[string]any{"products": []any{
+		trackEvent("a", atSec(1), event.ProductAdded, map[string]any{"product_id": "p1", "category": "Hats"}),
+		trackEvent("b", atSec(2), event.OrderCompleted, map[string]any{"products": []any{
 			map[string]any{"product_id": "p1", "category": "Hats", "price": 10.0},
 			map[string]any{"sku": "p2", "category": "Shoes", "price": 10.0},
 			map[string]any{"category": "Bags"},
@@ -244,23 +246,23 @@ func TestFavouriteCategory(t *testing.T) {
 		evs  []*event.Event
 		want string
 	}{
-		{"none", []*event.Event{trackEvent("a", atSec(1), EventProductViewed, map[string]any{"product_id": "p"})}, ""},
+		{"none", []*event.Event{trackEvent("a", atSec(1), event.ProductViewed, map[string]any{"product_id": "p"})}, ""},
 		{"weights: one add beats a view", []*event.Event{
-			trackEvent("a", atSec(1), EventProductViewed, map[string]any{"category": "Shoes"}),
-			trackEvent("b", atSec(2), EventProductAdded, map[string]any{"category": "Hats"}),
+			trackEvent("a", atSec(1), event.ProductViewed, map[string]any{"category": "Shoes"}),
+			trackEvent("b", atSec(2), event.ProductAdded, map[string]any{"category": "Hats"}),
 		}, "Hats"},
 		{"weights: a purchase beats two views", []*event.Event{
-			trackEvent("a", atSec(1), EventProductViewed, map[string]any{"category": "Shoes"}),
-			trackEvent("b", atSec(2), EventProductViewed, map[string]any{"category": "Shoes"}),
-			trackEvent("c", atSec(3), EventOrderCompleted, map[string]any{"products": []any{map[string]any{"category": "Bags"}}}),
+			trackEvent("a", atSec(1), event.ProductViewed, map[string]any{"category": "Shoes"}),
+			trackEvent("b", atSec(2), event.ProductViewed, map[string]any{"category": "Shoes"}),
+			trackEvent("c", atSec(3), event.OrderCompleted, map[string]any{"products": []any{map[string]any{"category": "Bags"}}}),
 		}, "Bags"},
 		{"ties go to the smallest", []*event.Event{
-			trackEvent("a", atSec(1), EventProductAdded, map[string]any{"category": "Shoes"}),
-			trackEvent("b", atSec(2), EventProductViewed, map[string]any{"category": "Hats"}),
-			trackEvent("c", atSec(3), EventProductViewed, map[string]any{"category": "Hats"}),
+			trackEvent("a", atSec(1), event.ProductAdded, map[string]any{"category": "Shoes"}),
+			trackEvent("b", atSec(2), event.ProductViewed, map[string]any{"category": "Hats"}),
+			trackEvent("c", atSec(3), event.ProductViewed, map[string]any{"category": "Hats"}),
 		}, "Hats"},
 		{"order-level category is not a product", []*event.Event{
-			trackEvent("a", atSec(1), EventOrderCompleted, map[string]any{"category": "Shoes"}),
+			trackEvent("a", atSec(1), event.OrderCompleted, map[string]any{"category": "Shoes"}),
 		}, ""},
 	}
 	for _, tc := range tests {
@@ -301,8 +303,8 @@ func TestTimezoneLocale(t *testing.T) {
 
 func TestCountsAndSeen(t *testing.T) {
 	s := stateOf(
-		trackEvent("a", atSec(5), EventProductViewed, nil),
-		trackEvent("b", atSec(1), EventProductViewed, nil),
+		trackEvent("a", atSec(5), event.ProductViewed, nil),
+		trackEvent("b", atSec(1), event.ProductViewed, nil),
 		trackEvent("c", atSec(3), "Signed Up", nil),
 		&event.Event{Type: event.Page, MessageID: "d", Timestamp: atSec(9), Name: "Home"},
 		identifyEvent("e", atSec(2), nil),
@@ -327,7 +329,7 @@ func TestCountsAndSeen(t *testing.T) {
 func TestViewJSONShape(t *testing.T) {
 	s := stateOf(
 		identifyEvent("a", atSec(0), map[string]any{"email": "x@example.com"}),
-		&event.Event{Type: event.Track, MessageID: "b", Timestamp: atSec(60).Add(500 * time.Millisecond), Event: EventOrderCompleted,
+		&event.Event{Type: event.Track, MessageID: "b", Timestamp: atSec(60).Add(500 * time.Millisecond), Event: event.OrderCompleted,
 			Context:    map[string]any{"timezone": "Europe/Paris", "locale": "fr-FR"},
 			Properties: map[string]any{"revenue": 120.5, "products": []any{map[string]any{"product_id": "sku1", "category": "Shoes"}}}},
 	)
@@ -371,6 +373,7 @@ func TestMergeDoesNotAlias(t *testing.T) {
 // TestInvariant is the property test of State's invariant: any order and any
 // split-and-merge grouping of a set of events gives Equal states with equal
 // encodings, which round-trip, and whose view matches a naive reference.
+// Events come from server and client sources.
 func TestInvariant(t *testing.T) {
 	r := rand.New(rand.NewPCG(20250301, 7))
 	cases := 400
@@ -378,61 +381,92 @@ func TestInvariant(t *testing.T) {
 		cases = 50
 	}
 	for c := range cases {
-		evs := randomEvents(r, 1+r.IntN(80))
-		ref := stateOf(evs...)
-		refBytes, err := ref.MarshalBinary()
-		if err != nil {
-			t.Fatal(err)
+		checkInvariant(t, r, fmt.Sprint("case ", c), randomEvents(r, 1+r.IntN(80)))
+	}
+}
+
+// TestInvariantAtLimits is TestInvariant for event sets that overflow every
+// per-profile limit, with trait keys and values around the size limits.
+func TestInvariantAtLimits(t *testing.T) {
+	r := rand.New(rand.NewPCG(20261201, 9))
+	cases := 6
+	if testing.Short() {
+		cases = 2
+	}
+	for c := range cases {
+		evs := randomEvents(r, 40)
+		evs = append(evs, limitEvents(r, 1500, len(evs))...)
+		var refused Refused
+		s := new(State)
+		for _, e := range evs {
+			refused = refused.Add(s.Apply(e))
 		}
-		if g, w := jsonOf(t, ref.View()), jsonOf(t, referenceView(evs)); g != w {
-			t.Fatalf("case %d: view differs from reference\n got %s\nwant %s", c, g, w)
+		if len(s.traits) != MaxTraits || len(s.eventCounts) != MaxEventNames || len(s.categories) != MaxCategories ||
+			refused.Traits == 0 || refused.TraitSize == 0 || refused.EventNames == 0 || refused.Categories == 0 {
+			t.Fatalf("case %d does not reach every limit: %d traits, %d names, %d categories, refused %+v",
+				c, len(s.traits), len(s.eventCounts), len(s.categories), refused)
 		}
-		check := func(how string, s *State) {
-			t.Helper()
-			if !s.Equal(ref) || !ref.Equal(s) {
-				t.Fatalf("case %d (%d events): %s: state not Equal\n got %s\nwant %s", c, len(evs), how, jsonOf(t, s.View()), jsonOf(t, ref.View()))
+		checkInvariant(t, r, fmt.Sprint("limits case ", c), evs)
+	}
+}
+
+// checkInvariant applies evs in several orders and groupings and checks them
+// against one another and against referenceView.
+func checkInvariant(t *testing.T, r *rand.Rand, name string, evs []*event.Event) {
+	t.Helper()
+	ref := stateOf(evs...)
+	refBytes, err := ref.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w := jsonOf(t, ref.View()), jsonOf(t, referenceView(evs)); g != w {
+		t.Fatalf("%s: view differs from reference\n got %s\nwant %s", name, g, w)
+	}
+	check := func(how string, s *State) {
+		t.Helper()
+		if !s.Equal(ref) || !ref.Equal(s) {
+			t.Fatalf("%s (%d events): %s: state not Equal\n got %s\nwant %s", name, len(evs), how, jsonOf(t, s.View()), jsonOf(t, ref.View()))
+		}
+		b, err := s.MarshalBinary()
+		if err != nil || !bytes.Equal(b, refBytes) {
+			t.Fatalf("%s: %s: encoding differs (err %v)", name, how, err)
+		}
+	}
+	for range 3 {
+		perm := slices.Clone(evs)
+		r.Shuffle(len(perm), func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
+		check("permutation", stateOf(perm...))
+	}
+	for range 3 {
+		parts := make([]*State, 1+r.IntN(6))
+		for i := range parts {
+			parts[i] = new(State)
+		}
+		for _, i := range r.Perm(len(evs)) {
+			parts[r.IntN(len(parts))].Apply(evs[i])
+		}
+		for len(parts) > 1 { // merge two random states until one is left
+			i, j := r.IntN(len(parts)), r.IntN(len(parts)-1)
+			if j >= i {
+				j++
 			}
-			b, err := s.MarshalBinary()
-			if err != nil || !bytes.Equal(b, refBytes) {
-				t.Fatalf("case %d: %s: encoding differs (err %v)", c, how, err)
-			}
+			parts[i].Merge(parts[j])
+			parts = slices.Delete(parts, j, j+1)
 		}
-		for range 3 {
-			perm := slices.Clone(evs)
-			r.Shuffle(len(perm), func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
-			check("permutation", stateOf(perm...))
-		}
-		for range 3 {
-			parts := make([]*State, 1+r.IntN(6))
-			for i := range parts {
-				parts[i] = new(State)
-			}
-			for _, i := range r.Perm(len(evs)) {
-				parts[r.IntN(len(parts))].Apply(evs[i])
-			}
-			for len(parts) > 1 { // merge two random states until one is left
-				i, j := r.IntN(len(parts)), r.IntN(len(parts)-1)
-				if j >= i {
-					j++
-				}
-				parts[i].Merge(parts[j])
-				parts = slices.Delete(parts, j, j+1)
-			}
-			check("split and merge", parts[0])
-		}
-		var back State
-		if err := back.UnmarshalBinary(refBytes); err != nil {
-			t.Fatalf("case %d: unmarshal: %v", c, err)
-		}
-		check("round trip", &back)
-		for _, e := range evs[:len(evs)/2] { // a decoded state keeps working
-			back.Apply(e)
-		}
-		half := stateOf(evs...)
-		half.Merge(stateOf(evs[:len(evs)/2]...))
-		if !back.Equal(half) {
-			t.Fatalf("case %d: applying to a decoded state differs", c)
-		}
+		check("split and merge", parts[0])
+	}
+	var back State
+	if err := back.UnmarshalBinary(refBytes); err != nil {
+		t.Fatalf("%s: unmarshal: %v", name, err)
+	}
+	check("round trip", &back)
+	for _, e := range evs[:len(evs)/2] { // a decoded state keeps working
+		back.Apply(e)
+	}
+	half := stateOf(evs...)
+	half.Merge(stateOf(evs[:len(evs)/2]...))
+	if !back.Equal(half) {
+		t.Fatalf("%s: applying to a decoded state differs", name)
 	}
 }
 
@@ -456,6 +490,8 @@ func FuzzUnmarshalBinary(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte{1})
+	f.Add(readAnnotated(f, "testdata/state-v1.txt"))
+	f.Add(readAnnotated(f, "testdata/state-v2.txt"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var s State
 		if err := s.UnmarshalBinary(b); err != nil {
@@ -470,7 +506,7 @@ func FuzzUnmarshalBinary(f *testing.F) {
 		if err := again.UnmarshalBinary(enc); err != nil || !again.Equal(&s) {
 			t.Fatalf("re-encoding does not round-trip: %v", err)
 		}
-		s.Apply(trackEvent("fuzz", atSec(1), EventProductViewed, map[string]any{"product_id": "p", "category": "c"}))
+		s.Apply(trackEvent("fuzz", atSec(1), event.ProductViewed, map[string]any{"product_id": "p", "category": "c"}))
 		s.Merge(&again)
 	})
 }
@@ -514,6 +550,7 @@ func randomEvents(r *rand.Rand, n int) []*event.Event {
 			MessageID: fmt.Sprintf("m%04d", msgs[i]),
 			UserID:    "u1",
 			Timestamp: atSec(r.IntN(12)).Add(time.Duration(r.IntN(2)) * time.Millisecond),
+			Trust:     pick(event.TrustServer, event.TrustServer, event.TrustClient).(event.Trust),
 		}
 		if r.IntN(3) > 0 {
 			e.Context = map[string]any{"timezone": pick("Europe/Paris", "America/New_York", "", nil), "locale": pick("fr-FR", "en-US", "")}
@@ -523,24 +560,26 @@ func randomEvents(r *rand.Rand, n int) []*event.Event {
 			e.Type = event.Identify
 			e.Traits = map[string]any{}
 			for range r.IntN(4) {
-				e.Traits[pick("email", "name", "plan", "address", "tags", "age").(string)] = traitValue()
+				e.Traits[pick("email", "phone", "name", "plan", "address", "tags", "age").(string)] = traitValue()
 			}
 		case k < 8:
 			e.Type = event.Track
-			e.Event = pick(EventProductViewed, EventProductViewed, EventProductAdded, EventOrderCompleted, "Signed Up", "Cart Viewed").(string)
+			e.Event = pick(event.ProductViewed, event.ProductViewed, event.ProductAdded, event.OrderCompleted, "Signed Up", "Cart Viewed").(string)
 			switch e.Event {
-			case EventProductViewed, EventProductAdded:
+			case event.ProductViewed, event.ProductAdded:
 				e.Properties = product()
-			case EventOrderCompleted:
+			case event.OrderCompleted:
 				e.Properties = map[string]any{}
 				var ps []any
 				for range r.IntN(4) {
 					ps = append(ps, product())
 				}
 				e.Properties["products"] = ps
-				switch r.IntN(4) {
+				switch r.IntN(5) {
 				case 0:
 					e.Properties["revenue"] = float64(r.IntN(100000)) / 100
+				case 3:
+					e.Properties["revenue"] = pick(1e11, 2e15, -1e16).(float64) // at and past the clamp
 				case 1:
 					e.Properties["total"] = float64(r.IntN(100000)) / 100
 				case 2:
@@ -555,8 +594,66 @@ func randomEvents(r *rand.Rand, n int) []*event.Event {
 	return evs
 }
 
+// limitEvents generates n events that together overflow every per-profile
+// limit: identify events with many trait keys (some over the key and value
+// size limits, some exactly at them), track events with many names and
+// categories. MessageIDs are distinct from randomEvents'.
+func limitEvents(r *rand.Rand, n, seq int) []*event.Event {
+	longKey := strings.Repeat("k", MaxTraitKeyBytes)
+	atLimit := strings.Repeat("v", MaxTraitValueBytes-2) // 4 KB with its quotes
+	evs := make([]*event.Event, n)
+	for i := range evs {
+		e := &event.Event{
+			MessageID: fmt.Sprintf("L%04d", seq+i),
+			UserID:    "u1",
+			Timestamp: atSec(r.IntN(12)),
+			Trust:     event.Trust(r.IntN(2)),
+		}
+		switch k := r.IntN(20); {
+		case k < 2:
+			e.Type = event.Identify
+			e.Traits = map[string]any{}
+			for range 20 + r.IntN(60) {
+				var v any = fmt.Sprint("v", r.IntN(5))
+				switch r.IntN(12) {
+				case 0:
+					v = nil
+				case 1:
+					v = atLimit
+				case 2:
+					v = atLimit + "!" // one byte over
+				}
+				e.Traits[fmt.Sprintf("k%03d", r.IntN(800))] = v
+			}
+			switch r.IntN(6) {
+			case 0:
+				e.Traits[longKey] = "at the key limit"
+			case 1:
+				e.Traits[longKey+"x"] = "over the key limit"
+			case 2:
+				e.Traits["email"] = fmt.Sprintf("u%d@example.com", r.IntN(3))
+			case 3:
+				e.Traits["phone"] = pickOne(r, "+33100000001", "+33100000002", nil)
+			}
+		case k < 11:
+			e.Type = event.Track
+			e.Event = fmt.Sprintf("e%04d", r.IntN(2000))
+		default:
+			e.Type = event.Track
+			e.Event = event.ProductViewed
+			e.Properties = map[string]any{"product_id": fmt.Sprint("p", r.IntN(40)), "category": fmt.Sprintf("c%04d", r.IntN(2000))}
+		}
+		evs[i] = e
+	}
+	return evs
+}
+
+func pickOne(r *rand.Rand, xs ...any) any { return xs[r.IntN(len(xs))] }
+
 // referenceView computes the view naively from the whole event set: events
-// sorted by (Timestamp, msgHash(MessageID)) and folded in order.
+// sorted by (Timestamp, msgHash(MessageID)) and folded in order, identity
+// traits set by a server event ignoring later client writes, and the limits
+// applied at the end to everything the events named.
 func referenceView(evs []*event.Event) View {
 	evs = slices.Clone(evs)
 	slices.SortStableFunc(evs, func(a, b *event.Event) int {
@@ -565,16 +662,21 @@ func referenceView(evs []*event.Event) View {
 	v := View{Traits: map[string]any{}}
 	c := &v.Computed
 	c.TypeCounts, c.EventCounts = map[string]int64{}, map[string]int64{}
-	var revenue int64
+	revenue := new(big.Int)
 	seen := [3]map[string]time.Time{{}, {}, {}}
 	cats := map[string]int64{}
+	written := map[string]bool{}   // keys with an accepted write, null included
+	serverSet := map[string]bool{} // identity keys a server event wrote
 	see := func(list int, p map[string]any, ts time.Time, w int64) {
-		if id := productID(p); id != "" && ts.After(seen[list][id]) {
+		if id := event.ProductID(p); id != "" && ts.After(seen[list][id]) {
 			seen[list][id] = ts
 		}
 		if s, ok := p["category"].(string); ok && s != "" {
 			cats[s] += w
 		}
+	}
+	clampMicros := func(m float64) *big.Int {
+		return big.NewInt(int64(max(min(m, 1e17), -1e17)))
 	}
 	for i, e := range evs {
 		if i == 0 {
@@ -593,6 +695,17 @@ func referenceView(evs []*event.Event) View {
 			if e.Type != event.Identify {
 				break
 			}
+			if b, _ := json.Marshal(x); len(k) > MaxTraitKeyBytes || len(b) > MaxTraitValueBytes {
+				continue
+			}
+			if k == "email" || k == "phone" {
+				if e.Trust == event.TrustServer {
+					serverSet[k] = true
+				} else if serverSet[k] {
+					continue
+				}
+			}
+			written[k] = true
 			if x == nil {
 				delete(v.Traits, k)
 			} else {
@@ -604,20 +717,20 @@ func referenceView(evs []*event.Event) View {
 		}
 		c.EventCounts[e.Event]++
 		switch e.Event {
-		case EventProductViewed:
+		case event.ProductViewed:
 			see(0, e.Properties, e.Timestamp, 1)
-		case EventProductAdded:
+		case event.ProductAdded:
 			see(1, e.Properties, e.Timestamp, 2)
-		case EventOrderCompleted:
+		case event.OrderCompleted:
 			c.Orders++
 			c.LastOrderAt = e.Timestamp
 			ps, _ := e.Properties["products"].([]any)
-			var sum float64
 			if x, ok := e.Properties["revenue"].(float64); ok {
-				sum = x
+				revenue.Add(revenue, clampMicros(math.Round(x*1e6)))
 			} else if x, ok := e.Properties["total"].(float64); ok {
-				sum = x
+				revenue.Add(revenue, clampMicros(math.Round(x*1e6)))
 			} else {
+				var sum float64
 				for _, p := range ps {
 					p := p.(map[string]any)
 					price, ok := p["price"].(float64)
@@ -626,11 +739,11 @@ func referenceView(evs []*event.Event) View {
 						q = 1
 					}
 					if ok {
-						revenue += int64(math.Round(price * q * 1e6))
+						sum += math.Round(math.Round(price*1e6) * q)
 					}
 				}
+				revenue.Add(revenue, clampMicros(sum))
 			}
-			revenue += int64(math.Round(sum * 1e6))
 			for _, p := range ps {
 				see(2, p.(map[string]any), e.Timestamp, 3)
 			}
@@ -639,7 +752,33 @@ func referenceView(evs []*event.Event) View {
 	if c.TypeCounts["bogus"] > 0 {
 		delete(c.TypeCounts, "bogus")
 	}
-	c.TotalRevenue = float64(revenue) / 1e6
+
+	// The limits keep the first keys by rank: identity traits, then by key.
+	keys := slices.Collect(maps.Keys(written))
+	slices.SortFunc(keys, func(a, b string) int {
+		ida, idb := a == "email" || a == "phone", b == "email" || b == "phone"
+		if ida != idb {
+			if ida {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a, b)
+	})
+	for _, k := range keys[min(len(keys), MaxTraits):] {
+		delete(v.Traits, k)
+	}
+	names := slices.Sorted(maps.Keys(c.EventCounts))
+	for _, n := range names[min(len(names), MaxEventNames):] {
+		delete(c.EventCounts, n)
+	}
+	catNames := slices.Sorted(maps.Keys(cats))
+	for _, n := range catNames[min(len(catNames), MaxCategories):] {
+		delete(cats, n)
+	}
+
+	f, _ := new(big.Float).SetInt(revenue).Float64()
+	c.TotalRevenue = f / 1e6
 	if c.Orders > 0 {
 		c.AverageOrderValue = c.TotalRevenue / float64(c.Orders)
 	}
@@ -700,18 +839,18 @@ func typicalProfile(r *rand.Rand, user int) []*event.Event {
 		"first_name": "Camille", "plan": "free", "created_at": "2024-11-02T10:00:00Z"}
 	evs = append(evs, id, next(event.Page, ""), next(event.Page, ""))
 	for range 12 {
-		e := next(event.Track, EventProductViewed)
+		e := next(event.Track, event.ProductViewed)
 		e.Properties = map[string]any{"product_id": prod(), "category": cat(), "price": 49.9}
 		evs = append(evs, e)
 	}
 	for range 3 {
-		e := next(event.Track, EventProductAdded)
+		e := next(event.Track, event.ProductAdded)
 		e.Properties = map[string]any{"product_id": prod(), "category": cat(), "price": 49.9, "quantity": 1.0}
 		evs = append(evs, e)
 	}
 	e := next(event.Track, "Checkout Started")
 	e.Properties = map[string]any{"revenue": 99.8}
-	o := next(event.Track, EventOrderCompleted)
+	o := next(event.Track, event.OrderCompleted)
 	o.Properties = map[string]any{"order_id": "o1", "revenue": 99.8, "products": []any{
 		map[string]any{"product_id": prod(), "category": cat(), "price": 49.9},
 		map[string]any{"product_id": prod(), "category": cat(), "price": 49.9},

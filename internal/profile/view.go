@@ -40,7 +40,7 @@ type RecentProduct struct {
 	At        time.Time `json:"at"`
 }
 
-// View returns the JSON-ready view of s.
+// View returns the JSON-ready view of s, built on the accessors.
 func (s *State) View() View {
 	v := View{Traits: make(map[string]any, len(s.traits))}
 	for _, t := range s.traits {
@@ -49,60 +49,37 @@ func (s *State) View() View {
 		}
 	}
 	c := &v.Computed
-	c.EventCount = int64(s.events)
-	if s.events > 0 {
-		c.FirstSeen = nanosTime(s.first)
-		c.LastSeen = nanosTime(s.last)
-	}
+	c.FirstSeen, c.LastSeen = s.FirstSeen(), s.LastSeen()
+	c.EventCount = int64(s.EventCount())
 	c.TypeCounts = make(map[string]int64, numTypes)
-	for i, n := range s.types {
-		if n > 0 {
-			c.TypeCounts[string(typeNames[i])] = int64(n)
+	for _, t := range typeNames {
+		if n := s.TypeCount(t); n > 0 {
+			c.TypeCounts[string(t)] = int64(n)
 		}
 	}
 	c.EventCounts = make(map[string]int64, len(s.eventCounts))
-	for _, ec := range s.eventCounts {
-		c.EventCounts[ec.name.Value()] = int64(ec.n)
+	for name, n := range s.EventNameCounts() {
+		c.EventCounts[name] = int64(n)
 	}
-	c.Orders = int64(s.orders)
-	c.TotalRevenue = float64(s.revenue) / 1e6
-	if s.orders > 0 {
-		c.AverageOrderValue = c.TotalRevenue / float64(s.orders)
-		c.LastOrderAt = nanosTime(s.lastOrder)
-	}
-	for k, dst := range [numRecent]*[]RecentProduct{&c.RecentlyViewed, &c.RecentlyCarted, &c.RecentlyPurchased} {
-		l, _ := s.recentList(k)
-		*dst = recentView(l)
-	}
-	c.FavouriteCategory = s.favouriteCategory()
-	if s.timezone.val != (sym{}) {
-		c.Timezone = s.timezone.val.Value()
-	}
-	if s.locale.val != (sym{}) {
-		c.Locale = s.locale.val.Value()
-	}
+	c.Orders = int64(s.Orders())
+	c.TotalRevenue = s.Revenue()
+	c.AverageOrderValue = s.AverageOrderValue()
+	c.LastOrderAt = s.LastOrderAt()
+	c.RecentlyViewed = s.recentView(recentViewed)
+	c.RecentlyCarted = s.recentView(recentCarted)
+	c.RecentlyPurchased = s.recentView(recentPurchased)
+	c.FavouriteCategory = s.FavouriteCategory()
+	c.Timezone = s.Timezone()
+	c.Locale = s.Locale()
 	return v
 }
 
-// favouriteCategory is the category with the highest weighted count, ties
-// going to the smallest name (the list is sorted, so the first maximum).
-func (s *State) favouriteCategory() string {
-	var best counter
-	for _, c := range s.categories {
-		if best.name == (sym{}) || c.n > best.n {
-			best = c
-		}
-	}
-	if best.name == (sym{}) {
-		return ""
-	}
-	return best.name.Value()
-}
-
-func recentView(l []recent) []RecentProduct {
-	out := make([]RecentProduct, len(l))
-	for i, r := range l {
-		out[i] = RecentProduct{ProductID: r.id.Value(), At: nanosTime(r.ts)}
+// recentView collects recent list k, never nil so it encodes as [].
+func (s *State) recentView(k int) []RecentProduct {
+	l, _ := s.recentList(k)
+	out := make([]RecentProduct, 0, len(l))
+	for id, at := range s.recentSeq(k) {
+		out = append(out, RecentProduct{ProductID: id, At: at})
 	}
 	return out
 }
@@ -126,10 +103,10 @@ func decodeTraitValue(raw string) any {
 	case "null":
 		return nil
 	}
-	switch c := raw[0]; {
-	case c == '"' && strings.IndexByte(raw, '\\') < 0:
-		return raw[1 : len(raw)-1]
-	case c == '-' || c >= '0' && c <= '9':
+	if v, ok := plainString(raw); ok {
+		return v
+	}
+	if isNumberStart(raw[0]) {
 		if f, err := strconv.ParseFloat(raw, 64); err == nil {
 			return f
 		}
@@ -140,3 +117,14 @@ func decodeTraitValue(raw string) any {
 	}
 	return v
 }
+
+// plainString returns the string a JSON string literal without escapes
+// holds, sharing raw's memory.
+func plainString(raw string) (string, bool) {
+	if len(raw) >= 2 && raw[0] == '"' && strings.IndexByte(raw, '\\') < 0 {
+		return raw[1 : len(raw)-1], true
+	}
+	return "", false
+}
+
+func isNumberStart(c byte) bool { return c == '-' || c >= '0' && c <= '9' }
