@@ -81,6 +81,8 @@ type Store struct {
 
 	rules identity.Rules
 	stats IdentityStats
+	// refused counts what the per-profile limits kept out since start.
+	refused Refused
 
 	// LRU of decoded profile states (hot.go).
 	hotHead, hotTail *hotEntry
@@ -127,6 +129,14 @@ func (s *Store) Len() int {
 	return len(s.byID)
 }
 
+// Refused returns what the per-profile limits (MaxTraits and the others)
+// kept out of profiles since start.
+func (s *Store) Refused() Refused {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.refused
+}
+
 // Resolution says where identity resolution put an event: the profile it
 // was applied to and the profiles merged into that one on the way (they no
 // longer exist; their ids redirect to Profile).
@@ -150,7 +160,7 @@ func (s *Store) apply(e *event.Event) Resolution {
 	s.res = Resolution{Merged: s.res.Merged[:0]}
 	p := s.resolve(e)
 	st := s.state(p)
-	st.Apply(e)
+	s.refused = s.refused.Add(st.Apply(e))
 	p.hot.modified = true
 	s.dirty[p.ID] = struct{}{}
 	s.events++
@@ -171,7 +181,7 @@ func (s *Store) create(primary event.Identifier, seq uint64) *Profile {
 // 1 it always did) between the two look-ups.
 func (s *Store) merge(into, from *Profile, e *event.Event, via string) {
 	st := s.state(into)
-	st.Merge(decodedState(from))
+	s.refused = s.refused.Add(st.Merge(decodedState(from)))
 	into.hot.modified = true
 	s.drop(from)
 	for _, id := range from.Identities {

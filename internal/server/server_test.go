@@ -331,14 +331,22 @@ func TestClientSourceTrust(t *testing.T) {
 	if code, _ := n.post("/v1/identify", `{"userId":"ann","traits":{"email":"ann@x.org"},"timestamp":"2026-11-20T10:00:00Z"}`); code != 200 {
 		t.Fatal("server identify failed")
 	}
-	req, _ = http.NewRequest("POST", n.url+"/v1/identify", strings.NewReader(
-		`{"anonymousId":"attacker-device","traits":{"email":"ann@x.org"},"timestamp":"2026-11-20T11:00:00Z"}`))
-	req.SetBasicAuth(browserKey, "")
-	if code, resp := n.do(req); code != 200 {
-		t.Fatalf("client identify: %d %v", code, resp)
+	for _, body := range []string{
+		`{"anonymousId":"attacker-device","traits":{"email":"ann@x.org"},"timestamp":"2026-11-20T11:00:00Z"}`,
+		// A later client write of ann's email loses to the server's.
+		`{"userId":"ann","traits":{"email":"attacker@x.org"},"timestamp":"2026-11-20T12:00:00Z"}`,
+	} {
+		req, _ = http.NewRequest("POST", n.url+"/v1/identify", strings.NewReader(body))
+		req.SetBasicAuth(browserKey, "")
+		if code, resp := n.do(req); code != 200 {
+			t.Fatalf("client identify: %d %v", code, resp)
+		}
 	}
 	check := func() {
-		ann := n.profile("ann", 1)
+		ann := n.profile("ann", 2)
+		if em := ann["traits"].(map[string]any)["email"]; em != "ann@x.org" {
+			t.Fatalf("a client source overwrote ann's email trait: %v", em)
+		}
 		dev := n.profile("anonymous_id:attacker-device", 1)
 		if ann["id"] == dev["id"] {
 			t.Fatalf("the client's email pulled ann's profile onto the attacker's device: %v", dev)
@@ -348,15 +356,57 @@ func TestClientSourceTrust(t *testing.T) {
 				t.Fatalf("the attacker's profile holds an email identifier: %v", dev["identities"])
 			}
 		}
-		if byEmail := n.profile("email:ann@x.org", 1); byEmail["id"] != ann["id"] {
+		if byEmail := n.profile("email:ann@x.org", 2); byEmail["id"] != ann["id"] {
 			t.Fatalf("email:ann@x.org resolves to %v, want ann's %v", byEmail["id"], ann["id"])
 		}
 	}
 	check()
-	if st := n.srv.Store.IdentityStats(); st.Untrusted != 1 {
-		t.Fatalf("untrusted = %d, want 1", st.Untrusted)
+	if st := n.srv.Store.IdentityStats(); st.Untrusted != 2 {
+		t.Fatalf("untrusted = %d, want 2", st.Untrusted)
+	}
+	if m := n.metrics(); !strings.Contains(m, `tailor_identity_unlinked_total{reason="untrusted"} 2`) {
+		t.Fatalf("metrics do not count the untrusted emails:\n%s", grepLines(m, "tailor_identity"))
 	}
 	n.stop()
 	n = startNode(t, dir)
 	check()
+}
+
+// TestProfileLimits sends what the per-profile limits keep out: a trait
+// value over 4 KB. The profile keeps its other traits, the write is counted.
+func TestProfileLimits(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	big := strings.Repeat("x", 5000)
+	if code, resp := n.post("/v1/identify", `{"userId":"u","traits":{"name":"Ann","bio":"`+big+`"}}`); code != 200 {
+		t.Fatalf("identify: %d %v", code, resp)
+	}
+	p := n.profile("u", 1)
+	traits := p["traits"].(map[string]any)
+	if traits["name"] != "Ann" || traits["bio"] != nil {
+		t.Fatalf("traits = %v, want name kept and the 5 KB bio refused", traits)
+	}
+	if m := n.metrics(); !strings.Contains(m, `tailor_profile_limited_total{limit="trait_size"} 1`) {
+		t.Fatalf("metrics do not count the refused trait:\n%s", grepLines(m, "tailor_profile_limited"))
+	}
+}
+
+func (n *node) metrics() string {
+	n.t.Helper()
+	resp, err := http.Get(n.url + "/metrics")
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
