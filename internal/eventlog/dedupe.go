@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/bits-and-blooms/bloom/v3"
 	"github.com/cockroachdb/pebble/v2"
@@ -24,6 +25,8 @@ type dedupe struct {
 	db   *pebble.DB
 	mu   sync.Mutex
 	days []*dayFilters // ascending by day
+	// reads counts filter hits confirmed against Pebble.
+	reads atomic.Uint64
 }
 
 type dayFilters struct {
@@ -32,9 +35,16 @@ type dayFilters struct {
 	n, cap  uint // entries in and capacity of the last filter
 }
 
+// A new key is tested against every filter of every day in the window, so
+// the false positives of the filters add up: with a day of 21 M keys (seven
+// filters) at 1 % each, 7 % of new messages needed a Pebble read, and those
+// reads (filter blocks of a 6 GB store, out of the block cache) took a third
+// of the log writer's time, which every acknowledgement waits for. At 0.01 %
+// a filter costs 19 bits per key instead of 10, and a whole chain stays under
+// 0.1 % false positives.
 const (
 	firstFilterCap = 1 << 18
-	falsePositive  = 0.01
+	falsePositive  = 0.0001
 )
 
 func (d *dedupe) add(day uint64, key []byte) {
@@ -89,6 +99,7 @@ func (d *dedupe) contains(key []byte) (bool, error) {
 	if !d.mayContain(key) {
 		return false, nil
 	}
+	d.reads.Add(1)
 	_, closer, err := d.db.Get(dedupeKey(key))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return false, nil

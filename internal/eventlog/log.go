@@ -83,6 +83,10 @@ type Log struct {
 	Commits    atomic.Uint64
 }
 
+// DedupeReads counts the messageIds the in-memory filters could not rule
+// out, confirmed with a read (duplicates and false positives).
+func (l *Log) DedupeReads() uint64 { return l.dedupe.reads.Load() }
+
 type appendReq struct {
 	recs    []Record
 	results []Result

@@ -314,6 +314,9 @@ func (s *Server) registerGauges() {
 			Help: "Profiles in memory."}, func() float64 { return float64(s.Store.Len()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tailor_log_appended_total",
 			Help: "Events appended to the log since start."}, func() float64 { return float64(s.Log.Appended.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tailor_log_dedupe_reads_total",
+			Help: "MessageIds the de-duplication filters could not rule out, confirmed with a store read (duplicates and false positives)."},
+			func() float64 { return float64(s.Log.DedupeReads()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tailor_log_commits_total",
 			Help: "Group commits (synced batches) since start."}, func() float64 { return float64(s.Log.Commits.Load()) }),
 	)
