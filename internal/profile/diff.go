@@ -30,8 +30,8 @@ func Diff(a, b *Store, max int) []string {
 			if !add("profile %s: only in the first", id) {
 				return out
 			}
-		case !slices.Equal(pa.Identities, pb.Identities):
-			if !add("profile %s: identities %v vs %v", id, pa.Identities, pb.Identities) {
+		case pa.ids != pb.ids:
+			if !add("profile %s: identities %v vs %v", id, pa.Identities(), pb.Identities()) {
 				return out
 			}
 		case pa.CreatedSeq != pb.CreatedSeq:

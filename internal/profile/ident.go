@@ -1,8 +1,6 @@
 package profile
 
 import (
-	"slices"
-
 	"tailor/internal/event"
 )
 
@@ -23,8 +21,7 @@ func fnvIdentifier(id event.Identifier) uint64 {
 
 // has reports whether p holds id.
 func (p *Profile) has(id event.Identifier) bool {
-	_, found := slices.BinarySearchFunc(p.Identities, id, compareIdentifier)
-	return found
+	return p.ids.has(id)
 }
 
 // owner returns the profile holding id, or nil.
@@ -38,7 +35,7 @@ func (s *Store) owner(id event.Identifier) *Profile {
 	return s.overflow[id]
 }
 
-// setOwner records that p holds id (p.Identities must already contain it).
+// setOwner records that p holds id (p's identifiers must already contain it).
 func (s *Store) setOwner(id event.Identifier, p *Profile) {
 	h := identHash(id)
 	if cur := s.byIdent[h]; cur == nil || cur == p || cur.has(id) {

@@ -100,8 +100,9 @@ func (s *Store) Identities(key string) (string, []string, bool) {
 	if p == nil {
 		return "", nil, false
 	}
-	keys := make([]string, len(p.Identities))
-	for i, id := range p.Identities {
+	ids := p.Identities()
+	keys := make([]string, len(ids))
+	for i, id := range ids {
 		keys[i] = id.Key()
 	}
 	return p.ID, keys, true

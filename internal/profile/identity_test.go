@@ -146,8 +146,9 @@ func readIdentityCase(t *testing.T, path string) ([]*event.Event, identity.Rules
 func describeProfiles(s *Store) string {
 	var lines []string
 	for _, p := range s.byID {
-		keys := make([]string, len(p.Identities))
-		for i, id := range p.Identities {
+		ids := p.Identities()
+		keys := make([]string, len(ids))
+		for i, id := range ids {
 			keys[i] = id.Key()
 		}
 		slices.Sort(keys)
@@ -247,13 +248,13 @@ func TestIdentityInvariants(t *testing.T) {
 				}
 			}
 			if int64(filed) != st.Computed.EventCount {
-				t.Fatalf("seed %d: profile %s %v has %d events but %d are filed under its identifiers", seed, p.ID, p.Identities, st.Computed.EventCount, filed)
+				t.Fatalf("seed %d: profile %s %v has %d events but %d are filed under its identifiers", seed, p.ID, p.Identities(), st.Computed.EventCount, filed)
 			}
-			if len(p.Identities) > rules.MaxIdentities {
-				t.Fatalf("seed %d: profile %s holds %d identifiers, over %d", seed, p.ID, len(p.Identities), rules.MaxIdentities)
+			if len(p.Identities()) > rules.MaxIdentities {
+				t.Fatalf("seed %d: profile %s holds %d identifiers, over %d", seed, p.ID, len(p.Identities()), rules.MaxIdentities)
 			}
 			var users []string
-			for _, id := range p.Identities {
+			for _, id := range p.Identities() {
 				if id.Kind == event.KindUserID {
 					users = append(users, id.Value)
 				}

@@ -99,7 +99,7 @@ func (s *Store) resolve(e *event.Event) *Profile {
 			if o == p {
 				continue
 			}
-			if len(p.Identities)+len(o.Identities) > s.rules.MaxIdentities {
+			if int(p.nids+o.nids) > s.rules.MaxIdentities {
 				s.stats.MaxIdentities++
 				continue
 			}
@@ -145,7 +145,7 @@ func (s *Store) alias(e *event.Event) {
 			s.stats.AliasRefused++
 			return
 		}
-		if len(to.Identities)+len(from.Identities) > s.rules.MaxIdentities {
+		if int(to.nids+from.nids) > s.rules.MaxIdentities {
 			s.stats.MaxIdentities++
 			return
 		}
@@ -179,7 +179,7 @@ func (s *Store) previous(v string) event.Identifier {
 // linkExplicit links id to p on an alias: past the kind's limit (a second
 // userId is the point of an alias), not past MaxIdentities.
 func (s *Store) linkExplicit(p *Profile, id event.Identifier) {
-	if len(p.Identities) >= s.rules.MaxIdentities {
+	if int(p.nids) >= s.rules.MaxIdentities {
 		s.stats.MaxIdentities++
 		return
 	}
@@ -189,17 +189,12 @@ func (s *Store) linkExplicit(p *Profile, id event.Identifier) {
 // canLink reports whether p may take id through an implicit link, counting
 // a refusal.
 func (s *Store) canLink(p *Profile, id event.Identifier) bool {
-	if len(p.Identities) >= s.rules.MaxIdentities {
+	if int(p.nids) >= s.rules.MaxIdentities {
 		s.stats.MaxIdentities++
 		return false
 	}
-	n := 0
-	for _, have := range p.Identities {
-		if have.Kind == id.Kind {
-			n++
-		}
-	}
-	if n >= s.rules.Limit(id.Kind) {
+	code, _ := kindCode(id.Kind)
+	if p.ids.countKind(code) >= s.rules.Limit(id.Kind) {
 		if s.stats.Limited == nil {
 			s.stats.Limited = make(map[event.Kind]uint64)
 		}
@@ -210,7 +205,8 @@ func (s *Store) canLink(p *Profile, id event.Identifier) bool {
 }
 
 func (s *Store) link(p *Profile, id event.Identifier) {
-	s.setOwner(p.addIdentity(id), p)
+	p.addIdentity(id)
+	s.setOwner(id, p)
 }
 
 // conflictingUsers reports whether linking the profiles (and the event's
@@ -231,10 +227,6 @@ func conflictingUsers(owners []*Profile, userID string) bool {
 }
 
 func hasUser(p *Profile) bool {
-	for _, id := range p.Identities {
-		if id.Kind == event.KindUserID {
-			return true
-		}
-	}
-	return false
+	code, _ := kindCode(event.KindUserID)
+	return p.ids.countKind(code) > 0
 }

@@ -36,8 +36,9 @@ type Profile struct {
 	// CreatedSeq is the log seq of the event that created the profile; the
 	// older profile survives a merge.
 	CreatedSeq uint64
-	// Identities is sorted by Identifier.Key.
-	Identities []event.Identifier
+	// ids holds the identifiers, packed and sorted (idset.go); nids counts them.
+	ids  idSet
+	nids int32
 
 	enc []byte    // encoded State (see hot.go)
 	hot *hotEntry // decoded State while the profile is hot
@@ -184,8 +185,10 @@ func (s *Store) merge(into, from *Profile, e *event.Event, via string) {
 	s.refused = s.refused.Add(st.Merge(decodedState(from)))
 	into.hot.modified = true
 	s.drop(from)
-	for _, id := range from.Identities {
-		s.setOwner(into.addIdentity(id), into)
+	moved := from.Identities()
+	for _, id := range moved {
+		into.addIdentity(id)
+		s.setOwner(id, into)
 	}
 	delete(s.byID, from.ID)
 	delete(s.dirty, from.ID)
@@ -193,18 +196,18 @@ func (s *Store) merge(into, from *Profile, e *event.Event, via string) {
 	s.gone[from.ID] = into.ID
 	s.res.Merged = append(s.res.Merged, from.ID)
 	s.merges = append(s.merges, Merge{Seq: e.Seq, At: e.Timestamp, MessageID: e.MessageID, Type: e.Type, Via: via,
-		Into: into.ID, From: from.ID, Moved: slices.Clone(from.Identities)})
+		Into: into.ID, From: from.ID, Moved: moved})
 }
 
-// addIdentity adds id to the profile's sorted identities and returns the
-// stored copy, whose Kind is a shared constant.
-func (p *Profile) addIdentity(id event.Identifier) event.Identifier {
-	i, found := slices.BinarySearchFunc(p.Identities, id, compareIdentifier)
-	if !found {
-		p.Identities = slices.Insert(p.Identities, i, id)
+// addIdentity adds id to the profile's identifiers.
+func (p *Profile) addIdentity(id event.Identifier) {
+	if ids, added := p.ids.insert(id); added {
+		p.ids, p.nids = ids, p.nids+1
 	}
-	return p.Identities[i]
 }
+
+// Identities returns the profile's identifiers, sorted by kind and value.
+func (p *Profile) Identities() []event.Identifier { return p.ids.identities() }
 
 // compareIdentifier orders identifiers as their keys "kind:value" sort.
 func compareIdentifier(a, b event.Identifier) int {
@@ -275,7 +278,7 @@ func (s *Store) find(key string) *Profile {
 }
 
 func (p *Profile) snapshot() Snapshot {
-	return Snapshot{ID: p.ID, Identities: slices.Clone(p.Identities), View: decodedState(p).View()}
+	return Snapshot{ID: p.ID, Identities: p.Identities(), View: decodedState(p).View()}
 }
 
 // Search returns up to limit profiles whose trait name equals value (string
@@ -415,7 +418,7 @@ func (s *Store) Load(db *pebble.DB) error {
 		}
 		p.ID = string(it.Key()[len(store.PrefixProfile):])
 		s.byID[p.ID] = p
-		for _, id := range p.Identities {
+		for _, id := range p.Identities() {
 			s.setOwner(id, p)
 		}
 	}
@@ -437,13 +440,15 @@ const profileVersion = 1
 func encodeProfile(dst []byte, p *Profile) ([]byte, error) {
 	dst = append(dst, profileVersion)
 	dst = binary.AppendUvarint(dst, p.CreatedSeq)
-	dst = binary.AppendUvarint(dst, uint64(len(p.Identities)))
-	for _, id := range p.Identities {
-		dst = binary.AppendUvarint(dst, uint64(len(id.Kind)))
-		dst = append(dst, id.Kind...)
-		dst = binary.AppendUvarint(dst, uint64(len(id.Value)))
-		dst = append(dst, id.Value...)
-	}
+	dst = binary.AppendUvarint(dst, uint64(p.nids))
+	p.ids.each(func(code byte, val string) bool {
+		kind := kindByCode[code]
+		dst = binary.AppendUvarint(dst, uint64(len(kind)))
+		dst = append(dst, kind...)
+		dst = binary.AppendUvarint(dst, uint64(len(val)))
+		dst = append(dst, val...)
+		return true
+	})
 	// The caller flushed p, so enc is current.
 	return append(dst, p.enc...), nil
 }
@@ -475,7 +480,10 @@ func decodeProfile(b []byte) (*Profile, error) {
 		if val, b, ok = readStr(b); !ok {
 			return nil, errCorruptProfile
 		}
-		p.Identities = append(p.Identities, event.Identifier{Kind: canonicalKind(kind), Value: val})
+		if _, known := kindCode(event.Kind(kind)); !known {
+			return nil, errCorruptProfile
+		}
+		p.addIdentity(event.Identifier{Kind: event.Kind(kind), Value: val})
 	}
 	// Decode once to validate, then keep only the encoding.
 	var st State
@@ -533,16 +541,4 @@ func lowerASCII(c byte) byte {
 		return c + 'a' - 'A'
 	}
 	return c
-}
-
-// canonicalKind returns the package constant for a kind read from disk, so
-// a loaded profile's identities do not each keep a copy of "anonymous_id":
-// one heap object less per identity for the GC to trace.
-func canonicalKind(k string) event.Kind {
-	for _, c := range [...]event.Kind{event.KindUserID, event.KindAnonymousID, event.KindEmail, event.KindPhone} {
-		if string(c) == k {
-			return c
-		}
-	}
-	return event.Kind(k)
 }

@@ -81,7 +81,7 @@ func TestHotAndCodecRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		back.ID = id
-		if back.CreatedSeq != pr.CreatedSeq || !decodedState(back).Equal(decodedState(pr)) || len(back.Identities) != len(pr.Identities) {
+		if back.CreatedSeq != pr.CreatedSeq || !decodedState(back).Equal(decodedState(pr)) || back.ids != pr.ids {
 			t.Fatalf("profile %s does not round trip", id)
 		}
 	}

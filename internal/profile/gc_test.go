@@ -1,0 +1,50 @@
+package profile
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	"tailor/internal/event"
+)
+
+// BenchmarkGCWithProfiles measures what a store of many profiles costs the
+// garbage collector: the time of one full collection (marking is
+// proportional to the live objects and pointers) and the heap objects per
+// profile. Every profile has a userId, an anonymousId and an email and one
+// order; 10,000 of them are hot (decoded), the rest encoded, as in a large
+// store.
+//
+//	go test -run '^$' -bench GCWithProfiles -benchtime 3x ./internal/profile/
+func BenchmarkGCWithProfiles(b *testing.B) {
+	const n = 300_000
+	s := NewStore()
+	s.SetHot(10_000)
+	ts := time.Unix(1700000000, 0)
+	seq := uint64(0)
+	for i := range n {
+		for _, typ := range []event.Type{event.Identify, event.Track} {
+			seq++
+			e := &event.Event{Seq: seq, Type: typ, MessageID: fmt.Sprint("m", seq), UserID: fmt.Sprint("user-", i),
+				AnonymousID: fmt.Sprintf("2b3e2a4c-1111-4a2b-9c3d-%012d", i), Timestamp: ts.Add(time.Duration(seq))}
+			if typ == event.Identify {
+				e.Traits = map[string]any{"email": fmt.Sprintf("u%d@example.org", i), "name": "Ann"}
+			} else {
+				e.Event = "Order Completed"
+				e.Properties = map[string]any{"revenue": 42.0, "products": []any{map[string]any{"product_id": "p1", "category": "shoes"}}}
+			}
+			s.apply(e)
+		}
+	}
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	b.ResetTimer()
+	for b.Loop() {
+		runtime.GC()
+	}
+	b.ReportMetric(float64(ms.HeapObjects)/n, "objects/profile")
+	b.ReportMetric(float64(ms.HeapAlloc)/n, "heap-bytes/profile")
+	runtime.KeepAlive(s)
+}
