@@ -18,13 +18,14 @@ func Diff(a, b *Store, max int) []string {
 		out = append(out, fmt.Sprintf(format, args...))
 		return len(out) < max
 	}
-	ids := make([]string, 0, len(a.byID))
-	for id := range a.byID {
-		ids = append(ids, id)
-	}
+	ids := make([]string, 0, a.slab.len())
+	a.slab.each(func(p *Profile) bool {
+		ids = append(ids, p.ID)
+		return true
+	})
 	slices.Sort(ids)
 	for _, id := range ids {
-		pa, pb := a.byID[id], b.byID[id]
+		pa, pb := a.byID(id), b.byID(id)
 		switch {
 		case pb == nil:
 			if !add("profile %s: only in the first", id) {
@@ -44,8 +45,16 @@ func Diff(a, b *Store, max int) []string {
 			}
 		}
 	}
-	for id := range b.byID {
-		if a.byID[id] == nil && !add("profile %s: only in the second", id) {
+	var second []string
+	b.slab.each(func(p *Profile) bool {
+		if a.byID(p.ID) == nil {
+			second = append(second, p.ID)
+		}
+		return true
+	})
+	slices.Sort(second)
+	for _, id := range second {
+		if !add("profile %s: only in the second", id) {
 			return out
 		}
 	}

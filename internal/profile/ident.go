@@ -11,9 +11,6 @@ import (
 // checked to really hold the identifier, so a hash collision can never link
 // two people; colliding identifiers go to the overflow map.
 
-// identHash is a variable so tests can force collisions.
-var identHash = fnvIdentifier
-
 func fnvIdentifier(id event.Identifier) uint64 {
 	// The kind, a zero byte, the value: no two identifiers share a stream.
 	return fnv64(fnv64(fnvOffset64, string(id.Kind))*fnvPrime64, id.Value)
@@ -26,22 +23,40 @@ func (p *Profile) has(id event.Identifier) bool {
 
 // owner returns the profile holding id, or nil.
 func (s *Store) owner(id event.Identifier) *Profile {
-	if p := s.byIdent[identHash(id)]; p != nil && p.has(id) {
-		return p
+	if o, ok := s.byIdent[s.identHash(id)]; ok {
+		if p := s.slab.at(o); p.has(id) {
+			return p
+		}
 	}
 	if len(s.overflow) == 0 {
 		return nil
 	}
-	return s.overflow[id]
+	if o, ok := s.overflow[id]; ok {
+		return s.slab.at(o)
+	}
+	return nil
 }
 
 // setOwner records that p holds id (p's identifiers must already contain it).
 func (s *Store) setOwner(id event.Identifier, p *Profile) {
-	h := identHash(id)
-	if cur := s.byIdent[h]; cur == nil || cur == p || cur.has(id) {
-		s.byIdent[h] = p
+	h := s.identHash(id)
+	if o, ok := s.byIdent[h]; !ok || o == p.ord || s.slab.at(o).has(id) || !s.slab.at(o).holdsHash(h, s.identHash) {
+		s.byIdent[h] = p.ord
 		delete(s.overflow, id)
 		return
 	}
-	s.overflow[id] = p
+	s.overflow[id] = p.ord
+}
+
+// holdsHash reports whether p holds an identifier whose hash is h: whether
+// an index slot pointing at p is still in use. A slot left behind by an
+// identifier that moved (merges re-point them all) or by a freed profile
+// may be taken over.
+func (p *Profile) holdsHash(h uint64, hash func(event.Identifier) uint64) bool {
+	found := false
+	p.ids.each(func(c byte, v string) bool {
+		found = hash(event.Identifier{Kind: kindByCode[c], Value: v}) == h
+		return !found
+	})
+	return found
 }

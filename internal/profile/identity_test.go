@@ -145,7 +145,7 @@ func readIdentityCase(t *testing.T, path string) ([]*event.Event, identity.Rules
 // then the non-zero identity counters.
 func describeProfiles(s *Store) string {
 	var lines []string
-	for _, p := range s.byID {
+	for _, p := range s.all() {
 		ids := p.Identities()
 		keys := make([]string, len(ids))
 		for i, id := range ids {
@@ -238,7 +238,7 @@ func TestIdentityInvariants(t *testing.T) {
 			s.apply(e)
 		}
 		var total int64
-		for _, p := range s.byID {
+		for _, p := range s.all() {
 			st := decodedState(p).View()
 			total += st.Computed.EventCount
 			filed := 0

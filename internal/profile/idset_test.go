@@ -59,3 +59,13 @@ func TestIDSet(t *testing.T) {
 		}
 	}
 }
+
+// all returns every live profile (tests only).
+func (s *Store) all() []*Profile {
+	var out []*Profile
+	s.slab.each(func(p *Profile) bool {
+		out = append(out, p)
+		return true
+	})
+	return out
+}

@@ -42,6 +42,7 @@ type Profile struct {
 
 	enc []byte    // encoded State (see hot.go)
 	hot *hotEntry // decoded State while the profile is hot
+	ord uint32    // slot in the store's slab (slab.go)
 }
 
 // Merge records that identity resolution found two profiles to be one person.
@@ -65,17 +66,25 @@ type Merge struct {
 // for writing; readers hold mu for reading and copy what they return.
 type Store struct {
 	mu   sync.RWMutex
-	byID map[string]*Profile
-	// byIdent maps an identifier's 64-bit hash to the profile holding it;
-	// overflow takes identifiers whose hash slot belongs to another
-	// identifier (see ident.go).
-	byIdent  map[uint64]*Profile
-	overflow map[event.Identifier]*Profile
-	redirect map[string]string // merged-away id -> surviving id
-	dirty    map[string]struct{}
-	gone     map[string]string // merged away since the last checkpoint -> into
-	merges   []Merge
-	events   uint64
+	slab slab
+	// ids maps a profile id's 64-bit hash to its slot; idOverflow takes ids
+	// whose hash slot belongs to another id (slab.go).
+	ids        map[uint64]uint32
+	idOverflow map[string]uint32
+	// byIdent maps an identifier's 64-bit hash to the slot of the profile
+	// holding it; overflow takes identifiers whose hash slot belongs to
+	// another identifier (see ident.go).
+	byIdent  map[uint64]uint32
+	overflow map[event.Identifier]uint32
+	// The hashes of the two indexes; fields so that tests can force
+	// collisions.
+	idHash    func(string) uint64
+	identHash func(event.Identifier) uint64
+	redirect  map[string]string // merged-away id -> surviving id
+	dirty     map[string]struct{}
+	gone      map[string]string // merged away since the last checkpoint -> into
+	merges    []Merge
+	events    uint64
 	// res collects the current event's Resolution; its Merged slice is
 	// reused, so a Resolution is valid only until the next Apply.
 	res Resolution
@@ -96,14 +105,17 @@ const DefaultHot = 100_000
 // NewStore returns an empty store.
 func NewStore() *Store {
 	return &Store{
-		byID:     make(map[string]*Profile),
-		byIdent:  make(map[uint64]*Profile),
-		overflow: make(map[event.Identifier]*Profile),
-		redirect: make(map[string]string),
-		dirty:    make(map[string]struct{}),
-		gone:     make(map[string]string),
-		hotMax:   DefaultHot,
-		rules:    identity.Defaults(),
+		ids:        make(map[uint64]uint32),
+		idOverflow: make(map[string]uint32),
+		byIdent:    make(map[uint64]uint32),
+		overflow:   make(map[event.Identifier]uint32),
+		idHash:     fnvID,
+		identHash:  fnvIdentifier,
+		redirect:   make(map[string]string),
+		dirty:      make(map[string]struct{}),
+		gone:       make(map[string]string),
+		hotMax:     DefaultHot,
+		rules:      identity.Defaults(),
 	}
 }
 
@@ -127,7 +139,7 @@ func (s *Store) SetHot(n int) {
 func (s *Store) Len() int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return len(s.byID)
+	return s.slab.len()
 }
 
 // Refused returns what the per-profile limits (MaxTraits and the others)
@@ -170,8 +182,9 @@ func (s *Store) apply(e *event.Event) Resolution {
 }
 
 func (s *Store) create(primary event.Identifier, seq uint64) *Profile {
-	p := &Profile{ID: s.newID(primary, seq), CreatedSeq: seq}
-	s.byID[p.ID] = p
+	p := s.slab.alloc()
+	p.ID, p.CreatedSeq = s.newID(primary, seq), seq
+	s.indexID(p)
 	s.link(p, primary)
 	s.res.Created = true
 	return p
@@ -190,13 +203,14 @@ func (s *Store) merge(into, from *Profile, e *event.Event, via string) {
 		into.addIdentity(id)
 		s.setOwner(id, into)
 	}
-	delete(s.byID, from.ID)
+	s.unindexID(from)
 	delete(s.dirty, from.ID)
 	s.redirect[from.ID] = into.ID
 	s.gone[from.ID] = into.ID
 	s.res.Merged = append(s.res.Merged, from.ID)
 	s.merges = append(s.merges, Merge{Seq: e.Seq, At: e.Timestamp, MessageID: e.MessageID, Type: e.Type, Via: via,
 		Into: into.ID, From: from.ID, Moved: moved})
+	s.slab.release(from)
 }
 
 // addIdentity adds id to the profile's identifiers.
@@ -224,7 +238,7 @@ func compareIdentifier(a, b event.Identifier) int {
 func (s *Store) newID(id event.Identifier, seq uint64) string {
 	sum := sha256.Sum256([]byte(id.Key()))
 	pid := "p_" + hex.EncodeToString(sum[:10])
-	if _, taken := s.byID[pid]; taken {
+	if s.byID(pid) != nil {
 		pid += "_" + strconv.FormatUint(seq, 10)
 	} else if _, taken := s.redirect[pid]; taken {
 		pid += "_" + strconv.FormatUint(seq, 10)
@@ -253,7 +267,7 @@ func (s *Store) Lookup(key string) (Snapshot, bool) {
 
 func (s *Store) find(key string) *Profile {
 	if strings.HasPrefix(key, "p_") {
-		if p := s.byID[key]; p != nil {
+		if p := s.byID(key); p != nil {
 			return p
 		}
 		// Follow the merge chain: a profile merged into one that was later
@@ -263,7 +277,7 @@ func (s *Store) find(key string) *Profile {
 			if !ok {
 				return nil
 			}
-			if p := s.byID[to]; p != nil {
+			if p := s.byID(to); p != nil {
 				return p
 			}
 			key = to
@@ -296,17 +310,18 @@ func (s *Store) Search(name, value string, limit int) []Snapshot {
 	// a million profiles (about a second) would stall the processor, and
 	// with it ingest, for that long.
 	s.mu.RLock()
-	all := make([]*Profile, 0, len(s.byID))
-	for _, p := range s.byID {
+	all := make([]*Profile, 0, s.slab.len())
+	s.slab.each(func(p *Profile) bool {
 		all = append(all, p)
-	}
+		return true
+	})
 	s.mu.RUnlock()
 	const chunk = 4096
 	var found []*Profile
 	for i := 0; i < len(all); i += chunk {
 		s.mu.RLock()
 		for _, p := range all[i:min(i+chunk, len(all))] {
-			if s.byID[p.ID] != p {
+			if s.byID(p.ID) != p {
 				continue // merged away since the list was taken
 			}
 			if prefilter && p.hot == nil && !containsFoldASCII(p.enc, value) {
@@ -326,7 +341,7 @@ func (s *Store) Search(name, value string, limit int) []Snapshot {
 		if len(out) == limit {
 			break
 		}
-		if s.byID[p.ID] == p {
+		if s.byID(p.ID) == p {
 			out = append(out, p.snapshot())
 		}
 	}
@@ -365,7 +380,7 @@ func (s *Store) Checkpoint(b *pebble.Batch) error {
 	defer s.mu.Unlock()
 	var buf []byte
 	for id := range s.dirty {
-		p := s.byID[id]
+		p := s.byID(id)
 		if err := s.flush(p); err != nil {
 			return fmt.Errorf("checkpoint profile %s: %w", id, err)
 		}
@@ -403,7 +418,8 @@ func (s *Store) Load(db *pebble.DB) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	fresh := NewStore()
-	s.byID, s.byIdent, s.overflow, s.redirect, s.dirty, s.gone = fresh.byID, fresh.byIdent, fresh.overflow, fresh.redirect, fresh.dirty, fresh.gone
+	s.slab, s.ids, s.idOverflow, s.byIdent, s.overflow = fresh.slab, fresh.ids, fresh.idOverflow, fresh.byIdent, fresh.overflow
+	s.redirect, s.dirty, s.gone = fresh.redirect, fresh.dirty, fresh.gone
 	s.merges, s.events = nil, 0
 	s.hotHead, s.hotTail, s.hotLen = nil, nil, 0
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte(store.PrefixProfile), UpperBound: store.UpperBound(store.PrefixProfile)})
@@ -411,13 +427,16 @@ func (s *Store) Load(db *pebble.DB) error {
 		return err
 	}
 	for it.First(); it.Valid(); it.Next() {
-		p, err := decodeProfile(it.Value())
+		dec, err := decodeProfile(it.Value())
 		if err != nil {
 			it.Close()
 			return fmt.Errorf("load profile %s: %w", it.Key()[len(store.PrefixProfile):], err)
 		}
-		p.ID = string(it.Key()[len(store.PrefixProfile):])
-		s.byID[p.ID] = p
+		p := s.slab.alloc()
+		ord := p.ord
+		*p = *dec
+		p.ord, p.ID = ord, string(it.Key()[len(store.PrefixProfile):])
+		s.indexID(p)
 		for _, id := range p.Identities() {
 			s.setOwner(id, p)
 		}

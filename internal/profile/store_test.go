@@ -68,7 +68,8 @@ func TestHotAndCodecRoundTrip(t *testing.T) {
 		t.Fatalf("%d profiles for 200 demo customers: identity resolution is off", live.Len())
 	}
 	// Encode every profile and decode it back.
-	for id, pr := range live.byID {
+	for _, pr := range live.all() {
+		id := pr.ID
 		if err := live.flush(pr); err != nil {
 			t.Fatal(err)
 		}
@@ -166,22 +167,23 @@ func TestIdentityResolution(t *testing.T) {
 	}
 }
 
-// TestIdentifierHashCollisions forces every identifier into one hash slot:
-// identity resolution must give the same profiles as with the real hash.
+// TestIdentifierHashCollisions forces every identifier, and every profile id,
+// into one hash slot: identity resolution must give the same profiles as
+// with the real hashes.
 func TestIdentifierHashCollisions(t *testing.T) {
 	evs := demoEvents(t, 60, 1<<30)
 	ref := NewStore()
 	for _, e := range evs {
 		ref.apply(e)
 	}
-	identHash = func(event.Identifier) uint64 { return 7 }
-	defer func() { identHash = fnvIdentifier }()
 	s := NewStore()
+	s.identHash = func(event.Identifier) uint64 { return 7 }
+	s.idHash = func(string) uint64 { return 7 }
 	for _, e := range evs {
 		s.apply(e)
 	}
-	if len(s.overflow) == 0 {
-		t.Fatal("no identifier went to the overflow map")
+	if len(s.overflow) == 0 || len(s.idOverflow) == 0 {
+		t.Fatal("no identifier or id went to the overflow maps")
 	}
 	if d := Diff(s, ref, 5); len(d) > 0 {
 		t.Fatalf("collisions change identity resolution: %v", d)
@@ -195,14 +197,14 @@ func TestSearchPrefilter(t *testing.T) {
 	for _, e := range evs {
 		s.apply(e)
 	}
-	for _, p := range s.byID {
+	for _, p := range s.all() {
 		if err := s.flush(p); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// Reference: decode every profile.
 	want := 0
-	for _, p := range s.byID {
+	for _, p := range s.all() {
 		if j, ok := decodedState(p).TraitJSON("city"); ok && strings.EqualFold(j, `"paris"`) {
 			want++
 		}
