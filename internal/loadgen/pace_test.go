@@ -15,22 +15,22 @@ import (
 )
 
 func TestPacerSchedule(t *testing.T) {
-	// Ten requests 2ms apart whose schedule began 5ms ago: requests 0..2 are
-	// overdue when the one worker takes them, 3..9 are waited for, then the
-	// schedule is over. Overdue requests count as late starts (the cap) only
+	// Ten requests 20ms apart whose schedule began 25ms ago: requests 0 and
+	// 1 are overdue when the one worker takes them, 2..9 are waited for,
+	// then the schedule is over. Overdue requests count as late starts (the cap) only
 	// if the worker was busy when they came due.
 	tests := []struct {
 		name     string
 		busy     bool // the worker finished its previous request just now, not at the start
 		wantLate uint64
 	}{
-		{"worker was busy", true, 3},
+		{"worker was busy", true, 2},
 		{"worker was idle", false, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := newPacer(500, 1, 20*time.Millisecond)
-			began := time.Now().Add(-5 * time.Millisecond)
+			p := newPacer(50, 1, 200*time.Millisecond)
+			began := time.Now().Add(-25 * time.Millisecond)
 			p.begin(began)
 			var w workerStats
 			stop := newStopSignal()
@@ -55,7 +55,7 @@ func TestPacerSchedule(t *testing.T) {
 				t.Fatalf("%d requests handed out, want 10", len(dues))
 			}
 			for i, due := range dues {
-				if want := began.Add(time.Duration(i) * 2 * time.Millisecond); !due.Equal(want) {
+				if want := began.Add(time.Duration(i) * 20 * time.Millisecond); !due.Equal(want) {
 					t.Errorf("request %d due at +%s, want +%s", i, due.Sub(began), want.Sub(began))
 				}
 			}
@@ -63,13 +63,16 @@ func TestPacerSchedule(t *testing.T) {
 			if late.N != tt.wantLate || late.N+other.N != 10 {
 				t.Errorf("%d late starts and %d others, want %d of 10 late", late.N, other.N, tt.wantLate)
 			}
-			// Request 0 started at least 5ms after it was due, either way.
-			if worst := max(late.Max, other.Max); worst < uint64(5*time.Millisecond) {
-				t.Errorf("worst start lag %s, want at least 5ms", time.Duration(worst))
+			// Request 0 started at least 25ms after it was due, either way.
+			if worst := max(late.Max, other.Max); worst < uint64(25*time.Millisecond) {
+				t.Errorf("worst start lag %s, want at least 25ms", time.Duration(worst))
 			}
 		})
 	}
-	p := newPacer(500, 1, 20*time.Millisecond)
+}
+
+func TestPacerDueBefore(t *testing.T) {
+	p := newPacer(500, 1, 20*time.Millisecond) // request k due at k*2ms, ten in all
 	began := time.Now()
 	p.begin(began)
 	for _, tt := range []struct {
