@@ -249,8 +249,8 @@ func (l *httpLoad) work(w *workerStats, errs *errorLog, stop *stopSignal) {
 }
 
 // send posts the next body and records the outcome. buf receives the start of
-// the answer (to read "accepted" counts and error bodies). Latency is measured
-// from due, the scheduled start of a paced request, or else from now. It allocates only
+// the answer (to read "accepted" counts and error bodies). Latency counts from
+// due, a paced request's scheduled start, or else from now. It allocates only
 // what a request needs: the http.Request, its body reader, the GetBody
 // closure, and the transport's per-request state; never the body itself.
 func (l *httpLoad) send(w *workerStats, errs *errorLog, buf []byte, due time.Time) {
