@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"time"
 
@@ -42,7 +43,8 @@ func benchIngest(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.WriteKey, "write-key", os.Getenv("TAILOR_WRITE_KEY"), "write key, sent as the HTTP Basic user name [TAILOR_WRITE_KEY] (required)")
 	fs.DurationVar(&cfg.Duration, "duration", 60*time.Second, "length of the measured run")
 	fs.IntVar(&cfg.Batch, "batch", 100, "messages per request: 1 posts each to /v1/{type}, more post {\"batch\":[...]} to /v1/batch")
-	fs.IntVar(&cfg.Concurrency, "concurrency", 8, "concurrent requests")
+	fs.IntVar(&cfg.Concurrency, "concurrency", 8, "concurrent requests (with --rate: the cap on requests in flight)")
+	fs.Float64Var(&cfg.Rate, "rate", 0, "offered load in events per second: requests start on a fixed schedule and ack latency counts from each scheduled start; 0 sends as fast as acks come back")
 	fs.IntVar(&cfg.Customers, "customers", 10000, "demo customers whose messages are sent")
 	fs.DurationVar(&cfg.Ceiling, "ceiling", 10*time.Second, "first measure the load generator against an in-process do-nothing server for this long; 0 skips it")
 	fs.StringVar(&cfg.MetricsURL, "metrics", "", "Prometheus endpoint read for the processor lag (default TARGET/metrics; \"none\" disables)")
@@ -56,6 +58,11 @@ func benchIngest(ctx context.Context, args []string) error {
 		return fmt.Errorf("%w: --write-key is required (printed by 'tailor serve' at start)", errUsage)
 	case cfg.Duration <= 0 || cfg.Batch < 1 || cfg.Concurrency < 1 || cfg.Customers < 1 || cfg.Ceiling < 0:
 		return fmt.Errorf("%w: --duration, --batch, --concurrency and --customers must be positive, --ceiling not negative", errUsage)
+	case !(cfg.Rate >= 0) || math.IsInf(cfg.Rate, 0):
+		return fmt.Errorf("%w: --rate must be a number of events per second, 0 (unpaced) or more, got %g", errUsage, cfg.Rate)
+	case cfg.Rate > 0 && cfg.Duration.Seconds()*cfg.Rate < float64(cfg.Batch):
+		return fmt.Errorf("%w: --rate %g with --batch %d starts one request every %s; make --duration at least that, or raise --rate",
+			errUsage, cfg.Rate, cfg.Batch, time.Duration(float64(cfg.Batch)/cfg.Rate*1e9).Round(time.Millisecond))
 	}
 	rep, err := loadgen.RunIngest(ctx, cfg)
 	if rep != nil {

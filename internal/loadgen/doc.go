@@ -10,4 +10,10 @@
 // counters and histograms that only their worker writes (atomically, so the
 // once-a-second progress reporter can read them without locks); they are
 // merged when read.
+//
+// By default a run is closed-loop: each worker sends its next request as soon
+// as the previous one is acknowledged, which measures a saturated server. A
+// paced run (IngestConfig.Rate) starts requests on a fixed schedule instead
+// and measures each request's latency from its scheduled start, so that ack
+// latency is known at a given offered load; see pacer.
 package loadgen

@@ -7,12 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 )
 
@@ -22,7 +22,8 @@ type IngestConfig struct {
 	WriteKey    string        // sent as the HTTP Basic user name
 	Duration    time.Duration // of the measured run against Target
 	Batch       int           // messages per request; 1 posts to /v1/{type}, more to /v1/batch
-	Concurrency int           // workers, each with one request in flight
+	Concurrency int           // workers, each with one request in flight: with Rate, the cap
+	Rate        float64       // events/s started on a fixed schedule (see pacer); 0 sends as fast as acks come back
 	Customers   int           // demo customers (when Source is nil)
 	Ceiling     time.Duration // run first against an in-process do-nothing server; 0 skips it
 	MetricsURL  string        // "" means Target + "/metrics"; "none" disables lag sampling
@@ -41,6 +42,13 @@ func (c *IngestConfig) defaults() error {
 	}
 	if c.Batch < 1 || c.Concurrency < 1 {
 		return fmt.Errorf("batch and concurrency must be at least 1, got %d and %d", c.Batch, c.Concurrency)
+	}
+	if math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0) || c.Rate < 0 {
+		return fmt.Errorf("rate must be a number of events per second, 0 or more, got %g", c.Rate)
+	}
+	if c.Rate > 0 && c.Duration.Seconds()*c.Rate < float64(c.Batch) {
+		return fmt.Errorf("rate %g events/s in batches of %d starts one request every %s; the duration (%s) must be at least that",
+			c.Rate, c.Batch, time.Duration(float64(c.Batch)/c.Rate*1e9).Round(time.Millisecond), c.Duration)
 	}
 	if c.Ceiling < 0 {
 		return fmt.Errorf("ceiling must not be negative, got %s", c.Ceiling)
@@ -114,20 +122,23 @@ func RunIngest(ctx context.Context, cfg IngestConfig) (*IngestReport, error) {
 			return rep, fmt.Errorf("ceiling server: %w", err)
 		}
 		base, _ := parseTarget(srv.url)
-		rep.Ceiling = runHTTP(ctx, "ceiling", base, cfg, corpus, cfg.Ceiling, nil)
+		rep.Ceiling = runHTTP(ctx, "ceiling", base, cfg, corpus, cfg.Ceiling, 0, nil)
 		srv.close()
 		if err := ctx.Err(); err != nil {
 			return rep, err
 		}
+		if c := rep.Ceiling.EventsPerSec(); cfg.Rate > c {
+			fmt.Fprintf(cfg.Progress, "bench: note: the asked rate %.0f events/s is above what this load generator reached against a do-nothing server (%.0f events/s); requests will start late\n", cfg.Rate, c)
+		}
 	}
 
 	if lag == nil {
-		rep.Target = runHTTP(ctx, "target", target, cfg, corpus, cfg.Duration, nil)
+		rep.Target = runHTTP(ctx, "target", target, cfg, corpus, cfg.Duration, cfg.Rate, nil)
 	} else {
 		pctx, stopPoll := context.WithCancel(ctx)
 		polled := make(chan struct{})
 		go func() { defer close(polled); lag.poll(pctx, time.Second) }()
-		rep.Target = runHTTP(ctx, "target", target, cfg, corpus, cfg.Duration, lag.progress)
+		rep.Target = runHTTP(ctx, "target", target, cfg, corpus, cfg.Duration, cfg.Rate, lag.progress)
 		stopped := time.Now()
 		stopPoll()
 		<-polled
@@ -150,16 +161,21 @@ func parseTarget(s string) (*url.URL, error) {
 	return u, nil
 }
 
-// runHTTP runs one timed load against base with a fresh client and cursor.
-func runHTTP(ctx context.Context, name string, base *url.URL, cfg IngestConfig, corpus *Corpus, d time.Duration, extra func() string) *Result {
+// runHTTP runs one timed load against base with a fresh client and cursor,
+// paced at rate events/s unless rate is 0.
+func runHTTP(ctx context.Context, name string, base *url.URL, cfg IngestConfig, corpus *Corpus, d time.Duration, rate float64, extra func() string) *Result {
 	l := newHTTPLoad(base, cfg, corpus)
 	defer l.close()
+	if rate > 0 {
+		l.pace = newPacer(rate, cfg.Batch, d)
+	}
 	r := run(ctx, runSpec{
 		name:        name,
 		duration:    d,
 		concurrency: cfg.Concurrency,
 		progress:    cfg.Progress,
 		work:        l.work,
+		pace:        l.pace,
 		extra:       extra,
 	})
 	r.Stalls = l.cur.stalls.Load()
@@ -173,6 +189,7 @@ type httpLoad struct {
 	urls   []*url.URL // by path index
 	header http.Header
 	cur    *cursor
+	pace   *pacer // nil: unpaced
 }
 
 func newHTTPLoad(base *url.URL, cfg IngestConfig, corpus *Corpus) *httpLoad {
@@ -212,18 +229,31 @@ func (l *httpLoad) close() {
 }
 
 // work is one worker's loop.
-func (l *httpLoad) work(w *workerStats, errs *errorLog, stop *atomic.Bool) {
+func (l *httpLoad) work(w *workerStats, errs *errorLog, stop *stopSignal) {
 	buf := make([]byte, 4096)
-	for !stop.Load() {
-		l.send(w, errs, buf)
+	if l.pace == nil {
+		for !stop.stopped() {
+			l.send(w, errs, buf, time.Time{})
+		}
+		return
+	}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for idle := l.pace.start; !stop.stopped(); idle = time.Now() {
+		due, ok := l.pace.wait(w, stop, timer, idle)
+		if !ok {
+			return
+		}
+		l.send(w, errs, buf, due)
 	}
 }
 
 // send posts the next body and records the outcome. buf receives the start of
-// the answer (to read "accepted" counts and error bodies). It allocates only
+// the answer (to read "accepted" counts and error bodies). Latency counts from
+// due, a paced request's scheduled start, or else from now. It allocates only
 // what a request needs: the http.Request, its body reader, the GetBody
 // closure, and the transport's per-request state; never the body itself.
-func (l *httpLoad) send(w *workerStats, errs *errorLog, buf []byte) {
+func (l *httpLoad) send(w *workerStats, errs *errorLog, buf []byte, due time.Time) {
 	ls := l.cur.body()
 	defer l.cur.release(ls)
 	body, events := ls.body, ls.events
@@ -242,7 +272,10 @@ func (l *httpLoad) send(w *workerStats, errs *errorLog, buf []byte) {
 		// connection closed before anything was written.
 		GetBody: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil },
 	}
-	start := time.Now()
+	start := due
+	if start.IsZero() {
+		start = time.Now()
+	}
 	resp, err := l.client.Do(req)
 	if err != nil {
 		w.errors.Add(1)
@@ -352,8 +385,15 @@ func (r *IngestReport) WriteSummary(w io.Writer) {
 	for _, s := range t.Samples {
 		fmt.Fprintf(w, "target error: %.300s\n", s)
 	}
-	line := fmt.Sprintf("target: %.0f events/s over %.1fs (%.0f req/s), ack %s, %s",
-		t.EventsPerSec(), t.Elapsed.Seconds(), t.RequestsPerSec(), t.latencySummary(), t.errorSummary())
+	var line string
+	if t.Rate > 0 {
+		fmt.Fprintln(w, "target pacing: "+t.pacingSummary())
+		line = fmt.Sprintf("target: offered %.0f events/s, achieved %.0f events/s over %.1fs (%.0f req/s), ack from scheduled start %s, %s",
+			t.Rate, t.EventsPerSec(), t.Elapsed.Seconds(), t.RequestsPerSec(), t.latencySummary(), t.errorSummary())
+	} else {
+		line = fmt.Sprintf("target: %.0f events/s over %.1fs (%.0f req/s), ack %s, %s",
+			t.EventsPerSec(), t.Elapsed.Seconds(), t.RequestsPerSec(), t.latencySummary(), t.errorSummary())
+	}
 	if t.Rejected > 0 {
 		line += fmt.Sprintf(", %d events rejected", t.Rejected)
 	}
@@ -370,8 +410,40 @@ func (r *Result) notes() string {
 	if r.Stalls > 0 {
 		s += fmt.Sprintf(" [workers waited %d times for bodies to be rendered]", r.Stalls)
 	}
+	if n := r.lateOrUnstarted(); n > 0 {
+		s += fmt.Sprintf(" [%d of %d scheduled requests started late or never: see pacing]", n, r.Scheduled)
+	}
 	if r.Interrupted {
 		s += " [interrupted]"
+	}
+	return s
+}
+
+func (r *Result) lateOrUnstarted() uint64 {
+	if r.LateStarts == nil {
+		return 0
+	}
+	return r.LateStarts.N + r.Unstarted()
+}
+
+// pacingSummary is how a paced run kept its schedule, e.g. "24000 requests
+// came due; 120 started late because the concurrency cap (8 in flight) was
+// reached, by p50 1.20ms p99 30.0ms max 45.0ms, 3 never started; the others
+// started p50 0.66ms p99 1.90ms after their time (the generator's timer)".
+func (r *Result) pacingSummary() string {
+	s := fmt.Sprintf("%d requests came due", r.Scheduled)
+	if h := r.LateStarts; h.N == 0 {
+		s += "; none started late"
+	} else {
+		s += fmt.Sprintf("; %d started late because the concurrency cap (%d in flight) was reached, by p50 %s p99 %s max %s",
+			h.N, r.Concurrency, fmtDur(h.Quantile(0.5)), fmtDur(h.Quantile(0.99)), fmtDur(time.Duration(h.Max)))
+	}
+	if n := r.Unstarted(); n > 0 {
+		s += fmt.Sprintf(", %d never started", n)
+	}
+	if h := r.StartLag; h.N > 0 {
+		s += fmt.Sprintf("; the others started p50 %s p99 %s after their time (the generator's timer)",
+			fmtDur(h.Quantile(0.5)), fmtDur(h.Quantile(0.99)))
 	}
 	return s
 }

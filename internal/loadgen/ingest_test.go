@@ -245,7 +245,7 @@ func BenchmarkSend(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
-				l.send(&w, &errs, buf)
+				l.send(&w, &errs, buf, time.Time{})
 			}
 			b.StopTimer()
 			if w.errors.Load() != 0 {

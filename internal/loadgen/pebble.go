@@ -87,11 +87,11 @@ func RunPebble(ctx context.Context, cfg PebbleConfig) (*PebbleReport, error) {
 	var seq atomic.Uint64
 	batch := uint64(cfg.Batch)
 	nmsg := uint64(corpus.Messages())
-	work := func(w *workerStats, errs *errorLog, stop *atomic.Bool) {
+	work := func(w *workerStats, errs *errorLog, stop *stopSignal) {
 		b := db.NewBatch()
 		defer b.Close()
 		var key [8]byte
-		for !stop.Load() {
+		for !stop.stopped() {
 			first := seq.Add(batch) - batch
 			for k := first; k < first+batch; k++ {
 				binary.BigEndian.PutUint64(key[:], k)

@@ -19,7 +19,26 @@ type workerStats struct {
 	requests atomic.Uint64 // acknowledged requests (or commits)
 	rejected atomic.Uint64 // events inside acknowledged requests that the server rejected
 	errors   atomic.Uint64 // failed requests
-	_        [64]byte      // keep the next worker's counters off this cache line
+	// Paced runs only: how late requests started after their scheduled time.
+	late     Histogram // requests that found every worker busy when they came due
+	startLag Histogram // the others: how late the worker's timer woke it
+	_        [64]byte  // keep the next worker's counters off this cache line
+}
+
+// stopSignal tells a run's workers to finish: stopped is cheap enough to check
+// before every request, done interrupts a paced worker's wait.
+type stopSignal struct {
+	flag atomic.Bool
+	done chan struct{}
+}
+
+func newStopSignal() *stopSignal { return &stopSignal{done: make(chan struct{})} }
+
+func (s *stopSignal) stopped() bool { return s.flag.Load() }
+
+func (s *stopSignal) stop() {
+	s.flag.Store(true)
+	close(s.done)
 }
 
 // errorLog tallies failures by kind and keeps the first few distinct ones.
@@ -68,6 +87,23 @@ type Result struct {
 	Latency     *HistSnapshot // acknowledged requests only
 	Stalls      uint64        // times a worker waited for bodies to be rendered
 	Interrupted bool          // the context was cancelled before the duration ran out
+
+	// Paced runs only (Rate > 0). Latency is then measured from each
+	// request's scheduled start, so it includes LateStarts and StartLag.
+	Rate       float64       // offered events per second
+	Scheduled  uint64        // requests that came due before the run stopped
+	LateStarts *HistSnapshot // how late requests started that found every worker busy
+	StartLag   *HistSnapshot // how late the others started: the generator's timer
+}
+
+// Unstarted is how many requests came due in a paced run but never started:
+// the backlog when the run stopped.
+func (r *Result) Unstarted() uint64 {
+	started := r.Requests + r.Errors // every started request ends as one of them
+	if r.Scheduled <= started {
+		return 0
+	}
+	return r.Scheduled - started
 }
 
 // EventsPerSec is the acknowledged event rate over the run.
@@ -127,8 +163,10 @@ type runSpec struct {
 	duration    time.Duration
 	concurrency int
 	progress    io.Writer // one line per second; nil for none
-	// work is one worker's loop: it must return soon after stop is set.
-	work func(w *workerStats, errs *errorLog, stop *atomic.Bool)
+	// work is one worker's loop: it must return soon after stop.
+	work func(w *workerStats, errs *errorLog, stop *stopSignal)
+	// pace, if set, is the schedule work follows; run starts it.
+	pace *pacer
 	// extra, if set, is appended to each progress line.
 	extra func() string
 }
@@ -138,14 +176,17 @@ type runSpec struct {
 func run(ctx context.Context, s runSpec) *Result {
 	stats := make([]workerStats, s.concurrency)
 	var errs errorLog
-	var stop atomic.Bool
+	stop := newStopSignal()
 	var wg sync.WaitGroup
 	start := time.Now()
+	if s.pace != nil {
+		s.pace.begin(start)
+	}
 	for i := range stats {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.work(&stats[i], &errs, &stop)
+			s.work(&stats[i], &errs, stop)
 		}()
 	}
 	finished := make(chan struct{})
@@ -169,15 +210,19 @@ func run(ctx context.Context, s runSpec) *Result {
 			}
 			now := time.Now()
 			snap := new(HistSnapshot)
-			var events, errors uint64
+			var events, errors, late uint64
 			for i := range stats {
 				snap.Add(&stats[i].hist)
 				events += stats[i].events.Load()
 				errors += stats[i].errors.Load()
+				late += stats[i].late.n.Load()
 			}
 			line := fmt.Sprintf("bench %s %4.0fs %9.0f events/s  p99 %s  errors %d",
 				s.name, now.Sub(start).Seconds(), perSec(events-lastEvents, now.Sub(lastAt)),
 				fmtDur(snap.Quantile(0.99)), errors)
+			if s.pace != nil {
+				line += fmt.Sprintf("  late starts %d", late)
+			}
 			if s.extra != nil {
 				if x := s.extra(); x != "" {
 					line += "  " + x
@@ -187,7 +232,8 @@ func run(ctx context.Context, s runSpec) *Result {
 			lastAt, lastEvents = now, events
 		}
 	}
-	stop.Store(true)
+	stop.stop()
+	stoppedAt := time.Now()
 	<-finished
 	r := &Result{
 		Name:        s.name,
@@ -205,5 +251,14 @@ func run(ctx context.Context, s runSpec) *Result {
 		r.Errors += w.errors.Load()
 	}
 	r.ErrorKinds, r.Samples = errs.kinds, errs.samples
+	if s.pace != nil {
+		r.Rate = s.pace.rate
+		r.Scheduled = s.pace.dueBefore(stoppedAt)
+		r.LateStarts, r.StartLag = new(HistSnapshot), new(HistSnapshot)
+		for i := range stats {
+			r.LateStarts.Add(&stats[i].late)
+			r.StartLag.Add(&stats[i].startLag)
+		}
+	}
 	return r
 }
