@@ -14,8 +14,15 @@ import (
 // Options returns Pebble options for a Tailor data directory.
 func Options(cacheBytes int64) *pebble.Options {
 	o := &pebble.Options{
-		Cache:        pebble.NewCache(cacheBytes),
-		MemTableSize: 64 << 20,
+		Cache: pebble.NewCache(cacheBytes),
+		// Every event writes two keys in random order (its timeline entry
+		// and its de-duplication key), so a small memtable floods L0 with
+		// overlapping tables that compaction then rewrites level by level.
+		// Into a 1 M-customer store (6 GB), 256 MB took `tailor bench
+		// ingest --batch 100 --concurrency 8` from 38k to 56k events/s and
+		// ack p99 from 77 to 52 ms (same run, 64 MB before), for about
+		// 400 MB more memory at peak.
+		MemTableSize: 256 << 20,
 		Logger:       &throttledLogger{},
 	}
 	// A messageId seen by the in-memory filter is confirmed with a read, and
