@@ -77,7 +77,7 @@ func (r *Rules) Validate() error {
 	for _, k := range kinds {
 		n, ok := r.Limits[k]
 		if !ok || n < 1 {
-			errs = append(errs, fmt.Errorf("identity limit for %s must be at least 1, got %d", k, n))
+			errs = append(errs, fmt.Errorf("identity limit (--identity-limits) for %s must be at least 1, got %d", k, n))
 		}
 	}
 	for k := range r.Limits {
@@ -86,7 +86,7 @@ func (r *Rules) Validate() error {
 		}
 	}
 	if r.MaxIdentities < 2 {
-		errs = append(errs, fmt.Errorf("max identities per profile must be at least 2, got %d", r.MaxIdentities))
+		errs = append(errs, fmt.Errorf("--max-identities (identifiers per profile) must be at least 2, got %d", r.MaxIdentities))
 	}
 	return errors.Join(errs...)
 }

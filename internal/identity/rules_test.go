@@ -43,7 +43,7 @@ func TestRulesErrors(t *testing.T) {
 	}{
 		{"bad link kind", func(r *Rules) error { return r.ParseLink("fax") }, `"fax"`},
 		{"limit not a number", func(r *Rules) error { return r.ParseLimits("email=lots") }, "want kind=number"},
-		{"zero limit", func(r *Rules) error { r.Limits[event.KindEmail] = 0; return r.Validate() }, "email must be at least 1"},
+		{"zero limit", func(r *Rules) error { r.Limits[event.KindEmail] = 0; return r.Validate() }, "for email must be at least 1"},
 		{"unknown kind limit", func(r *Rules) error { _ = r.ParseLimits("fax=3"); return r.Validate() }, `unknown kind "fax"`},
 		{"tiny cap", func(r *Rules) error { r.MaxIdentities = 1; return r.Validate() }, "at least 2"},
 	} {
