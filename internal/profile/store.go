@@ -381,6 +381,9 @@ func (s *Store) Checkpoint(b *pebble.Batch) error {
 	var buf []byte
 	for id := range s.dirty {
 		p := s.byID(id)
+		if p == nil {
+			continue // merged away: gone, with its redirect, is written below
+		}
 		if err := s.flush(p); err != nil {
 			return fmt.Errorf("checkpoint profile %s: %w", id, err)
 		}
