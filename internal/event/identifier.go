@@ -66,7 +66,7 @@ func (e *Event) Identifiers() []Identifier {
 		ids = append(ids, Identifier{KindAnonymousID, e.AnonymousID})
 	}
 	if e.Type == Alias && e.PreviousID != "" {
-		ids = append(ids, previousIdentifier(e.PreviousID))
+		ids = append(ids, PreviousIdentifier(e.PreviousID))
 	}
 	if em := e.Email(); em != "" {
 		ids = append(ids, Identifier{KindEmail, em})
@@ -77,11 +77,12 @@ func (e *Event) Identifiers() []Identifier {
 	return ids
 }
 
-// previousIdentifier decides what an alias' previousId names. The spec lets it
-// be an anonymousId or an earlier userId; deciding by the id's shape (UUIDs are
-// what SDKs generate as anonymous ids) keeps the decision a function of the
-// event alone, so replay in any order links the same identifiers.
-func previousIdentifier(prev string) Identifier {
+// PreviousIdentifier decides what an alias' previousId names when nothing
+// else tells. The spec lets it be an anonymousId or an earlier userId;
+// deciding by the id's shape (UUIDs are what SDKs generate as anonymous ids)
+// keeps the decision a function of the event alone, so replay in any order
+// links the same identifiers.
+func PreviousIdentifier(prev string) Identifier {
 	if looksLikeUUID(prev) {
 		return Identifier{KindAnonymousID, prev}
 	}

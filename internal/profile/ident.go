@@ -40,23 +40,10 @@ func (s *Store) owner(id event.Identifier) *Profile {
 // setOwner records that p holds id (p's identifiers must already contain it).
 func (s *Store) setOwner(id event.Identifier, p *Profile) {
 	h := s.identHash(id)
-	if o, ok := s.byIdent[h]; !ok || o == p.ord || s.slab.at(o).has(id) || !s.slab.at(o).holdsHash(h, s.identHash) {
+	if o, ok := s.byIdent[h]; !ok || o == p.ord || s.slab.at(o).has(id) {
 		s.byIdent[h] = p.ord
 		delete(s.overflow, id)
 		return
 	}
 	s.overflow[id] = p.ord
-}
-
-// holdsHash reports whether p holds an identifier whose hash is h: whether
-// an index slot pointing at p is still in use. A slot left behind by an
-// identifier that moved (merges re-point them all) or by a freed profile
-// may be taken over.
-func (p *Profile) holdsHash(h uint64, hash func(event.Identifier) uint64) bool {
-	found := false
-	p.ids.each(func(c byte, v string) bool {
-		found = hash(event.Identifier{Kind: kindByCode[c], Value: v}) == h
-		return !found
-	})
-	return found
 }

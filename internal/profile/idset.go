@@ -21,7 +21,19 @@ type idSet string
 
 // Kind codes, in the order of the kinds' names, so that sorting by code
 // sorts like the identifier keys "kind:value".
-var kindByCode = [...]event.Kind{event.KindAnonymousID, event.KindEmail, event.KindPhone, event.KindUserID}
+const (
+	codeAnonymousID byte = iota
+	codeEmail
+	codePhone
+	codeUserID
+)
+
+var kindByCode = [...]event.Kind{
+	codeAnonymousID: event.KindAnonymousID,
+	codeEmail:       event.KindEmail,
+	codePhone:       event.KindPhone,
+	codeUserID:      event.KindUserID,
+}
 
 func kindCode(k event.Kind) (byte, bool) {
 	for i, c := range kindByCode {

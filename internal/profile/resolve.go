@@ -172,8 +172,7 @@ func (s *Store) previous(v string) event.Identifier {
 			return id
 		}
 	}
-	ids := (&event.Event{Type: event.Alias, PreviousID: v}).Identifiers()
-	return ids[len(ids)-1]
+	return event.PreviousIdentifier(v)
 }
 
 // linkExplicit links id to p on an alias: past the kind's limit (a second
@@ -226,7 +225,4 @@ func conflictingUsers(owners []*Profile, userID string) bool {
 	return withUsers > 1
 }
 
-func hasUser(p *Profile) bool {
-	code, _ := kindCode(event.KindUserID)
-	return p.ids.countKind(code) > 0
-}
+func hasUser(p *Profile) bool { return p.ids.countKind(codeUserID) > 0 }

@@ -11,7 +11,9 @@ package profile
 //
 // Ownership: like the rest of the Store, the slab is changed only with mu
 // held for writing. A slot freed by a merge is cleared and reused; nothing
-// refers to it by then (its identifiers and id moved or were deleted).
+// refers to it by then. Invariant: every entry of the two indexes points at a
+// live profile holding its key, because a merge re-points each identifier of
+// the merged-away profile and removes its id before its slot is freed.
 const pageBits = 12 // 4,096 profiles a page
 
 type slab struct {
@@ -79,7 +81,7 @@ func (s *Store) byID(id string) *Profile {
 
 func (s *Store) indexID(p *Profile) {
 	h := s.idHash(p.ID)
-	if o, ok := s.ids[h]; ok && o != p.ord && s.slab.at(o).ID != "" {
+	if _, taken := s.ids[h]; taken {
 		s.idOverflow[p.ID] = p.ord
 		return
 	}

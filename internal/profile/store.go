@@ -62,8 +62,9 @@ type Merge struct {
 // Store holds every profile in memory, indexed by id and by identifier, and
 // persists them to Pebble at checkpoints.
 //
-// Ownership: one goroutine (the Processor) applies events while holding mu
-// for writing; readers hold mu for reading and copy what they return.
+// Ownership: one goroutine (the processor's) applies events through Apply,
+// which holds mu for writing; readers hold mu for reading and copy what they
+// return.
 type Store struct {
 	mu   sync.RWMutex
 	slab slab

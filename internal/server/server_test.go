@@ -24,13 +24,25 @@ type node struct {
 
 func startNode(t *testing.T, dir string) *node {
 	t.Helper()
+	return startNodeWith(t, dir, func(c *Config) {
+		c.CheckpointEvery = 50 * time.Millisecond
+		c.HotProfiles = 5 // exercise eviction of decoded profiles
+	}, nil)
+}
+
+// startNodeWith starts a node on dir with the test keys; tune changes the
+// configuration, and before, when not nil, the server before it starts.
+func startNodeWith(t *testing.T, dir string, tune func(*Config), before func(*Server)) *node {
+	t.Helper()
 	cfg := Defaults()
 	cfg.DataDir, cfg.Addr, cfg.WriteKey, cfg.AdminToken = dir, "127.0.0.1:0", "wk", "tok"
-	cfg.CheckpointEvery = 50 * time.Millisecond
-	cfg.HotProfiles = 5 // exercise eviction of decoded profiles
+	tune(&cfg)
 	srv, err := Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if before != nil {
+		before(srv)
 	}
 	url, err := srv.Start()
 	if err != nil {

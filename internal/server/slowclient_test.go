@@ -14,29 +14,6 @@ import (
 	"time"
 )
 
-// startLimitedNode starts a node with small connection and body-read bounds.
-// before, when not nil, changes the server before it starts.
-func startLimitedNode(t *testing.T, tune func(*Config), before func(*Server)) *node {
-	t.Helper()
-	cfg := Defaults()
-	cfg.DataDir, cfg.Addr, cfg.WriteKey, cfg.AdminToken = t.TempDir(), "127.0.0.1:0", "wk", "tok"
-	tune(&cfg)
-	srv, err := Open(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if before != nil {
-		before(srv)
-	}
-	url, err := srv.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := &node{t, srv, url}
-	t.Cleanup(func() { n.stop() })
-	return n
-}
-
 // slowUpload opens a connection, sends the headers of a POST with a body of
 // size bytes, and then one byte every gap until the server answers, closes
 // the connection, or ctx ends. It returns the status the server answered
@@ -85,7 +62,7 @@ func slowUpload(ctx context.Context, addr, path, auth string, size int, gap time
 // key that trickles its body is answered 408 once the deadline passes,
 // instead of holding its connection for as long as it likes.
 func TestSlowUploadCutOff(t *testing.T) {
-	n := startLimitedNode(t, func(c *Config) { c.HeaderReadTimeout, c.BodyReadTimeout = 300*time.Millisecond, 500*time.Millisecond }, nil)
+	n := startNodeWith(t, t.TempDir(), func(c *Config) { c.HeaderReadTimeout, c.BodyReadTimeout = 300*time.Millisecond, 500*time.Millisecond }, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	auth := "Basic d2s6" // wk:
@@ -116,7 +93,7 @@ func TestSlowFloodDoesNotStarveKeyedClients(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			n := startLimitedNode(t, func(c *Config) {
+			n := startNodeWith(t, t.TempDir(), func(c *Config) {
 				c.MaxConnections, c.MaxBodyKeyedRequests = conns, max(tt.budget, 1)
 				c.HeaderReadTimeout, c.BodyReadTimeout = 500*time.Millisecond, time.Second
 			}, func(s *Server) {
@@ -208,7 +185,7 @@ func TestConfigValidatesClientBounds(t *testing.T) {
 // connection is closed only after the body drained, not reset under the
 // answer.
 func TestRefusedBeforeBodyAnswersCleanly(t *testing.T) {
-	n := startLimitedNode(t, func(*Config) {}, nil)
+	n := startNodeWith(t, t.TempDir(), func(*Config) {}, nil)
 	body := `{"batch":[` + strings.Repeat(`{"type":"track","userId":"u","event":"e"},`, 9000) + `{}]}` // ~400 KB
 	for i := 0; i < 10; i++ {
 		req, _ := http.NewRequest("POST", n.url+"/v1/batch", strings.NewReader(body))
