@@ -1,7 +1,6 @@
 package segment
 
 import (
-
 	"fmt"
 	"math"
 	"slices"
@@ -352,4 +351,3 @@ func (c *comparison) nextChange(t, now int64) int64 {
 	}
 	return next
 }
-

@@ -84,14 +84,14 @@ type Op string
 // birthdays and renewals).
 const (
 	Eq, Neq, Gt, Gte, Lt, Lte Op = "eq", "neq", "gt", "gte", "lt", "lte"
-	Between                      Op = "between"
-	In, NotIn                    Op = "in", "not_in"
-	Contains, StartsWith         Op = "contains", "starts_with"
-	Exists, NotExists            Op = "exists", "not_exists"
-	Before, After                Op = "before", "after"
-	MoreThanAgo, LessThanAgo     Op = "more_than_ago", "less_than_ago"
-	WithinNext                   Op = "within_next"
-	AnniversaryWithinNext        Op = "anniversary_within_next"
+	Between                   Op = "between"
+	In, NotIn                 Op = "in", "not_in"
+	Contains, StartsWith      Op = "contains", "starts_with"
+	Exists, NotExists         Op = "exists", "not_exists"
+	Before, After             Op = "before", "after"
+	MoreThanAgo, LessThanAgo  Op = "more_than_ago", "less_than_ago"
+	WithinNext                Op = "within_next"
+	AnniversaryWithinNext     Op = "anniversary_within_next"
 )
 
 // Measures of an event condition.
