@@ -221,3 +221,15 @@ func (l *latest) value() string {
 	}
 	return l.val.Value()
 }
+
+// Traits yields every set trait as its key and JSON encoding, in key order
+// (removed traits are not yielded).
+func (s *State) Traits() iter.Seq2[string, string] {
+	return func(yield func(string, string) bool) {
+		for _, t := range s.traits {
+			if t.val != "" && !yield(t.key.Value(), t.val) {
+				return
+			}
+		}
+	}
+}

@@ -18,6 +18,10 @@ const (
 	PrefixMerge      = "m/"   // profile: <seq:8> -> merge record (JSON)
 	PrefixCatalog    = "c/"   // catalog: <product id> -> product (JSON)
 	PrefixRejected   = "r/"   // ingest: <unix nanos:8><counter:4> -> rejected event (JSON)
+	PrefixSegment    = "sg/"  // segment: <segment id> -> definition (JSON)
+	PrefixMembers    = "sm/"  // segment: <segment id> -> members (roaring bitmap of profile ordinals)
+	PrefixOrdinals   = "so/"  // segment: <first ordinal:4> -> profile ids of a block of ordinals
+	PrefixHistory    = "sh/"  // segment: <segment id>\x00<day:4> -> size and changes that day (JSON)
 )
 
 // Keyspace describes one prefix and its owner.
@@ -39,6 +43,10 @@ var Keyspaces = []Keyspace{
 	{PrefixMerge, "profile"},
 	{PrefixCatalog, "catalog"},
 	{PrefixRejected, "ingest"},
+	{PrefixSegment, "segment"},
+	{PrefixMembers, "segment"},
+	{PrefixOrdinals, "segment"},
+	{PrefixHistory, "segment"},
 }
 
 // Key returns prefix+suffix as a new byte slice.

@@ -1,0 +1,355 @@
+package segment
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/RoaringBitmap/roaring/v2"
+)
+
+// Resolver finds the rule of a saved segment, for membership conditions.
+type Resolver func(id string) (*Rule, bool)
+
+// evaluation is one full evaluation of a rule over every profile of the
+// index, at one instant. Caller holds ix.mu for reading.
+//
+// Each leaf scans one column (a trait, an aggregate, or one stream's rows)
+// into a dense bitset over ordinals; groups combine bitmaps. With track set,
+// it also finds for each profile the earliest instant after now at which
+// the rule's answer may change by the passing of time alone (an event
+// leaving or entering a window, a relative date crossing its bound): the
+// engine schedules a re-evaluation then. The instant is conservative (the
+// answer may not change), never late.
+type evaluation struct {
+	ix       *Index
+	now      int64
+	n        int
+	resolve  Resolver
+	depth    int
+	track    bool
+	next     []uint32 // ord → instant (unix s) of the next possible change, 0 = none
+	aggFresh *aggregates
+}
+
+func newEvaluation(ix *Index, now time.Time, resolve Resolver, track bool) *evaluation {
+	ev := &evaluation{ix: ix, now: now.Unix(), n: len(ix.ids), resolve: resolve, track: track}
+	if track {
+		ev.next = make([]uint32, ev.n)
+	}
+	return ev
+}
+
+// evalError is a rule the index cannot evaluate (a property it does not
+// index, a segment cycle); Path names the node.
+func evalErr(path, format string, args ...any) error {
+	return &Error{Path: path, Msg: fmt.Sprintf(format, args...)}
+}
+
+// noteNext lowers ord's next-change instant to t when t is after now.
+func (ev *evaluation) noteNext(ord uint32, t int64) {
+	if !ev.track || t <= ev.now || t >= math.MaxUint32 {
+		return
+	}
+	if cur := ev.next[ord]; cur == 0 || uint32(t) < cur {
+		ev.next[ord] = uint32(t)
+	}
+}
+
+func (ev *evaluation) rule(r *Rule, path string) (*roaring.Bitmap, error) {
+	switch r.Kind() {
+	case KindAnd:
+		var acc *roaring.Bitmap
+		for i, c := range r.And {
+			b, err := ev.rule(c, fmt.Sprintf("%s/and/%d", path, i))
+			if err != nil {
+				return nil, err
+			}
+			if acc == nil {
+				acc = b
+			} else {
+				acc.And(b)
+			}
+		}
+		return acc, nil
+	case KindOr:
+		acc := roaring.New()
+		for i, c := range r.Or {
+			b, err := ev.rule(c, fmt.Sprintf("%s/or/%d", path, i))
+			if err != nil {
+				return nil, err
+			}
+			acc.Or(b)
+		}
+		return acc, nil
+	case KindNot:
+		b, err := ev.rule(r.Not, path+"/not")
+		if err != nil {
+			return nil, err
+		}
+		out := ev.ix.alive.Clone()
+		out.AndNot(b)
+		return out, nil
+	case KindTrait:
+		return ev.trait(r, path)
+	case KindComputed:
+		return ev.computed(r, path)
+	case KindEvent:
+		return ev.event(r, path)
+	case KindSegment:
+		if ev.resolve == nil {
+			return nil, evalErr(path+"/segment", "no saved segments to refer to")
+		}
+		sub, ok := ev.resolve(r.Segment)
+		if !ok {
+			return nil, evalErr(path+"/segment", "no segment %q", r.Segment)
+		}
+		if ev.depth >= MaxDepth {
+			return nil, evalErr(path+"/segment", "segments refer to each other more than %d deep (a cycle?)", MaxDepth)
+		}
+		ev.depth++
+		defer func() { ev.depth-- }()
+		return ev.rule(sub, path)
+	}
+	return nil, evalErr(path, "invalid node")
+}
+
+// dense is a bitset over ordinals, turned into a bitmap of surviving
+// profiles at the end.
+type dense []uint64
+
+func (ev *evaluation) newDense() dense { return make(dense, (ev.n+63)/64) }
+
+func (d dense) set(o int) { d[o>>6] |= 1 << (o & 63) }
+
+func (ev *evaluation) bitmap(d dense) *roaring.Bitmap {
+	b := roaring.FromDense(d, false)
+	b.And(&ev.ix.alive)
+	return b
+}
+
+func (ev *evaluation) compile(op Op, value any, cs bool, t fieldType, path string) (*comparison, error) {
+	c, err := compileComparison(op, value, cs, t)
+	if err != nil {
+		return nil, evalErr(path, "%v", err)
+	}
+	return c, nil
+}
+
+func (ev *evaluation) trait(r *Rule, path string) (*roaring.Bitmap, error) {
+	c, err := ev.compile(r.Op, r.Value, r.CaseSensitive, anyType, path)
+	if err != nil {
+		return nil, err
+	}
+	col := ev.ix.traits[r.Trait]
+	if col == nil {
+		if c.match(nil, ev.now) {
+			return ev.ix.alive.Clone(), nil
+		}
+		return roaring.New(), nil
+	}
+	table := col.dict.matchTable(c, ev.now)
+	var nextOf []int64 // dictionary id → next change, for relative dates
+	if ev.track && c.op.relative() {
+		nextOf = make([]int64, col.dict.len()+1)
+		for i, v := range col.dict.vals {
+			if s, ok := v.(string); ok {
+				if t, err := ParseTime(s); err == nil {
+					nextOf[i+1] = c.nextChange(t.Unix(), ev.now)
+				}
+			}
+		}
+	}
+	d := ev.newDense()
+	for ci := 0; ci*vecChunk < ev.n; ci++ {
+		base := ci * vecChunk
+		end := min(ev.n-base, vecChunk)
+		ch := col.vals.chunk(ci)
+		if ch == nil {
+			if table[0] {
+				for j := range end {
+					d.set(base + j)
+				}
+			}
+			continue
+		}
+		for j, id := range ch[:end] {
+			if table[id] {
+				d.set(base + j)
+			}
+			if nextOf != nil && id != 0 {
+				ev.noteNext(uint32(base+j), nextOf[id])
+			}
+		}
+	}
+	return ev.bitmap(d), nil
+}
+
+// aggregates are the computed fields' inputs per ordinal, +1-encoded times.
+type aggregates struct {
+	events, orders, first, last, firstOrder, lastOrder []uint32
+	spend                                              []int64
+}
+
+// aggregatesNow returns the aggregates over events at or before now: the
+// index's running ones when no event is later than now (the usual case),
+// else computed from the streams.
+func (ev *evaluation) aggregatesNow() *aggregates {
+	if ev.aggFresh != nil {
+		return ev.aggFresh
+	}
+	ix, n := ev.ix, ev.n
+	a := &aggregates{
+		events: make([]uint32, n), orders: make([]uint32, n), first: make([]uint32, n),
+		last: make([]uint32, n), firstOrder: make([]uint32, n), lastOrder: make([]uint32, n),
+		spend: make([]int64, n),
+	}
+	if int64(ix.maxTs) <= ev.now {
+		for o := range n {
+			a.events[o], a.orders[o] = ix.events.get(o), ix.orders.get(o)
+			a.first[o], a.last[o] = ix.first.get(o), ix.last.get(o)
+			a.firstOrder[o], a.lastOrder[o] = ix.firstOrder.get(o), ix.lastOrder.get(o)
+			a.spend[o] = ix.spend.get(o)
+		}
+		ev.aggFresh = a
+		return a
+	}
+	for key, s := range ix.streams {
+		if systemEvents[key] {
+			continue
+		}
+		order := key == "Order Completed"
+		for row := range s.n {
+			ts := s.ts.get(row)
+			if int64(ts) > ev.now {
+				ev.noteNext(ix.canon[s.ord.get(row)], int64(ts))
+				continue
+			}
+			o := ix.canon[s.ord.get(row)]
+			a.events[o]++
+			t := ts + 1
+			if a.first[o] == 0 || t < a.first[o] {
+				a.first[o] = t
+			}
+			a.last[o] = max(a.last[o], t)
+			if order {
+				a.orders[o]++
+				a.spend[o] += s.rev.get(row)
+				if a.firstOrder[o] == 0 || t < a.firstOrder[o] {
+					a.firstOrder[o] = t
+				}
+				a.lastOrder[o] = max(a.lastOrder[o], t)
+			}
+		}
+	}
+	ev.aggFresh = a
+	return a
+}
+
+// computedValue is a computed field of one profile: a number, a time, or absent.
+type computedValue struct {
+	num     float64
+	secs    int64
+	present bool
+	isTime  bool
+}
+
+func computeField(field string, a *aggregates, o int, now int64) computedValue {
+	num := func(f float64) computedValue { return computedValue{num: f, present: true} }
+	tm := func(t uint32) computedValue {
+		if t == 0 {
+			return computedValue{isTime: true}
+		}
+		return computedValue{secs: int64(t) - 1, present: true, isTime: true}
+	}
+	days := func(t uint32) computedValue {
+		if t == 0 {
+			return computedValue{}
+		}
+		return num(math.Floor(float64(now-(int64(t)-1)) / 86400))
+	}
+	switch field {
+	case "event_count":
+		return num(float64(a.events[o]))
+	case "orders":
+		return num(float64(a.orders[o]))
+	case "total_spend":
+		return num(float64(a.spend[o]) / 1e6)
+	case "average_order_value":
+		if a.orders[o] == 0 {
+			return computedValue{}
+		}
+		return num(float64(a.spend[o]) / float64(a.orders[o]) / 1e6)
+	case "first_seen":
+		return tm(a.first[o])
+	case "last_seen":
+		return tm(a.last[o])
+	case "first_order":
+		return tm(a.firstOrder[o])
+	case "last_order":
+		return tm(a.lastOrder[o])
+	case "days_since_last_order":
+		return days(a.lastOrder[o])
+	case "days_since_last_seen":
+		return days(a.last[o])
+	}
+	return computedValue{}
+}
+
+// matchComputed applies c to a computed value.
+func matchComputed(c *comparison, v computedValue, now int64) bool {
+	switch {
+	case !v.present:
+		return c.op == NotExists
+	case c.op == Exists:
+		return true
+	case c.op == NotExists:
+		return false
+	case v.isTime:
+		return c.matchTime(v.secs, now)
+	}
+	return c.matchNumber(v.num)
+}
+
+func (ev *evaluation) computed(r *Rule, path string) (*roaring.Bitmap, error) {
+	t, ok := computedFields[r.Computed]
+	if !ok {
+		return nil, evalErr(path+"/computed", "unknown computed field %q", r.Computed)
+	}
+	c, err := ev.compile(r.Op, r.Value, r.CaseSensitive, t, path)
+	if err != nil {
+		return nil, err
+	}
+	a := ev.aggregatesNow()
+	d := ev.newDense()
+	it := ev.ix.alive.Iterator()
+	for it.HasNext() {
+		o := int(it.Next())
+		v := computeField(r.Computed, a, o, ev.now)
+		if matchComputed(c, v, ev.now) {
+			d.set(o)
+		}
+		if ev.track && v.present {
+			ev.noteNext(uint32(o), nextComputedAt(r.Computed, c, v, a, o, ev.now))
+		}
+	}
+	return ev.bitmap(d), nil
+}
+
+// nextComputedAt is when profile o's computed field may next change its
+// comparison by time alone.
+func nextComputedAt(field string, c *comparison, v computedValue, a *aggregates, o int, now int64) int64 {
+	switch field {
+	case "days_since_last_order", "days_since_last_seen":
+		t := a.last[o]
+		if field == "days_since_last_order" {
+			t = a.lastOrder[o]
+		}
+		at := int64(t) - 1
+		return at + (int64(v.num)+1)*86400
+	}
+	if v.isTime {
+		return c.nextChange(v.secs, now)
+	}
+	return math.MaxInt64
+}

@@ -1,0 +1,326 @@
+package segment
+
+import (
+	"math"
+
+	"tailor/internal/event"
+
+	"github.com/RoaringBitmap/roaring/v2"
+)
+
+// eventPlan is an event condition compiled against one stream: filters as
+// match tables over the columns' dictionaries, the window as inclusive
+// bounds in unix seconds, and the measure.
+type eventPlan struct {
+	s        *stream // nil: no event has this key
+	filters  []filterPlan
+	lo, hi   int64 // the window, inclusive, already clipped to now
+	last     int64 // a Last window's length in seconds, 0 for other windows
+	measure  string
+	of       *column // the aggregated property, nil when none or not indexed
+	cmp      *comparison
+	defaultN bool // "did it": count >= 1
+}
+
+type filterPlan struct {
+	col   *column // nil: no event has the property
+	table []bool
+	none  bool // not_exists
+}
+
+// indexable reports whether the index keeps the values at p: a property,
+// a field of an object property, or a field of an array's objects.
+func indexable(p Path) bool {
+	if p.Array >= 0 {
+		return p.Array == 0 && len(p.Keys) == 2
+	}
+	return len(p.Keys) <= 2
+}
+
+func (ev *evaluation) planEvent(r *Rule, path string) (*eventPlan, error) {
+	pl := &eventPlan{s: ev.ix.streams[r.Event], measure: r.Measure, lo: math.MinInt64, hi: ev.now}
+	if pl.s == nil && ev.ix.streamErr {
+		return nil, evalErr(path+"/event", "event %q is not indexed: the index holds %d event names", r.Event, MaxStreams)
+	}
+	if pl.measure == "" {
+		pl.measure = MeasureCount
+	}
+	if w := r.Within; w != nil {
+		switch {
+		case w.Last != "":
+			d, _ := ParseDuration(w.Last)
+			pl.last = int64(d.Seconds())
+			pl.lo = ev.now - pl.last + 1
+		case w.Since != "":
+			t, _ := ParseTime(w.Since)
+			pl.lo = t.Unix()
+		default:
+			from, _ := ParseTime(w.From)
+			to, _ := ParseTime(w.To)
+			pl.lo, pl.hi = from.Unix(), min(to.Unix()-1, ev.now)
+		}
+	}
+	for i, f := range r.Where {
+		fp := path + "/where/" + itoa(i)
+		p, err := ParsePath(f.Property)
+		if err != nil || !indexable(p) {
+			return nil, evalErr(fp+"/property", "property %q is not indexed: use a property, a field of an object (a.b) or of an array's objects (products[].category)", f.Property)
+		}
+		c, err := ev.compile(f.Op, f.Value, f.CaseSensitive, anyType, fp)
+		if err != nil {
+			return nil, err
+		}
+		fl := filterPlan{none: c.op == NotExists}
+		if pl.s != nil {
+			fl.col = pl.s.cols[f.Property]
+			if fl.col == nil && pl.s.full {
+				return nil, evalErr(fp+"/property", "property %q of %q is not indexed: the event has more than %d properties", f.Property, r.Event, MaxColumns)
+			}
+		}
+		if fl.col != nil {
+			fl.table = fl.col.dict.matchTable(c, ev.now)
+		} else {
+			fl.table = []bool{c.match(nil, ev.now)}
+		}
+		pl.filters = append(pl.filters, fl)
+	}
+	if r.Of != "" {
+		p, err := ParsePath(r.Of)
+		if err != nil || !indexable(p) {
+			return nil, evalErr(path+"/of", "property %q is not indexed", r.Of)
+		}
+		if pl.s != nil {
+			pl.of = pl.s.cols[r.Of]
+			if pl.of == nil && pl.s.full {
+				return nil, evalErr(path+"/of", "property %q of %q is not indexed: the event has more than %d properties", r.Of, r.Event, MaxColumns)
+			}
+		}
+	}
+	if r.Op == "" && r.Value == nil && pl.measure == MeasureCount {
+		pl.defaultN = true
+		pl.cmp, _ = compileComparison(Gte, 1.0, false, typeNumber)
+	} else {
+		t := typeNumber
+		if pl.measure == MeasureFirst || pl.measure == MeasureLast {
+			t = typeTime
+		}
+		c, err := ev.compile(r.Op, r.Value, r.CaseSensitive, t, path)
+		if err != nil {
+			return nil, err
+		}
+		pl.cmp = c
+	}
+	return pl, nil
+}
+
+// rowMatches reports whether row passes every filter.
+func (pl *eventPlan) rowMatches(row int) bool {
+	for i := range pl.filters {
+		f := &pl.filters[i]
+		if f.col == nil {
+			if !f.table[0] {
+				return false
+			}
+			continue
+		}
+		if !f.col.multi {
+			if !f.table[f.col.vals.get(row)] {
+				return false
+			}
+			continue
+		}
+		lo, hi := f.col.span(row)
+		if f.none {
+			if lo != hi {
+				return false
+			}
+			continue
+		}
+		ok := false
+		for _, id := range f.col.mvals[lo:hi] {
+			if f.table[id] {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// inWindow reports whether an event at ts counts.
+func (pl *eventPlan) inWindow(ts int64) bool { return ts >= pl.lo && ts <= pl.hi }
+
+// nextFor is when an event at ts (that passes the filters) next enters or
+// leaves the window as time passes, after now; MaxInt64 for never.
+func (pl *eventPlan) nextFor(ts, now int64, hasWindowEnd bool) int64 {
+	next := int64(math.MaxInt64)
+	if ts > now && ts >= pl.lo && (!hasWindowEnd || ts <= pl.hi) {
+		next = ts // a future event starts counting
+	}
+	if pl.last > 0 && ts+pl.last > now && ts <= now {
+		next = min(next, ts+pl.last) // leaves the window
+	}
+	return next
+}
+
+// acc accumulates one profile's measure.
+type acc struct {
+	count    uint32
+	micros   int64
+	nvals    uint32
+	min, max float64
+	first    uint32 // +1 encoded
+	last     uint32
+}
+
+func (a *acc) addRow(pl *eventPlan, row int, ts uint32) {
+	a.count++
+	t := ts + 1
+	if a.first == 0 || t < a.first {
+		a.first = t
+	}
+	a.last = max(a.last, t)
+	if pl.of == nil {
+		return
+	}
+	add := func(id uint32) {
+		if id == 0 {
+			return
+		}
+		f := pl.of.dict.nums[id-1]
+		if math.IsNaN(f) {
+			return
+		}
+		if a.nvals == 0 || f < a.min {
+			a.min = f
+		}
+		if a.nvals == 0 || f > a.max {
+			a.max = f
+		}
+		a.nvals++
+		a.micros += event.Micros(f)
+	}
+	if !pl.of.multi {
+		add(pl.of.vals.get(row))
+		return
+	}
+	lo, hi := pl.of.span(row)
+	for _, id := range pl.of.mvals[lo:hi] {
+		add(id)
+	}
+}
+
+func (a *acc) merge(b *acc) {
+	if b.count == 0 {
+		return
+	}
+	a.count += b.count
+	if a.first == 0 || (b.first != 0 && b.first < a.first) {
+		a.first = b.first
+	}
+	a.last = max(a.last, b.last)
+	if b.nvals > 0 {
+		if a.nvals == 0 || b.min < a.min {
+			a.min = b.min
+		}
+		if a.nvals == 0 || b.max > a.max {
+			a.max = b.max
+		}
+	}
+	a.nvals += b.nvals
+	a.micros += b.micros
+}
+
+// value is the measure, for the comparison: (number or time, present).
+func (a *acc) value(measure string) computedValue {
+	switch measure {
+	case MeasureCount:
+		return computedValue{num: float64(a.count), present: true}
+	case MeasureSum:
+		return computedValue{num: float64(a.micros) / 1e6, present: true}
+	case MeasureAvg:
+		if a.nvals == 0 {
+			return computedValue{}
+		}
+		return computedValue{num: float64(a.micros) / float64(a.nvals) / 1e6, present: true}
+	case MeasureMin:
+		return computedValue{num: a.min, present: a.nvals > 0}
+	case MeasureMax:
+		return computedValue{num: a.max, present: a.nvals > 0}
+	case MeasureFirst:
+		return computedValue{secs: int64(a.first) - 1, present: a.first != 0, isTime: true}
+	case MeasureLast:
+		return computedValue{secs: int64(a.last) - 1, present: a.last != 0, isTime: true}
+	}
+	return computedValue{}
+}
+
+func (ev *evaluation) event(r *Rule, path string) (*roaring.Bitmap, error) {
+	pl, err := ev.planEvent(r, path)
+	if err != nil {
+		return nil, err
+	}
+	ix := ev.ix
+	accs := make([]acc, ev.n)
+	hasEnd := r.Within != nil && r.Within.To != ""
+	if s := pl.s; s != nil {
+		for ci := 0; ci*vecChunk < s.n; ci++ {
+			ords, tss := s.ord.chunk(ci), s.ts.chunk(ci)
+			base := ci * vecChunk
+			end := min(s.n-base, vecChunk)
+			for j := range end {
+				var ts uint32
+				if tss != nil {
+					ts = tss[j]
+				}
+				var o uint32
+				if ords != nil {
+					o = ords[j]
+				}
+				row := base + j
+				t := int64(ts)
+				if !pl.inWindow(t) && (!ev.track || t <= ev.now) {
+					continue
+				}
+				if !pl.rowMatches(row) {
+					continue
+				}
+				if ev.track {
+					ev.noteNext(ix.canon[o], pl.nextFor(t, ev.now, hasEnd))
+				}
+				if pl.inWindow(t) {
+					accs[o].addRow(pl, row, ts)
+				}
+			}
+		}
+	}
+	for into, kids := range ix.merged {
+		for _, k := range kids {
+			accs[into].merge(&accs[k])
+		}
+	}
+	d := ev.newDense()
+	it := ix.alive.Iterator()
+	for it.HasNext() {
+		o := it.Next()
+		v := accs[o].value(pl.measure)
+		if matchComputed(pl.cmp, v, ev.now) {
+			d.set(int(o))
+		}
+		if ev.track && v.isTime && v.present {
+			ev.noteNext(o, pl.cmp.nextChange(v.secs, ev.now))
+		}
+	}
+	return ev.bitmap(d), nil
+}
+
+func itoa(i int) string {
+	const digits = "0123456789"
+	if i < 10 {
+		return digits[i : i+1]
+	}
+	return itoa(i/10) + digits[i%10:i%10+1]
+}

@@ -1,0 +1,246 @@
+package segment
+
+import (
+	"encoding/json"
+	"sync"
+
+	"github.com/RoaringBitmap/roaring/v2"
+
+	"tailor/internal/event"
+)
+
+// systemEvents are the events Tailor itself records on profiles. They are
+// indexed (rules may ask "did segment_entered") but they are not the
+// customer's activity: computed fields (event_count, last_seen …) leave them
+// out, or a segment on "seen in the last 7 days" would keep itself alive with
+// its own segment_exited event.
+var systemEvents = map[string]bool{EventEntered: true, EventExited: true}
+
+// The events a membership change records on the profile.
+const (
+	EventEntered = "segment_entered"
+	EventExited  = "segment_exited"
+)
+
+// Index is the in-memory columnar index of profiles and their events that
+// rules are evaluated over. Profiles have dense ordinals; events live in one
+// stream per event key.
+//
+// Ownership: the processor goroutine is the only writer (through Engine);
+// it holds mu for writing while it changes anything. Evaluations hold mu
+// for reading.
+type Index struct {
+	mu sync.RWMutex
+
+	ordOf map[string]uint32 // profile id → ord, merged-away ids too
+	ids   []string          // ord → profile id
+	// savedOrds counts the ordinals the last checkpoint wrote.
+	savedOrds int
+	canon []uint32          // ord → ord of the profile it now belongs to
+	// merged lists, for each surviving ord, the ords merged into it
+	// (transitively); their events still carry their own ord.
+	merged map[uint32][]uint32
+	alive  roaring.Bitmap // surviving ords
+
+	streams   map[string]*stream
+	streamErr bool // MaxStreams reached
+
+	traits map[string]*traitColumn
+
+	// Aggregates per surviving ord over its customer events (systemEvents
+	// left out), for the computed fields. Times are unix seconds + 1 so
+	// that 0 means none.
+	events, orders        vec32
+	spend                 vec64 // micro-units
+	first, last           vec32
+	firstOrder, lastOrder vec32
+	maxTs                 uint32 // latest event time in the index
+}
+
+// traitColumn is one trait key over the surviving ords.
+type traitColumn struct {
+	dict dict
+	vals vec32
+}
+
+// NewIndex returns an empty index.
+func NewIndex() *Index {
+	return &Index{
+		ordOf:   make(map[string]uint32),
+		merged:  make(map[uint32][]uint32),
+		streams: make(map[string]*stream),
+		traits:  make(map[string]*traitColumn),
+	}
+}
+
+// Profiles is the number of surviving profiles.
+func (ix *Index) Profiles() int {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return int(ix.alive.GetCardinality())
+}
+
+// ord returns the ordinal of profile id, creating it. Caller holds mu.
+func (ix *Index) ord(id string) uint32 {
+	if o, ok := ix.ordOf[id]; ok {
+		return ix.canon[o]
+	}
+	o := uint32(len(ix.ids))
+	ix.ordOf[id] = o
+	ix.ids = append(ix.ids, id)
+	ix.canon = append(ix.canon, o)
+	ix.alive.Add(o)
+	return o
+}
+
+// lookup returns the surviving ordinal of profile id.
+func (ix *Index) lookup(id string) (uint32, bool) {
+	o, ok := ix.ordOf[id]
+	if !ok {
+		return 0, false
+	}
+	return ix.canon[o], true
+}
+
+// merge folds profile from into into. Caller holds mu.
+func (ix *Index) merge(into, from uint32) {
+	if into == from {
+		return
+	}
+	kids := append(ix.merged[from], from)
+	delete(ix.merged, from)
+	for _, k := range kids {
+		ix.canon[k] = into
+	}
+	ix.merged[into] = append(ix.merged[into], kids...)
+	ix.alive.Remove(from)
+
+	ix.events.set(int(into), ix.events.get(int(into))+ix.events.get(int(from)))
+	ix.orders.set(int(into), ix.orders.get(int(into))+ix.orders.get(int(from)))
+	ix.spend.set(int(into), ix.spend.get(int(into))+ix.spend.get(int(from)))
+	minTime(&ix.first, into, ix.first.get(int(from)))
+	maxTime(&ix.last, into, ix.last.get(int(from)))
+	minTime(&ix.firstOrder, into, ix.firstOrder.get(int(from)))
+	maxTime(&ix.lastOrder, into, ix.lastOrder.get(int(from)))
+	for _, v := range []*vec32{&ix.events, &ix.orders, &ix.first, &ix.last, &ix.firstOrder, &ix.lastOrder} {
+		v.set(int(from), 0)
+	}
+	ix.spend.set(int(from), 0)
+	for _, c := range ix.traits {
+		c.vals.set(int(from), 0)
+	}
+}
+
+// minTime lowers v[o] to t (both +1 encoded, 0 = none).
+func minTime(v *vec32, o, t uint32) {
+	if t == 0 {
+		return
+	}
+	if cur := v.get(int(o)); cur == 0 || t < cur {
+		v.set(int(o), t)
+	}
+}
+
+func maxTime(v *vec32, o, t uint32) {
+	if t > v.get(int(o)) {
+		v.set(int(o), t)
+	}
+}
+
+// add indexes one event applied to profile ord. Caller holds mu.
+func (ix *Index) add(ord uint32, e *event.Event) {
+	key := EventKey(e)
+	s := ix.streams[key]
+	if s == nil {
+		if len(ix.streams) >= MaxStreams {
+			ix.streamErr = true
+		} else {
+			s = &stream{key: key}
+			ix.streams[key] = s
+		}
+	}
+	ts := secs(e.Timestamp)
+	if s != nil {
+		s.appendEvent(ord, ts, e.Properties)
+	}
+	if ts > ix.maxTs {
+		ix.maxTs = ts
+	}
+	if systemEvents[key] && e.Type == event.Track {
+		return
+	}
+	o := int(ord)
+	ix.events.set(o, ix.events.get(o)+1)
+	minTime(&ix.first, ord, ts+1)
+	maxTime(&ix.last, ord, ts+1)
+	if e.Type == event.Track && e.Event == event.OrderCompleted {
+		ix.orders.set(o, ix.orders.get(o)+1)
+		ix.spend.set(o, ix.spend.get(o)+event.OrderRevenue(e.Properties))
+		minTime(&ix.firstOrder, ord, ts+1)
+		maxTime(&ix.lastOrder, ord, ts+1)
+	}
+}
+
+// setTraits replaces profile ord's trait values with traits (key → JSON).
+// Caller holds mu.
+func (ix *Index) setTraits(ord uint32, traits func(yield func(string, string) bool)) {
+	seen := 0
+	for k, j := range traits {
+		c := ix.traits[k]
+		if c == nil {
+			c = &traitColumn{}
+			ix.traits[k] = c
+		}
+		var v any
+		if json.Unmarshal([]byte(j), &v) != nil {
+			continue
+		}
+		c.vals.set(int(ord), c.dict.id(v))
+		seen++
+	}
+	_ = seen
+}
+
+// clearTrait removes trait key from profile ord. Caller holds mu.
+func (ix *Index) clearTrait(ord uint32, key string) {
+	if c := ix.traits[key]; c != nil {
+		c.vals.set(int(ord), 0)
+	}
+}
+
+// Stats is what the index holds.
+type Stats struct {
+	Profiles int `json:"profiles"`
+	Events   int `json:"events"`
+	Streams  int `json:"streams"`
+	Traits   int `json:"traits"`
+	Bytes    int `json:"bytes"`
+}
+
+// Stats reports the index's size.
+func (ix *Index) Stats() Stats {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	st := Stats{Profiles: int(ix.alive.GetCardinality()), Streams: len(ix.streams), Traits: len(ix.traits)}
+	for _, s := range ix.streams {
+		st.Events += s.n
+		st.Bytes += s.bytes()
+	}
+	for _, c := range ix.traits {
+		st.Bytes += c.vals.bytes() + c.dict.bytes()
+	}
+	st.Bytes += 4*len(ix.canon) + 16*len(ix.ids) + 7*4*len(ix.canon) + int(ix.alive.GetSizeInBytes())
+	for _, id := range ix.ids {
+		st.Bytes += len(id) + 48 // the string and its map entry
+	}
+	return st
+}
+
+// EventKey is the key rules name an event by: a track event's name, or
+// "$page", "$screen", "$identify", "$group", "$alias" for the other types.
+func EventKey(e *event.Event) string {
+	if e.Type == event.Track {
+		return e.Event
+	}
+	return "$" + string(e.Type)
+}

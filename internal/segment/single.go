@@ -1,0 +1,325 @@
+package segment
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// Explanation is how one node of a rule decided for one profile: the
+// node's result and the figures behind it, and, for a node that time alone
+// can change, when it next may.
+type Explanation struct {
+	Path string `json:"path"`
+	// Group is "and", "or" or "not" for a group; Rule the condition for a
+	// leaf (without children).
+	Group  string `json:"group,omitempty"`
+	Rule   *Rule  `json:"rule,omitempty"`
+	Result bool   `json:"result"`
+	// Value is the figure compared: a trait's value, a computed field, an
+	// event condition's measure (a time in RFC 3339).
+	Value      any            `json:"value"`
+	Detail     string         `json:"detail"`
+	NextChange *time.Time     `json:"next_change,omitempty"`
+	Children   []*Explanation `json:"children,omitempty"`
+}
+
+// single evaluates a rule for one profile by walking its rows in each
+// stream (the prev chains), as the live engine does after each event and
+// as explain does with the figures. It must agree with the full
+// evaluation; tests compare both with the reference.
+type single struct {
+	ix      *Index
+	now     int64
+	ord     uint32
+	resolve Resolver
+	explain bool
+	next    int64 // earliest instant after now the answer may change by time alone
+	depth   int
+	agg     *aggregates // the profile's aggregates, index 0
+}
+
+func newSingle(ix *Index, ord uint32, now time.Time, resolve Resolver, explain bool) *single {
+	return &single{ix: ix, now: now.Unix(), ord: ord, resolve: resolve, explain: explain, next: math.MaxInt64}
+}
+
+func (sg *single) noteNext(t int64) {
+	if t > sg.now && t < sg.next {
+		sg.next = t
+	}
+}
+
+// ords are the ordinals whose rows belong to the profile.
+func (sg *single) ords() []uint32 {
+	return append([]uint32{sg.ord}, sg.ix.merged[sg.ord]...)
+}
+
+func (sg *single) rule(r *Rule, path string) (bool, *Explanation, error) {
+	var ex *Explanation
+	if sg.explain {
+		ex = &Explanation{Path: path}
+	}
+	group := func(name string, kids []*Rule, isAnd bool) (bool, *Explanation, error) {
+		if ex != nil {
+			ex.Group = name
+		}
+		res := isAnd
+		for i, c := range kids {
+			ok, cx, err := sg.rule(c, fmt.Sprintf("%s/%s/%d", path, name, i))
+			if err != nil {
+				return false, nil, err
+			}
+			if ex != nil {
+				ex.Children = append(ex.Children, cx)
+			}
+			if isAnd {
+				res = res && ok
+			} else {
+				res = res || ok
+			}
+		}
+		if ex != nil {
+			ex.Result = res
+		}
+		return res, ex, nil
+	}
+	switch r.Kind() {
+	case KindAnd:
+		return group("and", r.And, true)
+	case KindOr:
+		return group("or", r.Or, false)
+	case KindNot:
+		ok, cx, err := sg.rule(r.Not, path+"/not")
+		if err != nil {
+			return false, nil, err
+		}
+		if ex != nil {
+			ex.Group, ex.Result, ex.Children = "not", !ok, []*Explanation{cx}
+		}
+		return !ok, ex, nil
+	case KindSegment:
+		if sg.resolve == nil {
+			return false, nil, evalErr(path+"/segment", "no saved segments to refer to")
+		}
+		sub, ok := sg.resolve(r.Segment)
+		if !ok {
+			return false, nil, evalErr(path+"/segment", "no segment %q", r.Segment)
+		}
+		if sg.depth >= MaxDepth {
+			return false, nil, evalErr(path+"/segment", "segments refer to each other more than %d deep (a cycle?)", MaxDepth)
+		}
+		sg.depth++
+		res, cx, err := sg.rule(sub, path)
+		sg.depth--
+		if err != nil {
+			return false, nil, err
+		}
+		if ex != nil {
+			ex.Rule, ex.Result, ex.Children = &Rule{Segment: r.Segment}, res, []*Explanation{cx}
+			ex.Detail = fmt.Sprintf("member of %q: %v", r.Segment, res)
+		}
+		return res, ex, nil
+	}
+	// A leaf: its own next change goes into the explanation.
+	outer := sg.next
+	sg.next = math.MaxInt64
+	var (
+		res    bool
+		val    any
+		detail string
+		err    error
+	)
+	switch r.Kind() {
+	case KindTrait:
+		res, val, detail, err = sg.trait(r, path)
+	case KindComputed:
+		res, val, detail, err = sg.computed(r, path)
+	case KindEvent:
+		res, val, detail, err = sg.event(r, path)
+	default:
+		err = evalErr(path, "invalid node")
+	}
+	leafNext := sg.next
+	sg.next = min(outer, leafNext)
+	if err != nil {
+		return false, nil, err
+	}
+	if ex != nil {
+		leaf := *r
+		ex.Rule, ex.Result, ex.Value, ex.Detail = &leaf, res, val, detail
+		if leafNext != math.MaxInt64 {
+			t := time.Unix(leafNext, 0).UTC()
+			ex.NextChange = &t
+		}
+	}
+	return res, ex, nil
+}
+
+func (sg *single) trait(r *Rule, path string) (bool, any, string, error) {
+	c, err := compileComparison(r.Op, r.Value, r.CaseSensitive, anyType)
+	if err != nil {
+		return false, nil, "", evalErr(path, "%v", err)
+	}
+	var v any
+	if col := sg.ix.traits[r.Trait]; col != nil {
+		v = col.dict.value(col.vals.get(int(sg.ord)))
+	}
+	res := c.match(v, sg.now)
+	if s, ok := v.(string); ok && c.op.relative() {
+		if t, err := ParseTime(s); err == nil {
+			sg.noteNext(c.nextChange(t.Unix(), sg.now))
+		}
+	}
+	detail := fmt.Sprintf("trait %q is %s; %s %s → %v", r.Trait, show(v), r.Op, showOperand(r.Value), res)
+	if v == nil {
+		detail = fmt.Sprintf("trait %q is not set → %v", r.Trait, res)
+	}
+	return res, v, detail, nil
+}
+
+// aggregates returns the profile's aggregates at now in slot 0.
+func (sg *single) aggregates() *aggregates {
+	if sg.agg != nil {
+		return sg.agg
+	}
+	ix, o := sg.ix, int(sg.ord)
+	a := &aggregates{
+		events: []uint32{ix.events.get(o)}, orders: []uint32{ix.orders.get(o)},
+		first: []uint32{ix.first.get(o)}, last: []uint32{ix.last.get(o)},
+		firstOrder: []uint32{ix.firstOrder.get(o)}, lastOrder: []uint32{ix.lastOrder.get(o)},
+		spend: []int64{ix.spend.get(o)},
+	}
+	if int64(a.last[0])-1 > sg.now {
+		// The profile has events after now: count only those before.
+		*a = aggregates{events: []uint32{0}, orders: []uint32{0}, first: []uint32{0}, last: []uint32{0},
+			firstOrder: []uint32{0}, lastOrder: []uint32{0}, spend: []int64{0}}
+		for key, s := range ix.streams {
+			if systemEvents[key] {
+				continue
+			}
+			sg.rows(s, func(row int, ts uint32) {
+				if int64(ts) > sg.now {
+					sg.noteNext(int64(ts))
+					return
+				}
+				a.events[0]++
+				t := ts + 1
+				if a.first[0] == 0 || t < a.first[0] {
+					a.first[0] = t
+				}
+				a.last[0] = max(a.last[0], t)
+				if key == "Order Completed" {
+					a.orders[0]++
+					a.spend[0] += s.rev.get(row)
+					if a.firstOrder[0] == 0 || t < a.firstOrder[0] {
+						a.firstOrder[0] = t
+					}
+					a.lastOrder[0] = max(a.lastOrder[0], t)
+				}
+			})
+		}
+	}
+	sg.agg = a
+	return a
+}
+
+// rows calls fn for every row of the profile in stream s.
+func (sg *single) rows(s *stream, fn func(row int, ts uint32)) {
+	for _, o := range sg.ords() {
+		for r := s.heads.get(int(o)); r != 0; r = s.prev.get(int(r - 1)) {
+			fn(int(r-1), s.ts.get(int(r-1)))
+		}
+	}
+}
+
+func (sg *single) computed(r *Rule, path string) (bool, any, string, error) {
+	t, ok := computedFields[r.Computed]
+	if !ok {
+		return false, nil, "", evalErr(path+"/computed", "unknown computed field %q", r.Computed)
+	}
+	c, err := compileComparison(r.Op, r.Value, r.CaseSensitive, t)
+	if err != nil {
+		return false, nil, "", evalErr(path, "%v", err)
+	}
+	a := sg.aggregates()
+	v := computeField(r.Computed, a, 0, sg.now)
+	res := matchComputed(c, v, sg.now)
+	if v.present {
+		sg.noteNext(nextComputedAt(r.Computed, c, v, a, 0, sg.now))
+	}
+	val := v.figure()
+	detail := fmt.Sprintf("%s is %s; %s %s → %v", r.Computed, show(val), r.Op, showOperand(r.Value), res)
+	if !v.present {
+		detail = fmt.Sprintf("%s has no value → %v", r.Computed, res)
+	}
+	return res, val, detail, nil
+}
+
+// figure is the value as an explanation shows it.
+func (v computedValue) figure() any {
+	switch {
+	case !v.present:
+		return nil
+	case v.isTime:
+		return time.Unix(v.secs, 0).UTC().Format(time.RFC3339)
+	}
+	return v.num
+}
+
+func (sg *single) event(r *Rule, path string) (bool, any, string, error) {
+	ev := &evaluation{ix: sg.ix, now: sg.now}
+	pl, err := ev.planEvent(r, path)
+	if err != nil {
+		return false, nil, "", err
+	}
+	var a acc
+	hasEnd := r.Within != nil && r.Within.To != ""
+	if pl.s != nil {
+		sg.rows(pl.s, func(row int, ts uint32) {
+			t := int64(ts)
+			if !pl.inWindow(t) && t <= sg.now {
+				return
+			}
+			if !pl.rowMatches(row) {
+				return
+			}
+			sg.noteNext(pl.nextFor(t, sg.now, hasEnd))
+			if pl.inWindow(t) {
+				a.addRow(pl, row, ts)
+			}
+		})
+	}
+	v := a.value(pl.measure)
+	res := matchComputed(pl.cmp, v, sg.now)
+	if v.isTime && v.present {
+		sg.noteNext(pl.cmp.nextChange(v.secs, sg.now))
+	}
+	val := v.figure()
+	what := pl.measure
+	if r.Of != "" {
+		what += "(" + r.Of + ")"
+	}
+	need := fmt.Sprintf("needs %s %s", pl.cmp.op, showOperand(r.Value))
+	if pl.defaultN {
+		need = "needs at least 1"
+	}
+	detail := fmt.Sprintf("%q: %d matching in the window; %s %s, %s → %v", r.Event, a.count, what, show(val), need, res)
+	return res, val, detail, nil
+}
+
+func show(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "none"
+	case string:
+		return fmt.Sprintf("%q", x)
+	}
+	return fmt.Sprint(v)
+}
+
+func showOperand(v any) string {
+	if v == nil {
+		return ""
+	}
+	return show(v)
+}
