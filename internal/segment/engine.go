@@ -115,12 +115,12 @@ type Engine struct {
 
 // saved is one saved segment and its membership.
 type saved struct {
-	def     Definition
-	idx     int // position in Engine.order
-	members *roaring.Bitmap
-	deps    deps
-	due     vec32 // ord → pending timer instant, 0 = none
-	dirty   bool  // members changed since the last checkpoint
+	def             Definition
+	idx             int // position in Engine.order
+	members         *roaring.Bitmap
+	deps            deps
+	due             vec32 // ord → pending timer instant, 0 = none
+	dirty           bool  // members changed since the last checkpoint
 	entered, exited atomic.Uint64
 }
 

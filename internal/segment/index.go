@@ -36,7 +36,7 @@ type Index struct {
 	ids   []string          // ord → profile id
 	// savedOrds counts the ordinals the last checkpoint wrote.
 	savedOrds int
-	canon []uint32          // ord → ord of the profile it now belongs to
+	canon     []uint32 // ord → ord of the profile it now belongs to
 	// merged lists, for each surviving ord, the ords merged into it
 	// (transitively); their events still carry their own ord.
 	merged map[uint32][]uint32
