@@ -42,6 +42,8 @@ type API struct {
 	Sources  *ingest.Sources
 	// Catalog serves /api/catalog/ (may be nil).
 	Catalog http.Handler
+	// Segments serves /api/segments (may be nil).
+	Segments http.Handler
 }
 
 // Handler returns the routes, all requiring the admin token.
@@ -57,6 +59,10 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("DELETE /api/sources/{id}", a.deleteSource)
 	if a.Catalog != nil {
 		mux.Handle("/api/catalog/", a.Catalog)
+	}
+	if a.Segments != nil {
+		mux.Handle("/api/segments", a.Segments)
+		mux.Handle("/api/segments/", a.Segments)
 	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, apierr.Errorf(apierr.NotFound, "no admin route %s %s", r.Method, r.URL.Path))
