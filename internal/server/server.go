@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,11 +25,13 @@ import (
 
 	"tailor/internal/admin"
 	"tailor/internal/catalog"
+	"tailor/internal/event"
 	"tailor/internal/eventlog"
 	"tailor/internal/identity"
 	"tailor/internal/ingest"
 	"tailor/internal/processor"
 	"tailor/internal/profile"
+	"tailor/internal/segment"
 	"tailor/internal/store"
 )
 
@@ -162,6 +165,7 @@ type Server struct {
 	Proc     *processor.Processor
 	Ingest   *ingest.Handler
 	Catalog  *catalog.Store
+	Segments *segment.Engine
 	Sources  *ingest.Sources
 	Rejected *ingest.Rejected
 	Registry *prometheus.Registry
@@ -245,8 +249,19 @@ func (s *Server) open(ctx context.Context) error {
 	if err := s.Proc.Load(s.db); err != nil {
 		return err
 	}
+	s.Segments = segment.NewEngine(segment.Options{DB: s.db, Profiles: s.Store, Record: s.recordTransitions})
+	s.Proc.Register(s.Segments)
 	from := s.Proc.Applied()
 	start := time.Now()
+	if err := s.Segments.Load(ctx, s.Log, from, func(n uint64) {
+		slog.Info("building the segment index", "events", n)
+	}); err != nil {
+		return err
+	}
+	if from > 0 {
+		st := s.Segments.Index().Stats()
+		slog.Info("segment index built", "events", st.Events, "profiles", st.Profiles, "mb", st.Bytes>>20, "took", time.Since(start).Round(time.Millisecond))
+	}
 	behind := s.Log.LastSeq() - min(from, s.Log.LastSeq())
 	if behind > 0 {
 		slog.Info("replaying log", "from_seq", from, "events", behind)
@@ -367,6 +382,7 @@ func (s *Server) Start() (string, error) {
 
 	bg, cancel := context.WithCancel(context.Background())
 	s.bgCancel = cancel
+	s.Segments.Start(bg)
 	s.bgWG.Add(2)
 	go func() {
 		defer s.bgWG.Done()
@@ -407,6 +423,61 @@ func (s *Server) Start() (string, error) {
 	}()
 	s.ready.Store(true)
 	return "http://" + ln.Addr().String(), nil
+}
+
+// lookupProfile resolves a profile id or identifier key to the current
+// profile id.
+func (s *Server) lookupProfile(key string) (string, bool) {
+	snap, ok := s.Store.Lookup(key)
+	return snap.ID, ok
+}
+
+// recordTransitions appends segment_entered / segment_exited events for
+// membership changes, as the profile's own events (its userId, else an
+// anonymousId), so they land on its timeline and journeys can trigger on
+// them.
+func (s *Server) recordTransitions(ctx context.Context, ts []segment.Transition) error {
+	msgs := make([][]byte, 0, len(ts))
+	for _, t := range ts {
+		var who event.Identifier
+		s.Store.View(t.Profile, func(_ *profile.State, ids []event.Identifier) {
+			for _, id := range ids {
+				if id.Kind == event.KindUserID {
+					who = id
+					return
+				}
+				if id.Kind == event.KindAnonymousID && who.Value == "" {
+					who = id
+				}
+			}
+		})
+		if who.Value == "" {
+			continue // merged away meanwhile: its survivor is evaluated anew
+		}
+		name := segment.EventExited
+		if t.Entered {
+			name = segment.EventEntered
+		}
+		m := map[string]any{
+			"type": "track", "event": name, "messageId": t.MessageID(),
+			"timestamp":  t.At.UTC().Format(time.RFC3339Nano),
+			"properties": map[string]any{"segment_id": t.Segment, "segment_name": t.Name},
+		}
+		if who.Kind == event.KindUserID {
+			m["userId"] = who.Value
+		} else {
+			m["anonymousId"] = who.Value
+		}
+		b, err := json.Marshal(m)
+		if err != nil {
+			return err
+		}
+		msgs = append(msgs, b)
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	return s.Ingest.AppendInternal(ctx, msgs)
 }
 
 // idleTimeout is how long a keep-alive connection may wait for its next
