@@ -195,9 +195,10 @@ func refComputed(r *Rule, p *RefProfile, now int64) bool {
 	case "last_order":
 		return instant(orderedAny, lastOrder)
 	case "days_since_last_order":
-		return number(orderedAny, float64(refFloorDiv(now-lastOrder, 86400)))
+		// Division truncates, which is the floor: the times are <= now.
+		return number(orderedAny, float64((now-lastOrder)/86400))
 	case "days_since_last_seen":
-		return number(seenAny, float64(refFloorDiv(now-lastSeen, 86400)))
+		return number(seenAny, float64((now-lastSeen)/86400))
 	}
 	return false
 }
@@ -408,13 +409,4 @@ func refWindow(w *Window, now int64) (in func(t int64) bool, ok bool) {
 func refFloat(x *big.Int) float64 {
 	f, _ := new(big.Float).SetInt(x).Float64()
 	return f
-}
-
-// refFloorDiv is a/b rounded down (b > 0).
-func refFloorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && a < 0 {
-		q--
-	}
-	return q
 }

@@ -369,6 +369,7 @@ func TestReferenceRefusesInvalidRulesQuietly(t *testing.T) {
 		{"bad window", &Rule{Event: "Signed Up", Within: &Window{Last: "forever"}}},
 		{"bad since", &Rule{Event: "Signed Up", Within: &Window{Since: "yesterday"}}},
 		{"bad from", &Rule{Event: "Signed Up", Within: &Window{From: "x", To: "2026-01-01"}}},
+		{"bad to", &Rule{Event: "Signed Up", Within: &Window{From: "2026-01-01", To: "x"}}},
 		{"nil filter", &Rule{Event: "Signed Up", Where: []*Filter{nil}}},
 		{"bad filter path", &Rule{Event: "Signed Up", Where: []*Filter{{Property: "a..b", Op: Exists}}}},
 		{"bad filter op", &Rule{Event: "Signed Up", Where: []*Filter{{Property: "a", Op: "like"}}}},
@@ -388,7 +389,7 @@ func TestReferenceRefusesInvalidRulesQuietly(t *testing.T) {
 	}
 }
 
-func TestEventKey(t *testing.T) {
+func TestReferenceEventKey(t *testing.T) {
 	tests := []struct {
 		e    event.Event
 		want string
@@ -407,9 +408,9 @@ func TestEventKey(t *testing.T) {
 	}
 }
 
-// TestRefNowIsAMidnight pins the fixture instant the table's dates are
+// TestReferenceNowIsAMidnight pins the fixture instant the table's dates are
 // computed from.
-func TestRefNowIsAMidnight(t *testing.T) {
+func TestReferenceNowIsAMidnight(t *testing.T) {
 	want := time.Date(2026, 6, 15, 0, 0, 0, 0, time.UTC).Unix()
 	if refNow != want {
 		t.Fatalf("refNow = %d, want %d (2026-06-15T00:00:00Z)", refNow, want)
