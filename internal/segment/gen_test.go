@@ -22,7 +22,7 @@ import (
 // before its now: evaluate at genNow for the edges to line up.
 
 // genNow is the instant random rules are written for: 2026-06-15T00:00:00Z.
-const genNow = int64(1781481600)
+const genNow = refNow
 
 const genDay = int64(24 * 60 * 60)
 
