@@ -108,7 +108,9 @@ func Reference(r *Rule, p *RefProfile, now int64, member func(segment string) bo
 //   - event_count: the number of events, of every key;
 //   - orders: the number of "Order Completed" events;
 //   - total_spend: the sum of their event.OrderRevenue in micro-units,
-//     exact, divided by 1e6;
+//     divided by 1e6. The sum is exact, as profiles keep it (in 128 bits):
+//     it equals an int64 sum until that overflows, past about 9.2e12
+//     currency units;
 //   - average_order_value: that micro-unit sum / orders / 1e6; absent
 //     without orders;
 //   - first_seen, last_seen: the earliest and latest event time; absent
@@ -120,7 +122,8 @@ func Reference(r *Rule, p *RefProfile, now int64, member func(segment string) bo
 //     that time is.
 //
 // Number fields are matched with comparison.match (event_count, orders and
-// total_spend are always present, 0 at least); time fields with matchTime.
+// total_spend are always present, 0 without events); time fields with
+// matchTime.
 // An absent field satisfies not_exists and nothing else.
 func refComputed(r *Rule, p *RefProfile, now int64) bool {
 	want, ok := computedFields[r.Computed]
@@ -224,10 +227,10 @@ func refComputed(r *Rule, p *RefProfile, now int64) bool {
 //     value the condition is "count >= 1";
 //   - sum, avg, min, max: over the float64 values at path Of in the matching
 //     events (every element for a [] path; values of other types ignored).
-//     sum is the exact sum of event.Micros of the values, / 1e6: 0 without
-//     values. avg is that micro-unit sum / number of values / 1e6. min and
-//     max are the plain float64 extremes. avg, min and max are absent
-//     without values;
+//     sum is the exact sum (as for total_spend) of event.Micros of the
+//     values, / 1e6: 0 without values. avg is that micro-unit sum / number
+//     of values / 1e6. min and max are the plain float64 extremes. avg,
+//     min and max are absent without values;
 //   - first, last: the earliest and latest time of a matching event,
 //     compared with matchTime; absent without matching events.
 //
