@@ -94,28 +94,28 @@ func pick[T any](rng *rand.Rand, s []T) T { return s[rng.IntN(len(s))] }
 func genTrait(rng *rand.Rand) *Rule {
 	r := &Rule{Trait: pick(rng, []string{"plan", "age", "vip", "tags", "birthday", "signup", "renewal", "email", "missing"})}
 	var flavor genFlavor
-	var ops []Op
+	var likely []Op
 	switch r.Trait {
 	case "plan", "email", "missing":
-		flavor, ops = flavorString, []Op{Eq, Neq, In, NotIn, Contains, StartsWith}
+		flavor, likely = flavorString, []Op{Eq, Neq, In, NotIn, Contains, StartsWith}
 	case "tags":
-		flavor, ops = flavorString, []Op{Contains, Contains, Eq, In}
+		flavor, likely = flavorString, []Op{Contains, Contains, Eq, In}
 	case "age":
-		flavor, ops = flavorNumber, []Op{Eq, Neq, Gt, Gte, Lt, Lte, Between, In, NotIn}
+		flavor, likely = flavorNumber, []Op{Eq, Neq, Gt, Gte, Lt, Lte, Between, In, NotIn}
 	case "vip":
-		flavor, ops = flavorBool, []Op{Eq, Neq}
+		flavor, likely = flavorBool, []Op{Eq, Neq}
 	default: // dates
-		flavor, ops = flavorTime, []Op{Before, After, MoreThanAgo, LessThanAgo, WithinNext, AnniversaryWithinNext}
+		flavor, likely = flavorTime, []Op{Before, After, MoreThanAgo, LessThanAgo, WithinNext, AnniversaryWithinNext}
 	}
 	switch rng.IntN(10) {
 	case 0:
 		r.Op = pick(rng, []Op{Exists, NotExists})
 	case 1:
 		// Any operator at all: a trait of another type than the operand.
-		r.Op = pick(rng, ops)
+		r.Op = pick(rng, ops) // every operator, not just the likely ones
 		flavor = pick(rng, []genFlavor{flavorString, flavorNumber, flavorBool, flavorTime})
 	default:
-		r.Op = pick(rng, ops)
+		r.Op = pick(rng, likely)
 	}
 	r.Value = genOperand(rng, r.Op, flavor, genTraitNumber, genStringsOf[r.Trait])
 	r.CaseSensitive = rng.IntN(5) == 0 && r.Value != nil
@@ -547,9 +547,21 @@ func TestRandomRuleValidates(t *testing.T) {
 			if n.Computed != "" {
 				seen["computed "+n.Computed] = true
 			}
+			switch n.Trait {
+			case "plan", "email":
+				switch n.Op {
+				case Gt, Gte, Lt, Lte, Between:
+					seen["number op on a string trait"] = true
+				}
+			case "age", "vip", "tags":
+				if n.Op == Before || n.Op == After || n.Op.relative() {
+					seen["date op on a non-date trait"] = true
+				}
+			}
 		})
 	}
-	want := []string{"window last", "window since", "window from", "filter products[].category", "filter products[].price"}
+	want := []string{"window last", "window since", "window from", "filter products[].category", "filter products[].price",
+		"number op on a string trait", "date op on a non-date trait"}
 	for _, k := range []Kind{KindAnd, KindOr, KindNot, KindTrait, KindComputed, KindEvent} {
 		want = append(want, fmt.Sprint("kind ", k))
 	}
