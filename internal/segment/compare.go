@@ -256,8 +256,10 @@ func (c *comparison) matchString(s string, now int64) bool {
 		_, ok := slices.BinarySearch(c.strs, f)
 		return ok
 	case NotIn:
+		// A list of numbers only says nothing about strings: false, like
+		// neq with a number (see Rule).
 		_, ok := slices.BinarySearch(c.strs, f)
-		return !ok
+		return len(c.strs) > 0 && !ok
 	}
 	return false
 }
@@ -286,7 +288,7 @@ func (c *comparison) matchNumber(n float64) bool {
 		return ok
 	case NotIn:
 		_, ok := slices.BinarySearch(c.nums, n)
-		return !ok
+		return len(c.nums) > 0 && !ok
 	}
 	return false
 }

@@ -1,0 +1,415 @@
+package segment
+
+import (
+	"math/big"
+	"time"
+
+	"tailor/internal/event"
+)
+
+// This file is the reference evaluator: the slow, obviously correct
+// statement of what a rule means, which the columnar evaluator and the SQL
+// check are tested against. It is a plain walk over one profile's events
+// per condition, and shares with the fast path only the comparisons
+// (compileComparison, match, matchTime), so that a bug in how a condition
+// gathers its values cannot hide in both. Keep it that way: clarity here is
+// worth any amount of speed.
+
+// RefProfile is one profile as the reference evaluator reads it.
+type RefProfile struct {
+	ID string
+	// Traits holds trait values as decoded from JSON (string, float64,
+	// bool, []any, map[string]any). A JSON null is the same as an absent
+	// trait.
+	Traits map[string]any
+	// Events are the profile's events, in any order.
+	Events []RefEvent
+}
+
+// RefEvent is one event as the reference evaluator reads it.
+type RefEvent struct {
+	// Key is the event's EventKey: what an event condition names.
+	Key string
+	// Time is the event's timestamp in unix seconds, truncated.
+	Time int64
+	// Properties holds the event's properties as decoded from JSON.
+	Properties map[string]any
+}
+
+// EventKey is the name an event condition uses for e: a track's event name,
+// else "$" and the call type ("$page", "$screen", "$identify", "$group",
+// "$alias").
+func EventKey(e *event.Event) string {
+	if e.Type == event.Track {
+		return e.Event
+	}
+	return "$" + string(e.Type)
+}
+
+// Reference reports whether profile p matches rule r at the instant now
+// (unix seconds); member answers segment conditions (a nil member belongs
+// to no segment). r should have passed Validate: on a node that has not,
+// Reference still returns without panicking, but its answer is unspecified.
+// A nil p is a profile with no traits and no events.
+//
+// The semantics, node by node, which every evaluator follows:
+//
+//   - Events after now do not exist, for every condition below.
+//   - Trait: the trait's value (nil when absent or null) is matched with the
+//     rule's comparison (see comparison.match: a missing value or one of
+//     another type than the operand only satisfies not_exists).
+//   - Computed: see refComputed.
+//   - Event: see refEvent.
+//   - Segment: member(r.Segment).
+//   - And: every child holds; Or: some child holds; Not: the child does not.
+func Reference(r *Rule, p *RefProfile, now int64, member func(segment string) bool) bool {
+	if r == nil {
+		return false
+	}
+	if p == nil {
+		p = &RefProfile{}
+	}
+	switch r.Kind() {
+	case KindAnd:
+		for _, c := range r.And {
+			if !Reference(c, p, now, member) {
+				return false
+			}
+		}
+		return true
+	case KindOr:
+		for _, c := range r.Or {
+			if Reference(c, p, now, member) {
+				return true
+			}
+		}
+		return false
+	case KindNot:
+		return !Reference(r.Not, p, now, member)
+	case KindTrait:
+		c, err := compileComparison(r.Op, r.Value, r.CaseSensitive, anyType)
+		if err != nil {
+			return false
+		}
+		return c.match(p.Traits[r.Trait], now)
+	case KindComputed:
+		return refComputed(r, p, now)
+	case KindEvent:
+		return refEvent(r, p, now)
+	case KindSegment:
+		return member != nil && member(r.Segment)
+	}
+	return false
+}
+
+// refComputed evaluates a computed-field condition. Every field is derived
+// from the profile's events at or before now:
+//
+//   - event_count: the number of events, of every key;
+//   - orders: the number of "Order Completed" events;
+//   - total_spend: the sum of their event.OrderRevenue in micro-units,
+//     divided by 1e6. The sum is exact, as profiles keep it (in 128 bits):
+//     it equals an int64 sum until that overflows, past about 9.2e12
+//     currency units;
+//   - average_order_value: that micro-unit sum / orders / 1e6; absent
+//     without orders;
+//   - first_seen, last_seen: the earliest and latest event time; absent
+//     without events;
+//   - first_order, last_order: the same over Order Completed; absent
+//     without orders;
+//   - days_since_last_order, days_since_last_seen: whole days from
+//     last_order or last_seen to now, floor((now - t) / 86400); absent when
+//     that time is.
+//
+// Number fields are matched with comparison.match (event_count, orders and
+// total_spend are always present, 0 without events); time fields with
+// matchTime.
+// An absent field satisfies not_exists and nothing else.
+func refComputed(r *Rule, p *RefProfile, now int64) bool {
+	want, ok := computedFields[r.Computed]
+	if !ok {
+		return false
+	}
+	c, err := compileComparison(r.Op, r.Value, r.CaseSensitive, want)
+	if err != nil {
+		return false
+	}
+
+	var (
+		events, orders        int64
+		spend                 = new(big.Int)
+		firstSeen, lastSeen   int64
+		firstOrder, lastOrder int64
+		seenAny, orderedAny   bool
+	)
+	for _, e := range p.Events {
+		if e.Time > now {
+			continue
+		}
+		events++
+		if !seenAny || e.Time < firstSeen {
+			firstSeen = e.Time
+		}
+		if !seenAny || e.Time > lastSeen {
+			lastSeen = e.Time
+		}
+		seenAny = true
+		if e.Key != event.OrderCompleted {
+			continue
+		}
+		orders++
+		spend.Add(spend, big.NewInt(event.OrderRevenue(e.Properties)))
+		if !orderedAny || e.Time < firstOrder {
+			firstOrder = e.Time
+		}
+		if !orderedAny || e.Time > lastOrder {
+			lastOrder = e.Time
+		}
+		orderedAny = true
+	}
+
+	number := func(present bool, v float64) bool {
+		if !present {
+			return c.match(nil, now)
+		}
+		return c.match(v, now)
+	}
+	instant := func(present bool, t int64) bool {
+		if !present {
+			return c.op == NotExists
+		}
+		return c.matchTime(t, now)
+	}
+	switch r.Computed {
+	case "event_count":
+		return number(true, float64(events))
+	case "orders":
+		return number(true, float64(orders))
+	case "total_spend":
+		return number(true, refFloat(spend)/1e6)
+	case "average_order_value":
+		return number(orders > 0, refFloat(spend)/float64(orders)/1e6)
+	case "first_seen":
+		return instant(seenAny, firstSeen)
+	case "last_seen":
+		return instant(seenAny, lastSeen)
+	case "first_order":
+		return instant(orderedAny, firstOrder)
+	case "last_order":
+		return instant(orderedAny, lastOrder)
+	case "days_since_last_order":
+		// Division truncates, which is the floor: the times are <= now.
+		return number(orderedAny, float64((now-lastOrder)/86400))
+	case "days_since_last_seen":
+		return number(seenAny, float64((now-lastSeen)/86400))
+	}
+	return false
+}
+
+// refEvent evaluates an event condition.
+//
+// The matching events are those whose Key is r.Event, at or before now,
+// inside the window, and for which every filter holds. The windows, in
+// whole seconds (a Since or From/To instant is truncated to its second):
+//
+//   - Last d:    now-d < Time <= now
+//   - Since s:   s <= Time <= now
+//   - From f, To t: f <= Time < t (and Time <= now, as always)
+//
+// A filter holds on an event when some value its path yields (every element
+// for a products[].field path, each filter choosing its element on its
+// own) is non-nil and matches; exists holds when some non-nil value is
+// yielded, not_exists when none is.
+//
+// The measure of the matching events is then compared:
+//
+//   - count (the default): their number, as a float64; with no op and no
+//     value the condition is "count >= 1";
+//   - sum, avg, min, max: over the float64 values at path Of in the matching
+//     events (every element for a [] path; values of other types ignored).
+//     sum is the exact sum (as for total_spend) of event.Micros of the
+//     values, / 1e6: 0 without values. avg is that micro-unit sum / number
+//     of values / 1e6. min and max are the plain float64 extremes. avg,
+//     min and max are absent without values;
+//   - first, last: the earliest and latest time of a matching event,
+//     compared with matchTime; absent without matching events.
+//
+// An absent measure satisfies not_exists and nothing else.
+func refEvent(r *Rule, p *RefProfile, now int64) bool {
+	inWindow, ok := refWindow(r.Within, now)
+	if !ok {
+		return false
+	}
+	filters := make([]*comparison, len(r.Where))
+	paths := make([]Path, len(r.Where))
+	for i, f := range r.Where {
+		if f == nil {
+			return false
+		}
+		c, err := compileComparison(f.Op, f.Value, f.CaseSensitive, anyType)
+		if err != nil {
+			return false
+		}
+		path, err := ParsePath(f.Property)
+		if err != nil {
+			return false
+		}
+		filters[i], paths[i] = c, path
+	}
+
+	var matching []RefEvent
+	for _, e := range p.Events {
+		if e.Key != r.Event || e.Time > now || !inWindow(e.Time) {
+			continue
+		}
+		all := true
+		for i := range filters {
+			if !refFilter(filters[i], paths[i], e.Properties, now) {
+				all = false
+				break
+			}
+		}
+		if all {
+			matching = append(matching, e)
+		}
+	}
+
+	measure := r.Measure
+	if measure == "" {
+		measure = MeasureCount
+	}
+	if measure == MeasureCount && r.Op == "" && r.Value == nil {
+		return len(matching) >= 1
+	}
+	want := typeNumber
+	if measure == MeasureFirst || measure == MeasureLast {
+		want = typeTime
+	}
+	c, err := compileComparison(r.Op, r.Value, r.CaseSensitive, want)
+	if err != nil {
+		return false
+	}
+
+	switch measure {
+	case MeasureCount:
+		return c.match(float64(len(matching)), now)
+
+	case MeasureFirst, MeasureLast:
+		if len(matching) == 0 {
+			return c.op == NotExists
+		}
+		t := matching[0].Time
+		for _, e := range matching[1:] {
+			if measure == MeasureFirst && e.Time < t || measure == MeasureLast && e.Time > t {
+				t = e.Time
+			}
+		}
+		return c.matchTime(t, now)
+
+	case MeasureSum, MeasureAvg, MeasureMin, MeasureMax:
+		of, err := ParsePath(r.Of)
+		if err != nil {
+			return false
+		}
+		var values []float64
+		for _, e := range matching {
+			of.Values(e.Properties, func(v any) bool {
+				if f, ok := v.(float64); ok {
+					values = append(values, f)
+				}
+				return true
+			})
+		}
+		micros := new(big.Int)
+		for _, v := range values {
+			micros.Add(micros, big.NewInt(event.Micros(v)))
+		}
+		if measure == MeasureSum {
+			return c.match(refFloat(micros)/1e6, now)
+		}
+		if len(values) == 0 {
+			return c.match(nil, now)
+		}
+		switch measure {
+		case MeasureAvg:
+			return c.match(refFloat(micros)/float64(len(values))/1e6, now)
+		case MeasureMin:
+			m := values[0]
+			for _, v := range values[1:] {
+				m = min(m, v)
+			}
+			return c.match(m, now)
+		default:
+			m := values[0]
+			for _, v := range values[1:] {
+				m = max(m, v)
+			}
+			return c.match(m, now)
+		}
+	}
+	return false
+}
+
+// refFilter reports whether filter c on path holds on one event's
+// properties (see refEvent).
+func refFilter(c *comparison, path Path, props map[string]any, now int64) bool {
+	sawValue, matched := false, false
+	path.Values(props, func(v any) bool {
+		if v == nil {
+			return true
+		}
+		sawValue = true
+		if c.match(v, now) {
+			matched = true
+		}
+		return true
+	})
+	switch c.op {
+	case Exists:
+		return sawValue
+	case NotExists:
+		return !sawValue
+	}
+	return matched
+}
+
+// refWindow returns the test of an event time against w at now (every time
+// passes a nil window); ok is false when w does not parse.
+func refWindow(w *Window, now int64) (in func(t int64) bool, ok bool) {
+	switch {
+	case w == nil:
+		return func(int64) bool { return true }, true
+	case w.Last != "":
+		d, err := ParseDuration(w.Last)
+		if err != nil {
+			return nil, false
+		}
+		secs := int64(d / time.Second)
+		return func(t int64) bool { return now-secs < t && t <= now }, true
+	case w.Since != "":
+		s, err := ParseTime(w.Since)
+		if err != nil {
+			return nil, false
+		}
+		since := s.Unix()
+		return func(t int64) bool { return since <= t && t <= now }, true
+	default:
+		f, err := ParseTime(w.From)
+		if err != nil {
+			return nil, false
+		}
+		to, err := ParseTime(w.To)
+		if err != nil {
+			return nil, false
+		}
+		from, until := f.Unix(), to.Unix()
+		return func(t int64) bool { return from <= t && t < until }, true
+	}
+}
+
+// refFloat is x rounded to the nearest float64: the same value as
+// float64(int64) whenever x fits an int64.
+func refFloat(x *big.Int) float64 {
+	f, _ := new(big.Float).SetInt(x).Float64()
+	return f
+}
