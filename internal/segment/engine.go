@@ -525,6 +525,13 @@ func (e *Engine) reorder() {
 // windows are set. Then it runs the timer and recording loops until ctx
 // ends.
 func (e *Engine) Start(ctx context.Context) {
+	e.begin()
+	go e.timerLoop(ctx)
+	go e.recordLoop(ctx)
+}
+
+// begin is Start without the loops (tests drive timers with Tick).
+func (e *Engine) begin() {
 	ix := e.ix
 	ix.mu.Lock()
 	e.loading = false
@@ -535,8 +542,6 @@ func (e *Engine) Start(ctx context.Context) {
 		}
 	}
 	ix.mu.Unlock()
-	go e.timerLoop(ctx)
-	go e.recordLoop(ctx)
 }
 
 // refresh evaluates s in full at now, records the differences with its

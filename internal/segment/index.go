@@ -235,12 +235,3 @@ func (ix *Index) Stats() Stats {
 	}
 	return st
 }
-
-// EventKey is the key rules name an event by: a track event's name, or
-// "$page", "$screen", "$identify", "$group", "$alias" for the other types.
-func EventKey(e *event.Event) string {
-	if e.Type == event.Track {
-		return e.Event
-	}
-	return "$" + string(e.Type)
-}

@@ -105,7 +105,9 @@ func Reference(r *Rule, p *RefProfile, now int64, member func(segment string) bo
 // refComputed evaluates a computed-field condition. Every field is derived
 // from the profile's events at or before now:
 //
-//   - event_count: the number of events, of every key;
+//   - event_count: the number of events, of every key, except the events
+//     Tailor records itself (segment_entered, segment_exited: see
+//     systemEvents), which no computed field counts;
 //   - orders: the number of "Order Completed" events;
 //   - total_spend: the sum of their event.OrderRevenue in micro-units,
 //     divided by 1e6. The sum is exact, as profiles keep it (in 128 bits):
@@ -143,7 +145,7 @@ func refComputed(r *Rule, p *RefProfile, now int64) bool {
 		seenAny, orderedAny   bool
 	)
 	for _, e := range p.Events {
-		if e.Time > now {
+		if e.Time > now || systemEvents[e.Key] {
 			continue
 		}
 		events++
