@@ -196,8 +196,11 @@ func (e *Engine) Apply(ev *event.Event, r profile.Resolution) {
 	ix := e.ix
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	_, known := ix.ordOf[r.Profile]
 	ord := ix.ord(r.Profile)
-	merged := false
+	// A new profile is evaluated in every segment: one that holds for a
+	// profile with no events (a "not did") holds for it from the start.
+	merged := !known
 	for _, m := range r.Merged {
 		mo, ok := ix.lookup(m)
 		if !ok || mo == ord {

@@ -15,6 +15,7 @@ type eventPlan struct {
 	s        *stream // nil: no event has this key
 	filters  []filterPlan
 	lo, hi   int64 // the window, inclusive, already clipped to now
+	end      int64 // the window's own end (inclusive), not clipped
 	last     int64 // a Last window's length in seconds, 0 for other windows
 	measure  string
 	of       *column // the aggregated property, nil when none or not indexed
@@ -38,7 +39,7 @@ func indexable(p Path) bool {
 }
 
 func (ev *evaluation) planEvent(r *Rule, path string) (*eventPlan, error) {
-	pl := &eventPlan{s: ev.ix.streams[r.Event], measure: r.Measure, lo: math.MinInt64, hi: ev.now}
+	pl := &eventPlan{s: ev.ix.streams[r.Event], measure: r.Measure, lo: math.MinInt64, hi: ev.now, end: math.MaxInt64}
 	if pl.s == nil && ev.ix.streamErr {
 		return nil, evalErr(path+"/event", "event %q is not indexed: the index holds %d event names", r.Event, MaxStreams)
 	}
@@ -57,7 +58,8 @@ func (ev *evaluation) planEvent(r *Rule, path string) (*eventPlan, error) {
 		default:
 			from, _ := ParseTime(w.From)
 			to, _ := ParseTime(w.To)
-			pl.lo, pl.hi = from.Unix(), min(to.Unix()-1, ev.now)
+			pl.lo, pl.end = from.Unix(), to.Unix()-1
+			pl.hi = min(pl.end, ev.now)
 		}
 	}
 	for i, f := range r.Where {
@@ -155,9 +157,9 @@ func (pl *eventPlan) inWindow(ts int64) bool { return ts >= pl.lo && ts <= pl.hi
 
 // nextFor is when an event at ts (that passes the filters) next enters or
 // leaves the window as time passes, after now; MaxInt64 for never.
-func (pl *eventPlan) nextFor(ts, now int64, hasWindowEnd bool) int64 {
+func (pl *eventPlan) nextFor(ts, now int64) int64 {
 	next := int64(math.MaxInt64)
-	if ts > now && ts >= pl.lo && (!hasWindowEnd || ts <= pl.hi) {
+	if ts > now && ts >= pl.lo && ts <= pl.end {
 		next = ts // a future event starts counting
 	}
 	if pl.last > 0 && ts+pl.last > now && ts <= now {
@@ -265,7 +267,6 @@ func (ev *evaluation) event(r *Rule, path string) (*roaring.Bitmap, error) {
 	}
 	ix := ev.ix
 	accs := make([]acc, ev.n)
-	hasEnd := r.Within != nil && r.Within.To != ""
 	if s := pl.s; s != nil {
 		for ci := 0; ci*vecChunk < s.n; ci++ {
 			ords, tss := s.ord.chunk(ci), s.ts.chunk(ci)
@@ -289,7 +290,7 @@ func (ev *evaluation) event(r *Rule, path string) (*roaring.Bitmap, error) {
 					continue
 				}
 				if ev.track {
-					ev.noteNext(ix.canon[o], pl.nextFor(t, ev.now, hasEnd))
+					ev.noteNext(ix.canon[o], pl.nextFor(t, ev.now))
 				}
 				if pl.inWindow(t) {
 					accs[o].addRow(pl, row, ts)

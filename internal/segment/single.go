@@ -273,7 +273,6 @@ func (sg *single) event(r *Rule, path string) (bool, any, string, error) {
 		return false, nil, "", err
 	}
 	var a acc
-	hasEnd := r.Within != nil && r.Within.To != ""
 	if pl.s != nil {
 		sg.rows(pl.s, func(row int, ts uint32) {
 			t := int64(ts)
@@ -283,7 +282,7 @@ func (sg *single) event(r *Rule, path string) (bool, any, string, error) {
 			if !pl.rowMatches(row) {
 				return
 			}
-			sg.noteNext(pl.nextFor(t, sg.now, hasEnd))
+			sg.noteNext(pl.nextFor(t, sg.now))
 			if pl.inWindow(t) {
 				a.addRow(pl, row, ts)
 			}
