@@ -90,7 +90,12 @@ func ParseText(s string) (r *Rule, err error) {
 	if verr := r.Validate(); verr != nil {
 		var e *Error
 		if errors.As(verr, &e) {
-			return nil, p.errorAt(p.locate(r, e.Path), e.Msg, verr)
+			msg := e.Msg
+			// The window's messages do not say which field they are about.
+			if _, field, ok := strings.Cut(e.Path, "/within/"); ok {
+				msg = "time window " + field + ": " + msg
+			}
+			return nil, p.errorAt(p.locate(r, e.Path), msg, verr)
 		}
 		return nil, p.errorAt(0, verr.Error(), verr)
 	}
@@ -202,6 +207,8 @@ func lexOne(src string, i int) (token, int) {
 		}
 		if _, err := ParseTime(text); err == nil {
 			return token{kind: tokDate, pos: i, text: text, str: text}, j
+		} else if len(text) >= 10 && text[4] == '-' && text[7] == '-' {
+			return bad("%v", err)
 		}
 		return bad("%s is not a number, a date (YYYY-MM-DD or RFC 3339) or a duration (like 30d)", text)
 	case c == '(' || c == ')' || c == ',' || c == '=':
