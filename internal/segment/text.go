@@ -686,6 +686,8 @@ func (p *parser) value(after string) any {
 		p.fail(t, "expected a value after %s, found %s (strings are quoted: %q)", after, describe(t), t.text)
 	case t.kind == tokEnd:
 		p.fail(t, "expected a value after %s", after)
+	case isPunct(t, "=") && after == `"="`:
+		p.fail(t, `expected a value after "=", found another "=" (equality is one "=")`)
 	}
 	p.fail(t, "expected a value after %s (a quoted string, a number, true, false, a date like 2026-01-31 or a duration like 30d), found %s", after, describe(t))
 	return nil
@@ -701,7 +703,7 @@ func (p *parser) list(op string) []any {
 		if len(l) == MaxListValues {
 			p.fail(p.peek(), "%s: more than %d values", op, MaxListValues)
 		}
-		l = append(l, p.value(`"("`))
+		l = append(l, p.value(strconv.Quote(p.toks[p.i-1].text)))
 		if !p.acceptPunct(",") {
 			break
 		}
