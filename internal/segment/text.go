@@ -52,6 +52,9 @@ import (
 // (products[].category); anything else is quoted, and so are the reserved
 // words and, or, not, did, trait, in.
 //
+// After a bare "count", "in last" is the window, not the in operator;
+// FormatText writes such a window before the count.
+//
 // The filters of an event run on while "and" is followed by a property: in
 // `did X where a = 1 and b = 2` both are filters. To and an event condition
 // with a trait, put it in parentheses or after the trait; FormatText does so.
