@@ -404,12 +404,24 @@ func describe(t token) string {
 	case tokEnd:
 		return "the end of the rule"
 	case tokString:
-		if len(t.text) > 40 {
-			return t.text[:37] + `..."`
+		if s := short(t.text); s != t.text {
+			return s + `"`
 		}
 		return t.text
 	}
-	return strconv.Quote(t.text)
+	return strconv.Quote(short(t.text))
+}
+
+// short cuts s to 40 characters for a message.
+func short(s string) string {
+	n := 0
+	for i := range s {
+		if n == 40 {
+			return s[:i] + "..."
+		}
+		n++
+	}
+	return s
 }
 
 func (p *parser) errorAt(pos int, msg string, err error) *TextError {
@@ -686,7 +698,7 @@ func (p *parser) value(after string) any {
 		p.next()
 		return isWord(t, "true")
 	case t.kind == tokWord:
-		p.fail(t, "expected a value after %s, found %s (strings are quoted: %q)", after, describe(t), t.text)
+		p.fail(t, "expected a value after %s, found %s (strings are quoted: %q)", after, describe(t), short(t.text))
 	case t.kind == tokEnd:
 		p.fail(t, "expected a value after %s", after)
 	case isPunct(t, "=") && after == `"="`:
