@@ -601,7 +601,7 @@ func (p *parser) primary() *Rule {
 		r.Op, r.Value, r.CaseSensitive, rp.op, rp.value = c.op, c.value, c.cs, c.opPos, c.valuePos
 		return r
 	case t.kind == tokString:
-		p.fail(t, "expected a condition, found %s (a trait with that name is written trait %s)", describe(t), t.text)
+		p.fail(t, "expected a condition, found %s (a trait with that name is written trait %s)", describe(t), describe(t))
 	}
 	p.fail(t, `expected a condition (a trait, did EVENT, in segment ID, not or "("), found %s`, describe(t))
 	return nil
