@@ -58,7 +58,7 @@ func compileComparison(op Op, value any, caseSensitive bool, want fieldType) (*c
 	timeOp := op == Before || op == After || op.relative()
 	switch {
 	case want == typeTime && !timeOp && op != Exists && op != NotExists:
-		return badOp("%s is a time: compare it with before, after, more_than_ago, less_than_ago, within_next", "the field")
+		return badOp("%s does not apply to a time: use before, after, more_than_ago, less_than_ago, within_next or anniversary_within_next", op)
 	case want == typeNumber && (op == Contains || op == StartsWith || timeOp):
 		return badOp("%s does not apply to a number", op)
 	case want == typeString && (op == Gt || op == Gte || op == Lt || op == Lte || op == Between || timeOp):

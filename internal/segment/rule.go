@@ -372,6 +372,12 @@ func (v *validator) event(r *Rule, path string) {
 	if !v.name(path+"/event", r.Event) {
 		return
 	}
+	// Each filter costs a column lookup per row: count them as nodes.
+	v.nodes += len(r.Where)
+	if v.nodes > MaxNodes {
+		v.fail(path+"/where", "more than %d nodes and filters", MaxNodes)
+		return
+	}
 	for i, f := range r.Where {
 		p := fmt.Sprintf("%s/where/%d", path, i)
 		if f == nil {

@@ -346,7 +346,7 @@ func TestTextRoundTripRandomTrees(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	valid := 0
 	for range 20000 {
-		r := randomRule(rng, 1)
+		r := awkwardRule(rng, 1)
 		if r.Validate() != nil {
 			continue
 		}
@@ -372,9 +372,7 @@ var (
 	randIDs     = []string{"vip", "churn-risk", "a_b", "0"}
 )
 
-func pick[T any](rng *rand.Rand, s []T) T { return s[rng.IntN(len(s))] }
-
-func randomRule(rng *rand.Rand, depth int) *Rule {
+func awkwardRule(rng *rand.Rand, depth int) *Rule {
 	k := rng.IntN(10)
 	if depth >= 4 {
 		k = 3 + rng.IntN(7)
@@ -383,14 +381,14 @@ func randomRule(rng *rand.Rand, depth int) *Rule {
 	case k < 2:
 		kids := make([]*Rule, 1+rng.IntN(3))
 		for i := range kids {
-			kids[i] = randomRule(rng, depth+1)
+			kids[i] = awkwardRule(rng, depth+1)
 		}
 		if k == 0 {
 			return &Rule{And: kids}
 		}
 		return &Rule{Or: kids}
 	case k == 2:
-		return &Rule{Not: randomRule(rng, depth+1)}
+		return &Rule{Not: awkwardRule(rng, depth+1)}
 	case k < 5:
 		op, v := randomComparison(rng, true)
 		return &Rule{Trait: pick(rng, randNames), Op: op, Value: v, CaseSensitive: rng.IntN(4) == 0}
