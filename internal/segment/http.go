@@ -200,7 +200,7 @@ func (h *HTTP) delete(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, ErrNotFound):
 		fail(w, r, notFound(id))
 	case errors.Is(err, ErrInUse):
-		fail(w, r, apierr.Errorf(apierr.SegmentInUse, "segment %q is in use: %s refer to it; change or delete them first", id, strings.Join(h.referrers(id), ", ")))
+		fail(w, r, apierr.Errorf(apierr.SegmentInUse, "segment %q is used by %s: change their rules or delete them first", id, strings.Join(h.referrers(id), ", ")))
 	case err != nil:
 		fail(w, r, fmt.Errorf("delete segment %q: %w", id, err))
 	default:

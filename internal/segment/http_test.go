@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -23,7 +24,7 @@ var httpNow = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 // shopEngine returns an engine fed with a small shop:
 //
 //	p_1  spent 300 two days ago, visited yesterday     (high spender)
-//	p_2  added a product three days ago, never bought  (cart abandoner)
+//	p_2  added a product two days ago, never bought    (cart abandoner)
 //	p_3  spent 20 a year ago                           (lapsed)
 //	p_4… visited once, an hour ago each, up to visitors profiles in all
 func shopEngine(t *testing.T, visitors int) *Engine {
@@ -36,7 +37,7 @@ func shopEngine(t *testing.T, visitors int) *Engine {
 	apply("p_1", event.Event{Type: event.Track, Event: event.OrderCompleted, Timestamp: httpNow.Add(-2 * day),
 		Properties: map[string]any{"revenue": 300.0, "products": []any{map[string]any{"category": "Accessories"}}}})
 	apply("p_1", event.Event{Type: event.Page, Timestamp: httpNow.Add(-day)})
-	apply("p_2", event.Event{Type: event.Track, Event: "Product Added", Timestamp: httpNow.Add(-3 * day),
+	apply("p_2", event.Event{Type: event.Track, Event: "Product Added", Timestamp: httpNow.Add(-2 * day),
 		Properties: map[string]any{"product_id": "sku-1"}})
 	apply("p_3", event.Event{Type: event.Track, Event: event.OrderCompleted, Timestamp: httpNow.Add(-365 * day),
 		Properties: map[string]any{"revenue": 20.0}})
@@ -150,7 +151,7 @@ func TestHTTPSegmentRoutes(t *testing.T) {
 		{"cycle", "PUT", "/api/segments/high", `{"rule":{"or":[` + highSpenders + `,{"segment":"vip"}]}}`, 400,
 			`{"code":"invalid_rule","path":"/rule"}`, "cycle: high → vip → high"},
 		{"self reference", "PUT", "/api/segments/buyers", `{"rule":{"segment":"buyers"}}`, 400, `{"code":"invalid_rule"}`, "cycle"},
-		{"delete in use", "DELETE", "/api/segments/high", "", 409, `{"code":"segment_in_use"}`, `"vip" refer to it`},
+		{"delete in use", "DELETE", "/api/segments/high", "", 409, `{"code":"segment_in_use"}`, `is used by "vip": change their rules`},
 		{"delete missing", "DELETE", "/api/segments/nope", "", 404, `{"code":"segment_not_found"}`, ""},
 		{"put replaces, keeps created_at", "PUT", "/api/segments/buyers",
 			`{"id":"buyers","name":"Buyers","created_at":"2000-01-01T00:00:00Z","updated_at":"x","size":9,"entered":1,"exited":2,"rule":` + highSpenders + `}`,
@@ -441,4 +442,41 @@ func TestHTTPExport(t *testing.T) {
 			t.Errorf("%s: %d %v, want %d %s", tt.path, status, got, tt.status, tt.code)
 		}
 	}
+}
+
+// TestHTTPDocExamples keeps the rule examples of docs/API.md valid: each
+// previews without error on the shop, the segments the last one refers to
+// saved from the first and the fourth (high spenders, lapsed customers).
+func TestHTTPDocExamples(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/API.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(doc), "#### Examples\n")
+	if !ok {
+		t.Fatal("docs/API.md has no segment examples")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	var rules []string
+	for _, block := range strings.Split(section, "```json\n")[1:] {
+		rule, _, _ := strings.Cut(block, "```")
+		rules = append(rules, rule)
+	}
+	if len(rules) < 5 {
+		t.Fatalf("%d examples, want at least 5", len(rules))
+	}
+	srv := newSegmentServer(t, shopEngine(t, 5))
+	for id, i := range map[string]int{"high_spenders": 0, "lapsed": 3} {
+		if status, _, got := call(t, srv, "PUT", "/api/segments/"+id, `{"rule":`+rules[i]+`}`); status != 200 {
+			t.Fatalf("example %d as %s: %d %v", i+1, id, status, got)
+		}
+	}
+	for i, rule := range rules {
+		if status, _, got := call(t, srv, "POST", "/api/segments/preview", `{"rule":`+rule+`}`); status != 200 {
+			t.Errorf("example %d: %d %v\n%s", i+1, status, got, rule)
+		}
+	}
+	// The cart abandoner is the one who added and did not buy.
+	_, _, got := call(t, srv, "POST", "/api/segments/preview", `{"rule":`+rules[1]+`}`)
+	checkFields(t, got, `{"count":1,"sample":["p_2"]}`)
 }
