@@ -480,3 +480,20 @@ func TestHTTPDocExamples(t *testing.T) {
 	_, _, got := call(t, srv, "POST", "/api/segments/preview", `{"rule":`+rules[1]+`}`)
 	checkFields(t, got, `{"count":1,"sample":["p_2"]}`)
 }
+
+func TestHTTPExplainWithoutLookupTakesProfileIDs(t *testing.T) {
+	e := shopEngine(t, 3)
+	if _, err := e.Save(Definition{ID: "buyers", Rule: &Rule{Computed: "orders", Op: Gte, Value: 1.0}}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer((&HTTP{Engine: e}).Handler())
+	t.Cleanup(srv.Close)
+	for path, want := range map[string]string{
+		"/api/segments/buyers/explain/p_3":        `{"profile":"p_3","member":true,"result":true}`,
+		"/api/segments/buyers/explain/p_2":        `{"profile":"p_2","member":false,"result":false}`,
+		"/api/segments/buyers/explain/user_id:u1": `{"code":"not_found"}`,
+	} {
+		_, _, got := call(t, srv, "GET", path, "")
+		checkFields(t, got, want)
+	}
+}
