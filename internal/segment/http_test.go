@@ -27,7 +27,7 @@ var httpNow = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 //	p_2  added a product two days ago, never bought    (cart abandoner)
 //	p_3  spent 20 a year ago                           (lapsed)
 //	p_4… visited once, an hour ago each, up to visitors profiles in all
-func shopEngine(t *testing.T, visitors int) *Engine {
+func shopEngine(t testing.TB, visitors int) *Engine {
 	t.Helper()
 	e := NewEngine(Options{Now: func() time.Time { return httpNow }})
 	apply := func(pid string, ev event.Event) {
@@ -53,7 +53,7 @@ func lookupTable(ident string) (string, bool) {
 	return pid, ok
 }
 
-func newSegmentServer(t *testing.T, e *Engine) *httptest.Server {
+func newSegmentServer(t testing.TB, e *Engine) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer((&HTTP{Engine: e, Lookup: lookupTable}).Handler())
 	t.Cleanup(srv.Close)
@@ -496,4 +496,32 @@ func TestHTTPExplainWithoutLookupTakesProfileIDs(t *testing.T) {
 		_, _, got := call(t, srv, "GET", path, "")
 		checkFields(t, got, want)
 	}
+}
+
+// FuzzHTTPBody: whatever the body, a definition or a preview is answered
+// with JSON and a 2xx or 4xx, never a 500 or a panic.
+func FuzzHTTPBody(f *testing.F) {
+	for _, s := range []string{
+		`{"id":"x","rule":` + highSpenders + `}`,
+		`{"id":"x","rule":{"and":[{"event":"Page","where":[{"property":"a.b","op":"in","value":[1,"x"]}],"within":{"from":"2026-01-01","to":"2026-02-01"}}]}}`,
+		`{"rule":{"or":[{"not":{"segment":"x"}}]},"sample":-1,"at":"2026"}`,
+		`{"rule":{"trait":"t","op":"between","value":[2,1]}}`, `[]`, `{"rule":[]}`, `{"rule":{"and":{}}}`, `{"sample":1e400}`, `nul`,
+	} {
+		f.Add(s)
+	}
+	e := shopEngine(f, 3)
+	h := (&HTTP{Engine: e, Lookup: lookupTable}).Handler()
+	f.Fuzz(func(t *testing.T, body string) {
+		for _, path := range []string{"/api/segments/preview", "/api/segments/fuzz"} {
+			method := "POST"
+			if path != "/api/segments/preview" {
+				method = "PUT"
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(method, path, strings.NewReader(body)))
+			if rec.Code >= 500 || rec.Header().Get("Content-Type") != "application/json" || !json.Valid(rec.Body.Bytes()) {
+				t.Fatalf("%s %s %q: %d %s", method, path, body, rec.Code, rec.Body)
+			}
+		}
+	})
 }
