@@ -29,6 +29,7 @@ const (
 	InvalidJSON      Code = "invalid_json"       // the body is not well-formed JSON
 	InvalidMessage   Code = "invalid_message"    // a Tracking API message breaks the spec
 	InvalidProduct   Code = "invalid_product"    // a catalog product breaks the catalog's rules
+	InvalidRule      Code = "invalid_rule"       // a segment or its rule tree is not valid; the answer names the path
 	NoBatch          Code = "no_batch"           // a batch body without {"batch":[...]}
 	BadGzip          Code = "bad_gzip"           // Content-Encoding gzip, body is not gzip
 	BadBody          Code = "bad_body"           // the body could not be read
@@ -36,6 +37,9 @@ const (
 	NoWriteKey       Code = "no_write_key"       // Tracking API without a write key
 	BadWriteKey      Code = "bad_write_key"      // Tracking API with an unknown write key
 	NotFound         Code = "not_found"          // no such route or resource
+	SegmentNotFound  Code = "segment_not_found"  // no saved segment with that id
+	SegmentExists    Code = "segment_exists"     // creating a segment whose id is taken
+	SegmentInUse     Code = "segment_in_use"     // deleting a segment other segments refer to
 	MethodNotAllowed Code = "method_not_allowed" // the route exists for other methods
 	BodyTimeout      Code = "body_timeout"       // the body did not arrive within the read deadline
 	TooLarge         Code = "too_large"          // the body is over its size limit
@@ -56,6 +60,7 @@ var table = map[Code]row{
 	InvalidJSON:      {http.StatusBadRequest, "body is not valid JSON"},
 	InvalidMessage:   {http.StatusBadRequest, "message is not valid"},
 	InvalidProduct:   {http.StatusBadRequest, "product is not valid"},
+	InvalidRule:      {http.StatusBadRequest, "segment rule is not valid"},
 	NoBatch:          {http.StatusBadRequest, `body must be {"batch":[...messages]}`},
 	BadGzip:          {http.StatusBadRequest, "body is not valid gzip"},
 	BadBody:          {http.StatusBadRequest, "the request body could not be read"},
@@ -63,6 +68,9 @@ var table = map[Code]row{
 	NoWriteKey:       {http.StatusUnauthorized, "missing write key: send it as the HTTP Basic user name (or writeKey in the body)"},
 	BadWriteKey:      {http.StatusUnauthorized, "unknown write key"},
 	NotFound:         {http.StatusNotFound, "not found"},
+	SegmentNotFound:  {http.StatusNotFound, "no such segment"},
+	SegmentExists:    {http.StatusConflict, "a segment with this id exists; PUT replaces it"},
+	SegmentInUse:     {http.StatusConflict, "other segments refer to this segment; change them first"},
 	MethodNotAllowed: {http.StatusMethodNotAllowed, "method not allowed"},
 	BodyTimeout:      {http.StatusRequestTimeout, "the request body did not arrive in time; send it faster or in smaller parts"},
 	TooLarge:         {http.StatusRequestEntityTooLarge, "body is over the size limit"},

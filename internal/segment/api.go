@@ -16,6 +16,8 @@ import (
 var (
 	ErrNotFound = errors.New("no such segment")
 	ErrInUse    = errors.New("segment is used by other segments")
+	// ErrNoProfile is a profile the index has no row for (not seen yet).
+	ErrNoProfile = errors.New("profile is not in the segment index")
 )
 
 // Save creates or replaces a saved segment. The rule is validated, the
@@ -311,7 +313,7 @@ func (e *Engine) Explain(seg, id string) (ex *Explanation, member bool, err erro
 	}
 	o, ok := e.ix.lookup(id)
 	if !ok || !e.ix.alive.Contains(o) {
-		return nil, false, fmt.Errorf("profile %q is not in the index", id)
+		return nil, false, fmt.Errorf("%w: %q", ErrNoProfile, id)
 	}
 	sg := newSingle(e.ix, o, e.opts.Now(), e.resolve, true)
 	_, ex, err = sg.rule(s.def.Rule, "")
