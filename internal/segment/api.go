@@ -151,7 +151,7 @@ func (e *Engine) Delete(id string) error {
 }
 
 func (e *Engine) info(s *saved) Info {
-	return Info{Definition: s.def, Size: int(s.members.GetCardinality()), Entered: s.entered.Load(), Exited: s.exited.Load()}
+	return Info{Definition: s.def, Size: int(s.members.GetCardinality()), Entered: s.entered.Load(), Exited: s.exited.Load(), Text: FormatText(s.def.Rule)}
 }
 
 // List returns every saved segment, by id.

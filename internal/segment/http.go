@@ -68,8 +68,6 @@ type HTTP struct {
 //	GET    /api/segments/{id}/explain/{identifier}  how the rule decides for one profile
 //	GET    /api/segments/{id}/export            ?format=csv|ndjson&fields=id: every member, streamed
 //
-// TODO(text): answer Info.Text (FormatText) with every Info once the text
-// form of rules lands.
 func (h *HTTP) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/segments", h.list)
@@ -102,9 +100,7 @@ type definitionBody struct {
 	Name        string `json:"name"`
 	Description string `json:"description"`
 	Rule        *Rule  `json:"rule"`
-	// TODO(text): accept the rule in its text form (ParseText) once it
-	// lands; until then it is refused with a reason rather than as an
-	// unknown field.
+	// Text is the rule in its readable form, instead of Rule.
 	Text string `json:"text"`
 
 	CreatedAt json.RawMessage `json:"created_at"`
@@ -115,13 +111,28 @@ type definitionBody struct {
 }
 
 func (b *definitionBody) definition() (Definition, error) {
-	if b.Text != "" {
-		return Definition{}, errTextForm
+	rule, err := ruleOrText(b.Rule, b.Text)
+	if err != nil {
+		return Definition{}, err
 	}
-	return Definition{ID: b.ID, Name: b.Name, Description: b.Description, Rule: b.Rule}, nil
+	return Definition{ID: b.ID, Name: b.Name, Description: b.Description, Rule: rule}, nil
 }
 
-var errTextForm = &Error{Path: "/text", Msg: `the text form of rules is not supported yet; send the rule tree in "rule"`}
+// ruleOrText takes the rule from the tree or from its text form; both
+// given must agree.
+func ruleOrText(tree *Rule, text string) (*Rule, error) {
+	if text == "" {
+		return tree, nil
+	}
+	r, err := ParseText(text)
+	if err != nil {
+		return nil, &Error{Path: "/text", Msg: err.Error()}
+	}
+	if tree != nil && FormatText(tree) != FormatText(r) {
+		return nil, &Error{Path: "/text", Msg: `"rule" and "text" say different things; send one of them`}
+	}
+	return r, nil
+}
 
 func (h *HTTP) list(w http.ResponseWriter, r *http.Request) {
 	apierr.WriteJSON(w, http.StatusOK, map[string]any{"segments": h.Engine.List()})
@@ -228,7 +239,7 @@ type previewBody struct {
 	Sample *int `json:"sample"`
 	// Against is a saved segment to compare with (entering, leaving).
 	Against string `json:"against"`
-	// TODO(text): the rule in its text form, once ParseText lands.
+	// Text is the rule in its readable form, instead of Rule.
 	Text string `json:"text"`
 }
 
@@ -238,10 +249,12 @@ func (h *HTTP) preview(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	if body.Text != "" {
-		fail(w, r, errTextForm)
+	rule, err := ruleOrText(body.Rule, body.Text)
+	if err != nil {
+		fail(w, r, err)
 		return
 	}
+	body.Rule = rule
 	if body.Rule == nil {
 		fail(w, r, &Error{Path: "/rule", Msg: "a preview needs a rule"})
 		return
