@@ -161,11 +161,12 @@ type Models struct {
 	// Customers is the RFM population: profiles with at least one order
 	// at At. The boundaries below have 4 values each (5 scores).
 	Customers int `json:"customers"`
-	// RecencyDays are day counts: rfm_recency ranks the profile's whole
-	// days from its last order to At, floor((At - last_order) / 1 day),
-	// fewer being better: rank = the number of RecencyDays strictly above
-	// its day count. Measured from At, not from now, so that the score
-	// does not drift between snapshots while everyone's days grow alike.
+	// RecencyDays are day counts, descending: rfm_recency ranks the
+	// profile's whole days from its last order to At, floor((At -
+	// last_order) / 1 day), fewer being better: its rank is the number of
+	// RecencyDays strictly above its day count. Measured from At, not from
+	// now, so that scores do not drift between snapshots while everyone's
+	// days grow alike.
 	RecencyDays []int64 `json:"recency_days"`
 	// Frequency are order counts; rfm_frequency ranks orders.
 	Frequency []int64 `json:"frequency"`
