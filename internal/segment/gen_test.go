@@ -461,11 +461,17 @@ func genProfile(rng *rand.Rand, id string, now int64) *RefProfile {
 		return pick(rng, []string{id + "@example.com", "Someone@Example.COM", "x@other.org"})
 	})
 
+	// Some profiles are young, so that every lifecycle stage is common.
+	young := rng.IntN(5) == 0
 	for range rng.IntN(40) {
 		// Never "Never Happened"; mostly the events with numbers.
 		key := pick(rng, []string{event.ProductAdded, event.ProductAdded, event.ProductAdded,
 			event.OrderCompleted, event.OrderCompleted, event.OrderCompleted, "$page", "$page", "Signed Up", "$identify"})
-		p.Events = append(p.Events, RefEvent{Key: key, Time: genTime(rng, now), Properties: genEventProps(rng, key)})
+		at := genTime(rng, now)
+		if young && at < now-31*genDay {
+			at = now - 31*genDay + (now-at)%(31*genDay)
+		}
+		p.Events = append(p.Events, RefEvent{Key: key, Time: at, Properties: genEventProps(rng, key)})
 	}
 	return p
 }

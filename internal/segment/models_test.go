@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tailor/internal/event"
 )
 
 const oneDay = 24 * time.Hour
@@ -395,5 +397,95 @@ func TestModelOptionsValidate(t *testing.T) {
 		if (err == nil) != (tc.bad == "") || err != nil && !strings.Contains(err.Error(), tc.bad) {
 			t.Errorf("%s: Validate() = %v, want an error naming %q", tc.name, err, tc.bad)
 		}
+	}
+}
+
+// refBounds states quantileBounds independently, from its definition: for
+// each percentage p, the smallest key k with at least p % of the keys at
+// or below k.
+func refBounds(keys []int64, percents []int) []int64 {
+	if len(keys) == 0 {
+		return nil
+	}
+	var out []int64
+	for _, p := range percents {
+		best := int64(0)
+		found := false
+		for _, k := range keys {
+			atOrBelow := 0
+			for _, x := range keys {
+				if x <= k {
+					atOrBelow++
+				}
+			}
+			if atOrBelow*100 >= p*len(keys) && (!found || k < best) {
+				best, found = k, true
+			}
+		}
+		out = append(out, best)
+	}
+	return out
+}
+
+// checkModels compares the snapshot m of the index built from ps with the
+// boundaries stated from the profiles' events directly.
+func checkModels(t *testing.T, m *Models, ps []*RefProfile) {
+	t.Helper()
+	at := m.At.Unix()
+	var recency, frequency, monetary, spend []int64
+	for _, p := range ps {
+		var orders, total, trailing, last int64
+		for _, e := range p.Events {
+			if e.Key != "Order Completed" || e.Time > at {
+				continue
+			}
+			rev := event.OrderRevenue(e.Properties)
+			if orders == 0 || e.Time > last {
+				last = e.Time
+			}
+			orders++
+			total += rev
+			if e.Time > at-365*86400 {
+				trailing += rev
+			}
+		}
+		if orders > 0 {
+			days := (at - last) / 86400
+			if (at-last)%86400 != 0 && at < last {
+				days--
+			}
+			recency = append(recency, days)
+			frequency = append(frequency, orders)
+			monetary = append(monetary, total)
+		}
+		if trailing > 0 {
+			spend = append(spend, trailing)
+		}
+	}
+	// Fewer days are better: the recency boundaries are the days of the
+	// quantiles from the most days down.
+	neg := make([]int64, len(recency))
+	for i, d := range recency {
+		neg[i] = -d
+	}
+	wantRecency := refBounds(neg, rfmPercents)
+	for i := range wantRecency {
+		wantRecency[i] = -wantRecency[i]
+	}
+	for _, c := range []struct {
+		name      string
+		got, want []int64
+	}{
+		{"recency", m.RecencyDays, wantRecency},
+		{"frequency", m.Frequency, refBounds(frequency, rfmPercents)},
+		{"monetary", m.Monetary, refBounds(monetary, rfmPercents)},
+		{"spend", m.Spend, refBounds(spend, spendPercents)},
+	} {
+		if !slices.Equal(c.got, c.want) {
+			t.Errorf("models at %v: %s boundaries %v, want %v", m.At, c.name, c.got, c.want)
+		}
+	}
+	if m.Customers != len(frequency) || m.Spenders != len(spend) {
+		t.Errorf("models at %v: %d customers, %d spenders; want %d, %d", m.At, m.Customers, m.Spenders, len(frequency), len(spend))
 	}
 }

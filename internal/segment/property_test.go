@@ -80,6 +80,9 @@ func TestFastPathEqualsReference(t *testing.T) {
 			e.ix.models = computeModels(e.ix, now.Add(3*24*time.Hour), ModelOptions{})
 		}
 		models := e.ix.models
+		if models != nil {
+			checkModels(t, models, ps)
+		}
 		for range 150 {
 			r := randomRule(rng, 1+rng.IntN(4))
 			rules++
