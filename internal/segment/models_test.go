@@ -2,6 +2,7 @@ package segment
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -487,5 +488,56 @@ func checkModels(t *testing.T, m *Models, ps []*RefProfile) {
 	}
 	if m.Customers != len(frequency) || m.Spenders != len(spend) {
 		t.Errorf("models at %v: %d customers, %d spenders; want %d, %d", m.At, m.Customers, m.Spenders, len(frequency), len(spend))
+	}
+}
+
+// benchIndex is an index of n profiles with about 5 events each, 2 of them
+// orders, over the 400 days before t0.
+func benchIndex(n int) *Index {
+	ix := NewIndex()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range n {
+		o := ix.ord(fmt.Sprint("p", i))
+		for k := range 1 + rng.IntN(9) {
+			e := &event.Event{Type: event.Track, Event: "Product Viewed", Timestamp: t0.Add(-time.Duration(rng.Int64N(400*86400)) * time.Second)}
+			if k%2 == 1 {
+				e.Event, e.Properties = event.OrderCompleted, map[string]any{"revenue": float64(rng.IntN(50000)) / 100}
+			}
+			ix.add(o, e)
+		}
+	}
+	return ix
+}
+
+// The models refresh against full evaluations of one leaf over the same
+// index: total_spend (the aggregates only) and spend_tier (plus a scan of
+// the orders).
+func BenchmarkModels(b *testing.B) {
+	ix := benchIndex(100_000)
+	for _, bc := range []struct {
+		name string
+		run  func()
+	}{
+		{"computeModels", func() { computeModels(ix, t0, ModelOptions{}) }},
+		{"eval total_spend", func() {
+			newEvaluation(ix, t0, nil, true).rule(&Rule{Computed: "total_spend", Op: Gt, Value: 100.0}, "")
+		}},
+		{"eval spend_tier", func() {
+			newEvaluation(ix, t0, nil, true).rule(&Rule{Computed: FieldSpendTier, Op: Eq, Value: TierHigh}, "")
+		}},
+		{"eval lifecycle", func() {
+			newEvaluation(ix, t0, nil, true).rule(&Rule{Computed: FieldLifecycle, Op: Eq, Value: StageActive}, "")
+		}},
+		{"eval rfm", func() {
+			newEvaluation(ix, t0, nil, true).rule(&Rule{Computed: FieldRFM, Op: Gte, Value: 500.0}, "")
+		}},
+	} {
+		ix.models = computeModels(ix, t0, ModelOptions{})
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				bc.run()
+			}
+		})
 	}
 }
