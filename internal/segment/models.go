@@ -451,3 +451,48 @@ func checkModelValue(field string, op Op, value any, caseSensitive bool) error {
 	}
 	return nil
 }
+
+// modelWhy states the figures behind a model field of the profile in slot
+// 0 of a, for explanations; "" for other fields.
+func modelWhy(field string, a *aggregates, m *Models) string {
+	when := func(t uint32) string { return time.Unix(int64(t)-1, 0).UTC().Format(time.RFC3339) }
+	switch field {
+	case FieldRFM, FieldRFMRecency, FieldRFMFrequency, FieldRFMMonetary, FieldSpendTier:
+		if m == nil {
+			return "no models snapshot yet"
+		}
+		at := m.At.Format(time.RFC3339)
+		if field == FieldSpendTier {
+			return fmt.Sprintf("spend over the %d days to now %v; against the snapshot of %s: %d spenders, low up to %v, high above %v",
+				spendWindowSecs/86400, float64(a.trail[0])/1e6, at, m.Spenders, micros(m.Spend, 0), micros(m.Spend, 1))
+		}
+		if a.orders[0] == 0 {
+			return "no orders"
+		}
+		return fmt.Sprintf("%d days from the last order to the snapshot of %s, %d orders, total spend %v; quintile boundaries: days %v, orders %v, spend %v",
+			daysFloor(m.At.Unix()-(int64(a.lastOrder[0])-1)), at, a.orders[0], float64(a.spend[0])/1e6,
+			m.RecencyDays, m.Frequency, microsList(m.Monetary))
+	case FieldLifecycle:
+		if a.orders[0] == 0 {
+			return "no orders"
+		}
+		return fmt.Sprintf("first order %s, last order %s", when(a.firstOrder[0]), when(a.lastOrder[0]))
+	}
+	return ""
+}
+
+// micros is bounds[i] in currency units, "none" when there is none.
+func micros(bounds []int64, i int) any {
+	if i >= len(bounds) {
+		return "none"
+	}
+	return float64(bounds[i]) / 1e6
+}
+
+func microsList(bounds []int64) []float64 {
+	out := make([]float64, len(bounds))
+	for i, b := range bounds {
+		out[i] = float64(b) / 1e6
+	}
+	return out
+}

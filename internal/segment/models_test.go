@@ -124,6 +124,15 @@ func TestRFMScoresByQuintile(t *testing.T) {
 			}
 		}
 	}
+	// Explain shows the figures behind a score.
+	if _, err := e.Save(Definition{ID: "champions", Rule: mustRule(t, `{"computed":"rfm","op":"gte","value":500}`)}); err != nil {
+		t.Fatal(err)
+	}
+	ex, member, err := e.Explain("champions", "p1")
+	if err != nil || !member || !ex.Result || ex.Value != 511.0 ||
+		!strings.Contains(ex.Detail, "10 days from the last order to the snapshot of 2026-11-01T12:00:00Z, 1 orders, total spend 10") {
+		t.Errorf("explain p1 = %+v, member %v, err %v", ex, member, err)
+	}
 	// Recency is measured from the snapshot: a day later nothing moves.
 	if got := fieldValue(t, e, "p2", FieldRFMRecency, t0.Add(oneDay)); got != 5.0 {
 		t.Errorf("p2 rfm_recency a day later = %v, want 5 until the next snapshot", got)
@@ -159,6 +168,14 @@ func TestSpendTierByTrailingYear(t *testing.T) {
 		if got := fieldValue(t, e, id, FieldSpendTier, t0); got != w {
 			t.Errorf("%s spend_tier = %v, want %v", id, got, w)
 		}
+	}
+	if _, err := e.Save(Definition{ID: "high", Rule: mustRule(t, `{"computed":"spend_tier","op":"eq","value":"high"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	ex, _, err := e.Explain("high", "edge")
+	if err != nil || !ex.Result || ex.Value != TierHigh ||
+		!strings.Contains(ex.Detail, "spend over the 365 days to now 1000; against the snapshot of 2026-11-01T12:00:00Z: 11 spenders, low up to 6, high above 10") {
+		t.Errorf("explain edge = %+v, err %v", ex, err)
 	}
 	// The edge order leaves the window, the future one enters it: timers
 	// move both without an event.

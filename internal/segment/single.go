@@ -269,6 +269,11 @@ func (sg *single) computed(r *Rule, path string) (bool, any, string, error) {
 	if !v.present {
 		detail = fmt.Sprintf("%s has no value → %v", r.Computed, res)
 	}
+	if sg.explain {
+		if why := modelWhy(r.Computed, a, m); why != "" {
+			detail += " (" + why + ")"
+		}
+	}
 	return res, val, detail, nil
 }
 
