@@ -153,7 +153,9 @@ func (o ModelOptions) Validate() error {
 // (so a figure equal to a boundary ranks with the part below it, and ties
 // always share a score). A score is 1 + rank; a tier is low, mid, high for
 // rank 0, 1, 2. A field whose population was empty at At has no
-// boundaries and is absent for every profile.
+// boundaries and is absent for every profile (a fresh install gets them
+// at the first refresh after its first orders). Every evaluation ranks
+// against the current snapshot, a preview at another instant too.
 type Models struct {
 	At      time.Time    `json:"at"`
 	Options ModelOptions `json:"options"`
