@@ -168,9 +168,10 @@ func (e *Engine) depsOf(r *Rule, d *deps, depth int) {
 			}
 		case KindComputed:
 			d.computed = true
-			if computedFields[n.Computed] == typeTime || n.Computed == "days_since_last_order" || n.Computed == "days_since_last_seen" {
-				d.time = true
-			}
+			// Time moves every computed field: the time-typed ones, days
+			// since, lifecycle and trailing spend, and any field when an
+			// event dated after now comes due.
+			d.time = true
 		case KindEvent:
 			d.events[n.Event] = true
 			// Future events enter any window when their time comes.
@@ -531,6 +532,7 @@ func (e *Engine) Start(ctx context.Context) {
 	e.begin()
 	go e.timerLoop(ctx)
 	go e.recordLoop(ctx)
+	go e.modelLoop(ctx)
 }
 
 // begin is Start without the loops (tests drive timers with Tick).
@@ -539,6 +541,8 @@ func (e *Engine) begin() {
 	ix.mu.Lock()
 	e.loading = false
 	now := e.opts.Now()
+	// The models first: the segments that rank by them evaluate with them.
+	e.computeModels(now)
 	for _, s := range e.order {
 		if err := e.refresh(s, now, "start-"+fmt.Sprint(now.Unix()), true); err != nil {
 			slog.Error("segment: evaluation failed", "segment", s.def.ID, "err", err)

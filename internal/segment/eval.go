@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
+
+	"tailor/internal/event"
 )
 
 // Resolver finds the rule of a saved segment, for membership conditions.
@@ -189,6 +191,45 @@ func (ev *evaluation) trait(r *Rule, path string) (*roaring.Bitmap, error) {
 type aggregates struct {
 	events, orders, first, last, firstOrder, lastOrder []uint32
 	spend                                              []int64
+	// trail is the spend over SpendWindow up to now, in micro-units, and
+	// trailNext the next instant it changes by time alone (an order
+	// leaving the window or a future one entering it; 0 = never). Nil
+	// until a rule asks for spend_tier (trailingNow).
+	trail     []int64
+	trailNext []int64
+}
+
+// addTrailing folds one Order Completed row (time ts, revenue rev) of
+// slot o into the trailing spend at now.
+func (a *aggregates) addTrailing(o int, ts uint32, rev, now int64) {
+	t := int64(ts)
+	next := t // a future order enters at its time
+	switch {
+	case t <= now-spendWindowSecs:
+		return // out for good
+	case t <= now:
+		a.trail[o] += rev
+		next = t + spendWindowSecs // leaves when now-window reaches it
+	}
+	if a.trailNext[o] == 0 || next < a.trailNext[o] {
+		a.trailNext[o] = next
+	}
+}
+
+// trailingNow fills a's trailing spend at now from the Order Completed
+// stream (a.trail stays as is when filled).
+func (ev *evaluation) trailingNow(a *aggregates) {
+	if a.trail != nil {
+		return
+	}
+	a.trail, a.trailNext = make([]int64, ev.n), make([]int64, ev.n)
+	s := ev.ix.streams[event.OrderCompleted]
+	if s == nil {
+		return
+	}
+	for row := range s.n {
+		a.addTrailing(int(ev.ix.canon[s.ord.get(row)]), s.ts.get(row), s.rev.get(row), ev.now)
+	}
 }
 
 // aggregatesNow returns the aggregates over events at or before now: the
@@ -246,15 +287,23 @@ func (ev *evaluation) aggregatesNow() *aggregates {
 	return a
 }
 
-// computedValue is a computed field of one profile: a number, a time, or absent.
+// computedValue is a computed field of one profile: a number, a time, a
+// string, or absent.
 type computedValue struct {
 	num     float64
 	secs    int64
+	str     string
 	present bool
 	isTime  bool
+	isStr   bool
 }
 
-func computeField(field string, a *aggregates, o int, now int64) computedValue {
+// computeField is the value of a computed field of profile o at now, from
+// its aggregates (a.trail filled for spend_tier) and the models snapshot m.
+func computeField(field string, a *aggregates, o int, now int64, m *Models) computedValue {
+	if v, ok := modelField(field, a, o, now, m); ok {
+		return v
+	}
 	num := func(f float64) computedValue { return computedValue{num: f, present: true} }
 	tm := func(t uint32) computedValue {
 		if t == 0 {
@@ -307,6 +356,8 @@ func matchComputed(c *comparison, v computedValue, now int64) bool {
 		return false
 	case v.isTime:
 		return c.matchTime(v.secs, now)
+	case v.isStr:
+		return c.matchString(v.str, now)
 	}
 	return c.matchNumber(v.num)
 }
@@ -321,16 +372,20 @@ func (ev *evaluation) computed(r *Rule, path string) (*roaring.Bitmap, error) {
 		return nil, err
 	}
 	a := ev.aggregatesNow()
+	if r.Computed == FieldSpendTier {
+		ev.trailingNow(a)
+	}
+	m := ev.ix.models
 	d := ev.newDense()
 	it := ev.ix.alive.Iterator()
 	for it.HasNext() {
 		o := int(it.Next())
-		v := computeField(r.Computed, a, o, ev.now)
+		v := computeField(r.Computed, a, o, ev.now, m)
 		if matchComputed(c, v, ev.now) {
 			d.set(o)
 		}
-		if ev.track && v.present {
-			ev.noteNext(uint32(o), nextComputedAt(r.Computed, c, v, a, o, ev.now))
+		if ev.track {
+			ev.noteNext(uint32(o), nextComputedAt(r.Computed, c, v, a, o, ev.now, m))
 		}
 	}
 	return ev.bitmap(d), nil
@@ -338,7 +393,21 @@ func (ev *evaluation) computed(r *Rule, path string) (*roaring.Bitmap, error) {
 
 // nextComputedAt is when profile o's computed field may next change its
 // comparison by time alone.
-func nextComputedAt(field string, c *comparison, v computedValue, a *aggregates, o int, now int64) int64 {
+func nextComputedAt(field string, c *comparison, v computedValue, a *aggregates, o int, now int64, m *Models) int64 {
+	switch field {
+	case FieldSpendTier:
+		// Even when absent: an order leaving the window can make a
+		// non-positive sum positive.
+		if t := a.trailNext[o]; t != 0 {
+			return t
+		}
+		return math.MaxInt64
+	case FieldLifecycle:
+		return lifecycleNext(a.firstOrder[o], a.lastOrder[o], now, m.options())
+	}
+	if !v.present {
+		return math.MaxInt64
+	}
 	switch field {
 	case "days_since_last_order", "days_since_last_seen":
 		t := a.last[o]

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,7 +29,7 @@ const genDay = int64(24 * 60 * 60)
 
 // genDayOffsets are the day counts the generators build windows and edge
 // times from, so that some event sits exactly on most window boundaries.
-var genDayOffsets = []int64{0, 1, 2, 7, 30, 90, 365}
+var genDayOffsets = []int64{0, 1, 2, 7, 30, 90, 180, 365}
 
 var (
 	genEvents     = []string{event.ProductAdded, event.OrderCompleted, "$page", "Signed Up", "$identify", "Never Happened"}
@@ -140,8 +141,38 @@ func genComputed(rng *rand.Rand) *Rule {
 		r.Value = genOperand(rng, r.Op, flavorTime, nil, nil)
 		return r
 	}
+	if values, ok := modelValues[r.Computed]; ok {
+		// Only the field's values validate (but for contains and starts_with).
+		r.CaseSensitive = rng.IntN(4) == 0
+		value := func() any {
+			v := pick(rng, values)
+			if !r.CaseSensitive && rng.IntN(4) == 0 {
+				v = strings.ToUpper(v)
+			}
+			return v
+		}
+		switch rng.IntN(10) {
+		case 0:
+			r.Op, r.CaseSensitive = pick(rng, []Op{Exists, NotExists}), false
+		case 1:
+			r.Op, r.Value = pick(rng, []Op{Contains, StartsWith}), pick(rng, []string{"a", "at_", "L", "ne", "h"})
+		case 2, 3, 4, 5:
+			r.Op, r.Value = pick(rng, []Op{Eq, Neq}), value()
+		default:
+			l := make([]any, 1+rng.IntN(3))
+			for i := range l {
+				l[i] = value()
+			}
+			r.Op, r.Value = pick(rng, []Op{In, NotIn}), l
+		}
+		return r
+	}
 	num := func(rng *rand.Rand) float64 {
 		switch r.Computed {
+		case FieldRFMRecency, FieldRFMFrequency, FieldRFMMonetary:
+			return float64(rng.IntN(7)) // 0 and 6 are no score
+		case FieldRFM:
+			return float64(100*(1+rng.IntN(5)) + 10*(1+rng.IntN(5)) + rng.IntN(6))
 		case "total_spend", "average_order_value":
 			return float64(rng.IntN(50000)) / 100
 		case "days_since_last_order", "days_since_last_seen":
@@ -430,11 +461,17 @@ func genProfile(rng *rand.Rand, id string, now int64) *RefProfile {
 		return pick(rng, []string{id + "@example.com", "Someone@Example.COM", "x@other.org"})
 	})
 
+	// Some profiles are young, so that every lifecycle stage is common.
+	young := rng.IntN(5) == 0
 	for range rng.IntN(40) {
 		// Never "Never Happened"; mostly the events with numbers.
 		key := pick(rng, []string{event.ProductAdded, event.ProductAdded, event.ProductAdded,
 			event.OrderCompleted, event.OrderCompleted, event.OrderCompleted, "$page", "$page", "Signed Up", "$identify"})
-		p.Events = append(p.Events, RefEvent{Key: key, Time: genTime(rng, now), Properties: genEventProps(rng, key)})
+		at := genTime(rng, now)
+		if young && at < now-31*genDay {
+			at = now - 31*genDay + (now-at)%(31*genDay)
+		}
+		p.Events = append(p.Events, RefEvent{Key: key, Time: at, Properties: genEventProps(rng, key)})
 	}
 	return p
 }

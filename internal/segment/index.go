@@ -55,6 +55,10 @@ type Index struct {
 	first, last           vec32
 	firstOrder, lastOrder vec32
 	maxTs                 uint32 // latest event time in the index
+
+	// models is the current snapshot of the models' boundaries (nil before
+	// the first): every evaluator reads this one, so they agree.
+	models *Models
 }
 
 // traitColumn is one trait key over the surviving ords.

@@ -68,6 +68,21 @@ func TestFastPathEqualsReference(t *testing.T) {
 		ps := randomProfiles(rng, 80, genNow)
 		e := buildIndex(t, rng, ps)
 		now := time.Unix(genNow, 0)
+		// The models snapshot: none, at now, or at another instant with
+		// other lifecycle thresholds; the reference gets the same one.
+		switch seed % 4 {
+		case 1:
+			e.RefreshModels(now)
+		case 2:
+			e.ix.models = computeModels(e.ix, now.Add(-45*24*time.Hour),
+				ModelOptions{NewWithin: 7 * 24 * time.Hour, ActiveWithin: 30 * 24 * time.Hour, LapsedAfter: 90 * 24 * time.Hour})
+		case 3:
+			e.ix.models = computeModels(e.ix, now.Add(3*24*time.Hour), ModelOptions{})
+		}
+		models := e.ix.models
+		if models != nil {
+			checkModels(t, models, ps)
+		}
 		for range 150 {
 			r := randomRule(rng, 1+rng.IntN(4))
 			rules++
@@ -78,7 +93,7 @@ func TestFastPathEqualsReference(t *testing.T) {
 			}
 			for _, p := range ps {
 				o, _ := e.ix.lookup(p.ID)
-				want := Reference(r, p, genNow, nil)
+				want := ReferenceWith(r, p, genNow, nil, models)
 				got := b.Contains(o)
 				sg := newSingle(e.ix, o, now, nil, false)
 				one, _, err := sg.rule(r, "")
@@ -99,7 +114,7 @@ func TestFastPathEqualsReference(t *testing.T) {
 						next = genNow + 400*86400
 					}
 					for _, at := range []int64{genNow + 1, (genNow + next) / 2, next - 1} {
-						if at > genNow && at < next && Reference(r, p, at, nil) != want {
+						if at > genNow && at < next && ReferenceWith(r, p, at, nil, models) != want {
 							t.Errorf("seed %d profile %s rule %s: answer changes at %d, before the next change %d",
 								seed, p.ID, js(r), at, next)
 						}
@@ -151,6 +166,10 @@ func TestLiveMembershipEqualsFullEvaluation(t *testing.T) {
 		}
 		rng.Shuffle(len(all), func(a, b int) { all[a], all[b] = all[b], all[a] })
 		check := func(when string) {
+			if rng.IntN(3) == 0 {
+				// New boundaries move profiles in the segments that rank by them.
+				e.RefreshModels(c.t)
+			}
 			e.Tick()
 			for i := range defs {
 				id := fmt.Sprintf("s%d", i)

@@ -62,7 +62,18 @@ func EventKey(e *event.Event) string {
 //   - Event: see refEvent.
 //   - Segment: member(r.Segment).
 //   - And: every child holds; Or: some child holds; Not: the child does not.
+//
+// Reference has no models snapshot: the RFM and spend-tier fields are
+// absent and the lifecycle stage takes the default thresholds (see
+// ReferenceWith).
 func Reference(r *Rule, p *RefProfile, now int64, member func(segment string) bool) bool {
+	return ReferenceWith(r, p, now, member, nil)
+}
+
+// ReferenceWith is Reference with the models snapshot m (nil for none)
+// that the model fields rank profiles by: the same snapshot the evaluator
+// under test holds.
+func ReferenceWith(r *Rule, p *RefProfile, now int64, member func(segment string) bool, m *Models) bool {
 	if r == nil {
 		return false
 	}
@@ -72,20 +83,20 @@ func Reference(r *Rule, p *RefProfile, now int64, member func(segment string) bo
 	switch r.Kind() {
 	case KindAnd:
 		for _, c := range r.And {
-			if !Reference(c, p, now, member) {
+			if !ReferenceWith(c, p, now, member, m) {
 				return false
 			}
 		}
 		return true
 	case KindOr:
 		for _, c := range r.Or {
-			if Reference(c, p, now, member) {
+			if ReferenceWith(c, p, now, member, m) {
 				return true
 			}
 		}
 		return false
 	case KindNot:
-		return !Reference(r.Not, p, now, member)
+		return !ReferenceWith(r.Not, p, now, member, m)
 	case KindTrait:
 		c, err := compileComparison(r.Op, r.Value, r.CaseSensitive, anyType)
 		if err != nil {
@@ -93,7 +104,7 @@ func Reference(r *Rule, p *RefProfile, now int64, member func(segment string) bo
 		}
 		return c.match(p.Traits[r.Trait], now)
 	case KindComputed:
-		return refComputed(r, p, now)
+		return refComputed(r, p, now, m)
 	case KindEvent:
 		return refEvent(r, p, now)
 	case KindSegment:
@@ -123,11 +134,31 @@ func Reference(r *Rule, p *RefProfile, now int64, member func(segment string) bo
 //     last_order or last_seen to now, floor((now - t) / 86400); absent when
 //     that time is.
 //
+// The model fields (see models.go for the why), with m the snapshot:
+//
+//   - rfm_recency, rfm_frequency, rfm_monetary: absent without orders, or
+//     without a snapshot, or when its Customers is 0. Else 1 + the number
+//     of boundaries strictly below the profile's figure: Frequency below
+//     orders, Monetary below the micro-unit spend; for recency, fewer days
+//     are better: 1 + the number of RecencyDays strictly above
+//     floor((m.At - last_order) / 86400) (a floor, for negative
+//     differences too);
+//   - rfm: 100*recency + 10*frequency + monetary, absent with them;
+//   - spend_tier: the trailing spend is the micro-unit sum of
+//     event.OrderRevenue over the Order Completed events with
+//     now-SpendWindow < time <= now; absent when it is not positive, or
+//     without a snapshot, or when its Spenders is 0; else low, mid or high
+//     for 0, 1 or 2 of m.Spend strictly below it;
+//   - lifecycle: with m's options (the defaults without m): prospect
+//     without orders; new when first_order > now - NewWithin; else active
+//     when last_order > now - ActiveWithin; else at_risk when last_order >
+//     now - LapsedAfter; else lapsed.
+//
 // Number fields are matched with comparison.match (event_count, orders and
 // total_spend are always present, 0 without events); time fields with
-// matchTime.
+// matchTime; string fields with comparison.match.
 // An absent field satisfies not_exists and nothing else.
-func refComputed(r *Rule, p *RefProfile, now int64) bool {
+func refComputed(r *Rule, p *RefProfile, now int64, m *Models) bool {
 	want, ok := computedFields[r.Computed]
 	if !ok {
 		return false
@@ -143,6 +174,7 @@ func refComputed(r *Rule, p *RefProfile, now int64) bool {
 		firstSeen, lastSeen   int64
 		firstOrder, lastOrder int64
 		seenAny, orderedAny   bool
+		trailing              = new(big.Int)
 	)
 	for _, e := range p.Events {
 		if e.Time > now || systemEvents[e.Key] {
@@ -161,6 +193,9 @@ func refComputed(r *Rule, p *RefProfile, now int64) bool {
 		}
 		orders++
 		spend.Add(spend, big.NewInt(event.OrderRevenue(e.Properties)))
+		if e.Time > now-int64(SpendWindow/time.Second) {
+			trailing.Add(trailing, big.NewInt(event.OrderRevenue(e.Properties)))
+		}
 		if !orderedAny || e.Time < firstOrder {
 			firstOrder = e.Time
 		}
@@ -204,6 +239,62 @@ func refComputed(r *Rule, p *RefProfile, now int64) bool {
 		return number(orderedAny, float64((now-lastOrder)/86400))
 	case "days_since_last_seen":
 		return number(seenAny, float64((now-lastSeen)/86400))
+	case FieldRFM, FieldRFMRecency, FieldRFMFrequency, FieldRFMMonetary:
+		if m == nil || m.Customers == 0 || !orderedAny {
+			return c.match(nil, now)
+		}
+		days := new(big.Int).Div(big.NewInt(m.At.Unix()-lastOrder), big.NewInt(86400)) // Euclidean: a floor for a positive divisor
+		recency, frequency, monetary := 1, 1, 1
+		for _, b := range m.RecencyDays {
+			if big.NewInt(b).Cmp(days) > 0 {
+				recency++
+			}
+		}
+		for _, b := range m.Frequency {
+			if b < orders {
+				frequency++
+			}
+		}
+		for _, b := range m.Monetary {
+			if big.NewInt(b).Cmp(spend) < 0 {
+				monetary++
+			}
+		}
+		score := map[string]int{
+			FieldRFM:          recency*100 + frequency*10 + monetary,
+			FieldRFMRecency:   recency,
+			FieldRFMFrequency: frequency,
+			FieldRFMMonetary:  monetary,
+		}[r.Computed]
+		return c.match(float64(score), now)
+	case FieldSpendTier:
+		if m == nil || m.Spenders == 0 || trailing.Sign() <= 0 {
+			return c.match(nil, now)
+		}
+		above := 0
+		for _, b := range m.Spend {
+			if big.NewInt(b).Cmp(trailing) < 0 {
+				above++
+			}
+		}
+		return c.match([]string{TierLow, TierMid, TierHigh}[above], now)
+	case FieldLifecycle:
+		o := ModelOptions{}.WithDefaults()
+		if m != nil {
+			o = m.Options.WithDefaults()
+		}
+		stage := StageLapsed
+		switch {
+		case !orderedAny:
+			stage = StageProspect
+		case firstOrder > now-int64(o.NewWithin/time.Second):
+			stage = StageNew
+		case lastOrder > now-int64(o.ActiveWithin/time.Second):
+			stage = StageActive
+		case lastOrder > now-int64(o.LapsedAfter/time.Second):
+			stage = StageAtRisk
+		}
+		return c.match(stage, now)
 	}
 	return false
 }

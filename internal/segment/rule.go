@@ -166,6 +166,13 @@ var computedFields = map[string]fieldType{
 	"last_order":            typeTime,
 	"days_since_last_order": typeNumber, // whole days; absent without orders
 	"days_since_last_seen":  typeNumber,
+	// The built-in models (models.go); absent without orders but lifecycle.
+	FieldRFMRecency:   typeNumber, // 1–5, by quintile of days since the last order
+	FieldRFMFrequency: typeNumber, // 1–5, by quintile of orders
+	FieldRFMMonetary:  typeNumber, // 1–5, by quintile of total_spend
+	FieldRFM:          typeNumber, // the three scores as digits: 545
+	FieldSpendTier:    typeString, // low, mid, high by trailing-12-month spend
+	FieldLifecycle:    typeString, // new, active, at_risk, lapsed, prospect
 }
 
 // ComputedFields lists the computed field names rules may use, sorted.
@@ -344,6 +351,11 @@ func (v *validator) rule(r *Rule, path string, depth int) {
 			return
 		}
 		v.comparison(path, r.Op, r.Value, r.CaseSensitive, t)
+		if v.err == nil {
+			if err := checkModelValue(r.Computed, r.Op, r.Value, r.CaseSensitive); err != nil {
+				v.fail(path+"/value", "%v", err)
+			}
+		}
 	case KindSegment:
 		if !ValidID(r.Segment) {
 			v.fail(path+"/segment", "%q is not a segment id", r.Segment)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"tailor/internal/event"
 )
 
 // Explanation is how one node of a rule decided for one profile: the
@@ -223,6 +225,19 @@ func (sg *single) aggregates() *aggregates {
 	return a
 }
 
+// trailingNow fills the profile's trailing spend at now in a (slot 0).
+func (sg *single) trailingNow(a *aggregates) {
+	if a.trail != nil {
+		return
+	}
+	a.trail, a.trailNext = []int64{0}, []int64{0}
+	if s := sg.ix.streams[event.OrderCompleted]; s != nil {
+		sg.rows(s, func(row int, ts uint32) {
+			a.addTrailing(0, ts, s.rev.get(row), sg.now)
+		})
+	}
+}
+
 // rows calls fn for every row of the profile in stream s.
 func (sg *single) rows(s *stream, fn func(row int, ts uint32)) {
 	for _, o := range sg.ords() {
@@ -242,15 +257,22 @@ func (sg *single) computed(r *Rule, path string) (bool, any, string, error) {
 		return false, nil, "", evalErr(path, "%v", err)
 	}
 	a := sg.aggregates()
-	v := computeField(r.Computed, a, 0, sg.now)
-	res := matchComputed(c, v, sg.now)
-	if v.present {
-		sg.noteNext(nextComputedAt(r.Computed, c, v, a, 0, sg.now))
+	if r.Computed == FieldSpendTier {
+		sg.trailingNow(a)
 	}
+	m := sg.ix.models
+	v := computeField(r.Computed, a, 0, sg.now, m)
+	res := matchComputed(c, v, sg.now)
+	sg.noteNext(nextComputedAt(r.Computed, c, v, a, 0, sg.now, m))
 	val := v.figure()
 	detail := fmt.Sprintf("%s is %s; %s %s → %v", r.Computed, show(val), r.Op, showOperand(r.Value), res)
 	if !v.present {
 		detail = fmt.Sprintf("%s has no value → %v", r.Computed, res)
+	}
+	if sg.explain {
+		if why := modelWhy(r.Computed, a, m); why != "" {
+			detail += " (" + why + ")"
+		}
 	}
 	return res, val, detail, nil
 }
@@ -262,6 +284,8 @@ func (v computedValue) figure() any {
 		return nil
 	case v.isTime:
 		return time.Unix(v.secs, 0).UTC().Format(time.RFC3339)
+	case v.isStr:
+		return v.str
 	}
 	return v.num
 }
