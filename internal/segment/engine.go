@@ -317,7 +317,10 @@ func (e *Engine) Checkpoint(b *pebble.Batch) error {
 		}
 		s.dirty = false
 	}
-	return e.checkpointOrdinals(b)
+	if err := e.checkpointOrdinals(b); err != nil {
+		return err
+	}
+	return e.checkpointStreams(b)
 }
 
 // ordBlock is how many profile ids one so/ record holds.
@@ -326,13 +329,26 @@ const ordBlock = 4096
 func (e *Engine) checkpointOrdinals(b *pebble.Batch) error {
 	ix := e.ix
 	n := len(ix.ids)
-	for first := (ix.savedOrds / ordBlock) * ordBlock; first < n; first += ordBlock {
+	write := func(first int) error {
 		var v []byte
-		for _, id := range ix.ids[first:min(first+ordBlock, n)] {
+		for o := first; o < min(first+ordBlock, n); o++ {
+			id := ix.ids[o]
 			v = binary.AppendUvarint(v, uint64(len(id)))
 			v = append(v, id...)
+			v = binary.AppendUvarint(v, uint64(ix.canon[o]))
 		}
-		if err := b.Set(ordKey(first), v, nil); err != nil {
+		return b.Set(ordKey(first), v, nil)
+	}
+	for blk := range ix.dirtyOrds {
+		if first := blk * ordBlock; first < (ix.savedOrds/ordBlock)*ordBlock {
+			if err := write(first); err != nil {
+				return err
+			}
+		}
+	}
+	clear(ix.dirtyOrds)
+	for first := (ix.savedOrds / ordBlock) * ordBlock; first < n; first += ordBlock {
+		if err := write(first); err != nil {
 			return err
 		}
 	}
@@ -344,10 +360,12 @@ func ordKey(first int) []byte {
 	return binary.BigEndian.AppendUint32(store.Key(store.PrefixOrdinals, ""), uint32(first))
 }
 
-// Load reads the saved segments, their memberships and the ordinals from
-// the store, then builds the index from the log up to seq upTo (the
-// processor's checkpoint), attributing each event to the profile that now
-// holds its primary identifier. Live evaluation waits for Start.
+// Load reads the saved segments, their memberships, the ordinals and the
+// index's columns from the store (persist.go). A data directory without
+// persisted columns (written before they were) has its index built from
+// the log up to seq upTo (the processor's checkpoint) instead, each event
+// attributed to the profile that now holds its primary identifier. Live
+// evaluation waits for Start.
 func (e *Engine) Load(ctx context.Context, src interface {
 	ReplayAll(ctx context.Context, after uint64, fn func(eventlog.Entry) error) error
 }, upTo uint64, progress func(n uint64)) error {
@@ -363,6 +381,13 @@ func (e *Engine) Load(ctx context.Context, src interface {
 		if err := e.loadOrdinals(db); err != nil {
 			return err
 		}
+		found, err := e.loadStreams(db)
+		if err != nil {
+			return err
+		}
+		if found {
+			src = nil // the columns are up to date with upTo: no log scan
+		}
 	}
 	if e.opts.Profiles != nil {
 		e.opts.Profiles.Each(func(id string, st *profile.State) bool {
@@ -371,12 +396,6 @@ func (e *Engine) Load(ctx context.Context, src interface {
 			ix.setTraits(o, st.Traits())
 			return true
 		})
-	}
-	// Ordinals of profiles merged away before this start stay dead.
-	for o := range ix.ids {
-		if !ix.alive.Contains(uint32(o)) {
-			ix.canon[o] = uint32(o)
-		}
 	}
 	if db != nil {
 		for _, s := range e.order {
@@ -461,10 +480,23 @@ func (e *Engine) loadOrdinals(db *pebble.DB) error {
 			}
 			id := string(v[n : n+int(l)])
 			v = v[n+int(l):]
+			c, m := binary.Uvarint(v)
+			if m <= 0 {
+				return fmt.Errorf("segment ordinals: corrupt block %x", k)
+			}
+			v = v[m:]
 			o := uint32(len(ix.ids))
 			ix.ordOf[id] = o
 			ix.ids = append(ix.ids, id)
-			ix.canon = append(ix.canon, o)
+			ix.canon = append(ix.canon, uint32(c))
+		}
+	}
+	for o, c := range ix.canon {
+		if int(c) >= len(ix.ids) {
+			return fmt.Errorf("segment ordinals: ordinal %d belongs to %d, past the last", o, c)
+		}
+		if int(c) != o {
+			ix.merged[c] = append(ix.merged[c], uint32(o))
 		}
 	}
 	ix.savedOrds = len(ix.ids)

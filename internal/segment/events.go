@@ -28,6 +28,8 @@ const (
 // do not rewrite it (Index.canon maps it to the surviving profile).
 type stream struct {
 	key   string
+	num   int // position in Index.streamOrd
+	saved int // rows the last checkpoint wrote
 	n     int
 	ord   vec32 // profile ordinal
 	ts    vec32 // unix seconds, saturated to [0, MaxUint32]
@@ -48,13 +50,15 @@ type stream struct {
 // ("products[].category") keep, per row, the end offset of its values in
 // mvals (rows without values repeat the previous end).
 type column struct {
-	path  string
-	multi bool
-	dict  dict
-	vals  vec32 // single: row → id
-	ends  vec32 // multi: row → end offset in mvals (cumulative)
-	mvals []uint32
-	rows  int // multi: rows whose end is set
+	path      string
+	num       int // position in stream.colOrder
+	savedDict int // dictionary entries the last checkpoint wrote
+	multi     bool
+	dict      dict
+	vals      vec32 // single: row → id
+	ends      vec32 // multi: row → end offset in mvals (cumulative)
+	mvals     []uint32
+	rows      int // multi: rows whose end is set
 }
 
 // secs converts an event time to the index's unix seconds.
@@ -167,7 +171,7 @@ func (s *stream) column(path string, multi bool) *column {
 	if s.cols == nil {
 		s.cols = make(map[string]*column)
 	}
-	c := &column{path: path, multi: multi}
+	c := &column{path: path, multi: multi, num: len(s.colOrder)}
 	s.cols[path] = c
 	s.colOrder = append(s.colOrder, c)
 	return c

@@ -67,7 +67,6 @@ type HTTP struct {
 //	GET    /api/segments/{id}/members           ?limit=N&cursor=C: {"members":[…],"next_cursor":""}
 //	GET    /api/segments/{id}/explain/{identifier}  how the rule decides for one profile
 //	GET    /api/segments/{id}/export            ?format=csv|ndjson&fields=id: every member, streamed
-//
 func (h *HTTP) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/segments", h.list)

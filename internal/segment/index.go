@@ -34,8 +34,10 @@ type Index struct {
 
 	ordOf map[string]uint32 // profile id → ord, merged-away ids too
 	ids   []string          // ord → profile id
-	// savedOrds counts the ordinals the last checkpoint wrote.
+	// savedOrds counts the ordinals the last checkpoint wrote; dirtyOrds
+	// holds the blocks of written ordinals whose canon changed since.
 	savedOrds int
+	dirtyOrds map[int]struct{}
 	canon     []uint32 // ord → ord of the profile it now belongs to
 	// merged lists, for each surviving ord, the ords merged into it
 	// (transitively); their events still carry their own ord.
@@ -43,7 +45,8 @@ type Index struct {
 	alive  roaring.Bitmap // surviving ords
 
 	streams   map[string]*stream
-	streamErr bool // MaxStreams reached
+	streamOrd []*stream // in creation order: a stream's number in the store
+	streamErr bool      // MaxStreams reached
 
 	traits map[string]*traitColumn
 
@@ -115,6 +118,10 @@ func (ix *Index) merge(into, from uint32) {
 	delete(ix.merged, from)
 	for _, k := range kids {
 		ix.canon[k] = into
+		if ix.dirtyOrds == nil {
+			ix.dirtyOrds = make(map[int]struct{})
+		}
+		ix.dirtyOrds[int(k)/ordBlock] = struct{}{}
 	}
 	ix.merged[into] = append(ix.merged[into], kids...)
 	ix.alive.Remove(from)
@@ -159,8 +166,9 @@ func (ix *Index) add(ord uint32, e *event.Event) {
 		if len(ix.streams) >= MaxStreams {
 			ix.streamErr = true
 		} else {
-			s = &stream{key: key}
+			s = &stream{key: key, num: len(ix.streamOrd)}
 			ix.streams[key] = s
+			ix.streamOrd = append(ix.streamOrd, s)
 		}
 	}
 	ts := secs(e.Timestamp)

@@ -22,6 +22,7 @@ const (
 	PrefixMembers    = "sm/"  // segment: <segment id> -> members (roaring bitmap of profile ordinals)
 	PrefixOrdinals   = "so/"  // segment: <first ordinal:4> -> profile ids of a block of ordinals
 	PrefixHistory    = "sh/"  // segment: <segment id>\x00<day:4> -> size and changes that day (JSON)
+	PrefixIndex      = "si/"  // segment: the index's event columns (persist.go)
 )
 
 // Keyspace describes one prefix and its owner.
@@ -47,6 +48,7 @@ var Keyspaces = []Keyspace{
 	{PrefixMembers, "segment"},
 	{PrefixOrdinals, "segment"},
 	{PrefixHistory, "segment"},
+	{PrefixIndex, "segment"},
 }
 
 // Key returns prefix+suffix as a new byte slice.
