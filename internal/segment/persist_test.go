@@ -17,7 +17,7 @@ import (
 type idsOnly []string
 
 func (p idsOnly) View(string, func(*profile.State, []event.Identifier)) bool { return false }
-func (p idsOnly) Owner(*event.Event) (string, bool)                           { return "", false }
+func (p idsOnly) Owner(*event.Event) (string, bool)                          { return "", false }
 func (p idsOnly) Each(fn func(string, *profile.State) bool) {
 	for _, id := range p {
 		if !fn(id, &profile.State{}) {
