@@ -57,6 +57,9 @@ type Transition struct {
 	// log seq of the event that caused it, or the instant a time window
 	// moved it.
 	Cause string
+	// Since is when the event that caused it was received (zero when time
+	// or a rule change caused it), for the latency metric.
+	Since time.Time
 }
 
 // MessageID is the id of the event that records t: the same transition
@@ -102,6 +105,9 @@ type Engine struct {
 	loading bool     // building from the log: index only, no evaluation
 
 	timers timerHeap
+	// causeAt is the receipt time of the event being applied, zero outside
+	// Apply.
+	causeAt time.Time
 
 	pendMu  sync.Mutex
 	pending []Transition
@@ -228,11 +234,13 @@ func (e *Engine) Apply(ev *event.Event, r profile.Resolution) {
 	system := systemEvents[key] && ev.Type == event.Track
 	now := e.opts.Now()
 	cause := fmt.Sprint(ev.Seq)
+	e.causeAt = ev.ReceivedAt
 	for _, s := range e.order {
 		if merged || s.affected(key, system, traits) {
 			e.evaluateOne(s, ord, now, cause)
 		}
 	}
+	e.causeAt = time.Time{}
 	if n := time.Since(start); n > 0 {
 		e.lastEnter.Store(int64(n))
 	}
@@ -288,7 +296,7 @@ func (e *Engine) transition(s *saved, ord uint32, in bool, at time.Time, cause s
 		s.exited.Add(1)
 		e.exited.Add(1)
 	}
-	t := Transition{Segment: s.def.ID, Name: s.def.Name, Profile: e.ix.ids[ord], Entered: in, At: at, Cause: cause}
+	t := Transition{Segment: s.def.ID, Name: s.def.Name, Profile: e.ix.ids[ord], Entered: in, At: at, Cause: cause, Since: e.causeAt}
 	e.pendMu.Lock()
 	e.pending = append(e.pending, t)
 	e.pendMu.Unlock()

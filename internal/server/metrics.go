@@ -5,6 +5,7 @@ import (
 
 	"tailor/internal/event"
 	"tailor/internal/profile"
+	"tailor/internal/segment"
 )
 
 var (
@@ -46,4 +47,41 @@ func (c identityCollector) Collect(ch chan<- prometheus.Metric) {
 	for reason, n := range map[string]uint64{"untrusted": st.Untrusted, "max_identities": st.MaxIdentities, "alias_refused": st.AliasRefused} {
 		ch <- prometheus.MustNewConstMetric(identityUnlinkedDesc, prometheus.CounterValue, float64(n), reason)
 	}
+}
+
+var (
+	segmentMembersDesc = prometheus.NewDesc("tailor_segment_members",
+		"Members of each saved segment.", []string{"segment"}, nil)
+	segmentTransitionsDesc = prometheus.NewDesc("tailor_segment_transitions_total",
+		"Profiles that entered or exited a saved segment since start.", []string{"segment", "kind"}, nil)
+	segmentEvaluationsDesc = prometheus.NewDesc("tailor_segment_evaluations_total",
+		"Single-profile segment evaluations (after events and timers) since start.", nil, nil)
+	segmentTimersDesc = prometheus.NewDesc("tailor_segment_timers",
+		"Pending re-evaluations of time windows.", nil, nil)
+	segmentIndexBytesDesc = prometheus.NewDesc("tailor_segment_index_bytes",
+		"Memory held by the segment index (estimate).", nil, nil)
+	segmentIndexEventsDesc = prometheus.NewDesc("tailor_segment_index_events",
+		"Events in the segment index.", nil, nil)
+)
+
+// segmentCollector reports the segment engine's figures at scrape time.
+type segmentCollector struct{ e *segment.Engine }
+
+func (c segmentCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{segmentMembersDesc, segmentTransitionsDesc, segmentEvaluationsDesc, segmentTimersDesc, segmentIndexBytesDesc, segmentIndexEventsDesc} {
+		ch <- d
+	}
+}
+
+func (c segmentCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.e.List() {
+		ch <- prometheus.MustNewConstMetric(segmentMembersDesc, prometheus.GaugeValue, float64(s.Size), s.ID)
+		ch <- prometheus.MustNewConstMetric(segmentTransitionsDesc, prometheus.CounterValue, float64(s.Entered), s.ID, "entered")
+		ch <- prometheus.MustNewConstMetric(segmentTransitionsDesc, prometheus.CounterValue, float64(s.Exited), s.ID, "exited")
+	}
+	st := c.e.Stats()
+	ch <- prometheus.MustNewConstMetric(segmentEvaluationsDesc, prometheus.CounterValue, float64(st.Evaluations))
+	ch <- prometheus.MustNewConstMetric(segmentTimersDesc, prometheus.GaugeValue, float64(st.Timers))
+	ch <- prometheus.MustNewConstMetric(segmentIndexBytesDesc, prometheus.GaugeValue, float64(st.Index.Bytes))
+	ch <- prometheus.MustNewConstMetric(segmentIndexEventsDesc, prometheus.GaugeValue, float64(st.Index.Events))
 }

@@ -176,6 +176,7 @@ type Server struct {
 
 	checkpointPause prometheus.Histogram
 	checkpointBytes prometheus.Counter
+	segmentLatency  prometheus.Histogram
 
 	ready    atomic.Bool
 	httpSrv  *http.Server
@@ -315,6 +316,9 @@ func (s *Server) registerGauges() {
 	s.checkpointPause = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tailor_checkpoint_pause_seconds",
 		Help:    "How long each checkpoint stopped the processor (encoding changed state into the batch).",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)})
+	s.segmentLatency = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tailor_segment_transition_seconds",
+		Help:    "From an event's receipt to the segment_entered/segment_exited event it caused being durable in the log.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)})
 	s.checkpointBytes = prometheus.NewCounter(prometheus.CounterOpts{Name: "tailor_checkpoint_bytes_total",
 		Help: "Bytes written by checkpoints since start."})
 	s.Registry.MustRegister(s.checkpointPause, s.checkpointBytes,
@@ -325,6 +329,8 @@ func (s *Server) registerGauges() {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tailor_processor_applied_total",
 			Help: "Events applied to profiles since start."}, func() float64 { return float64(s.Proc.AppliedEvents()) }),
 		identityCollector{s.Store},
+		segmentCollector{s.Segments},
+		s.segmentLatency,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tailor_profiles",
 			Help: "Profiles in memory."}, func() float64 { return float64(s.Store.Len()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tailor_log_appended_total",
@@ -477,7 +483,16 @@ func (s *Server) recordTransitions(ctx context.Context, ts []segment.Transition)
 	if len(msgs) == 0 {
 		return nil
 	}
-	return s.Ingest.AppendInternal(ctx, msgs)
+	if err := s.Ingest.AppendInternal(ctx, msgs); err != nil {
+		return err
+	}
+	done := time.Now()
+	for _, t := range ts {
+		if !t.Since.IsZero() {
+			s.segmentLatency.Observe(done.Sub(t.Since).Seconds())
+		}
+	}
+	return nil
 }
 
 // idleTimeout is how long a keep-alive connection may wait for its next
