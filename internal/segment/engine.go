@@ -563,20 +563,24 @@ func (e *Engine) reorder() {
 	}
 }
 
-// Start ends loading: every saved segment is evaluated in full at now,
-// profiles whose membership changed while Tailor was down (time windows
-// moved, events replayed) get their transitions, and the timers of time
-// windows are set. Then it runs the timer and recording loops until ctx
-// ends.
+// Start runs the timer, recording and model loops until ctx ends, after
+// Begin if nobody called it.
 func (e *Engine) Start(ctx context.Context) {
-	e.begin()
+	if e.loading {
+		e.Begin()
+	}
 	go e.timerLoop(ctx)
 	go e.recordLoop(ctx)
 	go e.modelLoop(ctx)
 }
 
-// begin is Start without the loops (tests drive timers with Tick).
-func (e *Engine) begin() {
+// Begin ends loading: every saved segment is evaluated in full at now
+// against the memberships of the checkpoint, and the timers are set. The
+// server calls it before the processor replays the log after the
+// checkpoint, so the replayed events are evaluated live as they were
+// before a crash: the transitions they cause get the same message ids, and
+// the log's de-duplication records them once.
+func (e *Engine) Begin() {
 	ix := e.ix
 	ix.mu.Lock()
 	e.loading = false

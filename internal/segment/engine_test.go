@@ -33,7 +33,7 @@ func mustRule(t *testing.T, js string) *Rule {
 func TestLiveMembershipEntersAndExpires(t *testing.T) {
 	c := &clock{t: t0}
 	e := NewEngine(Options{Now: c.now})
-	e.begin()
+	e.Begin()
 	// Bought in the last 7 days.
 	if _, err := e.Save(Definition{ID: "recent-buyers", Rule: mustRule(t, `{"event":"Order Completed","within":{"last":"7d"}}`)}); err != nil {
 		t.Fatal(err)
@@ -69,7 +69,7 @@ func TestLiveMembershipEntersAndExpires(t *testing.T) {
 func TestNotDidEntersWhenWindowPasses(t *testing.T) {
 	c := &clock{t: t0}
 	e := NewEngine(Options{Now: c.now})
-	e.begin()
+	e.Begin()
 	e.Apply(track("p_1", "Order Completed", t0.Add(-24*time.Hour), nil))
 	e.Apply(track("p_2", "Product Viewed", t0.Add(-24*time.Hour), nil))
 	info, err := e.Save(Definition{ID: "lapsed", Rule: mustRule(t, `{"and":[{"computed":"orders","op":"gte","value":1},{"not":{"event":"Order Completed","within":{"last":"30d"}}}]}`)})
@@ -92,7 +92,7 @@ func TestNotDidEntersWhenWindowPasses(t *testing.T) {
 func TestMergeMovesMembership(t *testing.T) {
 	c := &clock{t: t0}
 	e := NewEngine(Options{Now: c.now})
-	e.begin()
+	e.Begin()
 	if _, err := e.Save(Definition{ID: "two-adds", Rule: mustRule(t, `{"event":"Product Added","measure":"count","op":"gte","value":2}`)}); err != nil {
 		t.Fatal(err)
 	}

@@ -89,7 +89,7 @@ func TestQuantileBoundsPutTiesInTheLowerPart(t *testing.T) {
 func TestRFMScoresByQuintile(t *testing.T) {
 	c := &clock{t: t0}
 	e := NewEngine(Options{Now: c.now})
-	e.begin()
+	e.Begin()
 	for i := 1; i <= 10; i++ {
 		for k := range i {
 			order(e, fmt.Sprintf("p%d", i), t0.Add(-time.Duration(10*i+k)*oneDay), float64(10*i))
@@ -147,7 +147,7 @@ func TestRFMScoresByQuintile(t *testing.T) {
 func TestSpendTierByTrailingYear(t *testing.T) {
 	c := &clock{t: t0}
 	e := NewEngine(Options{Now: c.now})
-	e.begin()
+	e.Begin()
 	if _, err := e.Save(Definition{ID: "spenders", Rule: mustRule(t, `{"computed":"spend_tier","op":"exists"}`)}); err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +244,7 @@ func TestLifecycleStagesAndTheirEnds(t *testing.T) {
 func TestLifecycleSegmentsFlipOnTime(t *testing.T) {
 	c := &clock{t: t0}
 	e := NewEngine(Options{Now: c.now})
-	e.begin()
+	e.Begin()
 	for _, stage := range []string{StageNew, StageActive, StageAtRisk, StageLapsed, StageProspect} {
 		r := mustRule(t, fmt.Sprintf(`{"computed":"lifecycle","op":"eq","value":%q}`, stage))
 		if _, err := e.Save(Definition{ID: stage, Rule: r}); err != nil {
@@ -289,7 +289,7 @@ func TestLifecycleSegmentsFlipOnTime(t *testing.T) {
 func TestRefreshModelsMovesProfilesBetweenSegments(t *testing.T) {
 	c := &clock{t: t0}
 	e := NewEngine(Options{Now: c.now})
-	e.begin()
+	e.Begin()
 	for i := 1; i <= 10; i++ {
 		order(e, fmt.Sprintf("p%d", i), t0.Add(-oneDay), float64(i))
 	}
@@ -347,7 +347,7 @@ func TestRefreshModelsMovesProfilesBetweenSegments(t *testing.T) {
 func TestFutureOrderEntersAfterRefresh(t *testing.T) {
 	c := &clock{t: t0}
 	e := NewEngine(Options{Now: c.now})
-	e.begin()
+	e.Begin()
 	order(e, "p_1", t0.Add(-oneDay), 10)
 	if _, err := e.Save(Definition{ID: "scored", Rule: mustRule(t, `{"computed":"rfm_frequency","op":"exists"}`)}); err != nil {
 		t.Fatal(err)

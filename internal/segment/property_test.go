@@ -140,7 +140,7 @@ func TestLiveMembershipEqualsFullEvaluation(t *testing.T) {
 		rng := rand.New(rand.NewPCG(uint64(seed), 7))
 		c := &clock{t: time.Unix(genNow-60*86400, 0)}
 		e := NewEngine(Options{Now: c.now})
-		e.begin()
+		e.Begin()
 		var defs []*Rule
 		for i := range 25 {
 			r := randomRule(rng, 1+rng.IntN(3))

@@ -261,8 +261,11 @@ func (s *Server) open(ctx context.Context) error {
 	}
 	if from > 0 {
 		st := s.Segments.Index().Stats()
-		slog.Info("segment index built", "events", st.Events, "profiles", st.Profiles, "mb", st.Bytes>>20, "took", time.Since(start).Round(time.Millisecond))
+		slog.Info("segment index loaded", "events", st.Events, "profiles", st.Profiles, "mb", st.Bytes>>20, "took", time.Since(start).Round(time.Millisecond))
 	}
+	// Segments are live from here: the replay below evaluates its events as
+	// they were evaluated before a restart.
+	s.Segments.Begin()
 	behind := s.Log.LastSeq() - min(from, s.Log.LastSeq())
 	if behind > 0 {
 		slog.Info("replaying log", "from_seq", from, "events", behind)
