@@ -105,6 +105,7 @@ type Engine struct {
 	loading bool     // building from the log: index only, no evaluation
 
 	timers timerHeap
+	plans  planCache // compiled saved rules, for single evaluations
 	// causeAt is the receipt time of the event being applied, zero outside
 	// Apply.
 	causeAt time.Time
@@ -269,6 +270,7 @@ func (e *Engine) refreshTraits(ord uint32, id string) {
 func (e *Engine) evaluateOne(s *saved, ord uint32, now time.Time, cause string) {
 	e.evals.Add(1)
 	sg := newSingle(e.ix, ord, now, e.resolve, false)
+	sg.cache = &e.plans
 	in, _, err := sg.rule(s.def.Rule, "")
 	if err != nil {
 		slog.Warn("segment: evaluation failed", "segment", s.def.ID, "err", err)
@@ -532,6 +534,7 @@ func (e *Engine) loadMembers(db *pebble.DB, s *saved) error {
 // reorder sorts the saved segments so that every segment comes after the
 // ones it refers to. Caller holds ix.mu for writing.
 func (e *Engine) reorder() {
+	e.plans.reset()
 	e.order = e.order[:0]
 	state := map[string]int{} // 1 visiting, 2 done
 	var visit func(s *saved)

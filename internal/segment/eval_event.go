@@ -12,18 +12,22 @@ import (
 // match tables over the columns' dictionaries, the window as inclusive
 // bounds in unix seconds, and the measure.
 type eventPlan struct {
+	key      string
 	s        *stream // nil: no event has this key
 	filters  []filterPlan
 	lo, hi   int64 // the window, inclusive, already clipped to now
 	end      int64 // the window's own end (inclusive), not clipped
 	last     int64 // a Last window's length in seconds, 0 for other windows
 	measure  string
-	of       *column // the aggregated property, nil when none or not indexed
+	of       string  // the aggregated property's path
+	ofCol    *column // its column, nil when none or not indexed
 	cmp      *comparison
 	defaultN bool // "did it": count >= 1
 }
 
 type filterPlan struct {
+	path  string
+	cmp   *comparison
 	col   *column // nil: no event has the property
 	table []bool
 	none  bool // not_exists
@@ -39,28 +43,26 @@ func indexable(p Path) bool {
 }
 
 func (ev *evaluation) planEvent(r *Rule, path string) (*eventPlan, error) {
-	pl := &eventPlan{s: ev.ix.streams[r.Event], measure: r.Measure, lo: math.MinInt64, hi: ev.now, end: math.MaxInt64}
-	if pl.s == nil && ev.ix.streamErr {
+	pl, err := compileEvent(ev.ix, r, path)
+	if err != nil {
+		return nil, err
+	}
+	pl.at(r, ev.now)
+	pl.sync(ev.ix)
+	return pl, nil
+}
+
+// compileEvent compiles what does not depend on the instant or on the
+// index's contents: the comparisons. sync then binds it to the columns, and
+// at to an instant; a compiled plan is reused across evaluations (see
+// planCache).
+func compileEvent(ix *Index, r *Rule, path string) (*eventPlan, error) {
+	pl := &eventPlan{key: r.Event, measure: r.Measure, of: r.Of}
+	if ix.streams[r.Event] == nil && ix.streamErr {
 		return nil, evalErr(path+"/event", "event %q is not indexed: the index holds %d event names", r.Event, MaxStreams)
 	}
 	if pl.measure == "" {
 		pl.measure = MeasureCount
-	}
-	if w := r.Within; w != nil {
-		switch {
-		case w.Last != "":
-			d, _ := ParseDuration(w.Last)
-			pl.last = int64(d.Seconds())
-			pl.lo = ev.now - pl.last + 1
-		case w.Since != "":
-			t, _ := ParseTime(w.Since)
-			pl.lo = t.Unix()
-		default:
-			from, _ := ParseTime(w.From)
-			to, _ := ParseTime(w.To)
-			pl.lo, pl.end = from.Unix(), to.Unix()-1
-			pl.hi = min(pl.end, ev.now)
-		}
 	}
 	for i, f := range r.Where {
 		fp := path + "/where/" + itoa(i)
@@ -68,34 +70,22 @@ func (ev *evaluation) planEvent(r *Rule, path string) (*eventPlan, error) {
 		if err != nil || !indexable(p) {
 			return nil, evalErr(fp+"/property", "property %q is not indexed: use a property, a field of an object (a.b) or of an array's objects (products[].category)", f.Property)
 		}
-		c, err := ev.compile(f.Op, f.Value, f.CaseSensitive, anyType, fp)
+		c, err := compileComparison(f.Op, f.Value, f.CaseSensitive, anyType)
 		if err != nil {
-			return nil, err
+			return nil, evalErr(fp, "%v", err)
 		}
-		fl := filterPlan{none: c.op == NotExists}
-		if pl.s != nil {
-			fl.col = pl.s.cols[f.Property]
-			if fl.col == nil && pl.s.full {
-				return nil, evalErr(fp+"/property", "property %q of %q is not indexed: the event has more than %d properties", f.Property, r.Event, MaxColumns)
-			}
+		if s := ix.streams[r.Event]; s != nil && s.cols[f.Property] == nil && s.full {
+			return nil, evalErr(fp+"/property", "property %q of %q is not indexed: the event has more than %d properties", f.Property, r.Event, MaxColumns)
 		}
-		if fl.col != nil {
-			fl.table = fl.col.dict.matchTable(c, ev.now)
-		} else {
-			fl.table = []bool{c.match(nil, ev.now)}
-		}
-		pl.filters = append(pl.filters, fl)
+		pl.filters = append(pl.filters, filterPlan{path: f.Property, cmp: c, none: c.op == NotExists})
 	}
 	if r.Of != "" {
 		p, err := ParsePath(r.Of)
 		if err != nil || !indexable(p) {
 			return nil, evalErr(path+"/of", "property %q is not indexed", r.Of)
 		}
-		if pl.s != nil {
-			pl.of = pl.s.cols[r.Of]
-			if pl.of == nil && pl.s.full {
-				return nil, evalErr(path+"/of", "property %q of %q is not indexed: the event has more than %d properties", r.Of, r.Event, MaxColumns)
-			}
+		if s := ix.streams[r.Event]; s != nil && s.cols[r.Of] == nil && s.full {
+			return nil, evalErr(path+"/of", "property %q of %q is not indexed: the event has more than %d properties", r.Of, r.Event, MaxColumns)
 		}
 	}
 	if r.Op == "" && r.Value == nil && pl.measure == MeasureCount {
@@ -106,13 +96,73 @@ func (ev *evaluation) planEvent(r *Rule, path string) (*eventPlan, error) {
 		if pl.measure == MeasureFirst || pl.measure == MeasureLast {
 			t = typeTime
 		}
-		c, err := ev.compile(r.Op, r.Value, r.CaseSensitive, t, path)
+		c, err := compileComparison(r.Op, r.Value, r.CaseSensitive, t)
 		if err != nil {
-			return nil, err
+			return nil, evalErr(path, "%v", err)
 		}
 		pl.cmp = c
 	}
 	return pl, nil
+}
+
+// at sets the window for the instant now.
+func (pl *eventPlan) at(r *Rule, now int64) {
+	pl.lo, pl.hi, pl.end, pl.last = math.MinInt64, now, math.MaxInt64, 0
+	w := r.Within
+	if w == nil {
+		return
+	}
+	switch {
+	case w.Last != "":
+		d, _ := ParseDuration(w.Last)
+		pl.last = int64(d.Seconds())
+		pl.lo = now - pl.last + 1
+	case w.Since != "":
+		t, _ := ParseTime(w.Since)
+		pl.lo = t.Unix()
+	default:
+		from, _ := ParseTime(w.From)
+		to, _ := ParseTime(w.To)
+		pl.lo, pl.end = from.Unix(), to.Unix()-1
+		pl.hi = min(pl.end, now)
+	}
+}
+
+// sync binds the plan to the index's stream and columns, which may have
+// appeared since it was compiled, and extends the filters' match tables
+// over dictionary values added since (dictionaries only grow, and filters
+// compare no relative dates, so a table entry never changes).
+func (pl *eventPlan) sync(ix *Index) {
+	if pl.s == nil {
+		pl.s = ix.streams[pl.key]
+	}
+	if pl.s == nil {
+		for i := range pl.filters {
+			f := &pl.filters[i]
+			if f.table == nil {
+				f.table = []bool{f.cmp.match(nil, 0)}
+			}
+		}
+		return
+	}
+	for i := range pl.filters {
+		f := &pl.filters[i]
+		if f.col == nil {
+			f.col = pl.s.cols[f.path]
+		}
+		if f.table == nil {
+			f.table = []bool{f.cmp.match(nil, 0)}
+		}
+		if f.col == nil {
+			continue
+		}
+		for id := len(f.table); id <= f.col.dict.len(); id++ {
+			f.table = append(f.table, f.cmp.match(f.col.dict.vals[id-1], 0))
+		}
+	}
+	if pl.ofCol == nil && pl.of != "" {
+		pl.ofCol = pl.s.cols[pl.of]
+	}
 }
 
 // rowMatches reports whether row passes every filter.
@@ -185,14 +235,14 @@ func (a *acc) addRow(pl *eventPlan, row int, ts uint32) {
 		a.first = t
 	}
 	a.last = max(a.last, t)
-	if pl.of == nil {
+	if pl.ofCol == nil {
 		return
 	}
 	add := func(id uint32) {
 		if id == 0 {
 			return
 		}
-		f := pl.of.dict.nums[id-1]
+		f := pl.ofCol.dict.nums[id-1]
 		if math.IsNaN(f) {
 			return
 		}
@@ -205,12 +255,12 @@ func (a *acc) addRow(pl *eventPlan, row int, ts uint32) {
 		a.nvals++
 		a.micros += event.Micros(f)
 	}
-	if !pl.of.multi {
-		add(pl.of.vals.get(row))
+	if !pl.ofCol.multi {
+		add(pl.ofCol.vals.get(row))
 		return
 	}
-	lo, hi := pl.of.span(row)
-	for _, id := range pl.of.mvals[lo:hi] {
+	lo, hi := pl.ofCol.span(row)
+	for _, id := range pl.ofCol.mvals[lo:hi] {
 		add(id)
 	}
 }

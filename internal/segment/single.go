@@ -26,6 +26,18 @@ type Explanation struct {
 	Children   []*Explanation `json:"children,omitempty"`
 }
 
+// planCache keeps what single evaluations of saved segments compile: the
+// comparisons and the event plans (with their match tables, extended as
+// dictionaries grow). Saved rules never change in place (a save replaces
+// the tree), so their nodes key it; it is emptied when the saved set
+// changes. Only holders of ix.mu for writing use it.
+type planCache struct {
+	cmps   map[*Rule]*comparison
+	events map[*Rule]*eventPlan
+}
+
+func (pc *planCache) reset() { *pc = planCache{} }
+
 // single evaluates a rule for one profile by walking its rows in each
 // stream (the prev chains), as the live engine does after each event and
 // as explain does with the figures. It must agree with the full
@@ -39,6 +51,7 @@ type single struct {
 	next    int64 // earliest instant after now the answer may change by time alone
 	depth   int
 	agg     *aggregates // the profile's aggregates, index 0
+	cache   *planCache  // nil: compile every time
 }
 
 func newSingle(ix *Index, ord uint32, now time.Time, resolve Resolver, explain bool) *single {
@@ -49,11 +62,6 @@ func (sg *single) noteNext(t int64) {
 	if t > sg.now && t < sg.next {
 		sg.next = t
 	}
-}
-
-// ords are the ordinals whose rows belong to the profile.
-func (sg *single) ords() []uint32 {
-	return append([]uint32{sg.ord}, sg.ix.merged[sg.ord]...)
 }
 
 func (sg *single) rule(r *Rule, path string) (bool, *Explanation, error) {
@@ -157,10 +165,30 @@ func (sg *single) rule(r *Rule, path string) (bool, *Explanation, error) {
 	return res, ex, nil
 }
 
-func (sg *single) trait(r *Rule, path string) (bool, any, string, error) {
-	c, err := compileComparison(r.Op, r.Value, r.CaseSensitive, anyType)
+// compare returns r's compiled comparison, from the cache when there is one.
+func (sg *single) compare(r *Rule, t fieldType, path string) (*comparison, error) {
+	if sg.cache != nil {
+		if c, ok := sg.cache.cmps[r]; ok {
+			return c, nil
+		}
+	}
+	c, err := compileComparison(r.Op, r.Value, r.CaseSensitive, t)
 	if err != nil {
-		return false, nil, "", evalErr(path, "%v", err)
+		return nil, evalErr(path, "%v", err)
+	}
+	if sg.cache != nil {
+		if sg.cache.cmps == nil {
+			sg.cache.cmps = make(map[*Rule]*comparison)
+		}
+		sg.cache.cmps[r] = c
+	}
+	return c, nil
+}
+
+func (sg *single) trait(r *Rule, path string) (bool, any, string, error) {
+	c, err := sg.compare(r, anyType, path)
+	if err != nil {
+		return false, nil, "", err
 	}
 	var v any
 	if col := sg.ix.traits[r.Trait]; col != nil {
@@ -171,6 +199,9 @@ func (sg *single) trait(r *Rule, path string) (bool, any, string, error) {
 		if t, err := ParseTime(s); err == nil {
 			sg.noteNext(c.nextChange(t.Unix(), sg.now))
 		}
+	}
+	if !sg.explain {
+		return res, v, "", nil
 	}
 	detail := fmt.Sprintf("trait %q is %s; %s %s → %v", r.Trait, show(v), r.Op, showOperand(r.Value), res)
 	if v == nil {
@@ -240,10 +271,14 @@ func (sg *single) trailingNow(a *aggregates) {
 
 // rows calls fn for every row of the profile in stream s.
 func (sg *single) rows(s *stream, fn func(row int, ts uint32)) {
-	for _, o := range sg.ords() {
+	walk := func(o uint32) {
 		for r := s.heads.get(int(o)); r != 0; r = s.prev.get(int(r - 1)) {
 			fn(int(r-1), s.ts.get(int(r-1)))
 		}
+	}
+	walk(sg.ord)
+	for _, o := range sg.ix.merged[sg.ord] {
+		walk(o)
 	}
 }
 
@@ -252,9 +287,9 @@ func (sg *single) computed(r *Rule, path string) (bool, any, string, error) {
 	if !ok {
 		return false, nil, "", evalErr(path+"/computed", "unknown computed field %q", r.Computed)
 	}
-	c, err := compileComparison(r.Op, r.Value, r.CaseSensitive, t)
+	c, err := sg.compare(r, t, path)
 	if err != nil {
-		return false, nil, "", evalErr(path, "%v", err)
+		return false, nil, "", err
 	}
 	a := sg.aggregates()
 	if r.Computed == FieldSpendTier {
@@ -264,6 +299,9 @@ func (sg *single) computed(r *Rule, path string) (bool, any, string, error) {
 	v := computeField(r.Computed, a, 0, sg.now, m)
 	res := matchComputed(c, v, sg.now)
 	sg.noteNext(nextComputedAt(r.Computed, c, v, a, 0, sg.now, m))
+	if !sg.explain {
+		return res, nil, "", nil
+	}
 	val := v.figure()
 	detail := fmt.Sprintf("%s is %s; %s %s → %v", r.Computed, show(val), r.Op, showOperand(r.Value), res)
 	if !v.present {
@@ -291,8 +329,7 @@ func (v computedValue) figure() any {
 }
 
 func (sg *single) event(r *Rule, path string) (bool, any, string, error) {
-	ev := &evaluation{ix: sg.ix, now: sg.now}
-	pl, err := ev.planEvent(r, path)
+	pl, err := sg.eventPlan(r, path)
 	if err != nil {
 		return false, nil, "", err
 	}
@@ -317,6 +354,9 @@ func (sg *single) event(r *Rule, path string) (bool, any, string, error) {
 	if v.isTime && v.present {
 		sg.noteNext(pl.cmp.nextChange(v.secs, sg.now))
 	}
+	if !sg.explain {
+		return res, nil, "", nil
+	}
 	val := v.figure()
 	what := pl.measure
 	if r.Of != "" {
@@ -328,6 +368,28 @@ func (sg *single) event(r *Rule, path string) (bool, any, string, error) {
 	}
 	detail := fmt.Sprintf("%q: %d matching in the window; %s %s, %s → %v", r.Event, a.count, what, show(val), need, res)
 	return res, val, detail, nil
+}
+
+// eventPlan returns r's plan at sg.now, from the cache when there is one.
+func (sg *single) eventPlan(r *Rule, path string) (*eventPlan, error) {
+	if sg.cache == nil {
+		ev := &evaluation{ix: sg.ix, now: sg.now}
+		return ev.planEvent(r, path)
+	}
+	pl, ok := sg.cache.events[r]
+	if !ok {
+		var err error
+		if pl, err = compileEvent(sg.ix, r, path); err != nil {
+			return nil, err
+		}
+		if sg.cache.events == nil {
+			sg.cache.events = make(map[*Rule]*eventPlan)
+		}
+		sg.cache.events[r] = pl
+	}
+	pl.at(r, sg.now)
+	pl.sync(sg.ix)
+	return pl, nil
 }
 
 func show(v any) string {
