@@ -111,6 +111,8 @@ type Engine struct {
 	entered, exited atomic.Uint64
 	evals           atomic.Uint64
 	lastEnter       atomic.Int64 // ns from event processing start to transition, for the latest one
+
+	hist history // sizes per day (history.go); guarded by its own mutex
 }
 
 // saved is one saved segment and its membership.
