@@ -18,7 +18,7 @@ const (
 	// DefaultHistoryDays is how many days GET …/history answers by default.
 	DefaultHistoryDays = 30
 	// MaxHistoryDays is the most it answers, and how long the engine keeps
-	// a day (the newest day is kept however old, to carry its size on).
+	// a day.
 	MaxHistoryDays = 400
 )
 
@@ -158,25 +158,30 @@ func (e *Engine) dropHistory(id string) {
 }
 
 // checkpointHistory observes every segment's size and writes the days that
-// changed since the last checkpoint into b; days older than
-// MaxHistoryDays are dropped (but each segment's newest). Caller holds
-// ix.mu for reading.
+// changed since the last checkpoint into b. Days before the longest answer
+// (MaxHistoryDays back) are dropped, but the newest of them, which carries
+// its size into the answer. Caller holds ix.mu for reading.
 func (e *Engine) checkpointHistory(b *pebble.Batch) error {
 	now := e.opts.Now()
 	for _, s := range e.order {
 		e.observeHistory(s, now)
 	}
-	today := dayOf(now)
+	var cutoff uint32 // the first day an answer can show
+	if today := dayOf(now); today >= MaxHistoryDays {
+		cutoff = today - MaxHistoryDays + 1
+	}
 	h := &e.hist
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for id, days := range h.segs {
-		var newest uint32
+		carrier, old := uint32(0), false
 		for d := range days {
-			newest = max(newest, d)
+			if d < cutoff && (!old || d > carrier) {
+				carrier, old = d, true
+			}
 		}
 		for d, r := range days {
-			if d != newest && today >= MaxHistoryDays && d < today-MaxHistoryDays {
+			if d < cutoff && d != carrier {
 				delete(days, d)
 				if err := b.Delete(historyKey(id, d), nil); err != nil {
 					return fmt.Errorf("segment %q history: %w", id, err)
