@@ -19,7 +19,7 @@ var demoSegments = []struct{ id, name, description, text string }{
 		`lifecycle = "lapsed"`},
 	{"cart-abandoners", "Cart abandoners", "Added a product in the last 7 days and did not order in that time.",
 		`did "Product Added" in last 7d and did not "Order Completed" in last 7d`},
-	{"accessory-lovers", "Accessory lovers", "Viewed or added accessories at least twice (of either) in the last 90 days.",
+	{"accessory-lovers", "Accessory lovers", "Viewed accessories at least twice, or added them to the cart at least twice, in the last 90 days.",
 		`did "Product Viewed" where category contains "accessor" at least 2 times in last 90d
 		 or did "Product Added" where category contains "accessor" at least 2 times in last 90d`},
 	{"visited-2d-no-order", "Visited in the last 2 days, no order", "Seen in the last 2 days and did not order in that time.",

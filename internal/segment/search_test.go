@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -52,5 +53,40 @@ func TestSearchTraitMatchesThroughTheDictionary(t *testing.T) {
 	}
 	if _, err := e.SearchTrait("plan", "like", "pro", 10); err == nil || !strings.Contains(err.Error(), `"like"`) {
 		t.Errorf("unknown op: %v, want an error naming it", err)
+	}
+}
+
+// BenchmarkSearchTrait compares the index's search with the profile
+// store's scan, which it replaces, on the same profiles: one email each,
+// one plan of four.
+func BenchmarkSearchTrait(b *testing.B) {
+	const n = 50_000
+	st := profile.NewStore()
+	e := NewEngine(Options{Profiles: st})
+	at := httpNow
+	for i := range n {
+		ev := event.Event{Type: event.Identify, UserID: fmt.Sprintf("u%d", i), MessageID: fmt.Sprintf("m%d", i),
+			Traits: map[string]any{"email": fmt.Sprintf("user%d@example.com", i), "plan": []string{"free", "pro", "team", "enterprise"}[i%4]},
+			Timestamp: at, ReceivedAt: at, Seq: uint64(i + 1)}
+		e.Apply(&ev, st.Apply(&ev))
+	}
+	for _, bc := range []struct{ name, trait, value string }{
+		{"rare", "email", "user4242@example.com"},
+		{"common", "plan", "pro"},
+	} {
+		b.Run("index/"+bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if ids, err := e.SearchTrait(bc.trait, SearchEq, bc.value, 50); err != nil || len(ids) == 0 {
+					b.Fatal(ids, err)
+				}
+			}
+		})
+		b.Run("store/"+bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if len(st.Search(bc.trait, bc.value, 50)) == 0 {
+					b.Fatal("no match")
+				}
+			}
+		})
 	}
 }
