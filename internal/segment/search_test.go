@@ -66,7 +66,7 @@ func BenchmarkSearchTrait(b *testing.B) {
 	at := httpNow
 	for i := range n {
 		ev := event.Event{Type: event.Identify, UserID: fmt.Sprintf("u%d", i), MessageID: fmt.Sprintf("m%d", i),
-			Traits: map[string]any{"email": fmt.Sprintf("user%d@example.com", i), "plan": []string{"free", "pro", "team", "enterprise"}[i%4]},
+			Traits:    map[string]any{"email": fmt.Sprintf("user%d@example.com", i), "plan": []string{"free", "pro", "team", "enterprise"}[i%4]},
 			Timestamp: at, ReceivedAt: at, Seq: uint64(i + 1)}
 		e.Apply(&ev, st.Apply(&ev))
 	}
