@@ -19,6 +19,7 @@ import (
 	"tailor/internal/catalog"
 	"tailor/internal/demo"
 	"tailor/internal/profile"
+	"tailor/internal/segment"
 	"tailor/internal/server"
 )
 
@@ -94,6 +95,8 @@ func runServe(ctx context.Context, args []string) error {
 		} else if err := loadDemo(ctx, srv, *demoCustomers); err != nil {
 			slog.Error("loading demo store", "err", err)
 			loaded = false
+		} else {
+			saveDemoSegments(ctx, srv)
 		}
 		if loaded {
 			printDemoExample(ctx, os.Stdout, srv, url, *demoCustomers)
@@ -184,6 +187,29 @@ func loadDemo(ctx context.Context, srv *server.Server, customers int) error {
 		"took", time.Since(start).Round(time.Millisecond))
 	fmt.Printf("tailor: demo store loaded: %d customers, %d events\n", customers, total.Load())
 	return nil
+}
+
+// saveDemoSegments saves the ready-made segments of the demo store. Only a
+// store just loaded gets them: on a later start they are there already,
+// perhaps edited or deleted on purpose. It first lets the processor apply
+// the demo events (for up to a minute) and recomputes the models, so that
+// the spend tiers rank the loaded customers rather than waiting for the
+// hourly refresh.
+func saveDemoSegments(ctx context.Context, srv *server.Server) {
+	deadline := time.Now().Add(time.Minute)
+	for srv.Proc.LagEvents() > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(50 * time.Millisecond)
+	}
+	srv.Segments.RefreshModels(time.Now())
+	n := 0
+	for _, def := range segment.DemoSegments() {
+		if _, err := srv.Segments.Save(def); err != nil {
+			slog.Error("saving demo segment", "segment", def.ID, "err", err)
+			continue
+		}
+		n++
+	}
+	fmt.Printf("tailor: %d demo segments saved (GET /api/segments)\n", n)
 }
 
 // printDemoExample prints a customer of the demo store who has orders, and

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -44,6 +45,11 @@ type API struct {
 	Catalog http.Handler
 	// Segments serves /api/segments (may be nil).
 	Segments http.Handler
+	// Search answers GET /api/profiles?trait=… from an index (the
+	// segment engine's SearchTrait): up to limit profile ids whose trait
+	// matches value under op (eq, prefix or contains, case-insensitive).
+	// Nil falls back on the profile store's scan, which knows eq only.
+	Search func(trait, op, value string, limit int) ([]string, error)
 }
 
 // Handler returns the routes, all requiring the admin token.
@@ -235,6 +241,10 @@ func (a *API) getTimeline(w http.ResponseWriter, r *http.Request) {
 		"partial": len(keys) < total, "identifiers_searched": len(keys), "identifiers_total": total})
 }
 
+// searchOps are the operators of GET /api/profiles; the store's scan
+// knows only the first.
+var searchOps = []string{"eq", "prefix", "contains"}
+
 func (a *API) searchProfiles(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	trait, value := q.Get("trait"), q.Get("value")
@@ -242,12 +252,45 @@ func (a *API) searchProfiles(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, apierr.New(apierr.BadRequest, "search needs ?trait=NAME&value=VALUE"))
 		return
 	}
+	op := q.Get("op")
+	if op == "" {
+		op = "eq"
+	}
+	if !slices.Contains(searchOps, op) {
+		fail(w, r, apierr.Errorf(apierr.BadRequest, "op: one of %s, got %q", strings.Join(searchOps, ", "), op))
+		return
+	}
 	limit, err := intParam(r, "limit", 50, 1000)
 	if err != nil {
 		fail(w, r, apierr.New(apierr.BadRequest, err.Error()))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"profiles": a.Store.Search(trait, value, limit)})
+	if a.Search == nil {
+		if op != "eq" {
+			fail(w, r, apierr.Errorf(apierr.BadRequest, "op: %s needs the segment index, which this server does not search; use op=eq", op))
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"profiles": a.Store.Search(trait, value, limit)})
+		return
+	}
+	ids, err := a.Search(trait, op, value, limit)
+	if err != nil {
+		fail(w, r, fmt.Errorf("search trait %q: %w", trait, err))
+		return
+	}
+	out := make([]profile.Snapshot, 0, len(ids))
+	seen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		// The index trails the store by the events in flight: a profile
+		// merged since is answered once, as the profile it now is.
+		s, ok := a.Store.Lookup(id)
+		if !ok || seen[s.ID] {
+			continue
+		}
+		seen[s.ID] = true
+		out = append(out, s)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"profiles": out})
 }
 
 func (a *API) listRejected(w http.ResponseWriter, r *http.Request) {

@@ -75,10 +75,12 @@ func (e *Engine) Save(def Definition) (Info, error) {
 		e.reorder()
 		return Info{}, prefixPath(err, "/rule")
 	}
+	e.observeHistory(s, now)
 	// Segments that refer to this one change with it.
 	for _, o := range e.order {
 		if o != s && slices.Contains(o.def.Rule.Segments(), def.ID) {
 			_ = e.refresh(o, now, "rule-"+fmt.Sprint(now.UnixNano()), true)
+			e.observeHistory(o, now)
 		}
 	}
 	if db := e.opts.DB; db != nil {
@@ -139,12 +141,17 @@ func (e *Engine) Delete(id string) error {
 	}
 	delete(e.segs, id)
 	e.reorder()
+	// A segment created later with the same id starts a history of its own.
+	e.dropHistory(id)
 	if db := e.opts.DB; db != nil {
 		if err := db.Delete(store.Key(store.PrefixSegment, id), nil); err != nil {
 			return err
 		}
 		if err := db.Delete(store.Key(store.PrefixMembers, id), nil); err != nil {
 			return err
+		}
+		if err := db.DeleteRange(historyKey(id, 0), store.Key(store.PrefixHistory, id+"\x01"), nil); err != nil {
+			return fmt.Errorf("delete segment %q history: %w", id, err)
 		}
 	}
 	return nil
@@ -263,6 +270,21 @@ func (e *Engine) Members(id, cursor string, limit int) ([]string, string, error)
 	if !ok {
 		return nil, "", ErrNotFound
 	}
+	ords, next, err := s.page(cursor, limit)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]string, len(ords))
+	for i, o := range ords {
+		out[i] = e.ix.ids[o]
+	}
+	return out, next, nil
+}
+
+// page returns up to limit member ordinals of s after the cursor (empty
+// for the first page) and the next page's cursor ("" at the end). Caller
+// holds ix.mu.
+func (s *saved) page(cursor string, limit int) ([]uint32, string, error) {
 	var after uint32
 	start := cursor == ""
 	if !start {
@@ -276,11 +298,11 @@ func (e *Engine) Members(id, cursor string, limit int) ([]string, string, error)
 	if !start {
 		it.AdvanceIfNeeded(after + 1)
 	}
-	out := make([]string, 0, min(limit, 1024))
+	out := make([]uint32, 0, min(limit, 1024))
 	var last uint32
 	for it.HasNext() && len(out) < limit {
 		last = it.Next()
-		out = append(out, e.ix.ids[last])
+		out = append(out, last)
 	}
 	next := ""
 	if it.HasNext() {

@@ -118,6 +118,8 @@ type Engine struct {
 	entered, exited atomic.Uint64
 	evals           atomic.Uint64
 	lastEnter       atomic.Int64 // ns from event processing start to transition, for the latest one
+
+	hist history // sizes per day (history.go); guarded by its own mutex
 }
 
 // saved is one saved segment and its membership.
@@ -291,6 +293,7 @@ func (e *Engine) evaluateOne(s *saved, ord uint32, now time.Time, cause string) 
 }
 
 func (e *Engine) transition(s *saved, ord uint32, in bool, at time.Time, cause string) {
+	e.noteHistory(s, in, at)
 	if in {
 		s.entered.Add(1)
 		e.entered.Add(1)
@@ -328,6 +331,9 @@ func (e *Engine) Checkpoint(b *pebble.Batch) error {
 		s.dirty = false
 	}
 	if err := e.checkpointOrdinals(b); err != nil {
+		return err
+	}
+	if err := e.checkpointHistory(b); err != nil {
 		return err
 	}
 	return e.checkpointStreams(b)
@@ -389,6 +395,9 @@ func (e *Engine) Load(ctx context.Context, src interface {
 			return err
 		}
 		if err := e.loadOrdinals(db); err != nil {
+			return err
+		}
+		if err := e.loadHistory(db); err != nil {
 			return err
 		}
 		found, err := e.loadStreams(db)

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/url"
 	"os"
 	"reflect"
 	"slices"
@@ -66,7 +67,9 @@ type HTTP struct {
 //	POST   /api/segments/preview                {rule, at, sample, against}: Preview
 //	GET    /api/segments/{id}/members           ?limit=N&cursor=C: {"members":[…],"next_cursor":""}
 //	GET    /api/segments/{id}/explain/{identifier}  how the rule decides for one profile
-//	GET    /api/segments/{id}/export            ?format=csv|ndjson&fields=id: every member, streamed
+//	GET    /api/segments/{id}/export            ?format=csv|ndjson&fields=id,email,orders: every member, streamed;
+//	                                            ?format=audience: hashed emails and phones for ad platforms
+//	GET    /api/segments/{id}/history           ?days=30: {"segment":…,"days":[DaySize…]} oldest first
 func (h *HTTP) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/segments", h.list)
@@ -78,6 +81,7 @@ func (h *HTTP) Handler() http.Handler {
 	mux.HandleFunc("GET /api/segments/{id}/members", h.members)
 	mux.HandleFunc("GET /api/segments/{id}/explain/{identifier}", h.explain)
 	mux.HandleFunc("GET /api/segments/{id}/export", h.export)
+	mux.HandleFunc("GET /api/segments/{id}/history", h.history)
 	// Without these, ServeMux would answer wrong methods and unknown paths
 	// in plain text.
 	mux.HandleFunc("/api/segments", methodNotAllowed("GET, HEAD, POST"))
@@ -85,6 +89,7 @@ func (h *HTTP) Handler() http.Handler {
 	mux.HandleFunc("/api/segments/{id}/members", methodNotAllowed("GET, HEAD"))
 	mux.HandleFunc("/api/segments/{id}/explain/{identifier}", methodNotAllowed("GET, HEAD"))
 	mux.HandleFunc("/api/segments/{id}/export", methodNotAllowed("GET, HEAD"))
+	mux.HandleFunc("/api/segments/{id}/history", methodNotAllowed("GET, HEAD"))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, apierr.Errorf(apierr.NotFound, "no segments endpoint %s %s", r.Method, r.URL.Path))
 	})
@@ -357,6 +362,39 @@ func (h *HTTP) explain(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// exportFieldNames reads the fields query parameter of an export in
+// format: the columns of a csv or ndjson export, the traits an audience
+// reads.
+func exportFieldNames(format string, q url.Values) ([]string, error) {
+	if format == "audience" {
+		if q.Has("fields") {
+			return nil, apierr.New(apierr.BadRequest, "fields: not used with format=audience, whose columns are email_sha256 and phone_sha256")
+		}
+		return []string{TraitEmail, TraitPhone}, nil
+	}
+	v := q.Get("fields")
+	if v == "" {
+		return []string{ExportID}, nil
+	}
+	names := strings.Split(v, ",")
+	if len(names) > MaxExportFields {
+		return nil, apierr.Errorf(apierr.BadRequest, "fields: at most %d, got %d", MaxExportFields, len(names))
+	}
+	seen := make(map[string]bool, len(names))
+	for i, n := range names {
+		n = strings.TrimSpace(n)
+		switch {
+		case n == "":
+			return nil, apierr.Errorf(apierr.BadRequest, "fields: an empty name in %q", v)
+		case seen[n]:
+			return nil, apierr.Errorf(apierr.BadRequest, "fields: %q is listed twice", n)
+		}
+		seen[n] = true
+		names[i] = n
+	}
+	return names, nil
+}
+
 // export streams every member of a segment. Members are read a page at a
 // time, each page at its own instant: a profile that joins or leaves during
 // the export may or may not be in it, and none appears twice.
@@ -364,71 +402,83 @@ func (h *HTTP) export(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	q := r.URL.Query()
 	format := cmpOr(q.Get("format"), "csv")
-	if format != "csv" && format != "ndjson" {
-		fail(w, r, apierr.Errorf(apierr.BadRequest, "format: csv or ndjson, got %q", format))
+	if format != "csv" && format != "ndjson" && format != "audience" {
+		fail(w, r, apierr.Errorf(apierr.BadRequest, "format: csv, ndjson or audience, got %q", format))
 		return
 	}
-	// TODO(traits): export trait columns (email, …) once the engine reads
-	// them from the profile store; for now a member is its profile id.
-	fields := []string{"id"}
-	if v := q.Get("fields"); v != "" {
-		fields = strings.Split(v, ",")
-		for _, f := range fields {
-			if f != "id" {
-				fail(w, r, apierr.Errorf(apierr.BadRequest, "fields: only id can be exported for now, got %q", f))
-				return
-			}
-		}
+	fields, err := exportFieldNames(format, q)
+	if err != nil {
+		fail(w, r, err)
+		return
 	}
+	// An audience reads email and phone whether or not any profile has them.
+	strict := format != "audience"
 	// The first page is read before anything is written, so that a missing
-	// segment still gets its 404.
-	ids, next, err := h.Engine.Members(id, "", exportPage)
-	if errors.Is(err, ErrNotFound) {
+	// segment or an unknown field still gets its 4xx.
+	rows, next, err := h.Engine.exportPage(id, "", exportPage, fields, strict)
+	var fe *FieldError
+	switch {
+	case errors.Is(err, ErrNotFound):
 		fail(w, r, notFound(id))
 		return
-	}
-	if err != nil {
+	case errors.As(err, &fe):
+		fail(w, r, apierr.New(apierr.BadRequest, "fields: "+fe.Error()))
+		return
+	case err != nil:
 		fail(w, r, fmt.Errorf("export segment %q: %w", id, err))
 		return
 	}
-	ext, ctype := ".csv", "text/csv; charset=utf-8"
-	if format == "ndjson" {
-		ext, ctype = ".ndjson", "application/x-ndjson"
+	name, ctype := id+".csv", "text/csv; charset=utf-8"
+	switch format {
+	case "ndjson":
+		name, ctype = id+".ndjson", "application/x-ndjson"
+	case "audience":
+		name = id + "-audience.csv"
 	}
 	w.Header().Set("Content-Type", ctype)
-	w.Header().Set("Content-Disposition", `attachment; filename="`+id+ext+`"`) // ids are [a-z0-9_-]
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`) // ids are [a-z0-9_-]
 	w.WriteHeader(http.StatusOK)
 	bw := bufio.NewWriterSize(w, 32<<10)
 	cw := csv.NewWriter(bw)
-	row := make([]string, len(fields))
-	write := func(pid string) {
-		if format == "csv" {
-			for i := range row {
-				row[i] = pid
+	rec := make([]string, len(fields))
+	// Write errors stick in bw (cw writes through it) and are checked per
+	// page.
+	write := func(row []any) {
+		switch format {
+		case "csv":
+			for i, v := range row {
+				rec[i] = csvValue(v)
 			}
-			_ = cw.Write(row) // errors stick in bw, checked per page
-			return
-		}
-		bw.WriteByte('{')
-		for i, f := range fields {
-			if i > 0 {
-				bw.WriteByte(',')
+			_ = cw.Write(rec)
+		case "audience":
+			if e, p, ok := audienceRow(row[0], row[1]); ok {
+				_ = cw.Write([]string{e, p})
 			}
-			writeJSONString(bw, f)
-			bw.WriteByte(':')
-			writeJSONString(bw, pid)
+		default:
+			bw.WriteByte('{')
+			for i, f := range fields {
+				if i > 0 {
+					bw.WriteByte(',')
+				}
+				writeJSONString(bw, f)
+				bw.WriteByte(':')
+				writeJSONValue(bw, row[i])
+			}
+			bw.WriteString("}\n")
 		}
-		bw.WriteString("}\n")
 	}
-	if format == "csv" {
+	switch format {
+	case "csv":
 		_ = cw.Write(fields)
+	case "audience":
+		_ = cw.Write([]string{"email_sha256", "phone_sha256"})
 	}
 	n := 0
 	for {
-		for _, pid := range ids {
-			write(pid)
+		for _, row := range rows {
+			write(row)
 		}
-		n += len(ids)
+		n += len(rows)
 		cw.Flush()
 		if next == "" {
 			break
@@ -436,7 +486,7 @@ func (h *HTTP) export(w http.ResponseWriter, r *http.Request) {
 		if err := bw.Flush(); err != nil || r.Context().Err() != nil {
 			return // the client went away
 		}
-		ids, next, err = h.Engine.Members(id, next, exportPage)
+		rows, next, err = h.Engine.exportPage(id, next, exportPage, fields, strict)
 		if err != nil {
 			// Headers are out: abort the connection so that the client
 			// sees a broken transfer rather than a short, clean file.
@@ -445,6 +495,53 @@ func (h *HTTP) export(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	_ = bw.Flush()
+}
+
+// csvValue is a field's value in a CSV cell: strings as they are, absent
+// as empty, anything else as its JSON text.
+func csvValue(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+func writeJSONValue(w *bufio.Writer, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b = []byte("null") // values come from JSON: they encode
+	}
+	w.Write(b)
+}
+
+// history answers a segment's size per day.
+func (h *HTTP) history(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	days := DefaultHistoryDays
+	if v := r.URL.Query().Get("days"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxHistoryDays {
+			fail(w, r, apierr.Errorf(apierr.BadRequest, "days: must be an integer from 1 to %d, got %q", MaxHistoryDays, v))
+			return
+		}
+		days = n
+	}
+	out, err := h.Engine.History(id, days)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		fail(w, r, notFound(id))
+	case err != nil:
+		fail(w, r, fmt.Errorf("history of segment %q: %w", id, err))
+	default:
+		apierr.WriteJSON(w, http.StatusOK, map[string]any{"segment": id, "days": out})
+	}
 }
 
 func writeJSONString(w *bufio.Writer, s string) {

@@ -348,7 +348,7 @@ func (s *Server) registerGauges() {
 
 // Handler is the node's whole HTTP surface.
 func (s *Server) Handler() http.Handler {
-	api := &admin.API{Token: s.AdminToken, Store: s.Store, Events: s.Log, Merges: profile.MergeLog{DB: s.db}, Rejected: s.Rejected, Sources: s.Sources,
+	api := &admin.API{Token: s.AdminToken, Search: s.Segments.SearchTrait, Store: s.Store, Events: s.Log, Merges: profile.MergeLog{DB: s.db}, Rejected: s.Rejected, Sources: s.Sources,
 		Catalog: catalog.Handler(s.Catalog), Segments: (&segment.HTTP{Engine: s.Segments, Lookup: s.lookupProfile}).Handler()}
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", s.Ingest)
