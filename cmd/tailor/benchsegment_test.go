@@ -26,7 +26,7 @@ func TestBenchSegmentCountsAgreeWithBaseline(t *testing.T) {
 	rows := map[string][]string{}
 	for line := range strings.Lines(out.String()) {
 		f := strings.Fields(line)
-		if len(f) == 6 && len(f[0]) == 2 && f[0][0] == 'R' {
+		if len(f) == 8 && len(f[0]) == 2 && f[0][0] == 'R' {
 			rows[f[0]] = f
 		}
 	}
@@ -36,10 +36,10 @@ func TestBenchSegmentCountsAgreeWithBaseline(t *testing.T) {
 		if !ok {
 			t.Fatalf("no result line for %s in\n%s", name, out.String())
 		}
-		fast, err1 := strconv.Atoi(f[2])
-		base, err2 := strconv.Atoi(f[4])
+		fast, err1 := strconv.Atoi(f[3])
+		base, err2 := strconv.Atoi(f[6])
 		if err1 != nil || err2 != nil || fast != base {
-			t.Errorf("%s: fast count %q, baseline count %q: want equal numbers", name, f[2], f[4])
+			t.Errorf("%s: fast count %q, baseline count %q: want equal numbers", name, f[3], f[6])
 		}
 		counts[name] = fast
 	}
@@ -51,7 +51,7 @@ func TestBenchSegmentCountsAgreeWithBaseline(t *testing.T) {
 	if counts["R4"] > counts["R2"] {
 		t.Errorf("R4 (which includes R2) counts %d, more than R2's %d", counts["R4"], counts["R2"])
 	}
-	for _, want := range []string{"build: ", "segment engine Apply alone: ", "index Stats: ", "heap in use ", "baseline (per-profile"} {
+	for _, want := range []string{"build: ", "segment engine Apply: ", "index Stats: ", "heap in use ", "baseline (per-profile"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}
