@@ -25,7 +25,7 @@ import (
 	"tailor/internal/segment"
 )
 
-// Defaults of `tailor bench segment`.
+// Sizes of `tailor bench segment`.
 const (
 	segBenchDefaultCustomers = 5_000_000
 	segBenchMaxCustomers     = 50_000_000
@@ -39,7 +39,7 @@ const (
 
 // segBenchConfig is one run of `tailor bench segment`.
 type segBenchConfig struct {
-	Customers int       // demo customers, about 18 events each
+	Customers int       // demo customers, about 21 events each
 	Seed      int64     // demo seed
 	End       time.Time // end of the demo's history and the evaluation instant
 	// Baseline also builds the naive per-profile maps and evaluates every
@@ -95,7 +95,7 @@ func benchSegmentTo(ctx context.Context, args []string, out, progress io.Writer)
 	fs := flag.NewFlagSet("bench segment", flag.ContinueOnError)
 	fs.SetOutput(progress)
 	cfg := segBenchConfig{Out: out, Progress: progress}
-	fs.IntVar(&cfg.Customers, "customers", segBenchDefaultCustomers, "demo customers to build the index from (about 18 events each)")
+	fs.IntVar(&cfg.Customers, "customers", segBenchDefaultCustomers, "demo customers to build the index from (about 21 events each)")
 	end := fs.String("end", demo.DefaultEnd.Format(time.DateOnly), "end of the demo's two years of history, and the instant rules are evaluated at (YYYY-MM-DD or RFC 3339)")
 	fs.Int64Var(&cfg.Seed, "seed", 1, "demo random seed")
 	fs.BoolVar(&cfg.Baseline, "baseline", true, "also evaluate every rule with a naive loop over per-profile maps, and check the counts agree (the maps take about 27 MiB per 1,000 customers)")
