@@ -16,11 +16,12 @@ import (
 const benchUsage = `usage:
   tailor bench ingest --target URL --write-key KEY [flags]   drive a running server
   tailor bench pebble --dir DIR [flags]                      storage baseline: raw synced Pebble batches
+  tailor bench segment [flags]                               segment rule evaluation over the demo store, in process
 
-Run 'tailor bench ingest -h' or 'tailor bench pebble -h' for the flags.`
+Run 'tailor bench ingest -h', 'tailor bench pebble -h' or 'tailor bench segment -h' for the flags.`
 
 // runBench implements `tailor bench`: load generators whose last output line
-// is "<N> events/s".
+// is "<N> events/s", and the in-process segment evaluation benchmark.
 func runBench(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		return fmt.Errorf("%w: missing sub-command\n%s", errUsage, benchUsage)
@@ -30,6 +31,8 @@ func runBench(ctx context.Context, args []string) error {
 		return benchIngest(ctx, args[1:])
 	case "pebble":
 		return benchPebble(ctx, args[1:])
+	case "segment":
+		return benchSegment(ctx, args[1:])
 	case "-h", "--help", "help":
 		fmt.Println(benchUsage)
 		return nil

@@ -22,6 +22,7 @@ usage:
   tailor import  [flags]   load customers, events or products into a running server
   tailor bench   ingest    drive a running server with demo-shaped load
   tailor bench   pebble    storage baseline: the same events as raw synced Pebble batches
+  tailor bench   segment   segment rule evaluation over the demo store vs a naive baseline
   tailor verify  [flags]   check stored profiles equal a clean replay of the log
 
 Run 'tailor COMMAND -h' for the flags of a command.
