@@ -137,7 +137,8 @@ type saved struct {
 type deps struct {
 	events   map[string]bool
 	traits   bool
-	computed bool
+	computed bool // a computed field any customer event changes
+	orders   bool // a computed field only orders change
 	time     bool // time alone can change the answer
 }
 
@@ -176,7 +177,11 @@ func (e *Engine) depsOf(r *Rule, d *deps, depth int) {
 				d.time = true
 			}
 		case KindComputed:
-			d.computed = true
+			if orderFields[n.Computed] {
+				d.orders = true
+			} else {
+				d.computed = true
+			}
 			// Time moves every computed field: the time-typed ones, days
 			// since, lifecycle and trailing spend, and any field when an
 			// event dated after now comes due.
@@ -196,7 +201,15 @@ func (e *Engine) depsOf(r *Rule, d *deps, depth int) {
 // affected reports whether an event of key (with traits changed or not)
 // can change s's answer for the profile.
 func (s *saved) affected(key string, system, traits bool) bool {
-	return s.deps.events[key] || (s.deps.computed && !system) || (traits && s.deps.traits)
+	return s.deps.events[key] || (s.deps.computed && !system) || (s.deps.orders && key == event.OrderCompleted) ||
+		(traits && s.deps.traits)
+}
+
+// orderFields are the computed fields only Order Completed events change.
+var orderFields = map[string]bool{
+	"orders": true, "total_spend": true, "average_order_value": true, "first_order": true, "last_order": true,
+	"days_since_last_order": true, FieldRFM: true, FieldRFMRecency: true, FieldRFMFrequency: true,
+	FieldRFMMonetary: true, FieldSpendTier: true, FieldLifecycle: true,
 }
 
 // Apply implements processor.Applier: index the event, then re-evaluate
@@ -238,9 +251,10 @@ func (e *Engine) Apply(ev *event.Event, r profile.Resolution) {
 	now := e.opts.Now()
 	cause := fmt.Sprint(ev.Seq)
 	e.causeAt = ev.ReceivedAt
+	sg := e.singleFor(ord, now)
 	for _, s := range e.order {
 		if merged || s.affected(key, system, traits) {
-			e.evaluateOne(s, ord, now, cause)
+			e.evaluateWith(sg, s, cause)
 		}
 	}
 	e.causeAt = time.Time{}
@@ -270,9 +284,22 @@ func (e *Engine) refreshTraits(ord uint32, id string) {
 // transition when the answer changed and schedules the next time-driven
 // re-evaluation. Caller holds ix.mu for writing.
 func (e *Engine) evaluateOne(s *saved, ord uint32, now time.Time, cause string) {
-	e.evals.Add(1)
+	e.evaluateWith(e.singleFor(ord, now), s, cause)
+}
+
+// singleFor prepares the evaluation of one profile at now, for one or more
+// saved segments (the profile's aggregates are read once).
+func (e *Engine) singleFor(ord uint32, now time.Time) *single {
 	sg := newSingle(e.ix, ord, now, e.resolve, false)
 	sg.cache = &e.plans
+	return sg
+}
+
+// evaluateWith is evaluateOne with a prepared single evaluation.
+func (e *Engine) evaluateWith(sg *single, s *saved, cause string) {
+	e.evals.Add(1)
+	ord, now := sg.ord, time.Unix(sg.now, 0)
+	sg.next, sg.depth = math.MaxInt64, 0
 	in, _, err := sg.rule(s.def.Rule, "")
 	if err != nil {
 		slog.Warn("segment: evaluation failed", "segment", s.def.ID, "err", err)

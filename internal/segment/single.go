@@ -52,6 +52,7 @@ type single struct {
 	depth   int
 	agg     *aggregates // the profile's aggregates, index 0
 	cache   *planCache  // nil: compile every time
+	aggNext int64       // the earliest future event counted out of agg
 }
 
 func newSingle(ix *Index, ord uint32, now time.Time, resolve Resolver, explain bool) *single {
@@ -75,7 +76,11 @@ func (sg *single) rule(r *Rule, path string) (bool, *Explanation, error) {
 		}
 		res := isAnd
 		for i, c := range kids {
-			ok, cx, err := sg.rule(c, fmt.Sprintf("%s/%s/%d", path, name, i))
+			cp := path // children's paths are spelled out only for explanations
+			if sg.explain {
+				cp = fmt.Sprintf("%s/%s/%d", path, name, i)
+			}
+			ok, cx, err := sg.rule(c, cp)
 			if err != nil {
 				return false, nil, err
 			}
@@ -213,8 +218,16 @@ func (sg *single) trait(r *Rule, path string) (bool, any, string, error) {
 // aggregates returns the profile's aggregates at now in slot 0.
 func (sg *single) aggregates() *aggregates {
 	if sg.agg != nil {
+		// Reused for another rule: its future events matter to it too.
+		sg.noteNext(sg.aggNext)
 		return sg.agg
 	}
+	outer := sg.next
+	sg.next = math.MaxInt64
+	defer func() {
+		sg.aggNext = sg.next
+		sg.next = min(outer, sg.next)
+	}()
 	ix, o := sg.ix, int(sg.ord)
 	a := &aggregates{
 		events: []uint32{ix.events.get(o)}, orders: []uint32{ix.orders.get(o)},

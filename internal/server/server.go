@@ -321,7 +321,7 @@ func (s *Server) registerGauges() {
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)})
 	s.segmentLatency = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tailor_segment_transition_seconds",
 		Help:    "From an event's receipt to the segment_entered/segment_exited event it caused being durable in the log.",
-		Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)})
+		Buckets: []float64{.001, .002, .005, .01, .02, .03, .04, .05, .075, .1, .15, .2, .3, .5, 1, 2, 5, 10}})
 	s.checkpointBytes = prometheus.NewCounter(prometheus.CounterOpts{Name: "tailor_checkpoint_bytes_total",
 		Help: "Bytes written by checkpoints since start."})
 	s.Registry.MustRegister(s.checkpointPause, s.checkpointBytes,
