@@ -10,44 +10,70 @@ import (
 // (see matchTable), so a scan compares small integers, and a comparison's
 // semantics live in one place (comparison.match) for every evaluator.
 type dict struct {
-	ids  map[any]uint32
-	vals []any     // id-1 → value: string, float64, bool, []any or map[string]any
-	nums []float64 // id-1 → the value when it is a number, else NaN
+	// One map per type: hashing a string key directly costs a third of
+	// hashing it inside an interface, and ids are looked up for every
+	// property of every event.
+	strs  map[string]uint32
+	nums  map[float64]uint32
+	bools [2]uint32 // false, true
+	json  map[string]uint32 // lists and objects, by their JSON text
+	vals  []any             // id-1 → value: string, float64, bool, []any or map[string]any
+	numsV []float64         // id-1 → the value when it is a number, else NaN
 }
 
-// composite keys values that are not comparable (lists, objects) by their
-// JSON text.
-type composite string
-
 func (d *dict) id(v any) uint32 {
-	var key any
 	switch x := v.(type) {
 	case nil:
 		return 0
-	case string, float64, bool:
-		key = x
-	default:
-		b, err := json.Marshal(x)
-		if err != nil {
-			return 0
+	case string:
+		if id, ok := d.strs[x]; ok {
+			return id
 		}
-		key = composite(b)
+		if d.strs == nil {
+			d.strs = make(map[string]uint32)
+		}
+		id := d.add(x, math.NaN())
+		d.strs[x] = id
+		return id
+	case float64:
+		if id, ok := d.nums[x]; ok {
+			return id
+		}
+		if d.nums == nil {
+			d.nums = make(map[float64]uint32)
+		}
+		id := d.add(x, x)
+		d.nums[x] = id
+		return id
+	case bool:
+		i := 0
+		if x {
+			i = 1
+		}
+		if d.bools[i] == 0 {
+			d.bools[i] = d.add(x, math.NaN())
+		}
+		return d.bools[i]
 	}
-	if id, ok := d.ids[key]; ok {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return 0
+	}
+	if id, ok := d.json[string(b)]; ok {
 		return id
 	}
-	if d.ids == nil {
-		d.ids = make(map[any]uint32)
+	if d.json == nil {
+		d.json = make(map[string]uint32)
 	}
-	d.vals = append(d.vals, v)
-	n := math.NaN()
-	if f, ok := v.(float64); ok {
-		n = f
-	}
-	d.nums = append(d.nums, n)
-	id := uint32(len(d.vals))
-	d.ids[key] = id
+	id := d.add(v, math.NaN())
+	d.json[string(b)] = id
 	return id
+}
+
+func (d *dict) add(v any, n float64) uint32 {
+	d.vals = append(d.vals, v)
+	d.numsV = append(d.numsV, n)
+	return uint32(len(d.vals))
 }
 
 func (d *dict) value(id uint32) any {

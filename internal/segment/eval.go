@@ -1,8 +1,10 @@
 package segment
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -61,9 +63,24 @@ func (ev *evaluation) noteNext(ord uint32, t int64) {
 func (ev *evaluation) rule(r *Rule, path string) (*roaring.Bitmap, error) {
 	switch r.Kind() {
 	case KindAnd:
+		// Cheap children first; once few candidates remain, the rest are
+		// evaluated for those profiles only, by walking their own rows (as
+		// the live engine does) instead of scanning every row of a stream.
+		kids := make([]int, len(r.And))
+		for i := range kids {
+			kids[i] = i
+		}
+		slices.SortStableFunc(kids, func(a, b int) int { return cmp.Compare(cost(r.And[a]), cost(r.And[b])) })
 		var acc *roaring.Bitmap
-		for i, c := range r.And {
-			b, err := ev.rule(c, fmt.Sprintf("%s/and/%d", path, i))
+		for k, i := range kids {
+			if acc != nil && acc.GetCardinality()*candidateRatio < uint64(ev.n) {
+				rest := make([]*Rule, 0, len(kids)-k)
+				for _, j := range kids[k:] {
+					rest = append(rest, r.And[j])
+				}
+				return ev.perCandidate(acc, rest)
+			}
+			b, err := ev.rule(r.And[i], fmt.Sprintf("%s/and/%d", path, i))
 			if err != nil {
 				return nil, err
 			}
@@ -114,6 +131,59 @@ func (ev *evaluation) rule(r *Rule, path string) (*roaring.Bitmap, error) {
 		return ev.rule(sub, path)
 	}
 	return nil, evalErr(path, "invalid node")
+}
+
+// candidateRatio: an and-group evaluates its remaining children per
+// candidate once fewer than one profile in candidateRatio is left. (A
+// variable so that tests can force either path.)
+var candidateRatio uint64 = 64
+
+// cost orders an and-group's children: traits and computed fields scan one
+// value per profile, event conditions a stream's rows.
+func cost(r *Rule) int {
+	switch r.Kind() {
+	case KindTrait:
+		return 0
+	case KindComputed:
+		return 1
+	case KindEvent:
+		return 3
+	}
+	return 2
+}
+
+// perCandidate keeps the candidates for which every rule holds, evaluating
+// each profile on its own rows.
+func (ev *evaluation) perCandidate(cands *roaring.Bitmap, rules []*Rule) (*roaring.Bitmap, error) {
+	out := roaring.New()
+	var cache planCache
+	t := time.Unix(ev.now, 0)
+	for it := cands.Iterator(); it.HasNext(); {
+		o := it.Next()
+		sg := newSingle(ev.ix, o, t, ev.resolve, false)
+		sg.cache = &cache
+		sg.depth = ev.depth
+		in := true
+		for _, r := range rules {
+			ok, _, err := sg.rule(r, "")
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				// The group stays false until this child changes, and
+				// its next change is noted.
+				in = false
+				break
+			}
+		}
+		if in {
+			out.Add(o)
+		}
+		if ev.track && sg.next != math.MaxInt64 {
+			ev.noteNext(o, sg.next)
+		}
+	}
+	return out, nil
 }
 
 // dense is a bitset over ordinals, turned into a bitmap of surviving
@@ -187,8 +257,10 @@ func (ev *evaluation) trait(r *Rule, path string) (*roaring.Bitmap, error) {
 	return ev.bitmap(d), nil
 }
 
-// aggregates are the computed fields' inputs per ordinal, +1-encoded times.
+// aggregates are the computed fields' inputs per ordinal, +1-encoded times:
+// the index's running ones (live) or arrays computed for an instant.
 type aggregates struct {
+	live                                               *Index
 	events, orders, first, last, firstOrder, lastOrder []uint32
 	spend                                              []int64
 	// trail is the spend over SpendWindow up to now, in micro-units, and
@@ -240,20 +312,15 @@ func (ev *evaluation) aggregatesNow() *aggregates {
 		return ev.aggFresh
 	}
 	ix, n := ev.ix, ev.n
+	if int64(ix.maxTs) <= ev.now {
+		// No event is later than now: the running aggregates are exact.
+		ev.aggFresh = &aggregates{live: ix}
+		return ev.aggFresh
+	}
 	a := &aggregates{
 		events: make([]uint32, n), orders: make([]uint32, n), first: make([]uint32, n),
 		last: make([]uint32, n), firstOrder: make([]uint32, n), lastOrder: make([]uint32, n),
 		spend: make([]int64, n),
-	}
-	if int64(ix.maxTs) <= ev.now {
-		for o := range n {
-			a.events[o], a.orders[o] = ix.events.get(o), ix.orders.get(o)
-			a.first[o], a.last[o] = ix.first.get(o), ix.last.get(o)
-			a.firstOrder[o], a.lastOrder[o] = ix.firstOrder.get(o), ix.lastOrder.get(o)
-			a.spend[o] = ix.spend.get(o)
-		}
-		ev.aggFresh = a
-		return a
 	}
 	for key, s := range ix.streams {
 		if systemEvents[key] {
@@ -319,28 +386,28 @@ func computeField(field string, a *aggregates, o int, now int64, m *Models) comp
 	}
 	switch field {
 	case "event_count":
-		return num(float64(a.events[o]))
+		return num(float64(a.eventsAt(o)))
 	case "orders":
-		return num(float64(a.orders[o]))
+		return num(float64(a.ordersAt(o)))
 	case "total_spend":
-		return num(float64(a.spend[o]) / 1e6)
+		return num(float64(a.spendAt(o)) / 1e6)
 	case "average_order_value":
-		if a.orders[o] == 0 {
+		if a.ordersAt(o) == 0 {
 			return computedValue{}
 		}
-		return num(float64(a.spend[o]) / float64(a.orders[o]) / 1e6)
+		return num(float64(a.spendAt(o)) / float64(a.ordersAt(o)) / 1e6)
 	case "first_seen":
-		return tm(a.first[o])
+		return tm(a.firstAt(o))
 	case "last_seen":
-		return tm(a.last[o])
+		return tm(a.lastAt(o))
 	case "first_order":
-		return tm(a.firstOrder[o])
+		return tm(a.firstOrderAt(o))
 	case "last_order":
-		return tm(a.lastOrder[o])
+		return tm(a.lastOrderAt(o))
 	case "days_since_last_order":
-		return days(a.lastOrder[o])
+		return days(a.lastOrderAt(o))
 	case "days_since_last_seen":
-		return days(a.last[o])
+		return days(a.lastAt(o))
 	}
 	return computedValue{}
 }
@@ -377,9 +444,9 @@ func (ev *evaluation) computed(r *Rule, path string) (*roaring.Bitmap, error) {
 	}
 	m := ev.ix.models
 	d := ev.newDense()
-	it := ev.ix.alive.Iterator()
-	for it.HasNext() {
-		o := int(it.Next())
+	// Every ordinal, not just the surviving ones: a linear pass is cheaper
+	// than the bitmap's iterator, and bitmap() drops the others.
+	for o := range ev.n {
 		v := computeField(r.Computed, a, o, ev.now, m)
 		if matchComputed(c, v, ev.now) {
 			d.set(o)
@@ -403,16 +470,16 @@ func nextComputedAt(field string, c *comparison, v computedValue, a *aggregates,
 		}
 		return math.MaxInt64
 	case FieldLifecycle:
-		return lifecycleNext(a.firstOrder[o], a.lastOrder[o], now, m.options())
+		return lifecycleNext(a.firstOrderAt(o), a.lastOrderAt(o), now, m.options())
 	}
 	if !v.present {
 		return math.MaxInt64
 	}
 	switch field {
 	case "days_since_last_order", "days_since_last_seen":
-		t := a.last[o]
+		t := a.lastAt(o)
 		if field == "days_since_last_order" {
-			t = a.lastOrder[o]
+			t = a.lastOrderAt(o)
 		}
 		at := int64(t) - 1
 		return at + (int64(v.num)+1)*86400
@@ -421,4 +488,53 @@ func nextComputedAt(field string, c *comparison, v computedValue, a *aggregates,
 		return c.nextChange(v.secs, now)
 	}
 	return math.MaxInt64
+}
+
+func (a *aggregates) eventsAt(o int) uint32 {
+	if a.live != nil {
+		return a.live.events.get(o)
+	}
+	return a.events[o]
+}
+
+func (a *aggregates) ordersAt(o int) uint32 {
+	if a.live != nil {
+		return a.live.orders.get(o)
+	}
+	return a.orders[o]
+}
+
+func (a *aggregates) spendAt(o int) int64 {
+	if a.live != nil {
+		return a.live.spend.get(o)
+	}
+	return a.spend[o]
+}
+
+func (a *aggregates) firstAt(o int) uint32 {
+	if a.live != nil {
+		return a.live.first.get(o)
+	}
+	return a.first[o]
+}
+
+func (a *aggregates) lastAt(o int) uint32 {
+	if a.live != nil {
+		return a.live.last.get(o)
+	}
+	return a.last[o]
+}
+
+func (a *aggregates) firstOrderAt(o int) uint32 {
+	if a.live != nil {
+		return a.live.firstOrder.get(o)
+	}
+	return a.firstOrder[o]
+}
+
+func (a *aggregates) lastOrderAt(o int) uint32 {
+	if a.live != nil {
+		return a.live.lastOrder.get(o)
+	}
+	return a.lastOrder[o]
 }

@@ -242,7 +242,7 @@ func (a *acc) addRow(pl *eventPlan, row int, ts uint32) {
 		if id == 0 {
 			return
 		}
-		f := pl.ofCol.dict.nums[id-1]
+		f := pl.ofCol.dict.numsV[id-1]
 		if math.IsNaN(f) {
 			return
 		}
@@ -316,6 +316,9 @@ func (ev *evaluation) event(r *Rule, path string) (*roaring.Bitmap, error) {
 		return nil, err
 	}
 	ix := ev.ix
+	if pl.measure == MeasureCount && !ev.track {
+		return ev.countEvents(pl), nil
+	}
 	accs := make([]acc, ev.n)
 	if s := pl.s; s != nil {
 		for ci := 0; ci*vecChunk < s.n; ci++ {
@@ -354,9 +357,8 @@ func (ev *evaluation) event(r *Rule, path string) (*roaring.Bitmap, error) {
 		}
 	}
 	d := ev.newDense()
-	it := ix.alive.Iterator()
-	for it.HasNext() {
-		o := it.Next()
+	for i := range accs {
+		o := uint32(i)
 		v := accs[o].value(pl.measure)
 		if matchComputed(pl.cmp, v, ev.now) {
 			d.set(int(o))
@@ -366,6 +368,57 @@ func (ev *evaluation) event(r *Rule, path string) (*roaring.Bitmap, error) {
 		}
 	}
 	return ev.bitmap(d), nil
+}
+
+// countEvents is event for the count measure without next changes: four
+// bytes per profile instead of a whole acc, and the comparison looked up
+// in a table by count.
+func (ev *evaluation) countEvents(pl *eventPlan) *roaring.Bitmap {
+	ix := ev.ix
+	counts := make([]uint32, ev.n)
+	if s := pl.s; s != nil {
+		for ci := 0; ci*vecChunk < s.n; ci++ {
+			ords, tss := s.ord.chunk(ci), s.ts.chunk(ci)
+			base := ci * vecChunk
+			end := min(s.n-base, vecChunk)
+			for j := range end {
+				var t int64
+				if tss != nil {
+					t = int64(tss[j])
+				}
+				if t < pl.lo || t > pl.hi || !pl.rowMatches(base+j) {
+					continue
+				}
+				if ords != nil {
+					counts[ords[j]]++
+				} else {
+					counts[0]++
+				}
+			}
+		}
+	}
+	for into, kids := range ix.merged {
+		for _, k := range kids {
+			counts[into] += counts[k]
+		}
+	}
+	var table [256]bool
+	for i := range table {
+		table[i] = matchComputed(pl.cmp, computedValue{num: float64(i), present: true}, ev.now)
+	}
+	d := ev.newDense()
+	for o, c := range counts {
+		m := false
+		if c < uint32(len(table)) {
+			m = table[c]
+		} else {
+			m = matchComputed(pl.cmp, computedValue{num: float64(c), present: true}, ev.now)
+		}
+		if m {
+			d.set(o)
+		}
+	}
+	return ev.bitmap(d)
 }
 
 func itoa(i int) string {

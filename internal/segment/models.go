@@ -239,11 +239,11 @@ func computeModels(ix *Index, now time.Time, opts ModelOptions) *Models {
 	var recency, frequency, monetary, spend []int64
 	for it := ix.alive.Iterator(); it.HasNext(); {
 		o := it.Next()
-		if a.orders[o] > 0 {
+		if a.ordersAt(int(o)) > 0 {
 			// Negated, so that fewer days rank higher like the other keys.
-			recency = append(recency, -daysFloor(at-(int64(a.lastOrder[o])-1)))
-			frequency = append(frequency, int64(a.orders[o]))
-			monetary = append(monetary, a.spend[o])
+			recency = append(recency, -daysFloor(at-(int64(a.lastOrderAt(int(o)))-1)))
+			frequency = append(frequency, int64(a.ordersAt(int(o))))
+			monetary = append(monetary, a.spendAt(int(o)))
 		}
 		if a.trail[o] > 0 {
 			spend = append(spend, a.trail[o])
@@ -270,18 +270,18 @@ func modelField(field string, a *aggregates, o int, now int64, m *Models) (v com
 	str := func(s string) computedValue { return computedValue{str: s, present: true, isStr: true} }
 	switch field {
 	case FieldRFM, FieldRFMRecency, FieldRFMFrequency, FieldRFMMonetary:
-		if m == nil || m.Customers == 0 || a.orders[o] == 0 {
+		if m == nil || m.Customers == 0 || a.ordersAt(int(o)) == 0 {
 			return computedValue{}, true
 		}
-		days := daysFloor(m.At.Unix() - (int64(a.lastOrder[o]) - 1))
+		days := daysFloor(m.At.Unix() - (int64(a.lastOrderAt(int(o))) - 1))
 		r := 1
 		for _, b := range m.RecencyDays {
 			if b > days {
 				r++
 			}
 		}
-		f := 1 + rankBelow(m.Frequency, int64(a.orders[o]))
-		mon := 1 + rankBelow(m.Monetary, a.spend[o])
+		f := 1 + rankBelow(m.Frequency, int64(a.ordersAt(int(o))))
+		mon := 1 + rankBelow(m.Monetary, a.spendAt(int(o)))
 		score := 100*r + 10*f + mon
 		switch field {
 		case FieldRFMRecency:
@@ -298,7 +298,7 @@ func modelField(field string, a *aggregates, o int, now int64, m *Models) (v com
 		}
 		return str([]string{TierLow, TierMid, TierHigh}[rankBelow(m.Spend, a.trail[o])]), true
 	case FieldLifecycle:
-		return str(lifecycleStage(a.firstOrder[o], a.lastOrder[o], now, m.options())), true
+		return str(lifecycleStage(a.firstOrderAt(o), a.lastOrderAt(int(o)), now, m.options())), true
 	}
 	return computedValue{}, false
 }
@@ -468,17 +468,17 @@ func modelWhy(field string, a *aggregates, m *Models) string {
 			return fmt.Sprintf("spend over the %d days to now %v; against the snapshot of %s: %d spenders, low up to %v, high above %v",
 				spendWindowSecs/86400, float64(a.trail[0])/1e6, at, m.Spenders, micros(m.Spend, 0), micros(m.Spend, 1))
 		}
-		if a.orders[0] == 0 {
+		if a.ordersAt(0) == 0 {
 			return "no orders"
 		}
 		return fmt.Sprintf("%d days from the last order to the snapshot of %s, %d orders, total spend %v; quintile boundaries: days %v, orders %v, spend %v",
-			daysFloor(m.At.Unix()-(int64(a.lastOrder[0])-1)), at, a.orders[0], float64(a.spend[0])/1e6,
+			daysFloor(m.At.Unix()-(int64(a.lastOrderAt(0))-1)), at, a.ordersAt(0), float64(a.spendAt(0))/1e6,
 			m.RecencyDays, m.Frequency, microsList(m.Monetary))
 	case FieldLifecycle:
-		if a.orders[0] == 0 {
+		if a.ordersAt(0) == 0 {
 			return "no orders"
 		}
-		return fmt.Sprintf("first order %s, last order %s", when(a.firstOrder[0]), when(a.lastOrder[0]))
+		return fmt.Sprintf("first order %s, last order %s", when(a.firstOrderAt(0)), when(a.lastOrderAt(0)))
 	}
 	return ""
 }

@@ -97,3 +97,82 @@ func (v *vec64) bytes() int {
 	}
 	return n
 }
+
+// idvec is a column of dictionary ids, each chunk as narrow as its largest
+// id allows: most property columns have a few hundred distinct values
+// (currency, category, brand), so one byte per row instead of four. A chunk
+// widens (copying its values) the first time a larger id lands in it.
+type idvec struct {
+	chunks []idchunk
+}
+
+// idchunk holds one chunk at one width; all nil means all zeros.
+type idchunk struct {
+	w8  []uint8
+	w16 []uint16
+	w32 []uint32
+}
+
+func (v *idvec) get(i int) uint32 {
+	c := i >> vecShift
+	if c >= len(v.chunks) {
+		return 0
+	}
+	ch := &v.chunks[c]
+	switch {
+	case ch.w8 != nil:
+		return uint32(ch.w8[i&vecMask])
+	case ch.w16 != nil:
+		return uint32(ch.w16[i&vecMask])
+	case ch.w32 != nil:
+		return ch.w32[i&vecMask]
+	}
+	return 0
+}
+
+func (v *idvec) set(i int, x uint32) {
+	c := i >> vecShift
+	for c >= len(v.chunks) {
+		v.chunks = append(v.chunks, idchunk{})
+	}
+	ch := &v.chunks[c]
+	j := i & vecMask
+	switch {
+	case ch.w8 == nil && ch.w16 == nil && ch.w32 == nil:
+		if x == 0 {
+			return
+		}
+		ch.w8 = make([]uint8, vecChunk)
+		fallthrough
+	case ch.w8 != nil:
+		if x <= 0xff {
+			ch.w8[j] = uint8(x)
+			return
+		}
+		ch.w16 = make([]uint16, vecChunk)
+		for k, y := range ch.w8 {
+			ch.w16[k] = uint16(y)
+		}
+		ch.w8 = nil
+		fallthrough
+	case ch.w16 != nil:
+		if x <= 0xffff {
+			ch.w16[j] = uint16(x)
+			return
+		}
+		ch.w32 = make([]uint32, vecChunk)
+		for k, y := range ch.w16 {
+			ch.w32[k] = uint32(y)
+		}
+		ch.w16 = nil
+	}
+	ch.w32[j] = x
+}
+
+func (v *idvec) bytes() int {
+	n := 0
+	for _, c := range v.chunks {
+		n += len(c.w8) + 2*len(c.w16) + 4*len(c.w32) + 72
+	}
+	return n
+}
