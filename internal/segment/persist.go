@@ -304,7 +304,11 @@ func (d *dict) decodeBlock(b []byte) error {
 		case 's':
 			x = string(r.bytes(r.uvarint()))
 		case 'n':
-			x = math.Float64frombits(binary.BigEndian.Uint64(r.bytes(8)))
+			b := r.bytes(8)
+			if r.err {
+				return errCorruptIndex
+			}
+			x = math.Float64frombits(binary.BigEndian.Uint64(b))
 		case 't':
 			x = true
 		case 'f':

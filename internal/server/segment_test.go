@@ -98,3 +98,36 @@ func TestSegmentLiveExpiryAndRestart(t *testing.T) {
 		t.Fatalf("u-1 timeline after restart: %s", strings.Join(names, ", "))
 	}
 }
+
+// A window that ends while Tailor is down: the restart finds the member
+// out and records the exit once, with no event.
+func TestSegmentExpiresWhileStopped(t *testing.T) {
+	dir := t.TempDir()
+	n := startNode(t, dir)
+	rule, _ := segment.ParseText(`did "Order Completed" in last 3s`)
+	if _, err := n.srv.Segments.Save(segment.Definition{ID: "just-bought", Rule: rule}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	if code, resp := n.post("/v1/track", fmt.Sprintf(`{"userId":"u-1","messageId":"o1","event":"Order Completed","timestamp":%q}`, now)); code != 200 {
+		t.Fatalf("track: %d %v", code, resp)
+	}
+	waitUntil(t, 5*time.Second, "u-1 to enter", func() bool {
+		return count(n.timelineEvents("u-1"), segment.EventEntered) == 1
+	})
+	n.stop()
+	time.Sleep(3500 * time.Millisecond)
+	n = startNode(t, dir)
+	waitUntil(t, 5*time.Second, "the exit recorded at start", func() bool {
+		return count(n.timelineEvents("u-1"), segment.EventExited) == 1
+	})
+	if info, _ := n.srv.Segments.Get("just-bought"); info.Size != 0 {
+		t.Fatalf("size after restart = %d", info.Size)
+	}
+	n.stop()
+	n = startNode(t, dir)
+	time.Sleep(300 * time.Millisecond)
+	if names := n.timelineEvents("u-1"); count(names, segment.EventExited) != 1 || count(names, segment.EventEntered) != 1 {
+		t.Fatalf("after a second restart: %v", names)
+	}
+}
