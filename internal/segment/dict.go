@@ -15,7 +15,7 @@ type dict struct {
 	// property of every event.
 	strs  map[string]uint32
 	nums  map[float64]uint32
-	bools [2]uint32 // false, true
+	bools [2]uint32         // false, true
 	json  map[string]uint32 // lists and objects, by their JSON text
 	vals  []any             // id-1 → value: string, float64, bool, []any or map[string]any
 	numsV []float64         // id-1 → the value when it is a number, else NaN
