@@ -204,6 +204,8 @@ func runSegmentBench(ctx context.Context, cfg segBenchConfig) error {
 	}
 	fmt.Fprintf(out, "  index Stats: %s profiles, %s events, %d streams, %d trait columns, %s\n",
 		thousands(int64(stats.Profiles)), thousands(int64(stats.Events)), stats.Streams, stats.Traits, mib(int64(stats.Bytes)))
+	fmt.Fprintf(out, "    of which event rows %s, property columns %s, their dictionaries %s, traits %s, per profile %s\n",
+		mib(int64(stats.RowBytes)), mib(int64(stats.ColumnBytes)), mib(int64(stats.DictBytes)), mib(int64(stats.TraitBytes)), mib(int64(stats.ProfileBytes)))
 	heap := heapInUse()
 	fmt.Fprintf(out, "  after GC (profile store + index): heap in use %s, %s\n", mib(int64(heap)), procMemory())
 	out.Flush()

@@ -227,6 +227,13 @@ type Stats struct {
 	Streams  int `json:"streams"`
 	Traits   int `json:"traits"`
 	Bytes    int `json:"bytes"`
+	// The parts of Bytes: event rows (profile, time, chains), property
+	// columns, their dictionaries, trait columns, per-profile data.
+	RowBytes     int `json:"row_bytes"`
+	ColumnBytes  int `json:"column_bytes"`
+	DictBytes    int `json:"dict_bytes"`
+	TraitBytes   int `json:"trait_bytes"`
+	ProfileBytes int `json:"profile_bytes"`
 }
 
 // Stats reports the index's size.
@@ -236,14 +243,21 @@ func (ix *Index) Stats() Stats {
 	st := Stats{Profiles: int(ix.alive.GetCardinality()), Streams: len(ix.streams), Traits: len(ix.traits)}
 	for _, s := range ix.streams {
 		st.Events += s.n
-		st.Bytes += s.bytes()
+		st.RowBytes += s.ord.bytes() + s.ts.bytes() + s.prev.bytes() + s.heads.bytes() + s.rev.bytes()
+		for _, c := range s.colOrder {
+			st.ColumnBytes += c.vals.bytes() + c.ends.bytes() + 4*cap(c.mvals)
+			st.DictBytes += c.dict.bytes()
+		}
 	}
 	for _, c := range ix.traits {
-		st.Bytes += c.vals.bytes() + c.dict.bytes()
+		st.TraitBytes += c.vals.bytes() + c.dict.bytes()
 	}
-	st.Bytes += 4*len(ix.canon) + 16*len(ix.ids) + 7*4*len(ix.canon) + int(ix.alive.GetSizeInBytes())
+	st.ProfileBytes = 4*len(ix.canon) + 16*len(ix.ids) + int(ix.alive.GetSizeInBytes()) +
+		ix.events.bytes() + ix.orders.bytes() + ix.spend.bytes() + ix.first.bytes() + ix.last.bytes() +
+		ix.firstOrder.bytes() + ix.lastOrder.bytes()
 	for _, id := range ix.ids {
-		st.Bytes += len(id) + 48 // the string and its map entry
+		st.ProfileBytes += len(id) + 48 // the string and its map entry
 	}
+	st.Bytes = st.RowBytes + st.ColumnBytes + st.DictBytes + st.TraitBytes + st.ProfileBytes
 	return st
 }
