@@ -2,88 +2,189 @@ package segment
 
 import (
 	"encoding/json"
+	"hash/maphash"
 	"math"
+	"unsafe"
 )
 
 // dict gives each distinct value of a column a dense id, from 1; 0 means
 // absent. Rules are matched against the dictionary once per distinct value
 // (see matchTable), so a scan compares small integers, and a comparison's
 // semantics live in one place (comparison.match) for every evaluator.
+//
+// Layout: dictionaries of ids, emails and urls hold millions of strings,
+// so a value costs its bytes plus about 17: an entry (kind and two words)
+// and a slot of an open-addressing table, instead of a boxed interface,
+// a string header and a Go map entry (about 90 bytes more each).
+//
+// Invariant: arena is only appended to, so the strings valueAt returns,
+// which point into it without copying, never change.
 type dict struct {
-	// One map per type: hashing a string key directly costs a third of
-	// hashing it inside an interface, and ids are looked up for every
-	// property of every event.
-	strs  map[string]uint32
-	nums  map[float64]uint32
-	bools [2]uint32         // false, true
-	json  map[string]uint32 // lists and objects, by their JSON text
-	vals  []any             // id-1 → value: string, float64, bool, []any or map[string]any
-	numsV []float64         // id-1 → the value when it is a number, else NaN
+	kinds []uint8  // id-1 → kind
+	a, b  []uint32 // id-1 → string or JSON: offset and length in arena; number: float64 bits (a high, b low)
+	arena []byte
+	slots []uint32 // open addressing by hash: id, 0 = empty; len is a power of two
+	bools [2]uint32
 }
 
+const (
+	kindString = iota + 1
+	kindNumber
+	kindBool
+	kindJSON // lists and objects, as JSON text
+)
+
+var dictSeed = maphash.MakeSeed()
+
+func (d *dict) len() int { return len(d.kinds) }
+
+// id returns v's id, adding v when new. v is a value decoded from JSON.
 func (d *dict) id(v any) uint32 {
 	switch x := v.(type) {
 	case nil:
 		return 0
 	case string:
-		if id, ok := d.strs[x]; ok {
-			return id
-		}
-		if d.strs == nil {
-			d.strs = make(map[string]uint32)
-		}
-		id := d.add(x, math.NaN())
-		d.strs[x] = id
-		return id
+		return d.intern(kindString, x, 0)
 	case float64:
-		if id, ok := d.nums[x]; ok {
-			return id
-		}
-		if d.nums == nil {
-			d.nums = make(map[float64]uint32)
-		}
-		id := d.add(x, x)
-		d.nums[x] = id
-		return id
+		return d.intern(kindNumber, "", math.Float64bits(x))
 	case bool:
 		i := 0
 		if x {
 			i = 1
 		}
 		if d.bools[i] == 0 {
-			d.bools[i] = d.add(x, math.NaN())
+			d.kinds = append(d.kinds, kindBool)
+			d.a, d.b = append(d.a, uint32(i)), append(d.b, 0)
+			d.bools[i] = uint32(len(d.kinds))
 		}
 		return d.bools[i]
 	}
-	b, err := json.Marshal(v)
+	j, err := json.Marshal(v)
 	if err != nil {
 		return 0
 	}
-	if id, ok := d.json[string(b)]; ok {
-		return id
+	return d.intern(kindJSON, string(j), 0)
+}
+
+func (d *dict) hash(kind uint8, s string, bits uint64) uint64 {
+	if kind == kindNumber {
+		if bits == 1<<63 { // -0 is 0, as the comparison sees it
+			bits = 0
+		}
+		return maphash.Comparable(dictSeed, bits)
 	}
-	if d.json == nil {
-		d.json = make(map[string]uint32)
+	return maphash.String(dictSeed, s) ^ uint64(kind)
+}
+
+func (d *dict) same(id uint32, kind uint8, s string, bits uint64) bool {
+	i := id - 1
+	if d.kinds[i] != kind {
+		return false
 	}
-	id := d.add(v, math.NaN())
-	d.json[string(b)] = id
+	if kind == kindNumber {
+		return math.Float64frombits(uint64(d.a[i])<<32|uint64(d.b[i])) == math.Float64frombits(bits)
+	}
+	return d.str(i) == s
+}
+
+// str is entry i's bytes as a string, without copying.
+func (d *dict) str(i uint32) string {
+	if d.b[i] == 0 {
+		return ""
+	}
+	return unsafe.String(&d.arena[d.a[i]], int(d.b[i]))
+}
+
+func (d *dict) intern(kind uint8, s string, bits uint64) uint32 {
+	if len(d.slots) == 0 {
+		d.slots = make([]uint32, 16)
+	}
+	h := d.hash(kind, s, bits)
+	mask := uint64(len(d.slots) - 1)
+	for p := h & mask; ; p = (p + 1) & mask {
+		id := d.slots[p]
+		if id == 0 {
+			break
+		}
+		if d.same(id, kind, s, bits) {
+			return id
+		}
+	}
+	d.kinds = append(d.kinds, kind)
+	if kind == kindNumber {
+		d.a, d.b = append(d.a, uint32(bits>>32)), append(d.b, uint32(bits))
+	} else {
+		d.a, d.b = append(d.a, uint32(len(d.arena))), append(d.b, uint32(len(s)))
+		d.arena = append(d.arena, s...)
+	}
+	id := uint32(len(d.kinds))
+	if 2*len(d.kinds) > len(d.slots) {
+		d.rehash()
+	} else {
+		d.place(h, id)
+	}
 	return id
 }
 
-func (d *dict) add(v any, n float64) uint32 {
-	d.vals = append(d.vals, v)
-	d.numsV = append(d.numsV, n)
-	return uint32(len(d.vals))
+func (d *dict) place(h uint64, id uint32) {
+	mask := uint64(len(d.slots) - 1)
+	p := h & mask
+	for d.slots[p] != 0 {
+		p = (p + 1) & mask
+	}
+	d.slots[p] = id
 }
 
+// rehash doubles the table, keeping it at most half full.
+func (d *dict) rehash() {
+	d.slots = make([]uint32, 2*len(d.slots))
+	for i, k := range d.kinds {
+		if k == kindBool {
+			continue
+		}
+		var bits uint64
+		if k == kindNumber {
+			bits = uint64(d.a[i])<<32 | uint64(d.b[i])
+		}
+		d.place(d.hash(k, d.str2(uint32(i)), bits), uint32(i+1))
+	}
+}
+
+// str2 is str for strings and JSON, "" for other kinds.
+func (d *dict) str2(i uint32) string {
+	if d.kinds[i] == kindNumber || d.kinds[i] == kindBool {
+		return ""
+	}
+	return d.str(i)
+}
+
+// value is the value with id, nil for 0. Strings point into the arena.
 func (d *dict) value(id uint32) any {
 	if id == 0 {
 		return nil
 	}
-	return d.vals[id-1]
+	i := id - 1
+	switch d.kinds[i] {
+	case kindString:
+		return d.str(i)
+	case kindNumber:
+		return math.Float64frombits(uint64(d.a[i])<<32 | uint64(d.b[i]))
+	case kindBool:
+		return d.a[i] == 1
+	}
+	var v any
+	_ = json.Unmarshal([]byte(d.str(i)), &v)
+	return v
 }
 
-func (d *dict) len() int { return len(d.vals) }
+// num is the value with id when it is a number, else NaN.
+func (d *dict) num(id uint32) float64 {
+	i := id - 1
+	if d.kinds[i] != kindNumber {
+		return math.NaN()
+	}
+	return math.Float64frombits(uint64(d.a[i])<<32 | uint64(d.b[i]))
+}
 
 // matchTable is a comparison applied to every value of a dictionary:
 // table[id] says whether the value with that id matches, table[0] whether
@@ -91,20 +192,13 @@ func (d *dict) len() int { return len(d.vals) }
 func (d *dict) matchTable(c *comparison, now int64) []bool {
 	t := make([]bool, d.len()+1)
 	t[0] = c.match(nil, now)
-	for i, v := range d.vals {
-		t[i+1] = c.match(v, now)
+	for id := 1; id <= d.len(); id++ {
+		t[id] = c.match(d.value(uint32(id)), now)
 	}
 	return t
 }
 
-// bytes estimates the memory the dictionary holds.
+// bytes is the memory the dictionary holds.
 func (d *dict) bytes() int {
-	n := 0
-	for _, v := range d.vals {
-		n += 16 + 8 + 40 // the value, its number, its map entry
-		if s, ok := v.(string); ok {
-			n += 2 * len(s) // once in vals, once as the map key (shared, but counted)
-		}
-	}
-	return n
+	return cap(d.kinds) + 4*cap(d.a) + 4*cap(d.b) + cap(d.arena) + 4*cap(d.slots)
 }

@@ -157,7 +157,7 @@ func (pl *eventPlan) sync(ix *Index) {
 			continue
 		}
 		for id := len(f.table); id <= f.col.dict.len(); id++ {
-			f.table = append(f.table, f.cmp.match(f.col.dict.vals[id-1], 0))
+			f.table = append(f.table, f.cmp.match(f.col.dict.value(uint32(id)), 0))
 		}
 	}
 	if pl.ofCol == nil && pl.of != "" {
@@ -242,7 +242,7 @@ func (a *acc) addRow(pl *eventPlan, row int, ts uint32) {
 		if id == 0 {
 			return
 		}
-		f := pl.ofCol.dict.numsV[id-1]
+		f := pl.ofCol.dict.num(id)
 		if math.IsNaN(f) {
 			return
 		}

@@ -55,7 +55,7 @@ type column struct {
 	savedDict int // dictionary entries the last checkpoint wrote
 	multi     bool
 	dict      dict
-	vals      vec32 // single: row → id
+	vals      idvec // single: row → id
 	ends      vec32 // multi: row → end offset in mvals (cumulative)
 	mvals     []uint32
 	rows      int // multi: rows whose end is set

@@ -140,7 +140,8 @@ func (s *stream) encodePage(page int) []byte {
 // encodeBlock encodes dictionary entries [blk*dictBlock, …).
 func (d *dict) encodeBlock(blk int) []byte {
 	var v []byte
-	for _, x := range d.vals[blk*dictBlock : min((blk+1)*dictBlock, len(d.vals))] {
+	for id := blk*dictBlock + 1; id <= min((blk+1)*dictBlock, d.len()); id++ {
+		x := d.value(uint32(id))
 		switch x := x.(type) {
 		case string:
 			v = append(v, 's')

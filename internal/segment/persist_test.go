@@ -122,7 +122,7 @@ func FuzzDecodePage(f *testing.F) {
 		for _, c := range s.colOrder {
 			nc := t2.column(c.path, c.multi)
 			for range 4 {
-				nc.dict.id(float64(len(nc.dict.vals)))
+				nc.dict.id(float64(nc.dict.len()))
 			}
 		}
 		if err := t2.decodePage(b, int(nords)); err != nil {

@@ -49,7 +49,8 @@ func (e *Engine) SearchTrait(key, op, value string, limit int) ([]string, error)
 	}
 	table := make([]bool, col.dict.len()+1) // table[0], absent, never matches
 	some := false
-	for i, v := range col.dict.vals {
+	for i := range col.dict.len() {
+		v := col.dict.value(uint32(i + 1))
 		s, ok := v.(string)
 		if !ok {
 			b, err := json.Marshal(v)

@@ -1,6 +1,9 @@
 package segment
 
 import (
+	"encoding/json"
+	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -34,5 +37,46 @@ func TestIDVecWidens(t *testing.T) {
 	small.set(5, 7)
 	if small.bytes() > vecChunk+100 {
 		t.Errorf("a chunk of small ids takes %d bytes, want one per row", small.bytes())
+	}
+}
+
+// The dictionary gives equal values one id and gives each value back, for
+// every kind, across the growth of its table.
+func TestDictIDsAndValues(t *testing.T) {
+	var d dict
+	rng := rand.New(rand.NewPCG(5, 6))
+	seen := map[string]uint32{}
+	key := func(v any) string { b, _ := json.Marshal(v); return fmt.Sprintf("%T:%s", v, b) }
+	for range 50000 {
+		var v any
+		switch rng.IntN(6) {
+		case 0:
+			v = fmt.Sprintf("s%d", rng.IntN(20000))
+		case 1:
+			v = float64(rng.IntN(5000)) / 4
+		case 2:
+			v = rng.IntN(2) == 0
+		case 3:
+			v = []any{fmt.Sprint(rng.IntN(50))}
+		case 4:
+			v = ""
+		case 5:
+			v = fmt.Sprint(rng.IntN(100)) // a string that looks like a number
+		}
+		id := d.id(v)
+		k := key(v)
+		if want, ok := seen[k]; ok && want != id {
+			t.Fatalf("%s: id %d, earlier %d", k, id, want)
+		}
+		seen[k] = id
+		if got := key(d.value(id)); got != k {
+			t.Fatalf("value(%d) = %s, want %s", id, got, k)
+		}
+	}
+	if d.len() != len(seen) {
+		t.Fatalf("len %d, distinct values %d", d.len(), len(seen))
+	}
+	if d.id(math.Copysign(0, -1)) != d.id(0.0) {
+		t.Error("-0 and 0 got different ids")
 	}
 }
