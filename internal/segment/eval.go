@@ -444,6 +444,11 @@ func (ev *evaluation) computed(r *Rule, path string) (*roaring.Bitmap, error) {
 		ev.trailingNow(a)
 	}
 	m := ev.ix.models
+	if a.live != nil && !ev.track {
+		if d, ok := ev.computedColumn(r.Computed, c); ok {
+			return ev.bitmap(d), nil
+		}
+	}
 	d := ev.newDense()
 	// Every ordinal, not just the surviving ones: a linear pass is cheaper
 	// than the bitmap's iterator, and bitmap() drops the others.
@@ -457,6 +462,68 @@ func (ev *evaluation) computed(r *Rule, path string) (*roaring.Bitmap, error) {
 		}
 	}
 	return ev.bitmap(d), nil
+}
+
+// computedColumn evaluates the plain numeric fields straight from the
+// running aggregates' chunks, with a table by value for counts; ok is false
+// for the other fields.
+func (ev *evaluation) computedColumn(field string, c *comparison) (dense, bool) {
+	ix := ev.ix
+	d := ev.newDense()
+	switch field {
+	case "event_count", "orders":
+		v := &ix.events
+		if field == "orders" {
+			v = &ix.orders
+		}
+		var table [256]bool
+		for i := range table {
+			table[i] = matchComputed(c, computedValue{num: float64(i), present: true}, ev.now)
+		}
+		for ci := 0; ci*vecChunk < ev.n; ci++ {
+			base, ch := ci*vecChunk, v.chunk(ci)
+			end := min(ev.n-base, vecChunk)
+			for j := range end {
+				var x uint32
+				if ch != nil {
+					x = ch[j]
+				}
+				m := false
+				if x < uint32(len(table)) {
+					m = table[x]
+				} else {
+					m = matchComputed(c, computedValue{num: float64(x), present: true}, ev.now)
+				}
+				if m {
+					d.set(base + j)
+				}
+			}
+		}
+		return d, true
+	case "total_spend":
+		zero := matchComputed(c, computedValue{num: 0, present: true}, ev.now)
+		for ci := 0; ci*vecChunk < ev.n; ci++ {
+			base := ci * vecChunk
+			end := min(ev.n-base, vecChunk)
+			var ch []int64
+			if ci < len(ix.spend.chunks) {
+				ch = ix.spend.chunks[ci]
+			}
+			for j := range end {
+				if ch == nil || ch[j] == 0 {
+					if zero {
+						d.set(base + j)
+					}
+					continue
+				}
+				if matchComputed(c, computedValue{num: float64(ch[j]) / 1e6, present: true}, ev.now) {
+					d.set(base + j)
+				}
+			}
+		}
+		return d, true
+	}
+	return nil, false
 }
 
 // nextComputedAt is when profile o's computed field may next change its

@@ -319,6 +319,9 @@ func (ev *evaluation) event(r *Rule, path string) (*roaring.Bitmap, error) {
 	if pl.measure == MeasureCount && !ev.track {
 		return ev.countEvents(pl), nil
 	}
+	if pl.measure == MeasureSum && !ev.track {
+		return ev.sumEvents(pl), nil
+	}
 	accs := make([]acc, ev.n)
 	if s := pl.s; s != nil {
 		for ci := 0; ci*vecChunk < s.n; ci++ {
@@ -417,6 +420,48 @@ func (ev *evaluation) countEvents(pl *eventPlan) *roaring.Bitmap {
 			m = matchComputed(pl.cmp, computedValue{num: float64(c), present: true}, ev.now)
 		}
 		if m {
+			d.set(o)
+		}
+	}
+	return ev.bitmap(d)
+}
+
+// sumEvents is event for the sum measure without next changes: eight bytes
+// per profile, and each dictionary value converted to micro-units once.
+func (ev *evaluation) sumEvents(pl *eventPlan) *roaring.Bitmap {
+	ix := ev.ix
+	sums := make([]int64, ev.n)
+	if s, of := pl.s, pl.ofCol; s != nil && of != nil {
+		micros := make([]int64, of.dict.len()+1)
+		for id := 1; id <= of.dict.len(); id++ {
+			if f := of.dict.num(uint32(id)); !math.IsNaN(f) {
+				micros[id] = event.Micros(f)
+			}
+		}
+		for row := range s.n {
+			t := int64(s.ts.get(row))
+			if t < pl.lo || t > pl.hi || !pl.rowMatches(row) {
+				continue
+			}
+			o := s.ord.get(row)
+			if !of.multi {
+				sums[o] += micros[of.vals.get(row)]
+				continue
+			}
+			lo, hi := of.span(row)
+			for _, id := range of.mvals[lo:hi] {
+				sums[o] += micros[id]
+			}
+		}
+	}
+	for into, kids := range ix.merged {
+		for _, k := range kids {
+			sums[into] += sums[k]
+		}
+	}
+	d := ev.newDense()
+	for o, m := range sums {
+		if matchComputed(pl.cmp, computedValue{num: float64(m) / 1e6, present: true}, ev.now) {
 			d.set(o)
 		}
 	}

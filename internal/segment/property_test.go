@@ -95,6 +95,28 @@ func TestFastPathEqualsReference(t *testing.T) {
 			if err != nil {
 				t.Fatalf("rule %s: %v", js(r), err)
 			}
+			// Without next changes, count and sum take their fast paths.
+			fast, err := newEvaluation(e.ix, now, nil, false).rule(r, "")
+			if err != nil {
+				t.Fatalf("rule %s: %v", js(r), err)
+			}
+			if !fast.Equals(b) {
+				t.Errorf("seed %d rule %s: without next changes %v, with %v", seed, js(r), fast.ToArray(), b.ToArray())
+			}
+			// After every event, computed fields read the running
+			// aggregates (their own fast path).
+			late := int64(e.ix.maxTs) + 86400
+			lb, err := newEvaluation(e.ix, time.Unix(late, 0), nil, false).rule(r, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range ps {
+				o, _ := e.ix.lookup(p.ID)
+				if want := ReferenceWith(r, p, late, nil, e.ix.models); lb.Contains(o) != want {
+					mismatches++
+					t.Errorf("seed %d profile %s rule %s after every event: reference %v, full %v", seed, p.ID, js(r), want, lb.Contains(o))
+				}
+			}
 			for _, p := range ps {
 				o, _ := e.ix.lookup(p.ID)
 				want := ReferenceWith(r, p, genNow, nil, models)

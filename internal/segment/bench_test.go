@@ -1,0 +1,66 @@
+package segment
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"tailor/internal/demo"
+	"tailor/internal/event"
+	"tailor/internal/profile"
+)
+
+var (
+	demoOnce sync.Once
+	demoEng  *Engine
+)
+
+// demoEngine indexes a demo shop of 20,000 customers (about 420,000
+// events), once per test binary.
+func demoEngine(b *testing.B) *Engine {
+	demoOnce.Do(func() {
+		g := demo.New(demo.Config{Customers: 20000})
+		st := profile.NewStore()
+		e := NewEngine(Options{Profiles: st})
+		meta := event.Meta{ReceivedAt: g.Config().End}
+		err := g.Messages(func(msg []byte) error {
+			ev, err := event.Decode(msg, meta)
+			if err != nil {
+				return err
+			}
+			e.Apply(&ev, st.Apply(&ev))
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		demoEng = e
+	})
+	return demoEng
+}
+
+// BenchmarkFullEvaluation times the rules of `tailor bench segment` on the
+// demo shop; `tailor bench segment` runs them at scale against a plain loop.
+func BenchmarkFullEvaluation(b *testing.B) {
+	e := demoEngine(b)
+	at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct{ name, text string }{
+		{"R1-trait", `country in ("GB", "DE", "FR")`},
+		{"R2-count", `did "Product Added" where category contains "accessories" at least 2 times in last 90d`},
+		{"R3-sum", `did "Order Completed" sum(revenue) > 200 in last 365d`},
+		{"computed", `total_spend > 100`},
+		{"R4-and", `country in ("US", "CA") and did "Product Added" where category contains "accessories" at least 2 times in last 90d and total_spend > 100 and not did "Order Completed" in last 7d`},
+	} {
+		r, err := ParseText(tc.text)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(tc.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := e.Count(r, at); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
