@@ -323,34 +323,48 @@ func (ev *evaluation) event(r *Rule, path string) (*roaring.Bitmap, error) {
 		return ev.sumEvents(pl), nil
 	}
 	accs := make([]acc, ev.n)
+	visit := func(s *stream, row int, o, ts uint32) {
+		t := int64(ts)
+		if !pl.inWindow(t) && (!ev.track || t <= ev.now) {
+			return
+		}
+		if !pl.rowMatches(row) {
+			return
+		}
+		if ev.track {
+			ev.noteNext(ix.canon[o], pl.nextFor(t, ev.now))
+		}
+		if pl.inWindow(t) {
+			accs[o].addRow(pl, row, ts)
+		}
+	}
 	if s := pl.s; s != nil {
+		hi := pl.hi
+		if ev.track {
+			hi = math.MaxInt64 // rows after now come due later
+		}
 		for ci := 0; ci*vecChunk < s.n; ci++ {
 			ords, tss := s.ord.chunk(ci), s.ts.chunk(ci)
 			base := ci * vecChunk
-			end := min(s.n-base, vecChunk)
-			for j := range end {
-				var ts uint32
+			if rows, ok := s.window(ci, pl.lo, hi); ok {
+				for _, j := range rows {
+					var o uint32
+					if ords != nil {
+						o = ords[j]
+					}
+					visit(s, base+int(j), o, tss[j])
+				}
+				continue
+			}
+			for j := range min(s.n-base, vecChunk) {
+				var ts, o uint32
 				if tss != nil {
 					ts = tss[j]
 				}
-				var o uint32
 				if ords != nil {
 					o = ords[j]
 				}
-				row := base + j
-				t := int64(ts)
-				if !pl.inWindow(t) && (!ev.track || t <= ev.now) {
-					continue
-				}
-				if !pl.rowMatches(row) {
-					continue
-				}
-				if ev.track {
-					ev.noteNext(ix.canon[o], pl.nextFor(t, ev.now))
-				}
-				if pl.inWindow(t) {
-					accs[o].addRow(pl, row, ts)
-				}
+				visit(s, base+j, o, ts)
 			}
 		}
 	}
@@ -385,6 +399,19 @@ func (ev *evaluation) countEvents(pl *eventPlan) *roaring.Bitmap {
 		for ci := 0; ci*vecChunk < s.n; ci++ {
 			ords, tss := s.ord.chunk(ci), s.ts.chunk(ci)
 			base := ci * vecChunk
+			if rows, ok := s.window(ci, pl.lo, pl.hi); ok {
+				for _, j := range rows {
+					if !pl.rowMatches(base + int(j)) {
+						continue
+					}
+					if ords != nil {
+						counts[ords[j]]++
+					} else {
+						counts[0]++
+					}
+				}
+				continue
+			}
 			end := min(s.n-base, vecChunk)
 			for j := range end {
 				var t int64
@@ -438,19 +465,32 @@ func (ev *evaluation) sumEvents(pl *eventPlan) *roaring.Bitmap {
 				micros[id] = event.Micros(f)
 			}
 		}
-		for row := range s.n {
-			t := int64(s.ts.get(row))
-			if t < pl.lo || t > pl.hi || !pl.rowMatches(row) {
-				continue
+		add := func(row int) {
+			if !pl.rowMatches(row) {
+				return
 			}
 			o := s.ord.get(row)
 			if !of.multi {
 				sums[o] += micros[of.vals.get(row)]
-				continue
+				return
 			}
 			lo, hi := of.span(row)
 			for _, id := range of.mvals[lo:hi] {
 				sums[o] += micros[id]
+			}
+		}
+		for ci := 0; ci*vecChunk < s.n; ci++ {
+			base := ci * vecChunk
+			if rows, ok := s.window(ci, pl.lo, pl.hi); ok {
+				for _, j := range rows {
+					add(base + int(j))
+				}
+				continue
+			}
+			for row := base; row < min(s.n, base+vecChunk); row++ {
+				if t := int64(s.ts.get(row)); t >= pl.lo && t <= pl.hi {
+					add(row)
+				}
 			}
 		}
 	}

@@ -1,7 +1,9 @@
 package segment
 
 import (
+	"cmp"
 	"math"
+	"slices"
 	"time"
 
 	"tailor/internal/event"
@@ -39,6 +41,11 @@ type stream struct {
 	// rev is, for Order Completed, each order's revenue in micro-units as
 	// profiles count it (event.OrderRevenue), for total_spend.
 	rev vec64
+
+	// byTime holds, for each full chunk, its row offsets in time order, so
+	// that a window reads only its own rows: rows arrive in the order they
+	// were sent, which for imports and late batches is not time order.
+	byTime [][]uint16
 
 	cols     map[string]*column
 	colOrder []*column // in creation order, for scans
@@ -81,6 +88,9 @@ func (s *stream) appendEvent(ord uint32, ts uint32, props map[string]any) {
 	s.ts.set(row, ts)
 	s.prev.set(row, s.heads.get(int(ord)))
 	s.heads.set(int(ord), uint32(row+1))
+	if s.n&vecMask == 0 {
+		s.sortChunk(row >> vecShift)
+	}
 	if s.key == event.OrderCompleted {
 		s.rev.set(row, event.OrderRevenue(props))
 	}
@@ -184,4 +194,46 @@ func (s *stream) bytes() int {
 		n += c.vals.bytes() + c.ends.bytes() + 4*cap(c.mvals) + c.dict.bytes()
 	}
 	return n
+}
+
+// sortChunk records the time order of full chunk ci.
+func (s *stream) sortChunk(ci int) {
+	for len(s.byTime) <= ci {
+		s.byTime = append(s.byTime, nil)
+	}
+	tss := s.ts.chunk(ci)
+	perm := make([]uint16, vecChunk)
+	for i := range perm {
+		perm[i] = uint16(i)
+	}
+	if tss != nil {
+		slices.SortStableFunc(perm, func(a, b uint16) int { return cmp.Compare(tss[a], tss[b]) })
+	}
+	s.byTime[ci] = perm
+}
+
+// window returns, for chunk ci, its row offsets with times in [lo, hi] (in
+// time order), and false when the chunk has no time order yet (the last,
+// partial one) or the window covers all of it, so that a plain scan is
+// cheaper.
+func (s *stream) window(ci int, lo, hi int64) ([]uint16, bool) {
+	if ci >= len(s.byTime) || s.byTime[ci] == nil {
+		return nil, false
+	}
+	perm, tss := s.byTime[ci], s.ts.chunk(ci)
+	if tss == nil {
+		return nil, false
+	}
+	a, _ := slices.BinarySearchFunc(perm, lo, func(r uint16, t int64) int { return cmp.Compare(int64(tss[r]), t) })
+	b := len(perm)
+	if hi < math.MaxUint32 {
+		b, _ = slices.BinarySearchFunc(perm, hi+1, func(r uint16, t int64) int { return cmp.Compare(int64(tss[r]), t) })
+	}
+	if a >= b {
+		return perm[:0], true
+	}
+	if a == 0 && b == len(perm) {
+		return nil, false
+	}
+	return perm[a:b], true
 }

@@ -395,6 +395,9 @@ func (s *stream) decodePage(b []byte, nords int) error {
 // of a stream and the profiles' aggregates. Caller holds ix.mu; canon is
 // loaded.
 func (ix *Index) derive(s *stream) {
+	for ci := range s.n >> vecShift {
+		s.sortChunk(ci)
+	}
 	order := s.key == "Order Completed"
 	system := systemEvents[s.key]
 	for row := range s.n {

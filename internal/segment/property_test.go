@@ -228,3 +228,53 @@ func TestLiveMembershipEqualsFullEvaluation(t *testing.T) {
 		}
 	}
 }
+
+// Windows over full chunks read only their rows through the chunks' time
+// order: the answers equal the reference's on a stream past one chunk.
+func TestWindowsOverFullChunks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	const profiles = 400
+	ps := make([]*RefProfile, profiles)
+	for i := range ps {
+		ps[i] = &RefProfile{ID: fmt.Sprintf("p%d", i), Traits: map[string]any{}}
+	}
+	e := NewEngine(Options{Now: func() time.Time { return time.Unix(genNow, 0) }})
+	for i := range vecChunk + vecChunk/2 {
+		p := ps[rng.IntN(profiles)]
+		ts := genNow - int64(rng.IntN(400*86400)) + 3*86400 // a few in the future
+		props := map[string]any{"category": pick(rng, []string{"Hats", "Shoes", "Bags"}), "revenue": float64(rng.IntN(100))}
+		p.Events = append(p.Events, RefEvent{Key: "Order Completed", Time: ts, Properties: props})
+		ev, res := track(p.ID, "Order Completed", time.Unix(ts, 0), props)
+		ev.MessageID = fmt.Sprint(i)
+		e.Apply(ev, res)
+	}
+	if len(e.ix.streams["Order Completed"].byTime) == 0 {
+		t.Fatal("no chunk has its time order")
+	}
+	for _, text := range []string{
+		`did "Order Completed" at least 3 times in last 30d`,
+		`did "Order Completed" where category = "hats" at most 1 times in last 7d`,
+		`did "Order Completed" sum(revenue) > 150 in last 60d`,
+		`did "Order Completed" avg(revenue) > 50 between 2026-01-01 and 2026-03-01`,
+		`did "Order Completed" exactly 2 times since 2026-05-01`,
+		`not did "Order Completed" in last 2d`,
+	} {
+		r, err := ParseText(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, track := range []bool{false, true} {
+			ev := newEvaluation(e.ix, time.Unix(genNow, 0), nil, track)
+			b, err := ev.rule(r, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range ps {
+				o, _ := e.ix.lookup(p.ID)
+				if want := Reference(r, p, genNow, nil); b.Contains(o) != want {
+					t.Fatalf("%s (next changes %v), profile %s: full %v, reference %v", text, track, p.ID, b.Contains(o), want)
+				}
+			}
+		}
+	}
+}
