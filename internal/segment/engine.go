@@ -147,7 +147,7 @@ func NewEngine(opts Options) *Engine {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Engine{opts: opts, ix: NewIndex(), segs: make(map[string]*saved), wake: make(chan struct{}, 1)}
+	return &Engine{opts: opts, ix: NewIndex(), segs: make(map[string]*saved), wake: make(chan struct{}, 1), plans: planCache{owned: true}}
 }
 
 // Index is the engine's index.

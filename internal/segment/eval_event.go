@@ -14,6 +14,9 @@ import (
 type eventPlan struct {
 	key      string
 	s        *stream // nil: no event has this key
+	win      int     // winNone, winLast …
+	winA     int64   // Last: seconds; Since: the instant; between: from
+	winB     int64   // between: to
 	filters  []filterPlan
 	lo, hi   int64 // the window, inclusive, already clipped to now
 	end      int64 // the window's own end (inclusive), not clipped
@@ -58,6 +61,7 @@ func (ev *evaluation) planEvent(r *Rule, path string) (*eventPlan, error) {
 // planCache).
 func compileEvent(ix *Index, r *Rule, path string) (*eventPlan, error) {
 	pl := &eventPlan{key: r.Event, measure: r.Measure, of: r.Of}
+	pl.parseWindow(r.Within)
 	if ix.streams[r.Event] == nil && ix.streamErr {
 		return nil, evalErr(path+"/event", "event %q is not indexed: the index holds %d event names", r.Event, MaxStreams)
 	}
@@ -108,23 +112,39 @@ func compileEvent(ix *Index, r *Rule, path string) (*eventPlan, error) {
 // at sets the window for the instant now.
 func (pl *eventPlan) at(r *Rule, now int64) {
 	pl.lo, pl.hi, pl.end, pl.last = math.MinInt64, now, math.MaxInt64, 0
-	w := r.Within
-	if w == nil {
-		return
+	switch pl.win {
+	case winLast:
+		pl.last = pl.winA
+		pl.lo = now - pl.last + 1
+	case winSince:
+		pl.lo = pl.winA
+	case winBetween:
+		pl.lo, pl.end = pl.winA, pl.winB-1
+		pl.hi = min(pl.end, now)
 	}
+}
+
+// The window forms, parsed once by compileEvent.
+const (
+	winNone = iota
+	winLast
+	winSince
+	winBetween
+)
+
+func (pl *eventPlan) parseWindow(w *Window) {
 	switch {
+	case w == nil:
 	case w.Last != "":
 		d, _ := ParseDuration(w.Last)
-		pl.last = int64(d.Seconds())
-		pl.lo = now - pl.last + 1
+		pl.win, pl.winA = winLast, int64(d.Seconds())
 	case w.Since != "":
 		t, _ := ParseTime(w.Since)
-		pl.lo = t.Unix()
+		pl.win, pl.winA = winSince, t.Unix()
 	default:
 		from, _ := ParseTime(w.From)
 		to, _ := ParseTime(w.To)
-		pl.lo, pl.end = from.Unix(), to.Unix()-1
-		pl.hi = min(pl.end, now)
+		pl.win, pl.winA, pl.winB = winBetween, from.Unix(), to.Unix()
 	}
 }
 

@@ -52,6 +52,10 @@ type Rule struct {
 	Op            Op   `json:"op,omitempty"`
 	Value         any  `json:"value,omitempty"`
 	CaseSensitive bool `json:"case_sensitive,omitempty"`
+
+	// leaf is the engine's compiled form of a saved rule's leaf (see
+	// planCache); never set on other rules.
+	leaf *leafPlan
 }
 
 // Filter is a condition on one property of an event. Property is a dotted

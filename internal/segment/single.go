@@ -34,9 +34,37 @@ type Explanation struct {
 type planCache struct {
 	cmps   map[*Rule]*comparison
 	events map[*Rule]*eventPlan
+	// owned marks the engine's cache, used only under ix.mu held for
+	// writing: it keeps compiled leaves in the saved rules' nodes
+	// themselves (Rule.leaf), which saves a map look-up per leaf per
+	// evaluation. gen tells the current ones from those of an earlier set
+	// of saved segments.
+	owned bool
+	gen   uint64
 }
 
-func (pc *planCache) reset() { *pc = planCache{} }
+func (pc *planCache) reset() {
+	*pc = planCache{owned: pc.owned, gen: pc.gen + 1}
+}
+
+// leafPlan is a leaf's compiled form, kept in the node (see planCache).
+type leafPlan struct {
+	gen uint64
+	cmp *comparison
+	pl  *eventPlan
+}
+
+// ownedLeaf returns r's compiled leaf when the cache may keep it in the
+// node, creating it; nil otherwise.
+func (sg *single) ownedLeaf(r *Rule) *leafPlan {
+	if sg.cache == nil || !sg.cache.owned {
+		return nil
+	}
+	if r.leaf == nil || r.leaf.gen != sg.cache.gen {
+		r.leaf = &leafPlan{gen: sg.cache.gen}
+	}
+	return r.leaf
+}
 
 // single evaluates a rule for one profile by walking its rows in each
 // stream (the prev chains), as the live engine does after each event and
@@ -172,6 +200,18 @@ func (sg *single) rule(r *Rule, path string) (bool, *Explanation, error) {
 
 // compare returns r's compiled comparison, from the cache when there is one.
 func (sg *single) compare(r *Rule, t fieldType, path string) (*comparison, error) {
+	lf := sg.ownedLeaf(r)
+	if lf != nil && lf.cmp != nil {
+		return lf.cmp, nil
+	}
+	if lf != nil {
+		c, err := compileComparison(r.Op, r.Value, r.CaseSensitive, t)
+		if err != nil {
+			return nil, evalErr(path, "%v", err)
+		}
+		lf.cmp = c
+		return c, nil
+	}
 	if sg.cache != nil {
 		if c, ok := sg.cache.cmps[r]; ok {
 			return c, nil
@@ -388,6 +428,18 @@ func (sg *single) eventPlan(r *Rule, path string) (*eventPlan, error) {
 	if sg.cache == nil {
 		ev := &evaluation{ix: sg.ix, now: sg.now}
 		return ev.planEvent(r, path)
+	}
+	if lf := sg.ownedLeaf(r); lf != nil {
+		if lf.pl == nil {
+			pl, err := compileEvent(sg.ix, r, path)
+			if err != nil {
+				return nil, err
+			}
+			lf.pl = pl
+		}
+		lf.pl.at(r, sg.now)
+		lf.pl.sync(sg.ix)
+		return lf.pl, nil
 	}
 	pl, ok := sg.cache.events[r]
 	if !ok {
