@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -34,6 +36,7 @@ type evaluation struct {
 	track    bool
 	next     []uint32 // ord → instant (unix s) of the next possible change, 0 = none
 	aggFresh *aggregates
+	aggMu    sync.Mutex // guards aggFresh while leaves run concurrently
 }
 
 func newEvaluation(ix *Index, now time.Time, resolve Resolver, track bool) *evaluation {
@@ -71,6 +74,19 @@ func (ev *evaluation) rule(r *Rule, path string) (*roaring.Bitmap, error) {
 			kids[i] = i
 		}
 		slices.SortStableFunc(kids, func(a, b int) int { return cmp.Compare(cost(r.And[a]), cost(r.And[b])) })
+		if done, err := ev.leavesConcurrently(r.And, path); err != nil {
+			return nil, err
+		} else if done != nil {
+			// Every leaf ran at once; intersect them, smallest first.
+			slices.SortFunc(done, func(a, b *roaring.Bitmap) int {
+				return cmp.Compare(a.GetCardinality(), b.GetCardinality())
+			})
+			acc := done[0]
+			for _, b := range done[1:] {
+				acc.And(b)
+			}
+			return acc, nil
+		}
 		var acc *roaring.Bitmap
 		for k, i := range kids {
 			if acc != nil && acc.GetCardinality()*candidateRatio < uint64(ev.n) {
@@ -131,6 +147,50 @@ func (ev *evaluation) rule(r *Rule, path string) (*roaring.Bitmap, error) {
 		return ev.rule(sub, path)
 	}
 	return nil, evalErr(path, "invalid node")
+}
+
+// parallelMin is the index size from which an and-group of leaves runs its
+// leaves on every core: below it, starting goroutines costs more than the
+// scans.
+var parallelMin = 1 << 17
+
+// leavesConcurrently evaluates the children of an and-group at once, one
+// per core, when they are all leaves, the index is large and no next
+// changes are tracked (noteNext is not safe for concurrent use); nil when it
+// does not apply.
+func (ev *evaluation) leavesConcurrently(kids []*Rule, path string) ([]*roaring.Bitmap, error) {
+	if ev.track || ev.n < parallelMin || len(kids) < 2 || runtime.GOMAXPROCS(0) < 2 {
+		return nil, nil
+	}
+	for _, k := range kids {
+		if c := k.Kind(); c != KindTrait && c != KindComputed && c != KindEvent && c != KindNot {
+			return nil, nil
+		}
+		if k.Kind() == KindNot {
+			if c := k.Not.Kind(); c != KindTrait && c != KindComputed && c != KindEvent {
+				return nil, nil
+			}
+		}
+	}
+	out := make([]*roaring.Bitmap, len(kids))
+	errs := make([]error, len(kids))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, k := range kids {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			out[i], errs[i] = ev.rule(k, fmt.Sprintf("%s/and/%d", path, i))
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // candidateRatio: an and-group evaluates its remaining children per
@@ -439,10 +499,12 @@ func (ev *evaluation) computed(r *Rule, path string) (*roaring.Bitmap, error) {
 	if err != nil {
 		return nil, err
 	}
+	ev.aggMu.Lock() // and-groups evaluate leaves concurrently
 	a := ev.aggregatesNow()
 	if r.Computed == FieldSpendTier {
 		ev.trailingNow(a)
 	}
+	ev.aggMu.Unlock()
 	m := ev.ix.models
 	if a.live != nil && !ev.track {
 		if d, ok := ev.computedColumn(r.Computed, c); ok {

@@ -63,8 +63,10 @@ func buildIndex(t *testing.T, rng *rand.Rand, ps []*RefProfile) *Engine {
 // uses, and the reference agree on random rules over random profiles.
 func TestFastPathEqualsReference(t *testing.T) {
 	rules, mismatches := 0, 0
-	defer func(r uint64) { candidateRatio = r }(candidateRatio)
+	defer func(r uint64, p int) { candidateRatio, parallelMin = r, p }(candidateRatio, parallelMin)
 	for seed := range 8 {
+		// Seeds 4 to 7 run and-groups of leaves concurrently.
+		parallelMin = map[bool]int{true: 0, false: 1 << 30}[seed >= 4]
 		// Odd seeds evaluate and-groups per candidate after their first
 		// child, even ones by scans only.
 		candidateRatio = map[bool]uint64{true: 0, false: 1 << 40}[seed%2 == 1]
