@@ -106,6 +106,10 @@ type Engine struct {
 
 	timers timerHeap
 	plans  planCache // compiled saved rules, for single evaluations
+	// byKey caches affectedBy; traitSegs lists the segments that read
+	// traits. Both are in dependency order and rebuilt by reorder.
+	byKey     map[string][]*saved
+	traitSegs []*saved
 	// causeAt is the receipt time of the event being applied, zero outside
 	// Apply.
 	causeAt time.Time
@@ -200,6 +204,28 @@ func (e *Engine) depsOf(r *Rule, d *deps, depth int) {
 
 // affected reports whether an event of key (with traits changed or not)
 // can change s's answer for the profile.
+// affectedBy lists, in dependency order, the saved segments an event of
+// key can change (traits aside), computed once per key and saved set.
+// Caller holds ix.mu for writing.
+func (e *Engine) affectedBy(key string, system bool) []*saved {
+	if l, ok := e.byKey[key]; ok {
+		return l
+	}
+	var l []*saved
+	for _, s := range e.order {
+		if s.affected(key, system, false) {
+			l = append(l, s)
+		}
+	}
+	if e.byKey == nil {
+		e.byKey = make(map[string][]*saved)
+	}
+	if len(e.byKey) < MaxStreams {
+		e.byKey[key] = l
+	}
+	return l
+}
+
 func (s *saved) affected(key string, system, traits bool) bool {
 	return s.deps.events[key] || (s.deps.computed && !system) || (s.deps.orders && key == event.OrderCompleted) ||
 		(traits && s.deps.traits)
@@ -252,9 +278,31 @@ func (e *Engine) Apply(ev *event.Event, r profile.Resolution) {
 	cause := fmt.Sprint(ev.Seq)
 	e.causeAt = ev.ReceivedAt
 	sg := e.singleFor(ord, now)
-	for _, s := range e.order {
-		if merged || s.affected(key, system, traits) {
+	if merged {
+		for _, s := range e.order {
 			e.evaluateWith(sg, s, cause)
+		}
+	} else {
+		byKey := e.affectedBy(key, system)
+		if !traits {
+			for _, s := range byKey {
+				e.evaluateWith(sg, s, cause)
+			}
+		} else {
+			// Both lists are in dependency order: merge them.
+			byTraits := e.traitSegs
+			for len(byKey) > 0 || len(byTraits) > 0 {
+				var s *saved
+				switch {
+				case len(byTraits) == 0 || len(byKey) > 0 && byKey[0].idx < byTraits[0].idx:
+					s, byKey = byKey[0], byKey[1:]
+				case len(byKey) == 0 || byTraits[0].idx < byKey[0].idx:
+					s, byTraits = byTraits[0], byTraits[1:]
+				default: // the same segment in both
+					s, byKey, byTraits = byKey[0], byKey[1:], byTraits[1:]
+				}
+				e.evaluateWith(sg, s, cause)
+			}
 		}
 	}
 	e.causeAt = time.Time{}
@@ -571,6 +619,7 @@ func (e *Engine) loadMembers(db *pebble.DB, s *saved) error {
 // ones it refers to. Caller holds ix.mu for writing.
 func (e *Engine) reorder() {
 	e.plans.reset()
+	e.byKey = nil
 	e.order = e.order[:0]
 	state := map[string]int{} // 1 visiting, 2 done
 	var visit func(s *saved)
@@ -596,9 +645,13 @@ func (e *Engine) reorder() {
 	for _, id := range ids {
 		visit(e.segs[id])
 	}
+	e.traitSegs = e.traitSegs[:0]
 	for _, s := range e.order {
 		s.deps = deps{}
 		e.depsOf(s.def.Rule, &s.deps, 0)
+		if s.deps.traits {
+			e.traitSegs = append(e.traitSegs, s)
+		}
 	}
 }
 

@@ -336,11 +336,18 @@ func (sg *single) rows(s *stream, fn func(row int, ts uint32)) {
 }
 
 func (sg *single) computed(r *Rule, path string) (bool, any, string, error) {
-	t, ok := computedFields[r.Computed]
-	if !ok {
-		return false, nil, "", evalErr(path+"/computed", "unknown computed field %q", r.Computed)
+	var c *comparison
+	if lf := sg.ownedLeaf(r); lf != nil && lf.cmp != nil {
+		c = lf.cmp
 	}
-	c, err := sg.compare(r, t, path)
+	var err error
+	if c == nil {
+		t, ok := computedFields[r.Computed]
+		if !ok {
+			return false, nil, "", evalErr(path+"/computed", "unknown computed field %q", r.Computed)
+		}
+		c, err = sg.compare(r, t, path)
+	}
 	if err != nil {
 		return false, nil, "", err
 	}
