@@ -96,3 +96,98 @@ func describeProfiles(ps []*RefProfile, inSQL map[string]bool, n int) string {
 	}
 	return b.String()
 }
+
+// The SQL translation and the fast path give the answers the documented
+// semantics give on hand-written edge cases, which random data rarely
+// hits exactly.
+func TestSQLOnEdgeCases(t *testing.T) {
+	day := genDay
+	ps := []*RefProfile{
+		{ID: "micros", Traits: map[string]any{"plan": nil, "age": 42.0, "signup": "2026-02-30"}, Events: []RefEvent{
+			{Key: "Product Viewed", Time: genNow - day, Properties: map[string]any{"price": 0.1}},
+			{Key: "Product Viewed", Time: genNow - 2*day, Properties: map[string]any{"price": 0.2}},
+			// 2.01 × 1e6 is 2009999.9999999998: rounded, not truncated.
+			{Key: "Product Added", Time: genNow - day, Properties: map[string]any{"price": 2.01}},
+			{Key: "Product Added", Time: genNow - 2*day, Properties: map[string]any{"price": 0.99}},
+		}},
+		{ID: "orders", Traits: map[string]any{"plan": "PRO", "age": "42", "signup": "2026-02-28"}, Events: []RefEvent{
+			{Key: "Order Completed", Time: genNow - 30*day, Properties: map[string]any{"revenue": "7", "total": 5.0}},
+			{Key: "Order Completed", Time: genNow - 7*day, Properties: map[string]any{"products": []any{
+				map[string]any{"price": 2.5, "quantity": 2.0, "category": "Food"},
+				map[string]any{"price": 1.0, "category": "BOOKS"},
+				"not an object",
+			}}},
+		}},
+		{ID: "future", Events: []RefEvent{
+			{Key: "Signed Up", Time: genNow + 1, Properties: map[string]any{"method": "email"}},
+			{Key: "Order Completed", Time: genNow + day, Properties: map[string]any{"revenue": 100.0}},
+		}},
+	}
+	date := func(offset int64) string { return time.Unix(genNow+offset*day, 0).UTC().Format(time.DateOnly) }
+	tests := []struct {
+		name string
+		rule *Rule
+		want []string
+	}{
+		{"a sum is exact in micro-units: 0.1 + 0.2 = 0.3",
+			&Rule{Event: "Product Viewed", Measure: MeasureSum, Of: "price", Op: Eq, Value: 0.3}, []string{"micros"}},
+		{"micro-units are rounded to the nearest: 2.01 + 0.99 = 3",
+			&Rule{Event: "Product Added", Measure: MeasureSum, Of: "price", Op: Eq, Value: 3.0}, []string{"micros"}},
+		{"total_spend takes revenue, else total, else price × quantity",
+			&Rule{Computed: "total_spend", Op: Eq, Value: 11.0}, []string{"orders"}},
+		{"events after now do not count",
+			&Rule{Event: "Signed Up"}, nil},
+		{"orders after now do not count",
+			&Rule{Computed: "orders", Op: Eq, Value: 0.0}, []string{"micros", "future"}},
+		{"a null trait is absent",
+			&Rule{Trait: "plan", Op: NotExists}, []string{"micros", "future"}},
+		{"neq is false on an absent trait",
+			&Rule{Trait: "plan", Op: Neq, Value: "free"}, []string{"orders"}},
+		{"strings compare without case",
+			&Rule{Trait: "plan", Op: Eq, Value: "pro"}, []string{"orders"}},
+		{"a number operand matches only numbers",
+			&Rule{Trait: "age", Op: Eq, Value: 42.0}, []string{"micros"}},
+		{"products[] holds when any element matches",
+			&Rule{Event: "Order Completed", Where: []*Filter{{Property: "products[].category", Op: Eq, Value: "books"}}}, []string{"orders"}},
+		{"a from/to window excludes its end",
+			&Rule{Event: "Order Completed", Within: &Window{From: date(-40), To: date(-7)}, Op: Eq, Value: 1.0, Measure: MeasureCount}, []string{"orders"}},
+		{"a date that does not exist is no date",
+			&Rule{Trait: "signup", Op: Before, Value: "2030-01-01"}, []string{"orders"}},
+		{"days since the last order are whole days",
+			&Rule{Computed: "days_since_last_order", Op: Eq, Value: 7.0}, []string{"orders"}},
+	}
+	db := openSQL(t)
+	loadSQL(t, db, ps)
+	e := buildIndex(t, rand.New(rand.NewPCG(1, 1)), ps)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.rule.Validate(); err != nil {
+				t.Fatalf("rule %s: %v", js(tt.rule), err)
+			}
+			query, args, err := sqlRule(tt.rule, genNow)
+			if err != nil {
+				t.Fatalf("rule %s: %v", js(tt.rule), err)
+			}
+			inSQL, err := queryIDs(db, query, args)
+			if err != nil {
+				t.Fatalf("rule %s: %v\nSQL %s", js(tt.rule), err, query)
+			}
+			b, err := newEvaluation(e.ix, time.Unix(genNow, 0), nil, false).rule(tt.rule, "")
+			if err != nil {
+				t.Fatalf("rule %s: fast path: %v", js(tt.rule), err)
+			}
+			var gotSQL, gotFast []string
+			for _, p := range ps {
+				if inSQL[p.ID] {
+					gotSQL = append(gotSQL, p.ID)
+				}
+				if o, ok := e.ix.lookup(p.ID); ok && b.Contains(o) {
+					gotFast = append(gotFast, p.ID)
+				}
+			}
+			if !slices.Equal(gotSQL, tt.want) || !slices.Equal(gotFast, tt.want) {
+				t.Errorf("rule %s: SQL %v, fast path %v, want %v\nSQL %s\nargs %v", js(tt.rule), gotSQL, gotFast, tt.want, query, args)
+			}
+		})
+	}
+}
