@@ -354,8 +354,15 @@ func sqlDuration(s string) (int64, error) {
 	return n * unit[s[len(s)-1]], nil
 }
 
-// sqlMicros is a JSON number in micro-units, rounded to the nearest.
-func sqlMicros(v string) string { return "CAST(ROUND((" + v + ") * 1e6) AS INTEGER)" }
+// sqlMicros is a JSON number in micro-units, rounded to the nearest and
+// clamped to ±1e17 (event.MaxMicros). Sums of them are SQLite's int64 SUM,
+// which fails loudly ("integer overflow") past about 92 clamped values,
+// where profiles keep 128 bits: no test data comes near.
+func sqlMicros(v string) string { return sqlClamp("ROUND((" + v + ") * 1e6)") }
+
+func sqlClamp(micros string) string {
+	return "CAST(MIN(MAX(" + micros + ", -1e17), 1e17) AS INTEGER)"
+}
 
 // sqlRevenue is an Order Completed event's revenue in micro-units (see
 // event.OrderRevenue): revenue, else total, when a number; else the sum of
@@ -368,8 +375,11 @@ func (q *sqlQuery) sqlRevenue(e string) string {
 	li := q.name("li")
 	price := fmt.Sprintf("(CASE WHEN %s THEN %s ELSE 0 END)", num(li+".value", "price"), sqlMicros(get(li+".value", "price")))
 	qty := fmt.Sprintf("(CASE WHEN %s THEN %s ELSE 1 END)", num(li+".value", "quantity"), get(li+".value", "quantity"))
-	items := fmt.Sprintf("COALESCE((SELECT SUM(CAST(ROUND(%s * %s) AS INTEGER)) FROM json_each(%s, '$.\"products\"') AS %s WHERE %s.type = 'object'), 0)",
-		price, qty, e+".props", li, li)
+	// One order's sum is clamped too; event.OrderRevenue clamps each
+	// partial sum, which differs only when one crosses ±1e17 with terms of
+	// both signs.
+	items := fmt.Sprintf("COALESCE((SELECT %s FROM json_each(%s, '$.\"products\"') AS %s WHERE %s.type = 'object'), 0)",
+		sqlClamp(fmt.Sprintf("SUM(%s)", sqlClamp(fmt.Sprintf("ROUND(%s * %s)", price, qty)))), e+".props", li, li)
 	return fmt.Sprintf("(CASE WHEN %s THEN %s WHEN %s THEN %s WHEN json_type(%s, '$.\"products\"') = 'array' THEN %s ELSE 0 END)",
 		num(e+".props", "revenue"), sqlMicros(get(e+".props", "revenue")),
 		num(e+".props", "total"), sqlMicros(get(e+".props", "total")),
