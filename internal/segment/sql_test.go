@@ -129,7 +129,7 @@ func TestSQLOnEdgeCases(t *testing.T) {
 			{Key: "Signed Up", Time: genNow + 1, Properties: map[string]any{"method": "email"}},
 			{Key: "Order Completed", Time: genNow + day, Properties: map[string]any{"revenue": 100.0}},
 		}},
-		{ID: "odd", Traits: map[string]any{"d": "2026-06-01T02:00:00+02:00"}, Events: []RefEvent{
+		{ID: "odd", Traits: map[string]any{"d": "2026-06-01T02:00:00+02:00", "birthday": "2000-02-29"}, Events: []RefEvent{
 			{Key: "Order Completed", Time: genNow - 3*day, Properties: map[string]any{"revenue": 1e300}},
 			{Key: "Order Completed", Time: genNow - 3*day, Properties: map[string]any{"revenue": 1e300}},
 			{Key: "E", Time: genNow - day, Properties: map[string]any{"flag": true, "products": map[string]any{"category": "books"}}},
@@ -177,6 +177,16 @@ func TestSQLOnEdgeCases(t *testing.T) {
 			&Rule{Event: "E", Where: []*Filter{{Property: "flag", Op: Eq, Value: true}}}, []string{"odd"}},
 		{"a string operand does not match a boolean",
 			&Rule{Event: "E", Where: []*Filter{{Property: "flag", Op: Eq, Value: "true"}}}, nil},
+		// The next anniversary of 29 February after 2026-06-15 falls on
+		// 2027-03-01, 259 days later.
+		{"29 February falls on 1 March in other years",
+			&Rule{Trait: "birthday", Op: AnniversaryWithinNext, Value: "260d"}, []string{"odd"}},
+		{"an anniversary within the next n days excludes the n-th day",
+			&Rule{Trait: "birthday", Op: AnniversaryWithinNext, Value: "259d"}, nil},
+		{"lifecycle: the first order within 30 days is new",
+			&Rule{Computed: FieldLifecycle, Op: Eq, Value: "NEW"}, []string{"odd"}},
+		{"lifecycle: prospects have no order before now",
+			&Rule{Computed: FieldLifecycle, Op: Eq, Value: StageProspect}, []string{"micros", "future"}},
 		{"a time with an offset is the same instant in UTC",
 			&Rule{Trait: "d", Op: Before, Value: "2026-06-01T00:00:01Z"}, []string{"odd"}},
 	}

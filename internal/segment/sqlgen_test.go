@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	_ "modernc.org/sqlite" // the independent engine: pure Go, test-only
 )
@@ -25,7 +26,7 @@ import (
 // include the profiles without the value, as the semantics say.
 
 // errSQLUnsupported marks a rule the translator leaves to the other
-// property tests: anniversaries, the model fields, segment conditions.
+// property tests: segment conditions.
 var errSQLUnsupported = errors.New("not translated to SQL")
 
 // sqlSchema holds one profile per row of profiles, every trait (JSON nulls
@@ -287,10 +288,8 @@ func (q *sqlQuery) match(op Op, value any, caseSensitive bool, typ, val string) 
 	case StartsWith:
 		x, _ := value.(string)
 		return fmt.Sprintf("(%s AND instr(%s, %s) = 1)", isText, fold(val), fold(q.arg(x))), nil
-	case Before, After, MoreThanAgo, LessThanAgo, WithinNext:
+	case Before, After, MoreThanAgo, LessThanAgo, WithinNext, AnniversaryWithinNext:
 		return q.timeMatch(op, value, sqlTextTime(typ, val))
-	case AnniversaryWithinNext:
-		return "", fmt.Errorf("%w: %s", errSQLUnsupported, op)
 	}
 	return "", fmt.Errorf("%w: op %s with operand %v", errSQLUnsupported, op, value)
 }
@@ -337,8 +336,22 @@ func (q *sqlQuery) timeMatch(op Op, value any, ts string) (string, error) {
 		return fmt.Sprintf("(%s > %s - %d AND %s <= %s)", ts, now, d, ts, now), nil
 	case WithinNext:
 		return fmt.Sprintf("(%s >= %s AND %s < %s + %d)", ts, now, ts, now, d), nil
+	case AnniversaryWithinNext:
+		return fmt.Sprintf("(%s < %s + %d)", sqlAnniversary(ts, now), now, d), nil
 	}
 	return "", fmt.Errorf("%w: time op %s", errSQLUnsupported, op)
+}
+
+// sqlAnniversary is the first instant at or after now on ts's month, day
+// and time of day (UTC): this year's, else next year's. SQLite carries an
+// impossible day into the next month, so 29 February is 1 March in other
+// years, as the semantics say.
+func sqlAnniversary(ts, now string) string {
+	in := func(years int) string {
+		return fmt.Sprintf("unixepoch(printf('%%04d-%%s', CAST(strftime('%%Y', %s, 'unixepoch') AS INTEGER) + %d, strftime('%%m-%%d %%H:%%M:%%S', %s, 'unixepoch')))",
+			now, years, ts)
+	}
+	return fmt.Sprintf("(CASE WHEN %s >= %s THEN %s ELSE %s END)", in(0), now, in(0), in(1))
 }
 
 // sqlDuration reads "90d" as rules write it, in seconds.
@@ -415,26 +428,46 @@ func (q *sqlQuery) computed(r *Rule) (string, error) {
 		instant = fmt.Sprintf("SELECT MIN(%s.time) %s", e, orders)
 	case "last_order":
 		instant = fmt.Sprintf("SELECT MAX(%s.time) %s", e, orders)
+	case FieldRFM, FieldRFMRecency, FieldRFMFrequency, FieldRFMMonetary, FieldSpendTier:
+		// The evaluations under test have no models snapshot: absent.
+		number = "SELECT NULL"
+	case FieldLifecycle:
+		// Without a snapshot, the default thresholds; never absent.
+		o := ModelOptions{}.WithDefaults()
+		secs := func(d time.Duration) int64 { return int64(d / time.Second) }
+		number = fmt.Sprintf("SELECT CASE WHEN COUNT(*) = 0 THEN %s WHEN MIN(%s.time) > %s - %d THEN %s"+
+			" WHEN MAX(%s.time) > %s - %d THEN %s WHEN MAX(%s.time) > %s - %d THEN %s ELSE %s END %s",
+			q.arg(StageProspect), e, q.nowArg(), secs(o.NewWithin), q.arg(StageNew),
+			e, q.nowArg(), secs(o.ActiveWithin), q.arg(StageActive),
+			e, q.nowArg(), secs(o.LapsedAfter), q.arg(StageAtRisk), q.arg(StageLapsed), orders)
+		return q.measured(number, sqlText, r.Op, r.Value, r.CaseSensitive)
 	default:
 		return "", fmt.Errorf("%w: computed %s", errSQLUnsupported, r.Computed)
 	}
 	if instant != "" {
-		return q.measured(instant, r.Op, r.Value, r.CaseSensitive, true)
+		return q.measured(instant, sqlInstant, r.Op, r.Value, r.CaseSensitive)
 	}
-	return q.measured(number, r.Op, r.Value, r.CaseSensitive, false)
+	return q.measured(number, sqlNumber, r.Op, r.Value, r.CaseSensitive)
 }
 
+// The types measured compares a scalar query's value as: the JSON type a
+// non-NULL value has, or sqlInstant for unix seconds.
+const (
+	sqlNumber  = "'real'"
+	sqlText    = "'text'"
+	sqlInstant = ""
+)
+
 // measured compares the one value a scalar query returns (NULL for
-// absent): an instant when isTime, else a number.
-func (q *sqlQuery) measured(scalar string, op Op, value any, caseSensitive, isTime bool) (string, error) {
+// absent), of type typ.
+func (q *sqlQuery) measured(scalar, typ string, op Op, value any, caseSensitive bool) (string, error) {
 	x := q.name("x")
 	var m string
 	var err error
-	if isTime {
+	if typ == sqlInstant {
 		m, err = q.timeMatch(op, value, x)
 	} else {
-		typ := fmt.Sprintf("(CASE WHEN %s IS NULL THEN NULL ELSE 'real' END)", x)
-		m, err = q.match(op, value, caseSensitive, typ, x)
+		m, err = q.match(op, value, caseSensitive, fmt.Sprintf("(CASE WHEN %s IS NULL THEN NULL ELSE %s END)", x, typ), x)
 	}
 	if err != nil {
 		return "", err
@@ -541,11 +574,11 @@ func (q *sqlQuery) event(r *Rule) (string, error) {
 	}
 	switch measure {
 	case MeasureCount:
-		return q.measured(fmt.Sprintf("SELECT COUNT(*) %s WHERE %s", from, cond), r.Op, r.Value, r.CaseSensitive, false)
+		return q.measured(fmt.Sprintf("SELECT COUNT(*) %s WHERE %s", from, cond), sqlNumber, r.Op, r.Value, r.CaseSensitive)
 	case MeasureFirst:
-		return q.measured(fmt.Sprintf("SELECT MIN(%s.time) %s WHERE %s", e, from, cond), r.Op, r.Value, r.CaseSensitive, true)
+		return q.measured(fmt.Sprintf("SELECT MIN(%s.time) %s WHERE %s", e, from, cond), sqlInstant, r.Op, r.Value, r.CaseSensitive)
 	case MeasureLast:
-		return q.measured(fmt.Sprintf("SELECT MAX(%s.time) %s WHERE %s", e, from, cond), r.Op, r.Value, r.CaseSensitive, true)
+		return q.measured(fmt.Sprintf("SELECT MAX(%s.time) %s WHERE %s", e, from, cond), sqlInstant, r.Op, r.Value, r.CaseSensitive)
 	}
 	vfrom, typ, val := q.values(e+".props", r.Of)
 	if vfrom != "" {
@@ -565,5 +598,5 @@ func (q *sqlQuery) event(r *Rule) (string, error) {
 	default:
 		return "", fmt.Errorf("%w: measure %s", errSQLUnsupported, measure)
 	}
-	return q.measured(fmt.Sprintf("SELECT %s %s WHERE %s", agg, from, cond), r.Op, r.Value, r.CaseSensitive, false)
+	return q.measured(fmt.Sprintf("SELECT %s %s WHERE %s", agg, from, cond), sqlNumber, r.Op, r.Value, r.CaseSensitive)
 }
