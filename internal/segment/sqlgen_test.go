@@ -15,11 +15,13 @@ import (
 
 // An SQL statement of what a rule means, for SQLite, written from the
 // documented semantics (Rule, refComputed and refEvent's doc comments,
-// event.OrderRevenue) and not from the evaluators' code: the only Go it
-// shares with them is the Rule type. Every value lives in the tables as the
-// JSON text the API receives; SQLite's JSON functions read it, json_type
-// keeps the types apart (a number operand matches only JSON numbers), and
-// lower() folds strings. Times are unix seconds.
+// event.OrderRevenue) and not from the evaluators' code: it shares with
+// them only the Rule type and named constants (event names, lifecycle
+// stages and default thresholds). Every value is stored as the JSON the API
+// receives (as JSONB, SQLite's parsed form, to spare a parse per call);
+// SQLite's JSON functions read it, json_type keeps the types apart (a
+// number operand matches only JSON numbers), and lower() folds strings.
+// Times are unix seconds.
 //
 // Every condition is built to yield 0 or 1, never NULL: a NULL (a missing
 // value) turned into false by COALESCE at each leaf is what makes not(…)
