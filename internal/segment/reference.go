@@ -448,8 +448,8 @@ func refEvent(r *Rule, p *RefProfile, now int64) bool {
 func refFilter(c *comparison, path Path, props map[string]any, now int64) bool {
 	sawValue, matched := false, false
 	path.Values(props, func(v any) bool {
-		if v == nil {
-			return true
+		if !scalar(v) {
+			return true // lists and objects are absent to filters (Filter)
 		}
 		sawValue = true
 		if c.match(v, now) {

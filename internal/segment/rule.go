@@ -60,7 +60,9 @@ type Rule struct {
 
 // Filter is a condition on one property of an event. Property is a dotted
 // path ("category", "page.path"); "products[].category" holds when any
-// element of the products array matches.
+// element of the products array matches. Filters compare strings, numbers
+// and booleans: a property holding a list or an object as a whole is
+// absent to them (reach into it with a path to its fields).
 type Filter struct {
 	Property      string `json:"property"`
 	Op            Op     `json:"op"`

@@ -519,7 +519,13 @@ func (q *sqlQuery) values(doc, path string) (from, typ, val string) {
 		fmt.Sprintf("(CASE WHEN %s THEN json_extract(%s.value, %s) END)", guard, el, field)
 }
 
-// filter holds when some value at the path is present and matches
+// sqlScalar is the condition that a value of JSON type typ is a string,
+// number or boolean: filters see nothing else (a list or object is absent).
+func sqlScalar(typ string) string {
+	return "(" + typ + " IN ('text', 'integer', 'real', 'true', 'false'))"
+}
+
+// filter holds when some scalar value at the path is present and matches
 // (exists: some is present; not_exists: none is).
 func (q *sqlQuery) filter(e string, f *Filter) (string, error) {
 	from, typ, val := q.values(e+".props", f.Property)
@@ -527,13 +533,13 @@ func (q *sqlQuery) filter(e string, f *Filter) (string, error) {
 		from = "FROM " + from
 	}
 	if f.Op == NotExists {
-		return fmt.Sprintf("(NOT EXISTS (SELECT 1 %s WHERE %s))", from, sqlPresent(typ)), nil
+		return fmt.Sprintf("(NOT EXISTS (SELECT 1 %s WHERE %s))", from, sqlScalar(typ)), nil
 	}
 	m, err := q.match(f.Op, f.Value, f.CaseSensitive, typ, val)
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("(EXISTS (SELECT 1 %s WHERE %s AND %s))", from, sqlPresent(typ), m), nil
+	return fmt.Sprintf("(EXISTS (SELECT 1 %s WHERE %s AND %s))", from, sqlScalar(typ), m), nil
 }
 
 // event: the profile's events of the key, at or before now, in the window,
