@@ -121,7 +121,6 @@ type Engine struct {
 	// Stats.
 	entered, exited atomic.Uint64
 	evals           atomic.Uint64
-	lastEnter       atomic.Int64 // ns from event processing start to transition, for the latest one
 
 	hist history // sizes per day (history.go); guarded by its own mutex
 }
@@ -241,15 +240,15 @@ var orderFields = map[string]bool{
 // Apply implements processor.Applier: index the event, then re-evaluate
 // the profile in the segments that depend on what it changed.
 func (e *Engine) Apply(ev *event.Event, r profile.Resolution) {
-	start := time.Now()
 	ix := e.ix
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	_, known := ix.ordOf[r.Profile]
 	ord := ix.ord(r.Profile)
-	// A new profile is evaluated in every segment: one that holds for a
-	// profile with no events (a "not did") holds for it from the start.
-	merged := !known
+	// A new profile is evaluated in every segment (one that holds for a
+	// profile with no events, a "not did", holds for it from the start),
+	// and so is a profile that others merged into.
+	every := !known
 	for _, m := range r.Merged {
 		mo, ok := ix.lookup(m)
 		if !ok || mo == ord {
@@ -262,10 +261,10 @@ func (e *Engine) Apply(ev *event.Event, r profile.Resolution) {
 			}
 		}
 		ix.merge(ord, mo)
-		merged = true
+		every = true
 	}
 	ix.add(ord, ev)
-	traits := merged || (ev.Type == event.Identify && len(ev.Traits) > 0)
+	traits := every || (ev.Type == event.Identify && len(ev.Traits) > 0)
 	if traits {
 		e.refreshTraits(ord, r.Profile)
 	}
@@ -278,7 +277,7 @@ func (e *Engine) Apply(ev *event.Event, r profile.Resolution) {
 	cause := fmt.Sprint(ev.Seq)
 	e.causeAt = ev.ReceivedAt
 	sg := e.singleFor(ord, now)
-	if merged {
+	if every {
 		for _, s := range e.order {
 			e.evaluateWith(sg, s, cause)
 		}
@@ -306,9 +305,6 @@ func (e *Engine) Apply(ev *event.Event, r profile.Resolution) {
 		}
 	}
 	e.causeAt = time.Time{}
-	if n := time.Since(start); n > 0 {
-		e.lastEnter.Store(int64(n))
-	}
 }
 
 // refreshTraits reloads a profile's traits from the profile store. Caller

@@ -196,7 +196,6 @@ func (ix *Index) add(ord uint32, e *event.Event) {
 // setTraits replaces profile ord's trait values with traits (key → JSON).
 // Caller holds mu.
 func (ix *Index) setTraits(ord uint32, traits func(yield func(string, string) bool)) {
-	seen := 0
 	for k, j := range traits {
 		c := ix.traits[k]
 		if c == nil {
@@ -208,9 +207,7 @@ func (ix *Index) setTraits(ord uint32, traits func(yield func(string, string) bo
 			continue
 		}
 		c.vals.set(int(ord), c.dict.id(v))
-		seen++
 	}
-	_ = seen
 }
 
 // clearTrait removes trait key from profile ord. Caller holds mu.
