@@ -43,6 +43,7 @@ func runServe(ctx context.Context, args []string) error {
 	demoCustomers := fs.Int("demo-customers", 1000, "customers in the demo store")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	applyIdentity := identityFlags(fs, &cfg.Identity)
+	lifecycle := fs.String("lifecycle", os.Getenv("TAILOR_LIFECYCLE"), "lifecycle stage thresholds of the segment models: new=30d,active=90d,lapsed=180d (any subset) [TAILOR_LIFECYCLE]")
 	fs.IntVar(&cfg.ProcessorQueue, "processor-queue", cfg.ProcessorQueue, "group commits that may wait for the processor before acknowledgements wait for it")
 	debugAddr := fs.String("debug-addr", "", "serve Go's /debug/pprof on this address (e.g. 127.0.0.1:6060); off by default")
 	if err := fs.Parse(args); err != nil {
@@ -51,6 +52,11 @@ func runServe(ctx context.Context, args []string) error {
 	if err := applyIdentity(); err != nil {
 		return err
 	}
+	models, err := segment.ParseModelOptions(*lifecycle)
+	if err != nil {
+		return fmt.Errorf("%w: --lifecycle: %v", errUsage, err)
+	}
+	cfg.Models = models
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("%w: --log-level %q: want debug, info, warn or error", errUsage, *logLevel)

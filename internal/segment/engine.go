@@ -88,6 +88,8 @@ type Options struct {
 	Record func(ctx context.Context, ts []Transition) error
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Models are the lifecycle thresholds (zero fields: the defaults).
+	Models ModelOptions
 }
 
 // Engine keeps saved segments live: it is the processor's applier for

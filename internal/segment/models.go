@@ -411,7 +411,34 @@ func (e *Engine) RefreshModels(now time.Time) {
 // computeModels replaces the index's snapshot with one at now, keeping the
 // options. Caller holds ix.mu for writing.
 func (e *Engine) computeModels(now time.Time) {
-	e.ix.models = computeModels(e.ix, now, e.ix.models.options())
+	e.ix.models = computeModels(e.ix, now, e.opts.Models.WithDefaults())
+}
+
+// ParseModelOptions reads lifecycle thresholds as the --lifecycle flag
+// writes them: "new=30d,active=90d,lapsed=180d", any subset.
+func ParseModelOptions(s string) (ModelOptions, error) {
+	var o ModelOptions
+	if s == "" {
+		return o, nil
+	}
+	for _, part := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+		d, err := ParseDuration(v)
+		if !ok || err != nil {
+			return o, fmt.Errorf("lifecycle %q: want name=duration, e.g. new=30d,active=90d,lapsed=180d", part)
+		}
+		switch k {
+		case "new":
+			o.NewWithin = d
+		case "active":
+			o.ActiveWithin = d
+		case "lapsed":
+			o.LapsedAfter = d
+		default:
+			return o, fmt.Errorf("lifecycle %q: the stages are new, active and lapsed", part)
+		}
+	}
+	return o, o.Validate()
 }
 
 // modelLoop refreshes the models every ModelRefreshInterval until ctx ends.

@@ -558,3 +558,30 @@ func BenchmarkModels(b *testing.B) {
 		})
 	}
 }
+
+func TestParseModelOptions(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		want    ModelOptions
+		wantErr string
+	}{
+		{"", ModelOptions{}, ""},
+		{"new=14d", ModelOptions{NewWithin: 14 * 24 * time.Hour}, ""},
+		{"new=14d, active=60d,lapsed=1w", ModelOptions{}, "must be shorter"},
+		{"active=60d,lapsed=365d", ModelOptions{ActiveWithin: 60 * 24 * time.Hour, LapsedAfter: 365 * 24 * time.Hour}, ""},
+		{"old=3d", ModelOptions{}, "the stages are new, active and lapsed"},
+		{"new", ModelOptions{}, "want name=duration"},
+		{"new=soon", ModelOptions{}, "want name=duration"},
+	} {
+		got, err := ParseModelOptions(tc.in)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%q: error %v, want %q", tc.in, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%q: %+v, %v; want %+v", tc.in, got, err, tc.want)
+		}
+	}
+}

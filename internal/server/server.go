@@ -62,6 +62,9 @@ type Config struct {
 	// from scratch (tailor verify) applies the rules it is given to all.
 	Identity identity.Rules
 
+	// Models are the lifecycle thresholds of the segment models.
+	Models segment.ModelOptions
+
 	// Slow and many clients. A connection costs a goroutine and buffers
 	// whatever its client does, so every phase of a request has a deadline
 	// and the connections have a bound.
@@ -132,6 +135,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ProcessorQueue < 1 {
 		errs = append(errs, fmt.Errorf("--processor-queue must be at least 1, got %d", c.ProcessorQueue))
+	}
+	if err := c.Models.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("--lifecycle: %w", err))
 	}
 	if err := c.Identity.Validate(); err != nil {
 		errs = append(errs, err)
@@ -250,7 +256,7 @@ func (s *Server) open(ctx context.Context) error {
 	if err := s.Proc.Load(s.db); err != nil {
 		return err
 	}
-	s.Segments = segment.NewEngine(segment.Options{DB: s.db, Profiles: s.Store, Record: s.recordTransitions})
+	s.Segments = segment.NewEngine(segment.Options{DB: s.db, Profiles: s.Store, Record: s.recordTransitions, Models: s.cfg.Models})
 	s.Proc.Register(s.Segments)
 	from := s.Proc.Applied()
 	start := time.Now()
