@@ -287,11 +287,11 @@ func medianOf(fn func() (int, error)) (timing, int, error) {
 	cpus := make([]time.Duration, segBenchRuns)
 	var n int
 	for i := range walls {
-		cpu0, _ := threadCPU()
+		cpu0, _ := processCPU()
 		start := time.Now()
 		c, err := fn()
 		walls[i] = time.Since(start)
-		cpu1, _ := threadCPU()
+		cpu1, _ := processCPU()
 		cpus[i] = cpu1 - cpu0
 		if err != nil {
 			return timing{}, 0, err
@@ -304,8 +304,8 @@ func medianOf(fn func() (int, error)) (timing, int, error) {
 }
 
 func writeSegBenchTable(w io.Writer, results []segBenchResult, rules []segBenchRule) {
-	_, cpuOK := threadCPU()
-	fmt.Fprintf(w, "\nmedian of %d runs after a warm-up; cpu is the evaluating thread's; ratio = baseline / fast, of cpu times:\n", segBenchRuns)
+	_, cpuOK := processCPU()
+	fmt.Fprintf(w, "\nmedian of %d runs after a warm-up; cpu is the process's, on all cores (an evaluation runs independent leaves at once); ratio = baseline / fast, of cpu times:\n", segBenchRuns)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "rule\tfast ms\tcpu ms\tcount\tbaseline ms\tcpu ms\tbaseline count\tratio\t")
 	for _, r := range results {

@@ -20,3 +20,16 @@ func threadCPU() (d time.Duration, ok bool) {
 	}
 	return time.Duration(ts.Nano()), true
 }
+
+// clockProcessCPUTime is CLOCK_PROCESS_CPUTIME_ID: every thread's CPU time.
+const clockProcessCPUTime = 2
+
+// processCPU is the CPU time all the process's threads have used: an
+// evaluation may run its leaves on every core.
+func processCPU() (d time.Duration, ok bool) {
+	var ts syscall.Timespec
+	if _, _, errno := syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clockProcessCPUTime, uintptr(unsafe.Pointer(&ts)), 0); errno != 0 {
+		return 0, false
+	}
+	return time.Duration(ts.Nano()), true
+}
