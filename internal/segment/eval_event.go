@@ -209,7 +209,8 @@ func (pl *eventPlan) rowMatches(row int) bool {
 			continue
 		}
 		ok := false
-		for _, id := range f.col.mvals[lo:hi] {
+		for k := lo; k < hi; k++ {
+			id := f.col.mvals.get(int(k))
 			if f.table[id] {
 				ok = true
 				break
@@ -280,7 +281,8 @@ func (a *acc) addRow(pl *eventPlan, row int, ts uint32) {
 		return
 	}
 	lo, hi := pl.ofCol.span(row)
-	for _, id := range pl.ofCol.mvals[lo:hi] {
+	for k := lo; k < hi; k++ {
+		id := pl.ofCol.mvals.get(int(k))
 		add(id)
 	}
 }
@@ -495,7 +497,8 @@ func (ev *evaluation) sumEvents(pl *eventPlan) *roaring.Bitmap {
 				return
 			}
 			lo, hi := of.span(row)
-			for _, id := range of.mvals[lo:hi] {
+			for k := lo; k < hi; k++ {
+				id := of.mvals.get(int(k))
 				sums[o] += micros[id]
 			}
 		}

@@ -64,7 +64,8 @@ type column struct {
 	dict      dict
 	vals      idvec // single: row → id
 	ends      vec32 // multi: row → end offset in mvals (cumulative)
-	mvals     []uint32
+	mvals     idvec // multi: the rows' value ids, one after the other
+	mlen      int   // multi: values in mvals
 	rows      int // multi: rows whose end is set
 }
 
@@ -133,8 +134,9 @@ func (s *stream) appendArray(row int, k string, arr []any) {
 				continue
 			}
 			c.catchUp(row)
-			c.mvals = append(c.mvals, c.dict.id(v))
-			c.ends.set(row, uint32(len(c.mvals)))
+			c.mvals.set(c.mlen, c.dict.id(v))
+			c.mlen++
+			c.ends.set(row, uint32(c.mlen))
 			c.rows = row + 1
 		}
 	}
@@ -143,7 +145,7 @@ func (s *stream) appendArray(row int, k string, arr []any) {
 // catchUp sets the ends of the rows before row that have no values.
 func (c *column) catchUp(row int) {
 	for c.rows < row {
-		c.ends.set(c.rows, uint32(len(c.mvals)))
+		c.ends.set(c.rows, uint32(c.mlen))
 		c.rows++
 	}
 }
@@ -191,7 +193,7 @@ func (s *stream) column(path string, multi bool) *column {
 func (s *stream) bytes() int {
 	n := s.ord.bytes() + s.ts.bytes() + s.prev.bytes() + s.heads.bytes()
 	for _, c := range s.colOrder {
-		n += c.vals.bytes() + c.ends.bytes() + 4*cap(c.mvals) + c.dict.bytes()
+		n += c.vals.bytes() + c.ends.bytes() + c.mvals.bytes() + c.dict.bytes()
 	}
 	return n
 }

@@ -242,7 +242,7 @@ func (ix *Index) Stats() Stats {
 		st.Events += s.n
 		st.RowBytes += s.ord.bytes() + s.ts.bytes() + s.prev.bytes() + s.heads.bytes() + s.rev.bytes()
 		for _, c := range s.colOrder {
-			st.ColumnBytes += c.vals.bytes() + c.ends.bytes() + 4*cap(c.mvals)
+			st.ColumnBytes += c.vals.bytes() + c.ends.bytes() + c.mvals.bytes()
 			st.DictBytes += c.dict.bytes()
 		}
 	}

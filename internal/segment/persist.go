@@ -129,7 +129,8 @@ func (s *stream) encodePage(page int) []byte {
 			}
 			a, z := c.span(r)
 			v = binary.AppendUvarint(v, uint64(z-a))
-			for _, id := range c.mvals[a:z] {
+			for k := a; k < z; k++ {
+				id := c.mvals.get(int(k))
 				v = binary.AppendUvarint(v, uint64(id))
 			}
 		}
@@ -378,9 +379,10 @@ func (s *stream) decodePage(b []byte, nords int) error {
 				if id > n || id == 0 {
 					return errCorruptIndex
 				}
-				c.mvals = append(c.mvals, uint32(id))
+				c.mvals.set(c.mlen, uint32(id))
+				c.mlen++
 			}
-			c.ends.set(base+i, uint32(len(c.mvals)))
+			c.ends.set(base+i, uint32(c.mlen))
 			c.rows = base + i + 1
 		}
 	}
