@@ -66,7 +66,7 @@ type column struct {
 	ends      vec32 // multi: row → end offset in mvals (cumulative)
 	mvals     idvec // multi: the rows' value ids, one after the other
 	mlen      int   // multi: values in mvals
-	rows      int // multi: rows whose end is set
+	rows      int   // multi: rows whose end is set
 }
 
 // secs converts an event time to the index's unix seconds.
