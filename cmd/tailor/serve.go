@@ -115,11 +115,21 @@ func runServe(ctx context.Context, args []string) error {
 	return srv.Close(sctx)
 }
 
+// demoConfig is the demo store serve --demo loads: its two years of history
+// end at the start of the day the process started (UTC), so that "visited
+// in the last 7 days" and the other recency segments have members. The same
+// day gives the same store.
+func demoConfig(customers int) demo.Config {
+	return demo.Config{Customers: customers, End: demoEnd}
+}
+
+var demoEnd = time.Now().UTC().Truncate(24 * time.Hour)
+
 // loadDemo feeds the deterministic demo store through the ingest pipeline
 // in-process: products into the catalog, messages into the log.
 func loadDemo(ctx context.Context, srv *server.Server, customers int) error {
 	start := time.Now()
-	g := demo.New(demo.Config{Customers: customers})
+	g := demo.New(demoConfig(customers))
 	var products []catalog.Product
 	putProducts := func() error {
 		err := srv.Catalog.Put(ctx, products)
@@ -164,7 +174,7 @@ func loadDemo(ctx context.Context, srv *server.Server, customers int) error {
 			continue
 		}
 		eg.Go(func() error {
-			gen := demo.New(demo.Config{Customers: customers})
+			gen := demo.New(demoConfig(customers))
 			batch := make([][]byte, 0, 1000)
 			flush := func() error {
 				n, rej, err := srv.Ingest.AppendRaw(ectx, srv.SourceID, batch)
@@ -226,7 +236,7 @@ func saveDemoSegments(ctx context.Context, srv *server.Server) {
 // prints nothing when the store cannot hold such a profile (a tiny demo store,
 // or a data directory filled with something else).
 func printDemoExample(ctx context.Context, w io.Writer, srv *server.Server, baseURL string, customers int) {
-	c, want, ok := demo.New(demo.Config{Customers: customers}).Example()
+	c, want, ok := demo.New(demoConfig(customers)).Example()
 	if !ok {
 		slog.Info("the demo store has no customer with an order to show")
 		return

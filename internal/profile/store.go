@@ -418,7 +418,14 @@ func (s *Store) Checkpoint(b *pebble.Batch) error {
 
 // Load reads the stored profiles, replacing the store's content. The log
 // seq they reflect is the processor's (processor.Load).
-func (s *Store) Load(db *pebble.DB) error {
+func (s *Store) Load(db *pebble.DB) error { return s.LoadEach(db, nil) }
+
+// LoadEach is Load that also hands each loaded profile's state to fn (when
+// not nil), from the decoding Load does anyway to validate it: an applier
+// that builds its state from every profile at start-up (the segment index's
+// traits) saves decoding each profile a second time. fn must not retain st
+// or call back into the store.
+func (s *Store) LoadEach(db *pebble.DB, fn func(id string, st *State)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	fresh := NewStore()
@@ -431,7 +438,7 @@ func (s *Store) Load(db *pebble.DB) error {
 		return err
 	}
 	for it.First(); it.Valid(); it.Next() {
-		dec, err := decodeProfile(it.Value())
+		dec, st, err := decodeProfile(it.Value())
 		if err != nil {
 			it.Close()
 			return fmt.Errorf("load profile %s: %w", it.Key()[len(store.PrefixProfile):], err)
@@ -440,6 +447,9 @@ func (s *Store) Load(db *pebble.DB) error {
 		ord := p.ord
 		*p = *dec
 		p.ord, p.ID = ord, string(it.Key()[len(store.PrefixProfile):])
+		if fn != nil {
+			fn(p.ID, st)
+		}
 		s.indexID(p)
 		for _, id := range p.Identities() {
 			s.setOwner(id, p)
@@ -478,43 +488,43 @@ func encodeProfile(dst []byte, p *Profile) ([]byte, error) {
 
 var errCorruptProfile = errors.New("corrupt profile record")
 
-func decodeProfile(b []byte) (*Profile, error) {
+func decodeProfile(b []byte) (*Profile, *State, error) {
 	if len(b) == 0 || b[0] != profileVersion {
-		return nil, errCorruptProfile
+		return nil, nil, errCorruptProfile
 	}
 	b = b[1:]
 	p := &Profile{}
 	var n int
 	if p.CreatedSeq, n = binary.Uvarint(b); n <= 0 {
-		return nil, errCorruptProfile
+		return nil, nil, errCorruptProfile
 	}
 	b = b[n:]
 	cnt, n := binary.Uvarint(b)
 	if n <= 0 || cnt > uint64(len(b)) {
-		return nil, errCorruptProfile
+		return nil, nil, errCorruptProfile
 	}
 	b = b[n:]
 	for range cnt {
 		var kind, val string
 		var ok bool
 		if kind, b, ok = readStr(b); !ok {
-			return nil, errCorruptProfile
+			return nil, nil, errCorruptProfile
 		}
 		if val, b, ok = readStr(b); !ok {
-			return nil, errCorruptProfile
+			return nil, nil, errCorruptProfile
 		}
 		if _, known := kindCode(event.Kind(kind)); !known {
-			return nil, errCorruptProfile
+			return nil, nil, errCorruptProfile
 		}
 		p.addIdentity(event.Identifier{Kind: event.Kind(kind), Value: val})
 	}
 	// Decode once to validate, then keep only the encoding.
-	var st State
+	st := new(State)
 	if err := st.UnmarshalBinary(b); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	p.enc = append([]byte(nil), b...)
-	return p, nil
+	return p, st, nil
 }
 
 func readStr(b []byte) (string, []byte, bool) {

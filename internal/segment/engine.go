@@ -105,6 +105,8 @@ type Engine struct {
 	segs    map[string]*saved
 	order   []*saved // dependencies first
 	loading bool     // building from the log: index only, no evaluation
+	// prepared: Prepare ran; fed: the profiles came through LoadProfile.
+	prepared, fed bool
 
 	timers timerHeap
 	plans  planCache // compiled saved rules, for single evaluations
@@ -449,8 +451,45 @@ func ordKey(first int) []byte {
 	return binary.BigEndian.AppendUint32(store.Key(store.PrefixOrdinals, ""), uint32(first))
 }
 
-// Load reads the saved segments, their memberships, the ordinals and the
-// index's columns from the store (persist.go). A data directory without
+// Prepare reads the saved segments, the ordinals and the size history from
+// the store. A server calls it before the profile store loads, feeds each
+// loaded profile to LoadProfile, then calls Load; Load prepares by itself
+// when nobody did.
+func (e *Engine) Prepare() error {
+	ix := e.ix
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	e.prepared = true
+	db := e.opts.DB
+	if db == nil {
+		return nil
+	}
+	if err := e.loadDefinitions(db); err != nil {
+		return err
+	}
+	if err := e.loadOrdinals(db); err != nil {
+		return err
+	}
+	return e.loadHistory(db)
+}
+
+// LoadProfile takes one profile as the profile store loads it (its traits,
+// and that it exists), after Prepare and before Load. It runs on the
+// loading goroutine, before anything else uses the engine.
+func (e *Engine) LoadProfile(id string, st *profile.State) {
+	e.fed = true
+	e.loadProfile(id, st)
+}
+
+func (e *Engine) loadProfile(id string, st *profile.State) {
+	ix := e.ix
+	o := ix.ord(id)
+	ix.alive.Add(o)
+	ix.setTraits(o, st.Traits())
+}
+
+// Load reads the memberships and the index's columns from the store
+// (persist.go), after Prepare. A data directory without
 // persisted columns (written before they were) has its index built from
 // the log up to seq upTo (the processor's checkpoint) instead, each event
 // attributed to the profile that now holds its primary identifier. Live
@@ -458,21 +497,17 @@ func ordKey(first int) []byte {
 func (e *Engine) Load(ctx context.Context, src interface {
 	ReplayAll(ctx context.Context, after uint64, fn func(eventlog.Entry) error) error
 }, upTo uint64, progress func(n uint64)) error {
+	if !e.prepared {
+		if err := e.Prepare(); err != nil {
+			return err
+		}
+	}
 	ix := e.ix
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	e.loading = true
 	db := e.opts.DB
 	if db != nil {
-		if err := e.loadDefinitions(db); err != nil {
-			return err
-		}
-		if err := e.loadOrdinals(db); err != nil {
-			return err
-		}
-		if err := e.loadHistory(db); err != nil {
-			return err
-		}
 		found, err := e.loadStreams(db)
 		if err != nil {
 			return err
@@ -481,11 +516,9 @@ func (e *Engine) Load(ctx context.Context, src interface {
 			src = nil // the columns are up to date with upTo: no log scan
 		}
 	}
-	if e.opts.Profiles != nil {
+	if !e.fed && e.opts.Profiles != nil {
 		e.opts.Profiles.Each(func(id string, st *profile.State) bool {
-			o := ix.ord(id)
-			ix.alive.Add(o)
-			ix.setTraits(o, st.Traits())
+			e.loadProfile(id, st)
 			return true
 		})
 	}

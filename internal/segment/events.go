@@ -198,18 +198,26 @@ func (s *stream) bytes() int {
 	return n
 }
 
-// sortChunk records the time order of full chunk ci.
+// sortChunk records the time order of full chunk ci. Sorting (time,
+// offset) pairs as plain integers is several times faster than a sort with
+// a comparison function, which matters at start-up (hundreds of chunks).
 func (s *stream) sortChunk(ci int) {
 	for len(s.byTime) <= ci {
 		s.byTime = append(s.byTime, nil)
 	}
 	tss := s.ts.chunk(ci)
-	perm := make([]uint16, vecChunk)
-	for i := range perm {
-		perm[i] = uint16(i)
+	keys := make([]uint64, vecChunk)
+	for i := range keys {
+		var t uint64
+		if tss != nil {
+			t = uint64(tss[i])
+		}
+		keys[i] = t<<vecShift | uint64(i)
 	}
-	if tss != nil {
-		slices.SortStableFunc(perm, func(a, b uint16) int { return cmp.Compare(tss[a], tss[b]) })
+	slices.Sort(keys)
+	perm := make([]uint16, vecChunk)
+	for i, k := range keys {
+		perm[i] = uint16(k & vecMask)
 	}
 	s.byTime[ci] = perm
 }

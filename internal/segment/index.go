@@ -2,6 +2,8 @@ package segment
 
 import (
 	"encoding/json"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -202,8 +204,8 @@ func (ix *Index) setTraits(ord uint32, traits func(yield func(string, string) bo
 			c = &traitColumn{}
 			ix.traits[k] = c
 		}
-		var v any
-		if json.Unmarshal([]byte(j), &v) != nil {
+		v, ok := decodeTrait(j)
+		if !ok {
 			continue
 		}
 		c.vals.set(int(ord), c.dict.id(v))
@@ -257,4 +259,28 @@ func (ix *Index) Stats() Stats {
 	}
 	st.Bytes = st.RowBytes + st.ColumnBytes + st.DictBytes + st.TraitBytes + st.ProfileBytes
 	return st
+}
+
+// decodeTrait decodes a trait's JSON. Most traits are plain strings,
+// numbers and booleans, read here without encoding/json: at start-up every
+// profile's traits pass through it.
+func decodeTrait(j string) (any, bool) {
+	switch {
+	case j == "true":
+		return true, true
+	case j == "false":
+		return false, true
+	case len(j) >= 2 && j[0] == '"' && j[len(j)-1] == '"' && !strings.ContainsAny(j[1:len(j)-1], "\\\""):
+		return j[1 : len(j)-1], true
+	case len(j) > 0 && (j[0] == '-' || j[0] >= '0' && j[0] <= '9') && json.Valid([]byte(j)):
+		// Valid JSON numbers are a subset of what ParseFloat reads.
+		if f, err := strconv.ParseFloat(j, 64); err == nil && finite(f) {
+			return f, true
+		}
+	}
+	var v any
+	if json.Unmarshal([]byte(j), &v) != nil {
+		return nil, false
+	}
+	return v, true
 }

@@ -80,3 +80,16 @@ func TestDictIDsAndValues(t *testing.T) {
 		t.Error("-0 and 0 got different ids")
 	}
 }
+
+// decodeTrait reads every trait encoding as encoding/json does.
+func TestDecodeTraitLikeJSON(t *testing.T) {
+	for _, j := range []string{`"plain"`, `""`, `"with \"quote\""`, `"a\\b"`, `"\u003cb\u003e"`, `"é"`,
+		`42`, `-0.5`, `1e21`, `true`, `false`, `null`, `["a",1]`, `{"k":"v"}`, `-Inf`, `01`} {
+		got, gotOK := decodeTrait(j)
+		var want any
+		wantOK := json.Unmarshal([]byte(j), &want) == nil
+		if gotOK != wantOK || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("decodeTrait(%s) = %v, %v; encoding/json: %v, %v", j, got, gotOK, want, wantOK)
+		}
+	}
+}

@@ -247,7 +247,13 @@ func (s *Server) open(ctx context.Context) error {
 	s.Store = profile.NewStore()
 	s.Store.SetHot(s.cfg.HotProfiles)
 	s.Store.SetIdentityRules(s.cfg.Identity)
-	if err := s.Store.Load(s.db); err != nil {
+	// The segment engine takes each profile's traits as the store loads
+	// it, from the decoding the store does anyway.
+	s.Segments = segment.NewEngine(segment.Options{DB: s.db, Profiles: s.Store, Record: s.recordTransitions, Models: s.cfg.Models})
+	if err := s.Segments.Prepare(); err != nil {
+		return fmt.Errorf("load segments: %w", err)
+	}
+	if err := s.Store.LoadEach(s.db, s.Segments.LoadProfile); err != nil {
 		return fmt.Errorf("load profiles: %w", err)
 	}
 	// Engines register here, after the profiles, in the order they read
@@ -256,7 +262,6 @@ func (s *Server) open(ctx context.Context) error {
 	if err := s.Proc.Load(s.db); err != nil {
 		return err
 	}
-	s.Segments = segment.NewEngine(segment.Options{DB: s.db, Profiles: s.Store, Record: s.recordTransitions, Models: s.cfg.Models})
 	s.Proc.Register(s.Segments)
 	from := s.Proc.Applied()
 	start := time.Now()
