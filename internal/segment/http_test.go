@@ -240,11 +240,7 @@ func TestHTTPMembersPagination(t *testing.T) {
 	if status != 200 || len(page["members"].([]any)) != len(want) || page["next_cursor"] != "" {
 		t.Errorf("default limit: %d %v", status, page)
 	}
-	errs := []struct {
-		path   string
-		status int
-		code   string
-	}{
+	errs := []getError{
 		{"/api/segments/visitors/members?limit=0", 400, "bad_request"},
 		{"/api/segments/visitors/members?limit=1001", 400, "bad_request"},
 		{"/api/segments/visitors/members?limit=ten", 400, "bad_request"},
@@ -252,12 +248,7 @@ func TestHTTPMembersPagination(t *testing.T) {
 		{"/api/segments/visitors/members?cursor=-1", 400, "bad_request"},
 		{"/api/segments/nope/members", 404, "segment_not_found"},
 	}
-	for _, tt := range errs {
-		status, _, got := call(t, srv, "GET", tt.path, "")
-		if status != tt.status || got["code"] != tt.code {
-			t.Errorf("%s: %d %v, want %d %s", tt.path, status, got, tt.status, tt.code)
-		}
-	}
+	checkGetErrors(t, srv, errs)
 }
 
 func TestHTTPPreview(t *testing.T) {
@@ -428,21 +419,12 @@ func TestHTTPExport(t *testing.T) {
 		t.Errorf("ndjson: %d ids, want %d", len(got), len(want))
 	}
 
-	errs := []struct {
-		path   string
-		status int
-		code   string
-	}{
+	errs := []getError{
 		{"/api/segments/visitors/export?format=xlsx", 400, "bad_request"},
 		{"/api/segments/visitors/export?fields=id,email", 400, "bad_request"},
 		{"/api/segments/nope/export", 404, "segment_not_found"},
 	}
-	for _, tt := range errs {
-		status, _, got := call(t, srv, "GET", tt.path, "")
-		if status != tt.status || got["code"] != tt.code {
-			t.Errorf("%s: %d %v, want %d %s", tt.path, status, got, tt.status, tt.code)
-		}
-	}
+	checkGetErrors(t, srv, errs)
 }
 
 // TestHTTPDocExamples keeps the rule examples of docs/API.md valid: each
@@ -525,4 +507,21 @@ func FuzzHTTPBody(f *testing.F) {
 			}
 		}
 	})
+}
+
+// getError is a GET that must fail with status and code.
+type getError struct {
+	path   string
+	status int
+	code   string
+}
+
+func checkGetErrors(t *testing.T, srv *httptest.Server, errs []getError) {
+	t.Helper()
+	for _, tt := range errs {
+		status, _, got := call(t, srv, "GET", tt.path, "")
+		if status != tt.status || got["code"] != tt.code {
+			t.Errorf("%s: %d %v, want %d %s", tt.path, status, got, tt.status, tt.code)
+		}
+	}
 }
