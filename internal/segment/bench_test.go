@@ -64,3 +64,33 @@ func BenchmarkFullEvaluation(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkIndexApply is the index's share of applying an event (no saved
+// segments): demo-shaped events, decoded once, appended to a fresh index.
+func BenchmarkIndexApply(b *testing.B) {
+	g := demo.New(demo.Config{Customers: 2000})
+	meta := event.Meta{ReceivedAt: g.Config().End}
+	var evs []event.Event
+	if err := g.Messages(func(msg []byte) error {
+		ev, err := event.Decode(msg, meta)
+		evs = append(evs, ev)
+		return err
+	}); err != nil {
+		b.Fatal(err)
+	}
+	st := profile.NewStore()
+	res := make([]profile.Resolution, len(evs))
+	for i := range evs {
+		res[i] = st.Apply(&evs[i])
+		res[i].Merged = append([]string(nil), res[i].Merged...)
+	}
+	b.ResetTimer()
+	var e *Engine
+	for i := 0; b.Loop(); i++ {
+		if i%len(evs) == 0 {
+			e = NewEngine(Options{})
+		}
+		j := i % len(evs)
+		e.Apply(&evs[j], res[j])
+	}
+}
