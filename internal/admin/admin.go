@@ -275,7 +275,9 @@ func (a *API) searchProfiles(w http.ResponseWriter, r *http.Request) {
 	}
 	ids, err := a.Search(trait, op, value, limit)
 	if err != nil {
-		fail(w, r, fmt.Errorf("search trait %q: %w", trait, err))
+		// What the index refuses (an unknown op, a trait key past its
+		// bound) is the request's doing.
+		fail(w, r, apierr.New(apierr.BadRequest, fmt.Sprintf("search trait %q: %v", trait, err)))
 		return
 	}
 	out := make([]profile.Snapshot, 0, len(ids))

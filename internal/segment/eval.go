@@ -273,7 +273,10 @@ func (ev *evaluation) trait(r *Rule, path string) (*roaring.Bitmap, error) {
 	if err != nil {
 		return nil, err
 	}
-	col := ev.ix.traits[r.Trait]
+	col, err := ev.ix.traitColumn(r.Trait, path)
+	if err != nil {
+		return nil, err
+	}
 	if col == nil {
 		if c.match(nil, ev.now) {
 			return ev.ix.alive.Clone(), nil

@@ -50,7 +50,8 @@ type Index struct {
 	streamOrd []*stream // in creation order: a stream's number in the store
 	streamErr bool      // MaxStreams reached
 
-	traits map[string]*traitColumn
+	traits     map[string]*traitColumn
+	traitsFull bool // MaxTraitColumns reached: later trait keys are not indexed
 
 	// Aggregates per surviving ord over its customer events (systemEvents
 	// left out), for the computed fields. Times are unix seconds + 1 so
@@ -65,6 +66,12 @@ type Index struct {
 	// the first): every evaluator reads this one, so they agree.
 	models *Models
 }
+
+// MaxTraitColumns bounds the trait keys the index keeps columns for. Trait
+// keys are chosen by whoever holds a write key (each profile may have 500),
+// so without a bound the columns could grow without end; rules on a key
+// past it are refused with a reason.
+const MaxTraitColumns = 4096
 
 // traitColumn is one trait key over the surviving ords.
 type traitColumn struct {
@@ -201,6 +208,10 @@ func (ix *Index) setTraits(ord uint32, traits func(yield func(string, string) bo
 	for k, j := range traits {
 		c := ix.traits[k]
 		if c == nil {
+			if len(ix.traits) >= MaxTraitColumns || len(k) > MaxStringBytes {
+				ix.traitsFull = true
+				continue
+			}
 			c = &traitColumn{}
 			ix.traits[k] = c
 		}
@@ -283,4 +294,14 @@ func decodeTrait(j string) (any, bool) {
 		return nil, false
 	}
 	return v, true
+}
+
+// traitColumn returns the column of trait key (nil when no profile has
+// it), or an error when the key may exist but is not indexed.
+func (ix *Index) traitColumn(key, path string) (*traitColumn, error) {
+	c := ix.traits[key]
+	if c == nil && ix.traitsFull {
+		return nil, evalErr(path+"/trait", "trait %q is not indexed: the index holds %d trait keys", key, MaxTraitColumns)
+	}
+	return c, nil
 }

@@ -43,7 +43,10 @@ func (e *Engine) SearchTrait(key, op, value string, limit int) ([]string, error)
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	out := []string{}
-	col := ix.traits[key]
+	col, err := ix.traitColumn(key, "")
+	if err != nil {
+		return nil, err
+	}
 	if col == nil {
 		return out, nil
 	}

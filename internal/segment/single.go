@@ -236,7 +236,11 @@ func (sg *single) trait(r *Rule, path string) (bool, any, string, error) {
 		return false, nil, "", err
 	}
 	var v any
-	if col := sg.ix.traits[r.Trait]; col != nil {
+	col, err := sg.ix.traitColumn(r.Trait, path)
+	if err != nil {
+		return false, nil, "", err
+	}
+	if col != nil {
 		v = col.dict.value(col.vals.get(int(sg.ord)))
 	}
 	res := c.match(v, sg.now)

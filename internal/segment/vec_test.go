@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
+	"time"
 )
 
 // idvec keeps every value through the widening of its chunks, and reads
@@ -91,5 +93,29 @@ func TestDecodeTraitLikeJSON(t *testing.T) {
 		if gotOK != wantOK || fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("decodeTrait(%s) = %v, %v; encoding/json: %v, %v", j, got, gotOK, want, wantOK)
 		}
+	}
+}
+
+// Trait keys past MaxTraitColumns are not indexed, and rules or searches
+// on them are refused rather than answered as if nobody had the trait.
+func TestTraitColumnsAreBounded(t *testing.T) {
+	e := NewEngine(Options{})
+	ix := e.ix
+	o := ix.ord("p_1")
+	for i := range MaxTraitColumns + 10 {
+		ix.setTraits(o, func(yield func(string, string) bool) { yield(fmt.Sprintf("k%05d", i), `"v"`) })
+	}
+	if len(ix.traits) != MaxTraitColumns || !ix.traitsFull {
+		t.Fatalf("%d trait columns, full %v", len(ix.traits), ix.traitsFull)
+	}
+	r := &Rule{Trait: fmt.Sprintf("k%05d", MaxTraitColumns+5), Op: Exists}
+	if _, err := e.Count(r, time.Now()); err == nil || !strings.Contains(err.Error(), "not indexed") {
+		t.Fatalf("rule on an unindexed trait: %v", err)
+	}
+	if _, err := e.SearchTrait(r.Trait, SearchEq, "v", 10); err == nil {
+		t.Fatal("search on an unindexed trait answered")
+	}
+	if n, err := e.Count(&Rule{Trait: "k00001", Op: Eq, Value: "v"}, time.Now()); err != nil || n != 1 {
+		t.Fatalf("an indexed trait: %d, %v", n, err)
 	}
 }
