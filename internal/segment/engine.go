@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -110,13 +111,15 @@ type Engine struct {
 
 	timers timerHeap
 	plans  planCache // compiled saved rules, for single evaluations
+	sgBuf  single    // the single evaluation singleFor hands out
 	// byKey caches affectedBy; traitSegs lists the segments that read
 	// traits. Both are in dependency order and rebuilt by reorder.
 	byKey     map[string][]*saved
 	traitSegs []*saved
 	// causeAt is the receipt time of the event being applied, zero outside
 	// Apply.
-	causeAt time.Time
+	causeAt  time.Time
+	causeSeq uint64
 
 	pendMu  sync.Mutex
 	pending []Transition
@@ -278,8 +281,8 @@ func (e *Engine) Apply(ev *event.Event, r profile.Resolution) {
 	key := EventKey(ev)
 	system := systemEvents[key] && ev.Type == event.Track
 	now := e.opts.Now()
-	cause := fmt.Sprint(ev.Seq)
-	e.causeAt = ev.ReceivedAt
+	cause := "" // the event's seq, spelled out only for a transition
+	e.causeAt, e.causeSeq = ev.ReceivedAt, ev.Seq
 	sg := e.singleFor(ord, now)
 	if every {
 		for _, s := range e.order {
@@ -338,8 +341,8 @@ func (e *Engine) evaluateOne(s *saved, ord uint32, now time.Time, cause string) 
 // singleFor prepares the evaluation of one profile at now, for one or more
 // saved segments (the profile's aggregates are read once).
 func (e *Engine) singleFor(ord uint32, now time.Time) *single {
-	sg := newSingle(e.ix, ord, now, e.resolve, false)
-	sg.cache = &e.plans
+	sg := &e.sgBuf // reused: evaluations run one at a time, under ix.mu
+	*sg = single{ix: e.ix, now: now.Unix(), ord: ord, resolve: e.resolve, next: math.MaxInt64, cache: &e.plans}
 	return sg
 }
 
@@ -375,6 +378,9 @@ func (e *Engine) transition(s *saved, ord uint32, in bool, at time.Time, cause s
 	} else {
 		s.exited.Add(1)
 		e.exited.Add(1)
+	}
+	if cause == "" {
+		cause = strconv.FormatUint(e.causeSeq, 10)
 	}
 	t := Transition{Segment: s.def.ID, Name: s.def.Name, Profile: e.ix.ids[ord], Entered: in, At: at, Cause: cause, Since: e.causeAt}
 	e.pendMu.Lock()

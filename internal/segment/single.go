@@ -81,6 +81,14 @@ type single struct {
 	agg     *aggregates // the profile's aggregates, index 0
 	cache   *planCache  // nil: compile every time
 	aggNext int64       // the earliest future event counted out of agg
+	aggVal  aggregates  // what agg points to
+	aggBuf  singleAgg   // its one-profile arrays
+}
+
+// singleAgg holds one profile's aggregates for a single evaluation.
+type singleAgg struct {
+	events, orders, first, last, firstOrder, lastOrder [1]uint32
+	spend, trail, trailNext                            [1]int64
 }
 
 func newSingle(ix *Index, ord uint32, now time.Time, resolve Resolver, explain bool) *single {
@@ -273,16 +281,21 @@ func (sg *single) aggregates() *aggregates {
 		sg.next = min(outer, sg.next)
 	}()
 	ix, o := sg.ix, int(sg.ord)
-	a := &aggregates{
-		events: []uint32{ix.events.get(o)}, orders: []uint32{ix.orders.get(o)},
-		first: []uint32{ix.first.get(o)}, last: []uint32{ix.last.get(o)},
-		firstOrder: []uint32{ix.firstOrder.get(o)}, lastOrder: []uint32{ix.lastOrder.get(o)},
-		spend: []int64{ix.spend.get(o)},
+	// One profile's aggregates live in the single itself: no allocation
+	// per event.
+	b := &sg.aggBuf
+	*b = singleAgg{
+		events: [1]uint32{ix.events.get(o)}, orders: [1]uint32{ix.orders.get(o)},
+		first: [1]uint32{ix.first.get(o)}, last: [1]uint32{ix.last.get(o)},
+		firstOrder: [1]uint32{ix.firstOrder.get(o)}, lastOrder: [1]uint32{ix.lastOrder.get(o)},
+		spend: [1]int64{ix.spend.get(o)},
 	}
+	a := &sg.aggVal
+	*a = aggregates{events: b.events[:], orders: b.orders[:], first: b.first[:], last: b.last[:],
+		firstOrder: b.firstOrder[:], lastOrder: b.lastOrder[:], spend: b.spend[:]}
 	if int64(a.last[0])-1 > sg.now {
 		// The profile has events after now: count only those before.
-		*a = aggregates{events: []uint32{0}, orders: []uint32{0}, first: []uint32{0}, last: []uint32{0},
-			firstOrder: []uint32{0}, lastOrder: []uint32{0}, spend: []int64{0}}
+		*b = singleAgg{}
 		for key, s := range ix.streams {
 			if systemEvents[key] {
 				continue
@@ -318,7 +331,8 @@ func (sg *single) trailingNow(a *aggregates) {
 	if a.trail != nil {
 		return
 	}
-	a.trail, a.trailNext = []int64{0}, []int64{0}
+	sg.aggBuf.trail, sg.aggBuf.trailNext = [1]int64{}, [1]int64{}
+	a.trail, a.trailNext = sg.aggBuf.trail[:], sg.aggBuf.trailNext[:]
 	if s := sg.ix.streams[event.OrderCompleted]; s != nil {
 		sg.rows(s, func(row int, ts uint32) {
 			a.addTrailing(0, ts, s.rev.get(row), sg.now)
