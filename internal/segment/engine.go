@@ -628,6 +628,7 @@ func (e *Engine) loadOrdinals(db *pebble.DB) error {
 		}
 		if int(c) != o {
 			ix.merged[c] = append(ix.merged[c], uint32(o))
+			ix.dead = append(ix.dead, uint32(o))
 		}
 	}
 	ix.savedOrds = len(ix.ids)

@@ -390,10 +390,8 @@ func (ev *evaluation) event(r *Rule, path string) (*roaring.Bitmap, error) {
 			}
 		}
 	}
-	for into, kids := range ix.merged {
-		for _, k := range kids {
-			accs[into].merge(&accs[k])
-		}
+	for _, k := range ix.dead {
+		accs[ix.canon[k]].merge(&accs[k])
 	}
 	d := ev.newDense()
 	for i := range accs {
@@ -451,10 +449,8 @@ func (ev *evaluation) countEvents(pl *eventPlan) *roaring.Bitmap {
 			}
 		}
 	}
-	for into, kids := range ix.merged {
-		for _, k := range kids {
-			counts[into] += counts[k]
-		}
+	for _, k := range ix.dead {
+		counts[ix.canon[k]] += counts[k]
 	}
 	var table [256]bool
 	for i := range table {
@@ -517,10 +513,8 @@ func (ev *evaluation) sumEvents(pl *eventPlan) *roaring.Bitmap {
 			}
 		}
 	}
-	for into, kids := range ix.merged {
-		for _, k := range kids {
-			sums[into] += sums[k]
-		}
+	for _, k := range ix.dead {
+		sums[ix.canon[k]] += sums[k]
 	}
 	d := ev.newDense()
 	for o, m := range sums {

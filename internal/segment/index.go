@@ -44,6 +44,10 @@ type Index struct {
 	// merged lists, for each surviving ord, the ords merged into it
 	// (transitively); their events still carry their own ord.
 	merged map[uint32][]uint32
+	// dead lists every merged-away ordinal once, so that a full
+	// evaluation folds their rows into the survivors (canon) with one pass
+	// over an array instead of over the merged map.
+	dead []uint32
 	alive  roaring.Bitmap // surviving ords
 
 	streams   map[string]*stream
@@ -133,6 +137,7 @@ func (ix *Index) merge(into, from uint32) {
 		ix.dirtyOrds[int(k)/ordBlock] = struct{}{}
 	}
 	ix.merged[into] = append(ix.merged[into], kids...)
+	ix.dead = append(ix.dead, from)
 	ix.alive.Remove(from)
 
 	ix.events.set(int(into), ix.events.get(int(into))+ix.events.get(int(from)))
