@@ -47,8 +47,8 @@ type Index struct {
 	// dead lists every merged-away ordinal once, so that a full
 	// evaluation folds their rows into the survivors (canon) with one pass
 	// over an array instead of over the merged map.
-	dead []uint32
-	alive  roaring.Bitmap // surviving ords
+	dead  []uint32
+	alive roaring.Bitmap // surviving ords
 
 	streams   map[string]*stream
 	streamOrd []*stream // in creation order: a stream's number in the store
