@@ -92,6 +92,10 @@ func nanosTime(n int64) time.Time {
 	return time.Unix(0, n).UTC()
 }
 
+// DecodeTrait decodes a trait's JSON as State.Traits yields it, as
+// State.Trait does. Appliers that index traits call it.
+func DecodeTrait(raw string) any { return decodeTraitValue(raw) }
+
 // decodeTraitValue decodes a stored trait value (valid JSON), taking the
 // common scalar shapes without encoding/json.
 func decodeTraitValue(raw string) any {

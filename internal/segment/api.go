@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -84,7 +85,7 @@ func (e *Engine) Save(def Definition) (Info, error) {
 		}
 	}
 	if db := e.opts.DB; db != nil {
-		b, _ := jsonMarshal(def)
+		b, _ := json.Marshal(def)
 		if err := db.Set(store.Key(store.PrefixSegment, def.ID), b, nil); err != nil {
 			return Info{}, fmt.Errorf("save segment %q: %w", def.ID, err)
 		}

@@ -270,7 +270,8 @@ func (e *Engine) Apply(ev *event.Event, r profile.Resolution) {
 		ix.merge(ord, mo)
 		every = true
 	}
-	ix.add(ord, ev)
+	key := EventKey(ev)
+	ix.add(ord, ev, key)
 	traits := every || (ev.Type == event.Identify && len(ev.Traits) > 0)
 	if traits {
 		e.refreshTraits(ord, r.Profile)
@@ -278,7 +279,6 @@ func (e *Engine) Apply(ev *event.Event, r profile.Resolution) {
 	if e.loading || len(e.order) == 0 {
 		return
 	}
-	key := EventKey(ev)
 	system := systemEvents[key] && ev.Type == event.Track
 	now := e.opts.Now()
 	cause := "" // the event's seq, spelled out only for a transition
@@ -551,7 +551,7 @@ func (e *Engine) Load(ctx context.Context, src interface {
 		if !ok {
 			return nil
 		}
-		ix.add(ix.ord(id), &ev)
+		ix.add(ix.ord(id), &ev, EventKey(&ev))
 		n++
 		if progress != nil && n%500000 == 0 {
 			progress(n)
@@ -756,5 +756,3 @@ func (e *Engine) refresh(s *saved, now time.Time, cause string, emit bool) error
 	}
 	return nil
 }
-
-func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

@@ -2,6 +2,7 @@ package segment
 
 import (
 	"math"
+	"strconv"
 
 	"tailor/internal/event"
 
@@ -69,7 +70,7 @@ func compileEvent(ix *Index, r *Rule, path string) (*eventPlan, error) {
 		pl.measure = MeasureCount
 	}
 	for i, f := range r.Where {
-		fp := path + "/where/" + itoa(i)
+		fp := path + "/where/" + strconv.Itoa(i)
 		p, err := ParsePath(f.Property)
 		if err != nil || !indexable(p) {
 			return nil, evalErr(fp+"/property", "property %q is not indexed: use a property, a field of an object (a.b) or of an array's objects (products[].category)", f.Property)
@@ -523,12 +524,4 @@ func (ev *evaluation) sumEvents(pl *eventPlan) *roaring.Bitmap {
 		}
 	}
 	return ev.bitmap(d)
-}
-
-func itoa(i int) string {
-	const digits = "0123456789"
-	if i < 10 {
-		return digits[i : i+1]
-	}
-	return itoa(i/10) + digits[i%10:i%10+1]
 }

@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -569,7 +570,7 @@ func TestRandomRuleValidates(t *testing.T) {
 				seen["filter "+f.Property] = true
 			}
 			if n.Event != "" {
-				seen["measure "+cmpOr(n.Measure, MeasureCount)] = true
+				seen["measure "+cmp.Or(n.Measure, MeasureCount)] = true
 			}
 			if w := n.Within; w != nil {
 				switch {
@@ -658,7 +659,7 @@ func TestReferenceOnRandomPairs(t *testing.T) {
 			case KindComputed:
 				keys = []string{"computed"}
 			case KindEvent:
-				keys = []string{"event " + cmpOr(n.Measure, MeasureCount)}
+				keys = []string{"event " + cmp.Or(n.Measure, MeasureCount)}
 				switch w := n.Within; {
 				case w == nil:
 				case w.Last != "":

@@ -3,6 +3,7 @@ package segment
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -401,7 +402,7 @@ func exportFieldNames(format string, q url.Values) ([]string, error) {
 func (h *HTTP) export(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	q := r.URL.Query()
-	format := cmpOr(q.Get("format"), "csv")
+	format := cmp.Or(q.Get("format"), "csv")
 	if format != "csv" && format != "ndjson" && format != "audience" {
 		fail(w, r, apierr.Errorf(apierr.BadRequest, "format: csv, ndjson or audience, got %q", format))
 		return

@@ -1,14 +1,12 @@
 package segment
 
 import (
-	"encoding/json"
-	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/RoaringBitmap/roaring/v2"
 
 	"tailor/internal/event"
+	"tailor/internal/profile"
 )
 
 // systemEvents are the events Tailor itself records on profiles. They are
@@ -93,13 +91,6 @@ func NewIndex() *Index {
 	}
 }
 
-// Profiles is the number of surviving profiles.
-func (ix *Index) Profiles() int {
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
-	return int(ix.alive.GetCardinality())
-}
-
 // ord returns the ordinal of profile id, creating it. Caller holds mu.
 func (ix *Index) ord(id string) uint32 {
 	if o, ok := ix.ordOf[id]; ok {
@@ -172,9 +163,9 @@ func maxTime(v *vec32, o, t uint32) {
 	}
 }
 
-// add indexes one event applied to profile ord. Caller holds mu.
-func (ix *Index) add(ord uint32, e *event.Event) {
-	key := EventKey(e)
+// add indexes one event applied to profile ord; key is its EventKey.
+// Caller holds mu.
+func (ix *Index) add(ord uint32, e *event.Event, key string) {
 	s := ix.streams[key]
 	if s == nil {
 		if len(ix.streams) >= MaxStreams {
@@ -220,18 +211,11 @@ func (ix *Index) setTraits(ord uint32, traits func(yield func(string, string) bo
 			c = &traitColumn{}
 			ix.traits[k] = c
 		}
-		v, ok := decodeTrait(j)
-		if !ok {
+		v := profile.DecodeTrait(j)
+		if v == nil {
 			continue
 		}
 		c.vals.set(int(ord), c.dict.id(v))
-	}
-}
-
-// clearTrait removes trait key from profile ord. Caller holds mu.
-func (ix *Index) clearTrait(ord uint32, key string) {
-	if c := ix.traits[key]; c != nil {
-		c.vals.set(int(ord), 0)
 	}
 }
 
@@ -275,30 +259,6 @@ func (ix *Index) Stats() Stats {
 	}
 	st.Bytes = st.RowBytes + st.ColumnBytes + st.DictBytes + st.TraitBytes + st.ProfileBytes
 	return st
-}
-
-// decodeTrait decodes a trait's JSON. Most traits are plain strings,
-// numbers and booleans, read here without encoding/json: at start-up every
-// profile's traits pass through it.
-func decodeTrait(j string) (any, bool) {
-	switch {
-	case j == "true":
-		return true, true
-	case j == "false":
-		return false, true
-	case len(j) >= 2 && j[0] == '"' && j[len(j)-1] == '"' && !strings.ContainsAny(j[1:len(j)-1], "\\\""):
-		return j[1 : len(j)-1], true
-	case len(j) > 0 && (j[0] == '-' || j[0] >= '0' && j[0] <= '9') && json.Valid([]byte(j)):
-		// Valid JSON numbers are a subset of what ParseFloat reads.
-		if f, err := strconv.ParseFloat(j, 64); err == nil && finite(f) {
-			return f, true
-		}
-	}
-	var v any
-	if json.Unmarshal([]byte(j), &v) != nil {
-		return nil, false
-	}
-	return v, true
 }
 
 // traitColumn returns the column of trait key (nil when no profile has

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -392,7 +393,7 @@ func (e *Engine) RefreshModels(now time.Time) {
 	if e.loading {
 		return
 	}
-	cause := "models-" + itoa(int(max(now.Unix(), 0)))
+	cause := "models-" + strconv.FormatInt(max(now.Unix(), 0), 10)
 	n := 0
 	for _, s := range e.order { // dependencies first
 		if !e.usesModels(s.def.Rule, 0) {

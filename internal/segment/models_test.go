@@ -520,7 +520,7 @@ func benchIndex(n int) *Index {
 			if k%2 == 1 {
 				e.Event, e.Properties = event.OrderCompleted, map[string]any{"revenue": float64(rng.IntN(50000)) / 100}
 			}
-			ix.add(o, e)
+			ix.add(o, e, EventKey(e))
 		}
 	}
 	return ix

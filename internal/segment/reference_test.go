@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"cmp"
 	"encoding/json"
 	"testing"
 	"time"
@@ -333,7 +334,7 @@ func TestReference(t *testing.T) {
 			if err != nil {
 				t.Fatalf("rule does not parse: %v", err)
 			}
-			name := cmpOr(tc.profile, "alice")
+			name := cmp.Or(tc.profile, "alice")
 			p, ok := profiles[name]
 			if !ok {
 				t.Fatalf("no profile %q", name)

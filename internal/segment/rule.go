@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -423,7 +424,7 @@ func (v *validator) event(r *Rule, path string) {
 	switch measure {
 	case "", MeasureCount, MeasureFirst, MeasureLast:
 		if r.Of != "" {
-			v.fail(path+"/of", "%s takes no property", cmpOr(measure, MeasureCount))
+			v.fail(path+"/of", "%s takes no property", cmp.Or(measure, MeasureCount))
 			return
 		}
 	case MeasureSum, MeasureAvg, MeasureMin, MeasureMax:
@@ -619,13 +620,6 @@ func (p Path) Values(props map[string]any, yield func(any) bool) {
 	if props != nil {
 		walk(props, p.Keys, p.Array)
 	}
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // finite reports whether f is a usable number.

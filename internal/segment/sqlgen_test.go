@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"cmp"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -576,7 +577,7 @@ func (q *sqlQuery) event(r *Rule) (string, error) {
 	from := "FROM events AS " + e
 	cond := strings.Join(where, " AND ")
 
-	measure := cmpOr(r.Measure, MeasureCount)
+	measure := cmp.Or(r.Measure, MeasureCount)
 	if measure == MeasureCount && r.Op == "" && r.Value == nil {
 		return fmt.Sprintf("(EXISTS (SELECT 1 %s WHERE %s))", from, cond), nil
 	}

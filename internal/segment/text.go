@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -1115,7 +1116,7 @@ var opTexts = map[Op]string{Eq: "=", Neq: "!=", Gt: ">", Gte: ">=", Lt: "<", Lte
 
 func writeComparison(b *strings.Builder, op Op, value any, caseSensitive bool) {
 	if op != "" {
-		b.WriteString(" " + cmpOr(opTexts[op], string(op)))
+		b.WriteString(" " + cmp.Or(opTexts[op], string(op)))
 	}
 	l, isList := value.([]any)
 	switch {

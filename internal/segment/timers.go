@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"math"
+	"strconv"
 	"time"
 )
 
@@ -72,7 +73,7 @@ func (e *Engine) fire(now time.Time) int {
 			continue
 		}
 		s.due.set(int(t.ord), 0)
-		e.evaluateOne(s, t.ord, now, "t"+itoa(int(t.at)))
+		e.evaluateOne(s, t.ord, now, "t"+strconv.FormatUint(uint64(t.at), 10))
 		n++
 	}
 	return n

@@ -83,19 +83,6 @@ func TestDictIDsAndValues(t *testing.T) {
 	}
 }
 
-// decodeTrait reads every trait encoding as encoding/json does.
-func TestDecodeTraitLikeJSON(t *testing.T) {
-	for _, j := range []string{`"plain"`, `""`, `"with \"quote\""`, `"a\\b"`, `"\u003cb\u003e"`, `"é"`,
-		`42`, `-0.5`, `1e21`, `true`, `false`, `null`, `["a",1]`, `{"k":"v"}`, `-Inf`, `01`} {
-		got, gotOK := decodeTrait(j)
-		var want any
-		wantOK := json.Unmarshal([]byte(j), &want) == nil
-		if gotOK != wantOK || fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Errorf("decodeTrait(%s) = %v, %v; encoding/json: %v, %v", j, got, gotOK, want, wantOK)
-		}
-	}
-}
-
 // Trait keys past MaxTraitColumns are not indexed, and rules or searches
 // on them are refused rather than answered as if nobody had the trait.
 func TestTraitColumnsAreBounded(t *testing.T) {
