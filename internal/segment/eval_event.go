@@ -202,16 +202,19 @@ func (pl *eventPlan) rowMatches(row int) bool {
 			}
 			continue
 		}
+		// Items without the field hold 0, which is no value: neither
+		// a match nor, for not_exists, a value.
 		lo, hi := f.col.span(row)
-		if f.none {
-			if lo != hi {
-				return false
-			}
-			continue
-		}
-		ok := false
+		ok := f.none
 		for k := lo; k < hi; k++ {
 			id := f.col.mvals.get(int(k))
+			if id == 0 {
+				continue
+			}
+			if f.none {
+				ok = false
+				break
+			}
 			if f.table[id] {
 				ok = true
 				break

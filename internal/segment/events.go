@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"tailor/internal/event"
@@ -50,23 +51,56 @@ type stream struct {
 	cols     map[string]*column
 	colOrder []*column // in creation order, for scans
 	full     bool      // MaxColumns reached: new paths are not indexed
+
+	// arrays holds, per array property ("products"), the item offsets its
+	// "products[].field" columns share.
+	arrays map[string]*array
+}
+
+// array is one array property of a stream: its items are numbered in row
+// order, and each of its columns keeps one value id per item (0 when the
+// item has no such scalar field). Sharing the row → items offsets among
+// the fields of a line item (sku, name, price, category, brand …) costs
+// four bytes per row for the array instead of four per row per field.
+type array struct {
+	ends  vec32 // row → end offset of its items (cumulative)
+	items int   // items so far
+	rows  int   // rows whose end is set
+}
+
+// catchUp sets the ends of the rows before row that have no items.
+func (a *array) catchUp(row int) {
+	for a.rows < row {
+		a.ends.set(a.rows, uint32(a.items))
+		a.rows++
+	}
+}
+
+// span returns the offsets of row's items.
+func (a *array) span(row int) (lo, hi uint32) {
+	if row >= a.rows {
+		return 0, 0
+	}
+	hi = a.ends.get(row)
+	if row > 0 {
+		lo = a.ends.get(row - 1)
+	}
+	return lo, hi
 }
 
 // column is one property path of a stream. Single-valued paths ("category",
 // "page.path") keep one dictionary id per row; paths through an array
-// ("products[].category") keep, per row, the end offset of its values in
-// mvals (rows without values repeat the previous end).
+// ("products[].category") keep one id per item of the array (0 when the
+// item has no such field); the array maps rows to items.
 type column struct {
 	path      string
 	num       int // position in stream.colOrder
 	savedDict int // dictionary entries the last checkpoint wrote
 	multi     bool
 	dict      dict
-	vals      idvec // single: row → id
-	ends      vec32 // multi: row → end offset in mvals (cumulative)
-	mvals     idvec // multi: the rows' value ids, one after the other
-	mlen      int   // multi: values in mvals
-	rows      int   // multi: rows whose end is set
+	vals      idvec  // single: row → id
+	arr       *array // multi: the array the path goes through
+	mvals     idvec  // multi: item → id
 }
 
 // secs converts an event time to the index's unix seconds.
@@ -118,49 +152,51 @@ func (s *stream) appendEvent(ord uint32, ts uint32, props map[string]any) {
 }
 
 // appendArray indexes the scalar fields of an array of objects as
-// "key[].field" columns.
-func (s *stream) appendArray(row int, k string, arr []any) {
-	for _, el := range arr {
+// "key[].field" columns. Elements that are not objects are not items.
+func (s *stream) appendArray(row int, k string, elems []any) {
+	var a *array
+	for _, el := range elems {
 		m, ok := el.(map[string]any)
 		if !ok {
 			continue
 		}
+		if a == nil {
+			a = s.array(k)
+			a.catchUp(row)
+		}
+		item := a.items
+		a.items++
 		for f, v := range m {
 			if !scalar(v) {
 				continue
 			}
-			c := s.column(k+"[]."+f, true)
-			if c == nil {
-				continue
+			if c := s.column(k+"[]."+f, true); c != nil {
+				c.mvals.set(item, c.dict.id(v))
 			}
-			c.catchUp(row)
-			c.mvals.set(c.mlen, c.dict.id(v))
-			c.mlen++
-			c.ends.set(row, uint32(c.mlen))
-			c.rows = row + 1
 		}
 	}
-}
-
-// catchUp sets the ends of the rows before row that have no values.
-func (c *column) catchUp(row int) {
-	for c.rows < row {
-		c.ends.set(c.rows, uint32(c.mlen))
-		c.rows++
+	if a != nil {
+		a.ends.set(row, uint32(a.items))
+		a.rows = row + 1
 	}
 }
 
-// span returns the offsets of row's values in mvals.
-func (c *column) span(row int) (lo, hi uint32) {
-	if row >= c.rows {
-		return 0, 0
+// array returns the array property k, creating it.
+func (s *stream) array(k string) *array {
+	a := s.arrays[k]
+	if a == nil {
+		if s.arrays == nil {
+			s.arrays = make(map[string]*array)
+		}
+		a = &array{}
+		s.arrays[k] = a
 	}
-	hi = c.ends.get(row)
-	if row > 0 {
-		lo = c.ends.get(row - 1)
-	}
-	return lo, hi
+	return a
 }
+
+// span returns the offsets of row's items in mvals; some may be 0 (the
+// item has no such field).
+func (c *column) span(row int) (lo, hi uint32) { return c.arr.span(row) }
 
 func scalar(v any) bool {
 	switch v.(type) {
@@ -184,16 +220,37 @@ func (s *stream) column(path string, multi bool) *column {
 		s.cols = make(map[string]*column)
 	}
 	c := &column{path: path, multi: multi, num: len(s.colOrder)}
+	if multi {
+		k, _, ok := strings.Cut(path, "[].")
+		if !ok {
+			return nil
+		}
+		c.arr = s.array(k)
+	}
 	s.cols[path] = c
 	s.colOrder = append(s.colOrder, c)
 	return c
 }
 
-// bytes is the memory the stream holds.
-func (s *stream) bytes() int {
-	n := s.ord.bytes() + s.ts.bytes() + s.prev.bytes() + s.heads.bytes()
+// rowBytes is the memory of the stream's rows: profile, time, chains,
+// revenue and time order.
+func (s *stream) rowBytes() int {
+	n := s.ord.bytes() + s.ts.bytes() + s.prev.bytes() + s.heads.bytes() + s.rev.bytes()
+	for _, p := range s.byTime {
+		n += 2*len(p) + 24
+	}
+	return n
+}
+
+// columnBytes is the memory of the stream's property columns, without
+// their dictionaries.
+func (s *stream) columnBytes() int {
+	n := 0
 	for _, c := range s.colOrder {
-		n += c.vals.bytes() + c.ends.bytes() + c.mvals.bytes() + c.dict.bytes()
+		n += c.vals.bytes() + c.mvals.bytes()
+	}
+	for _, a := range s.arrays {
+		n += a.ends.bytes()
 	}
 	return n
 }

@@ -242,9 +242,9 @@ func (ix *Index) Stats() Stats {
 	st := Stats{Profiles: int(ix.alive.GetCardinality()), Streams: len(ix.streams), Traits: len(ix.traits)}
 	for _, s := range ix.streams {
 		st.Events += s.n
-		st.RowBytes += s.ord.bytes() + s.ts.bytes() + s.prev.bytes() + s.heads.bytes() + s.rev.bytes()
+		st.RowBytes += s.rowBytes()
+		st.ColumnBytes += s.columnBytes()
 		for _, c := range s.colOrder {
-			st.ColumnBytes += c.vals.bytes() + c.ends.bytes() + c.mvals.bytes()
 			st.DictBytes += c.dict.bytes()
 		}
 	}

@@ -27,7 +27,7 @@ import (
 const (
 	pageRows     = 4096
 	dictBlock    = 4096
-	indexVersion = 1
+	indexVersion = 2 // 2: array columns share their item offsets
 )
 
 type indexMeta struct {
@@ -369,21 +369,32 @@ func (s *stream) decodePage(b []byte, nords int) error {
 				c.vals.set(base+i, uint32(id))
 				continue
 			}
+			// Every column of an array writes the row's item count; the
+			// first one read sets the array's offsets, the others must agree.
 			cnt := r.uvarint()
 			if cnt > pageRows*64 {
 				return errCorruptIndex
 			}
-			c.catchUp(base + i)
-			for range cnt {
+			a, row := c.arr, base+i
+			if a.rows <= row && cnt > 0 {
+				a.catchUp(row)
+				a.items += int(cnt)
+				a.ends.set(row, uint32(a.items))
+				a.rows = row + 1
+			}
+			lo, hi := a.span(row)
+			if uint64(hi-lo) != cnt {
+				return errCorruptIndex
+			}
+			for k := range uint32(cnt) {
 				id := r.uvarint()
-				if id > n || id == 0 {
+				if id > n {
 					return errCorruptIndex
 				}
-				c.mvals.set(c.mlen, uint32(id))
-				c.mlen++
+				if id != 0 {
+					c.mvals.set(int(lo+k), uint32(id))
+				}
 			}
-			c.ends.set(base+i, uint32(c.mlen))
-			c.rows = base + i + 1
 		}
 	}
 	if r.err || len(r.b) != 0 {
