@@ -256,7 +256,7 @@ func (e *Engine) Count(r *Rule, at time.Time) (int, error) {
 func (e *Engine) sample(b *roaring.Bitmap, n int) []string {
 	out := []string{}
 	for it := b.Iterator(); it.HasNext() && len(out) < n; {
-		out = append(out, e.ix.ids[it.Next()])
+		out = append(out, e.ix.id(it.Next()))
 	}
 	return out
 }
@@ -277,7 +277,7 @@ func (e *Engine) Members(id, cursor string, limit int) ([]string, string, error)
 	}
 	out := make([]string, len(ords))
 	for i, o := range ords {
-		out[i] = e.ix.ids[o]
+		out[i] = e.ix.id(o)
 	}
 	return out, next, nil
 }

@@ -109,7 +109,7 @@ func (e *Engine) exportPage(id, cursor string, limit int, names []string, strict
 		for i, f := range fields {
 			switch f.kind {
 			case fieldID:
-				row[i] = ix.ids[o]
+				row[i] = ix.id(o)
 			case fieldTrait:
 				if c := cols[i]; c != nil {
 					row[i] = c.dict.value(c.vals.get(int(o)))

@@ -126,6 +126,20 @@ func (d *dict) intern(kind uint8, s string, bits uint64) uint32 {
 	return id
 }
 
+// find returns the id of a value, 0 when the dictionary does not hold it.
+func (d *dict) find(kind uint8, s string, bits uint64) uint32 {
+	if len(d.slots) == 0 {
+		return 0
+	}
+	mask := uint64(len(d.slots) - 1)
+	for p := d.hash(kind, s, bits) & mask; ; p = (p + 1) & mask {
+		id := d.slots[p]
+		if id == 0 || d.same(id, kind, s, bits) {
+			return id
+		}
+	}
+}
+
 func (d *dict) place(h uint64, id uint32) {
 	mask := uint64(len(d.slots) - 1)
 	p := h & mask

@@ -250,7 +250,7 @@ func (e *Engine) Apply(ev *event.Event, r profile.Resolution) {
 	ix := e.ix
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	_, known := ix.ordOf[r.Profile]
+	_, known := ix.lookupRaw(r.Profile)
 	ord := ix.ord(r.Profile)
 	// A new profile is evaluated in every segment (one that holds for a
 	// profile with no events, a "not did", holds for it from the start),
@@ -382,7 +382,7 @@ func (e *Engine) transition(s *saved, ord uint32, in bool, at time.Time, cause s
 	if cause == "" {
 		cause = strconv.FormatUint(e.causeSeq, 10)
 	}
-	t := Transition{Segment: s.def.ID, Name: s.def.Name, Profile: e.ix.ids[ord], Entered: in, At: at, Cause: cause, Since: e.causeAt}
+	t := Transition{Segment: s.def.ID, Name: s.def.Name, Profile: e.ix.id(ord), Entered: in, At: at, Cause: cause, Since: e.causeAt}
 	e.pendMu.Lock()
 	e.pending = append(e.pending, t)
 	e.pendMu.Unlock()
@@ -425,11 +425,11 @@ const ordBlock = 4096
 
 func (e *Engine) checkpointOrdinals(b *pebble.Batch) error {
 	ix := e.ix
-	n := len(ix.ids)
+	n := ix.nords()
 	write := func(first int) error {
 		var v []byte
 		for o := first; o < min(first+ordBlock, n); o++ {
-			id := ix.ids[o]
+			id := ix.id(uint32(o))
 			v = binary.AppendUvarint(v, uint64(len(id)))
 			v = append(v, id...)
 			v = binary.AppendUvarint(v, uint64(ix.canon[o]))
@@ -600,7 +600,7 @@ func (e *Engine) loadOrdinals(db *pebble.DB) error {
 	defer it.Close()
 	for it.First(); it.Valid(); it.Next() {
 		k := it.Key()[len(store.PrefixOrdinals):]
-		if len(k) != 4 || int(binary.BigEndian.Uint32(k)) != len(ix.ids) {
+		if len(k) != 4 || int(binary.BigEndian.Uint32(k)) != ix.nords() {
 			return fmt.Errorf("segment ordinals: block %x out of order", k)
 		}
 		v := it.Value()
@@ -609,21 +609,21 @@ func (e *Engine) loadOrdinals(db *pebble.DB) error {
 			if n <= 0 || uint64(len(v)-n) < l {
 				return fmt.Errorf("segment ordinals: corrupt block %x", k)
 			}
-			id := string(v[n : n+int(l)])
+			id := v[n : n+int(l)]
 			v = v[n+int(l):]
 			c, m := binary.Uvarint(v)
 			if m <= 0 {
 				return fmt.Errorf("segment ordinals: corrupt block %x", k)
 			}
 			v = v[m:]
-			o := uint32(len(ix.ids))
-			ix.ordOf[id] = o
-			ix.ids = append(ix.ids, id)
+			if ix.ids.intern(kindString, string(id), 0); ix.ids.len() != len(ix.canon)+1 {
+				return fmt.Errorf("segment ordinals: profile %q twice", id)
+			}
 			ix.canon = append(ix.canon, uint32(c))
 		}
 	}
 	for o, c := range ix.canon {
-		if int(c) >= len(ix.ids) {
+		if int(c) >= ix.nords() {
 			return fmt.Errorf("segment ordinals: ordinal %d belongs to %d, past the last", o, c)
 		}
 		if int(c) != o {
@@ -631,7 +631,7 @@ func (e *Engine) loadOrdinals(db *pebble.DB) error {
 			ix.dead = append(ix.dead, uint32(o))
 		}
 	}
-	ix.savedOrds = len(ix.ids)
+	ix.savedOrds = ix.nords()
 	return nil
 }
 

@@ -40,7 +40,7 @@ type evaluation struct {
 }
 
 func newEvaluation(ix *Index, now time.Time, resolve Resolver, track bool) *evaluation {
-	ev := &evaluation{ix: ix, now: now.Unix(), n: len(ix.ids), resolve: resolve, track: track}
+	ev := &evaluation{ix: ix, now: now.Unix(), n: ix.nords(), resolve: resolve, track: track}
 	if track {
 		ev.next = make([]uint32, ev.n)
 	}

@@ -32,8 +32,10 @@ const (
 type Index struct {
 	mu sync.RWMutex
 
-	ordOf map[string]uint32 // profile id → ord, merged-away ids too
-	ids   []string          // ord → profile id
+	// ids numbers profile ids, merged-away ones too: ord o is entry o+1.
+	// A dictionary costs a profile id its bytes plus about 17, where a Go
+	// map and a slice of strings cost about 70 more (350 MB at 5 M).
+	ids dict
 	// savedOrds counts the ordinals the last checkpoint wrote; dirtyOrds
 	// holds the blocks of written ordinals whose canon changed since.
 	savedOrds int
@@ -84,7 +86,6 @@ type traitColumn struct {
 // NewIndex returns an empty index.
 func NewIndex() *Index {
 	return &Index{
-		ordOf:   make(map[string]uint32),
 		merged:  make(map[uint32][]uint32),
 		streams: make(map[string]*stream),
 		traits:  make(map[string]*traitColumn),
@@ -93,12 +94,10 @@ func NewIndex() *Index {
 
 // ord returns the ordinal of profile id, creating it. Caller holds mu.
 func (ix *Index) ord(id string) uint32 {
-	if o, ok := ix.ordOf[id]; ok {
+	if o, ok := ix.lookupRaw(id); ok {
 		return ix.canon[o]
 	}
-	o := uint32(len(ix.ids))
-	ix.ordOf[id] = o
-	ix.ids = append(ix.ids, id)
+	o := ix.ids.intern(kindString, id, 0) - 1
 	ix.canon = append(ix.canon, o)
 	ix.alive.Add(o)
 	return o
@@ -106,12 +105,24 @@ func (ix *Index) ord(id string) uint32 {
 
 // lookup returns the surviving ordinal of profile id.
 func (ix *Index) lookup(id string) (uint32, bool) {
-	o, ok := ix.ordOf[id]
+	o, ok := ix.lookupRaw(id)
 	if !ok {
 		return 0, false
 	}
 	return ix.canon[o], true
 }
+
+// lookupRaw returns the ordinal profile id was given, merged away or not.
+func (ix *Index) lookupRaw(id string) (uint32, bool) {
+	n := ix.ids.find(kindString, id, 0)
+	return n - 1, n != 0
+}
+
+// id returns the profile id of ordinal o.
+func (ix *Index) id(o uint32) string { return ix.ids.str(o) }
+
+// nords is the number of ordinals given.
+func (ix *Index) nords() int { return ix.ids.len() }
 
 // merge folds profile from into into. Caller holds mu.
 func (ix *Index) merge(into, from uint32) {
@@ -251,12 +262,9 @@ func (ix *Index) Stats() Stats {
 	for _, c := range ix.traits {
 		st.TraitBytes += c.vals.bytes() + c.dict.bytes()
 	}
-	st.ProfileBytes = 4*len(ix.canon) + 16*len(ix.ids) + int(ix.alive.GetSizeInBytes()) +
+	st.ProfileBytes = 4*len(ix.canon) + ix.ids.bytes() + int(ix.alive.GetSizeInBytes()) +
 		ix.events.bytes() + ix.orders.bytes() + ix.spend.bytes() + ix.first.bytes() + ix.last.bytes() +
 		ix.firstOrder.bytes() + ix.lastOrder.bytes()
-	for _, id := range ix.ids {
-		st.ProfileBytes += len(id) + 48 // the string and its map entry
-	}
 	st.Bytes = st.RowBytes + st.ColumnBytes + st.DictBytes + st.TraitBytes + st.ProfileBytes
 	return st
 }

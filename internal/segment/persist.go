@@ -283,7 +283,7 @@ func (e *Engine) loadStreams(db *pebble.DB) (found bool, err error) {
 		if sn >= len(ix.streamOrd) || ix.streamOrd[sn].n != page*pageRows {
 			return false, fmt.Errorf("segment index: page %d of stream %d out of order", page, sn)
 		}
-		if err := ix.streamOrd[sn].decodePage(it.Value(), len(ix.ids)); err != nil {
+		if err := ix.streamOrd[sn].decodePage(it.Value(), ix.nords()); err != nil {
 			return false, err
 		}
 	}

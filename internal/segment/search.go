@@ -81,7 +81,7 @@ func (e *Engine) SearchTrait(key, op, value string, limit int) ([]string, error)
 			// Merged-away ordinals have their traits cleared; the check
 			// keeps that invariant from being load-bearing here.
 			if o := uint32(base + j); ix.alive.Contains(o) {
-				out = append(out, ix.ids[o])
+				out = append(out, ix.id(o))
 				if len(out) == limit {
 					return out, nil
 				}
