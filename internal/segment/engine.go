@@ -684,13 +684,26 @@ func (e *Engine) reorder() {
 		visit(e.segs[id])
 	}
 	e.traitSegs = e.traitSegs[:0]
+	pinned := make(map[string]bool)
 	for _, s := range e.order {
 		s.deps = deps{}
 		e.depsOf(s.def.Rule, &s.deps, 0)
 		if s.deps.traits {
 			e.traitSegs = append(e.traitSegs, s)
 		}
+		s.def.Rule.walk(func(n *Rule) {
+			if n.Kind() != KindEvent {
+				return
+			}
+			for _, f := range n.Where {
+				pinned[pinKey(n.Event, f.Property)] = true
+			}
+			if n.Of != "" {
+				pinned[pinKey(n.Event, n.Of)] = true
+			}
+		})
 	}
+	e.ix.pinned = pinned
 }
 
 // Start runs the timer, recording and model loops until ctx ends, after

@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"fmt"
 	"math"
 	"strconv"
 
@@ -56,6 +57,23 @@ func (ev *evaluation) planEvent(r *Rule, path string) (*eventPlan, error) {
 	return pl, nil
 }
 
+// notIndexed says why property path of event key is not in the index, nil
+// when it is (or may appear later).
+func notIndexed(ix *Index, key, path string) error {
+	s := ix.streams[key]
+	if s == nil {
+		return nil
+	}
+	c := s.cols[path]
+	switch {
+	case c == nil && s.full:
+		return fmt.Errorf("property %q of %q is not indexed: the event has more than %d properties", path, key, MaxColumns)
+	case c != nil && c.dropped:
+		return fmt.Errorf("property %q of %q is not indexed: most of its values are distinct (an identifier, such as an order or cart id), so the index does not keep them", path, key)
+	}
+	return nil
+}
+
 // compileEvent compiles what does not depend on the instant or on the
 // index's contents: the comparisons. sync then binds it to the columns, and
 // at to an instant; a compiled plan is reused across evaluations (see
@@ -79,8 +97,8 @@ func compileEvent(ix *Index, r *Rule, path string) (*eventPlan, error) {
 		if err != nil {
 			return nil, evalErr(fp, "%v", err)
 		}
-		if s := ix.streams[r.Event]; s != nil && s.cols[f.Property] == nil && s.full {
-			return nil, evalErr(fp+"/property", "property %q of %q is not indexed: the event has more than %d properties", f.Property, r.Event, MaxColumns)
+		if err := notIndexed(ix, r.Event, f.Property); err != nil {
+			return nil, evalErr(fp+"/property", "%v", err)
 		}
 		pl.filters = append(pl.filters, filterPlan{path: f.Property, cmp: c, none: c.op == NotExists})
 	}
@@ -89,8 +107,8 @@ func compileEvent(ix *Index, r *Rule, path string) (*eventPlan, error) {
 		if err != nil || !indexable(p) {
 			return nil, evalErr(path+"/of", "property %q is not indexed", r.Of)
 		}
-		if s := ix.streams[r.Event]; s != nil && s.cols[r.Of] == nil && s.full {
-			return nil, evalErr(path+"/of", "property %q of %q is not indexed: the event has more than %d properties", r.Of, r.Event, MaxColumns)
+		if err := notIndexed(ix, r.Event, r.Of); err != nil {
+			return nil, evalErr(path+"/of", "%v", err)
 		}
 	}
 	if r.Op == "" && r.Value == nil && pl.measure == MeasureCount {

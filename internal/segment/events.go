@@ -30,6 +30,7 @@ const (
 // ord column holds the profile the event was applied to at the time; merges
 // do not rewrite it (Index.canon maps it to the surviving profile).
 type stream struct {
+	ix    *Index
 	key   string
 	num   int // position in Index.streamOrd
 	saved int // rows the last checkpoint wrote
@@ -101,7 +102,55 @@ type column struct {
 	vals      idvec  // single: row → id
 	arr       *array // multi: the array the path goes through
 	mvals     idvec  // multi: item → id
+
+	// dropped is set when the column turned out to hold identifiers
+	// (see idLikeMin): its values are no longer kept.
+	dropped     bool
+	droppedSeen bool // the last checkpoint knew it was dropped
 }
+
+// idLikeMin is how many distinct values a property column may hold before
+// it is checked for being an identifier (order, cart, message or session
+// ids): when most of its values are distinct, it is dropped from the index
+// unless a saved segment filters on it. Such a column costs a dictionary
+// entry per event (hundreds of MB at 5 M customers, and a hash-table insert
+// on every event) for rules nobody writes; a rule on it later is refused
+// with the reason. A variable so that tests can lower it.
+var idLikeMin = 1 << 16
+
+// put stores v as the value of row (single) or item (multi) i of c.
+func (s *stream) put(c *column, i int, v any) {
+	if c.dropped {
+		return
+	}
+	id := c.dict.id(v)
+	if int(id) >= idLikeMin && int(id)%idLikeMin == 0 && s.idLike(c) {
+		return
+	}
+	if c.multi {
+		c.mvals.set(i, id)
+	} else {
+		c.vals.set(i, id)
+	}
+}
+
+// idLike drops c when most of its values are distinct and no saved
+// segment reads it, and reports whether it did.
+func (s *stream) idLike(c *column) bool {
+	values := s.n
+	if c.multi {
+		values = c.arr.items
+	}
+	if 2*c.dict.len() < values || s.ix != nil && s.ix.pinned[pinKey(s.key, c.path)] {
+		return false
+	}
+	c.dropped = true
+	c.dict, c.vals, c.mvals = dict{}, idvec{}, idvec{}
+	return true
+}
+
+// pinKey names a property of an event key in Index.pinned.
+func pinKey(event, path string) string { return event + "\x00" + path }
 
 // secs converts an event time to the index's unix seconds.
 func secs(t time.Time) uint32 {
@@ -135,7 +184,7 @@ func (s *stream) appendEvent(ord uint32, ts uint32, props map[string]any) {
 			for k2, v2 := range x {
 				if scalar(v2) {
 					if c := s.column(k+"."+k2, false); c != nil {
-						c.vals.set(row, c.dict.id(v2))
+						s.put(c, row, v2)
 					}
 				}
 			}
@@ -144,7 +193,7 @@ func (s *stream) appendEvent(ord uint32, ts uint32, props map[string]any) {
 		default:
 			if scalar(v) {
 				if c := s.column(k, false); c != nil {
-					c.vals.set(row, c.dict.id(v))
+					s.put(c, row, v)
 				}
 			}
 		}
@@ -171,7 +220,7 @@ func (s *stream) appendArray(row int, k string, elems []any) {
 				continue
 			}
 			if c := s.column(k+"[]."+f, true); c != nil {
-				c.mvals.set(item, c.dict.id(v))
+				s.put(c, item, v)
 			}
 		}
 	}

@@ -54,6 +54,10 @@ type Index struct {
 	streamOrd []*stream // in creation order: a stream's number in the store
 	streamErr bool      // MaxStreams reached
 
+	// pinned holds the event properties saved segments read
+	// (pinKey), which are never dropped as identifier-like.
+	pinned map[string]bool
+
 	traits     map[string]*traitColumn
 	traitsFull bool // MaxTraitColumns reached: later trait keys are not indexed
 
@@ -182,7 +186,7 @@ func (ix *Index) add(ord uint32, e *event.Event, key string) {
 		if len(ix.streams) >= MaxStreams {
 			ix.streamErr = true
 		} else {
-			s = &stream{key: key, num: len(ix.streamOrd)}
+			s = &stream{ix: ix, key: key, num: len(ix.streamOrd)}
 			ix.streams[key] = s
 			ix.streamOrd = append(ix.streamOrd, s)
 		}

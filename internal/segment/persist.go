@@ -41,8 +41,9 @@ type streamMeta struct {
 }
 
 type colMeta struct {
-	Path  string `json:"path"`
-	Multi bool   `json:"multi,omitempty"`
+	Path    string `json:"path"`
+	Multi   bool   `json:"multi,omitempty"`
+	Dropped bool   `json:"dropped,omitempty"` // identifier-like, values not kept
 }
 
 var metaKey = store.Key(store.PrefixIndex, "m")
@@ -77,6 +78,15 @@ func (e *Engine) checkpointStreams(b *pebble.Batch) error {
 		}
 		s.saved = s.n
 		for _, c := range s.colOrder {
+			if c.dropped {
+				if !c.droppedSeen {
+					if err := b.DeleteRange(dictKey(s.num, c.num, 0), dictKey(s.num, c.num+1, 0), nil); err != nil {
+						return err
+					}
+					c.droppedSeen = true
+				}
+				continue
+			}
 			for blk := c.savedDict / dictBlock; blk*dictBlock < c.dict.len(); blk++ {
 				if err := b.Set(dictKey(s.num, c.num, blk), c.dict.encodeBlock(blk), nil); err != nil {
 					return err
@@ -92,7 +102,7 @@ func (e *Engine) checkpointStreams(b *pebble.Batch) error {
 	for _, s := range ix.streamOrd {
 		sm := streamMeta{Key: s.key}
 		for _, c := range s.colOrder {
-			sm.Cols = append(sm.Cols, colMeta{Path: c.path, Multi: c.multi})
+			sm.Cols = append(sm.Cols, colMeta{Path: c.path, Multi: c.multi, Dropped: c.dropped})
 		}
 		m.Streams = append(m.Streams, sm)
 	}
@@ -122,6 +132,13 @@ func (s *stream) encodePage(page int) []byte {
 	}
 	v = binary.AppendUvarint(v, uint64(len(s.colOrder)))
 	for _, c := range s.colOrder {
+		// A dropped column's rows are left out; a page written before the
+		// drop still holds them, and loading skips them (decodePage).
+		if c.dropped {
+			v = append(v, 0)
+			continue
+		}
+		v = append(v, 1)
 		for r := lo; r < hi; r++ {
 			if !c.multi {
 				v = binary.AppendUvarint(v, uint64(c.vals.get(r)))
@@ -230,12 +247,13 @@ func (e *Engine) loadStreams(db *pebble.DB) (found bool, err error) {
 		return false, nil // rebuilt from the log
 	}
 	for i, sm := range m.Streams {
-		s := &stream{key: sm.Key, num: i}
+		s := &stream{ix: ix, key: sm.Key, num: i}
 		for _, cm := range sm.Cols {
 			c := s.column(cm.Path, cm.Multi)
 			if c == nil {
 				return false, fmt.Errorf("segment index: stream %q has too many columns", sm.Key)
 			}
+			c.dropped, c.droppedSeen = cm.Dropped, cm.Dropped
 		}
 		ix.streams[sm.Key] = s
 		ix.streamOrd = append(ix.streamOrd, s)
@@ -256,6 +274,9 @@ func (e *Engine) loadStreams(db *pebble.DB) (found bool, err error) {
 			return false, errCorruptIndex
 		}
 		c := ix.streamOrd[sn].colOrder[cn]
+		if c.dropped {
+			continue
+		}
 		if c.dict.len() != blk*dictBlock {
 			it.Close()
 			return false, fmt.Errorf("segment index: dictionary block %d of %q out of order", blk, c.path)
@@ -359,14 +380,27 @@ func (s *stream) decodePage(b []byte, nords int) error {
 		return errCorruptIndex
 	}
 	for _, c := range s.colOrder[:ncols] {
+		flag := r.bytes(1)
+		if r.err || flag[0] > 1 {
+			return errCorruptIndex
+		}
+		if flag[0] == 0 {
+			continue // not written: dropped (or for an array, no rows to set)
+		}
+		keep := !c.dropped
 		n := uint64(c.dict.len())
+		if !keep {
+			n = math.MaxUint32
+		}
 		for i := range rows {
 			if !c.multi {
 				id := r.uvarint()
 				if id > n {
 					return errCorruptIndex
 				}
-				c.vals.set(base+i, uint32(id))
+				if keep {
+					c.vals.set(base+i, uint32(id))
+				}
 				continue
 			}
 			// Every column of an array writes the row's item count; the
@@ -391,7 +425,7 @@ func (s *stream) decodePage(b []byte, nords int) error {
 				if id > n {
 					return errCorruptIndex
 				}
-				if id != 0 {
+				if id != 0 && keep {
 					c.mvals.set(int(lo+k), uint32(id))
 				}
 			}
