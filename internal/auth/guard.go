@@ -49,11 +49,11 @@ type Guard struct {
 // Messages of the 401 answers. The first is the admin API's since before
 // accounts existed; clients may show it.
 const (
-	msgBadToken   = "admin API needs the header Authorization: Bearer <admin token>"
-	msgNoAuth     = "sign in (POST " + LoginPath + ") or send the header Authorization: Bearer <admin token>"
-	msgNoSession  = "your session has ended (expired or signed out); sign in again"
-	bearerRealm   = `Bearer realm="tailor admin"`
-	bearerPrefix  = "Bearer "
+	msgBadToken  = "admin API needs the header Authorization: Bearer <admin token>"
+	msgNoAuth    = "sign in (POST " + LoginPath + ") or send the header Authorization: Bearer <admin token>"
+	msgNoSession = "your session has ended (expired or signed out); sign in again"
+	bearerRealm  = `Bearer realm="tailor admin"`
+	bearerPrefix = "Bearer "
 )
 
 // Wrap returns next behind the guard.

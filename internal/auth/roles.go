@@ -41,12 +41,13 @@ func ParseRole(s string) (Role, error) {
 	return r, nil
 }
 
-// rule says that requests with Method (empty: any) to Path or anything
-// under Path+"/" need Role.
+// rule says that requests with Method (empty: any) to Path, or anything
+// under Path+"/" unless Exact, need Role.
 type rule struct {
 	Method string
 	Path   string
 	Role   Role
+	Exact  bool
 }
 
 // routeRoles is the one table of which role each /api route needs, for
@@ -55,18 +56,18 @@ type rule struct {
 // last rule makes anything unlisted (a route added later) admin-only until
 // it is listed here.
 var routeRoles = []rule{
-	{"", "/api/auth", Viewer}, // me and logout: any signed-in account (login needs none)
-	{"", "/api/users", Admin},
+	{"", "/api/auth", Viewer, false}, // me and logout: any signed-in account (login needs none)
+	{"", "/api/users", Admin, false},
 	// Write keys let their holder write events (a server key even links
 	// identities), so reading them is an admin's right too.
-	{"", "/api/sources", Admin},
+	{"", "/api/sources", Admin, false},
 	// A preview changes nothing; it is a POST only because the rule is the body.
-	{"POST", "/api/segments/preview", Viewer},
-	{"GET", "/api", Viewer},
-	{"HEAD", "/api", Viewer},
-	{"", "/api/segments", Editor},
-	{"", "/api/catalog", Editor},
-	{"", "/api", Admin},
+	{"POST", "/api/segments/preview", Viewer, true},
+	{"GET", "/api", Viewer, false},
+	{"HEAD", "/api", Viewer, false},
+	{"", "/api/segments", Editor, false},
+	{"", "/api/catalog", Editor, false},
+	{"", "/api", Admin, false},
 }
 
 // Need returns the role a request with method to urlPath needs. The path is
@@ -74,7 +75,7 @@ var routeRoles = []rule{
 func Need(method, urlPath string) Role {
 	p := path.Clean("/" + urlPath)
 	for _, r := range routeRoles {
-		if (r.Method == "" || r.Method == method) && (p == r.Path || strings.HasPrefix(p, r.Path+"/")) {
+		if (r.Method == "" || r.Method == method) && (p == r.Path || !r.Exact && strings.HasPrefix(p, r.Path+"/")) {
 			return r.Role
 		}
 	}
