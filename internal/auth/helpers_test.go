@@ -33,7 +33,7 @@ func (c *clock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func memDB(t *testing.T) *pebble.DB {
+func memDB(t testing.TB) *pebble.DB {
 	t.Helper()
 	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem()})
 	if err != nil {
@@ -44,7 +44,7 @@ func memDB(t *testing.T) *pebble.DB {
 }
 
 // newService opens a service on a fresh in-memory store with the test clock.
-func newService(t *testing.T, c *clock, tune ...func(*Options)) *Service {
+func newService(t testing.TB, c *clock, tune ...func(*Options)) *Service {
 	t.Helper()
 	o := Options{Now: c.Now, Params: fastParams}
 	for _, f := range tune {
@@ -57,7 +57,7 @@ func newService(t *testing.T, c *clock, tune ...func(*Options)) *Service {
 	return s
 }
 
-func mustCreate(t *testing.T, s *Service, email, pw string, r Role) {
+func mustCreate(t testing.TB, s *Service, email, pw string, r Role) {
 	t.Helper()
 	if _, err := s.CreateUser(email, pw, r); err != nil {
 		t.Fatalf("create %s: %v", email, err)

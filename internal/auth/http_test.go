@@ -11,7 +11,6 @@ import (
 // apiFixture is the guard in front of the account routes and a stand-in for
 // the rest of the admin API, which echoes who it was called as.
 type apiFixture struct {
-	t   *testing.T
 	s   *Service
 	h   http.Handler
 	ids map[Role]string // a live session per role
@@ -19,7 +18,7 @@ type apiFixture struct {
 
 const testToken = "admin-token"
 
-func newFixture(t *testing.T) *apiFixture {
+func newFixture(t testing.TB) *apiFixture {
 	s := newService(t, newClock())
 	mux := http.NewServeMux()
 	accounts := s.Handler()
@@ -31,7 +30,7 @@ func newFixture(t *testing.T) *apiFixture {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{"email": p.Email, "role": p.Role})
 	})
-	f := &apiFixture{t: t, s: s, h: (&Guard{Token: testToken, Accounts: s}).Wrap(mux), ids: map[Role]string{}}
+	f := &apiFixture{s: s, h: (&Guard{Token: testToken, Accounts: s}).Wrap(mux), ids: map[Role]string{}}
 	for _, r := range Roles {
 		email := string(r) + "@example.com"
 		mustCreate(t, s, email, "pw-"+string(r)+"-0123", r)
@@ -221,5 +220,27 @@ func TestLoginFailuresAnswer401ThenRateLimited(t *testing.T) {
 	if w.Code != 429 || errCode(w) != "rate_limited" || w.Header().Get("Retry-After") != "900" {
 		t.Errorf("login after %d failures = %d %s Retry-After %q; want 429 rate_limited, Retry-After 900",
 			DefaultFailuresEmail, w.Code, w.Body, w.Header().Get("Retry-After"))
+	}
+}
+
+// BenchmarkGuard is what the guard adds to each /api request: the admin
+// token (a comparison) against a session cookie (two store reads).
+func BenchmarkGuard(b *testing.B) {
+	f := newFixture(b)
+	for _, bc := range []struct {
+		name string
+		req  request
+	}{
+		{"token", request{method: "GET", path: "/api/segments", token: testToken}},
+		{"session", request{method: "GET", path: "/api/segments", as: Viewer}},
+		{"session-write", request{method: "POST", path: "/api/segments", as: Editor, csrf: "ok"}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if w := f.do(bc.req); w.Code != 200 {
+					b.Fatalf("%d %s", w.Code, w.Body)
+				}
+			}
+		})
 	}
 }

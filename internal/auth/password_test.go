@@ -90,3 +90,20 @@ func TestCheckPassword(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkHashPassword is the cost of one login's hash with the shipped
+// parameters; the test parameters are the baseline.
+func BenchmarkHashPassword(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		p    Params
+	}{{"default", DefaultParams}, {"test", fastParams}} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := HashPassword("correct horse battery", bc.p); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

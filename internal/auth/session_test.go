@@ -10,7 +10,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
-func login(t *testing.T, s *Service, email, pw string) string {
+func login(t testing.TB, s *Service, email, pw string) string {
 	t.Helper()
 	_, id, err := s.Login(context.Background(), email, pw, "10.0.0.1")
 	if err != nil {
