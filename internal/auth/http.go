@@ -89,6 +89,10 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, ErrInvalidCredentials):
 		fail(w, r, apierr.New(apierr.InvalidCredentials, ""))
 		return
+	case errors.Is(err, ErrBusy):
+		w.Header().Set("Retry-After", "1")
+		fail(w, r, apierr.New(apierr.Busy, err.Error()))
+		return
 	case err != nil:
 		fail(w, r, err)
 		return

@@ -1,10 +1,12 @@
 package auth
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -76,7 +78,16 @@ func (o *Options) EnsureDefaults() {
 
 // maxHashing bounds the password hashes computed at once: each holds
 // Params.MemoryKiB and a core, and logins must not starve ingest of either.
-const maxHashing = 2
+// maxWaiting bounds the logins queued behind them; more are answered
+// ErrBusy at once, so a flood of logins (which all pass the rate limits
+// before their first failure is counted) cannot pile up goroutines.
+const (
+	maxHashing = 2
+	maxWaiting = 64
+)
+
+// ErrBusy is a login refused because too many are being checked; retry.
+var ErrBusy = errors.New("too many logins at once; retry in a moment")
 
 // Service keeps the accounts and sessions of one data directory.
 type Service struct {
@@ -88,6 +99,7 @@ type Service struct {
 	// admin" and the delete that follows see the same accounts.
 	writeMu sync.Mutex
 	hashing chan struct{}
+	waiting atomic.Int32
 
 	byEmail *limiter
 	byIP    *limiter
@@ -135,8 +147,18 @@ func (s *Service) hash(pw string) (string, error) {
 	return HashPassword(pw, s.opts.Params)
 }
 
-func (s *Service) verify(pw, encoded string) (bool, error) {
-	s.hashing <- struct{}{}
+func (s *Service) verify(ctx context.Context, pw, encoded string) (bool, error) {
+	if s.waiting.Add(1) > maxWaiting {
+		s.waiting.Add(-1)
+		return false, ErrBusy
+	}
+	select {
+	case s.hashing <- struct{}{}:
+		s.waiting.Add(-1)
+	case <-ctx.Done():
+		s.waiting.Add(-1)
+		return false, ctx.Err()
+	}
 	defer func() { <-s.hashing }()
 	return VerifyPassword(pw, encoded)
 }

@@ -238,7 +238,7 @@ func GeneratePassword() string {
 
 // Login checks email and password for a login from the client address ip
 // and opens a session. It returns ErrInvalidCredentials, a
-// *RateLimitedError, or the account and the new session's id. Failures are
+// *RateLimitedError, ErrBusy, or the account and the new session's id. Failures are
 // logged without the password.
 func (s *Service) Login(ctx context.Context, email, password, ip string) (User, string, error) {
 	e, err := NormalizeEmail(email)
@@ -262,7 +262,10 @@ func (s *Service) Login(ctx context.Context, email, password, ip string) (User, 
 		// long to refuse as a wrong password and timing tells no emails.
 		hash = s.dummyHash()
 	}
-	ok, verr := s.verify(password, hash)
+	ok, verr := s.verify(ctx, password, hash)
+	if errors.Is(verr, ErrBusy) {
+		return User{}, "", ErrBusy
+	}
 	if verr != nil {
 		return User{}, "", fmt.Errorf("verify password of %s: %w", e, verr)
 	}

@@ -183,3 +183,33 @@ func TestFailedLoginIsLoggedWithoutThePassword(t *testing.T) {
 		t.Errorf("log holds the password: %q", out)
 	}
 }
+
+func TestLoginQueueIsBounded(t *testing.T) {
+	s := newService(t, newClock())
+	mustCreate(t, s, "ann@example.com", "0123456789", Viewer)
+	for i := 0; i < maxHashing; i++ {
+		s.hashing <- struct{}{} // every hashing slot taken
+	}
+	// A login that cannot get a slot gives up with its request.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, _, err := s.Login(ctx, "ann@example.com", "0123456789", "ip"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("login with every slot taken: %v, want the context's deadline", err)
+	}
+	// Past maxWaiting queued logins, the next is refused at once.
+	s.waiting.Store(maxWaiting)
+	start := time.Now()
+	if _, _, err := s.Login(context.Background(), "ann@example.com", "0123456789", "ip"); !errors.Is(err, ErrBusy) {
+		t.Errorf("login with a full queue: %v, want ErrBusy", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("ErrBusy took %s, want an immediate answer", d)
+	}
+	s.waiting.Store(0)
+	for i := 0; i < maxHashing; i++ {
+		<-s.hashing
+	}
+	if _, _, err := s.Login(context.Background(), "ann@example.com", "0123456789", "ip"); err != nil {
+		t.Errorf("login once the slots are free: %v", err)
+	}
+}
