@@ -10,6 +10,7 @@ require (
 	github.com/schollz/progressbar/v3 v3.19.1
 	github.com/segmentio/analytics-go/v3 v3.3.0
 	github.com/valyala/fastjson v1.6.10
+	golang.org/x/crypto v0.53.0
 	golang.org/x/sync v0.25.0
 	modernc.org/sqlite v1.62.0
 )

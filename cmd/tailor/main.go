@@ -24,6 +24,7 @@ usage:
   tailor bench   pebble    storage baseline: the same events as raw synced Pebble batches
   tailor bench   segment   segment rule evaluation over the demo store vs a naive baseline
   tailor verify  [flags]   check stored profiles equal a clean replay of the log
+  tailor users   add|list|remove   dashboard accounts of a stopped server's data dir
 
 Run 'tailor COMMAND -h' for the flags of a command.
 `
@@ -41,6 +42,7 @@ func main() {
 		"import": runImport,
 		"bench":  runBench,
 		"verify": runVerify,
+		"users":  runUsers,
 	}
 	name, args := os.Args[1], os.Args[2:]
 	if name == "-h" || name == "--help" || name == "help" {

@@ -30,6 +30,8 @@ func runServe(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.Addr, "addr", envOr("TAILOR_ADDR", cfg.Addr), "listen address host:port; port 0 picks a free one [TAILOR_ADDR]")
 	fs.StringVar(&cfg.WriteKey, "write-key", os.Getenv("TAILOR_WRITE_KEY"), "write key of the default source (default: generated once, kept in the data dir) [TAILOR_WRITE_KEY]")
 	fs.StringVar(&cfg.AdminToken, "admin-token", os.Getenv("TAILOR_ADMIN_TOKEN"), "admin API bearer token (default: generated once, kept in the data dir) [TAILOR_ADMIN_TOKEN]")
+	fs.StringVar(&cfg.AdminEmail, "admin-email", envOr("TAILOR_ADMIN_EMAIL", cfg.AdminEmail), "email of the dashboard admin account made on first start [TAILOR_ADMIN_EMAIL]")
+	fs.StringVar(&cfg.AdminPassword, "admin-password", os.Getenv("TAILOR_ADMIN_PASSWORD"), "password of that account, at least 10 characters (default: generated and printed once) [TAILOR_ADMIN_PASSWORD]")
 	fs.IntVar(&cfg.Partitions, "partitions", cfg.Partitions, "log partitions (fixed when the data dir is created)")
 	fs.DurationVar(&cfg.DedupeWindow, "dedupe-window", cfg.DedupeWindow, "how long messageIds are remembered for de-duplication")
 	fs.DurationVar(&cfg.CheckpointEvery, "checkpoint-every", cfg.CheckpointEvery, "how often changed profiles are persisted")
@@ -93,6 +95,12 @@ func runServe(ctx context.Context, args []string) error {
 	fmt.Printf("tailor: listening on %s\n", url)
 	fmt.Printf("tailor: write key: %s\n", srv.WriteKey)
 	fmt.Printf("tailor: admin token: %s\n", srv.AdminToken)
+	if srv.AdminPassword != "" {
+		// Only the start that made the account knows its password.
+		fmt.Printf("tailor: dashboard: %s/  login: %s  password: %s\n", url, srv.AdminEmail, srv.AdminPassword)
+	} else {
+		fmt.Printf("tailor: dashboard: %s/\n", url)
+	}
 
 	if *withDemo {
 		loaded := true

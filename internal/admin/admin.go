@@ -50,9 +50,15 @@ type API struct {
 	// matches value under op (eq, prefix or contains, case-insensitive).
 	// Nil falls back on the profile store's scan, which knows eq only.
 	Search func(trait, op, value string, limit int) ([]string, error)
+	// Accounts serves /api/auth/ and /api/users (may be nil).
+	Accounts http.Handler
+	// Guard admits the requests to every route (package auth: the admin
+	// token or a session with a role high enough). Nil admits the admin
+	// token only.
+	Guard func(http.Handler) http.Handler
 }
 
-// Handler returns the routes, all requiring the admin token.
+// Handler returns the routes, all behind Guard (or the admin token).
 func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/profiles/{identifier}", a.getProfile)
@@ -70,9 +76,17 @@ func (a *API) Handler() http.Handler {
 		mux.Handle("/api/segments", a.Segments)
 		mux.Handle("/api/segments/", a.Segments)
 	}
+	if a.Accounts != nil {
+		mux.Handle("/api/auth/", a.Accounts)
+		mux.Handle("/api/users", a.Accounts)
+		mux.Handle("/api/users/", a.Accounts)
+	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, apierr.Errorf(apierr.NotFound, "no admin route %s %s", r.Method, r.URL.Path))
 	})
+	if a.Guard != nil {
+		return a.Guard(mux)
+	}
 	return a.auth(mux)
 }
 

@@ -47,6 +47,14 @@ const (
 	Busy             Code = "busy"               // a bounded resource is full; retry later
 	ShuttingDown     Code = "shutting_down"      // the server is stopping; retry
 	Internal         Code = "internal"           // a fault of the server, never of the request
+
+	// Dashboard accounts (package auth).
+	InvalidCredentials Code = "invalid_credentials" // login with a wrong email or password
+	RateLimited        Code = "rate_limited"        // too many failed logins; the answer carries Retry-After
+	CSRF               Code = "csrf"                // a cookie-authenticated write without the session's X-CSRF-Token
+	Forbidden          Code = "forbidden"           // the account's role is below the route's; the text names the role needed
+	UserExists         Code = "user_exists"         // creating an account whose email is taken
+	LastAdmin          Code = "last_admin"          // removing (or demoting) the only admin account
 )
 
 type row struct {
@@ -78,6 +86,13 @@ var table = map[Code]row{
 	Busy:             {http.StatusServiceUnavailable, "server is busy; retry in a moment"},
 	ShuttingDown:     {http.StatusServiceUnavailable, "server is shutting down; retry"},
 	Internal:         {http.StatusInternalServerError, "internal error"},
+
+	InvalidCredentials: {http.StatusUnauthorized, "wrong email or password"},
+	RateLimited:        {http.StatusTooManyRequests, "too many failed logins; wait and try again"},
+	CSRF:               {http.StatusForbidden, "missing or wrong X-CSRF-Token header: send the value of the tailor_csrf cookie"},
+	Forbidden:          {http.StatusForbidden, "your role does not allow this"},
+	UserExists:         {http.StatusConflict, "an account with this email exists"},
+	LastAdmin:          {http.StatusConflict, "this is the only admin account; make another admin first"},
 }
 
 // Status returns the HTTP status of code; an unknown code is internal.

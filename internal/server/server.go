@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"tailor/internal/admin"
+	"tailor/internal/auth"
 	"tailor/internal/catalog"
 	"tailor/internal/event"
 	"tailor/internal/eventlog"
@@ -41,6 +42,11 @@ type Config struct {
 	Addr       string
 	WriteKey   string // default: generated at first start and persisted
 	AdminToken string // default: generated at first start and persisted
+	// AdminEmail and AdminPassword make the first dashboard account (an
+	// admin) when the data directory has none; later starts ignore them.
+	// Default email admin@tailor.local; default password: generated.
+	AdminEmail    string
+	AdminPassword string
 	// Partitions of the log; fixed when the data directory is created.
 	Partitions   int
 	DedupeWindow time.Duration
@@ -96,6 +102,7 @@ func Defaults() Config {
 	return Config{
 		DataDir:         "./tailor-data",
 		Addr:            "127.0.0.1:8080",
+		AdminEmail:      "admin@tailor.local",
 		Partitions:      8,
 		DedupeWindow:    7 * 24 * time.Hour,
 		CheckpointEvery: 2 * time.Second,
@@ -120,6 +127,14 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("--addr %q: want host:port, e.g. 127.0.0.1:8080", c.Addr))
+	}
+	if _, err := auth.NormalizeEmail(c.AdminEmail); err != nil {
+		errs = append(errs, fmt.Errorf("--admin-email: %w", err))
+	}
+	if c.AdminPassword != "" {
+		if err := auth.CheckPassword(c.AdminPassword); err != nil {
+			errs = append(errs, fmt.Errorf("--admin-password: %w", err))
+		}
 	}
 	if c.Partitions < 1 || c.Partitions > 4096 {
 		errs = append(errs, fmt.Errorf("--partitions must be between 1 and 4096, got %d", c.Partitions))
@@ -175,6 +190,13 @@ type Server struct {
 	Sources  *ingest.Sources
 	Rejected *ingest.Rejected
 	Registry *prometheus.Registry
+	// Accounts are the dashboard's accounts and sessions.
+	Accounts *auth.Service
+
+	// AdminEmail is the first admin account's email, and AdminPassword its
+	// password when this start created it ("" on later starts): shown once.
+	AdminEmail    string
+	AdminPassword string
 
 	WriteKey   string
 	AdminToken string
@@ -233,6 +255,13 @@ func (s *Server) open(ctx context.Context) error {
 	if p != s.cfg.Partitions {
 		slog.Warn("data directory was created with a different partition count; keeping it", "partitions", p, "requested", s.cfg.Partitions)
 	}
+	if s.Accounts, err = auth.Open(s.db, auth.Options{}); err != nil {
+		return err
+	}
+	if s.AdminPassword, err = s.Accounts.Bootstrap(s.cfg.AdminEmail, s.cfg.AdminPassword); err != nil {
+		return err
+	}
+	s.AdminEmail, _ = auth.NormalizeEmail(s.cfg.AdminEmail)
 	s.SourceID = "default"
 	if s.Sources, err = ingest.LoadSources(s.db); err != nil {
 		return fmt.Errorf("load sources: %w", err)
@@ -359,7 +388,8 @@ func (s *Server) registerGauges() {
 
 // Handler is the node's whole HTTP surface.
 func (s *Server) Handler() http.Handler {
-	api := &admin.API{Token: s.AdminToken, Search: s.Segments.SearchTrait, Store: s.Store, Events: s.Log, Merges: profile.MergeLog{DB: s.db}, Rejected: s.Rejected, Sources: s.Sources,
+	guard := &auth.Guard{Token: s.AdminToken, Accounts: s.Accounts}
+	api := &admin.API{Token: s.AdminToken, Guard: guard.Wrap, Accounts: s.Accounts.Handler(), Search: s.Segments.SearchTrait, Store: s.Store, Events: s.Log, Merges: profile.MergeLog{DB: s.db}, Rejected: s.Rejected, Sources: s.Sources,
 		Catalog: catalog.Handler(s.Catalog), Segments: (&segment.HTTP{Engine: s.Segments, Lookup: s.lookupProfile}).Handler()}
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", s.Ingest)
@@ -425,6 +455,11 @@ func (s *Server) Start() (string, error) {
 				slog.Error("expire dedupe keys", "err", err)
 			} else if n > 0 {
 				slog.Info("expired dedupe keys", "n", n)
+			}
+			if n, err := s.Accounts.SweepSessions(); err != nil {
+				slog.Error("sweep expired sessions", "err", err)
+			} else if n > 0 {
+				slog.Info("swept expired sessions", "n", n)
 			}
 		})
 	}()
