@@ -60,12 +60,13 @@ export async function login(page, base, email, password) {
   await page.getByRole('button', { name: 'Log out' }).waitFor()
 }
 
-/** shot saves a full-page PNG as docs/screenshots/<name>.png. */
-export async function shot(page, name) {
+/** shot saves a full-page PNG as docs/screenshots/<name>.png; with
+ * {fullPage: false}, only the viewport (for pages as long as a timeline). */
+export async function shot(page, name, { fullPage = true } = {}) {
   await mkdir(screenshotDir, { recursive: true })
   // Let pending fetches and charts settle so the picture shows the page.
   await page.waitForLoadState('networkidle').catch(() => {})
-  await page.screenshot({ path: join(screenshotDir, `${name}.png`), fullPage: true })
+  await page.screenshot({ path: join(screenshotDir, `${name}.png`), fullPage })
 }
 
 /** phone switches the page to a 390x844 viewport (desktop: setViewportSize back). */

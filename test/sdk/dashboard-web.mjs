@@ -95,10 +95,10 @@ try {
   await items.first().locator('summary').click()
 
   await page.evaluate(() => window.scrollTo(0, 0))
-  await shot(page, 'profile')
+  await shot(page, 'profile', { fullPage: false }) // the timeline makes the page ~4000 px long
   await phone(page)
   await page.getByRole('button', { name: 'Menu' }).waitFor()
-  await shot(page, 'profile-390')
+  await shot(page, 'profile-390', { fullPage: false })
   await page.setViewportSize({ width: 1280, height: 800 })
 
   // Segments: the same as the API's; "why?" opens the explanation page.
@@ -125,13 +125,13 @@ try {
   await page.getByLabel('Password').fill('a long enough password')
   await page.getByLabel('Role').selectOption('viewer')
   await page.getByRole('button', { name: 'Add user' }).click()
-  await users.getByRole('cell', { name: viewer }).waitFor()
+  await users.getByRole('cell', { name: viewer, exact: true }).waitFor()
   const apiUsers = (await apiGet('/api/users')).users
   check(apiUsers.some((u) => u.email === viewer && u.role === 'viewer'), `the API lists ${viewer} as viewer: ${JSON.stringify(apiUsers)}`)
   await shot(page, 'users')
   await page.getByRole('button', { name: `Remove ${viewer}` }).click()
   await page.getByRole('button', { name: `Remove ${viewer}` }).click() // the confirmation
-  await users.getByRole('cell', { name: viewer }).waitFor({ state: 'detached' })
+  await users.getByRole('cell', { name: viewer, exact: true }).waitFor({ state: 'detached' })
   step('users')
 
   // Log out: back at the login page, and the pages need a login again.
