@@ -138,29 +138,32 @@ function loadUPlot() {
 
 const palette = ['#3b5bdb', '#e8590c', '#2f9e44', '#ae3ec9', '#1098ad', '#f08c00', '#c2255c'];
 
-/** Chart draws a uPlot line chart. x: unix seconds[]; series: [{label, values}]. */
+/** Chart draws a uPlot line chart. x: unix seconds[]; series: [{label, values}].
+ * New data for the same series redraws in place (no flicker on refresh). */
 export function Chart({ x, series, height = 200, title }) {
   const box = useRef(null);
   const plot = useRef(null);
+  const data = useRef(null);
   const [error, setError] = useState(null);
+  data.current = [x, ...series.map((s) => s.values)];
+  const shape = series.map((s) => s.label).join('\u0000') + '\u0000' + height;
   useEffect(() => {
     let gone = false;
     let ro;
     loadUPlot().then((UPlot) => {
       if (gone || !box.current) return;
+      const axis = { stroke: 'currentColor', grid: { stroke: 'rgba(128,128,128,.15)' }, ticks: { stroke: 'rgba(128,128,128,.3)' } };
       const opts = {
         width: Math.max(box.current.clientWidth, 200),
         height,
-        legend: { show: true },
         scales: { x: { time: true } },
-        axes: [{ stroke: 'currentColor', grid: { stroke: 'rgba(128,128,128,.15)' } },
-          { stroke: 'currentColor', grid: { stroke: 'rgba(128,128,128,.15)' }, size: 56 }],
+        axes: [axis, { ...axis, size: 56 }],
         series: [{}, ...series.map((s, i) => ({
           label: s.label, stroke: palette[i % palette.length], width: 2,
           fill: series.length === 1 ? palette[0] + '22' : undefined,
         }))],
       };
-      plot.current = new UPlot(opts, [x, ...series.map((s) => s.values)], box.current);
+      plot.current = new UPlot(opts, data.current, box.current);
       ro = new ResizeObserver(() => {
         if (plot.current && box.current) plot.current.setSize({ width: Math.max(box.current.clientWidth, 200), height });
       });
@@ -172,7 +175,10 @@ export function Chart({ x, series, height = 200, title }) {
       if (plot.current) plot.current.destroy();
       plot.current = null;
     };
-  }, [x, series, height]);
+  }, [shape]);
+  useEffect(() => {
+    if (plot.current) plot.current.setData(data.current);
+  }, [x, series]);
   const label = title || series.map((s) => s.label).join(', ');
   return html`<figure class="chart">
     ${title && html`<figcaption>${title}</figcaption>`}
