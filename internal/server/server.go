@@ -33,6 +33,7 @@ import (
 	"tailor/internal/profile"
 	"tailor/internal/segment"
 	"tailor/internal/store"
+	"tailor/internal/web"
 )
 
 // Config is every option of a node, with defaults from Defaults.
@@ -378,10 +379,8 @@ func (s *Server) Handler() http.Handler {
 		}
 		fmt.Fprintln(w, `{"status":"ready"}`)
 	})
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintf(w, "Tailor is running.\n\nTracking API: POST /v1/batch (write key as HTTP Basic user)\nAdmin API:    GET /api/profiles/{id} (Authorization: Bearer <admin token>)\nMetrics:      /metrics\n")
-	})
+	// The dashboard: its assets and its page paths; the routes above win.
+	mux.Handle("/", web.Handler())
 	return mux
 }
 
