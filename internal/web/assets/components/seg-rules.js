@@ -214,3 +214,15 @@ export function parseList(s, type) {
 export function listText(v) {
   return Array.isArray(v) ? v.join(', ') : '';
 }
+
+// fixErr gives an API error the admin API's words: it answers
+// {"error":"text","code":"…","path":"…"}, and a lib.js that reads only
+// {"error":{"message"}} would leave the raw JSON as the message.
+export function fixErr(e) {
+  const b = e && e.body;
+  if (b && typeof b === 'object' && typeof b.error === 'string') {
+    e.message = b.error;
+    if (!e.code && b.code) e.code = b.code;
+  }
+  return e;
+}

@@ -5,7 +5,7 @@
 import { html, useState, useEffect, useRef, useMemo, api, navigate, ErrorBox, Spinner, fmtNum } from '../lib.js';
 import {
   OPS, opsFor, valueKind, defaultValue, UNITS, splitDuration, MEASURES, COUNTS, KINDS,
-  newNode, nodeKind, setAt, pointer, errorNode, parseList, listText,
+  newNode, nodeKind, setAt, pointer, errorNode, parseList, listText, fixErr,
 } from '../components/seg-rules.js';
 
 const DEBOUNCE_MS = 150;
@@ -317,8 +317,8 @@ export default function Page({ params = {}, query = {} }) {
 
   useEffect(() => {
     let live = true;
-    api('/api/segments/vocabulary').then((v) => live && setVocab(v)).catch((e) => live && setLoadErr(e));
-    api('/api/segments').then((r) => live && setSegments(r.segments)).catch((e) => live && setLoadErr(e));
+    api('/api/segments/vocabulary').then((v) => live && setVocab(v)).catch((e) => live && setLoadErr(fixErr(e)));
+    api('/api/segments').then((r) => live && setSegments(r.segments)).catch((e) => live && setLoadErr(fixErr(e)));
     const src = editing || from;
     if (src) {
       api(`/api/segments/${encodeURIComponent(src)}`).then((s) => {
@@ -328,7 +328,7 @@ export default function Page({ params = {}, query = {} }) {
         setMeta(editing ? { id: s.id, name: s.name, description: s.description || '' }
           : { id: `${s.id}-copy`.slice(0, 64), name: `Copy of ${s.name}`, description: s.description || '' });
         setQ({ kind: 'rule', rule: s.rule });
-      }).catch((e) => live && setLoadErr(e));
+      }).catch((e) => live && setLoadErr(fixErr(e)));
     } else {
       setRule({ and: [] });
       setText('');
@@ -358,7 +358,7 @@ export default function Page({ params = {}, query = {} }) {
         else if (!textFocused.current) setText(res.text);
       }).catch((e) => {
         if (c.signal.aborted || e?.name === 'AbortError') return;
-        setPv((s) => ({ pending: false, result: s.result, error: e }));
+        setPv((s) => ({ pending: false, result: s.result, error: fixErr(e) }));
       });
     }, DEBOUNCE_MS);
     return () => clearTimeout(timer);
@@ -401,7 +401,7 @@ export default function Page({ params = {}, query = {} }) {
         : await api('/api/segments', { method: 'POST', body: { id: meta.id, ...body } });
       navigate(`/segments/${encodeURIComponent(s.id)}`);
     } catch (x) {
-      setSaveErr(x);
+      setSaveErr(fixErr(x));
     } finally {
       setSaving(false);
     }
@@ -411,7 +411,7 @@ export default function Page({ params = {}, query = {} }) {
       await api(`/api/segments/${encodeURIComponent(editing)}`, { method: 'DELETE' });
       navigate('/segments');
     } catch (x) {
-      setSaveErr(x);
+      setSaveErr(fixErr(x));
       setConfirmDelete(false);
     }
   };
@@ -423,7 +423,7 @@ export default function Page({ params = {}, query = {} }) {
     <h1>${editing ? `Edit segment ${meta.name || editing}` : 'New segment'}</h1>
     <form class="card" onSubmit=${save} aria-label="segment details">
       <div class="seg-row">
-        ${!editing && html`<label for="seg-id">Id</label><input id="seg-id" required pattern="[a-z0-9][a-z0-9_-]{0,63}"
+        ${!editing && html`<label for="seg-id">Id</label><input id="seg-id" required maxlength="64" title="1 to 64 of a-z, 0-9, - and _, starting with a letter or a digit"
           value=${meta.id} onInput=${(e) => setMeta({ ...meta, id: e.currentTarget.value })} />`}
         <label for="seg-name">Name</label><input id="seg-name" value=${meta.name} onInput=${(e) => setMeta({ ...meta, name: e.currentTarget.value })} />
         <label for="seg-desc">Description</label><input id="seg-desc" size="40" value=${meta.description} onInput=${(e) => setMeta({ ...meta, description: e.currentTarget.value })} />

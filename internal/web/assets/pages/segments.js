@@ -2,6 +2,7 @@
 // and when its rule last changed. One request: the list answers the
 // histories too (?history=30).
 import { html, useState, useEffect, api, ErrorBox, Spinner, Sparkline, fmtNum, fmtAgo, fmtTime } from '../lib.js';
+import { fixErr } from '../components/seg-rules.js';
 
 const DAYS = 30;
 
@@ -12,7 +13,7 @@ export default function Page() {
     const c = new AbortController();
     api(`/api/segments?history=${DAYS}`, { signal: c.signal })
       .then((r) => setSegs(r.segments))
-      .catch((e) => { if (!c.signal.aborted) setError(e); });
+      .catch((e) => { if (!c.signal.aborted) setError(fixErr(e)); });
     return () => c.abort();
   }, []);
   return html`<div class="seg-list">

@@ -2,7 +2,7 @@
 // decided it for that profile, each node with its result, the figure it
 // compared and when it changes by itself (a window or a date moving on).
 import { html, useState, useEffect, api, ErrorBox, Spinner, fmtTime, fmtAgo } from '../lib.js';
-import { describe } from '../components/seg-rules.js';
+import { describe, fixErr } from '../components/seg-rules.js';
 
 const CSS = `
 .why-tree, .why-tree ul { list-style: none; padding-left: 1.1rem; margin: 0; }
@@ -49,7 +49,7 @@ export default function Page({ params }) {
   useEffect(() => {
     const c = new AbortController();
     api(`/api/segments/${encodeURIComponent(id)}/explain/${encodeURIComponent(identifier)}`, { signal: c.signal })
-      .then(setEx).catch((e) => { if (!c.signal.aborted) setError(e); });
+      .then(setEx).catch((e) => { if (!c.signal.aborted) setError(fixErr(e)); });
     api(`/api/segments/${encodeURIComponent(id)}`, { signal: c.signal }).then(setSeg).catch(() => {});
     return () => c.abort();
   }, [id, identifier]);
