@@ -90,7 +90,11 @@ try {
   await add('event')
   await node('/and/2').getByLabel('event').selectOption('Order Completed')
   await node('/and/2').getByLabel('window').fill('7')
-  const edited = Date.now()
+  // The time of the last edit, taken in the page, to measure how soon the
+  // live count follows it.
+  await page.evaluate(() => {
+    for (const t of ['input', 'change']) document.addEventListener(t, () => { window.segLastEdit = performance.now() }, true)
+  })
   await node('/and/2').getByLabel('not', { exact: true }).check()
 
   const rule = {
@@ -102,9 +106,13 @@ try {
   }
   const want = await apiCall('POST', '/api/segments/preview', { rule, sample: 0 })
   // Settled: the text form shows this rule and no preview is pending.
-  await page.waitForFunction((text) => document.querySelector('#seg-text')?.value === text &&
-    document.querySelector('[data-testid=preview]')?.dataset.pending === '0', want.text)
-  const settledMs = Date.now() - edited
+  await page.waitForFunction((text) => {
+    const ok = document.querySelector('#seg-text')?.value === text && document.querySelector('[data-testid=preview]')?.dataset.pending === '0'
+    if (ok) window.segSettled = performance.now()
+    return ok
+  }, want.text, { polling: 5 })
+  const settledMs = Math.round(await page.evaluate(() => window.segSettled - window.segLastEdit))
+  check(settledMs <= 400, `the live count came ${settledMs} ms after the last edit, want about 200`)
   const shown = Number(await page.locator('#live-count').getAttribute('data-count'))
   check(shown === want.count, `live count ${shown}, POST /api/segments/preview says ${want.count}`)
   check(want.count >= 1, `the demo has no profile for the scenario's rule (count ${want.count})`)

@@ -28,13 +28,15 @@ const MODEL_VALUES = {
 
 const CSS = `
 .seg-edit { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 1rem; align-items: start; }
-@media (max-width: 900px) { .seg-edit { grid-template-columns: 1fr; } }
+@media (max-width: 900px) { .seg-edit { grid-template-columns: minmax(0, 1fr); } }
+.seg-edit > * { min-width: 0; }
 .seg-node { border: 1px solid var(--border, #ccd); border-radius: 6px; padding: .5rem; margin: .35rem 0; background: var(--bg, #fff); }
 .seg-node.group { border-left: 4px solid var(--accent, #4a6cf7); }
 .seg-node.negated { border-style: dashed; }
 .seg-node.bad { border-color: var(--danger, #c0392b); box-shadow: 0 0 0 2px rgba(192,57,43,.2); }
 .seg-row { display: flex; flex-wrap: wrap; gap: .4rem; align-items: center; }
-.seg-row label { display: inline-flex; gap: .25rem; align-items: center; font-size: .9em; }
+.seg-row label { display: inline-flex; flex-wrap: wrap; gap: .25rem; align-items: center; font-size: .9em; max-width: 100%; }
+.seg-row select, .seg-row input { max-width: 100%; min-width: 0; }
 .seg-row input[type=number] { width: 6.5em; }
 .seg-children { list-style: none; margin: 0; padding: 0 0 0 .8rem; }
 .seg-tools { margin-left: auto; display: inline-flex; gap: .2rem; }
@@ -43,7 +45,7 @@ const CSS = `
 .seg-text textarea { width: 100%; min-height: 9em; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .9em; box-sizing: border-box; }
 .seg-count { font-size: 2rem; font-weight: 600; }
 .seg-diff .plus { color: var(--ok, #1e8449); } .seg-diff .minus { color: var(--danger, #c0392b); }
-.seg-sample { columns: 2; font-size: .9em; padding-left: 1.1rem; }
+.seg-sample { font-size: .9em; padding-left: 1.1rem; word-break: break-all; }
 .seg-filter { padding-left: .8rem; border-left: 2px solid var(--border, #ccd); margin: .3rem 0; }
 `;
 

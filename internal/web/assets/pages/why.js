@@ -34,8 +34,7 @@ function WhyNode({ n }) {
         <span class="muted">value:</span> <code>${fmtFigure(n.value)}</code>
         ${n.detail && html` — ${n.detail}`}</div>`}
       ${n.group && n.detail && html`<div class="why-detail muted">${n.detail}</div>`}
-      ${n.next_change && html`<div class="why-detail">Changes by itself <time datetime=${n.next_change}>${fmtTime(n.next_change)}</time>
-        (${fmtAgo(n.next_change)})</div>`}
+      ${n.next_change && html`<div class="why-detail">Changes by itself <time datetime=${n.next_change}>${fmtTime(n.next_change)}</time>${' '}(${fmtAgo(n.next_change)})</div>`}
     </div>
     ${n.children?.length > 0 && html`<ul>${n.children.map((c) => html`<${WhyNode} key=${c.path} n=${c} />`)}</ul>`}
   </li>`;
