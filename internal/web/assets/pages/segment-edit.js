@@ -159,8 +159,8 @@ function ComputedNode({ node, set, ctx }) {
 
 function Window({ within, onChange }) {
   const form = !within ? 'any' : within.last ? 'last' : within.since ? 'since' : 'between';
-  const today = new Date().toISOString().slice(0, 10);
-  const setForm = (f) => onChange({ any: undefined, last: { last: '30d' }, since: { since: today }, between: { from: today, to: today } }[f]);
+  const day = (ago) => new Date(Date.now() - ago * 86400e3).toISOString().slice(0, 10);
+  const setForm = (f) => onChange({ any: undefined, last: { last: '30d' }, since: { since: day(30) }, between: { from: day(30), to: day(0) } }[f]);
   return html`<label>when<select onChange=${(e) => setForm(e.currentTarget.value)}>
       <${Options} items=${[['any', 'at any time'], ['last', 'in the last'], ['since', 'since'], ['between', 'between']]} value=${form} /></select></label>
     ${form === 'last' && html`<${DurationInput} label="window" value=${within.last} onChange=${(v) => onChange({ last: v })} />`}
@@ -176,10 +176,10 @@ function EventNode({ node, set, ctx }) {
   const measure = node.measure || 'count';
   const where = node.where || [];
   const setWhere = (i, f) => set(merge(node, { where: where.length === 1 && f === undefined ? undefined : setAt(where, [i], f) }));
-  const addFilter = () => set(merge(node, { where: [...where, { property: props[0] || 'category', op: 'contains', value: '' }] }));
+  const addFilter = () => set(merge(node, { where: [...where, { property: props.includes('category') ? 'category' : props[0] || 'category', op: 'exists' }] }));
   const setMeasure = (m) => {
     const base = { measure: m === 'count' ? undefined : m, of: undefined, op: undefined, value: undefined };
-    if (['sum', 'avg', 'min', 'max'].includes(m)) Object.assign(base, { of: node.of || props.find((p) => /revenue|total|price|value/.test(p)) || props[0] || 'revenue', op: 'gte', value: 0 });
+    if (['sum', 'avg', 'min', 'max'].includes(m)) Object.assign(base, { of: node.of || props.find((p) => p === 'revenue') || props.find((p) => /revenue|total|price|value/.test(p)) || props[0] || 'revenue', op: 'gte', value: 0 });
     if (m === 'first' || m === 'last') Object.assign(base, { op: 'more_than_ago', value: '30d' });
     set(merge(node, base));
   };
@@ -290,6 +290,7 @@ function Preview({ state, saved }) {
     <h2>Live preview</h2>
     ${p ? html`<div><span class="seg-count" id="live-count" data-count=${p.count}>${fmtNum(p.count)}</span> profiles
         <span class="muted"> · ${p.millis?.toFixed?.(1)} ms</span>${state.pending && html` <${Spinner} label="updating" />`}</div>
+      ${state.error && html`<p class="muted">The rule as edited has a problem (shown beside it): these figures are of the last rule that worked.</p>`}
       ${saved && p.entering && html`<p class="seg-diff">Compared with the saved rule:
         <span class="plus" id="entering">+${fmtNum(p.entering.count)} entering</span>,
         <span class="minus" id="leaving">−${fmtNum(p.leaving.count)} leaving</span></p>`}
