@@ -363,6 +363,7 @@ func (s *Server) Handler() http.Handler {
 	api := &admin.API{Token: s.AdminToken, Search: s.Segments.SearchTrait, Store: s.Store, Events: s.Log, Merges: profile.MergeLog{DB: s.db}, Rejected: s.Rejected, Sources: s.Sources,
 		Catalog: catalog.Handler(s.Catalog), Segments: (&segment.HTTP{Engine: s.Segments, Lookup: s.lookupProfile}).Handler()}
 	mux := http.NewServeMux()
+	api.ProfileSegments = s.profileSegments
 	mux.Handle("/v1/", s.Ingest)
 	mux.Handle("/api/", api.Handler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
@@ -442,6 +443,16 @@ func (s *Server) Start() (string, error) {
 	}()
 	s.ready.Store(true)
 	return "http://" + ln.Addr().String(), nil
+}
+
+// profileSegments is a profile's segments and computed fields; a profile
+// the segment index has not seen yet (no events applied) is in none.
+func (s *Server) profileSegments(id string) (any, error) {
+	v, err := s.Segments.ProfileView(id)
+	if errors.Is(err, segment.ErrNoProfile) {
+		return segment.ProfileView{Profile: id, Segments: []segment.SegmentRef{}, Computed: map[string]any{}}, nil
+	}
+	return v, err
 }
 
 // lookupProfile resolves a profile id or identifier key to the current

@@ -103,7 +103,7 @@ function UserBox() {
     navigate('/login');
   };
   return html`<div class="userbox">
-    ${me ? html`<span class="me" title="Logged in"><span data-testid="me-email">${me.email}</span>
+    ${me ? html`<span class="me" title="Logged in"><span data-testid="me-email">${me.email || 'admin token'}</span>
       <span class="badge">${me.role}</span></span>` : html`<span class="muted">…</span>`}
     <button class="btn" type="button" onClick=${logout}>Log out</button>
     <${ErrorBox} error=${error} />

@@ -64,7 +64,10 @@ export async function api(path, { method = 'GET', body, signal } = {}) {
     }
   }
   if (res.ok) return data;
-  const e = (data && data.error) || {};
+  // The API answers {"error":"text","code":"…"}; the contract also allows
+  // {"error":{"code","message"}}.
+  let e = (data && data.error) || {};
+  if (typeof e === 'string') e = { message: e, code: data.code };
   const retry = parseInt(res.headers.get('Retry-After') || '', 10);
   const err = new ApiError(res.status, e.code, e.message || text.trim() || res.statusText, data ?? text,
     Number.isFinite(retry) ? retry : undefined);
