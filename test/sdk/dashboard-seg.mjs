@@ -153,6 +153,16 @@ try {
   check(sizeText === String(saved.size), `segment page shows ${sizeText} members, the API says ${saved.size}`)
   const members = await page.locator('#members tbody tr').count()
   check(members === Math.min(saved.size, 50), `member list has ${members} rows, want ${Math.min(saved.size, 50)}`)
+  // The downloads answer what the links say, with the browser's credentials.
+  const auth = args.password ? {} : { Authorization: `Bearer ${token}` }
+  const csv = await page.request.get(base + await page.locator('#dl-csv').getAttribute('href'), { headers: auth })
+  const csvLines = (await csv.text()).trim().split('\n')
+  check(csv.ok() && csvLines.length === saved.size + 1 && csvLines[0].startsWith('id'), `members CSV: ${csv.status()}, ${csvLines.length} lines, want a header and ${saved.size} rows`)
+  const nd = await page.request.get(base + await page.locator('#dl-ndjson').getAttribute('href'), { headers: auth })
+  const ndLines = (await nd.text()).trim().split('\n')
+  check(nd.ok() && ndLines.length === saved.size && JSON.parse(ndLines[0]).id, `members NDJSON: ${nd.status()}, ${ndLines.length} lines, want ${saved.size}`)
+  const aud = await page.request.get(base + await page.locator('#dl-audience').getAttribute('href'), { headers: auth })
+  check(aud.ok() && (await aud.text()).startsWith('email_sha256,phone_sha256'), `audience export: ${aud.status()}`)
   await shot(page, 'segment-page')
   step(`segment page: ${saved.size} members, size and flow charts drawn`)
 
