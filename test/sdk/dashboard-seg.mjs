@@ -112,7 +112,7 @@ try {
     return ok
   }, want.text, { polling: 5 })
   const settledMs = Math.round(await page.evaluate(() => window.segSettled - window.segLastEdit))
-  check(settledMs <= 400, `the live count came ${settledMs} ms after the last edit, want about 200`)
+  check(settledMs <= 300, `the live count came ${settledMs} ms after the last edit, want at most 200 (300 on a busy machine)`)
   const shown = Number(await page.locator('#live-count').getAttribute('data-count'))
   check(shown === want.count, `live count ${shown}, POST /api/segments/preview says ${want.count}`)
   check(want.count >= 1, `the demo has no profile for the scenario's rule (count ${want.count})`)

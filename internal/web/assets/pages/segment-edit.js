@@ -8,7 +8,7 @@ import {
   newNode, nodeKind, setAt, pointer, errorNode, parseList, listText, fixErr,
 } from '../components/seg-rules.js';
 
-const DEBOUNCE_MS = 150;
+const DEBOUNCE_MS = 130;
 
 // fieldTypes: computed fields the engine knows when the vocabulary has not
 // answered yet (the same list as docs/API.md).
@@ -346,6 +346,7 @@ export default function Page({ params = {}, query = {} }) {
     if (empty) {
       ctrl.current?.abort();
       setPv({ pending: false, result: null, error: null });
+      if (q.kind === 'rule' && !textFocused.current) setText('');
       return undefined;
     }
     setPv((s) => ({ ...s, pending: true }));
