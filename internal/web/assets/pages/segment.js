@@ -143,7 +143,9 @@ export default function Page({ params }) {
       ${charts === null ? html`<${Spinner} label="Loading the history" />` : html`
         <div id="size-chart"><${Chart} title="Members per day" x=${charts.x} series=${charts.size} height=${220} /></div>
         <div id="flow-chart"><${Chart} title="Entries and exits per day" x=${charts.x} series=${charts.flow} height=${180} /></div>
-        <p class="muted">${hist.length} day${hist.length === 1 ? '' : 's'} of history (it starts on the day the segment was created).</p>`}
+        <p class="muted" id="hist-note">${hist.length < 2
+          ? `Only today so far (${fmtNum(hist[0]?.size)} members, +${fmtNum(hist[0]?.entered)} −${fmtNum(hist[0]?.exited)}): the lines fill in day by day from the day the segment was created.`
+          : `${hist.length} days of history (it starts on the day the segment was created).`}</p>`}
     </section>
     <div class="seg-page-grid">
       <${Members} id=${id} />
