@@ -60,12 +60,13 @@ type HTTP struct {
 // apierr); an error about a field of the body carries "path", a JSON
 // Pointer to it ("/rule/and/1/op"):
 //
-//	GET    /api/segments                        {"segments":[Info…]}
+//	GET    /api/segments                        {"segments":[Info…]}; ?history=N adds each one's last N days
 //	POST   /api/segments                        create {id,name,description,rule}: 201 Info; 409 if the id is taken
 //	GET    /api/segments/{id}                   Info
 //	PUT    /api/segments/{id}                   create or replace (an id in the body must match): 200 Info
 //	DELETE /api/segments/{id}                   {"deleted":true,"id":…}; 409 while other segments refer to it
-//	POST   /api/segments/preview                {rule, at, sample, against}: Preview
+//	POST   /api/segments/preview                {rule, at, sample, against}: Preview, with the rule as a tree and as text
+//	GET    /api/segments/vocabulary             Vocabulary: event names and their properties, traits, computed fields
 //	GET    /api/segments/{id}/members           ?limit=N&cursor=C: {"members":[…],"next_cursor":""}
 //	GET    /api/segments/{id}/explain/{identifier}  how the rule decides for one profile
 //	GET    /api/segments/{id}/export            ?format=csv|ndjson&fields=id,email,orders: every member, streamed;
@@ -76,6 +77,7 @@ func (h *HTTP) Handler() http.Handler {
 	mux.HandleFunc("GET /api/segments", h.list)
 	mux.HandleFunc("POST /api/segments", h.create)
 	mux.HandleFunc("POST /api/segments/preview", h.preview)
+	mux.HandleFunc("GET /api/segments/vocabulary", h.vocabulary)
 	mux.HandleFunc("GET /api/segments/{id}", h.get)
 	mux.HandleFunc("PUT /api/segments/{id}", h.put)
 	mux.HandleFunc("DELETE /api/segments/{id}", h.delete)
@@ -115,6 +117,15 @@ type definitionBody struct {
 	Exited    json.RawMessage `json:"exited"`
 }
 
+// routeID refuses the ids that name routes of their own: GET
+// /api/segments/vocabulary would never reach a segment of that id.
+func routeID(id string) error {
+	if id == "vocabulary" {
+		return &Error{Path: "/id", Msg: `"vocabulary" names GET /api/segments/vocabulary; choose another id`}
+	}
+	return nil
+}
+
 func (b *definitionBody) definition() (Definition, error) {
 	rule, err := ruleOrText(b.Rule, b.Text)
 	if err != nil {
@@ -139,8 +150,44 @@ func ruleOrText(tree *Rule, text string) (*Rule, error) {
 	return r, nil
 }
 
+// listed is a segment of the list with, when asked, its size history.
+type listed struct {
+	Info
+	History []DaySize `json:"history,omitempty"`
+}
+
+// list answers every segment; ?history=N adds each one's last N days, so
+// that a list of sparklines costs one request instead of one per segment.
 func (h *HTTP) list(w http.ResponseWriter, r *http.Request) {
-	apierr.WriteJSON(w, http.StatusOK, map[string]any{"segments": h.Engine.List()})
+	v := r.URL.Query().Get("history")
+	if v == "" {
+		apierr.WriteJSON(w, http.StatusOK, map[string]any{"segments": h.Engine.List()})
+		return
+	}
+	days, err := strconv.Atoi(v)
+	if err != nil || days < 1 || days > MaxHistoryDays {
+		fail(w, r, apierr.Errorf(apierr.BadRequest, "history: must be an integer from 1 to %d, got %q", MaxHistoryDays, v))
+		return
+	}
+	infos := h.Engine.List()
+	out := make([]listed, 0, len(infos))
+	for _, in := range infos {
+		hist, err := h.Engine.History(in.ID, days)
+		if errors.Is(err, ErrNotFound) {
+			continue // deleted since List
+		}
+		if err != nil {
+			fail(w, r, fmt.Errorf("history of segment %q: %w", in.ID, err))
+			return
+		}
+		out = append(out, listed{Info: in, History: hist})
+	}
+	apierr.WriteJSON(w, http.StatusOK, map[string]any{"segments": out})
+}
+
+// vocabulary answers the names a rule can use, for the rule builder.
+func (h *HTTP) vocabulary(w http.ResponseWriter, r *http.Request) {
+	apierr.WriteJSON(w, http.StatusOK, h.Engine.Vocabulary())
 }
 
 func (h *HTTP) get(w http.ResponseWriter, r *http.Request) {
@@ -160,6 +207,9 @@ func (h *HTTP) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	def, err := body.definition()
+	if err == nil {
+		err = routeID(cmp.Or(def.ID, r.PathValue("id")))
+	}
 	if err != nil {
 		fail(w, r, err)
 		return
@@ -187,6 +237,9 @@ func (h *HTTP) put(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	def, err := body.definition()
+	if err == nil {
+		err = routeID(cmp.Or(def.ID, r.PathValue("id")))
+	}
 	if err != nil {
 		fail(w, r, err)
 		return
@@ -288,8 +341,18 @@ func (h *HTTP) preview(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		fail(w, r, prefixPath(err, "/rule"))
 	default:
-		apierr.WriteJSON(w, http.StatusOK, p)
+		// The rule both ways, so that an editor of either form can show
+		// the other (text parsed to a tree, a tree written as text).
+		apierr.WriteJSON(w, http.StatusOK, previewAnswer{Preview: p, Rule: body.Rule, Text: FormatText(body.Rule)})
 	}
+}
+
+// previewAnswer is a Preview with the rule it evaluated, as a tree and as
+// text.
+type previewAnswer struct {
+	Preview
+	Rule *Rule  `json:"rule"`
+	Text string `json:"text"`
 }
 
 func (h *HTTP) members(w http.ResponseWriter, r *http.Request) {
