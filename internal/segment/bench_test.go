@@ -1,6 +1,8 @@
 package segment
 
 import (
+	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -16,10 +18,14 @@ var (
 )
 
 // demoEngine indexes a demo shop of 20,000 customers (about 420,000
-// events), once per test binary.
+// events; TAILOR_BENCH_CUSTOMERS sets another size), once per test binary.
 func demoEngine(b *testing.B) *Engine {
 	demoOnce.Do(func() {
-		g := demo.New(demo.Config{Customers: 20000})
+		n := 20000
+		if v, err := strconv.Atoi(os.Getenv("TAILOR_BENCH_CUSTOMERS")); err == nil && v > 0 {
+			n = v
+		}
+		g := demo.New(demo.Config{Customers: n})
 		st := profile.NewStore()
 		e := NewEngine(Options{Profiles: st})
 		meta := event.Meta{ReceivedAt: g.Config().End}

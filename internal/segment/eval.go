@@ -73,19 +73,34 @@ func (ev *evaluation) rule(r *Rule, path string) (*roaring.Bitmap, error) {
 		for i := range kids {
 			kids[i] = i
 		}
-		slices.SortStableFunc(kids, func(a, b int) int { return cmp.Compare(cost(r.And[a]), cost(r.And[b])) })
-		if done, err := ev.leavesConcurrently(r.And, path); err != nil {
-			return nil, err
-		} else if done != nil {
-			// Every leaf ran at once; intersect them, smallest first.
-			slices.SortFunc(done, func(a, b *roaring.Bitmap) int {
-				return cmp.Compare(a.GetCardinality(), b.GetCardinality())
-			})
-			acc := done[0]
-			for _, b := range done[1:] {
-				acc.And(b)
+		// An event condition that only profiles with rows in its window
+		// can meet reads those rows alone (countEvents): when one reads
+		// fewer rows than half the profiles, it goes first and usually
+		// leaves few enough candidates for the rest to be checked per
+		// profile. Otherwise every leaf scans anyway, all at once.
+		est := make([]int, len(r.And))
+		for i, k := range r.And {
+			est[i] = ev.estimate(k)
+		}
+		slices.SortStableFunc(kids, func(a, b int) int {
+			return cmp.Or(cmp.Compare(est[a], est[b]), cmp.Compare(cost(r.And[a]), cost(r.And[b])))
+		})
+		if est[kids[0]] >= ev.n/2 {
+			done, err := ev.leavesConcurrently(r.And, path)
+			if err != nil {
+				return nil, err
 			}
-			return acc, nil
+			if done != nil {
+				// Every leaf ran at once; intersect them, smallest first.
+				slices.SortFunc(done, func(a, b *roaring.Bitmap) int {
+					return cmp.Compare(a.GetCardinality(), b.GetCardinality())
+				})
+				acc := done[0]
+				for _, b := range done[1:] {
+					acc.And(b)
+				}
+				return acc, nil
+			}
 		}
 		var acc *roaring.Bitmap
 		for k, i := range kids {
@@ -197,6 +212,42 @@ func (ev *evaluation) leavesConcurrently(kids []*Rule, path string) ([]*roaring.
 // candidate once fewer than one profile in candidateRatio is left. (A
 // variable so that tests can force either path.)
 var candidateRatio uint64 = 64
+
+// estimate is how many values a full evaluation of r reads: one per
+// profile for a trait, a computed field or anything but an event
+// condition; for an event condition that profiles without rows fail (count
+// or sum, without next changes), the rows of its window.
+func (ev *evaluation) estimate(r *Rule) int {
+	if r.Kind() != KindEvent || ev.track {
+		return ev.n
+	}
+	m := cmp.Or(r.Measure, MeasureCount)
+	if m != MeasureCount && m != MeasureSum {
+		return ev.n
+	}
+	if r.Op != "" || r.Value != nil {
+		c, err := compileComparison(r.Op, r.Value, r.CaseSensitive, typeNumber)
+		if err != nil || matchComputed(c, computedValue{num: 0, present: true}, ev.now) {
+			return ev.n
+		}
+	}
+	s := ev.ix.streams[r.Event]
+	if s == nil {
+		return 0
+	}
+	var pl eventPlan
+	pl.parseWindow(r.Within)
+	pl.at(r, ev.now)
+	n := 0
+	for ci := 0; ci*vecChunk < s.n; ci++ {
+		if rows, ok := s.window(ci, pl.lo, pl.hi); ok {
+			n += len(rows)
+		} else {
+			n += min(s.n-ci*vecChunk, vecChunk)
+		}
+	}
+	return n
+}
 
 // cost orders an and-group's children: traits and computed fields scan one
 // value per profile, event conditions a stream's rows.
