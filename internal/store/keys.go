@@ -23,6 +23,7 @@ const (
 	PrefixOrdinals   = "so/"  // segment: <first ordinal:4> -> profile ids of a block of ordinals
 	PrefixHistory    = "sh/"  // segment: <segment id>\x00<day:4> -> size and changes that day (JSON)
 	PrefixIndex      = "si/"  // segment: the index's event columns (persist.go)
+	PrefixStats      = "ts/"  // stats: <range> -> the range's points (JSON)
 )
 
 // Keyspace describes one prefix and its owner.
@@ -49,6 +50,7 @@ var Keyspaces = []Keyspace{
 	{PrefixOrdinals, "segment"},
 	{PrefixHistory, "segment"},
 	{PrefixIndex, "segment"},
+	{PrefixStats, "stats"},
 }
 
 // Key returns prefix+suffix as a new byte slice.
