@@ -17,8 +17,9 @@ const benchUsage = `usage:
   tailor bench ingest --target URL --write-key KEY [flags]   drive a running server
   tailor bench pebble --dir DIR [flags]                      storage baseline: raw synced Pebble batches
   tailor bench segment [flags]                               segment rule evaluation over the demo store, in process
+  tailor bench dashboard --url URL --admin-token T [flags]  the first render of each dashboard page, server side
 
-Run 'tailor bench ingest -h', 'tailor bench pebble -h' or 'tailor bench segment -h' for the flags.`
+Run 'tailor bench ingest -h', 'tailor bench pebble -h', 'tailor bench segment -h' or 'tailor bench dashboard -h' for the flags.`
 
 // runBench implements `tailor bench`: load generators whose last output line
 // is "<N> events/s", and the in-process segment evaluation benchmark.
@@ -33,6 +34,8 @@ func runBench(ctx context.Context, args []string) error {
 		return benchPebble(ctx, args[1:])
 	case "segment":
 		return benchSegment(ctx, args[1:])
+	case "dashboard":
+		return benchDashboard(ctx, args[1:])
 	case "-h", "--help", "help":
 		fmt.Println(benchUsage)
 		return nil

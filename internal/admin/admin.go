@@ -45,6 +45,10 @@ type API struct {
 	Catalog http.Handler
 	// Segments serves /api/segments (may be nil).
 	Segments http.Handler
+	// ProfileSegments answers GET /api/profiles/{identifier}/segments for a
+	// profile id: the segments it is in and its computed fields and model
+	// scores (the segment engine's ProfileView). Nil: the route is 404.
+	ProfileSegments func(profileID string) (any, error)
 	// Search answers GET /api/profiles?trait=… from an index (the
 	// segment engine's SearchTrait): up to limit profile ids whose trait
 	// matches value under op (eq, prefix or contains, case-insensitive).
@@ -58,6 +62,9 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("GET /api/profiles/{identifier}", a.getProfile)
 	mux.HandleFunc("GET /api/profiles/{identifier}/timeline", a.getTimeline)
 	mux.HandleFunc("GET /api/profiles/{identifier}/merges", a.getMerges)
+	if a.ProfileSegments != nil {
+		mux.HandleFunc("GET /api/profiles/{identifier}/segments", a.getProfileSegments)
+	}
 	mux.HandleFunc("GET /api/profiles", a.searchProfiles)
 	mux.HandleFunc("GET /api/rejected", a.listRejected)
 	mux.HandleFunc("GET /api/sources", a.listSources)
@@ -150,6 +157,20 @@ func (a *API) getMerges(w http.ResponseWriter, r *http.Request) {
 		ms = []profile.Merge{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"merges": ms})
+}
+
+func (a *API) getProfileSegments(w http.ResponseWriter, r *http.Request) {
+	s, ok := a.lookup(r.PathValue("identifier"))
+	if !ok {
+		fail(w, r, apierr.New(apierr.NotFound, "no such profile"))
+		return
+	}
+	v, err := a.ProfileSegments(s.ID)
+	if err != nil {
+		fail(w, r, fmt.Errorf("segments of %s: %w", s.ID, err))
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
 }
 
 // TimelineEvent is an event as the timeline shows it.

@@ -33,6 +33,7 @@ import (
 	"tailor/internal/profile"
 	"tailor/internal/segment"
 	"tailor/internal/store"
+	"tailor/internal/web"
 )
 
 // Config is every option of a node, with defaults from Defaults.
@@ -362,6 +363,7 @@ func (s *Server) Handler() http.Handler {
 	api := &admin.API{Token: s.AdminToken, Search: s.Segments.SearchTrait, Store: s.Store, Events: s.Log, Merges: profile.MergeLog{DB: s.db}, Rejected: s.Rejected, Sources: s.Sources,
 		Catalog: catalog.Handler(s.Catalog), Segments: (&segment.HTTP{Engine: s.Segments, Lookup: s.lookupProfile}).Handler()}
 	mux := http.NewServeMux()
+	api.ProfileSegments = s.profileSegments
 	mux.Handle("/v1/", s.Ingest)
 	mux.Handle("/api/", api.Handler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
@@ -378,10 +380,8 @@ func (s *Server) Handler() http.Handler {
 		}
 		fmt.Fprintln(w, `{"status":"ready"}`)
 	})
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintf(w, "Tailor is running.\n\nTracking API: POST /v1/batch (write key as HTTP Basic user)\nAdmin API:    GET /api/profiles/{id} (Authorization: Bearer <admin token>)\nMetrics:      /metrics\n")
-	})
+	// The dashboard: its assets and its page paths; the routes above win.
+	mux.Handle("/", web.Handler())
 	return mux
 }
 
@@ -443,6 +443,16 @@ func (s *Server) Start() (string, error) {
 	}()
 	s.ready.Store(true)
 	return "http://" + ln.Addr().String(), nil
+}
+
+// profileSegments is a profile's segments and computed fields; a profile
+// the segment index has not seen yet (no events applied) is in none.
+func (s *Server) profileSegments(id string) (any, error) {
+	v, err := s.Segments.ProfileView(id)
+	if errors.Is(err, segment.ErrNoProfile) {
+		return segment.ProfileView{Profile: id, Segments: []segment.SegmentRef{}, Computed: map[string]any{}}, nil
+	}
+	return v, err
 }
 
 // lookupProfile resolves a profile id or identifier key to the current

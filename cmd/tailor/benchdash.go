@@ -1,0 +1,265 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Defaults of `tailor bench dashboard`.
+const (
+	dashBenchRuns     = 50
+	dashBenchCustomer = "user-3" // the demo's example customer
+	dashBenchTimeout  = 30 * time.Second
+)
+
+// dashCall is one request a page makes.
+type dashCall struct {
+	Method, Path string
+	Body         any // JSON-encoded when not nil
+}
+
+// dashPage is a dashboard page as its first render loads it: its HTML, then
+// phases of API calls; the calls of a phase go out together (as the page's
+// effects send them), and a phase waits for the one before (a call that
+// needs an earlier answer).
+type dashPage struct {
+	Name, Path string
+	Phases     [][]dashCall
+}
+
+// dashIDs are the ids the pages are opened with.
+type dashIDs struct {
+	Customer, Profile, Segment, Product string
+	SegmentRule                         json.RawMessage
+}
+
+// dashboardPages is the table of pages and the API calls each makes at
+// load, read from the page modules (internal/web/assets/pages). Keep it in
+// step with them: a page that starts loading something else belongs here.
+// Not timed: the assets (served from memory, cached for a year under their
+// versioned path), the live events stream (it never ends) and what a page
+// loads on scrolling or typing.
+func dashboardPages(id dashIDs) []dashPage {
+	get := func(path string) dashCall { return dashCall{Method: http.MethodGet, Path: path} }
+	one := func(calls ...dashCall) [][]dashCall { return [][]dashCall{calls} }
+	seg, cust, prof := url.PathEscape(id.Segment), url.PathEscape(id.Customer), url.PathEscape(id.Profile)
+	return []dashPage{
+		{"login", "/login", nil},
+		{"overview", "/", one(get("/api/stats?range=hour"))},
+		{"profiles", "/profiles?id=" + url.QueryEscape(id.Customer), one(get("/api/profiles/" + cust))},
+		{"profile", "/profiles/" + prof, one(get("/api/profiles/"+prof), get("/api/profiles/"+prof+"/segments"),
+			get("/api/profiles/"+prof+"/merges"), get("/api/profiles/"+prof+"/timeline?limit=50"))},
+		{"segments", "/segments", one(get("/api/segments?history=30"))},
+		{"segment-new", "/segments/new", one(get("/api/segments/vocabulary"), get("/api/segments"))},
+		{"segment", "/segments/" + seg, one(get("/api/segments/"+seg), get("/api/segments/vocabulary"),
+			get("/api/segments/"+seg+"/history?days=90"), get("/api/segments/"+seg+"/members?limit=50"))},
+		{"segment-edit", "/segments/" + seg + "/edit", [][]dashCall{
+			{get("/api/segments/vocabulary"), get("/api/segments"), get("/api/segments/" + seg)},
+			{{Method: http.MethodPost, Path: "/api/segments/preview",
+				Body: map[string]any{"rule": id.SegmentRule, "against": id.Segment, "sample": 12}}},
+		}},
+		{"why", "/segments/" + seg + "/why/" + prof, one(get("/api/segments/"+seg+"/explain/"+prof), get("/api/segments/"+seg))},
+		{"events", "/events", one(get("/api/sources"), get("/api/rejected?limit=50"))},
+		{"sources", "/sources", one(get("/api/sources"))},
+		{"catalog", "/catalog", one(get("/api/catalog/products?limit=100"))},
+		{"product", "/catalog/" + url.PathEscape(id.Product), one(get("/api/catalog/products/" + url.PathEscape(id.Product)))},
+		{"users", "/users", one(get("/api/users"))},
+	}
+}
+
+// dashBench is one run of `tailor bench dashboard`.
+type dashBench struct {
+	base, token string
+	client      *http.Client
+}
+
+func benchDashboard(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bench dashboard", flag.ContinueOnError)
+	base := fs.String("url", "", "base URL of a running server, e.g. http://127.0.0.1:8080 (required)")
+	token := fs.String("admin-token", os.Getenv("TAILOR_ADMIN_TOKEN"), "admin token, for the pages' API calls [TAILOR_ADMIN_TOKEN] (required)")
+	runs := fs.Int("runs", dashBenchRuns, "timed renders of each page, after one untimed")
+	customer := fs.String("customer", dashBenchCustomer, "the customer whose profile pages are opened")
+	segID := fs.String("segment", "", "the segment whose pages are opened (default: the largest)")
+	if help, err := parseBenchFlags(fs, args); help || err != nil {
+		return err
+	}
+	switch {
+	case *base == "":
+		return fmt.Errorf("%w: --url is required (the server's base URL, e.g. http://127.0.0.1:8080)", errUsage)
+	case *token == "":
+		return fmt.Errorf("%w: --admin-token is required (printed by 'tailor serve' at start)", errUsage)
+	case *runs < 1:
+		return fmt.Errorf("%w: --runs must be at least 1, got %d", errUsage, *runs)
+	}
+	b := &dashBench{base: strings.TrimRight(*base, "/"), token: *token,
+		client: &http.Client{Timeout: dashBenchTimeout, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}}
+	ids, err := b.ids(ctx, *customer, *segID)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("dashboard first render, server side: HTML, then the API calls the page makes at load (together, as the browser sends them); %d runs each\n", *runs)
+	fmt.Printf("customer %s (%s), segment %s, product %s\n", ids.Customer, ids.Profile, ids.Segment, ids.Product)
+	var failed []string
+	for _, p := range dashboardPages(ids) {
+		times := make([]time.Duration, 0, *runs)
+		var err error
+		for i := 0; i <= *runs && err == nil; i++ {
+			var d time.Duration
+			if d, err = b.render(ctx, p); i > 0 && err == nil { // the first is a warm-up
+				times = append(times, d)
+			}
+		}
+		calls := 0
+		for _, ph := range p.Phases {
+			calls += len(ph)
+		}
+		if err != nil {
+			failed = append(failed, p.Name)
+			fmt.Printf("%-13s %-50s error: %v\n", p.Name, p.Path, err)
+			continue
+		}
+		slices.Sort(times)
+		fmt.Printf("%-13s %-50s p50 %7s  p99 %7s  (%d API calls)\n", p.Name, p.Path,
+			fmtMillis(quantile(times, 0.50)), fmtMillis(quantile(times, 0.99)), calls)
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("bench dashboard: %d pages failed to load: %s", len(failed), strings.Join(failed, ", "))
+	}
+	return nil
+}
+
+// quantile of sorted durations, nearest rank.
+func quantile(sorted []time.Duration, q float64) time.Duration {
+	i := int(q*float64(len(sorted))+0.5) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+func fmtMillis(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000) }
+
+// ids finds the profile, segment and product the pages are opened with.
+func (b *dashBench) ids(ctx context.Context, customer, segID string) (dashIDs, error) {
+	id := dashIDs{Customer: customer}
+	var p struct {
+		ID string `json:"id"`
+	}
+	if err := b.getJSON(ctx, "/api/profiles/"+url.PathEscape(customer), &p); err != nil {
+		return id, fmt.Errorf("customer %s (--customer): %w", customer, err)
+	}
+	id.Profile = p.ID
+	var segs struct {
+		Segments []struct {
+			ID   string          `json:"id"`
+			Size int             `json:"size"`
+			Rule json.RawMessage `json:"rule"`
+		} `json:"segments"`
+	}
+	if err := b.getJSON(ctx, "/api/segments", &segs); err != nil {
+		return id, fmt.Errorf("segments: %w", err)
+	}
+	largest := -1
+	for _, s := range segs.Segments {
+		if segID == s.ID || segID == "" && s.Size > largest {
+			id.Segment, id.SegmentRule, largest = s.ID, s.Rule, s.Size
+		}
+	}
+	if id.Segment == "" {
+		if segID != "" {
+			return id, fmt.Errorf("--segment %s: no such segment", segID)
+		}
+		return id, errors.New("the server has no segment; run it with --demo or save one")
+	}
+	var products struct {
+		Products []struct {
+			ID string `json:"id"`
+		} `json:"products"`
+	}
+	if err := b.getJSON(ctx, "/api/catalog/products?limit=1", &products); err != nil {
+		return id, fmt.Errorf("catalog: %w", err)
+	}
+	if len(products.Products) == 0 {
+		return id, errors.New("the catalog is empty; run the server with --demo")
+	}
+	id.Product = products.Products[0].ID
+	return id, nil
+}
+
+func (b *dashBench) getJSON(ctx context.Context, path string, v any) error {
+	body, err := b.do(ctx, dashCall{Method: http.MethodGet, Path: path})
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("GET %s: %w", path, err)
+	}
+	return nil
+}
+
+// render loads page p once: its HTML, then each phase's calls at once; it
+// returns the time to the last answer.
+func (b *dashBench) render(ctx context.Context, p dashPage) (time.Duration, error) {
+	start := time.Now()
+	if _, err := b.do(ctx, dashCall{Method: http.MethodGet, Path: p.Path}); err != nil {
+		return 0, err
+	}
+	for _, phase := range p.Phases {
+		errs := make([]error, len(phase))
+		var wg sync.WaitGroup
+		for i, c := range phase {
+			wg.Go(func() { _, errs[i] = b.do(ctx, c) })
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return 0, err
+		}
+	}
+	return time.Since(start), nil
+}
+
+// do sends one call as the dashboard does (gzip accepted, the admin token
+// standing in for the session) and reads the whole answer.
+func (b *dashBench) do(ctx context.Context, c dashCall) ([]byte, error) {
+	var body io.Reader
+	if c.Body != nil {
+		js, err := json.Marshal(c.Body)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", c.Method, c.Path, err)
+		}
+		body = bytes.NewReader(js)
+	}
+	req, err := http.NewRequestWithContext(ctx, c.Method, b.base+c.Path, body)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", c.Method, c.Path, err)
+	}
+	if strings.HasPrefix(c.Path, "/api/") {
+		req.Header.Set("Authorization", "Bearer "+b.token)
+		req.Header.Set("Accept", "application/json")
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := b.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", c.Method, c.Path, err)
+	}
+	defer res.Body.Close()
+	out, err := io.ReadAll(res.Body)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: read answer: %w", c.Method, c.Path, err)
+	}
+	if res.StatusCode/100 != 2 {
+		return nil, fmt.Errorf("%s %s answered %d: %s", c.Method, c.Path, res.StatusCode, bytes.TrimSpace(out[:min(len(out), 200)]))
+	}
+	return out, nil
+}
