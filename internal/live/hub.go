@@ -66,6 +66,8 @@ type Hub struct {
 	subs        atomic.Pointer[[]*Sub]
 	mu          sync.Mutex // serializes changes of subs
 	dropped     atomic.Uint64
+	done        chan struct{} // closed by Close: streams end
+	closeOnce   sync.Once
 }
 
 // NewHub returns a hub for at most maxSubs subscribers, each buffering
@@ -77,8 +79,15 @@ func NewHub(maxSubs, buffer int) *Hub {
 	if buffer <= 0 {
 		buffer = DefaultBuffer
 	}
-	return &Hub{max: maxSubs, buffer: buffer}
+	return &Hub{max: maxSubs, buffer: buffer, done: make(chan struct{})}
 }
+
+// Close ends every stream and refuses new ones: a server shutting down
+// waits for its requests, and a stream would never end by itself.
+func (h *Hub) Close() { h.closeOnce.Do(func() { close(h.done) }) }
+
+// ErrClosed is returned by Subscribe after Close.
+var ErrClosed = errors.New("live: hub closed")
 
 // Sub is one subscriber: its events arrive on C.
 type Sub struct {
@@ -140,6 +149,11 @@ func (h *Hub) Publish(e *Event) {
 func (h *Hub) Subscribe(source string) (*Sub, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	select {
+	case <-h.done:
+		return nil, ErrClosed
+	default:
+	}
 	var cur []*Sub
 	if p := h.subs.Load(); p != nil {
 		cur = *p

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -237,5 +238,32 @@ func BenchmarkPublish(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+func TestCloseEndsStreams(t *testing.T) {
+	h := NewHub(2, 2)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	resp, s := open(t, srv.URL)
+	waitSubscribers(t, h, 1)
+	h.Close()
+	// The stream ends: reading reaches EOF instead of blocking.
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.ReadAll(s.r)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("stream ended with %v, want a clean end", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("stream still open 5 s after Close")
+	}
+	resp.Body.Close()
+	if _, err := h.Subscribe(""); !errors.Is(err, ErrClosed) {
+		t.Errorf("Subscribe after Close: %v, want ErrClosed", err)
 	}
 }

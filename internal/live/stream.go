@@ -42,9 +42,13 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sub, err := h.Subscribe(source)
-	if errors.Is(err, ErrFull) {
+	switch {
+	case errors.Is(err, ErrFull):
 		w.Header().Set("Retry-After", "10")
 		apierr.WriteError(w, r, apierr.Plain, apierr.Errorf(apierr.Busy, "at most %d live event streams may be open at once; close one (another tab?) and retry", h.max))
+		return
+	case err != nil:
+		apierr.WriteError(w, r, apierr.Plain, apierr.New(apierr.ShuttingDown, ""))
 		return
 	}
 	defer h.Unsubscribe(sub)
@@ -72,6 +76,8 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for {
 		select {
 		case <-r.Context().Done():
+			return
+		case <-h.done:
 			return
 		case <-end.C:
 			return
