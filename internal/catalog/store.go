@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -131,6 +132,9 @@ type ListOptions struct {
 	After string
 	// Limit is the page size; 0 or less means DefaultListLimit.
 	Limit int
+	// Query keeps the products whose id, name or brand attribute contains
+	// it, without case (the dashboard's search box). Empty keeps all.
+	Query string
 }
 
 // List returns up to opts.Limit products in id order, and the id to pass as
@@ -141,6 +145,7 @@ func (s *Store) List(ctx context.Context, opts ListOptions) ([]Product, string, 
 		limit = DefaultListLimit
 	}
 	want := categoryPath(opts.Category)
+	query := strings.ToLower(strings.TrimSpace(opts.Query))
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte(keyPrefix), UpperBound: keyUpper})
 	if err != nil {
 		return nil, "", fmt.Errorf("catalog list: %w", err)
@@ -173,6 +178,9 @@ func (s *Store) List(ctx context.Context, opts ListOptions) ([]Product, string, 
 		if len(want) > 0 && !inCategory(categoryPath(p.Category), want) {
 			continue
 		}
+		if query != "" && !matches(p, query) {
+			continue
+		}
 		if len(out) == limit {
 			// One more match exists, so there is a next page.
 			next = out[len(out)-1].ID
@@ -184,6 +192,71 @@ func (s *Store) List(ctx context.Context, opts ListOptions) ([]Product, string, 
 		return nil, "", fmt.Errorf("catalog list: %w", err)
 	}
 	return out, next, nil
+}
+
+// matches reports whether p's id, name or brand contains q (lower case).
+func matches(p Product, q string) bool {
+	brand, _ := p.Attrs["brand"].(string)
+	for _, s := range []string{p.ID, p.Name, brand} {
+		if strings.Contains(strings.ToLower(s), q) {
+			return true
+		}
+	}
+	return false
+}
+
+// Category is one category path with its products: Products counts those
+// filed exactly under Path, Stock adds up their tracked stock.
+type Category struct {
+	Path     string `json:"path"`
+	Products int    `json:"products"`
+	Stock    int64  `json:"stock"`
+}
+
+// Categories returns every category path products are filed under, by
+// path: the leaves of the category tree (a client adds up the levels
+// above). It reads the whole catalog.
+func (s *Store) Categories(ctx context.Context) ([]Category, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte(keyPrefix), UpperBound: keyUpper})
+	if err != nil {
+		return nil, fmt.Errorf("catalog categories: %w", err)
+	}
+	defer it.Close()
+	byPath := make(map[string]*Category)
+	for n, ok := 0, it.First(); ok; ok = it.Next() {
+		if n++; n%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return nil, fmt.Errorf("catalog categories: %w", err)
+		}
+		p, err := decodeStored(string(it.Key()[len(keyPrefix):]), v)
+		if err != nil {
+			return nil, err
+		}
+		path := strings.Join(categoryPath(p.Category), " > ")
+		c := byPath[path]
+		if c == nil {
+			c = &Category{Path: path}
+			byPath[path] = c
+		}
+		c.Products++
+		if p.Stock != nil {
+			c.Stock += *p.Stock
+		}
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("catalog categories: %w", err)
+	}
+	out := make([]Category, 0, len(byPath))
+	for _, c := range byPath {
+		out = append(out, *c)
+	}
+	slices.SortFunc(out, func(a, b Category) int { return strings.Compare(a.Path, b.Path) })
+	return out, nil
 }
 
 // Count returns the number of products in the catalog.
