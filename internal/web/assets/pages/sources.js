@@ -133,6 +133,7 @@ export default function Page() {
     .src-key { word-break: break-all; }
     .src-selected { background: var(--code-bg); }
     .src-confirm { margin-top: .4rem; }
+    pre code { background: none; padding: 0; }
   </style>
   <h1>Sources</h1>
   <p class="muted">Each website, app or backend sends with its own write key. Revoking a key refuses its further events.</p>

@@ -1,0 +1,214 @@
+// dashboard-live.mjs: the live helper's dashboard scenario, as a marketer
+// or the developer wiring an SDK would do it: log in, read the overview
+// (its profile count against the API's), watch an event sent with
+// @segment/analytics-node arrive in the live debugger, create a source,
+// copy its key, send with it, revoke it and see the SDK's next request
+// refused, browse and search the catalog. Screenshots: overview, events,
+// sources, catalog at 1280 px; overview at 390 px.
+//
+// usage: node dashboard-live.mjs --url BASE --email E --password P --token ADMIN_TOKEN --write-key KEY
+// Prints a JSON summary; exits 1 with the reason on the first failure.
+import { parseArgs } from 'node:util'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Analytics } from '@segment/analytics-node'
+import { launch, login, shot, phone, check } from './dashboard-lib.mjs'
+
+const { values: opts } = parseArgs({
+  options: {
+    url: { type: 'string' },
+    email: { type: 'string' },
+    password: { type: 'string' },
+    token: { type: 'string' },
+    'write-key': { type: 'string' },
+  },
+})
+for (const k of ['url', 'email', 'password', 'token', 'write-key']) {
+  if (!opts[k]) {
+    console.error(`usage: node dashboard-live.mjs --url BASE --email E --password P --token ADMIN_TOKEN --write-key KEY (missing --${k})`)
+    process.exit(2)
+  }
+}
+const base = opts.url.replace(/\/$/, '')
+const run = Date.now().toString(36)
+
+// apiGet reads the admin API with the admin token: the truth the pages are checked against.
+async function apiGet(path) {
+  const res = await fetch(base + path, { headers: { Authorization: `Bearer ${opts.token}` } })
+  if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`)
+  return res.json()
+}
+
+// sdkSend sends one track with @segment/analytics-node and returns what the
+// SDK reported: {error, statuses}.
+async function sdkSend(writeKey, userId, event) {
+  const analytics = new Analytics({ writeKey, host: base, flushAt: 1, flushInterval: 50, maxRetries: 0, httpRequestTimeout: 10000 })
+  const statuses = []
+  const errors = []
+  analytics.on('http_response', (r) => statuses.push(r.status))
+  analytics.on('error', (err) => errors.push(err?.reason?.message ?? err?.reason ?? err?.message ?? String(err)))
+  const cbErr = await new Promise((resolve) => {
+    analytics.track({ userId, event, properties: { run, sent_by: 'dashboard-live.mjs' } }, (err) => resolve(err))
+  })
+  await analytics.closeAndFlush({ timeout: 10000 })
+  if (cbErr) errors.push(String(cbErr?.message ?? cbErr))
+  return { statuses, error: errors.join('; ') }
+}
+
+const summary = { steps: [] }
+const step = (name, extra = {}) => summary.steps.push({ name, ...extra })
+const { browser, page, problems } = await launch()
+try {
+  await login(page, base, opts.email, opts.password)
+
+  // Overview: the profile count equals the API's.
+  await page.goto(`${base}/`)
+  const profilesStat = page.getByTestId('stat-profiles')
+  await profilesStat.waitFor()
+  let shown, api
+  for (let i = 0; i < 20; i++) {
+    shown = Number(await profilesStat.getAttribute('data-value'))
+    api = (await apiGet('/api/stats')).current.profiles
+    if (shown === api) break
+    await page.waitForTimeout(500)
+  }
+  check(shown === api && api > 0, `overview shows ${shown} profiles, the API counts ${api}`)
+  check(await page.getByRole('img', { name: /Chart: Events per second, 360 points/ }).count() === 1, 'the events chart covers the hour in 360 points')
+  await page.getByRole('button', { name: 'Last day' }).click()
+  await page.getByRole('img', { name: /Chart: Events per second, 288 points/ }).waitFor()
+  check(new URL(page.url()).searchParams.get('range') === 'day', `the range is in the address: ${page.url()}`)
+  await page.getByRole('button', { name: 'Last hour' }).click()
+  await page.getByRole('img', { name: /Chart: Events per second, 360 points/ }).waitFor()
+  step('overview', { profiles: shown })
+  await shot(page, 'overview')
+
+  // Live events: an event sent with the SDK appears, with its JSON.
+  await page.goto(`${base}/events`)
+  await page.getByTestId('stream-status').filter({ hasText: 'Live' }).waitFor()
+  const userId = `live-${run}`
+  const eventName = `Dashboard Check ${run}`
+  const sent = await sdkSend(opts['write-key'], userId, eventName)
+  check(!sent.error && sent.statuses.every((s) => s === 200), `SDK send with the default key: ${JSON.stringify(sent)}`)
+  const item = page.getByTestId('events-list').locator('li', { hasText: eventName })
+  await item.waitFor({ timeout: 10000 })
+  await item.locator('summary').click()
+  const json = await item.locator('pre').textContent()
+  check(json.includes(`"userId": "${userId}"`) && json.includes(`"run": "${run}"`), `the expanded JSON shows the message as sent: ${json}`)
+  // Filter by type: identify hides the track, track shows it.
+  await page.getByLabel('Type').selectOption('identify')
+  await item.waitFor({ state: 'detached' })
+  await page.getByLabel('Type').selectOption('track')
+  await page.getByTestId('events-list').locator('li', { hasText: eventName }).waitFor()
+  await page.getByLabel('Type').selectOption('')
+  // Filter by source: the default source's stream carries it.
+  await page.getByLabel('Source').selectOption('default')
+  await page.waitForURL((u) => new URL(u).searchParams.get('source') === 'default')
+  await page.getByTestId('stream-status').filter({ hasText: 'Live' }).waitFor()
+  const second = `Second Check ${run}`
+  check(!(await sdkSend(opts['write-key'], userId, second)).error, 'second SDK send')
+  await page.getByTestId('events-list').locator('li', { hasText: second }).waitFor({ timeout: 10000 })
+  // Pause: nothing new shows until resumed.
+  await page.getByRole('button', { name: 'Pause' }).click()
+  await page.getByTestId('stream-status').filter({ hasText: 'Paused' }).waitFor()
+  const whilePaused = `While Paused ${run}`
+  check(!(await sdkSend(opts['write-key'], userId, whilePaused)).error, 'SDK send while paused')
+  await page.waitForTimeout(1000)
+  check(await page.getByTestId('events-list').locator('li', { hasText: whilePaused }).count() === 0, 'a paused debugger shows no new events')
+  step('live events', { event: eventName })
+  await shot(page, 'events') // paused: no open stream keeps the network busy
+  await page.getByRole('button', { name: 'Resume' }).click()
+  await page.getByTestId('stream-status').filter({ hasText: 'Live' }).waitFor()
+
+  // A rejected message shows with its reason, live and in the stored view.
+  const bad = await fetch(`${base}/v1/track`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: 'Basic ' + Buffer.from(opts['write-key'] + ':').toString('base64') },
+    body: JSON.stringify({ event: `No Identity ${run}` }),
+  })
+  check(bad.status === 400, `a message without identity is refused, got ${bad.status}`)
+  const rejectedLive = page.getByTestId('events-list').locator('li[data-kind="rejected"]', { hasText: 'anonymousId' })
+  await rejectedLive.first().waitFor({ timeout: 10000 })
+  await page.getByRole('button', { name: 'Refresh' }).click()
+  await page.getByTestId('rejected-table').locator('tr', { hasText: `No Identity ${run}` }).waitFor()
+  step('rejected shown live and stored')
+
+  // Sources: create one, copy its key, send with it, revoke it.
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base })
+  await page.goto(`${base}/sources`)
+  const srcName = `E2E shop ${run}`
+  await page.getByLabel('Name').fill(srcName)
+  await page.getByLabel('Trust').selectOption('client')
+  await page.getByRole('button', { name: 'Create source' }).click()
+  const row = page.locator('tr', { hasText: srcName })
+  await row.waitFor()
+  await row.getByRole('button', { name: `Copy key of ${srcName}` }).click()
+  await row.getByText('Copied').waitFor()
+  const key = await page.evaluate(() => navigator.clipboard.readText())
+  const listed = (await apiGet('/api/sources')).sources.find((s) => s.name === srcName)
+  check(listed && listed.write_key === key && listed.trust === 'client', `copied key ${key}, the API lists ${JSON.stringify(listed)}`)
+  const snippet = await page.getByTestId('snippet').textContent()
+  check(snippet.includes(key) && snippet.includes(new URL(base).host), `the analytics.js snippet names the key and this server: ${snippet}`)
+  await page.getByRole('tab', { name: 'analytics-node' }).click()
+  check((await page.getByTestId('snippet').textContent()).includes(`host: '${base}'`), 'the analytics-node snippet points at this server')
+  await page.getByRole('tab', { name: 'analytics-go' }).click()
+  check((await page.getByTestId('snippet').textContent()).includes(`Endpoint: "${base}"`), 'the analytics-go snippet points at this server')
+  const withNew = await sdkSend(key, `src-${run}`, `From New Source ${run}`)
+  check(!withNew.error && withNew.statuses.includes(200), `SDK send with the new key: ${JSON.stringify(withNew)}`)
+  await shot(page, 'sources')
+  await row.getByRole('button', { name: `Revoke ${srcName}` }).click()
+  await row.getByRole('button', { name: 'Yes, revoke' }).click()
+  await row.waitFor({ state: 'detached' })
+  await page.getByRole('status').filter({ hasText: `Revoked the key of ${listed.id}` }).waitFor()
+  check(!(await apiGet('/api/sources')).sources.some((s) => s.id === listed.id), 'the API no longer lists the revoked source')
+  const afterRevoke = await sdkSend(key, `src-${run}`, `After Revoke ${run}`)
+  check(afterRevoke.statuses.includes(401) && afterRevoke.error, `the SDK's request with the revoked key is refused: ${JSON.stringify(afterRevoke)}`)
+  step('sources', { created: listed.id, revokedRequest: afterRevoke })
+
+  // Catalog: the category tree, a category, a search, a product.
+  await page.goto(`${base}/catalog`)
+  const cats = (await apiGet('/api/catalog/categories')).categories
+  const top = cats[0].path.split(' > ')[0]
+  const tree = page.getByRole('navigation', { name: 'Categories' })
+  await tree.getByRole('link', { name: top, exact: true }).click()
+  await page.waitForURL((u) => new URL(u).searchParams.get('category') === top)
+  const inTop = cats.filter((c) => c.path === top || c.path.startsWith(top + ' > ')).reduce((n, c) => n + c.products, 0)
+  const rows = page.getByTestId('products').locator('tbody tr')
+  await rows.first().waitFor()
+  check(await rows.count() === Math.min(inTop, 50), `category ${top}: ${await rows.count()} rows, the API counts ${inTop}`)
+  await shot(page, 'catalog', { fullPage: false })
+  const sample = (await apiGet('/api/catalog/products?limit=1')).products[0]
+  const word = sample.name.split(' ').sort((a, b) => b.length - a.length)[0]
+  await page.goto(`${base}/catalog`)
+  await page.getByLabel('Search products by name, id or brand').fill(word)
+  await page.waitForURL((u) => new URL(u).searchParams.get('q') === word)
+  const want = (await apiGet(`/api/catalog/products?q=${encodeURIComponent(word)}&limit=50`)).products
+  await page.getByTestId('products').locator('tbody tr').first().waitFor()
+  await page.getByTestId('product-count').filter({ hasText: String(want.length) }).waitFor()
+  check(await rows.count() === want.length, `search "${word}": ${await rows.count()} rows, the API finds ${want.length}`)
+  await page.getByTestId('products').getByRole('link', { name: sample.name, exact: true }).first().click()
+  await page.getByRole('heading', { level: 1, name: sample.name }).waitFor()
+  check((await page.getByTestId('price').textContent()).includes(String(Math.floor(sample.price))), 'the product page shows its price')
+  step('catalog', { category: top, search: word, found: want.length })
+
+  // The overview on a phone.
+  await phone(page)
+  await page.goto(`${base}/`)
+  await page.getByTestId('stat-profiles').waitFor()
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+  check(overflow <= 0, `the overview fits 390 px (overflows by ${overflow} px)`)
+  await shot(page, 'overview-390')
+
+  const found = problems()
+  check(found.length === 0, `browser problems: ${found.join('; ')}`)
+  summary.ok = true
+} catch (err) {
+  summary.error = String(err?.stack || err)
+  summary.problems = problems()
+  const failure = join(tmpdir(), `dashboard-live-failure-${run}.png`)
+  summary.failureScreenshot = failure
+  await page.screenshot({ path: failure, fullPage: true }).catch(() => {})
+} finally {
+  await browser.close()
+}
+process.stdout.write(JSON.stringify(summary, null, 2) + '\n')
+process.exit(summary.ok ? 0 : 1)
