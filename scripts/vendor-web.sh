@@ -40,7 +40,7 @@ cp "htm-$HTM/package/dist/htm.mjs" "$out/htm.mjs"
 cp "uplot-$UPLOT/package/dist/uPlot.esm.js" "$out/uplot.mjs"
 cp "uplot-$UPLOT/package/dist/uPlot.min.css" "$out/uplot.css"
 for p in "preact-$PREACT" "htm-$HTM" "uplot-$UPLOT"; do
-	cp "$p/package/LICENSE"* "$out/LICENSE.${p%-*}" 2>/dev/null || true
+	cp "$p"/package/LICENSE* "$out/LICENSE-${p%-*}.txt"
 done
 
 cat >"$out/VERSIONS" <<V

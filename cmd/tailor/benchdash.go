@@ -111,8 +111,10 @@ func benchDashboard(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("dashboard first render, server side: HTML, then the API calls the page makes at load (together, as the browser sends them); %d runs each\n", *runs)
 	fmt.Printf("customer %s (%s), segment %s, product %s\n", ids.Customer, ids.Profile, ids.Segment, ids.Product)
+	// The baseline: a request that does no work, the floor of every line.
+	pages := append([]dashPage{{Name: "baseline", Path: "/healthz"}}, dashboardPages(ids)...)
 	var failed []string
-	for _, p := range dashboardPages(ids) {
+	for _, p := range pages {
 		times := make([]time.Duration, 0, *runs)
 		var err error
 		for i := 0; i <= *runs && err == nil; i++ {

@@ -173,8 +173,8 @@ func contentType(name string) string {
 }
 
 // Handler serves the dashboard: the assets under /assets/ and index.html for
-// every page path; anything else is 404. Mount it at "/" below the more
-// specific API routes.
+// every page path (for any other GET too, with status 404). Mount it at "/"
+// below the more specific API routes.
 func Handler() http.Handler {
 	s, err := load()
 	if err != nil {
@@ -190,9 +190,15 @@ func (s *site) handler() http.Handler {
 	for _, p := range Pages {
 		mux.HandleFunc("GET "+p, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Cache-Control", revalidate)
-			serve(w, r, s.index)
+			serve(w, r, s.index, http.StatusOK)
 		})
 	}
+	// Any other path is 404, answered with the app, which says so within
+	// its navigation instead of leaving the user on a bare error.
+	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", revalidate)
+		serve(w, r, s.index, http.StatusNotFound)
+	})
 	return secure(mux)
 }
 
@@ -213,12 +219,12 @@ func (s *site) serveAsset(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", cache)
-	serve(w, r, a)
+	serve(w, r, a, http.StatusOK)
 }
 
-// serve answers a, compressed when the client accepts gzip, and 304 when
-// the client's copy is current.
-func serve(w http.ResponseWriter, r *http.Request, a *asset) {
+// serve answers a with status, compressed when the client accepts gzip, and
+// 304 when the client's copy is current.
+func serve(w http.ResponseWriter, r *http.Request, a *asset, status int) {
 	h := w.Header()
 	h.Set("Content-Type", a.ctype)
 	body, tag := a.body, a.etag
@@ -230,12 +236,12 @@ func serve(w http.ResponseWriter, r *http.Request, a *asset) {
 		}
 	}
 	h.Set("ETag", tag)
-	if match := r.Header.Get("If-None-Match"); match != "" && etagListHas(match, tag) {
+	if match := r.Header.Get("If-None-Match"); status == http.StatusOK && match != "" && etagListHas(match, tag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
 	h.Set("Content-Length", fmt.Sprint(len(body)))
-	w.WriteHeader(http.StatusOK)
+	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
 		w.Write(body)
 	}
