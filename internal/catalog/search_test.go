@@ -1,8 +1,10 @@
 package catalog
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -55,5 +57,30 @@ func TestSearchAndCategories(t *testing.T) {
 		`{"path":"Apparel \u003e Tops","products":1,"stock":0},{"path":"Home \u003e Kitchen","products":1,"stock":0}]`
 	if got := asJSON(v["categories"]); got != want {
 		t.Errorf("categories:\n got %s\nwant %s", got, want)
+	}
+}
+
+// BenchmarkBrowse is the catalog page's first render at the largest demo
+// catalog (20,000 products, what serve --demo makes for a million
+// customers): the category tree and a search, each a scan of the catalog,
+// against the first page of the unfiltered list, which is not.
+func BenchmarkBrowse(b *testing.B) {
+	h := Handler(NewStore(openDB(b)))
+	req := httptest.NewRequest("POST", "/api/catalog/products", bytes.NewReader(bulkBody(20000)))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != 200 {
+		b.Fatalf("import: %d %.300s", w.Code, w.Body)
+	}
+	for _, path := range []string{"/api/catalog/products?limit=50", "/api/catalog/categories", "/api/catalog/products?limit=50&q=product+1999"} {
+		b.Run(path[len("/api/catalog/"):], func(b *testing.B) {
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+				if w.Code != 200 {
+					b.Fatalf("%s: %d", path, w.Code)
+				}
+			}
+		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/valyala/fastjson"
 
 	"tailor/internal/store"
 )
@@ -161,6 +162,7 @@ func (s *Store) List(ctx context.Context, opts ListOptions) ([]Product, string, 
 	}
 	out := make([]Product, 0, min(limit, 1024))
 	next := ""
+	var fp fastjson.Parser
 	for n := 0; ok; ok = it.Next() {
 		if n++; n%1024 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -171,15 +173,21 @@ func (s *Store) List(ctx context.Context, opts ListOptions) ([]Product, string, 
 		if err != nil {
 			return nil, "", fmt.Errorf("catalog list: %w", err)
 		}
-		p, err := decodeStored(string(it.Key()[len(keyPrefix):]), v)
+		id := it.Key()[len(keyPrefix):]
+		if len(want) > 0 || query != "" {
+			// Filters read a few fields of every product: those are
+			// picked out of the JSON, and only matches are decoded whole.
+			f, err := scanStored(&fp, id, v)
+			if err != nil {
+				return nil, "", err
+			}
+			if len(want) > 0 && !inCategory(categoryPath(string(f.category)), want) || query != "" && !f.matches(query) {
+				continue
+			}
+		}
+		p, err := decodeStored(string(id), v)
 		if err != nil {
 			return nil, "", err
-		}
-		if len(want) > 0 && !inCategory(categoryPath(p.Category), want) {
-			continue
-		}
-		if query != "" && !matches(p, query) {
-			continue
 		}
 		if len(out) == limit {
 			// One more match exists, so there is a next page.
@@ -194,11 +202,35 @@ func (s *Store) List(ctx context.Context, opts ListOptions) ([]Product, string, 
 	return out, next, nil
 }
 
-// matches reports whether p's id, name or brand contains q (lower case).
-func matches(p Product, q string) bool {
-	brand, _ := p.Attrs["brand"].(string)
-	for _, s := range []string{p.ID, p.Name, brand} {
-		if strings.Contains(strings.ToLower(s), q) {
+// scanned is what a scan of the catalog reads of each product.
+type scanned struct {
+	id, category []byte
+	name, brand  []byte
+	stock        int64
+	stockTracked bool
+}
+
+// scanStored picks the fields scans filter and count on out of a stored
+// product, without decoding it whole. The slices point into p's buffers:
+// valid until p's next Parse.
+func scanStored(p *fastjson.Parser, id, v []byte) (scanned, error) {
+	o, err := p.ParseBytes(v)
+	if err != nil {
+		return scanned{}, fmt.Errorf("catalog: stored product %q is corrupt: %w", id, err)
+	}
+	f := scanned{id: id, category: o.GetStringBytes("category"), name: o.GetStringBytes("name"),
+		brand: o.GetStringBytes("attributes", "brand")}
+	if s := o.Get("stock"); s != nil && s.Type() == fastjson.TypeNumber {
+		f.stock, f.stockTracked = s.GetInt64(), true
+	}
+	return f, nil
+}
+
+// matches reports whether the product's id, name or brand contains q
+// (lower case).
+func (f scanned) matches(q string) bool {
+	for _, s := range [][]byte{f.id, f.name, f.brand} {
+		if len(s) >= len(q) && strings.Contains(strings.ToLower(string(s)), q) {
 			return true
 		}
 	}
@@ -223,6 +255,7 @@ func (s *Store) Categories(ctx context.Context) ([]Category, error) {
 	}
 	defer it.Close()
 	byPath := make(map[string]*Category)
+	var fp fastjson.Parser
 	for n, ok := 0, it.First(); ok; ok = it.Next() {
 		if n++; n%1024 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -233,26 +266,34 @@ func (s *Store) Categories(ctx context.Context) ([]Category, error) {
 		if err != nil {
 			return nil, fmt.Errorf("catalog categories: %w", err)
 		}
-		p, err := decodeStored(string(it.Key()[len(keyPrefix):]), v)
+		f, err := scanStored(&fp, it.Key()[len(keyPrefix):], v)
 		if err != nil {
 			return nil, err
 		}
-		path := strings.Join(categoryPath(p.Category), " > ")
-		c := byPath[path]
+		c := byPath[string(f.category)] // no allocation for the lookup
 		if c == nil {
-			c = &Category{Path: path}
-			byPath[path] = c
+			c = &Category{Path: strings.Join(categoryPath(string(f.category)), " > ")}
+			byPath[string(f.category)] = c
 		}
 		c.Products++
-		if p.Stock != nil {
-			c.Stock += *p.Stock
-		}
+		c.Stock += f.stock
 	}
 	if err := it.Error(); err != nil {
 		return nil, fmt.Errorf("catalog categories: %w", err)
 	}
-	out := make([]Category, 0, len(byPath))
+	// Spellings of one path ("A>B", "A > B") are counted apart above,
+	// and merged here.
+	merged := make(map[string]*Category, len(byPath))
 	for _, c := range byPath {
+		if m := merged[c.Path]; m != nil {
+			m.Products += c.Products
+			m.Stock += c.Stock
+		} else {
+			merged[c.Path] = c
+		}
+	}
+	out := make([]Category, 0, len(merged))
+	for _, c := range merged {
 		out = append(out, *c)
 	}
 	slices.SortFunc(out, func(a, b Category) int { return strings.Compare(a.Path, b.Path) })
