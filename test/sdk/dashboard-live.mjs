@@ -194,9 +194,15 @@ try {
   await phone(page)
   await page.goto(`${base}/`)
   await page.getByTestId('stat-profiles').waitFor()
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
-  check(overflow <= 0, `the overview fits 390 px (overflows by ${overflow} px)`)
+  const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+  check(await overflow() <= 0, `the overview fits 390 px (overflows by ${await overflow()} px)`)
   await shot(page, 'overview-390')
+  // The other pages fit a phone too (wide tables scroll inside their box).
+  for (const [path, ready] of [['/events', 'stream-status'], ['/sources', 'snippet'], ['/catalog', 'products'], [`/catalog/${encodeURIComponent(sample.id)}`, 'price']]) {
+    await page.goto(base + path)
+    await page.getByTestId(ready).first().waitFor()
+    check(await overflow() <= 0, `${path} fits 390 px (overflows by ${await overflow()} px)`)
+  }
 
   const found = problems()
   check(found.length === 0, `browser problems: ${found.join('; ')}`)

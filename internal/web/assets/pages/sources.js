@@ -154,11 +154,13 @@ export default function Page() {
         <input id="src-name" value=${name} required maxlength="200" placeholder="iOS app" onInput=${(e) => setName(e.currentTarget.value)} /></div>
       <div><label for="src-trust">Trust</label>
         <select id="src-trust" value=${trust} onChange=${(e) => setTrust(e.currentTarget.value)}>
-          <option value="server">server (a backend: may link identities by email)</option>
-          <option value="client">client (a browser or app: its key is public)</option>
+          <option value="server">server (a backend)</option>
+          <option value="client">client (a browser or app)</option>
         </select></div>
       <button class="btn primary" type="submit" disabled=${creating || !name.trim()}>Create source</button>
     </div>
+    <p class="muted small">A client key is public (it ships in the page or app): an email or phone its events carry
+      never joins them to an existing customer's profile. A server key's events may.</p>
     <${ErrorBox} error=${createError} />
   </form>
   ${current && html`<${Snippets} key=${current.id} source=${current} />`}`;
