@@ -109,6 +109,13 @@ function Browse({ query }) {
   };
   const root = useMemo(() => (cats.list ? tree(cats.list) : null), [cats.list]);
   const crumbs = category ? category.split(' > ') : [];
+  // Without a search, the tree knows how many products the list has.
+  let total = null;
+  if (root && !query.q) {
+    let node = root;
+    for (const c of crumbs) node = node && [...node.children.values()].find((k) => k.name.toLowerCase() === c.toLowerCase());
+    total = node ? node.products : null;
+  }
 
   return html`<h1>Catalog</h1>
   <div class="cat-layout">
@@ -130,7 +137,8 @@ function Browse({ query }) {
       </h2>
       <${ErrorBox} error=${res.error} />
       ${res.products && res.products.length === 0 && html`<p>No products${query.q ? ` match “${query.q}”` : ''}${category ? ' in this category' : ''}.</p>`}
-      ${res.products && res.products.length > 0 && html`<p class="muted small" data-testid="product-count">${fmtNum(res.products.length)}${res.next ? '+' : ''} products</p>
+      ${res.products && res.products.length > 0 && html`<p class="muted small" data-testid="product-count">${total !== null && total > res.products.length
+          ? `${fmtNum(res.products.length)} of ${fmtNum(total)} products` : `${fmtNum(res.products.length)}${res.next ? '+' : ''} products`}</p>
         <${ProductTable} products=${res.products} caption="Products" />`}
       ${res.loading ? html`<${Spinner} />` : res.next && html`<button class="btn" type="button" onClick=${more}>Load more</button>`}
     </section>
@@ -191,6 +199,7 @@ export default function Page({ params, query }) {
     .cat-tree li { margin: .15rem 0; }
     .cat-tree a[aria-current="page"] { font-weight: 700; }
     #cat-q { width: 100%; }
+    .cat-out, .cat-low { white-space: nowrap; }
     .cat-out { background: var(--danger); color: #fff; }
     .cat-low { background: var(--warn); color: #000; }
     @media (max-width: 700px) { .cat-layout { grid-template-columns: 1fr; } }
