@@ -116,7 +116,7 @@ try {
 
   // Live events: an event sent with the SDK appears, with its JSON.
   await page.goto(`${base}/events`)
-  await page.getByTestId('stream-status').filter({ hasText: 'Live' }).waitFor()
+  await page.locator('[data-testid="stream-status"][data-source=""]').filter({ hasText: 'Live' }).waitFor()
   const userId = `live-${run}`
   const eventName = `Dashboard Check ${run}`
   const sent = await sdkSend(opts['write-key'], userId, eventName)
@@ -135,7 +135,7 @@ try {
   // Filter by source: the default source's stream carries it.
   await page.getByLabel('Source').selectOption('default')
   await page.waitForURL((u) => new URL(u).searchParams.get('source') === 'default')
-  await page.getByTestId('stream-status').filter({ hasText: 'Live' }).waitFor()
+  await page.locator('[data-testid="stream-status"][data-source="default"]').filter({ hasText: 'Live' }).waitFor()
   const second = `Second Check ${run}`
   check(!(await sdkSend(opts['write-key'], userId, second)).error, 'second SDK send')
   await page.getByTestId('events-list').locator('li', { hasText: second }).waitFor({ timeout: 10000 })

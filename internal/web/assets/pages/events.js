@@ -33,8 +33,12 @@ function useStream(source, running) {
   const [status, setStatus] = useState('connecting');
   const [error, setError] = useState(null);
   const [dropped, setDropped] = useState(0);
+  // connected is the source of the open stream ('' for all), null while
+  // none is open: until then, messages of the chosen source are not seen.
+  const [connected, setConnected] = useState(null);
   const seq = useRef(0);
   useEffect(() => {
+    setConnected(null);
     if (!running) { setStatus('paused'); return undefined; }
     const url = '/api/events/stream' + (source ? `?source=${encodeURIComponent(source)}` : '');
     const es = new EventSource(url);
@@ -51,9 +55,10 @@ function useStream(source, running) {
     es.addEventListener('dropped', (ev) => {
       try { setDropped((n) => n + JSON.parse(ev.data).dropped); } catch { /* ignore */ }
     });
-    es.onopen = () => { setStatus('live'); setError(null); };
+    es.onopen = () => { setStatus('live'); setError(null); setConnected(source); };
     es.onerror = () => {
       if (gone) return;
+      setConnected(null);
       if (es.readyState === EventSource.CLOSED) {
         // Refused (not allowed, too many streams): say why, and stop.
         setStatus('stopped');
@@ -64,7 +69,7 @@ function useStream(source, running) {
     };
     return () => { gone = true; es.close(); };
   }, [source, running]);
-  return { items, setItems, status, error, dropped, setDropped };
+  return { items, setItems, status, error, dropped, setDropped, connected };
 }
 
 function Message({ e }) {
@@ -121,7 +126,7 @@ export default function Page({ query }) {
   const [running, setRunning] = useState(true);
   const [type, setType] = useState('');
   const [sources, setSources] = useState(null);
-  const { items, setItems, status, error, dropped, setDropped } = useStream(source, running);
+  const { items, setItems, status, error, dropped, setDropped, connected } = useStream(source, running);
   useEffect(() => {
     // Listing sources needs the admin role; others type the id.
     api('/api/sources').then((r) => setSources(r.sources || []), () => setSources(false));
@@ -164,7 +169,7 @@ export default function Page({ query }) {
       <button class="btn" type="button" onClick=${() => setRunning(!running)} aria-pressed=${!running}>
         ${running ? 'Pause' : 'Resume'}</button>
       <button class="btn" type="button" onClick=${() => { setItems([]); setDropped(0); }}>Clear</button>
-      <span role="status" data-testid="stream-status"><span class=${'live-dot' + (status === 'live' ? ' on' : '')} aria-hidden="true"></span>${statusText}</span>
+      <span role="status" data-testid="stream-status" data-source=${connected ?? undefined}><span class=${'live-dot' + (status === 'live' ? ' on' : '')} aria-hidden="true"></span>${statusText}</span>
     </div>
     <${ErrorBox} error=${error} />
     ${dropped > 0 && html`<p class="small" role="status">${fmtNum(dropped)} messages were not shown: they arrived faster than this page could take them.</p>`}
