@@ -147,7 +147,6 @@ try {
   await page.waitForTimeout(1000)
   check(await page.getByTestId('events-list').locator('li', { hasText: whilePaused }).count() === 0, 'a paused debugger shows no new events')
   step('live events', { event: eventName })
-  await shot(page, 'events') // paused: no open stream keeps the network busy
   await page.getByRole('button', { name: 'Resume' }).click()
   await page.getByTestId('stream-status').filter({ hasText: 'Live' }).waitFor()
 
@@ -163,6 +162,9 @@ try {
   await page.getByRole('button', { name: 'Refresh' }).click()
   await page.getByTestId('rejected-table').locator('tr', { hasText: `No Identity ${run}` }).waitFor()
   step('rejected shown live and stored')
+  await page.getByTestId('events-list').locator('li', { hasText: eventName }).locator('summary').click()
+  await page.getByRole('button', { name: 'Pause' }).click()
+  await shot(page, 'events') // paused: no open stream keeps the network busy
 
   // Sources: create one, copy its key, send with it, revoke it.
   await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base })

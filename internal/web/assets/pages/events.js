@@ -72,6 +72,14 @@ function useStream(source, running) {
   return { items, setItems, status, error, dropped, setDropped, connected };
 }
 
+// segmentName names the segment of the events Tailor records when a
+// profile enters or leaves one.
+function segmentName(e) {
+  if (e.event !== 'segment_entered' && e.event !== 'segment_exited') return '';
+  const p = e.json && e.json.properties;
+  return p && (p.segment_name || p.segment_id) ? `: ${p.segment_name || p.segment_id}` : '';
+}
+
 function Message({ e }) {
   const rejected = e.kind === 'rejected';
   const who = e.user_id ? `user ${e.user_id}` : e.anonymous_id ? `anon ${e.anonymous_id}` : '';
@@ -84,7 +92,7 @@ function Message({ e }) {
       <summary>
         <span class="mono small muted">${fmtTime(e.received_at)}</span>
         <span class=${'badge' + (rejected ? ' badge-bad' : '')}>${rejected ? 'rejected' : e.type}</span>
-        <strong class="ev-name">${rejected ? e.reason : e.event || e.type}</strong>
+        <strong class="ev-name">${rejected ? e.reason : e.event || e.type}${segmentName(e)}</strong>
         <span class="muted small">${rejected ? `${e.endpoint || ''}${e.index >= 0 ? ` #${e.index}` : ''}` : who}</span>
         <span class="muted small ev-src">${e.source_id}</span>
       </summary>
