@@ -101,8 +101,7 @@ func TestStatsSurviveRestart(t *testing.T) {
 	if code, _ := n.post("/v1/batch", `{"batch":[{"type":"track","event":"No Id"},{"type":"track"}]}`); code != 400 {
 		t.Fatalf("all-rejected batch: %d, want 400", code)
 	}
-	n.srv.Stats.Sample()
-	n.stop()
+	n.stop() // samples and saves
 	n = startNode(t, dir)
 	code, st := n.get("/api/stats")
 	cur, _ := st["current"].(map[string]any)

@@ -9,8 +9,8 @@ import (
 
 // Current is the overview's figures now.
 type Current struct {
-	// EventsPerSecond is the rate of accepted events over the latest
-	// reading interval.
+	// EventsPerSecond is the rate of accepted events in the latest 10 s
+	// interval (the one before while the latest has run for under 5 s).
 	EventsPerSecond  float64 `json:"events_per_second"`
 	AppliedPerSecond float64 `json:"applied_per_second"`
 	Profiles         int64   `json:"profiles"`
@@ -64,15 +64,22 @@ func (s *Sampler) Stats(rangeName string) (Answer, bool) {
 	s.mu.Lock()
 	hour := s.rings[0].series(now.Unix())
 	pts := s.rings[ri].series(now.Unix())
-	// The change since the last reading is not in the rings yet; the
-	// last-hour sums include it so that an entry shows at once.
+	// The change since the last reading is not in the rings yet: it is
+	// shown in the current interval (of these copies), so that what just
+	// happened shows at once, also in the first seconds after a start.
 	pending := delta(s.last, cur, now.Sub(s.lastAt))
+	at := midpoint(s.lastAt, now)
 	s.mu.Unlock()
+	// A change over longer than two readings' time means nobody is
+	// sampling (tests, a stopped sampler): it is not spread over a point.
+	if now.Sub(s.lastAt) <= 2*s.opts.Interval {
+		foldAt(hour, Ranges[0].Step, at, pending)
+		foldAt(pts, Ranges[ri].Step, at, pending)
+	}
 
 	a := Answer{Now: now.Unix(), Range: rangeName, Step: Ranges[ri].Step}
 	a.Current = Current{Profiles: cur.Profiles, LagEvents: cur.LagEvents, LagSeconds: cur.LagSeconds,
-		RejectedTotal: cur.Rejected, RejectedLastHour: pending.Rejected,
-		SegmentEntriesLastHour: pending.Entered, SegmentExitsLastHour: pending.Exited}
+		RejectedTotal: cur.Rejected}
 	// The hour ring's oldest point began up to a step more than an hour
 	// ago: it is left out of the sums.
 	for _, p := range hour[1:] {
@@ -80,8 +87,11 @@ func (s *Sampler) Stats(rangeName string) (Answer, bool) {
 		a.Current.SegmentEntriesLastHour += p.Entered
 		a.Current.SegmentExitsLastHour += p.Exited
 	}
+	// The rate now is the latest interval's, unless it has run for less
+	// than minRateSeconds (too short to say much): then the one before.
 	for i := len(hour) - 1; i >= 0; i-- {
-		if p := hour[i]; p.Seconds > 0 {
+		p := hour[i]
+		if p.Seconds >= minRateSeconds || p.Seconds > 0 && (i == 0 || hour[i-1].Seconds == 0) {
 			a.Current.EventsPerSecond = float64(p.Accepted) / p.Seconds
 			a.Current.AppliedPerSecond = float64(p.Applied) / p.Seconds
 			break
@@ -109,6 +119,18 @@ func (s *Sampler) Stats(rangeName string) (Answer, bool) {
 	}
 	return a, true
 }
+
+// foldAt folds d into the point of series pts (of step seconds) holding
+// unix second t, if there is one.
+func foldAt(pts []Point, step, t int64, d Point) {
+	i := len(pts) - 1 - int((pts[len(pts)-1].T-(t-t%step))/step)
+	if i >= 0 && i < len(pts) {
+		pts[i].fold(d)
+	}
+}
+
+// minRateSeconds is the shortest interval whose rate is the current rate.
+const minRateSeconds = 5
 
 func num(v float64) *float64 { return &v }
 

@@ -109,17 +109,23 @@ func New(opts Options) (*Sampler, error) {
 }
 
 // Sample takes a reading and folds its change since the previous one into
-// every ring, at the instant of the reading.
+// every ring.
 func (s *Sampler) Sample() {
 	cur, now := s.opts.Read(), s.opts.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d := delta(s.last, cur, now.Sub(s.lastAt))
+	at := midpoint(s.lastAt, now)
 	s.last, s.lastAt = cur, now
 	for i := range s.rings {
-		s.rings[i].add(now.Unix(), d)
+		s.rings[i].add(at, d)
 	}
 }
+
+// midpoint is the unix second a change between readings at a and b is
+// filed under: readings come at any phase of the 10 s intervals, and the
+// middle of what one covers lands each in its own interval.
+func midpoint(a, b time.Time) int64 { return a.Add(b.Sub(a) / 2).Unix() }
 
 // delta is the interval between readings a and b, dt apart.
 func delta(a, b Reading, dt time.Duration) Point {
@@ -140,7 +146,8 @@ func delta(a, b Reading, dt time.Duration) Point {
 }
 
 // Run samples every Interval and saves every PersistEvery until ctx ends,
-// then saves once more (the caller closes the store after Run returns).
+// then samples and saves once more (the caller closes the store after Run
+// returns).
 func (s *Sampler) Run(ctx context.Context) {
 	sample := time.NewTicker(s.opts.Interval)
 	defer sample.Stop()
@@ -149,6 +156,7 @@ func (s *Sampler) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			s.Sample() // the last seconds too
 			if err := s.Save(); err != nil {
 				slog.Error("save stats", "err", err)
 			}

@@ -105,12 +105,14 @@ func TestRatesAndSums(t *testing.T) {
 	if got := last(a.Series.T); got != n.now.Unix() {
 		t.Errorf("last point starts at %d, want the current interval %d", got, n.now.Unix())
 	}
-	// 14 readings: the last 14 points have values, the ones before are gaps.
-	if v := a.Series.EventsPerSecond[360-15]; v != nil {
-		t.Errorf("point before the first reading = %v, want a gap (nil)", *v)
-	}
-	if v := a.Series.EventsPerSecond[360-14]; v == nil || *v != 50 {
-		t.Errorf("first reading's events/s = %v, want 50", v)
+	// 14 readings, each filed under the middle of the 10 s it covers: the
+	// 14 points before the current one have values, the ones before them
+	// and the current one (nothing happened in it yet) are gaps.
+	for i, want := range map[int]float64{360 - 16: -1, 360 - 15: 50, 360 - 3: 5, 360 - 2: 5, 360 - 1: -1} {
+		v := a.Series.EventsPerSecond[i]
+		if want < 0 && v != nil || want >= 0 && (v == nil || *v != want) {
+			t.Errorf("point %d events/s = %v, want %v (-1: a gap)", i, v, want)
+		}
 	}
 
 	// The day range folds the readings into 5 min points: the first one
@@ -129,6 +131,40 @@ func TestRatesAndSums(t *testing.T) {
 	}
 }
 
+func TestWhatIsNotSampledYetShows(t *testing.T) {
+	n, s := newNode(t, nil)
+	// A start: 2,000 events in the first 4 s, before the first reading.
+	n.step(4*time.Second, 2000, 3, 1)
+	a, _ := s.Stats("hour")
+	if got := a.Current.EventsPerSecond; got != 500 {
+		t.Errorf("events/s before the first reading = %v, want 500 (the only interval so far)", got)
+	}
+	if a.Current.RejectedLastHour != 3 || a.Current.SegmentEntriesLastHour != 1 {
+		t.Errorf("last hour: %d rejected, %d entries; want 3 and 1", a.Current.RejectedLastHour, a.Current.SegmentEntriesLastHour)
+	}
+	if v := last(a.Series.EventsPerSecond); v == nil || *v != 500 {
+		t.Errorf("current point = %v, want 500", v)
+	}
+	w, _ := s.Stats("week")
+	if v := last(w.Series.Rejected); v == nil || *v != 3 {
+		t.Errorf("week's current point rejected = %v, want 3", v)
+	}
+	// A reading, then 1 s more at another rate: under 5 s, the current
+	// rate stays the last full interval's. The reading is filed under the
+	// first interval (the middle of what it covers), the second after it
+	// under the next.
+	n.step(6*time.Second, 0, 0, 0)
+	s.Sample()
+	n.step(time.Second, 100, 0, 0)
+	a, _ = s.Stats("hour")
+	if got := a.Current.EventsPerSecond; got != 200 {
+		t.Errorf("events/s 1 s into an interval = %v, want 200 (2,000 in the 10 s before)", got)
+	}
+	if v := last(a.Series.EventsPerSecond); v == nil || *v != 100 {
+		t.Errorf("current point = %v, want 100 (the second after the reading)", v)
+	}
+}
+
 func TestCounterResetCountsFromZero(t *testing.T) {
 	n, s := newNode(t, nil)
 	n.step(10*time.Second, 100, 0, 0)
@@ -138,7 +174,7 @@ func TestCounterResetCountsFromZero(t *testing.T) {
 	n.now = n.now.Add(10 * time.Second)
 	s.Sample()
 	a, _ := s.Stats("hour")
-	if v := last(a.Series.EventsPerSecond); v == nil || *v != 3 {
+	if v := a.Series.EventsPerSecond[358]; v == nil || *v != 3 {
 		t.Errorf("events/s after a reset = %v, want 3 (30 events in 10 s)", v)
 	}
 }

@@ -80,7 +80,6 @@ try {
   await page.getByRole('button', { name: 'Last hour' }).click()
   await page.getByRole('img', { name: /Chart: Events per second, 360 points/ }).waitFor()
   step('overview', { profiles: shown })
-  await shot(page, 'overview')
 
   // The overview refreshes itself every 10 s, and not while its tab is
   // hidden (a page of its own, on a clock the test moves).
@@ -227,7 +226,11 @@ try {
   check((await page.getByTestId('price').textContent()).includes(String(Math.floor(sample.price))), 'the product page shows its price')
   step('catalog', { category: top, search: word, found: want.length })
 
-  // The overview on a phone.
+  // The overview's picture is taken last, when its charts have a few
+  // points (one every 10 s), then on a phone.
+  await page.goto(`${base}/`)
+  await page.getByTestId('stat-profiles').waitFor()
+  await shot(page, 'overview')
   await phone(page)
   await page.goto(`${base}/`)
   await page.getByTestId('stat-profiles').waitFor()
