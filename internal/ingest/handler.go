@@ -153,6 +153,30 @@ func (h *Handler) now() time.Time {
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status := apierr.WriteError(w, r, apierr.Tracking, err)
 	h.metrics.requests.WithLabelValues(strconv.Itoa(status)).Inc()
+	h.publishRefusal(r, err)
+}
+
+// publishRefusal shows the live debugger's viewers of every source a
+// request refused for its write key: wiring an SDK with a wrong or revoked
+// key is the commonest mistake, and such a request belongs to no source.
+func (h *Handler) publishRefusal(r *http.Request, err error) {
+	var ae *apierr.Error
+	if !errors.As(err, &ae) || ae.Code != apierr.BadWriteKey && ae.Code != apierr.NoWriteKey || !h.Live.Wants("") {
+		return
+	}
+	reason := err.Error()
+	if key, _, ok := r.BasicAuth(); ok && key != "" {
+		reason += " (" + maskKey(key) + ")"
+	}
+	h.Live.Publish(&live.Event{Kind: live.KindRejected, ReceivedAt: h.now().UTC(), Endpoint: r.URL.Path, Index: -1, Reason: reason})
+}
+
+// maskKey shows enough of a write key to recognise it, not to use it.
+func maskKey(k string) string {
+	if len(k) <= 8 {
+		return "key of " + strconv.Itoa(len(k)) + " characters"
+	}
+	return "key " + k[:4] + "…" + k[len(k)-2:]
 }
 
 // drainGrace is how long a request refused before its body was read may

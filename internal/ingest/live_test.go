@@ -145,3 +145,43 @@ func BenchmarkBatchValidLive(b *testing.B) {
 		})
 	}
 }
+
+func TestLiveSeesRefusedWriteKeys(t *testing.T) {
+	h, _ := newTestHandler()
+	h.Live = live.NewHub(4, 16)
+	all, _ := h.Live.Subscribe("")
+	one, _ := h.Live.Subscribe("default")
+	for _, tc := range []struct {
+		name, key, body string
+		want            string
+	}{
+		{"revoked key in the header", "revoked-key-0123456789", `{"userId":"u","event":"E"}`, "unknown write key (key revo…89)"},
+		{"short key", "abc", `{"userId":"u","event":"E"}`, "unknown write key (key of 3 characters)"},
+		{"unknown key in the body", "", `{"userId":"u","event":"E","writeKey":"nope"}`, "unknown write key"},
+		{"no key", "", `{"userId":"u","event":"E"}`, "missing write key"},
+	} {
+		req := httptest.NewRequest("POST", "/v1/track", strings.NewReader(tc.body))
+		if tc.key != "" {
+			req.SetBasicAuth(tc.key, "")
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != 401 {
+			t.Errorf("%s: %d, want 401", tc.name, w.Code)
+		}
+		select {
+		case e := <-all.C():
+			if e.Kind != live.KindRejected || e.SourceID != "" || !strings.HasPrefix(e.Reason, tc.want) || e.Endpoint != "/v1/track" {
+				t.Errorf("%s: live event %+v, want a rejection naming %q", tc.name, e, tc.want)
+			}
+			if tc.key != "" && strings.Contains(e.Reason, tc.key) && len(tc.key) > 8 {
+				t.Errorf("%s: the reason %q shows the whole key", tc.name, e.Reason)
+			}
+		default:
+			t.Errorf("%s: no live event for the refused request", tc.name)
+		}
+	}
+	if n := len(one.C()); n != 0 {
+		t.Errorf("a viewer of one source got %d refusals that belong to no source", n)
+	}
+}

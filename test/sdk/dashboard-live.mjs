@@ -195,6 +195,15 @@ try {
   check(!(await apiGet('/api/sources')).sources.some((s) => s.id === listed.id), 'the API no longer lists the revoked source')
   const afterRevoke = await sdkSend(key, `src-${run}`, `After Revoke ${run}`)
   check(afterRevoke.statuses.includes(401) && afterRevoke.error, `the SDK's request with the revoked key is refused: ${JSON.stringify(afterRevoke)}`)
+  // The debugger of every source shows such refusals too, with the key masked.
+  await page.goto(`${base}/events`)
+  await page.locator('[data-testid="stream-status"][data-source=""]').filter({ hasText: 'Live' }).waitFor()
+  const again = await sdkSend(key, `src-${run}`, `Revoked Again ${run}`)
+  check(again.statuses.includes(401), `the revoked key is refused again: ${JSON.stringify(again)}`)
+  const refusal = page.getByTestId('events-list').locator('li[data-kind="rejected"]', { hasText: 'unknown write key' })
+  await refusal.first().waitFor({ timeout: 10000 })
+  const refusalText = await refusal.first().textContent()
+  check(!refusalText.includes(key) && refusalText.includes(key.slice(0, 4)), `the refusal names the key masked: ${refusalText}`)
   step('sources', { created: listed.id, revokedRequest: afterRevoke })
 
   // Catalog: the category tree, a category, a search, a product.
