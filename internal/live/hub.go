@@ -6,7 +6,10 @@
 // lossy: at most Hub.max subscribers, each with a small buffer; Publish
 // never blocks, and a message that finds a subscriber's buffer full is
 // dropped for that subscriber and counted, and the subscriber is told how
-// many it missed. With no subscriber, Publish is one atomic load.
+// many it missed. With no subscriber, publishing is one atomic load (about
+// 2 ns, no allocation: BenchmarkPublish); with one, a 100-message batch
+// costs ingest about 1.3 times as much (BenchmarkBatchValidLive in
+// package ingest, the subscriber's goroutine sharing the 2 cores).
 package live
 
 import (
