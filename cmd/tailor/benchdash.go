@@ -73,7 +73,7 @@ func dashboardPages(id dashIDs) []dashPage {
 		{"why", "/segments/" + seg + "/why/" + prof, one(get("/api/segments/"+seg+"/explain/"+prof), get("/api/segments/"+seg))},
 		{"events", "/events", one(get("/api/sources"), get("/api/rejected?limit=50"))},
 		{"sources", "/sources", one(get("/api/sources"))},
-		{"catalog", "/catalog", one(get("/api/catalog/products?limit=100"))},
+		{"catalog", "/catalog", one(get("/api/catalog/categories"), get("/api/catalog/products?limit=50"))},
 		{"product", "/catalog/" + url.PathEscape(id.Product), one(get("/api/catalog/products/" + url.PathEscape(id.Product)))},
 		{"users", "/users", one(get("/api/users"))},
 	}

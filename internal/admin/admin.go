@@ -41,6 +41,9 @@ type API struct {
 	Merges   Merges
 	Rejected *ingest.Rejected
 	Sources  *ingest.Sources
+	// Stats serves GET /api/stats and Live GET /api/events/stream, the
+	// dashboard's overview figures and live events debugger (may be nil).
+	Stats, Live http.Handler
 	// Catalog serves /api/catalog/ (may be nil).
 	Catalog http.Handler
 	// Segments serves /api/segments (may be nil).
@@ -76,6 +79,12 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("GET /api/sources", a.listSources)
 	mux.HandleFunc("POST /api/sources", a.createSource)
 	mux.HandleFunc("DELETE /api/sources/{id}", a.deleteSource)
+	if a.Stats != nil {
+		mux.Handle("GET /api/stats", a.Stats)
+	}
+	if a.Live != nil {
+		mux.Handle("GET /api/events/stream", a.Live)
+	}
 	if a.Catalog != nil {
 		mux.Handle("/api/catalog/", a.Catalog)
 	}

@@ -34,8 +34,9 @@ const MaxListLimit = 1000
 //	                                    (Content-Type application/x-ndjson), up to
 //	                                    MaxBulkBody bytes (else 413); answers
 //	                                    {"upserted":N,"rejected":[{"index","line","id","reason"}]}
-//	GET    /api/catalog/products?category=C&limit=N&cursor=X
+//	GET    /api/catalog/products?category=C&q=Q&limit=N&cursor=X
 //	                                    {"products":[...],"next_cursor":"X or empty"}
+//	GET    /api/catalog/categories      {"categories":[{"path","products","stock"}]}
 //
 // A bulk body stores its valid products even when others are rejected; it is
 // answered 400 only when every product was rejected, or when the body is not
@@ -49,6 +50,7 @@ func Handler(s *Store) http.Handler {
 	mux.HandleFunc("DELETE /api/catalog/products/{id}", h.delete)
 	mux.HandleFunc("POST /api/catalog/products", h.bulk)
 	mux.HandleFunc("GET /api/catalog/products", h.list)
+	mux.HandleFunc("GET /api/catalog/categories", h.categories)
 	// Without these, ServeMux would answer wrong methods and unknown paths
 	// in plain text.
 	mux.HandleFunc("/api/catalog/products/{id}", methodNotAllowed("GET, HEAD, PUT, DELETE"))
@@ -200,7 +202,11 @@ type listResult struct {
 // escaping in a URL whatever the ids hold.
 func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	opts := ListOptions{Category: q.Get("category"), Limit: DefaultListLimit}
+	opts := ListOptions{Category: q.Get("category"), Query: q.Get("q"), Limit: DefaultListLimit}
+	if len(opts.Query) > maxQuery {
+		fail(w, r, apierr.Errorf(apierr.BadRequest, "q: at most %d bytes, got %d", maxQuery, len(opts.Query)))
+		return
+	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > MaxListLimit {
@@ -227,6 +233,18 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 		res.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(next))
 	}
 	apierr.WriteJSON(w, http.StatusOK, res)
+}
+
+// maxQuery bounds ?q= (a search box, not a document).
+const maxQuery = 200
+
+func (h *handler) categories(w http.ResponseWriter, r *http.Request) {
+	cs, err := h.s.Categories(r.Context())
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	apierr.WriteJSON(w, http.StatusOK, map[string]any{"categories": cs})
 }
 
 // readBody reads the whole body, answering 413 past limit bytes and 400 when

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/valyala/fastjson"
 
 	"tailor/internal/store"
 )
@@ -131,6 +133,9 @@ type ListOptions struct {
 	After string
 	// Limit is the page size; 0 or less means DefaultListLimit.
 	Limit int
+	// Query keeps the products whose id, name or brand attribute contains
+	// it, without case (the dashboard's search box). Empty keeps all.
+	Query string
 }
 
 // List returns up to opts.Limit products in id order, and the id to pass as
@@ -141,6 +146,7 @@ func (s *Store) List(ctx context.Context, opts ListOptions) ([]Product, string, 
 		limit = DefaultListLimit
 	}
 	want := categoryPath(opts.Category)
+	query := strings.ToLower(strings.TrimSpace(opts.Query))
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte(keyPrefix), UpperBound: keyUpper})
 	if err != nil {
 		return nil, "", fmt.Errorf("catalog list: %w", err)
@@ -156,6 +162,7 @@ func (s *Store) List(ctx context.Context, opts ListOptions) ([]Product, string, 
 	}
 	out := make([]Product, 0, min(limit, 1024))
 	next := ""
+	var fp fastjson.Parser
 	for n := 0; ok; ok = it.Next() {
 		if n++; n%1024 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -166,12 +173,21 @@ func (s *Store) List(ctx context.Context, opts ListOptions) ([]Product, string, 
 		if err != nil {
 			return nil, "", fmt.Errorf("catalog list: %w", err)
 		}
-		p, err := decodeStored(string(it.Key()[len(keyPrefix):]), v)
+		id := it.Key()[len(keyPrefix):]
+		if len(want) > 0 || query != "" {
+			// Filters read a few fields of every product: those are
+			// picked out of the JSON, and only matches are decoded whole.
+			f, err := scanStored(&fp, id, v)
+			if err != nil {
+				return nil, "", err
+			}
+			if len(want) > 0 && !inCategory(categoryPath(string(f.category)), want) || query != "" && !f.matches(query) {
+				continue
+			}
+		}
+		p, err := decodeStored(string(id), v)
 		if err != nil {
 			return nil, "", err
-		}
-		if len(want) > 0 && !inCategory(categoryPath(p.Category), want) {
-			continue
 		}
 		if len(out) == limit {
 			// One more match exists, so there is a next page.
@@ -184,6 +200,104 @@ func (s *Store) List(ctx context.Context, opts ListOptions) ([]Product, string, 
 		return nil, "", fmt.Errorf("catalog list: %w", err)
 	}
 	return out, next, nil
+}
+
+// scanned is what a scan of the catalog reads of each product.
+type scanned struct {
+	id, category []byte
+	name, brand  []byte
+	stock        int64
+	stockTracked bool
+}
+
+// scanStored picks the fields scans filter and count on out of a stored
+// product, without decoding it whole. The slices point into p's buffers:
+// valid until p's next Parse.
+func scanStored(p *fastjson.Parser, id, v []byte) (scanned, error) {
+	o, err := p.ParseBytes(v)
+	if err != nil {
+		return scanned{}, fmt.Errorf("catalog: stored product %q is corrupt: %w", id, err)
+	}
+	f := scanned{id: id, category: o.GetStringBytes("category"), name: o.GetStringBytes("name"),
+		brand: o.GetStringBytes("attributes", "brand")}
+	if s := o.Get("stock"); s != nil && s.Type() == fastjson.TypeNumber {
+		f.stock, f.stockTracked = s.GetInt64(), true
+	}
+	return f, nil
+}
+
+// matches reports whether the product's id, name or brand contains q
+// (lower case).
+func (f scanned) matches(q string) bool {
+	for _, s := range [][]byte{f.id, f.name, f.brand} {
+		if len(s) >= len(q) && strings.Contains(strings.ToLower(string(s)), q) {
+			return true
+		}
+	}
+	return false
+}
+
+// Category is one category path with its products: Products counts those
+// filed exactly under Path, Stock adds up their tracked stock.
+type Category struct {
+	Path     string `json:"path"`
+	Products int    `json:"products"`
+	Stock    int64  `json:"stock"`
+}
+
+// Categories returns every category path products are filed under, by
+// path: the leaves of the category tree (a client adds up the levels
+// above). It reads the whole catalog.
+func (s *Store) Categories(ctx context.Context) ([]Category, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte(keyPrefix), UpperBound: keyUpper})
+	if err != nil {
+		return nil, fmt.Errorf("catalog categories: %w", err)
+	}
+	defer it.Close()
+	byPath := make(map[string]*Category)
+	var fp fastjson.Parser
+	for n, ok := 0, it.First(); ok; ok = it.Next() {
+		if n++; n%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return nil, fmt.Errorf("catalog categories: %w", err)
+		}
+		f, err := scanStored(&fp, it.Key()[len(keyPrefix):], v)
+		if err != nil {
+			return nil, err
+		}
+		c := byPath[string(f.category)] // no allocation for the lookup
+		if c == nil {
+			c = &Category{Path: strings.Join(categoryPath(string(f.category)), " > ")}
+			byPath[string(f.category)] = c
+		}
+		c.Products++
+		c.Stock += f.stock
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("catalog categories: %w", err)
+	}
+	// Spellings of one path ("A>B", "A > B") are counted apart above,
+	// and merged here.
+	merged := make(map[string]*Category, len(byPath))
+	for _, c := range byPath {
+		if m := merged[c.Path]; m != nil {
+			m.Products += c.Products
+			m.Stock += c.Stock
+		} else {
+			merged[c.Path] = c
+		}
+	}
+	out := make([]Category, 0, len(merged))
+	for _, c := range merged {
+		out = append(out, *c)
+	}
+	slices.SortFunc(out, func(a, b Category) int { return strings.Compare(a.Path, b.Path) })
+	return out, nil
 }
 
 // Count returns the number of products in the catalog.

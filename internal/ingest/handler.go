@@ -22,6 +22,7 @@ import (
 	"tailor/internal/apierr"
 	"tailor/internal/event"
 	"tailor/internal/eventlog"
+	"tailor/internal/live"
 )
 
 // Appender is the part of the event log ingest needs.
@@ -41,6 +42,12 @@ type Handler struct {
 	// Authorization header may read their bodies at once (0 means
 	// DefaultBodyKeyedLimit). Set it before serving.
 	BodyKeyedLimit int
+	// Live is told of accepted messages once they are durable and of
+	// rejected ones, for the live events debugger; nil tells nobody.
+	Live *live.Hub
+
+	// accepted and rejected count messages since start (Counts).
+	accepted, rejected atomic.Uint64
 
 	// bodyKeyed counts the requests reading a body that carries their write
 	// key. Their key is known only once the body is in, so an anonymous
@@ -146,6 +153,30 @@ func (h *Handler) now() time.Time {
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status := apierr.WriteError(w, r, apierr.Tracking, err)
 	h.metrics.requests.WithLabelValues(strconv.Itoa(status)).Inc()
+	h.publishRefusal(r, err)
+}
+
+// publishRefusal shows the live debugger's viewers of every source a
+// request refused for its write key: wiring an SDK with a wrong or revoked
+// key is the commonest mistake, and such a request belongs to no source.
+func (h *Handler) publishRefusal(r *http.Request, err error) {
+	var ae *apierr.Error
+	if !errors.As(err, &ae) || ae.Code != apierr.BadWriteKey && ae.Code != apierr.NoWriteKey || !h.Live.Wants("") {
+		return
+	}
+	reason := err.Error()
+	if key, _, ok := r.BasicAuth(); ok && key != "" {
+		reason += " (" + maskKey(key) + ")"
+	}
+	h.Live.Publish(&live.Event{Kind: live.KindRejected, ReceivedAt: h.now().UTC(), Endpoint: r.URL.Path, Index: -1, Reason: reason})
+}
+
+// maskKey shows enough of a write key to recognise it, not to use it.
+func maskKey(k string) string {
+	if len(k) <= 8 {
+		return "key of " + strconv.Itoa(len(k)) + " characters"
+	}
+	return "key " + k[:4] + "…" + k[len(k)-2:]
 }
 
 // drainGrace is how long a request refused before its body was read may
@@ -301,6 +332,7 @@ func (h *Handler) serveSingle(w http.ResponseWriter, r *http.Request, typ event.
 	if decodeErr != nil {
 		h.reject(meta.SourceID, r.URL.Path, []RejectedEvent{{Index: 0, Reason: decodeErr.Error(), Body: truncateBody(raw)}}, start)
 		h.metrics.rejected.WithLabelValues(reasonLabel(decodeErr)).Inc()
+		h.rejected.Add(1)
 		h.fail(w, r, apierr.New(apierr.InvalidMessage, decodeErr.Error()))
 		return
 	}
@@ -327,6 +359,7 @@ func (h *Handler) failParse(w http.ResponseWriter, r *http.Request, c caller, ra
 	}
 	h.reject(src, r.URL.Path, []RejectedEvent{{Index: -1, Reason: ve.Error(), Body: truncateBody(raw)}}, start)
 	h.metrics.rejected.WithLabelValues(reasonLabel(ve)).Inc()
+	h.rejected.Add(1)
 	h.fail(w, r, apierr.New(apierr.InvalidJSON, ve.Error()))
 }
 
@@ -453,6 +486,7 @@ func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request) {
 	for reason, n := range reasons {
 		h.metrics.rejected.WithLabelValues(reason).Add(float64(n))
 	}
+	h.rejected.Add(uint64(nRejected))
 	if n := len(rejEvents); n > 0 {
 		rejEvents[n-1].More = nRejected - n
 	}
@@ -522,13 +556,45 @@ func (h *Handler) append(ctx context.Context, evs []*event.Event, raws [][]byte,
 			continue
 		}
 		h.metrics.events.WithLabelValues(string(evs[i].Type)).Inc()
+		h.accepted.Add(1)
+		if h.Live.Wants(evs[i].SourceID) {
+			h.Live.Publish(liveEvent(evs[i], raws[i]))
+		}
 	}
 	return nil
+}
+
+// liveEvent is e as the live debugger shows it. raw is copied: it lives in
+// a pooled buffer.
+func liveEvent(e *event.Event, raw []byte) *live.Event {
+	name := e.Event
+	if name == "" {
+		name = e.Name
+	}
+	return &live.Event{Kind: live.KindAccepted, SourceID: e.SourceID, Type: string(e.Type), Event: name,
+		MessageID: e.MessageID, UserID: e.UserID, AnonymousID: e.AnonymousID, ReceivedAt: e.ReceivedAt.UTC(),
+		JSON: bytes.Clone(raw)}
+}
+
+// Counts is what ingest has done since start.
+type Counts struct {
+	Accepted uint64 // messages appended to the log (duplicates not counted)
+	Rejected uint64 // messages refused by validation
+}
+
+// Counts returns the handler's counts.
+func (h *Handler) Counts() Counts {
+	return Counts{Accepted: h.accepted.Load(), Rejected: h.rejected.Load()}
 }
 
 func (h *Handler) reject(src, endpoint string, evs []RejectedEvent, at time.Time) {
 	for i := range evs {
 		evs[i].At, evs[i].SourceID, evs[i].Endpoint = at.UTC(), src, endpoint
+		if h.Live.Wants(src) {
+			e := evs[i]
+			h.Live.Publish(&live.Event{Kind: live.KindRejected, SourceID: src, ReceivedAt: e.At, Endpoint: endpoint,
+				Index: e.Index, Reason: e.Reason, Body: e.Body, More: e.More})
+		}
 	}
 	h.Rejected.add(evs)
 }

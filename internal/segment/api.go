@@ -353,6 +353,13 @@ type EngineStats struct {
 	Timers      int    `json:"timers"`
 }
 
+// Moves returns the entries into and exits from saved segments since
+// start: two atomic loads, for callers that sample them often (Stats also
+// walks the index).
+func (e *Engine) Moves() (entered, exited uint64) {
+	return e.entered.Load(), e.exited.Load()
+}
+
 // Stats reports the engine's counters.
 func (e *Engine) Stats() EngineStats {
 	st := EngineStats{Index: e.ix.Stats(), Entered: e.entered.Load(), Exited: e.exited.Load(), Evaluations: e.evals.Load()}

@@ -30,9 +30,11 @@ import (
 	"tailor/internal/eventlog"
 	"tailor/internal/identity"
 	"tailor/internal/ingest"
+	"tailor/internal/live"
 	"tailor/internal/processor"
 	"tailor/internal/profile"
 	"tailor/internal/segment"
+	"tailor/internal/stats"
 	"tailor/internal/store"
 	"tailor/internal/web"
 )
@@ -198,6 +200,10 @@ type Server struct {
 	// password when this start created it ("" on later starts): shown once.
 	AdminEmail    string
 	AdminPassword string
+	// Stats keeps the overview's figures over time; Live fans accepted and
+	// rejected messages out to the live events debugger.
+	Stats *stats.Sampler
+	Live  *live.Hub
 
 	WriteKey   string
 	AdminToken string
@@ -326,7 +332,7 @@ func (s *Server) open(ctx context.Context) error {
 	s.Ingest = ingest.NewHandler(s.Log, s.Sources, s.Rejected, s.Registry)
 	s.Ingest.BodyKeyedLimit = s.cfg.MaxBodyKeyedRequests
 	s.registerGauges()
-	return nil
+	return s.openDashboardData()
 }
 
 // setting returns the persisted value of key; on first start it stores
@@ -394,6 +400,7 @@ func (s *Server) Handler() http.Handler {
 		Catalog: catalog.Handler(s.Catalog), Segments: (&segment.HTTP{Engine: s.Segments, Lookup: s.lookupProfile}).Handler()}
 	mux := http.NewServeMux()
 	api.ProfileSegments = s.profileSegments
+	api.Stats, api.Live = s.Stats, s.Live
 	mux.Handle("/v1/", s.Ingest)
 	mux.Handle("/api/", api.Handler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
@@ -433,6 +440,7 @@ func (s *Server) Start() (string, error) {
 	bg, cancel := context.WithCancel(context.Background())
 	s.bgCancel = cancel
 	s.Segments.Start(bg)
+	s.startStats(bg)
 	s.bgWG.Add(2)
 	go func() {
 		defer s.bgWG.Done()
@@ -471,6 +479,7 @@ func (s *Server) Start() (string, error) {
 		WriteTimeout:      s.cfg.WriteTimeout,
 		IdleTimeout:       idleTimeout,
 	}
+	s.httpSrv.RegisterOnShutdown(s.Live.Close)
 	go func() {
 		if err := s.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			slog.Error("http server", "err", err)

@@ -24,6 +24,7 @@ const (
 	PrefixHistory    = "sh/"  // segment: <segment id>\x00<day:4> -> size and changes that day (JSON)
 	PrefixIndex      = "si/"  // segment: the index's event columns (persist.go)
 	PrefixAuth       = "au/"  // auth: u/<email> -> account, s/<sha256 of session id> -> session, k/csrf -> secret
+	PrefixStats      = "ts/"  // stats: <range> -> the range's points (JSON)
 )
 
 // Keyspace describes one prefix and its owner.
@@ -51,6 +52,7 @@ var Keyspaces = []Keyspace{
 	{PrefixHistory, "segment"},
 	{PrefixIndex, "segment"},
 	{PrefixAuth, "auth"},
+	{PrefixStats, "stats"},
 }
 
 // Key returns prefix+suffix as a new byte slice.
