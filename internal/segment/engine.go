@@ -250,8 +250,7 @@ func (e *Engine) Apply(ev *event.Event, r profile.Resolution) {
 	ix := e.ix
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	_, known := ix.lookupRaw(r.Profile)
-	ord := ix.ord(r.Profile)
+	ord, known := ix.ordKnown(r.Profile)
 	// A new profile is evaluated in every segment (one that holds for a
 	// profile with no events, a "not did", holds for it from the start),
 	// and so is a profile that others merged into.

@@ -56,6 +56,9 @@ type stream struct {
 	// arrays holds, per array property ("products"), the item offsets its
 	// "products[].field" columns share.
 	arrays map[string]*array
+	// subs finds the columns of "k.f" (subs[0]) and "k[].f" (subs[1]) by
+	// k then f, without building the path string for every value.
+	subs [2]map[string]map[string]*column
 }
 
 // array is one array property of a stream: its items are numbered in row
@@ -183,7 +186,7 @@ func (s *stream) appendEvent(ord uint32, ts uint32, props map[string]any) {
 		case map[string]any:
 			for k2, v2 := range x {
 				if scalar(v2) {
-					if c := s.column(k+"."+k2, false); c != nil {
+					if c := s.subColumn(k, k2, false); c != nil {
 						s.put(c, row, v2)
 					}
 				}
@@ -219,7 +222,7 @@ func (s *stream) appendArray(row int, k string, elems []any) {
 			if !scalar(v) {
 				continue
 			}
-			if c := s.column(k+"[]."+f, true); c != nil {
+			if c := s.subColumn(k, f, true); c != nil {
 				s.put(c, item, v)
 			}
 		}
@@ -228,6 +231,35 @@ func (s *stream) appendArray(row int, k string, elems []any) {
 		a.ends.set(row, uint32(a.items))
 		a.rows = row + 1
 	}
+}
+
+// subColumn is column(k+"."+f) or, for multi, column(k+"[]."+f).
+func (s *stream) subColumn(k, f string, multi bool) *column {
+	i := 0
+	if multi {
+		i = 1
+	}
+	if c := s.subs[i][k][f]; c != nil {
+		return c
+	}
+	sep := "."
+	if multi {
+		sep = "[]."
+	}
+	c := s.column(k+sep+f, multi)
+	if c == nil {
+		return nil // not cached: the keys are the sender's to choose
+	}
+	if s.subs[i] == nil {
+		s.subs[i] = make(map[string]map[string]*column)
+	}
+	m := s.subs[i][k]
+	if m == nil {
+		m = make(map[string]*column)
+		s.subs[i][k] = m
+	}
+	m[f] = c
+	return c
 }
 
 // array returns the array property k, creating it.

@@ -98,13 +98,21 @@ func NewIndex() *Index {
 
 // ord returns the ordinal of profile id, creating it. Caller holds mu.
 func (ix *Index) ord(id string) uint32 {
-	if o, ok := ix.lookupRaw(id); ok {
-		return ix.canon[o]
-	}
+	o, _ := ix.ordKnown(id)
+	return o
+}
+
+// ordKnown is ord, and whether the profile had an ordinal already: one
+// dictionary probe for both.
+func (ix *Index) ordKnown(id string) (uint32, bool) {
+	n := ix.ids.len()
 	o := ix.ids.intern(kindString, id, 0) - 1
+	if int(o) < n {
+		return ix.canon[o], true
+	}
 	ix.canon = append(ix.canon, o)
 	ix.alive.Add(o)
-	return o
+	return o, false
 }
 
 // lookup returns the surviving ordinal of profile id.
