@@ -25,8 +25,8 @@ type dict struct {
 	arena []byte
 	slots []uint32 // open addressing by hash: id, 0 = empty; len is a power of two
 	// tags holds 8 bits of each slot's hash: a probe compares the value
-	// (a random read of the entry and the arena) only when they agree,
-	// which made interning several times cheaper on big dictionaries.
+	// (a random read of the entry and of the arena) only when they agree,
+	// so a probe past another value's slot rarely leaves the table.
 	tags  []uint8
 	bools [2]uint32
 }
