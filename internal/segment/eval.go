@@ -360,12 +360,12 @@ func (ev *evaluation) trait(r *Rule, path string) (*roaring.Bitmap, error) {
 			}
 			continue
 		}
-		for j, id := range ch[:end] {
-			if table[id] {
-				d.set(base + j)
-			}
-			if nextOf != nil && id != 0 {
-				ev.noteNext(uint32(base+j), nextOf[id])
+		ch.match(end, base, table, d)
+		if nextOf != nil {
+			for j := range end {
+				if id := col.vals.get(base + j); id != 0 {
+					ev.noteNext(uint32(base+j), nextOf[id])
+				}
 			}
 		}
 	}

@@ -84,7 +84,7 @@ const MaxTraitColumns = 4096
 // traitColumn is one trait key over the surviving ords.
 type traitColumn struct {
 	dict dict
-	vals vec32
+	vals idvec // ord → id: one byte per profile for a trait of few values (country, plan)
 }
 
 // NewIndex returns an empty index.

@@ -68,14 +68,14 @@ func (e *Engine) SearchTrait(key, op, value string, limit int) ([]string, error)
 	if !some {
 		return out, nil
 	}
-	for ci := 0; ci*vecChunk < col.vals.n; ci++ {
-		ch := col.vals.chunk(ci)
-		if ch == nil {
+	n := ix.nords()
+	for ci := 0; ci*vecChunk < n; ci++ {
+		if col.vals.chunk(ci) == nil {
 			continue
 		}
 		base := ci * vecChunk
-		for j, id := range ch[:min(col.vals.n-base, vecChunk)] {
-			if id == 0 || !table[id] {
+		for j := range min(n-base, vecChunk) {
+			if id := col.vals.get(base + j); id == 0 || !table[id] {
 				continue
 			}
 			// Merged-away ordinals have their traits cleared; the check

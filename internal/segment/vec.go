@@ -169,6 +169,39 @@ func (v *idvec) set(i int, x uint32) {
 	ch.w32[j] = x
 }
 
+// chunk returns chunk c, nil when it holds only zeros.
+func (v *idvec) chunk(c int) *idchunk {
+	if c >= len(v.chunks) {
+		return nil
+	}
+	ch := &v.chunks[c]
+	if ch.w8 == nil && ch.w16 == nil && ch.w32 == nil {
+		return nil
+	}
+	return ch
+}
+
+// matchIDs sets in d the rows base+j whose id matches table.
+func matchIDs[T uint8 | uint16 | uint32](ids []T, base int, table []bool, d dense) {
+	for j, id := range ids {
+		if table[id] {
+			d.set(base + j)
+		}
+	}
+}
+
+// match is matchIDs over the first n rows of the chunk, at its width.
+func (ch *idchunk) match(n, base int, table []bool, d dense) {
+	switch {
+	case ch.w8 != nil:
+		matchIDs(ch.w8[:n], base, table, d)
+	case ch.w16 != nil:
+		matchIDs(ch.w16[:n], base, table, d)
+	default:
+		matchIDs(ch.w32[:n], base, table, d)
+	}
+}
+
 func (v *idvec) bytes() int {
 	n := 0
 	for _, c := range v.chunks {
