@@ -110,8 +110,14 @@ type Engine struct {
 	prepared, fed bool
 
 	timers timerHeap
-	plans  planCache // compiled saved rules, for single evaluations
-	sgBuf  single    // the single evaluation singleFor hands out
+	// fired is the instant (unix seconds) up to which due timers have
+	// fired: memberships are those of that instant as far as time goes.
+	// The checkpoint keeps it, and Begin after a restart evaluates at it,
+	// so that the changes time made later are recorded by the timers with
+	// the same causes (message ids) they had before a crash, not twice.
+	fired, resumeAt int64
+	plans           planCache // compiled saved rules, for single evaluations
+	sgBuf           single    // the single evaluation singleFor hands out
 	// byKey caches affectedBy; traitSegs lists the segments that read
 	// traits. Both are in dependency order and rebuilt by reorder.
 	byKey     map[string][]*saved
@@ -135,7 +141,8 @@ type Engine struct {
 // saved is one saved segment and its membership.
 type saved struct {
 	def             Definition
-	idx             int // position in Engine.order
+	fresh           bool // no checkpointed members (saved since the last checkpoint)
+	idx             int  // position in Engine.order
 	members         *roaring.Bitmap
 	deps            deps
 	due             vec32 // ord → pending timer instant, 0 = none
@@ -410,6 +417,11 @@ func (e *Engine) Checkpoint(b *pebble.Batch) error {
 		}
 		s.dirty = false
 	}
+	if e.fired > 0 {
+		if err := b.Set(firedKey, binary.BigEndian.AppendUint64(nil, uint64(e.fired)), nil); err != nil {
+			return err
+		}
+	}
 	if err := e.checkpointOrdinals(b); err != nil {
 		return err
 	}
@@ -533,6 +545,9 @@ func (e *Engine) Load(ctx context.Context, src interface {
 				return err
 			}
 		}
+		if err := e.loadFired(db); err != nil {
+			return err
+		}
 	}
 	if src == nil || upTo == 0 {
 		return nil
@@ -634,9 +649,29 @@ func (e *Engine) loadOrdinals(db *pebble.DB) error {
 	return nil
 }
 
+// firedKey keeps Engine.fired; "!" is in no segment id.
+var firedKey = store.Key(store.PrefixMembers, "!fired")
+
+func (e *Engine) loadFired(db *pebble.DB) error {
+	v, closer, err := db.Get(firedKey)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return fmt.Errorf("segment timers: corrupt instant %x", v)
+	}
+	e.resumeAt = int64(binary.BigEndian.Uint64(v))
+	return nil
+}
+
 func (e *Engine) loadMembers(db *pebble.DB, s *saved) error {
 	v, closer, err := db.Get(store.Key(store.PrefixMembers, s.def.ID))
 	if errors.Is(err, pebble.ErrNotFound) {
+		s.fresh = true
 		return nil
 	}
 	if err != nil {
@@ -726,14 +761,23 @@ func (e *Engine) Begin() {
 	ix := e.ix
 	ix.mu.Lock()
 	e.loading = false
+	// At the checkpoint's instant, not now: what time changed since is
+	// the timers' to record (they fire at once for what is past due),
+	// with the causes they had if they fired before a crash. A segment
+	// saved since the checkpoint enters nobody, as when it was saved.
 	now := e.opts.Now()
+	if e.resumeAt > 0 && e.resumeAt < now.Unix() {
+		now = time.Unix(e.resumeAt, 0)
+	}
 	// The models first: the segments that rank by them evaluate with them.
 	e.computeModels(now)
 	for _, s := range e.order {
-		if err := e.refresh(s, now, "start-"+fmt.Sprint(now.Unix()), true); err != nil {
+		if err := e.refresh(s, now, "start-"+fmt.Sprint(now.Unix()), !s.fresh); err != nil {
 			slog.Error("segment: evaluation failed", "segment", s.def.ID, "err", err)
 		}
+		s.fresh = false
 	}
+	e.fired = now.Unix()
 	ix.mu.Unlock()
 }
 

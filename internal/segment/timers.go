@@ -76,6 +76,7 @@ func (e *Engine) fire(now time.Time) int {
 		e.evaluateOne(s, t.ord, now, "t"+strconv.FormatUint(uint64(t.at), 10))
 		n++
 	}
+	e.fired = max(e.fired, sec)
 	return n
 }
 
