@@ -242,6 +242,9 @@ func (h *HTTP) now() time.Time {
 // record appends the event a followed link stands for; a failure is
 // logged, never shown to the person who clicked.
 func (h *HTTP) record(ctx context.Context, c track.Claims, name, id string, extra map[string]any) error {
+	if c.Key == PreviewKey {
+		return nil // a preview's links work but are nobody's message
+	}
 	p, ok := h.Engine.Profiles.Profile(c.Profile)
 	if !ok {
 		return ErrNoProfile

@@ -224,11 +224,13 @@ func (e *Engine) Render(ctx context.Context, req RenderRequest) (Rendered, error
 	return e.render(ctx, &t, req, false)
 }
 
+// PreviewKey is the send key of previews: their tracking links record
+// nothing.
+const PreviewKey = "preview"
+
 // Preview renders t (saved or not) for a profile without claiming coupons.
 func (e *Engine) Preview(ctx context.Context, t *Template, req RenderRequest) (Rendered, error) {
-	if req.SendKey == "" {
-		req.SendKey = "preview"
-	}
+	req.SendKey = PreviewKey
 	return e.render(ctx, t, req, true)
 }
 
