@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 
@@ -27,9 +28,15 @@ func TestClaimIsIdempotentPerSendKeyAndUniqueAcrossReopen(t *testing.T) {
 	if again, _ := p.Claim("spring", "send-1"); again != c1 {
 		t.Fatalf("same key got %q then %q", c1, again)
 	}
-	db.Close() // a crash after the first claim: the claim was synced
-
-	db, err = store.Open(dir, 8<<20)
+	// A crash after the first claim: copy the store's files as they are on
+	// disk while it is still open (nothing flushed or closed), and go on
+	// with the copy.
+	crashed := t.TempDir()
+	if err := os.CopyFS(crashed, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db, err = store.Open(crashed, 8<<20)
 	if err != nil {
 		t.Fatal(err)
 	}

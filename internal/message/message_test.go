@@ -155,6 +155,7 @@ func TestRenderBindings(t *testing.T) {
 		{"missing product is empty", `[{{ catalog["nope"].name }}]`, "[]", nil, false},
 		{"coupon per send key", "{% coupon spring %}", "spring-key1", nil, false},
 		{"empty coupon pool fails", "{% coupon empty %}", "", nil, true},
+		{"confirm link", `{{ confirm_url | slice: 0, 6 }}`, "/t/d/e", nil, false},
 		{"runtime error fails", "{{ 1 | divided_by: 0 }}", "", nil, true},
 	}
 	for _, c := range cases {

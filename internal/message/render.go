@@ -278,6 +278,9 @@ func (e *Engine) render(ctx context.Context, t *Template, req RenderRequest, pre
 		"catalog":         catalogValue{products: e.Products, ctx: ctx},
 		"unsubscribe_url": unsub,
 		"preferences_url": prefs,
+		// confirm_url is the double opt-in confirmation link, for the
+		// (transactional) template that asks for it.
+		"confirm_url": link(track.KindConfirm, ""),
 		stateKey:          &renderState{ctx: ctx, sendKey: req.SendKey, preview: preview},
 	}
 	out := Rendered{Channel: t.Channel, Template: t.ID, Version: t.Version, Locale: c.locale}
