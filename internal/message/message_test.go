@@ -40,7 +40,7 @@ func (f *fakeCoupons) Available(pool string) (int, error) {
 	return 5, nil
 }
 
-func newTestEngine(t *testing.T) *Engine {
+func newTestEngine(t testing.TB) *Engine {
 	t.Helper()
 	db, err := store.Open(t.TempDir(), 8<<20)
 	if err != nil {

@@ -281,7 +281,7 @@ func (e *Engine) render(ctx context.Context, t *Template, req RenderRequest, pre
 		// confirm_url is the double opt-in confirmation link, for the
 		// (transactional) template that asks for it.
 		"confirm_url": link(track.KindConfirm, ""),
-		stateKey:          &renderState{ctx: ctx, sendKey: req.SendKey, preview: preview},
+		stateKey:      &renderState{ctx: ctx, sendKey: req.SendKey, preview: preview},
 	}
 	out := Rendered{Channel: t.Channel, Template: t.ID, Version: t.Version, Locale: c.locale}
 	for _, f := range []struct {
@@ -307,8 +307,10 @@ func (e *Engine) render(ctx context.Context, t *Template, req RenderRequest, pre
 		out.To = str(traits["email"])
 		if out.HTML != "" && e.Signer != nil {
 			out.HTML = rewriteLinks(out.HTML, func(u string) string {
-				if strings.HasPrefix(u, base+"/") {
-					return u // our own signed links (unsubscribe, preferences) stay as they are
+				for _, k := range []string{track.KindUnsubscribe, track.KindPreferences, track.KindConfirm, track.KindClick} {
+					if strings.HasPrefix(u, base+track.Path(k)) {
+						return u // our own signed links stay as they are
+					}
 				}
 				return link(track.KindClick, u)
 			})

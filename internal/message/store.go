@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -43,15 +44,14 @@ type Store struct {
 	eng *liquid.Engine
 	now func() time.Time
 
-	mu     sync.Mutex // serializes saves (version numbering)
-	cacheM sync.RWMutex
-	cache  map[string]*compiled // "<id>@<version>"
+	mu       sync.Mutex // serializes saves (version numbering)
+	versions sync.Map   // "<id>@<version>" -> Template: versions never change, so a send reads each once
 }
 
 // NewStore returns a template store over db; eng parses the templates (the
 // one the renderer uses, with its tags and filters).
 func NewStore(db *pebble.DB, eng *liquid.Engine) *Store {
-	return &Store{db: db, eng: eng, now: time.Now, cache: map[string]*compiled{}}
+	return &Store{db: db, eng: eng, now: time.Now}
 }
 
 func versionKey(id string, v int) []byte {
@@ -127,6 +127,10 @@ func (s *Store) Get(id string, v int) (Template, error) {
 		}
 		v = h.Version
 	}
+	ck := id + "@" + strconv.Itoa(v)
+	if t, ok := s.versions.Load(ck); ok {
+		return t.(Template), nil
+	}
 	raw, c, err := s.db.Get(versionKey(id, v))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return Template{}, fmt.Errorf("template %q version %d: %w", id, v, ErrNotFound)
@@ -139,6 +143,7 @@ func (s *Store) Get(id string, v int) (Template, error) {
 	if err := json.Unmarshal(raw, &t); err != nil {
 		return Template{}, fmt.Errorf("decode template %s@%d: %w", id, v, err)
 	}
+	s.versions.Store(ck, t)
 	return t, nil
 }
 
