@@ -73,20 +73,6 @@ type State struct {
 	Pending    map[string]time.Time   `json:"pending,omitempty"`    // double opt-in asked, by channel
 }
 
-func (s *State) clone() State {
-	c := State{Consents: map[string]Entry{}, Suppressed: map[string]Suppression{}, Pending: map[string]time.Time{}}
-	for k, v := range s.Consents {
-		c.Consents[k] = v
-	}
-	for k, v := range s.Suppressed {
-		c.Suppressed[k] = v
-	}
-	for k, v := range s.Pending {
-		c.Pending[k] = v
-	}
-	return c
-}
-
 func (s *State) set(channel, purpose string, e Entry) {
 	if s.Consents == nil {
 		s.Consents = map[string]Entry{}
@@ -110,9 +96,96 @@ type Consent struct {
 	profiles track.Profiles
 	opts     Options
 
-	mu     sync.RWMutex // state is written on the processor goroutine, read by senders and the API
-	states map[string]*State
-	dirty  map[string]bool // profile ids changed (or removed) since the last checkpoint
+	mu     sync.RWMutex      // state is written on the processor goroutine, read by senders and the API
+	states map[string][]rec  // compact: a profile costs ~100 bytes, not a State's three maps
+	work   map[string]*State // the profiles one Apply changes, packed back at its end
+	dirty  map[string]bool   // profile ids changed (or removed) since the last checkpoint
+	intern map[string]string // sources, so that a million "trait" strings are one
+}
+
+// rec is one fact of a profile's consent, packed.
+type rec struct {
+	at      int64  // unix nanos
+	text    string // consent: source; suppression: reason "\x00" address
+	ch, pur uint8  // index in Channels, Purposes
+	kind    uint8
+	granted bool
+}
+
+const (
+	kindConsent uint8 = iota
+	kindSuppressed
+	kindPending
+)
+
+func (c *Consent) internStr(s string) string {
+	if v, ok := c.intern[s]; ok {
+		return v
+	}
+	if len(c.intern) < 1024 {
+		c.intern[s] = s
+	}
+	return s
+}
+
+func (c *Consent) pack(s *State) []rec {
+	var out []rec
+	for i, ch := range Channels {
+		for j, pu := range Purposes {
+			if e, ok := s.Consents[ch+"/"+pu]; ok {
+				out = append(out, rec{at: nanos(e.At), text: c.internStr(e.Source), ch: uint8(i), pur: uint8(j), kind: kindConsent, granted: e.Granted})
+			}
+		}
+		if x, ok := s.Suppressed[ch]; ok {
+			out = append(out, rec{at: nanos(x.At), text: c.internStr(x.Reason) + "\x00" + x.Address, ch: uint8(i), kind: kindSuppressed})
+		}
+		if t, ok := s.Pending[ch]; ok {
+			out = append(out, rec{at: nanos(t), ch: uint8(i), kind: kindPending})
+		}
+	}
+	return slices.Clip(out)
+}
+
+// nanos keeps the zero time zero (its UnixNano is out of range).
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+func unpack(rs []rec) *State {
+	s := &State{Consents: map[string]Entry{}, Suppressed: map[string]Suppression{}, Pending: map[string]time.Time{}}
+	for _, r := range rs {
+		ch, at := Channels[r.ch], fromNanos(r.at)
+		switch r.kind {
+		case kindConsent:
+			s.Consents[ch+"/"+Purposes[r.pur]] = Entry{Granted: r.granted, Source: r.text, At: at}
+		case kindSuppressed:
+			reason, addr, _ := strings.Cut(r.text, "\x00")
+			s.Suppressed[ch] = Suppression{Reason: reason, Address: addr, At: at}
+		case kindPending:
+			s.Pending[ch] = at
+		}
+	}
+	return s
+}
+
+func find(rs []rec, kind uint8, ch string, pur string) (rec, bool) {
+	ci, pi := slices.Index(Channels, ch), slices.Index(Purposes, pur)
+	for _, r := range rs {
+		if r.kind == kind && int(r.ch) == ci && (kind != kindConsent || int(r.pur) == pi) {
+			return r, true
+		}
+	}
+	return rec{}, false
 }
 
 // New returns the consent state stored in db. profiles is read by Allowed
@@ -121,7 +194,8 @@ func New(db *pebble.DB, profiles track.Profiles, opts Options) *Consent {
 	if opts.OptOut == nil {
 		opts.OptOut = []string{"inapp", "webhook"}
 	}
-	return &Consent{db: db, profiles: profiles, opts: opts, states: map[string]*State{}, dirty: map[string]bool{}}
+	return &Consent{db: db, profiles: profiles, opts: opts, states: map[string][]rec{}, work: map[string]*State{},
+		dirty: map[string]bool{}, intern: map[string]string{}}
 }
 
 // Options returns the options in effect.
@@ -141,7 +215,7 @@ func (c *Consent) Load() error {
 			it.Close()
 			return fmt.Errorf("load consent of %s: %w", it.Key(), err)
 		}
-		c.states[strings.TrimPrefix(string(it.Key()), store.PrefixConsent)] = &s
+		c.states[strings.TrimPrefix(string(it.Key()), store.PrefixConsent)] = c.pack(&s)
 	}
 	return it.Close()
 }
@@ -156,6 +230,7 @@ func (c *Consent) Apply(e *event.Event, r profile.Resolution) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	defer c.flush()
 	for _, m := range r.Merged {
 		c.merge(r.Profile, m)
 	}
@@ -243,31 +318,51 @@ func (c *Consent) traits(id string, traits map[string]any, at time.Time) {
 		if !ok {
 			continue
 		}
-		if s := c.states[id]; s != nil {
+		if s := c.work[id]; s != nil {
 			if _, seen := s.Consents[ch+"/marketing"]; seen {
 				continue
 			}
+		} else if _, seen := find(c.states[id], kindConsent, ch, "marketing"); seen {
+			continue
 		}
 		c.state(id).set(ch, "marketing", Entry{Granted: v, Source: SourceTrait, At: at})
 	}
 }
 
+// state returns the working state of id for this Apply.
 func (c *Consent) state(id string) *State {
 	c.dirty[id] = true
-	s := c.states[id]
+	s := c.work[id]
 	if s == nil {
-		s = &State{}
-		c.states[id] = s
+		s = unpack(c.states[id])
+		c.work[id] = s
 	}
 	return s
 }
 
+// flush packs the states this Apply changed.
+func (c *Consent) flush() {
+	for id, s := range c.work {
+		if rs := c.pack(s); len(rs) > 0 {
+			c.states[id] = rs
+		} else {
+			delete(c.states, id)
+		}
+	}
+	clear(c.work)
+}
+
 // merge folds from's state into into's: per key the later decision wins.
 func (c *Consent) merge(into, from string) {
-	f := c.states[from]
-	if f == nil {
+	var f *State
+	if w := c.work[from]; w != nil {
+		f = w
+	} else if rs := c.states[from]; rs != nil {
+		f = unpack(rs)
+	} else {
 		return
 	}
+	delete(c.work, from)
 	delete(c.states, from)
 	c.dirty[from] = true
 	s := c.state(into)
@@ -301,14 +396,14 @@ func (c *Consent) Checkpoint(b *pebble.Batch) error {
 	defer c.mu.Unlock()
 	for id := range c.dirty {
 		k := store.Key(store.PrefixConsent, id)
-		s := c.states[id]
-		if s == nil {
+		rs := c.states[id]
+		if rs == nil {
 			if err := b.Delete(k, nil); err != nil {
 				return err
 			}
 			continue
 		}
-		v, err := json.Marshal(s)
+		v, err := json.Marshal(unpack(rs))
 		if err != nil {
 			return fmt.Errorf("encode consent of %s: %w", id, err)
 		}
@@ -324,10 +419,7 @@ func (c *Consent) Checkpoint(b *pebble.Batch) error {
 func (c *Consent) Get(id string) State {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	if s := c.states[id]; s != nil {
-		return s.clone()
-	}
-	return (&State{}).clone()
+	return *unpack(c.states[id])
 }
 
 // Address returns the address p is reached at on channel; inapp and
@@ -384,15 +476,15 @@ func (c *Consent) Allowed(profileID, channel, purpose string) (bool, string) {
 	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	s := c.states[p.ID]
-	if s == nil {
-		s = &State{}
+	rs := c.states[p.ID]
+	if x, ok := find(rs, kindSuppressed, channel, ""); ok {
+		reason, a, _ := strings.Cut(x.text, "\x00")
+		if a == "" || a == strings.ToLower(addr) {
+			return false, "suppressed_" + reason
+		}
 	}
-	if x, ok := s.Suppressed[channel]; ok && (x.Address == "" || x.Address == strings.ToLower(addr)) {
-		return false, "suppressed_" + x.Reason
-	}
-	if e, ok := s.Consents[channel+"/"+purpose]; ok {
-		if e.Granted {
+	if e, ok := find(rs, kindConsent, channel, purpose); ok {
+		if e.granted {
 			return true, ""
 		}
 		return false, "opted_out"
@@ -400,7 +492,7 @@ func (c *Consent) Allowed(profileID, channel, purpose string) (bool, string) {
 	if purpose == "transactional" {
 		return true, ""
 	}
-	if _, ok := s.Pending[channel]; ok {
+	if _, ok := find(rs, kindPending, channel, ""); ok {
 		return false, "pending_confirmation"
 	}
 	if slices.Contains(c.opts.OptOut, channel) {

@@ -288,27 +288,6 @@ func TestRenderChannelsAddresses(t *testing.T) {
 	}
 }
 
-func TestTokensRejectTampering(t *testing.T) {
-	s, _ := track.NewSigner([]byte("0123456789abcdef0123"))
-	tok := s.Sign(track.Claims{Kind: track.KindClick, Profile: "p_1", URL: "https://a.example"})
-	if c, err := s.Verify(tok, track.KindClick); err != nil || c.URL != "https://a.example" {
-		t.Fatalf("good token: %v", err)
-	}
-	other, _ := track.NewSigner([]byte("fedcba9876543210fedc"))
-	bad := []struct{ name, tok, kind string }{
-		{"wrong kind", tok, track.KindOpen},
-		{"other secret", other.Sign(track.Claims{Kind: track.KindClick, Profile: "p_1", URL: "https://evil"}), track.KindClick},
-		{"payload changed", "x" + tok[1:], track.KindClick},
-		{"no signature", strings.Split(tok, ".")[0], track.KindClick},
-		{"empty", "", track.KindClick},
-	}
-	for _, b := range bad {
-		if _, err := s.Verify(b.tok, b.kind); !errors.Is(err, track.ErrBadToken) {
-			t.Errorf("%s: want ErrBadToken, got %v", b.name, err)
-		}
-	}
-}
-
 func FuzzParseTemplate(f *testing.F) {
 	for _, s := range []string{"hi {{ x }}", "{% if a %}b{% endif %}", "{% for i in x %}", "{{ a | b: 'c' }}", "{% coupon p %}", "{{"} {
 		f.Add(s)
