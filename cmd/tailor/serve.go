@@ -118,6 +118,11 @@ func runServe(ctx context.Context, args []string) error {
 			loaded = false
 		} else {
 			saveDemoSegments(ctx, srv)
+			if n, err := srv.SaveDemoMessages(); err != nil {
+				slog.Error("saving demo templates", "err", err)
+			} else {
+				fmt.Printf("tailor: %d demo templates and coupon pools saved (GET /api/templates)\n", n)
+			}
 		}
 		if loaded {
 			printDemoExample(ctx, os.Stdout, srv, url, *demoCustomers)

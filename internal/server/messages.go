@@ -2,9 +2,13 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"tailor/internal/catalog"
@@ -157,6 +161,33 @@ func (sp serverProfiles) lookup(key string) (profile.Snapshot, bool) {
 		}
 	}
 	return profile.Snapshot{}, false
+}
+
+// SaveDemoMessages saves the demo store's templates (those not saved yet)
+// and fills its coupon pools with deterministic codes; it returns how many
+// templates it saved.
+func (s *Server) SaveDemoMessages() (int, error) {
+	n := 0
+	for _, t := range message.DemoTemplates() {
+		if _, err := s.Messages.Templates.Save(t, true); err != nil {
+			if errors.Is(err, message.ErrExists) {
+				continue
+			}
+			return n, fmt.Errorf("demo template %s: %w", t.ID, err)
+		}
+		n++
+	}
+	for pool, count := range message.DemoCouponPools {
+		codes := make([]string, count)
+		for i := range codes {
+			h := sha256.Sum256([]byte(pool + "\x00" + strconv.Itoa(i)))
+			codes[i] = strings.ToUpper(pool) + "-" + strings.ToUpper(hex.EncodeToString(h[:4]))
+		}
+		if _, err := s.Coupons.Add(pool, codes); err != nil {
+			return n, fmt.Errorf("demo coupon pool %s: %w", pool, err)
+		}
+	}
+	return n, nil
 }
 
 var (

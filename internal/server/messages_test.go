@@ -108,4 +108,19 @@ func TestMessagingThroughTheNode(t *testing.T) {
 	if code, body = n.admin("POST", "/api/coupons/spring", `["S1","S2"]`); code != 200 || body["added"] != 2.0 {
 		t.Fatalf("coupons: %d %v", code, body)
 	}
+
+	// The demo templates and pools: saved once, a second call adds nothing.
+	first, err := n.srv.SaveDemoMessages()
+	if err != nil || first != len(message.DemoTemplates()) {
+		t.Fatalf("demo messages: %d %v", first, err)
+	}
+	if again, err := n.srv.SaveDemoMessages(); err != nil || again != 0 {
+		t.Fatalf("demo messages again: %d %v", again, err)
+	}
+	if _, body = n.admin("GET", "/api/coupons/cart10", ""); body["available"] != float64(message.DemoCouponPools["cart10"]) {
+		t.Errorf("demo pool: %v", body)
+	}
+	if code, body = n.admin("POST", "/api/templates/preview", `{"id":"cart-reminder-coupon","profile":"u1"}`); code != 200 || !strings.Contains(body["html"].(string), "PREVIEW-CART10") {
+		t.Errorf("demo coupon preview: %d %v", code, body)
+	}
 }
