@@ -35,7 +35,8 @@ var DefaultTopics = []string{"new_arrivals", "sales", "recommendations", "newsle
 
 // openConsent registers the consent applier; call it before the replay.
 func (s *Server) openConsent() error {
-	s.Consent = consent.New(s.db, serverProfiles{s}, consent.Options{DoubleOptIn: s.cfg.DoubleOptIn})
+	// Every send asks consent: it reads traits only, not the segment view.
+	s.Consent = consent.New(s.db, serverProfiles{s: s, traitsOnly: true}, consent.Options{DoubleOptIn: s.cfg.DoubleOptIn})
 	if err := s.Consent.Load(); err != nil {
 		return err
 	}
@@ -59,7 +60,7 @@ func (s *Server) openMessages() error {
 		products = s.Catalog
 	}
 	liq := message.NewLiquid(products, s.Coupons)
-	s.Messages = message.NewEngine(liq, message.NewStore(s.db, liq), serverProfiles{s}, products, s.Coupons, s.Signer)
+	s.Messages = message.NewEngine(liq, message.NewStore(s.db, liq), serverProfiles{s: s}, products, s.Coupons, s.Signer)
 	return nil
 }
 
@@ -85,7 +86,7 @@ func (s *Server) consentHTTP() *consent.HTTP {
 	if topics == nil {
 		topics = DefaultTopics
 	}
-	return &consent.HTTP{Consent: s.Consent, Profiles: serverProfiles{s}, Signer: s.Signer, Record: s.recordInternal, Topics: topics, CSP: web.CSP}
+	return &consent.HTTP{Consent: s.Consent, Profiles: serverProfiles{s: s, traitsOnly: true}, Signer: s.Signer, Record: s.recordInternal, Topics: topics, CSP: web.CSP}
 }
 
 // messagingPublic serves the links in messages: tracking, preference
@@ -103,7 +104,10 @@ func (s *Server) messagingPublic(mux *http.ServeMux) {
 // serverProfiles reads profiles for templates and consent: traits from the
 // profile store, computed fields, model scores and segments from the
 // segment engine.
-type serverProfiles struct{ s *Server }
+type serverProfiles struct {
+	s          *Server
+	traitsOnly bool // no computed fields or segments
+}
 
 func (sp serverProfiles) Profile(key string) (track.Profile, bool) {
 	snap, ok := sp.lookup(key)
@@ -122,6 +126,9 @@ func (sp serverProfiles) Profile(key string) (track.Profile, bool) {
 				p.AnonymousID = id.Value
 			}
 		}
+	}
+	if sp.traitsOnly {
+		return p, true
 	}
 	if b, err := json.Marshal(snap.Computed); err == nil {
 		_ = json.Unmarshal(b, &p.Computed)
