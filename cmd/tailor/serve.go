@@ -41,6 +41,8 @@ func runServe(ctx context.Context, args []string) error {
 	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", cfg.WriteTimeout, "deadline from the end of a request's headers to the end of its answer")
 	fs.IntVar(&cfg.MaxConnections, "max-connections", cfg.MaxConnections, "open client connections at most (idle keep-alive ones included); more wait to be accepted")
 	fs.IntVar(&cfg.MaxBodyKeyedRequests, "max-body-keyed-requests", cfg.MaxBodyKeyedRequests, "Tracking API requests reading a body that carries the write key (analytics.js) at once; more get 503 (below --max-connections)")
+	fs.BoolVar(&cfg.DoubleOptIn, "double-opt-in", os.Getenv("TAILOR_DOUBLE_OPT_IN") == "1", "email marketing consent counts only after the confirmation link is followed [TAILOR_DOUBLE_OPT_IN=1]")
+	topics := fs.String("topics", os.Getenv("TAILOR_TOPICS"), "comma-separated topics the preference center offers (default new_arrivals,sales,recommendations,newsletter) [TAILOR_TOPICS]")
 	withDemo := fs.Bool("demo", false, "load the demo store on first start (when the data dir holds no events)")
 	demoCustomers := fs.Int("demo-customers", 1000, "customers in the demo store")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
@@ -53,6 +55,11 @@ func runServe(ctx context.Context, args []string) error {
 	}
 	if err := applyIdentity(); err != nil {
 		return err
+	}
+	for _, t := range strings.Split(*topics, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			cfg.Topics = append(cfg.Topics, t)
+		}
 	}
 	models, err := segment.ParseModelOptions(*lifecycle)
 	if err != nil {
@@ -111,6 +118,11 @@ func runServe(ctx context.Context, args []string) error {
 			loaded = false
 		} else {
 			saveDemoSegments(ctx, srv)
+			if n, err := srv.SaveDemoMessages(); err != nil {
+				slog.Error("saving demo templates", "err", err)
+			} else {
+				fmt.Printf("tailor: %d demo templates and coupon pools saved (GET /api/templates)\n", n)
+			}
 		}
 		if loaded {
 			printDemoExample(ctx, os.Stdout, srv, url, *demoCustomers)

@@ -63,6 +63,9 @@ type API struct {
 	// token or a session with a role high enough). Nil admits the admin
 	// token only.
 	Guard func(http.Handler) http.Handler
+	// Messaging serves templates, coupons and profile consent (package
+	// server wires message, coupon and consent).
+	Messaging http.Handler
 }
 
 // Handler returns the routes, all behind Guard (or the admin token).
@@ -91,6 +94,13 @@ func (a *API) Handler() http.Handler {
 	if a.Segments != nil {
 		mux.Handle("/api/segments", a.Segments)
 		mux.Handle("/api/segments/", a.Segments)
+	}
+	if a.Messaging != nil {
+		mux.Handle("/api/templates", a.Messaging)
+		mux.Handle("/api/templates/", a.Messaging)
+		mux.Handle("/api/coupons/", a.Messaging)
+		mux.Handle("GET /api/profiles/{identifier}/consent", a.Messaging)
+		mux.Handle("PUT /api/profiles/{identifier}/consent", a.Messaging)
 	}
 	if a.Accounts != nil {
 		mux.Handle("/api/auth/", a.Accounts)

@@ -55,6 +55,13 @@ const (
 	Forbidden          Code = "forbidden"           // the account's role is below the route's; the text names the role needed
 	UserExists         Code = "user_exists"         // creating an account whose email is taken
 	LastAdmin          Code = "last_admin"          // removing (or demoting) the only admin account
+
+	// Messages, consent and coupons (packages message, consent, coupon).
+	InvalidTemplate  Code = "invalid_template"   // a template does not parse or lacks a part; the answer names the field and position
+	TemplateNotFound Code = "template_not_found" // no template with that id (or version)
+	TemplateExists   Code = "template_exists"    // creating a template whose id is taken
+	RenderFailed     Code = "render_failed"      // a template parsed but failed to render for this profile (runtime error, empty coupon pool)
+	ProfileNotFound  Code = "profile_not_found"  // no profile with that identifier
 )
 
 type row struct {
@@ -93,6 +100,12 @@ var table = map[Code]row{
 	Forbidden:          {http.StatusForbidden, "your role does not allow this"},
 	UserExists:         {http.StatusConflict, "an account with this email exists"},
 	LastAdmin:          {http.StatusConflict, "this is the only admin account; make another admin first"},
+
+	InvalidTemplate:  {http.StatusBadRequest, "template is not valid"},
+	TemplateNotFound: {http.StatusNotFound, "no such template"},
+	TemplateExists:   {http.StatusConflict, "a template with this id exists; PUT replaces it"},
+	RenderFailed:     {http.StatusUnprocessableEntity, "the template failed to render"},
+	ProfileNotFound:  {http.StatusNotFound, "no such profile"},
 }
 
 // Status returns the HTTP status of code; an unknown code is internal.

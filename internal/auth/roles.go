@@ -63,10 +63,13 @@ var routeRoles = []rule{
 	{"", "/api/sources", Admin, false},
 	// A preview changes nothing; it is a POST only because the rule is the body.
 	{"POST", "/api/segments/preview", Viewer, true},
+	{"POST", "/api/templates/preview", Viewer, true},
 	{"GET", "/api", Viewer, false},
 	{"HEAD", "/api", Viewer, false},
 	{"", "/api/segments", Editor, false},
 	{"", "/api/catalog", Editor, false},
+	{"", "/api/templates", Editor, false},
+	{"", "/api/coupons", Editor, false},
 	{"", "/api", Admin, false},
 }
 

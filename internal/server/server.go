@@ -98,6 +98,12 @@ type Config struct {
 	// without a key. Below MaxConnections, so that such clients cannot take
 	// every connection. Default 256.
 	MaxBodyKeyedRequests int
+
+	// DoubleOptIn makes an email marketing grant wait for its confirmation
+	// link. Topics are the preference center's topics (default
+	// DefaultTopics).
+	DoubleOptIn bool
+	Topics      []string
 }
 
 // Defaults returns the default configuration.
@@ -204,6 +210,8 @@ type Server struct {
 	// rejected messages out to the live events debugger.
 	Stats *stats.Sampler
 	Live  *live.Hub
+	// Messages, consent, coupons and signed links (messages.go).
+	messaging
 
 	WriteKey   string
 	AdminToken string
@@ -299,6 +307,9 @@ func (s *Server) open(ctx context.Context) error {
 		return err
 	}
 	s.Proc.Register(s.Segments)
+	if err := s.openConsent(); err != nil {
+		return err
+	}
 	from := s.Proc.Applied()
 	start := time.Now()
 	if err := s.Segments.Load(ctx, s.Log, from, func(n uint64) {
@@ -332,6 +343,9 @@ func (s *Server) open(ctx context.Context) error {
 	s.Ingest = ingest.NewHandler(s.Log, s.Sources, s.Rejected, s.Registry)
 	s.Ingest.BodyKeyedLimit = s.cfg.MaxBodyKeyedRequests
 	s.registerGauges()
+	if err := s.openMessages(); err != nil {
+		return err
+	}
 	return s.openDashboardData()
 }
 
@@ -401,6 +415,7 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	api.ProfileSegments = s.profileSegments
 	api.Stats, api.Live = s.Stats, s.Live
+	api.Messaging = s.messagingAPI()
 	mux.Handle("/v1/", s.Ingest)
 	mux.Handle("/api/", api.Handler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
@@ -417,6 +432,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		fmt.Fprintln(w, `{"status":"ready"}`)
 	})
+	s.messagingPublic(mux)
 	// The dashboard: its assets and its page paths; the routes above win.
 	mux.Handle("/", web.Handler())
 	return mux

@@ -25,6 +25,9 @@ const (
 	PrefixIndex      = "si/"  // segment: the index's event columns (persist.go)
 	PrefixAuth       = "au/"  // auth: u/<email> -> account, s/<sha256 of session id> -> session, k/csrf -> secret
 	PrefixStats      = "ts/"  // stats: <range> -> the range's points (JSON)
+	PrefixTemplate   = "mt/"  // message: templates (h/<id> head, v/<id>\x00<ver:8> versions), the link secret
+	PrefixCoupon     = "cp/"  // coupon: pools, codes and claims per send key
+	PrefixConsent    = "cn/"  // consent: <profile id> -> consent state (JSON)
 )
 
 // Keyspace describes one prefix and its owner.
@@ -53,6 +56,9 @@ var Keyspaces = []Keyspace{
 	{PrefixIndex, "segment"},
 	{PrefixAuth, "auth"},
 	{PrefixStats, "stats"},
+	{PrefixTemplate, "message"},
+	{PrefixCoupon, "coupon"},
+	{PrefixConsent, "consent"},
 }
 
 // Key returns prefix+suffix as a new byte slice.

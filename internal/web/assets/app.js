@@ -23,6 +23,9 @@ const routes = [
   ['/catalog', 'catalog', 'Catalog'],
   ['/catalog/:id', 'catalog', 'Product'],
   ['/users', 'users', 'Users'],
+  ['/templates', 'templates', 'Templates'],
+  ['/templates/new', 'template-edit', 'New template'],
+  ['/templates/:id', 'template-edit', 'Template'],
 ].map(([pattern, page, title]) => ({ parts: pattern.split('/').filter(Boolean), page, title }));
 
 // nav is the left menu; section says which routes light up each entry.
@@ -33,6 +36,7 @@ const nav = [
   { href: '/events', label: 'Live events', section: 'events' },
   { href: '/sources', label: 'Sources', section: 'sources' },
   { href: '/catalog', label: 'Catalog', section: 'catalog' },
+  { href: '/templates', label: 'Templates', section: 'templates' },
   { href: '/users', label: 'Users', section: 'users', admin: true },
 ];
 

@@ -5,6 +5,7 @@ import {
   html, useState, useEffect, useRef, useCallback, api, ErrorBox, Spinner, fmtNum, fmtTime, fmtAgo,
 } from '../lib.js';
 import { displayName } from '../components/web-profile.js';
+import { ConsentSection } from '../components/msg-consent.js';
 
 const pageSize = 50;
 
@@ -52,6 +53,7 @@ export default function Page({ params }) {
   <div class="profile-cols">
     <div>
       <${Segments} view=${view} error=${viewError} ident=${p.id} />
+      <${ConsentSection} ident=${p.id} />
       <${Identities} p=${p} merges=${merges} />
       <section class="card" aria-labelledby="traits-title">
         <h2 id="traits-title">Traits</h2>

@@ -1,0 +1,509 @@
+// Package consent keeps, per profile, channel and purpose, whether the
+// person agreed to hear from us, with the source and time of that choice,
+// and the channels suppressed after a hard bounce or a complaint. Its state
+// is derived from the log only (Consent Changed, Unsubscribed, Message
+// Bounced, Message Complained events and the *_opt_in traits), so a replay
+// rebuilds it exactly; every API or page that changes consent records an
+// event and lets the applier act.
+package consent
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"tailor/internal/event"
+	"tailor/internal/profile"
+	"tailor/internal/store"
+	"tailor/internal/track"
+)
+
+// Channels and purposes consent is kept for.
+var (
+	Channels = []string{"email", "sms", "push", "webpush", "inapp", "webhook", "mail"}
+	Purposes = []string{"marketing", "transactional"}
+)
+
+// Event names this package reads (and, through its handlers, records).
+const (
+	EventChanged      = "Consent Changed"
+	EventUnsubscribed = "Unsubscribed"
+	EventBounced      = "Message Bounced"
+	EventComplained   = "Message Complained"
+)
+
+// Sources of a consent change.
+const (
+	SourceTrait       = "trait"
+	SourceAPI         = "api"
+	SourcePreferences = "preference_center"
+	SourceUnsubscribe = "unsubscribe"
+	SourceDoubleOptIn = "double_opt_in"
+	SourceBounce      = "hard_bounce"
+	SourceComplaint   = "complaint"
+)
+
+// optInTraits are read at a profile's first sight of them.
+var optInTraits = map[string]string{"email_opt_in": "email", "sms_opt_in": "sms", "push_opt_in": "push"}
+
+// Entry is one channel's consent for one purpose.
+type Entry struct {
+	Granted bool      `json:"granted"`
+	Source  string    `json:"source"`
+	At      time.Time `json:"at"`
+}
+
+// Suppression stops every send on a channel (also transactional): the
+// address bounced hard or the person complained.
+type Suppression struct {
+	Reason  string    `json:"reason"`
+	Address string    `json:"address,omitempty"` // the address it is about; a new address lifts it
+	At      time.Time `json:"at"`
+}
+
+// State is one profile's consent.
+type State struct {
+	Consents   map[string]Entry       `json:"consents,omitempty"`   // "<channel>/<purpose>"
+	Suppressed map[string]Suppression `json:"suppressed,omitempty"` // by channel
+	Pending    map[string]time.Time   `json:"pending,omitempty"`    // double opt-in asked, by channel
+}
+
+func (s *State) set(channel, purpose string, e Entry) {
+	if s.Consents == nil {
+		s.Consents = map[string]Entry{}
+	}
+	s.Consents[channel+"/"+purpose] = e
+}
+
+// Options configure consent.
+type Options struct {
+	// DoubleOptIn: an email marketing grant waits for the confirmation
+	// link (source double_opt_in) before it counts.
+	DoubleOptIn bool
+	// OptOut lists the channels where marketing is allowed until the
+	// person says no (no record means yes). Default: inapp and webhook.
+	OptOut []string
+}
+
+// Consent is the applier and the Checker.
+type Consent struct {
+	db       *pebble.DB
+	profiles track.Profiles
+	opts     Options
+
+	mu     sync.RWMutex      // state is written on the processor goroutine, read by senders and the API
+	states map[string][]rec  // compact: a profile costs ~100 bytes, not a State's three maps
+	work   map[string]*State // the profiles one Apply changes, packed back at its end
+	dirty  map[string]bool   // profile ids changed (or removed) since the last checkpoint
+	intern map[string]string // sources, so that a million "trait" strings are one
+}
+
+// rec is one fact of a profile's consent, packed.
+type rec struct {
+	at      int64  // unix nanos
+	text    string // consent: source; suppression: reason "\x00" address
+	ch, pur uint8  // index in Channels, Purposes
+	kind    uint8
+	granted bool
+}
+
+const (
+	kindConsent uint8 = iota
+	kindSuppressed
+	kindPending
+)
+
+func (c *Consent) internStr(s string) string {
+	if v, ok := c.intern[s]; ok {
+		return v
+	}
+	if len(c.intern) < 1024 {
+		c.intern[s] = s
+	}
+	return s
+}
+
+func (c *Consent) pack(s *State) []rec {
+	var out []rec
+	for i, ch := range Channels {
+		for j, pu := range Purposes {
+			if e, ok := s.Consents[ch+"/"+pu]; ok {
+				out = append(out, rec{at: nanos(e.At), text: c.internStr(e.Source), ch: uint8(i), pur: uint8(j), kind: kindConsent, granted: e.Granted})
+			}
+		}
+		if x, ok := s.Suppressed[ch]; ok {
+			out = append(out, rec{at: nanos(x.At), text: c.internStr(x.Reason) + "\x00" + x.Address, ch: uint8(i), kind: kindSuppressed})
+		}
+		if t, ok := s.Pending[ch]; ok {
+			out = append(out, rec{at: nanos(t), ch: uint8(i), kind: kindPending})
+		}
+	}
+	return slices.Clip(out)
+}
+
+// nanos keeps the zero time zero (its UnixNano is out of range).
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+func unpack(rs []rec) *State {
+	s := &State{Consents: map[string]Entry{}, Suppressed: map[string]Suppression{}, Pending: map[string]time.Time{}}
+	for _, r := range rs {
+		ch, at := Channels[r.ch], fromNanos(r.at)
+		switch r.kind {
+		case kindConsent:
+			s.Consents[ch+"/"+Purposes[r.pur]] = Entry{Granted: r.granted, Source: r.text, At: at}
+		case kindSuppressed:
+			reason, addr, _ := strings.Cut(r.text, "\x00")
+			s.Suppressed[ch] = Suppression{Reason: reason, Address: addr, At: at}
+		case kindPending:
+			s.Pending[ch] = at
+		}
+	}
+	return s
+}
+
+func find(rs []rec, kind uint8, ch string, pur string) (rec, bool) {
+	ci, pi := slices.Index(Channels, ch), slices.Index(Purposes, pur)
+	for _, r := range rs {
+		if r.kind == kind && int(r.ch) == ci && (kind != kindConsent || int(r.pur) == pi) {
+			return r, true
+		}
+	}
+	return rec{}, false
+}
+
+// New returns the consent state stored in db. profiles is read by Allowed
+// for the addresses.
+func New(db *pebble.DB, profiles track.Profiles, opts Options) *Consent {
+	if opts.OptOut == nil {
+		opts.OptOut = []string{"inapp", "webhook"}
+	}
+	return &Consent{db: db, profiles: profiles, opts: opts, states: map[string][]rec{}, work: map[string]*State{},
+		dirty: map[string]bool{}, intern: map[string]string{}}
+}
+
+// Options returns the options in effect.
+func (c *Consent) Options() Options { return c.opts }
+
+// Load reads the checkpointed state.
+func (c *Consent) Load() error {
+	it, err := c.db.NewIter(&pebble.IterOptions{LowerBound: []byte(store.PrefixConsent), UpperBound: store.UpperBound(store.PrefixConsent)})
+	if err != nil {
+		return fmt.Errorf("load consent: %w", err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for it.First(); it.Valid(); it.Next() {
+		var s State
+		if err := json.Unmarshal(it.Value(), &s); err != nil {
+			it.Close()
+			return fmt.Errorf("load consent of %s: %w", it.Key(), err)
+		}
+		c.states[strings.TrimPrefix(string(it.Key()), store.PrefixConsent)] = c.pack(&s)
+	}
+	return it.Close()
+}
+
+// Name implements processor.Applier.
+func (c *Consent) Name() string { return "consent" }
+
+// Apply implements processor.Applier.
+func (c *Consent) Apply(e *event.Event, r profile.Resolution) {
+	if r.Profile == "" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	defer c.flush()
+	for _, m := range r.Merged {
+		c.merge(r.Profile, m)
+	}
+	at := e.Timestamp
+	if e.Type == event.Identify || len(e.Traits) > 0 {
+		c.traits(r.Profile, e.Traits, at)
+	}
+	if e.Type != event.Track {
+		return
+	}
+	p := e.Properties
+	switch e.Event {
+	case EventChanged:
+		ch, _ := p["channel"].(string)
+		if !slices.Contains(Channels, ch) {
+			return
+		}
+		purpose, _ := p["purpose"].(string)
+		if purpose == "" {
+			purpose = "marketing"
+		}
+		if !slices.Contains(Purposes, purpose) {
+			return
+		}
+		granted, ok := p["granted"].(bool)
+		if !ok {
+			return
+		}
+		src, _ := p["source"].(string)
+		if src == "" {
+			src = SourceAPI
+		}
+		s := c.state(r.Profile)
+		if granted && c.opts.DoubleOptIn && ch == "email" && purpose == "marketing" && src != SourceDoubleOptIn {
+			if cur, ok := s.Consents[ch+"/"+purpose]; !ok || !cur.Granted {
+				if s.Pending == nil {
+					s.Pending = map[string]time.Time{}
+				}
+				s.Pending[ch] = at
+				return
+			}
+		}
+		delete(s.Pending, ch)
+		s.set(ch, purpose, Entry{Granted: granted, Source: src, At: at})
+	case EventUnsubscribed:
+		ch, _ := p["channel"].(string)
+		s := c.state(r.Profile)
+		for _, x := range Channels {
+			if ch == "" || ch == x {
+				delete(s.Pending, x)
+				s.set(x, "marketing", Entry{Granted: false, Source: SourceUnsubscribe, At: at})
+			}
+		}
+	case EventBounced, EventComplained:
+		if e.Event == EventBounced {
+			if hard, _ := p["hard"].(bool); !hard {
+				return
+			}
+		}
+		ch, _ := p["channel"].(string)
+		if ch == "" {
+			ch = "email"
+		}
+		if !slices.Contains(Channels, ch) {
+			return
+		}
+		reason := SourceBounce
+		s := c.state(r.Profile)
+		if e.Event == EventComplained {
+			reason = SourceComplaint
+			s.set(ch, "marketing", Entry{Granted: false, Source: SourceComplaint, At: at})
+		}
+		if s.Suppressed == nil {
+			s.Suppressed = map[string]Suppression{}
+		}
+		to, _ := p["to"].(string)
+		s.Suppressed[ch] = Suppression{Reason: reason, Address: strings.ToLower(strings.TrimSpace(to)), At: at}
+	}
+}
+
+// traits takes the *_opt_in traits of a channel that has no record yet.
+func (c *Consent) traits(id string, traits map[string]any, at time.Time) {
+	for t, ch := range optInTraits {
+		v, ok := traits[t].(bool)
+		if !ok {
+			continue
+		}
+		if s := c.work[id]; s != nil {
+			if _, seen := s.Consents[ch+"/marketing"]; seen {
+				continue
+			}
+		} else if _, seen := find(c.states[id], kindConsent, ch, "marketing"); seen {
+			continue
+		}
+		c.state(id).set(ch, "marketing", Entry{Granted: v, Source: SourceTrait, At: at})
+	}
+}
+
+// state returns the working state of id for this Apply.
+func (c *Consent) state(id string) *State {
+	c.dirty[id] = true
+	s := c.work[id]
+	if s == nil {
+		s = unpack(c.states[id])
+		c.work[id] = s
+	}
+	return s
+}
+
+// flush packs the states this Apply changed.
+func (c *Consent) flush() {
+	for id, s := range c.work {
+		if rs := c.pack(s); len(rs) > 0 {
+			c.states[id] = rs
+		} else {
+			delete(c.states, id)
+		}
+	}
+	clear(c.work)
+}
+
+// merge folds from's state into into's: per key the later decision wins.
+func (c *Consent) merge(into, from string) {
+	var f *State
+	if w := c.work[from]; w != nil {
+		f = w
+	} else if rs := c.states[from]; rs != nil {
+		f = unpack(rs)
+	} else {
+		return
+	}
+	delete(c.work, from)
+	delete(c.states, from)
+	c.dirty[from] = true
+	s := c.state(into)
+	for k, e := range f.Consents {
+		if cur, ok := s.Consents[k]; !ok || e.At.After(cur.At) {
+			if s.Consents == nil {
+				s.Consents = map[string]Entry{}
+			}
+			s.Consents[k] = e
+		}
+	}
+	for k, x := range f.Suppressed {
+		if cur, ok := s.Suppressed[k]; !ok || x.At.After(cur.At) {
+			if s.Suppressed == nil {
+				s.Suppressed = map[string]Suppression{}
+			}
+			s.Suppressed[k] = x
+		}
+	}
+	for k, t := range f.Pending {
+		if s.Pending == nil {
+			s.Pending = map[string]time.Time{}
+		}
+		s.Pending[k] = t
+	}
+}
+
+// Checkpoint implements processor.Applier.
+func (c *Consent) Checkpoint(b *pebble.Batch) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id := range c.dirty {
+		k := store.Key(store.PrefixConsent, id)
+		rs := c.states[id]
+		if rs == nil {
+			if err := b.Delete(k, nil); err != nil {
+				return err
+			}
+			continue
+		}
+		v, err := json.Marshal(unpack(rs))
+		if err != nil {
+			return fmt.Errorf("encode consent of %s: %w", id, err)
+		}
+		if err := b.Set(k, v, nil); err != nil {
+			return err
+		}
+	}
+	clear(c.dirty)
+	return nil
+}
+
+// Get returns a copy of profile id's state.
+func (c *Consent) Get(id string) State {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return *unpack(c.states[id])
+}
+
+// Address returns the address p is reached at on channel; inapp and
+// webhook need none beyond the profile itself.
+func Address(p track.Profile, channel string) string {
+	str := func(k ...string) string {
+		for _, n := range k {
+			switch v := p.Traits[n].(type) {
+			case string:
+				if strings.TrimSpace(v) != "" {
+					return strings.TrimSpace(v)
+				}
+			case nil:
+			default:
+				b, _ := json.Marshal(v)
+				return string(b)
+			}
+		}
+		return ""
+	}
+	switch channel {
+	case "email":
+		return strings.ToLower(str("email"))
+	case "sms":
+		return str("phone")
+	case "push":
+		return str("push_token", "device_token")
+	case "webpush":
+		return str("webpush_subscription")
+	case "mail":
+		return str("address", "postal_address")
+	case "inapp", "webhook":
+		return p.ID
+	}
+	return ""
+}
+
+// Allowed implements the Checker of the delivery contract: whether profile
+// may get a message of purpose on channel now, and why not.
+func (c *Consent) Allowed(profileID, channel, purpose string) (bool, string) {
+	if purpose == "" {
+		purpose = "marketing"
+	}
+	if !slices.Contains(Channels, channel) {
+		return false, "unknown_channel"
+	}
+	p, ok := c.profiles.Profile(profileID)
+	if !ok {
+		return false, "no_profile"
+	}
+	addr := Address(p, channel)
+	if addr == "" {
+		return false, "no_address"
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	rs := c.states[p.ID]
+	if x, ok := find(rs, kindSuppressed, channel, ""); ok {
+		reason, a, _ := strings.Cut(x.text, "\x00")
+		if a == "" || a == strings.ToLower(addr) {
+			return false, "suppressed_" + reason
+		}
+	}
+	if e, ok := find(rs, kindConsent, channel, purpose); ok {
+		if e.granted {
+			return true, ""
+		}
+		return false, "opted_out"
+	}
+	if purpose == "transactional" {
+		return true, ""
+	}
+	if _, ok := find(rs, kindPending, channel, ""); ok {
+		return false, "pending_confirmation"
+	}
+	if slices.Contains(c.opts.OptOut, channel) {
+		return true, ""
+	}
+	return false, "no_consent"
+}
+
+// Checker is what delivery asks before every send.
+type Checker interface {
+	Allowed(profile, channel, purpose string) (ok bool, reason string)
+}
+
+var _ Checker = (*Consent)(nil)
