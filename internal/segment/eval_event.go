@@ -216,7 +216,7 @@ func (pl *eventPlan) rowMatches(row int) bool {
 			continue
 		}
 		if !f.col.multi {
-			if !f.table[f.col.vals.get(row)] {
+			if !f.table[f.col.get(row)] {
 				return false
 			}
 			continue
@@ -300,7 +300,7 @@ func (a *acc) addRow(pl *eventPlan, row int, ts uint32) {
 		a.micros += event.Micros(f)
 	}
 	if !pl.ofCol.multi {
-		add(pl.ofCol.vals.get(row))
+		add(pl.ofCol.get(row))
 		return
 	}
 	lo, hi := pl.ofCol.span(row)
@@ -630,7 +630,7 @@ func (ev *evaluation) sumEvents(pl *eventPlan) *roaring.Bitmap {
 				}
 			}
 			if !of.multi {
-				sums[o] += micros[of.vals.get(row)]
+				sums[o] += micros[of.get(row)]
 				return
 			}
 			lo, hi := of.span(row)

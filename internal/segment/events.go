@@ -56,6 +56,9 @@ type stream struct {
 	// arrays holds, per array property ("products"), the item offsets its
 	// "products[].field" columns share.
 	arrays map[string]*array
+	// tup holds the single-valued columns by row as combinations (nil:
+	// each column keeps its own row → id vector).
+	tup *tuples
 	// subs finds the columns of "k.f" (subs[0]) and "k[].f" (subs[1]) by
 	// k then f, without building the path string for every value.
 	subs [2]map[string]map[string]*column
@@ -102,9 +105,15 @@ type column struct {
 	savedDict int // dictionary entries the last checkpoint wrote
 	multi     bool
 	dict      dict
-	vals      idvec  // single: row → id
+	vals      idvec  // single, not in a tuple table: row → id
 	arr       *array // multi: the array the path goes through
 	mvals     idvec  // multi: item → id
+
+	// A single-valued column in its stream's tuple table: its slot there
+	// and its value id per tuple (see tuples.go).
+	tup   *tuples
+	slot  int
+	tvals idvec
 
 	// dropped is set when the column turned out to hold identifiers
 	// (see idLikeMin): its values are no longer kept.
@@ -130,9 +139,12 @@ func (s *stream) put(c *column, i int, v any) {
 	if int(id) >= idLikeMin && int(id)%idLikeMin == 0 && s.idLike(c) {
 		return
 	}
-	if c.multi {
+	switch {
+	case c.multi:
 		c.mvals.set(i, id)
-	} else {
+	case c.tup != nil:
+		c.tup.cur[c.slot] = id
+	default:
 		c.vals.set(i, id)
 	}
 }
@@ -148,7 +160,10 @@ func (s *stream) idLike(c *column) bool {
 		return false
 	}
 	c.dropped = true
-	c.dict, c.vals, c.mvals = dict{}, idvec{}, idvec{}
+	if c.tup != nil {
+		s.retuple(c)
+	}
+	c.dict, c.vals, c.mvals, c.tvals = dict{}, idvec{}, idvec{}, idvec{}
 	return true
 }
 
@@ -200,6 +215,9 @@ func (s *stream) appendEvent(ord uint32, ts uint32, props map[string]any) {
 				}
 			}
 		}
+	}
+	if s.tup != nil {
+		s.endRow(row)
 	}
 }
 
@@ -300,13 +318,15 @@ func (s *stream) column(path string, multi bool) *column {
 	if s.cols == nil {
 		s.cols = make(map[string]*column)
 	}
-	c := &column{path: path, multi: multi, num: len(s.colOrder)}
+	c := &column{path: path, multi: multi, num: len(s.colOrder), slot: -1}
 	if multi {
 		k, _, ok := strings.Cut(path, "[].")
 		if !ok {
 			return nil
 		}
 		c.arr = s.array(k)
+	} else if s.tup != nil {
+		s.tup.join(c)
 	}
 	s.cols[path] = c
 	s.colOrder = append(s.colOrder, c)
@@ -332,6 +352,9 @@ func (s *stream) columnBytes() int {
 	}
 	for _, a := range s.arrays {
 		n += a.ends.bytes()
+	}
+	if s.tup != nil {
+		n += s.tup.bytes()
 	}
 	return n
 }

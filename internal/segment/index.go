@@ -194,7 +194,7 @@ func (ix *Index) add(ord uint32, e *event.Event, key string) {
 		if len(ix.streams) >= MaxStreams {
 			ix.streamErr = true
 		} else {
-			s = &stream{ix: ix, key: key, num: len(ix.streamOrd)}
+			s = &stream{ix: ix, key: key, num: len(ix.streamOrd), tup: &tuples{}}
 			ix.streams[key] = s
 			ix.streamOrd = append(ix.streamOrd, s)
 		}

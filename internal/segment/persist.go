@@ -141,7 +141,7 @@ func (s *stream) encodePage(page int) []byte {
 		v = append(v, 1)
 		for r := lo; r < hi; r++ {
 			if !c.multi {
-				v = binary.AppendUvarint(v, uint64(c.vals.get(r)))
+				v = binary.AppendUvarint(v, uint64(c.get(r)))
 				continue
 			}
 			a, z := c.span(r)
@@ -247,13 +247,16 @@ func (e *Engine) loadStreams(db *pebble.DB) (found bool, err error) {
 		return false, nil // rebuilt from the log
 	}
 	for i, sm := range m.Streams {
-		s := &stream{ix: ix, key: sm.Key, num: i}
+		s := &stream{ix: ix, key: sm.Key, num: i, tup: &tuples{}}
 		for _, cm := range sm.Cols {
 			c := s.column(cm.Path, cm.Multi)
 			if c == nil {
 				return false, fmt.Errorf("segment index: stream %q has too many columns", sm.Key)
 			}
 			c.dropped, c.droppedSeen = cm.Dropped, cm.Dropped
+			if c.dropped && c.tup != nil {
+				s.retuple(c)
+			}
 		}
 		ix.streams[sm.Key] = s
 		ix.streamOrd = append(ix.streamOrd, s)
@@ -379,6 +382,12 @@ func (s *stream) decodePage(b []byte, nords int) error {
 	if ncols > len(s.colOrder) {
 		return errCorruptIndex
 	}
+	// Tuple columns are read whole first, then each row's combination
+	// interned, as appending it did.
+	var tupled [][]uint32
+	if s.tup != nil {
+		tupled = make([][]uint32, len(s.tup.cols))
+	}
 	for _, c := range s.colOrder[:ncols] {
 		flag := r.bytes(1)
 		if r.err || flag[0] > 1 {
@@ -398,7 +407,14 @@ func (s *stream) decodePage(b []byte, nords int) error {
 				if id > n {
 					return errCorruptIndex
 				}
-				if keep {
+				switch {
+				case !keep:
+				case c.tup != nil:
+					if tupled[c.slot] == nil {
+						tupled[c.slot] = make([]uint32, rows)
+					}
+					tupled[c.slot][i] = uint32(id)
+				default:
 					c.vals.set(base+i, uint32(id))
 				}
 				continue
@@ -433,6 +449,31 @@ func (s *stream) decodePage(b []byte, nords int) error {
 	}
 	if r.err || len(r.b) != 0 {
 		return errCorruptIndex
+	}
+	var cols []*column
+	if s.tup != nil {
+		cols = s.tup.cols
+	}
+	for i := range rows {
+		if s.tup == nil && tupled != nil {
+			// Untupled at a row of this page: the rest go to the columns.
+			for slot, ids := range tupled {
+				if ids != nil && ids[i] != 0 {
+					cols[slot].vals.set(base+i, ids[i])
+				}
+			}
+			continue
+		}
+		if s.tup == nil {
+			break
+		}
+		for slot, ids := range tupled {
+			if ids != nil {
+				s.tup.cur[slot] = ids[i]
+			}
+		}
+		s.n = base + i + 1
+		s.endRow(base + i)
 	}
 	s.n = base + rows
 	return nil
