@@ -55,6 +55,12 @@ const (
 	Forbidden          Code = "forbidden"           // the account's role is below the route's; the text names the role needed
 	UserExists         Code = "user_exists"         // creating an account whose email is taken
 	LastAdmin          Code = "last_admin"          // removing (or demoting) the only admin account
+
+	// Journeys (package journey).
+	InvalidJourney  Code = "invalid_journey"   // a journey definition is not valid; the answer names the path
+	JourneyNotFound Code = "journey_not_found" // no journey with that id
+	JourneyExists   Code = "journey_exists"    // creating a journey whose id is taken
+	JourneyState    Code = "journey_state"     // the journey's status does not allow the action
 )
 
 type row struct {
@@ -93,6 +99,11 @@ var table = map[Code]row{
 	Forbidden:          {http.StatusForbidden, "your role does not allow this"},
 	UserExists:         {http.StatusConflict, "an account with this email exists"},
 	LastAdmin:          {http.StatusConflict, "this is the only admin account; make another admin first"},
+
+	InvalidJourney:  {http.StatusBadRequest, "journey is not valid"},
+	JourneyNotFound: {http.StatusNotFound, "no such journey"},
+	JourneyExists:   {http.StatusConflict, "a journey with this id exists; PUT makes a new version"},
+	JourneyState:    {http.StatusConflict, "the journey's status does not allow this"},
 }
 
 // Status returns the HTTP status of code; an unknown code is internal.

@@ -25,6 +25,10 @@ const (
 	PrefixIndex      = "si/"  // segment: the index's event columns (persist.go)
 	PrefixAuth       = "au/"  // auth: u/<email> -> account, s/<sha256 of session id> -> session, k/csrf -> secret
 	PrefixStats      = "ts/"  // stats: <range> -> the range's points (JSON)
+	// journey: <journey>\x00v<version:4> -> definition, <journey>\x00s -> figures
+	PrefixJourney      = "jd/"
+	PrefixJourneyRun   = "jp/" // journey: <profile>\x00<journey> -> the profile's run
+	PrefixJourneyTimer = "jt/" // journey: <due:4><profile>\x00<journey> -> pending timer
 )
 
 // Keyspace describes one prefix and its owner.
@@ -53,6 +57,9 @@ var Keyspaces = []Keyspace{
 	{PrefixIndex, "segment"},
 	{PrefixAuth, "auth"},
 	{PrefixStats, "stats"},
+	{PrefixJourney, "journey"},
+	{PrefixJourneyRun, "journey"},
+	{PrefixJourneyTimer, "journey"},
 }
 
 // Key returns prefix+suffix as a new byte slice.
