@@ -384,7 +384,10 @@ func (e *Engine) applyStep(ev *event.Event, prof string, now time.Time) {
 		entry, _ := p["entry"].(string)
 		step, _ := p["step"].(string)
 		due, _ := p["due"].(float64)
-		e.onTimer(js, runKey{prof, js.ord}, entry, step, uint32(due), now)
+		// The steps after a wait start at its due instant, not when the
+		// timer's event was applied: a chain of waits does not drift by
+		// the timer loop's lateness.
+		e.onTimer(js, runKey{prof, js.ord}, entry, step, uint32(due), time.Unix(int64(due), 0))
 	case kindAPI:
 		if js.status != StatusLive || js.cur.def.Trigger.Type != TriggerAPI {
 			return

@@ -119,7 +119,9 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return apierr.New(apierr.InvalidJSON, "invalid JSON: the body ends in the middle of a value")
 	case errors.As(err, &te):
-		return &ValidationError{Path: "/" + strings.ReplaceAll(te.Field, ".", "/"), Msg: "want " + te.Type.String() + ", got " + te.Value}
+		// The body embeds Journey, whose name encoding/json puts first.
+		field := strings.TrimPrefix(te.Field, "Journey.")
+		return &ValidationError{Path: "/" + strings.ReplaceAll(field, ".", "/"), Msg: "want " + te.Type.String() + ", got " + te.Value}
 	case err != nil:
 		return &ValidationError{Msg: err.Error()}
 	}
