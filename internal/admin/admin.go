@@ -48,6 +48,8 @@ type API struct {
 	Catalog http.Handler
 	// Segments serves /api/segments (may be nil).
 	Segments http.Handler
+	// Journeys serves /api/journeys (may be nil).
+	Journeys http.Handler
 	// ProfileSegments answers GET /api/profiles/{identifier}/segments for a
 	// profile id: the segments it is in and its computed fields and model
 	// scores (the segment engine's ProfileView). Nil: the route is 404.
@@ -91,6 +93,10 @@ func (a *API) Handler() http.Handler {
 	if a.Segments != nil {
 		mux.Handle("/api/segments", a.Segments)
 		mux.Handle("/api/segments/", a.Segments)
+	}
+	if a.Journeys != nil {
+		mux.Handle("/api/journeys", a.Journeys)
+		mux.Handle("/api/journeys/", a.Journeys)
 	}
 	if a.Accounts != nil {
 		mux.Handle("/api/auth/", a.Accounts)

@@ -67,6 +67,7 @@ var routeRoles = []rule{
 	{"HEAD", "/api", Viewer, false},
 	{"", "/api/segments", Editor, false},
 	{"", "/api/catalog", Editor, false},
+	{"", "/api/journeys", Editor, false},
 	{"", "/api", Admin, false},
 }
 

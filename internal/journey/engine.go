@@ -577,10 +577,15 @@ func (e *Engine) walk(js *jstate, c *compiled, k runKey, rn *run, i uint16, now 
 					m.Data = d
 				}
 			}
-			if e.counting != nil {
+			switch {
+			case e.counting != nil:
 				e.counting[m.Channel]++
-			} else {
+			case e.opts.Outbox != nil:
 				e.sends = append(e.sends, m)
+			default:
+				// No outbox wired (a server without delivery): counted
+				// in the figures only.
+				slog.Debug("journey: no outbox; send dropped", "key", m.Key)
 			}
 			rn.lastMsg = i + 1
 			ss.Sent++
