@@ -111,6 +111,7 @@ func runServe(ctx context.Context, args []string) error {
 			loaded = false
 		} else {
 			saveDemoSegments(ctx, srv)
+			saveDemoJourneys(srv)
 		}
 		if loaded {
 			printDemoExample(ctx, os.Stdout, srv, url, *demoCustomers)
