@@ -41,6 +41,7 @@ var Pages = []string{
 	"/{$}", "/login", "/profiles", "/profiles/{id}", "/segments", "/segments/new",
 	"/segments/{id}", "/segments/{id}/edit", "/segments/{id}/why/{identifier}",
 	"/events", "/sources", "/catalog", "/catalog/{id}", "/users",
+	"/journeys", "/journeys/{id}",
 }
 
 // CSP is the Content-Security-Policy of every dashboard answer. Scripts come
