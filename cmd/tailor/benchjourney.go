@@ -1,0 +1,300 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"tailor/internal/event"
+	"tailor/internal/journey"
+	"tailor/internal/profile"
+	"tailor/internal/store"
+)
+
+// benchJourney measures the journey engine in process, with a Pebble
+// store in a temporary directory: the memory of N profiles waiting in
+// timers (against the heap before they entered), the lateness of their
+// timers firing (due instant to the outbox), before and after a restart
+// half way, and the trigger-to-Enqueue latency with and without them.
+func benchJourney(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bench journey", flag.ContinueOnError)
+	n := fs.Int("profiles", 1_000_000, "profiles entering a journey and waiting in a timer")
+	spread := fs.Duration("spread", time.Minute, "the timers fall due evenly over this span")
+	rate := fs.Int("rate", 5000, "trigger events per second while measuring trigger to Enqueue")
+	dir := fs.String("dir", "", "directory for the temporary store (default: the system's temporary directory)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if *n < 1 || *spread < 10*time.Second || *rate < 1 {
+		return fmt.Errorf("%w: --profiles must be at least 1, --spread at least 10s, --rate at least 1", errUsage)
+	}
+	tmp, err := os.MkdirTemp(*dir, "tailor-bench-journey-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	db, err := store.Open(filepath.Join(tmp, "pebble"), 64<<20)
+	if err != nil {
+		return err
+	}
+	defer func() { db.Close() }()
+
+	b := &jbench{due: map[string]time.Time{}}
+	open := func() (*journey.Engine, chan *event.Event, func()) {
+		evs := make(chan *event.Event, 4096)
+		var e *journey.Engine
+		e = journey.New(journey.Options{DB: db, Outbox: b, Record: func(_ context.Context, rs []journey.Record) error {
+			for _, r := range rs {
+				if r.Event != journey.EventStep {
+					continue // the informational events change nothing here
+				}
+				evs <- &event.Event{Type: event.Track, Event: r.Event, UserID: r.Profile, SourceID: "tailor", Properties: jsonNumbers(r.Properties),
+					ReceivedAt: time.Now(), Timestamp: r.At, Seq: b.nextSeq()}
+			}
+			return nil
+		}})
+		done := make(chan struct{})
+		go func() { // the processor goroutine
+			defer close(done)
+			for ev := range evs {
+				e.Apply(ev, profile.Resolution{Profile: ev.UserID})
+			}
+		}()
+		return e, evs, func() { close(evs); <-done }
+	}
+	defs := []journey.Journey{
+		{ID: "wait", Name: "Wait", Status: journey.StatusLive, Trigger: journey.Trigger{Type: journey.TriggerEvent, Event: "Wait"},
+			Entry: journey.Entry{Rule: journey.EntryEveryTime}, Start: "w",
+			Steps: []*journey.Step{{ID: "w", Type: journey.StepWait, Duration: strconv.Itoa(int(spread.Seconds())+30) + "s", Next: "mail"},
+				{ID: "mail", Type: journey.StepSend, Channel: "email", Template: "t"}}},
+		{ID: "now", Name: "Now", Status: journey.StatusLive, Trigger: journey.Trigger{Type: journey.TriggerEvent, Event: "Now"},
+			Entry: journey.Entry{Rule: journey.EntryEveryTime}, Start: "mail",
+			Steps: []*journey.Step{{ID: "mail", Type: journey.StepSend, Channel: "email", Template: "t"}}},
+	}
+	e, evs, stop := open()
+	for _, d := range defs {
+		if _, err := e.Create(d); err != nil {
+			return err
+		}
+	}
+	ectx, cancel := context.WithCancel(ctx)
+	e.Start(ectx)
+
+	baseLat := b.triggerLatency(evs, *rate, 3*time.Second)
+	heap0 := heapInUse()
+
+	// N profiles enter; their events are dated so that the timers fall due
+	// evenly over the spread, starting 30 s from now.
+	start := time.Now()
+	wait := time.Duration(int(spread.Seconds())+30) * time.Second
+	first := start.Add(30 * time.Second)
+	b.mu.Lock()
+	b.firstSeq, b.first, b.spread, b.n = b.seqN, first, *spread, *n
+	b.mu.Unlock()
+	for i := range *n {
+		at := first.Add(time.Duration(int64(*spread) * int64(i) / int64(*n))).Add(-wait)
+		evs <- &event.Event{Type: event.Track, Event: "Wait", UserID: "p_" + strconv.Itoa(i), SourceID: "bench", ReceivedAt: at, Timestamp: at, Seq: b.nextSeq()}
+	}
+	b.sync(evs)
+	entered := time.Since(start)
+	heap1 := heapInUse()
+	fmt.Printf("%d profiles entered and waiting in %.1fs; journey state in memory: %.0f MB (%.0f bytes per waiting profile; heap %.0f MB before they entered, %.0f MB after)\n",
+		*n, entered.Seconds(), float64(heap1-heap0)/1e6, float64(heap1-heap0)/float64(*n), float64(heap0)/1e6, float64(heap1)/1e6)
+	loadLat := b.triggerLatency(evs, *rate, 3*time.Second)
+	fmt.Printf("trigger event applied -> Enqueue, %d/s for 3s: no profiles waiting p50 %s p99 %s; %d waiting p50 %s p99 %s\n",
+		*rate, pct(baseLat, 50), pct(baseLat, 99), *n, pct(loadLat, 50), pct(loadLat, 99))
+
+	// The first half fire live.
+	half := first.Add(*spread / 2)
+	time.Sleep(time.Until(half))
+	cancel()
+	stop()
+	e.Flush(context.Background())
+	live := b.takeLateness()
+	cpStart := time.Now()
+	bt := db.NewBatch()
+	if err := e.Checkpoint(bt); err != nil {
+		return err
+	}
+	if err := bt.Commit(nil); err != nil {
+		return err
+	}
+	cp := time.Since(cpStart)
+	fmt.Printf("timers fired live: %d; lateness (due -> outbox) p50 %s p99 %s max %s\n", len(live), pct(live, 50), pct(live, 99), pct(live, 100))
+
+	// Restart: a new engine from the store.
+	e = nil
+	runtime.GC()
+	ldStart := time.Now()
+	e2, evs2, stop2 := open()
+	if err := e2.Load(); err != nil {
+		return err
+	}
+	ld := time.Since(ldStart)
+	ctx2, cancel2 := context.WithCancel(ctx)
+	e2.Start(ctx2)
+	fmt.Printf("restart: checkpoint of the state %s, load %s\n", cp.Round(time.Millisecond), ld.Round(time.Millisecond))
+	end := first.Add(*spread + 5*time.Second)
+	for time.Now().Before(end) || b.fired() < *n && time.Now().Before(end.Add(30*time.Second)) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	cancel2()
+	stop2()
+	_ = evs2
+	e2.Flush(context.Background())
+	after := b.takeLateness()
+	fmt.Printf("timers fired after the restart: %d; lateness p50 %s p99 %s max %s (the first includes the restart's load)\n", len(after), pct(after, 50), pct(after, 99), pct(after, 100))
+	fmt.Printf("all timers fired: %d of %d\n", b.fired(), *n)
+	return nil
+}
+
+// jbench is the benchmark's outbox: it notes when each message arrives.
+type jbench struct {
+	mu   sync.Mutex
+	seqN uint64
+	// The waiting entries: seqs after firstSeq, due from first over spread.
+	firstSeq uint64
+	first    time.Time
+	spread   time.Duration
+	n        int
+	due      map[string]time.Time // Now-journey keys: when their trigger was applied
+	late     []time.Duration
+	trig     []time.Duration
+	firedN   int
+	syncWant string
+	synced   chan struct{}
+}
+
+func (b *jbench) nextSeq() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.seqN++
+	return b.seqN
+}
+
+func (b *jbench) Enqueue(_ context.Context, ms []journey.Message) error {
+	now := time.Now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, m := range ms {
+		switch m.Journey {
+		case "wait":
+			b.firedN++
+			// The entry's seq gives its due instant back: the entries took
+			// consecutive seqs, due evenly over the spread.
+			var seq uint64
+			if _, err := fmt.Sscanf(m.Key, "j:wait:1:%d:mail", &seq); err == nil && seq > b.firstSeq {
+				i := int64(seq - b.firstSeq - 1)
+				// Timers count in whole seconds.
+				d := b.first.Add(time.Duration(int64(b.spread) * i / int64(b.n))).Truncate(time.Second)
+				b.late = append(b.late, now.Sub(d))
+			}
+		case "now":
+			if t, ok := b.due[m.Profile]; ok {
+				b.trig = append(b.trig, now.Sub(t))
+				delete(b.due, m.Profile)
+			}
+			if m.Profile == b.syncWant && b.synced != nil {
+				close(b.synced)
+				b.synced = nil
+			}
+		}
+	}
+	return nil
+}
+
+func (b *jbench) fired() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.firedN
+}
+
+func (b *jbench) takeLateness() []time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	l := b.late
+	b.late = nil
+	return l
+}
+
+// sync waits until every event sent so far is applied: a Now trigger
+// behind them reaches the outbox.
+func (b *jbench) sync(evs chan *event.Event) {
+	ch := make(chan struct{})
+	id := "sync-" + strconv.FormatInt(time.Now().UnixNano(), 10)
+	b.mu.Lock()
+	b.syncWant, b.synced = id, ch
+	b.mu.Unlock()
+	evs <- &event.Event{Type: event.Track, Event: "Now", UserID: id, SourceID: "bench", ReceivedAt: time.Now(), Timestamp: time.Now(), Seq: b.nextSeq()}
+	<-ch
+}
+
+// triggerLatency applies Now triggers at rate for d and returns the
+// latencies from applying each to its message reaching the outbox.
+func (b *jbench) triggerLatency(evs chan *event.Event, rate int, d time.Duration) []time.Duration {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	per := max(1, rate/100)
+	end := time.Now().Add(d)
+	i := 0
+	for time.Now().Before(end) {
+		<-tick.C
+		for range per {
+			i++
+			id := "t" + strconv.Itoa(i) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+			now := time.Now()
+			b.mu.Lock()
+			b.due[id] = now
+			b.mu.Unlock()
+			evs <- &event.Event{Type: event.Track, Event: "Now", UserID: id, SourceID: "bench", ReceivedAt: now, Timestamp: now, Seq: b.nextSeq()}
+		}
+	}
+	b.sync(evs)
+	time.Sleep(1500 * time.Millisecond) // the sender's last flush
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	l := b.trig
+	b.trig = nil
+	clear(b.due)
+	return l
+}
+
+func pct(l []time.Duration, p int) string {
+	if len(l) == 0 {
+		return "n/a"
+	}
+	s := slices.Clone(l)
+	slices.Sort(s)
+	i := min(len(s)-1, len(s)*p/100)
+	return s[i].Round(100 * time.Microsecond).String()
+}
+
+// jsonNumbers turns the integers of recorded properties into float64, as
+// the log's JSON would.
+func jsonNumbers(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		switch x := v.(type) {
+		case int:
+			out[k] = float64(x)
+		case uint32:
+			out[k] = float64(x)
+		case int64:
+			out[k] = float64(x)
+		default:
+			out[k] = v
+		}
+	}
+	return out
+}
