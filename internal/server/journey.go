@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -23,8 +24,12 @@ func (s *Server) openJourneys() error {
 }
 
 func (s *Server) journeyOptions() journey.Options {
+	var out journey.Enqueuer = logOutbox{}
+	if s.cfg.JourneyOutbox != nil {
+		out = s.cfg.JourneyOutbox
+	}
 	return journey.Options{
-		DB: s.db, Outbox: s.cfg.JourneyOutbox, Record: s.recordJourney, Segments: s.Segments,
+		DB: s.db, Outbox: out, Record: s.recordJourney, Segments: s.Segments,
 		SegmentExists: func(id string) bool { _, ok := s.Segments.Get(id); return ok },
 		Profiles:      s.Store, Event: s.Log.Get, GlobalHoldout: s.cfg.GlobalHoldout,
 	}
@@ -82,4 +87,15 @@ func (s *Server) recordJourney(ctx context.Context, rs []journey.Record) error {
 		return nil
 	}
 	return s.Ingest.AppendInternal(ctx, msgs)
+}
+
+// logOutbox stands in for the outbox until delivery is wired: it logs
+// each journey send, so that a journey can be followed in the log.
+type logOutbox struct{}
+
+func (logOutbox) Enqueue(_ context.Context, ms []journey.Message) error {
+	for _, m := range ms {
+		slog.Info("journey send (no outbox wired)", "key", m.Key, "profile", m.Profile, "channel", m.Channel, "template", m.Template)
+	}
+	return nil
 }
