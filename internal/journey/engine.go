@@ -309,7 +309,7 @@ func (e *Engine) Apply(ev *event.Event, r profile.Resolution) {
 	if now.IsZero() {
 		now = ev.Timestamp
 	}
-	if ev.Type == event.Identify || ev.Type != event.Track {
+	if ev.Type != event.Track {
 		return
 	}
 	if ev.Event == EventStep {
@@ -828,13 +828,18 @@ func timerRecord(js *jstate, k runKey, rn *run, c *compiled) Record {
 			"entry": entry, "step": step, "due": rn.due}}
 }
 
-// due pops the timers due at now and returns the runs to fire. Caller
-// holds mu.
+// maxFire bounds the timers one Tick hands over, so that a million timers
+// due at once do not hold the applier's lock for long; the loop goes on
+// at once while there are more.
+const maxFire = 5000
+
+// due pops up to maxFire timers due at now and calls fn for the runs to
+// fire. Caller holds mu.
 func (e *Engine) due(now time.Time, fn func(js *jstate, k runKey, rn *run, c *compiled)) int {
 	sec := uint32(min(max(now.Unix(), 0), math.MaxUint32))
 	n := 0
 	var later []timer
-	for len(e.timers) > 0 && e.timers[0].at <= sec {
+	for len(e.timers) > 0 && e.timers[0].at <= sec && n < maxFire {
 		t := heap.Pop(&e.timers).(timer)
 		rn, ok := e.runs[t.k]
 		if !ok || rn.flags&fActive == 0 || rn.flags&fFiring != 0 || rn.due == 0 || rn.due > t.at {

@@ -278,7 +278,8 @@ func (e *Engine) timerLoop(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		e.Tick(ctx)
+		for e.Tick(ctx) >= maxFire && ctx.Err() == nil {
+		}
 	}
 }
 
