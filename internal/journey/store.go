@@ -244,7 +244,13 @@ func (e *Engine) Checkpoint(b *pebble.Batch) error {
 			e.runs[k] = rn
 		}
 	}
-	clear(e.dirty)
+	if len(e.dirty) > 4096 {
+		// A map keeps its buckets when cleared: after a burst (a
+		// broadcast, a restart's replay) let them go.
+		e.dirty = make(map[runKey]struct{})
+	} else {
+		clear(e.dirty)
+	}
 	for _, js := range e.byOrd {
 		if !js.dirty {
 			continue
