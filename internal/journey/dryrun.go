@@ -40,7 +40,7 @@ type Owners interface {
 	Owner(e *event.Event) (string, bool)
 }
 
-// DryRun replays the events received in the last days through a sandboxed
+// DryRun replays the events of the last days (by event time) through a sandboxed
 // engine running only j (as if live): timers fire in event time, sends
 // are counted, nothing is sent, recorded or stored. Branch rules are
 // evaluated on the profiles as they are now.
@@ -77,9 +77,16 @@ func DryRun(ctx context.Context, j *Journey, days int, src LogReader, owners Own
 		if err != nil {
 			return nil
 		}
-		if ev.ReceivedAt.Before(from) || ev.ReceivedAt.After(now) {
+		// Event time, not receipt: an imported history was received at
+		// once but happened over months. The sandbox's clock follows it.
+		at := ev.Timestamp
+		if at.IsZero() {
+			at = ev.ReceivedAt
+		}
+		if at.Before(from) || at.After(now) {
 			return nil
 		}
+		ev.ReceivedAt = at
 		if ev.SourceID == internalSource && strings.HasPrefix(ev.Event, "Journey ") {
 			return nil // the live engine's own events
 		}

@@ -155,14 +155,17 @@ func (owners) Owner(e *event.Event) (string, bool) { return "p_" + e.UserID, e.U
 func TestDryRunCountsWithoutSending(t *testing.T) {
 	now := t0.Add(10 * 24 * time.Hour)
 	var log fakeLog
-	add := func(user, name string, at time.Time, props map[string]any) {
+	addAt := func(user, name string, at, received time.Time, props map[string]any) {
 		raw, _ := json.Marshal(map[string]any{"type": "track", "event": name, "userId": user, "messageId": fmt.Sprint(len(log)),
 			"timestamp": at.Format(time.RFC3339Nano), "properties": props})
-		log = append(log, eventlog.Entry{Seq: uint64(len(log) + 1), Value: event.AppendStored(nil, raw, event.Meta{SourceID: "web", ReceivedAt: at})})
+		log = append(log, eventlog.Entry{Seq: uint64(len(log) + 1), Value: event.AppendStored(nil, raw, event.Meta{SourceID: "web", ReceivedAt: received})})
 	}
+	add := func(user, name string, at time.Time, props map[string]any) { addAt(user, name, at, at, props) }
 	add("old", "Product Added", now.Add(-9*24*time.Hour), nil) // before the window
-	add("a", "Product Added", now.Add(-3*24*time.Hour), nil)   // both reminders
-	add("b", "Product Added", now.Add(-2*24*time.Hour), nil)   // orders before the first
+	// Imported just now, but it happened before the window: event time counts.
+	addAt("imported", "Product Added", now.Add(-20*24*time.Hour), now.Add(-time.Minute), nil)
+	add("a", "Product Added", now.Add(-3*24*time.Hour), nil) // both reminders
+	add("b", "Product Added", now.Add(-2*24*time.Hour), nil) // orders before the first
 	add("b", "Order Completed", now.Add(-2*24*time.Hour+time.Minute), map[string]any{"revenue": 12.0})
 	add("c", "Product Added", now.Add(-2*time.Hour), nil)    // first reminder only
 	add("d", "Product Added", now.Add(-30*time.Minute), nil) // still waiting
