@@ -387,3 +387,83 @@ func TestReplayFromACheckpointEnqueuesTheSameKeys(t *testing.T) {
 		t.Fatalf("replay enqueued %d keys, first run %d; differ:\n%v\n%v", len(got), len(want), got, want)
 	}
 }
+
+func TestManyTimersDueAtOnceAllFireInBoundedTicks(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.save(cart())
+	const n = 2*maxFire + 7
+	for i := range n {
+		h.track(fmt.Sprint("p_", i), "Product Added", nil)
+	}
+	h.now = t0.Add(time.Hour)
+	if got := h.e.Tick(context.Background()); got != maxFire {
+		t.Fatalf("one tick handed over %d timers, want the bound %d", got, maxFire)
+	}
+	h.drain()
+	h.at(time.Hour)
+	if got := len(h.sent()); got != n {
+		t.Fatalf("%d reminders sent, want %d", got, n)
+	}
+}
+
+func TestPausedJourneysHoldTheirRunsAndArchivedOnesStopThem(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.save(cart())
+	h.track("p_1", "Product Added", nil)
+	if _, err := h.e.SetStatus("cart", ActionPause); err != nil {
+		t.Fatal(err)
+	}
+	h.track("p_2", "Product Added", nil) // no entry while paused
+	h.at(2 * time.Hour)
+	if got := h.sent(); len(got) != 0 {
+		t.Fatalf("a paused journey sent %v", got)
+	}
+	if _, err := h.e.SetStatus("cart", ActionResume); err != nil {
+		t.Fatal(err)
+	}
+	h.at(2*time.Hour + 2*time.Minute) // the paused timer is looked at again within a minute
+	if got := h.sent(); len(got) != 1 || h.out.msgs[0].Profile != "p_1" {
+		t.Fatalf("after resume sent %v, want p_1's reminder only", got)
+	}
+	if _, err := h.e.SetStatus("cart", ActionArchive); err != nil {
+		t.Fatal(err)
+	}
+	h.at(30 * time.Hour)
+	if got := h.sent(); len(got) != 1 {
+		t.Fatalf("an archived journey sent %v", got)
+	}
+	if _, err := h.e.SetStatus("cart", ActionResume); err == nil {
+		t.Fatal("resumed an archived journey")
+	}
+}
+
+func TestSegmentTriggersTakeOnlyTailorsOwnSegmentEvents(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.save(Journey{ID: "winback", Name: "Win-back", Trigger: Trigger{Type: TriggerSegmentEntered, Segment: "at-risk"},
+		Start: "s", Steps: []*Step{{ID: "s", Type: StepSend, Channel: "email", Template: "w"}}})
+	h.track("p_1", segment.EventEntered, map[string]any{"segment_id": "at-risk"}) // a client's forgery
+	h.seq++
+	h.apply(&event.Event{Type: event.Track, Event: segment.EventEntered, SourceID: internalSource, UserID: "p_2", ReceivedAt: t0, Timestamp: t0, Seq: h.seq,
+		Properties: map[string]any{"segment_id": "other"}}, "p_2")
+	h.seq++
+	h.apply(&event.Event{Type: event.Track, Event: segment.EventEntered, SourceID: internalSource, UserID: "p_3", ReceivedAt: t0, Timestamp: t0, Seq: h.seq,
+		Properties: map[string]any{"segment_id": "at-risk"}}, "p_3")
+	if got := h.sent(); len(got) != 1 || h.out.msgs[0].Profile != "p_3" {
+		t.Fatalf("sent %v, want p_3 only", got)
+	}
+}
+
+func TestAMergedProfilesRunsEnd(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.save(cart())
+	h.track("p_anon", "Product Added", nil)
+	h.seq++
+	h.e.Apply(&event.Event{Type: event.Identify, UserID: "u", ReceivedAt: t0, Seq: h.seq}, profile.Resolution{Profile: "p_user", Merged: []string{"p_anon"}})
+	if in, _ := h.e.Get("cart", 0); in.Active != 0 {
+		t.Fatalf("%d runs in progress after the merge, want 0", in.Active)
+	}
+	h.at(2 * time.Hour)
+	if got := h.sent(); len(got) != 0 {
+		t.Fatalf("the merged-away profile got %v", got)
+	}
+}
