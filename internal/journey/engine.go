@@ -107,8 +107,8 @@ type Options struct {
 	Event func(partition int, seq uint64) ([]byte, error)
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
-	// GlobalHoldout is the percentage of all profiles (by hash) that never
-	// get journey sends; they are counted as held out.
+	// GlobalHoldout is the percentage of all profiles (InGlobalHoldout)
+	// that never get journey sends; they are counted as held out.
 	GlobalHoldout float64
 }
 
@@ -502,11 +502,23 @@ func (e *Engine) enter(js *jstate, prof string, now time.Time, seq uint64, sub u
 // heldOut says whether a run is kept out of the steps: the global holdout
 // (by profile) or the journey's (by profile and entry).
 func (e *Engine) heldOut(prof string, js *jstate, entry string) bool {
-	if e.opts.GlobalHoldout > 0 && float64(hash(prof)%10000) < e.opts.GlobalHoldout*100 {
+	if InGlobalHoldout(prof, e.opts.GlobalHoldout) {
 		return true
 	}
 	h := js.cur.def.Holdout
 	return h > 0 && float64(hash(prof, js.id, entry, "holdout")%10000) < h*100
+}
+
+// InGlobalHoldout says whether profile is among the percent of profiles
+// in the global holdout: FNV-1a of the id, modulo 10000, as the delivery
+// policy decides it, so that both agree on who is held out.
+func InGlobalHoldout(profile string, percent float64) bool {
+	if percent <= 0 {
+		return false
+	}
+	h := fnv.New64a()
+	h.Write([]byte(profile))
+	return float64(h.Sum64()%10000) < percent*100
 }
 
 func hash(parts ...string) uint64 {

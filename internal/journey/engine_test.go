@@ -467,3 +467,19 @@ func TestAMergedProfilesRunsEnd(t *testing.T) {
 		t.Fatalf("the merged-away profile got %v", got)
 	}
 }
+
+func TestGlobalHoldoutTakesItsShareOfProfiles(t *testing.T) {
+	const n = 20000
+	in := 0
+	for i := range n {
+		if InGlobalHoldout(fmt.Sprint("p_", i), 10) {
+			in++
+		}
+	}
+	if f := float64(in) / n; math.Abs(f-0.10) > 0.01 {
+		t.Fatalf("%.3f of the profiles held out, want 0.10", f)
+	}
+	if InGlobalHoldout("p_1", 0) || !InGlobalHoldout("p_1", 100) {
+		t.Fatal("0% must hold out nobody and 100% everybody")
+	}
+}
