@@ -167,7 +167,7 @@ func (e *Engine) Delete(id string) error {
 	}
 	// The ordinal stays taken (runs' keys use it); the journey is gone.
 	delete(e.journeys, id)
-	js.cur, js.versions, js.status = nil, map[int]*compiled{}, StatusArchived
+	js.cur, js.versions, js.status, js.dirty = nil, map[int]*compiled{}, StatusArchived, false
 	e.reindex()
 	return nil
 }
