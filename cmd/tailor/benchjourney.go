@@ -28,6 +28,7 @@ func benchJourney(ctx context.Context, args []string) error {
 	n := fs.Int("profiles", 1_000_000, "profiles entering a journey and waiting in a timer")
 	spread := fs.Duration("spread", time.Minute, "the timers fall due evenly over this span")
 	rate := fs.Int("rate", 5000, "trigger events per second while measuring trigger to Enqueue")
+	horizon := fs.Duration("horizon", 20*time.Second, "how far ahead the engine keeps timers in memory (shorter than the spread, so that timers come from the store as time passes)")
 	dir := fs.String("dir", "", "directory for the temporary store (default: the system's temporary directory)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -57,7 +58,7 @@ func benchJourney(ctx context.Context, args []string) error {
 		var mu sync.Mutex
 		closed := false
 		var e *journey.Engine
-		e = journey.New(journey.Options{DB: db, Outbox: b, Record: func(_ context.Context, rs []journey.Record) error {
+		e = journey.New(journey.Options{DB: db, Horizon: *horizon, Outbox: b, Record: func(_ context.Context, rs []journey.Record) error {
 			mu.Lock()
 			defer mu.Unlock()
 			if closed {

@@ -107,6 +107,10 @@ type Options struct {
 	Event func(partition int, seq uint64) ([]byte, error)
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Horizon is how far ahead the in-memory timer heap reaches when the
+	// engine has a store (default 10 minutes): later timers wait under jt/
+	// and come in as time moves on.
+	Horizon time.Duration
 	// GlobalHoldout is the percentage of all profiles (InGlobalHoldout)
 	// that never get journey sends; they are counted as held out.
 	GlobalHoldout float64
@@ -220,9 +224,16 @@ type Engine struct {
 	byEvent map[string][]*jstate
 	runs    map[runKey]run
 	timers  timerHeap
-	dirty   map[runKey]struct{}
-	gone    map[runKey]uint32 // deleted runs and their saved timer instant
-	locs    map[string]*time.Location
+	// horizon (unix seconds; 0: none, every timer is in the heap): the heap
+	// holds the timers due before it. A later one is under jt/ once a
+	// checkpoint wrote it; until the checkpoint after that one it is also in
+	// farNew, then farOld, so that moving the horizon finds it either way.
+	horizon        uint32
+	farNew, farOld []timer
+	cpGen          uint64 // checkpoints taken
+	dirty          map[runKey]struct{}
+	gone           map[runKey]uint32 // deleted runs and their saved timer instant
+	locs           map[string]*time.Location
 
 	sends   []Message
 	records []Record
@@ -235,6 +246,9 @@ type Engine struct {
 func New(opts Options) *Engine {
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Horizon <= 0 {
+		opts.Horizon = 10 * time.Minute
 	}
 	return &Engine{opts: opts, journeys: make(map[string]*jstate), byEvent: make(map[string][]*jstate),
 		runs: make(map[runKey]run), dirty: make(map[runKey]struct{}), gone: make(map[runKey]uint32),
@@ -688,6 +702,10 @@ func (e *Engine) leaveWait(js *jstate, s *Step, rn *run) {
 func (e *Engine) setTimer(k runKey, rn *run, at uint32) {
 	rn.due = at
 	rn.flags &^= fFiring
+	if e.horizon != 0 && at >= e.horizon {
+		e.farNew = append(e.farNew, timer{at: at, k: k})
+		return
+	}
 	heap.Push(&e.timers, timer{at: at, k: k})
 }
 

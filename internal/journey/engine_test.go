@@ -483,3 +483,45 @@ func TestGlobalHoldoutTakesItsShareOfProfiles(t *testing.T) {
 		t.Fatal("0% must hold out nobody and 100% everybody")
 	}
 }
+
+func TestTimersBeyondTheHorizonWaitInTheStore(t *testing.T) {
+	db, err := store.Open(filepath.Join(t.TempDir(), "db"), 8<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	h := newHarness(t, Options{DB: db, Horizon: time.Minute})
+	if err := h.e.Load(); err != nil {
+		t.Fatal(err)
+	}
+	h.save(cart())
+	checkpoint := func() {
+		b := db.NewBatch()
+		if err := h.e.Checkpoint(b); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Commit(nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.track("p_1", "Product Added", nil) // only in the store once two checkpoints passed
+	checkpoint()
+	h.track("p_2", "Product Added", nil) // in the store and the far list
+	checkpoint()
+	h.track("p_3", "Product Added", nil) // only in the far list: not checkpointed
+	if n := len(h.e.timers); n != 0 {
+		t.Fatalf("%d timers an hour ahead are in the heap; the horizon is a minute", n)
+	}
+	h.at(59*time.Minute + 30*time.Second)
+	distinct := map[runKey]bool{}
+	for _, tm := range h.e.timers {
+		distinct[tm.k] = true
+	}
+	if n := len(distinct); n != 3 { // one may be there twice, from the store and the far list
+		t.Fatalf("%d timers in the heap half a minute before they are due, want 3", n)
+	}
+	h.at(time.Hour)
+	if got := h.sent(); len(got) != 3 {
+		t.Fatalf("sent %v, want the three reminders", got)
+	}
+}

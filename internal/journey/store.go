@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"time"
 
@@ -160,7 +161,9 @@ func (e *Engine) Load() error {
 		return err
 	}
 	// jt/ is in due order: appended as read, the slice is already a heap.
-	return scan(db, store.PrefixJourneyTimer, func(k, _ []byte) error {
+	// Only the timers before the horizon come in now.
+	e.horizon = clampSec(e.opts.Now().Add(e.opts.Horizon).Unix())
+	return scanRange(db, timerKey(0, runKey{}, "")[:len(store.PrefixJourneyTimer)], timerKey(e.horizon, runKey{}, "")[:len(store.PrefixJourneyTimer)+4], func(k, _ []byte) error {
 		if len(k) < 5 {
 			return fmt.Errorf("journey timer key %q", k)
 		}
@@ -183,17 +186,91 @@ func (e *Engine) Load() error {
 
 // scan calls fn with every key (without prefix) and value under prefix.
 func scan(db *pebble.DB, prefix string, fn func(k, v []byte) error) error {
-	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte(prefix), UpperBound: store.UpperBound(prefix)})
+	return scanRange(db, []byte(prefix), store.UpperBound(prefix), fn)
+}
+
+// scanRange calls fn with every key in [lo, hi) (without the prefix of
+// lo's keyspace, 3 bytes) and its value.
+func scanRange(db *pebble.DB, lo, hi []byte, fn func(k, v []byte) error) error {
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		return err
 	}
 	defer it.Close()
 	for it.First(); it.Valid(); it.Next() {
-		if err := fn(it.Key()[len(prefix):], it.Value()); err != nil {
+		if err := fn(it.Key()[3:], it.Value()); err != nil {
 			return err
 		}
 	}
 	return it.Error()
+}
+
+func clampSec(s int64) uint32 { return uint32(min(max(s, 1), math.MaxUint32)) }
+
+// refill moves the horizon on when now comes within half of it: the
+// timers of jt/ and the far lists that fall before the new horizon join
+// the heap. The store is read without the lock; a scan that two
+// checkpoints overtook (a far timer may have left the lists before the
+// scan could see it in the store) is done again.
+func (e *Engine) refill(now time.Time) error {
+	db := e.opts.DB
+	for {
+		e.mu.Lock()
+		from, gen := e.horizon, e.cpGen
+		e.mu.Unlock()
+		if from == 0 || db == nil || now.Add(e.opts.Horizon/2).Unix() < int64(from) {
+			return nil
+		}
+		to := clampSec(now.Add(e.opts.Horizon).Unix())
+		type found struct {
+			due       uint32
+			prof, jid string
+		}
+		var got []found
+		lo := timerKey(from, runKey{}, "")[:len(store.PrefixJourneyTimer)+4]
+		hi := timerKey(to, runKey{}, "")[:len(store.PrefixJourneyTimer)+4]
+		err := scanRange(db, lo, hi, func(k, _ []byte) error {
+			prof, jid, ok := bytes.Cut(k[4:], []byte{0})
+			if !ok {
+				return fmt.Errorf("journey timer key %q", k)
+			}
+			got = append(got, found{binary.BigEndian.Uint32(k), string(prof), string(jid)})
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("journey timers from the store: %w", err)
+		}
+		e.mu.Lock()
+		if e.cpGen-gen >= 2 || e.horizon != from {
+			e.mu.Unlock()
+			continue
+		}
+		for _, f := range got {
+			js := e.journeys[f.jid]
+			if js == nil {
+				continue
+			}
+			k := runKey{f.prof, js.ord}
+			if rn, ok := e.runs[k]; ok && rn.due == f.due {
+				heap.Push(&e.timers, timer{at: f.due, k: k})
+			}
+		}
+		keep := func(l []timer) []timer {
+			out := l[:0]
+			for _, t := range l {
+				if t.at < to {
+					heap.Push(&e.timers, t)
+				} else {
+					out = append(out, t)
+				}
+			}
+			return out
+		}
+		e.farNew, e.farOld = keep(e.farNew), keep(e.farOld)
+		e.horizon = to
+		e.mu.Unlock()
+		return nil
+	}
 }
 
 // Checkpoint implements processor.Applier: the sends derived so far go to
@@ -202,6 +279,11 @@ func scan(db *pebble.DB, prefix string, fn func(k, v []byte) error) error {
 func (e *Engine) Checkpoint(b *pebble.Batch) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	// The previous checkpoint's batch is committed by now (the processor
+	// commits one before it takes the next): the far timers it wrote are
+	// in the store. This one writes those set since.
+	e.cpGen++
+	e.farOld, e.farNew = e.farNew, e.farOld[:0]
 	if len(e.sends) > 0 && e.opts.Outbox != nil {
 		if err := e.opts.Outbox.Enqueue(context.Background(), e.sends); err != nil {
 			return fmt.Errorf("enqueue journey sends: %w", err)
@@ -297,6 +379,9 @@ func (e *Engine) Tick(ctx context.Context) int {
 		return 0
 	}
 	now := e.opts.Now()
+	if err := e.refill(now); err != nil {
+		slog.Error("journey: timers", "err", err)
+	}
 	e.mu.Lock()
 	var recs []Record
 	e.due(now, func(js *jstate, k runKey, rn *run, c *compiled) {
