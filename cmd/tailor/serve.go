@@ -123,6 +123,7 @@ func runServe(ctx context.Context, args []string) error {
 			} else {
 				fmt.Printf("tailor: %d demo templates and coupon pools saved (GET /api/templates)\n", n)
 			}
+			saveDemoJourneys(srv)
 		}
 		if loaded {
 			printDemoExample(ctx, os.Stdout, srv, url, *demoCustomers)

@@ -48,6 +48,8 @@ type API struct {
 	Catalog http.Handler
 	// Segments serves /api/segments (may be nil).
 	Segments http.Handler
+	// Journeys serves /api/journeys (may be nil).
+	Journeys http.Handler
 	// ProfileSegments answers GET /api/profiles/{identifier}/segments for a
 	// profile id: the segments it is in and its computed fields and model
 	// scores (the segment engine's ProfileView). Nil: the route is 404.
@@ -101,6 +103,10 @@ func (a *API) Handler() http.Handler {
 		mux.Handle("/api/coupons/", a.Messaging)
 		mux.Handle("GET /api/profiles/{identifier}/consent", a.Messaging)
 		mux.Handle("PUT /api/profiles/{identifier}/consent", a.Messaging)
+	}
+	if a.Journeys != nil {
+		mux.Handle("/api/journeys", a.Journeys)
+		mux.Handle("/api/journeys/", a.Journeys)
 	}
 	if a.Accounts != nil {
 		mux.Handle("/api/auth/", a.Accounts)

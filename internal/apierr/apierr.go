@@ -62,6 +62,11 @@ const (
 	TemplateExists   Code = "template_exists"    // creating a template whose id is taken
 	RenderFailed     Code = "render_failed"      // a template parsed but failed to render for this profile (runtime error, empty coupon pool)
 	ProfileNotFound  Code = "profile_not_found"  // no profile with that identifier
+	// Journeys (package journey).
+	InvalidJourney  Code = "invalid_journey"   // a journey definition is not valid; the answer names the path
+	JourneyNotFound Code = "journey_not_found" // no journey with that id
+	JourneyExists   Code = "journey_exists"    // creating a journey whose id is taken
+	JourneyState    Code = "journey_state"     // the journey's status does not allow the action
 )
 
 type row struct {
@@ -106,6 +111,10 @@ var table = map[Code]row{
 	TemplateExists:   {http.StatusConflict, "a template with this id exists; PUT replaces it"},
 	RenderFailed:     {http.StatusUnprocessableEntity, "the template failed to render"},
 	ProfileNotFound:  {http.StatusNotFound, "no such profile"},
+	InvalidJourney:   {http.StatusBadRequest, "journey is not valid"},
+	JourneyNotFound:  {http.StatusNotFound, "no such journey"},
+	JourneyExists:    {http.StatusConflict, "a journey with this id exists; PUT makes a new version"},
+	JourneyState:     {http.StatusConflict, "the journey's status does not allow this"},
 }
 
 // Status returns the HTTP status of code; an unknown code is internal.

@@ -70,6 +70,7 @@ var routeRoles = []rule{
 	{"", "/api/catalog", Editor, false},
 	{"", "/api/templates", Editor, false},
 	{"", "/api/coupons", Editor, false},
+	{"", "/api/journeys", Editor, false},
 	{"", "/api", Admin, false},
 }
 

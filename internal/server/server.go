@@ -30,6 +30,7 @@ import (
 	"tailor/internal/eventlog"
 	"tailor/internal/identity"
 	"tailor/internal/ingest"
+	"tailor/internal/journey"
 	"tailor/internal/live"
 	"tailor/internal/processor"
 	"tailor/internal/profile"
@@ -73,6 +74,11 @@ type Config struct {
 
 	// Models are the lifecycle thresholds of the segment models.
 	Models segment.ModelOptions
+	// JourneyOutbox takes the messages journeys send (nil: they are
+	// counted in the journeys' figures and dropped); GlobalHoldout is the
+	// percentage of profiles that never get journey sends.
+	JourneyOutbox journey.Enqueuer
+	GlobalHoldout float64
 
 	// Slow and many clients. A connection costs a goroutine and buffers
 	// whatever its client does, so every phase of a request has a deadline
@@ -196,6 +202,7 @@ type Server struct {
 	Ingest   *ingest.Handler
 	Catalog  *catalog.Store
 	Segments *segment.Engine
+	Journeys *journey.Engine
 	Sources  *ingest.Sources
 	Rejected *ingest.Rejected
 	Registry *prometheus.Registry
@@ -310,6 +317,9 @@ func (s *Server) open(ctx context.Context) error {
 	if err := s.openConsent(); err != nil {
 		return err
 	}
+	if err := s.openJourneys(); err != nil {
+		return err
+	}
 	from := s.Proc.Applied()
 	start := time.Now()
 	if err := s.Segments.Load(ctx, s.Log, from, func(n uint64) {
@@ -416,6 +426,7 @@ func (s *Server) Handler() http.Handler {
 	api.ProfileSegments = s.profileSegments
 	api.Stats, api.Live = s.Stats, s.Live
 	api.Messaging = s.messagingAPI()
+	api.Journeys = s.journeysHandler()
 	mux.Handle("/v1/", s.Ingest)
 	mux.Handle("/api/", api.Handler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
@@ -456,6 +467,7 @@ func (s *Server) Start() (string, error) {
 	bg, cancel := context.WithCancel(context.Background())
 	s.bgCancel = cancel
 	s.Segments.Start(bg)
+	s.Journeys.Start(bg)
 	s.startStats(bg)
 	s.bgWG.Add(2)
 	go func() {

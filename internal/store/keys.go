@@ -28,6 +28,10 @@ const (
 	PrefixTemplate   = "mt/"  // message: templates (h/<id> head, v/<id>\x00<ver:8> versions), the link secret
 	PrefixCoupon     = "cp/"  // coupon: pools, codes and claims per send key
 	PrefixConsent    = "cn/"  // consent: <profile id> -> consent state (JSON)
+	// journey: <journey>\x00v<version:4> -> definition, <journey>\x00s -> figures
+	PrefixJourney      = "jd/"
+	PrefixJourneyRun   = "jp/" // journey: <profile>\x00<journey> -> the profile's run
+	PrefixJourneyTimer = "jt/" // journey: <due:4><profile>\x00<journey> -> pending timer
 )
 
 // Keyspace describes one prefix and its owner.
@@ -59,6 +63,9 @@ var Keyspaces = []Keyspace{
 	{PrefixTemplate, "message"},
 	{PrefixCoupon, "coupon"},
 	{PrefixConsent, "consent"},
+	{PrefixJourney, "journey"},
+	{PrefixJourneyRun, "journey"},
+	{PrefixJourneyTimer, "journey"},
 }
 
 // Key returns prefix+suffix as a new byte slice.

@@ -42,6 +42,7 @@ var Pages = []string{
 	"/segments/{id}", "/segments/{id}/edit", "/segments/{id}/why/{identifier}",
 	"/events", "/sources", "/catalog", "/catalog/{id}", "/users",
 	"/templates", "/templates/new", "/templates/{id}",
+	"/journeys", "/journeys/{id}",
 }
 
 // CSP is the Content-Security-Policy of every dashboard answer. Scripts come

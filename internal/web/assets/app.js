@@ -26,6 +26,8 @@ const routes = [
   ['/templates', 'templates', 'Templates'],
   ['/templates/new', 'template-edit', 'New template'],
   ['/templates/:id', 'template-edit', 'Template'],
+  ['/journeys', 'journeys', 'Journeys'],
+  ['/journeys/:id', 'journey', 'Journey'],
 ].map(([pattern, page, title]) => ({ parts: pattern.split('/').filter(Boolean), page, title }));
 
 // nav is the left menu; section says which routes light up each entry.
@@ -33,6 +35,7 @@ const nav = [
   { href: '/', label: 'Overview', section: '' },
   { href: '/profiles', label: 'Profiles', section: 'profiles' },
   { href: '/segments', label: 'Segments', section: 'segments' },
+  { href: '/journeys', label: 'Journeys', section: 'journeys' },
   { href: '/events', label: 'Live events', section: 'events' },
   { href: '/sources', label: 'Sources', section: 'sources' },
   { href: '/catalog', label: 'Catalog', section: 'catalog' },
