@@ -25,6 +25,11 @@ const (
 	PrefixIndex      = "si/"  // segment: the index's event columns (persist.go)
 	PrefixAuth       = "au/"  // auth: u/<email> -> account, s/<sha256 of session id> -> session, k/csrf -> secret
 	PrefixStats      = "ts/"  // stats: <range> -> the range's points (JSON)
+	PrefixOutboxDue  = "ob/"  // outbox: <due unix nanos:8><key> -> state byte (queued or sending)
+	PrefixOutboxItem = "oi/"  // outbox: <key> -> message record (JSON); a key seen once stays
+	PrefixOutboxProf = "op/"  // outbox: <profile>\x00<created unix nanos:8><key> -> nothing (history index)
+	PrefixCapCounter = "oc/"  // deliver: <profile>\x00<channel>\x00<day:4> -> sends counted that UTC day
+	PrefixInbox      = "ib/"  // deliver: <profile>\x00<inbox id> -> in-app message (JSON)
 )
 
 // Keyspace describes one prefix and its owner.
@@ -53,6 +58,11 @@ var Keyspaces = []Keyspace{
 	{PrefixIndex, "segment"},
 	{PrefixAuth, "auth"},
 	{PrefixStats, "stats"},
+	{PrefixOutboxDue, "outbox"},
+	{PrefixOutboxItem, "outbox"},
+	{PrefixOutboxProf, "outbox"},
+	{PrefixCapCounter, "deliver"},
+	{PrefixInbox, "deliver"},
 }
 
 // Key returns prefix+suffix as a new byte slice.

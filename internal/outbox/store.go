@@ -1,0 +1,326 @@
+package outbox
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"tailor/internal/store"
+)
+
+// Store is the outbox on Pebble. Its durable writes are Pebble batches
+// committed with Sync; Pebble's commit pipeline syncs the WAL once for all
+// batches waiting at that moment, so concurrent workers share each sync
+// (group commit) without a queue of our own.
+type Store struct {
+	db  *pebble.DB
+	now func() time.Time
+
+	// enqMu makes "is the key seen? then write it" atomic between
+	// concurrent Enqueue calls.
+	enqMu sync.Mutex
+
+	// mu guards claimed: the keys leased to workers. It is bounded by the
+	// workers' batch sizes, whatever the queue's length.
+	mu      sync.Mutex
+	claimed map[string]struct{}
+
+	depth   atomic.Int64 // ob/ entries: queued or sending
+	resends atomic.Int64 // claims of messages a crash left in sending
+}
+
+// State bytes of ob/ values: a claim of an entry marked sending is a resend
+// after a crash, found without reading its record.
+const (
+	obQueued  = 'q'
+	obSending = 's'
+)
+
+// Open returns the outbox over db and counts the queue (a scan of the ob/
+// keys only).
+func Open(db *pebble.DB) (*Store, error) {
+	s := &Store{db: db, now: time.Now, claimed: map[string]struct{}{}}
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte(store.PrefixOutboxDue), UpperBound: store.UpperBound(store.PrefixOutboxDue)})
+	if err != nil {
+		return nil, fmt.Errorf("outbox: open queue: %w", err)
+	}
+	var n int64
+	for it.First(); it.Valid(); it.Next() {
+		n++
+	}
+	if err := it.Close(); err != nil {
+		return nil, fmt.Errorf("outbox: count queue: %w", err)
+	}
+	s.depth.Store(n)
+	return s, nil
+}
+
+// Depth is the number of messages not final (queued or sending).
+func (s *Store) Depth() int64 { return s.depth.Load() }
+
+// Resends is the number of claims, since Open, of messages a crash had
+// left in sending: each is sent again with its key.
+func (s *Store) Resends() int64 { return s.resends.Load() }
+
+func dueKey(due time.Time, key string) []byte {
+	k := make([]byte, 0, len(store.PrefixOutboxDue)+8+len(key))
+	k = append(k, store.PrefixOutboxDue...)
+	k = binary.BigEndian.AppendUint64(k, uint64(max(due.UnixNano(), 0)))
+	return append(k, key...)
+}
+
+func itemKey(key string) []byte { return store.Key(store.PrefixOutboxItem, key) }
+
+func profKey(profile string, created time.Time, key string) []byte {
+	k := make([]byte, 0, len(store.PrefixOutboxProf)+len(profile)+9+len(key))
+	k = append(append(append(k, store.PrefixOutboxProf...), profile...), 0)
+	k = binary.BigEndian.AppendUint64(k, uint64(created.UnixNano()))
+	return append(k, key...)
+}
+
+// Enqueue checks every message, then writes the ones whose keys it has not
+// seen, with one synced batch. A message that fails its check fails the
+// whole call and nothing is written.
+func (s *Store) Enqueue(ctx context.Context, msgs []Message) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for i := range msgs {
+		if err := msgs[i].normalize(); err != nil {
+			return fmt.Errorf("outbox: enqueue message %d: %w", i, err)
+		}
+	}
+	s.enqMu.Lock()
+	defer s.enqMu.Unlock()
+	b := s.db.NewBatch()
+	defer b.Close()
+	now := s.now().UTC()
+	inCall := make(map[string]struct{}, len(msgs))
+	var added int64
+	for _, m := range msgs {
+		if _, dup := inCall[m.Key]; dup {
+			continue
+		}
+		inCall[m.Key] = struct{}{}
+		_, closer, err := s.db.Get(itemKey(m.Key))
+		if err == nil {
+			closer.Close()
+			continue
+		}
+		if !errors.Is(err, pebble.ErrNotFound) {
+			return fmt.Errorf("outbox: enqueue %q: %w", m.Key, err)
+		}
+		due := m.NotBefore.UTC()
+		if due.IsZero() || due.Before(now) {
+			due = now
+		}
+		rec := Record{Message: m, State: Queued, Due: due, Created: now, Updated: now}
+		v, err := json.Marshal(&rec)
+		if err != nil {
+			return fmt.Errorf("outbox: encode %q: %w", m.Key, err)
+		}
+		_ = b.Set(itemKey(m.Key), v, nil)
+		_ = b.Set(dueKey(due, m.Key), []byte{obQueued}, nil)
+		_ = b.Set(profKey(m.Profile, now, m.Key), nil, nil)
+		added++
+	}
+	if added == 0 {
+		return nil
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("outbox: enqueue %d messages: %w", added, err)
+	}
+	s.depth.Add(added)
+	return nil
+}
+
+// Get returns the record of key.
+func (s *Store) Get(key string) (*Record, bool, error) {
+	v, closer, err := s.db.Get(itemKey(key))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("outbox: get %q: %w", key, err)
+	}
+	defer closer.Close()
+	var r Record
+	if err := json.Unmarshal(v, &r); err != nil {
+		return nil, false, fmt.Errorf("outbox: decode %q: %w", key, err)
+	}
+	return &r, true, nil
+}
+
+// Claim implements Queue. It reads the queue from its head, so the entries
+// skipped because they are claimed are at most the claims in flight.
+func (s *Store) Claim(now time.Time, n int) ([]*Record, time.Time, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte(store.PrefixOutboxDue), UpperBound: store.UpperBound(store.PrefixOutboxDue)})
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("outbox: claim: %w", err)
+	}
+	defer it.Close()
+	limit := uint64(max(now.UnixNano(), 0))
+	var out []*Record
+	for it.First(); it.Valid() && len(out) < n; it.Next() {
+		k := it.Key()[len(store.PrefixOutboxDue):]
+		if len(k) < 8 {
+			continue
+		}
+		due := binary.BigEndian.Uint64(k)
+		if due > limit {
+			if len(out) == 0 {
+				return nil, time.Unix(0, int64(due)), nil
+			}
+			break
+		}
+		key := string(k[8:])
+		if _, held := s.claimed[key]; held {
+			continue
+		}
+		rec, ok, err := s.Get(key)
+		if err != nil {
+			return out, time.Time{}, err
+		}
+		if !ok {
+			continue // cannot happen: ob/ and oi/ are written together
+		}
+		if v := it.Value(); len(v) > 0 && v[0] == obSending {
+			rec.Recovered = true
+			s.resends.Add(1)
+		}
+		rec.Due = time.Unix(0, int64(due)).UTC()
+		s.claimed[key] = struct{}{}
+		out = append(out, rec)
+	}
+	if err := it.Error(); err != nil {
+		return out, time.Time{}, fmt.Errorf("outbox: claim: %w", err)
+	}
+	return out, time.Time{}, nil
+}
+
+// Release implements Queue.
+func (s *Store) Release(rec *Record) {
+	s.mu.Lock()
+	delete(s.claimed, rec.Key)
+	s.mu.Unlock()
+}
+
+func (s *Store) put(b *pebble.Batch, rec *Record) error {
+	v, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("outbox: encode %q: %w", rec.Key, err)
+	}
+	return b.Set(itemKey(rec.Key), v, nil)
+}
+
+// MarkSending implements Queue: the records and their queue entries say
+// sending, with one synced batch.
+func (s *Store) MarkSending(recs []*Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	now := s.now().UTC()
+	for _, r := range recs {
+		if r.Recovered {
+			r.Resends++
+		}
+		r.State, r.Updated = Sending, now
+		r.Attempts++
+		if err := s.put(b, r); err != nil {
+			return err
+		}
+		_ = b.Set(dueKey(r.Due, r.Key), []byte{obSending}, nil)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("outbox: mark %d sending: %w", len(recs), err)
+	}
+	return nil
+}
+
+// Finish implements Queue.
+func (s *Store) Finish(rec *Record, state State, reason string, sync bool) error {
+	if !state.Final() {
+		return fmt.Errorf("outbox: finish %q: %s is not a final state", rec.Key, state)
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	rec.State, rec.Reason, rec.Updated = state, reason, s.now().UTC()
+	if err := s.put(b, rec); err != nil {
+		return err
+	}
+	_ = b.Delete(dueKey(rec.Due, rec.Key), nil)
+	opt := pebble.NoSync
+	if sync {
+		opt = pebble.Sync
+	}
+	if err := b.Commit(opt); err != nil {
+		return fmt.Errorf("outbox: finish %q as %s: %w", rec.Key, state, err)
+	}
+	s.depth.Add(-1)
+	s.Release(rec)
+	return nil
+}
+
+// Reschedule implements Queue.
+func (s *Store) Reschedule(rec *Record, due time.Time, reason string) error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	_ = b.Delete(dueKey(rec.Due, rec.Key), nil)
+	rec.State, rec.Reason, rec.Updated, rec.Due = Queued, reason, s.now().UTC(), due.UTC()
+	if err := s.put(b, rec); err != nil {
+		return err
+	}
+	_ = b.Set(dueKey(rec.Due, rec.Key), []byte{obQueued}, nil)
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("outbox: reschedule %q: %w", rec.Key, err)
+	}
+	s.Release(rec)
+	return nil
+}
+
+// Sync implements Queue.
+func (s *Store) Sync() error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	_ = b.LogData(nil, nil)
+	return b.Commit(pebble.Sync)
+}
+
+// History returns up to limit messages of profile, newest first.
+func (s *Store) History(profile string, limit int) ([]*Record, error) {
+	prefix := append(append([]byte(store.PrefixOutboxProf), profile...), 0)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: store.UpperBound(string(prefix))})
+	if err != nil {
+		return nil, fmt.Errorf("outbox: history of %q: %w", profile, err)
+	}
+	defer it.Close()
+	out := []*Record{}
+	for it.Last(); it.Valid() && len(out) < limit; it.Prev() {
+		k := it.Key()
+		if !bytes.HasPrefix(k, prefix) || len(k) < len(prefix)+8 {
+			continue
+		}
+		rec, ok, err := s.Get(string(k[len(prefix)+8:]))
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, rec)
+		}
+	}
+	return out, it.Error()
+}
+
+var _ Queue = (*Store)(nil)
