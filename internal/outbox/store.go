@@ -63,6 +63,10 @@ func Open(db *pebble.DB) (*Store, error) {
 	return s, nil
 }
 
+// SetClock replaces the clock that stamps enqueue and state-change times
+// (tests and simulations run on their own clock).
+func (s *Store) SetClock(now func() time.Time) { s.now = now }
+
 // Depth is the number of messages not final (queued or sending).
 func (s *Store) Depth() int64 { return s.depth.Load() }
 
