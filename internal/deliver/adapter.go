@@ -14,9 +14,9 @@ type Consent interface {
 	Allowed(profile, channel, purpose string) (ok bool, reason string)
 }
 
-// RenderRequest asks for one message rendered for one profile. Its fields
-// are those of package message's RenderRequest, in the same order, so one
-// converts to the other.
+// RenderRequest asks for one message rendered for one profile: the fields
+// of package message's RenderRequest (the wiring copies one into the other,
+// so that this package does not depend on the template engine).
 type RenderRequest struct {
 	Template string
 	Version  int
@@ -24,10 +24,12 @@ type RenderRequest struct {
 	Data     map[string]any
 	SendKey  string // the outbox key: coupon claims and tracking tokens derive from it
 	BaseURL  string // public URL of this server for links
+	// Journey and Step go into tracking tokens (empty for API sends).
+	Journey, Step string
 }
 
-// Rendered is a rendered message, field for field package message's
-// Rendered.
+// Rendered is a rendered message: the fields of package message's Rendered
+// that adapters use.
 type Rendered struct {
 	Channel, To         string
 	Subject, HTML, Text string

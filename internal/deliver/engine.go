@@ -114,6 +114,10 @@ func (e *Engine) Enqueue(ctx context.Context, msgs []outbox.Message) error {
 	return nil
 }
 
+// SetBaseURL sets the public URL links are built on; call it before Run
+// (a server listening on port 0 knows it only then).
+func (e *Engine) SetBaseURL(u string) { e.o.BaseURL = u }
+
 // Wake makes an idle worker claim now.
 func (e *Engine) Wake() {
 	select {
@@ -228,7 +232,7 @@ func (e *Engine) process(ctx context.Context, recs []*outbox.Record) {
 			case <-ctx.Done():
 			}
 		}
-		p.rendered, err = e.o.Renderer.Render(ctx, RenderRequest{Template: r.Template, Version: r.TemplateVersion, Profile: r.Profile, Data: r.Data, SendKey: r.Key, BaseURL: e.o.BaseURL})
+		p.rendered, err = e.o.Renderer.Render(ctx, RenderRequest{Template: r.Template, Version: r.TemplateVersion, Profile: r.Profile, Data: r.Data, SendKey: r.Key, BaseURL: e.o.BaseURL, Journey: r.Journey, Step: r.Step})
 		if err != nil {
 			e.unreserve(p)
 			if e.finish(r, outbox.Failed, "render: "+err.Error()) {

@@ -26,6 +26,7 @@ import (
 	"tailor/internal/admin"
 	"tailor/internal/auth"
 	"tailor/internal/catalog"
+	"tailor/internal/deliver"
 	"tailor/internal/event"
 	"tailor/internal/eventlog"
 	"tailor/internal/identity"
@@ -98,6 +99,9 @@ type Config struct {
 	// without a key. Below MaxConnections, so that such clients cannot take
 	// every connection. Default 256.
 	MaxBodyKeyedRequests int
+
+	// Delivery configures the delivery workers, send policy and channels.
+	Delivery deliver.Config
 }
 
 // Defaults returns the default configuration.
@@ -160,6 +164,9 @@ func (c *Config) Validate() error {
 	if err := c.Identity.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if err := c.Delivery.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	for _, d := range []struct {
 		flag string
 		v    time.Duration
@@ -204,6 +211,10 @@ type Server struct {
 	// rejected messages out to the live events debugger.
 	Stats *stats.Sampler
 	Live  *live.Hub
+	// Delivery is the outbox (Delivery.Outbox, an outbox.Enqueuer for
+	// engines) and the delivery workers.
+	Delivery      delivery
+	deliverPolicy *deliver.Policy
 
 	WriteKey   string
 	AdminToken string
@@ -332,6 +343,9 @@ func (s *Server) open(ctx context.Context) error {
 	s.Ingest = ingest.NewHandler(s.Log, s.Sources, s.Rejected, s.Registry)
 	s.Ingest.BodyKeyedLimit = s.cfg.MaxBodyKeyedRequests
 	s.registerGauges()
+	if err := s.openDelivery(); err != nil {
+		return fmt.Errorf("open delivery: %w", err)
+	}
 	return s.openDashboardData()
 }
 
@@ -401,6 +415,7 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	api.ProfileSegments = s.profileSegments
 	api.Stats, api.Live = s.Stats, s.Live
+	s.deliveryRoutes(mux, guard.Wrap)
 	mux.Handle("/v1/", s.Ingest)
 	mux.Handle("/api/", api.Handler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
@@ -441,6 +456,7 @@ func (s *Server) Start() (string, error) {
 	s.bgCancel = cancel
 	s.Segments.Start(bg)
 	s.startStats(bg)
+	s.startDelivery(bg, "http://"+ln.Addr().String())
 	s.bgWG.Add(2)
 	go func() {
 		defer s.bgWG.Done()
