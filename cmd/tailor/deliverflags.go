@@ -43,7 +43,13 @@ func deliverFlags(fs *flag.FlagSet, c *deliver.Config) func() error {
 	c.PushToken = os.Getenv("TAILOR_PUSH_TOKEN")
 	fs.StringVar(&c.MailDir, "mail-dir", os.Getenv("TAILOR_MAIL_DIR"), "directory of the daily direct-mail print files (default <data dir>/mail) [TAILOR_MAIL_DIR]")
 	fs.StringVar(&c.MailWebhook, "mail-webhook", os.Getenv("TAILOR_MAIL_WEBHOOK"), "print provider endpoint each direct-mail message is also POSTed to [TAILOR_MAIL_WEBHOOK]")
+	secrets := fs.String("secrets-file", os.Getenv("TAILOR_SECRETS_FILE"), "file of NAME=value lines for TAILOR_SMTP_PASSWORD, TAILOR_WEBHOOK_SECRET, TAILOR_SMS_TOKEN and TAILOR_PUSH_TOKEN (secrets never go on the command line) [TAILOR_SECRETS_FILE]")
 	return func() error {
+		if *secrets != "" {
+			if err := readSecrets(*secrets, c); err != nil {
+				return fmt.Errorf("%w: --secrets-file: %v", errUsage, err)
+			}
+		}
 		h, err := strconv.ParseFloat(*holdout, 64)
 		if err != nil {
 			return fmt.Errorf("%w: --holdout %q: want a percentage such as 5", errUsage, *holdout)
@@ -98,4 +104,29 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// readSecrets fills c's secrets from a file of NAME=value lines (blank
+// lines and # comments skipped); an unknown name is an error, so that a
+// typo does not leave a channel silently without its secret.
+func readSecrets(path string, c *deliver.Config) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	dst := map[string]*string{"TAILOR_SMTP_PASSWORD": &c.SMTP.Password, "TAILOR_WEBHOOK_SECRET": &c.WebhookSecret,
+		"TAILOR_SMS_TOKEN": &c.SMSToken, "TAILOR_PUSH_TOKEN": &c.PushToken}
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, val, ok := strings.Cut(line, "=")
+		p := dst[strings.TrimSpace(name)]
+		if !ok || p == nil {
+			return fmt.Errorf("%s line %d: want one of TAILOR_SMTP_PASSWORD, TAILOR_WEBHOOK_SECRET, TAILOR_SMS_TOKEN, TAILOR_PUSH_TOKEN = value", path, i+1)
+		}
+		*p = strings.TrimSpace(val)
+	}
+	return nil
 }

@@ -166,7 +166,8 @@ func (e *Engine) worker(ctx context.Context) {
 type pending struct {
 	rec      *outbox.Record
 	rendered Rendered
-	reserved bool // holds a place under the caps
+	reserved bool      // holds a place under the caps
+	at       time.Time // its pace slot: not sent before
 }
 
 // process takes a claimed batch through the policy, pacing and rendering,
@@ -226,12 +227,7 @@ func (e *Engine) process(ctx context.Context, recs []*outbox.Record) {
 			}
 			continue
 		}
-		if wait > 0 {
-			select {
-			case <-time.After(wait):
-			case <-ctx.Done():
-			}
-		}
+		p.at = now.Add(wait)
 		p.rendered, err = e.o.Renderer.Render(ctx, RenderRequest{Template: r.Template, Version: r.TemplateVersion, Profile: r.Profile, Data: r.Data, SendKey: r.Key, BaseURL: e.o.BaseURL, Journey: r.Journey, Step: r.Step})
 		if err != nil {
 			e.unreserve(p)
@@ -300,12 +296,20 @@ func (e *Engine) finish(r *outbox.Record, state outbox.State, reason string) boo
 // send hands one message to its adapter and settles its state.
 func (e *Engine) send(ctx context.Context, p pending) []Event {
 	r := p.rec
+	if d := time.Until(p.at); d > 0 {
+		// Waiting here, between sends rather than before the batch is
+		// marked sending, spreads the batch over its pace slots.
+		time.Sleep(d)
+	}
 	start := e.o.Now()
 	rcpt, err := e.o.Adapters[r.Channel].Send(context.WithoutCancel(ctx), Envelope{Rendered: p.rendered, Key: r.Key, Profile: r.Profile})
 	now := e.o.Now()
 	if err == nil {
 		e.o.Metrics.sent(r.Channel, now.Sub(start))
-		if err := e.o.Queue.Finish(r, outbox.Sent, "", false); err != nil {
+		// Synced at once: a crash between the provider's accept and this
+		// write is what makes a duplicate, so the window is one write
+		// (concurrent workers share the sync).
+		if err := e.o.Queue.Finish(r, outbox.Sent, "", true); err != nil {
 			slog.Error("deliver: finish sent", "key", r.Key, "err", err)
 			e.o.Queue.Release(r)
 		}

@@ -36,7 +36,7 @@ type BasicRenderer struct {
 type BasicTemplate struct {
 	Channel                          string
 	Subject, HTML, Text, Title, Body string
-	URL                              string
+	URL, JSON                        string
 }
 
 // BasicTemplates are BasicRenderer's built-in templates.
@@ -49,7 +49,11 @@ var BasicTemplates = map[string]BasicTemplate{
 		Subject: "News for {{ profile.traits.first_name }}",
 		HTML:    `<p>Hi {{ profile.traits.first_name }}, see <a href="https://shop.example/new">what is new</a>.</p>`,
 		Text:    "Hi {{ profile.traits.first_name }}, see what is new: https://shop.example/new"},
-	"notice": {Channel: "inapp", Title: "Hi {{ profile.traits.first_name }}", Body: "{{ data.text }}", URL: "{{ data.url }}"},
+	"notice":      {Channel: "inapp", Title: "Hi {{ profile.traits.first_name }}", Body: "{{ data.text }}", URL: "{{ data.url }}"},
+	"sms_code":    {Channel: "sms", Body: "Hi {{ profile.traits.first_name }}, your code is {{ data.code }}"},
+	"push_return": {Channel: "push", Title: "We miss you, {{ profile.traits.first_name }}", Body: "{{ data.text }}", URL: "{{ data.url }}"},
+	"order_hook":  {Channel: "webhook", JSON: `{"order_id":"{{ data.order_id }}","email":"{{ profile.traits.email }}"}`},
+	"letter":      {Channel: "mail", Title: "Dear {{ profile.traits.first_name }}", Body: "{{ data.text }}"},
 }
 
 var placeholder = regexp.MustCompile(`\{\{\s*(profile\.traits|data|event)\.([A-Za-z0-9_]+)\s*\}\}`)
@@ -90,6 +94,12 @@ func (b *BasicRenderer) Render(_ context.Context, req RenderRequest) (Rendered, 
 		c.URL = html.UnescapeString(hrefPattern.FindStringSubmatch(m)[1])
 		return `href="` + req.BaseURL + "/t/fc/" + b.sign(c) + `"`
 	})
+	if t.JSON != "" {
+		r.JSON = []byte(placeholder.ReplaceAllStringFunc(t.JSON, func(m string) string {
+			s, _ := json.Marshal(fill(m, false))
+			return string(s[1 : len(s)-1]) // the placeholder sits inside a JSON string
+		}))
+	}
 	switch t.Channel {
 	case "email":
 		r.To, _ = traits["email"].(string)
@@ -97,6 +107,10 @@ func (b *BasicRenderer) Render(_ context.Context, req RenderRequest) (Rendered, 
 		r.Headers = map[string]string{"List-Unsubscribe": "<" + u + ">", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
 	case "sms":
 		r.To, _ = traits["phone"].(string)
+	case "push":
+		r.To, _ = traits["push_token"].(string)
+	case "mail":
+		r.To, _ = traits["address"].(string)
 	}
 	return r, nil
 }

@@ -24,9 +24,12 @@ type Store struct {
 	db  *pebble.DB
 	now func() time.Time
 
-	// enqMu makes "is the key seen? then write it" atomic between
-	// concurrent Enqueue calls.
-	enqMu sync.Mutex
+	// enqMu guards enqueuing: keys being written by an Enqueue call whose
+	// batch is not committed yet. A key is seen when it is in oi/ or here,
+	// so "is the key seen? then write it" is atomic between concurrent
+	// calls while their synced commits still share a WAL sync.
+	enqMu     sync.Mutex
+	enqueuing map[string]struct{}
 
 	// mu guards claimed: the keys leased to workers. It is bounded by the
 	// workers' batch sizes, whatever the queue's length.
@@ -47,7 +50,7 @@ const (
 // Open returns the outbox over db and counts the queue (a scan of the ob/
 // keys only).
 func Open(db *pebble.DB) (*Store, error) {
-	s := &Store{db: db, now: time.Now, claimed: map[string]struct{}{}}
+	s := &Store{db: db, now: time.Now, claimed: map[string]struct{}{}, enqueuing: map[string]struct{}{}}
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte(store.PrefixOutboxDue), UpperBound: store.UpperBound(store.PrefixOutboxDue)})
 	if err != nil {
 		return nil, fmt.Errorf("outbox: open queue: %w", err)
@@ -102,26 +105,33 @@ func (s *Store) Enqueue(ctx context.Context, msgs []Message) error {
 			return fmt.Errorf("outbox: enqueue message %d: %w", i, err)
 		}
 	}
-	s.enqMu.Lock()
-	defer s.enqMu.Unlock()
 	b := s.db.NewBatch()
 	defer b.Close()
 	now := s.now().UTC()
-	inCall := make(map[string]struct{}, len(msgs))
-	var added int64
-	for _, m := range msgs {
-		if _, dup := inCall[m.Key]; dup {
-			continue
+	var mine []string
+	s.enqMu.Lock()
+	defer func() {
+		s.enqMu.Lock()
+		for _, k := range mine {
+			delete(s.enqueuing, k)
 		}
-		inCall[m.Key] = struct{}{}
+		s.enqMu.Unlock()
+	}()
+	for _, m := range msgs {
+		if _, busy := s.enqueuing[m.Key]; busy {
+			continue // in this call or another one
+		}
 		_, closer, err := s.db.Get(itemKey(m.Key))
 		if err == nil {
 			closer.Close()
 			continue
 		}
 		if !errors.Is(err, pebble.ErrNotFound) {
+			s.enqMu.Unlock()
 			return fmt.Errorf("outbox: enqueue %q: %w", m.Key, err)
 		}
+		s.enqueuing[m.Key] = struct{}{}
+		mine = append(mine, m.Key)
 		due := m.NotBefore.UTC()
 		if due.IsZero() || due.Before(now) {
 			due = now
@@ -129,20 +139,24 @@ func (s *Store) Enqueue(ctx context.Context, msgs []Message) error {
 		rec := Record{Message: m, State: Queued, Due: due, Created: now, Updated: now}
 		v, err := json.Marshal(&rec)
 		if err != nil {
+			s.enqMu.Unlock()
 			return fmt.Errorf("outbox: encode %q: %w", m.Key, err)
 		}
 		_ = b.Set(itemKey(m.Key), v, nil)
 		_ = b.Set(dueKey(due, m.Key), []byte{obQueued}, nil)
 		_ = b.Set(profKey(m.Profile, now, m.Key), nil, nil)
-		added++
 	}
-	if added == 0 {
+	s.enqMu.Unlock()
+	if len(mine) == 0 {
 		return nil
 	}
+	// The keys stay in enqueuing until the commit is done (deferred), so
+	// a concurrent call with one of them skips it rather than writing it
+	// twice; a failed commit leaves them unseen, to be enqueued again.
 	if err := b.Commit(pebble.Sync); err != nil {
-		return fmt.Errorf("outbox: enqueue %d messages: %w", added, err)
+		return fmt.Errorf("outbox: enqueue %d messages: %w", len(mine), err)
 	}
-	s.depth.Add(added)
+	s.depth.Add(int64(len(mine)))
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -237,5 +238,37 @@ func TestFinishRejectsNonFinalState(t *testing.T) {
 	recs, _, _ := s.Claim(time.Now(), 1)
 	if err := s.Finish(recs[0], Queued, "", true); err == nil {
 		t.Fatal("Finish accepted queued")
+	}
+}
+
+// TestConcurrentEnqueueWritesEachKeyOnce enqueues overlapping keys from
+// several goroutines: each key is queued once.
+func TestConcurrentEnqueueWritesEachKeyOnce(t *testing.T) {
+	s, _ := openStore(t)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 50 {
+				k := fmt.Sprint("k", (i+g*7)%60)
+				if err := s.Enqueue(context.Background(), []Message{msg(k, time.Time{})}); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	recs, _, err := s.Claim(time.Now(), 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, r := range recs {
+		if seen[r.Key] {
+			t.Fatalf("%s queued twice", r.Key)
+		}
+		seen[r.Key] = true
+	}
+	if len(recs) != 60 || s.Depth() != 60 {
+		t.Fatalf("%d queued, depth %d; want 60 distinct keys", len(recs), s.Depth())
 	}
 }

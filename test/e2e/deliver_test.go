@@ -202,7 +202,7 @@ func TestDeliverCrash(t *testing.T) {
 	const n = 3000
 	mp := startMailpit(t, false)
 	dir := t.TempDir()
-	args := deliverArgs(mp, "--rate", "email=600", "--deliver-workers", "8")
+	args := deliverArgs(mp, "--rate", "email=300", "--deliver-workers", "8")
 	s := startServer(t, dir, args...)
 
 	// n customers with an email each.
