@@ -18,6 +18,7 @@ const benchUsage = `usage:
   tailor bench pebble --dir DIR [flags]                      storage baseline: raw synced Pebble batches
   tailor bench segment [flags]                               segment rule evaluation over the demo store, in process
   tailor bench dashboard --url URL --admin-token T [flags]  the first render of each dashboard page, server side
+  tailor bench deliver [--smtp HOST:PORT] [flags]            SMTP delivery vs raw SMTP sends; broadcast render+enqueue
 
 Run 'tailor bench ingest -h', 'tailor bench pebble -h', 'tailor bench segment -h' or 'tailor bench dashboard -h' for the flags.`
 
@@ -36,6 +37,8 @@ func runBench(ctx context.Context, args []string) error {
 		return benchSegment(ctx, args[1:])
 	case "dashboard":
 		return benchDashboard(ctx, args[1:])
+	case "deliver":
+		return benchDeliver(ctx, args[1:])
 	case "-h", "--help", "help":
 		fmt.Println(benchUsage)
 		return nil
