@@ -32,6 +32,22 @@ func (s *swapRenderer) Render(ctx context.Context, req deliver.RenderRequest) (d
 	return s.r.Render(ctx, req)
 }
 
+// Enqueuer is the outbox as engines enqueue into it (durable on return):
+// it wakes the delivery workers once they run.
+func (s *Server) Enqueuer() outbox.Enqueuer { return wakingEnqueuer{s} }
+
+type wakingEnqueuer struct{ s *Server }
+
+func (w wakingEnqueuer) Enqueue(ctx context.Context, msgs []outbox.Message) error {
+	if err := w.s.Delivery.Outbox.Enqueue(ctx, msgs); err != nil {
+		return err
+	}
+	if e := w.s.Delivery.Engine; e != nil {
+		e.Wake()
+	}
+	return nil
+}
+
 // SetRenderer replaces the renderer deliveries use; call it before Start.
 func (s *Server) SetRenderer(r deliver.Renderer) { s.Delivery.renderer.r = r }
 
@@ -41,10 +57,6 @@ func (s *Server) SetConsent(c deliver.Consent) { s.deliverPolicy.Consent = c }
 
 func (s *Server) openDelivery() error {
 	d := &s.Delivery
-	var err error
-	if d.Outbox, err = outbox.Open(s.db); err != nil {
-		return err
-	}
 	cfg := s.cfg.Delivery
 	ads, inbox, closeFn, err := cfg.Adapters(s.db, s.cfg.DataDir)
 	if err != nil {

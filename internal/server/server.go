@@ -32,6 +32,7 @@ import (
 	"tailor/internal/identity"
 	"tailor/internal/ingest"
 	"tailor/internal/live"
+	"tailor/internal/outbox"
 	"tailor/internal/processor"
 	"tailor/internal/profile"
 	"tailor/internal/segment"
@@ -289,6 +290,11 @@ func (s *Server) open(ctx context.Context) error {
 	}
 
 	if s.Log, err = eventlog.Open(s.db, eventlog.Options{Partitions: p, DedupeWindow: s.cfg.DedupeWindow}); err != nil {
+		return err
+	}
+	// The outbox opens before the appliers: the journey engine enqueues
+	// while the log replays.
+	if s.Delivery.Outbox, err = outbox.Open(s.db); err != nil {
 		return err
 	}
 	s.Store = profile.NewStore()
