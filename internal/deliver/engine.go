@@ -43,9 +43,14 @@ type Options struct {
 	Renderer Renderer
 	Adapters map[string]Adapter // by channel
 	// Record appends delivery events to the log (durably). Nil drops them.
-	Record  func(ctx context.Context, evs []Event) error
-	BaseURL string
-	Metrics *Metrics // nil: not measured
+	Record func(ctx context.Context, evs []Event) error
+	// RecordSyncsQueue says that Record's durable write also makes the
+	// queue's earlier writes durable (the server's log and outbox share
+	// one Pebble WAL): a sent message is then marked with one sync, its
+	// Sent event's, and the event cannot be lost to a crash.
+	RecordSyncsQueue bool
+	BaseURL          string
+	Metrics          *Metrics // nil: not measured
 
 	Workers     int           // default 8
 	Batch       int           // messages a worker claims at once; default 16
@@ -306,10 +311,12 @@ func (e *Engine) send(ctx context.Context, p pending) []Event {
 	now := e.o.Now()
 	if err == nil {
 		e.o.Metrics.sent(r.Channel, now.Sub(start))
-		// Synced at once: a crash between the provider's accept and this
+		// Durable at once: a crash between the provider's accept and this
 		// write is what makes a duplicate, so the window is one write
-		// (concurrent workers share the sync).
-		if err := e.o.Queue.Finish(r, outbox.Sent, "", true); err != nil {
+		// (concurrent workers share the sync). When Record's write makes
+		// it durable, that one sync also keeps the Sent event.
+		carried := e.o.RecordSyncsQueue && e.o.Record != nil
+		if err := e.o.Queue.Finish(r, outbox.Sent, "", !carried); err != nil {
 			slog.Error("deliver: finish sent", "key", r.Key, "err", err)
 			e.o.Queue.Release(r)
 		}
@@ -325,6 +332,15 @@ func (e *Engine) send(ctx context.Context, p pending) []Event {
 		evs := []Event{e.event(EventSent, r, now, props)}
 		if r.Channel == "inapp" {
 			evs = append(evs, e.event(EventDelivered, r, now, nil))
+		}
+		if carried {
+			if err := e.o.Record(context.WithoutCancel(ctx), evs); err != nil {
+				slog.Error("deliver: record sent", "key", r.Key, "err", err)
+				if err := e.o.Queue.Sync(); err != nil {
+					slog.Error("deliver: sync", "err", err)
+				}
+			}
+			return nil
 		}
 		return evs
 	}

@@ -156,7 +156,15 @@ func email(key, profile string) outbox.Message {
 }
 
 func TestEngineSendsAndRecords(t *testing.T) {
-	h := newHarness(t, &Policy{Consent: fakeConsent{no: map[string]bool{"bob": true}}}, nil)
+	for _, carried := range []bool{false, true} {
+		t.Run(fmt.Sprint("record syncs queue ", carried), func(t *testing.T) {
+			testEngineSendsAndRecords(t, carried)
+		})
+	}
+}
+
+func testEngineSendsAndRecords(t *testing.T, carried bool) {
+	h := newHarness(t, &Policy{Consent: fakeConsent{no: map[string]bool{"bob": true}}}, func(o *Options) { o.RecordSyncsQueue = carried })
 	broken := email("k3", "ann")
 	broken.Template = "broken"
 	h.enqueue(t, email("k1", "ann"), email("k2", "bob"), broken)

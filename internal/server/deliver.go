@@ -69,7 +69,7 @@ func (s *Server) openDelivery() error {
 	s.deliverPolicy = &deliver.Policy{DB: s.db, HoldoutPercent: cfg.HoldoutPercent, Caps: cfg.Caps, Quiet: cfg.Quiet, Timezone: s.profileTimezone}
 	d.Engine = deliver.New(deliver.Options{
 		Queue: d.Outbox, Policy: s.deliverPolicy, Pacer: &deliver.Pacer{DB: s.db, Rates: cfg.Rates, Warmup: cfg.Warmup},
-		Renderer: d.renderer, Adapters: ads, Record: s.recordDelivery, BaseURL: cfg.BaseURL, Workers: cfg.Workers,
+		Renderer: d.renderer, Adapters: ads, Record: s.recordDelivery, RecordSyncsQueue: true, BaseURL: cfg.BaseURL, Workers: cfg.Workers,
 		Metrics: deliver.NewMetrics(s.Registry, func() float64 { return float64(d.Outbox.Depth()) }, cfg.Rates),
 	})
 	return nil
