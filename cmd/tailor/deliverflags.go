@@ -18,10 +18,10 @@ func deliverFlags(fs *flag.FlagSet, c *deliver.Config) func() error {
 	fs.IntVar(&c.Workers, "deliver-workers", envInt("TAILOR_DELIVER_WORKERS", 8), "delivery workers sending at once [TAILOR_DELIVER_WORKERS]")
 	fs.StringVar(&c.BaseURL, "base-url", os.Getenv("TAILOR_BASE_URL"), "public URL of this server for links in messages (default: the listen URL) [TAILOR_BASE_URL]")
 	holdout := fs.String("holdout", envOr("TAILOR_HOLDOUT", "0"), "percent of profiles in the global holdout group that never gets journey messages [TAILOR_HOLDOUT]")
-	caps := fs.String("cap", os.Getenv("TAILOR_CAPS"), "frequency caps across journeys, comma-separated channel=N/period, e.g. email=3/7d,all=5/7d [TAILOR_CAPS]")
+	caps := listFlag(fs, "cap", "TAILOR_CAPS", "frequency cap across journeys, channel=N/period, e.g. email=3/7d or all=5/7d; repeat the flag or separate with commas [TAILOR_CAPS]")
 	quiet := fs.String("quiet-hours", os.Getenv("TAILOR_QUIET_HOURS"), "marketing sends wait out this daily window in the profile's timezone trait, e.g. 21:00-08:00 [TAILOR_QUIET_HOURS]")
-	rates := fs.String("rate", os.Getenv("TAILOR_RATES"), "send rate limits per channel, e.g. email=200,sms=10 (sends per second) [TAILOR_RATES]")
-	warmup := fs.String("warmup", os.Getenv("TAILOR_WARMUP"), "warm-up schedule of a new sending domain: channel=first day's sends,xfactor, e.g. email=500,x2 [TAILOR_WARMUP]")
+	rates := listFlag(fs, "rate", "TAILOR_RATES", "send rate limit of a channel in sends per second, e.g. email=200; repeat the flag or separate with commas [TAILOR_RATES]")
+	warmup := fs.String("warmup", os.Getenv("TAILOR_WARMUP"), "warm-up schedule of a new sending domain: channel=first day's sends,xfactor, e.g. email=500,x2 (several separated by ;) [TAILOR_WARMUP]")
 
 	fs.StringVar(&c.SMTP.Addr, "smtp-addr", os.Getenv("TAILOR_SMTP_ADDR"), "SMTP relay host:port; email is off without it [TAILOR_SMTP_ADDR]")
 	fs.StringVar(&c.SMTP.From, "smtp-from", envOr("TAILOR_SMTP_FROM", "Tailor <tailor@localhost>"), "From address of email [TAILOR_SMTP_FROM]")
@@ -55,7 +55,7 @@ func deliverFlags(fs *flag.FlagSet, c *deliver.Config) func() error {
 			return fmt.Errorf("%w: --holdout %q: want a percentage such as 5", errUsage, *holdout)
 		}
 		c.HoldoutPercent = h
-		for _, s := range splitList(*caps) {
+		for _, s := range *caps {
 			cp, err := deliver.ParseCap(s)
 			if err != nil {
 				return fmt.Errorf("%w: --cap: %v", errUsage, err)
@@ -69,7 +69,7 @@ func deliverFlags(fs *flag.FlagSet, c *deliver.Config) func() error {
 			}
 			c.Quiet = &q
 		}
-		for _, s := range splitList(*rates) {
+		for _, s := range *rates {
 			ch, r, err := deliver.ParseRate(s)
 			if err != nil {
 				return fmt.Errorf("%w: --rate: %v", errUsage, err)
@@ -94,6 +94,17 @@ func deliverFlags(fs *flag.FlagSet, c *deliver.Config) func() error {
 		}
 		return nil
 	}
+}
+
+// listFlag registers a flag that may be repeated, each value a
+// comma-separated list, starting from the environment variable env.
+func listFlag(fs *flag.FlagSet, name, env, usage string) *[]string {
+	list := splitList(os.Getenv(env))
+	fs.Func(name, usage, func(v string) error {
+		list = append(list, splitList(v)...)
+		return nil
+	})
+	return &list
 }
 
 func splitList(s string) []string {
