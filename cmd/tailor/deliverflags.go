@@ -41,6 +41,8 @@ func deliverFlags(fs *flag.FlagSet, c *deliver.Config) func() error {
 	fs.StringVar(&c.SMSFrom, "sms-from", os.Getenv("TAILOR_SMS_FROM"), "SMS sender number [TAILOR_SMS_FROM]")
 	fs.StringVar(&c.PushURL, "push-url", os.Getenv("TAILOR_PUSH_URL"), "FCM HTTP v1-compatible send URL (…/v1/projects/<project>/messages:send) [TAILOR_PUSH_URL]")
 	c.PushToken = os.Getenv("TAILOR_PUSH_TOKEN")
+	fs.StringVar(&c.VAPIDKeyFile, "vapid-key", os.Getenv("TAILOR_VAPID_KEY"), "PEM P-256 private key that signs web push requests (VAPID); web push is off without it [TAILOR_VAPID_KEY]")
+	fs.StringVar(&c.VAPIDSubject, "vapid-subject", os.Getenv("TAILOR_VAPID_SUBJECT"), "contact the push services see, mailto:ops@shop.example [TAILOR_VAPID_SUBJECT]")
 	fs.StringVar(&c.MailDir, "mail-dir", os.Getenv("TAILOR_MAIL_DIR"), "directory of the daily direct-mail print files (default <data dir>/mail) [TAILOR_MAIL_DIR]")
 	fs.StringVar(&c.MailWebhook, "mail-webhook", os.Getenv("TAILOR_MAIL_WEBHOOK"), "print provider endpoint each direct-mail message is also POSTed to [TAILOR_MAIL_WEBHOOK]")
 	secrets := fs.String("secrets-file", os.Getenv("TAILOR_SECRETS_FILE"), "file of NAME=value lines for TAILOR_SMTP_PASSWORD, TAILOR_WEBHOOK_SECRET, TAILOR_SMS_TOKEN and TAILOR_PUSH_TOKEN (secrets never go on the command line) [TAILOR_SECRETS_FILE]")

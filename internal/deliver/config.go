@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -30,6 +31,7 @@ type Config struct {
 
 	SMSBaseURL, SMSAccount, SMSToken, SMSFrom string // on when SMSBaseURL is set
 	PushURL, PushToken                        string // on when PushURL is set
+	VAPIDKeyFile, VAPIDSubject                string // web push: on when VAPIDKeyFile is set
 
 	MailDir     string // print files; default <data dir>/mail
 	MailWebhook string
@@ -57,6 +59,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SMSBaseURL != "" && (c.SMSAccount == "" || c.SMSToken == "" || c.SMSFrom == "") {
 		errs = append(errs, errors.New("--sms-url needs --sms-account, --sms-token and --sms-from"))
+	}
+	if c.VAPIDKeyFile != "" && !strings.HasPrefix(c.VAPIDSubject, "mailto:") && !strings.HasPrefix(c.VAPIDSubject, "https://") {
+		errs = append(errs, errors.New("--vapid-subject is required with --vapid-key: a mailto: or https: contact for the push services"))
 	}
 	if c.PushURL != "" && c.PushToken == "" {
 		errs = append(errs, errors.New("--push-url needs --push-token"))
@@ -90,6 +95,13 @@ func (c *Config) Adapters(db *pebble.DB, dataDir string) (map[string]Adapter, *I
 	}
 	if c.PushURL != "" {
 		ads["push"] = &Push{URL: c.PushURL, Token: c.PushToken}
+	}
+	if c.VAPIDKeyFile != "" {
+		k, err := LoadVAPIDKey(c.VAPIDKeyFile)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("--vapid-key: %w", err)
+		}
+		ads["webpush"] = &WebPush{Key: k, Subject: c.VAPIDSubject}
 	}
 	return ads, inbox, closeFn, nil
 }

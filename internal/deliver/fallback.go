@@ -49,11 +49,12 @@ var BasicTemplates = map[string]BasicTemplate{
 		Subject: "News for {{ profile.traits.first_name }}",
 		HTML:    `<p>Hi {{ profile.traits.first_name }}, see <a href="https://shop.example/new">what is new</a>.</p>`,
 		Text:    "Hi {{ profile.traits.first_name }}, see what is new: https://shop.example/new"},
-	"notice":      {Channel: "inapp", Title: "Hi {{ profile.traits.first_name }}", Body: "{{ data.text }}", URL: "{{ data.url }}"},
-	"sms_code":    {Channel: "sms", Body: "Hi {{ profile.traits.first_name }}, your code is {{ data.code }}"},
-	"push_return": {Channel: "push", Title: "We miss you, {{ profile.traits.first_name }}", Body: "{{ data.text }}", URL: "{{ data.url }}"},
-	"order_hook":  {Channel: "webhook", JSON: `{"order_id":"{{ data.order_id }}","email":"{{ profile.traits.email }}"}`},
-	"letter":      {Channel: "mail", Title: "Dear {{ profile.traits.first_name }}", Body: "{{ data.text }}"},
+	"notice":       {Channel: "inapp", Title: "Hi {{ profile.traits.first_name }}", Body: "{{ data.text }}", URL: "{{ data.url }}"},
+	"sms_code":     {Channel: "sms", Body: "Hi {{ profile.traits.first_name }}, your code is {{ data.code }}"},
+	"push_return":  {Channel: "push", Title: "We miss you, {{ profile.traits.first_name }}", Body: "{{ data.text }}", URL: "{{ data.url }}"},
+	"order_hook":   {Channel: "webhook", JSON: `{"order_id":"{{ data.order_id }}","email":"{{ profile.traits.email }}"}`},
+	"webpush_sale": {Channel: "webpush", Title: "{{ data.title }}", Body: "Hi {{ profile.traits.first_name }}, {{ data.text }}", URL: "{{ data.url }}"},
+	"letter":       {Channel: "mail", Title: "Dear {{ profile.traits.first_name }}", Body: "{{ data.text }}"},
 }
 
 var placeholder = regexp.MustCompile(`\{\{\s*(profile\.traits|data|event)\.([A-Za-z0-9_]+)\s*\}\}`)
@@ -109,6 +110,14 @@ func (b *BasicRenderer) Render(_ context.Context, req RenderRequest) (Rendered, 
 		r.To, _ = traits["phone"].(string)
 	case "push":
 		r.To, _ = traits["push_token"].(string)
+	case "webpush":
+		switch sub := traits["webpush_subscription"].(type) {
+		case string:
+			r.To = sub
+		case map[string]any:
+			b, _ := json.Marshal(sub)
+			r.To = string(b)
+		}
 	case "mail":
 		r.To, _ = traits["address"].(string)
 	}

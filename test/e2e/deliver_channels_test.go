@@ -1,11 +1,21 @@
 package e2e
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/hkdf"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -70,14 +80,24 @@ func TestDeliverChannels(t *testing.T) {
 	sms := newReceiver(t, `{"sid":"SM1","status":"queued"}`)
 	push := newReceiver(t, `{"name":"projects/p/messages/1"}`)
 	hook := newReceiver(t, `{}`)
+	wpush := newReceiver(t, ``)
+	ua, _ := ecdh.P256().GenerateKey(rand.Reader)
+	uaAuth := make([]byte, 16)
+	rand.Read(uaAuth)
+	vapid, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	vder, _ := x509.MarshalPKCS8PrivateKey(vapid)
+	vapidFile := filepath.Join(t.TempDir(), "vapid.pem")
+	os.WriteFile(vapidFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: vder}), 0o600)
 	dir := t.TempDir()
 	secrets := filepath.Join(t.TempDir(), "secrets")
 	os.WriteFile(secrets, []byte("TAILOR_WEBHOOK_SECRET=whsec\nTAILOR_SMS_TOKEN=smstok\nTAILOR_PUSH_TOKEN=pushtok\n"), 0o600)
 	s := startServer(t, dir, "--secrets-file", secrets, "--webhook-url", hook.srv.URL+"/hook",
 		"--sms-url", sms.srv.URL, "--sms-account", "AC9", "--sms-from", "+15550000",
-		"--push-url", push.srv.URL+"/v1/projects/p/messages:send")
+		"--push-url", push.srv.URL+"/v1/projects/p/messages:send", "--vapid-key", vapidFile, "--vapid-subject", "mailto:ops@shop.example")
 	s.mustPostEvents(t, "/v1/identify", map[string]any{"userId": "ch1", "messageId": "ch1-id", "traits": map[string]any{
-		"first_name": "Ada", "email": "ada@test.example", "phone": "+15550101", "push_token": "devtok-1", "address": "1 Main St, Town"}})
+		"first_name": "Ada", "email": "ada@test.example", "phone": "+15550101", "push_token": "devtok-1", "address": "1 Main St, Town",
+		"webpush_subscription": map[string]any{"endpoint": wpush.srv.URL + "/wp/sub-1", "keys": map[string]string{
+			"p256dh": base64.RawURLEncoding.EncodeToString(ua.PublicKey().Bytes()), "auth": base64.RawURLEncoding.EncodeToString(uaAuth)}}}})
 	pollUntil(t, 10*time.Second, "profile ch1", func() bool { code, _ := s.adminGet(t, "/api/profiles/user_id:ch1", nil); return code == 200 })
 
 	for _, tm := range []map[string]any{
@@ -85,6 +105,7 @@ func TestDeliverChannels(t *testing.T) {
 		{"id": "push_return", "name": "Return", "channel": "push", "title": "We miss you, {{ profile.traits.first_name }}", "body": "{{ data.text }}", "url": "{{ data.url }}"},
 		{"id": "order_hook", "name": "Order hook", "channel": "webhook", "json": `{"order_id":"{{ data.order_id }}","email":"{{ profile.traits.email }}"}`},
 		{"id": "notice", "name": "Notice", "channel": "inapp", "title": "Hi {{ profile.traits.first_name }}", "body": "{{ data.text }}", "url": "{{ data.url }}"},
+		{"id": "webpush_sale", "name": "Sale", "channel": "webpush", "title": "{{ data.title }}", "body": "Hi {{ profile.traits.first_name }}, {{ data.text }}", "url": "{{ data.url }}"},
 		{"id": "letter", "name": "Letter", "channel": "mail", "title": "Dear {{ profile.traits.first_name }}", "body": "{{ data.text }}"},
 	} {
 		ensureTemplate(t, s, tm)
@@ -103,6 +124,7 @@ func TestDeliverChannels(t *testing.T) {
 	send("order_hook", "webhook", map[string]any{"order_id": "o-9"})
 	send("notice", "inapp", map[string]any{"text": "Your order shipped", "url": "shop://orders"})
 	send("letter", "mail", map[string]any{"text": "A gift for you"})
+	send("webpush_sale", "webpush", map[string]any{"title": "Sale", "text": "today only", "url": "https://shop.example/sale"})
 
 	r := sms.wait(t, "the SMS")
 	form, _ := url.ParseQuery(string(r.Body))
@@ -139,6 +161,15 @@ func TestDeliverChannels(t *testing.T) {
 	var payload map[string]any
 	if json.Unmarshal(r.Body, &payload); payload["order_id"] != "o-9" || payload["email"] != "ada@test.example" {
 		t.Errorf("webhook payload %s", r.Body)
+	}
+
+	r = wpush.wait(t, "the web push")
+	if r.Path != "/wp/sub-1" || r.Header.Get("Content-Encoding") != "aes128gcm" || !strings.HasPrefix(r.Header.Get("Authorization"), "vapid t=") {
+		t.Errorf("web push request %s %v", r.Path, r.Header)
+	}
+	var wp map[string]string
+	if err := json.Unmarshal(decryptAES128GCM(t, r.Body, ua, uaAuth), &wp); err != nil || wp["title"] != "Sale" || wp["body"] != "Hi Ada, today only" {
+		t.Errorf("web push payload %v %v", wp, err)
 	}
 
 	// The app reads its inbox with the write key, and marks the message read.
@@ -184,14 +215,14 @@ func TestDeliverChannels(t *testing.T) {
 	}
 
 	// Every send is recorded on the profile.
-	pollUntil(t, 15*time.Second, "five Message Sent events", func() bool {
+	pollUntil(t, 15*time.Second, "six Message Sent events", func() bool {
 		n := 0
 		for _, e := range s.timeline(t, "user_id:ch1") {
 			if e.Event == "Message Sent" {
 				n++
 			}
 		}
-		return n == 5
+		return n == 6
 	})
 	if strings.Contains(s.stderr.String(), "whsec") || strings.Contains(s.stderr.String(), "smstok") || strings.Contains(s.stdout.String(), "pushtok") {
 		t.Error("a secret shows in the server's output")
@@ -202,4 +233,32 @@ func basicAuthValue(user, pass string) string {
 	req, _ := http.NewRequest(http.MethodGet, "http://x/", nil)
 	req.SetBasicAuth(user, pass)
 	return strings.TrimPrefix(req.Header.Get("Authorization"), "Basic ")
+}
+
+// decryptAES128GCM is a browser's side of web push (RFC 8291): it decrypts
+// the one-record body for the user agent key ua and auth secret.
+func decryptAES128GCM(t *testing.T, body []byte, ua *ecdh.PrivateKey, auth []byte) []byte {
+	t.Helper()
+	if len(body) < 21 || len(body) < 21+int(body[20]) {
+		t.Fatalf("web push body of %d bytes", len(body))
+	}
+	salt, idlen := body[:16], int(body[20])
+	asPub := body[21 : 21+idlen]
+	as, err := ecdh.P256().NewPublicKey(asPub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, _ := ua.ECDH(as)
+	prkKey, _ := hkdf.Extract(sha256.New, secret, auth)
+	ikm, _ := hkdf.Expand(sha256.New, prkKey, "WebPush: info\x00"+string(ua.PublicKey().Bytes())+string(asPub), 32)
+	prk, _ := hkdf.Extract(sha256.New, ikm, salt)
+	cek, _ := hkdf.Expand(sha256.New, prk, "Content-Encoding: aes128gcm\x00", 16)
+	nonce, _ := hkdf.Expand(sha256.New, prk, "Content-Encoding: nonce\x00", 12)
+	blk, _ := aes.NewCipher(cek)
+	gcm, _ := cipher.NewGCM(blk)
+	plain, err := gcm.Open(nil, nonce, body[21+idlen:], nil)
+	if err != nil || len(plain) == 0 || plain[len(plain)-1] != 2 {
+		t.Fatalf("web push body does not decrypt: %v", err)
+	}
+	return plain[:len(plain)-1]
 }
