@@ -35,6 +35,15 @@ type Store struct {
 	// workers' batch sizes, whatever the queue's length.
 	mu      sync.Mutex
 	claimed map[string]struct{}
+	// head (an ob/ key, under mu; nil: the start) is where Claim starts
+	// reading: no ob/ entry sorts before it. Without it every claim would read past the
+	// tombstones of all the messages finished since the last compaction,
+	// which made a claim cost grow with the broadcast (50 ms after 150,000
+	// sends). Claim raises it to the first entry it meets (claimed entries
+	// stay in ob/, so it never passes one); Enqueue and Reschedule lower
+	// it after they commit, under mu, so that a claim that ran before
+	// their entry was visible cannot leave the head past it.
+	head []byte
 
 	depth   atomic.Int64 // ob/ entries: queued or sending
 	resends atomic.Int64 // claims of messages a crash left in sending
@@ -109,6 +118,7 @@ func (s *Store) Enqueue(ctx context.Context, msgs []Message) error {
 	defer b.Close()
 	now := s.now().UTC()
 	var mine []string
+	var earliest []byte // the first of the new ob/ keys
 	s.enqMu.Lock()
 	defer func() {
 		s.enqMu.Lock()
@@ -136,6 +146,9 @@ func (s *Store) Enqueue(ctx context.Context, msgs []Message) error {
 		if due.IsZero() || due.Before(now) {
 			due = now
 		}
+		if dk := dueKey(due, m.Key); earliest == nil || bytes.Compare(dk, earliest) < 0 {
+			earliest = dk
+		}
 		rec := Record{Message: m, State: Queued, Due: due, Created: now, Updated: now}
 		v, err := json.Marshal(&rec)
 		if err != nil {
@@ -156,6 +169,7 @@ func (s *Store) Enqueue(ctx context.Context, msgs []Message) error {
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("outbox: enqueue %d messages: %w", len(mine), err)
 	}
+	s.lowerHead(earliest)
 	s.depth.Add(int64(len(mine)))
 	return nil
 }
@@ -182,19 +196,27 @@ func (s *Store) Get(key string) (*Record, bool, error) {
 func (s *Store) Claim(now time.Time, n int) ([]*Record, time.Time, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte(store.PrefixOutboxDue), UpperBound: store.UpperBound(store.PrefixOutboxDue)})
+	lower := []byte(store.PrefixOutboxDue)
+	if s.head != nil {
+		lower = s.head
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: store.UpperBound(store.PrefixOutboxDue)})
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("outbox: claim: %w", err)
 	}
 	defer it.Close()
 	limit := uint64(max(now.UnixNano(), 0))
 	var out []*Record
+	first := true
 	for it.First(); it.Valid() && len(out) < n; it.Next() {
 		k := it.Key()[len(store.PrefixOutboxDue):]
 		if len(k) < 8 {
 			continue
 		}
 		due := binary.BigEndian.Uint64(k)
+		if first {
+			s.head, first = bytes.Clone(it.Key()), false
+		}
 		if due > limit {
 			if len(out) == 0 {
 				return nil, time.Unix(0, int64(due)), nil
@@ -304,8 +326,18 @@ func (s *Store) Reschedule(rec *Record, due time.Time, reason string) error {
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("outbox: reschedule %q: %w", rec.Key, err)
 	}
+	s.lowerHead(dueKey(rec.Due, rec.Key))
 	s.Release(rec)
 	return nil
+}
+
+// lowerHead makes Claim read from key on, for an entry just committed.
+func (s *Store) lowerHead(key []byte) {
+	s.mu.Lock()
+	if s.head != nil && bytes.Compare(key, s.head) < 0 {
+		s.head = key
+	}
+	s.mu.Unlock()
 }
 
 // Sync implements Queue.

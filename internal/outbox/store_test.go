@@ -14,7 +14,7 @@ import (
 	"tailor/internal/store"
 )
 
-func openDB(t *testing.T, dir string) *pebble.DB {
+func openDB(t testing.TB, dir string) *pebble.DB {
 	t.Helper()
 	db, err := store.Open(filepath.Join(dir, "pebble"), 8<<20)
 	if err != nil {
@@ -270,5 +270,38 @@ func TestConcurrentEnqueueWritesEachKeyOnce(t *testing.T) {
 	}
 	if len(recs) != 60 || s.Depth() != 60 {
 		t.Fatalf("%d queued, depth %d; want 60 distinct keys", len(recs), s.Depth())
+	}
+}
+
+// TestClaimHeadFollowsEarlierEntries: a claim that met only a later entry
+// starts its next read there, so an entry enqueued (or rescheduled) due
+// earlier must move the start back.
+func TestClaimHeadFollowsEarlierEntries(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := context.Background()
+	now := time.Now()
+	if err := s.Enqueue(ctx, []Message{msg("later", now.Add(time.Hour))}); err != nil {
+		t.Fatal(err)
+	}
+	if recs, next, _ := s.Claim(now, 10); len(recs) != 0 || next.IsZero() {
+		t.Fatalf("claimed %d, next %v", len(recs), next)
+	}
+	if err := s.Enqueue(ctx, []Message{msg("now", time.Time{})}); err != nil {
+		t.Fatal(err)
+	}
+	recs, _, _ := s.Claim(time.Now(), 10)
+	if len(recs) != 1 || recs[0].Key != "now" {
+		t.Fatalf("claimed %v, want the message enqueued due before the head", recs)
+	}
+	// Rescheduling the later one to now makes it claimable at once.
+	later, _, _ := s.Claim(now.Add(2*time.Hour), 10)
+	if err := s.Reschedule(later[0], now.Add(time.Minute), "test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Finish(recs[0], Sent, "", true); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := s.Claim(now.Add(2*time.Minute), 10); len(got) != 1 || got[0].Key != "later" {
+		t.Fatalf("after reschedule claimed %v", got)
 	}
 }
