@@ -60,6 +60,12 @@ var BasicTemplates = map[string]BasicTemplate{
 var placeholder = regexp.MustCompile(`\{\{\s*(profile\.traits|data|event)\.([A-Za-z0-9_]+)\s*\}\}`)
 var hrefPattern = regexp.MustCompile(`href="(https?://[^"]+)"`)
 
+// Has reports whether the built-in template id exists for channel.
+func (b *BasicRenderer) Has(id, channel string) bool {
+	t, ok := b.Templates[id]
+	return ok && t.Channel == channel
+}
+
 // Render implements Renderer.
 func (b *BasicRenderer) Render(_ context.Context, req RenderRequest) (Rendered, error) {
 	t, ok := b.Templates[req.Template]

@@ -29,6 +29,10 @@ type HTTP struct {
 	// WriteKey reports whether key is a live write key (the in-app inbox
 	// is read by apps with the write key they send events with).
 	WriteKey func(key string) bool
+	// Template reports whether a template id exists (for channel, when
+	// the template engine knows): a send naming none is refused with 404
+	// rather than failing at send time. Nil: not checked.
+	Template func(id, channel string) bool
 	Now      func() time.Time
 }
 
@@ -100,6 +104,10 @@ func (h *HTTP) send(w http.ResponseWriter, r *http.Request) {
 		return
 	case req.Version < 0:
 		apierr.WriteError(w, r, apierr.Plain, apierr.New(apierr.BadRequest, "version must be 0 (current) or a saved version"))
+		return
+	}
+	if h.Template != nil && !h.Template(req.Template, req.Channel) {
+		apierr.WriteError(w, r, apierr.Plain, apierr.Errorf(apierr.NotFound, "no %s template %q", req.Channel, req.Template))
 		return
 	}
 	id, ok := h.Lookup(req.Profile)

@@ -14,7 +14,8 @@ func newHTTP(t *testing.T) (*HTTP, *harness) {
 	ids := map[string]string{"email:ann@example.com": "p-ann", "user_id:42": "p-ann", "p-ann": "p-ann"}
 	return &HTTP{Engine: h.e, Outbox: h.q, Inbox: &Inbox{DB: h.db},
 		Lookup:   func(k string) (string, bool) { id, ok := ids[k]; return id, ok },
-		WriteKey: func(k string) bool { return k == "wk" }}, h
+		WriteKey: func(k string) bool { return k == "wk" },
+		Template: func(id, ch string) bool { return id == "welcome" && ch == "email" }}, h
 }
 
 func do(t *testing.T, hd http.Handler, method, target, body string, edit func(*http.Request)) (int, map[string]any) {
@@ -44,6 +45,8 @@ func TestSendAPIValidates(t *testing.T) {
 		{`{"template":"welcome","profile":"user_id:7"}`, 404, "user_id:7"},
 		{`{"template":"welcome","profile":"user_id:42","version":-1}`, 400, "version"},
 		{`{"template":"welcome","profile":"user_id:42","colour":"red"}`, 400, "colour"},
+		{`{"template":"nope","profile":"user_id:42"}`, 404, `email template "nope"`},
+		{`{"template":"welcome","profile":"user_id:42","channel":"sms"}`, 404, `sms template "welcome"`},
 		{`{"template":`, 400, "body"},
 		{`{"template":"welcome","profile":"user_id:42","data":"` + strings.Repeat("x", MaxSendBody) + `"}`, 413, "over"},
 	} {

@@ -21,7 +21,10 @@ type delivery struct {
 	Inbox    *deliver.Inbox
 	basic    *deliver.BasicRenderer
 	renderer *swapRenderer
-	close    func()
+	// templates says whether a template exists for a channel (the
+	// template engine's store); POST /api/send refuses others with 404.
+	templates func(id, channel string) bool
+	close     func()
 }
 
 // swapRenderer lets the template engine be set after Open (the wiring of
@@ -48,8 +51,12 @@ func (w wakingEnqueuer) Enqueue(ctx context.Context, msgs []outbox.Message) erro
 	return nil
 }
 
-// SetRenderer replaces the renderer deliveries use; call it before Start.
-func (s *Server) SetRenderer(r deliver.Renderer) { s.Delivery.renderer.r = r }
+// SetRenderer replaces the renderer deliveries use; exists says whether a
+// template exists for a channel, so that POST /api/send refuses an unknown
+// one with 404 (nil: not checked). Call it before Start.
+func (s *Server) SetRenderer(r deliver.Renderer, exists func(id, channel string) bool) {
+	s.Delivery.renderer.r, s.Delivery.templates = r, exists
+}
 
 // SetConsent sets the consent checker every send passes; call it before
 // Start. Without one every send is allowed.
@@ -92,6 +99,10 @@ func (s *Server) startDelivery(bg context.Context, url string) {
 func (s *Server) deliveryRoutes(mux *http.ServeMux, guard func(http.Handler) http.Handler) {
 	h := &deliver.HTTP{Engine: s.Delivery.Engine, Outbox: s.Delivery.Outbox, Inbox: s.Delivery.Inbox, Lookup: s.lookupProfile,
 		WriteKey: func(k string) bool { _, _, ok := s.Sources.Lookup(k); return ok }}
+	h.Template = s.Delivery.templates
+	if h.Template == nil && s.Delivery.renderer.r == deliver.Renderer(s.Delivery.basic) {
+		h.Template = s.Delivery.basic.Has
+	}
 	admin := guard(h.Admin())
 	for _, p := range []string{"POST /api/send", "GET /api/messages", "GET /api/messages/{key}", "GET /api/profiles/{identifier}/inbox"} {
 		mux.Handle(p, admin)

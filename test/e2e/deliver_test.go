@@ -86,6 +86,7 @@ func TestDeliverEmail(t *testing.T) {
 		{map[string]any{"template": "order_confirmation", "profile": user, "channel": "fax"}, 400, "channel"},
 		{map[string]any{"template": "order_confirmation", "profile": "user_id:nobody-here"}, 404, "nobody-here"},
 		{map[string]any{"template": "order_confirmation", "profile": user, "color": "red"}, 400, "color"},
+		{map[string]any{"template": "no_such_template", "profile": user}, 404, "no_such_template"},
 	} {
 		code, body := s.adminSend(t, http.MethodPost, "/api/send", tc.body)
 		if code != tc.code || !strings.Contains(string(body), tc.mention) {
