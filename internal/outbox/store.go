@@ -27,9 +27,11 @@ type Store struct {
 	// enqMu guards enqueuing: keys being written by an Enqueue call whose
 	// batch is not committed yet. A key is seen when it is in oi/ or here,
 	// so "is the key seen? then write it" is atomic between concurrent
-	// calls while their synced commits still share a WAL sync.
+	// calls while their synced commits still share a WAL sync; a call that
+	// finds its key here waits for the other call's commit before it
+	// returns, since it promises the key durable.
 	enqMu     sync.Mutex
-	enqueuing map[string]struct{}
+	enqueuing map[string]chan struct{} // closed when its call's commit is done
 
 	// mu guards claimed: the keys leased to workers. It is bounded by the
 	// workers' batch sizes, whatever the queue's length.
@@ -59,7 +61,7 @@ const (
 // Open returns the outbox over db and counts the queue (a scan of the ob/
 // keys only).
 func Open(db *pebble.DB) (*Store, error) {
-	s := &Store{db: db, now: time.Now, claimed: map[string]struct{}{}, enqueuing: map[string]struct{}{}}
+	s := &Store{db: db, now: time.Now, claimed: map[string]struct{}{}, enqueuing: map[string]chan struct{}{}}
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte(store.PrefixOutboxDue), UpperBound: store.UpperBound(store.PrefixOutboxDue)})
 	if err != nil {
 		return nil, fmt.Errorf("outbox: open queue: %w", err)
@@ -114,22 +116,20 @@ func (s *Store) Enqueue(ctx context.Context, msgs []Message) error {
 			return fmt.Errorf("outbox: enqueue message %d: %w", i, err)
 		}
 	}
-	b := s.db.NewBatch()
-	defer b.Close()
-	now := s.now().UTC()
-	var mine []string
-	var earliest []byte // the first of the new ob/ keys
+	// Reserve the unseen keys under the lock; encode and commit outside
+	// it, so that concurrent calls share a WAL sync.
+	done := make(chan struct{})
+	var mine []*Message
+	var waits []string // keys another call is committing
+	waitFor := map[string]chan struct{}{}
 	s.enqMu.Lock()
-	defer func() {
-		s.enqMu.Lock()
-		for _, k := range mine {
-			delete(s.enqueuing, k)
-		}
-		s.enqMu.Unlock()
-	}()
-	for _, m := range msgs {
-		if _, busy := s.enqueuing[m.Key]; busy {
-			continue // in this call or another one
+	for i := range msgs {
+		m := &msgs[i]
+		if ch, busy := s.enqueuing[m.Key]; busy {
+			if ch != done {
+				waits, waitFor[m.Key] = append(waits, m.Key), ch
+			}
+			continue
 		}
 		_, closer, err := s.db.Get(itemKey(m.Key))
 		if err == nil {
@@ -137,40 +137,76 @@ func (s *Store) Enqueue(ctx context.Context, msgs []Message) error {
 			continue
 		}
 		if !errors.Is(err, pebble.ErrNotFound) {
+			s.release(mine, done)
 			s.enqMu.Unlock()
 			return fmt.Errorf("outbox: enqueue %q: %w", m.Key, err)
 		}
-		s.enqueuing[m.Key] = struct{}{}
-		mine = append(mine, m.Key)
+		s.enqueuing[m.Key] = done
+		mine = append(mine, m)
+	}
+	s.enqMu.Unlock()
+	err := s.commitNew(mine)
+	s.enqMu.Lock()
+	s.release(mine, done)
+	s.enqMu.Unlock()
+	if err != nil {
+		return err
+	}
+	// Durable on return means also the keys another call was writing.
+	for _, k := range waits {
+		select {
+		case <-waitFor[k]:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if _, ok, err := s.Get(k); err != nil || !ok {
+			return fmt.Errorf("outbox: enqueue %q: a concurrent enqueue of the key failed; retry: %v", k, err)
+		}
+	}
+	return nil
+}
+
+// release forgets the reservations of keys (under enqMu) and wakes the
+// calls waiting for them.
+func (s *Store) release(keys []*Message, done chan struct{}) {
+	for _, m := range keys {
+		delete(s.enqueuing, m.Key)
+	}
+	close(done)
+}
+
+// commitNew writes reserved, unseen messages with one synced batch.
+func (s *Store) commitNew(msgs []*Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	now := s.now().UTC()
+	var earliest []byte // the first of the new ob/ keys
+	for _, m := range msgs {
 		due := m.NotBefore.UTC()
 		if due.IsZero() || due.Before(now) {
 			due = now
 		}
-		if dk := dueKey(due, m.Key); earliest == nil || bytes.Compare(dk, earliest) < 0 {
+		dk := dueKey(due, m.Key)
+		if earliest == nil || bytes.Compare(dk, earliest) < 0 {
 			earliest = dk
 		}
-		rec := Record{Message: m, State: Queued, Due: due, Created: now, Updated: now}
+		rec := Record{Message: *m, State: Queued, Due: due, Created: now, Updated: now}
 		v, err := json.Marshal(&rec)
 		if err != nil {
-			s.enqMu.Unlock()
 			return fmt.Errorf("outbox: encode %q: %w", m.Key, err)
 		}
 		_ = b.Set(itemKey(m.Key), v, nil)
-		_ = b.Set(dueKey(due, m.Key), []byte{obQueued}, nil)
+		_ = b.Set(dk, []byte{obQueued}, nil)
 		_ = b.Set(profKey(m.Profile, now, m.Key), nil, nil)
 	}
-	s.enqMu.Unlock()
-	if len(mine) == 0 {
-		return nil
-	}
-	// The keys stay in enqueuing until the commit is done (deferred), so
-	// a concurrent call with one of them skips it rather than writing it
-	// twice; a failed commit leaves them unseen, to be enqueued again.
 	if err := b.Commit(pebble.Sync); err != nil {
-		return fmt.Errorf("outbox: enqueue %d messages: %w", len(mine), err)
+		return fmt.Errorf("outbox: enqueue %d messages: %w", len(msgs), err)
 	}
 	s.lowerHead(earliest)
-	s.depth.Add(int64(len(mine)))
+	s.depth.Add(int64(len(msgs)))
 	return nil
 }
 
