@@ -94,16 +94,18 @@ func TestDeliverChannels(t *testing.T) {
 	s := startServer(t, dir, "--secrets-file", secrets, "--webhook-url", hook.srv.URL+"/hook",
 		"--sms-url", sms.srv.URL, "--sms-account", "AC9", "--sms-from", "+15550000",
 		"--push-url", push.srv.URL+"/v1/projects/p/messages:send", "--vapid-key", vapidFile, "--vapid-subject", "mailto:ops@shop.example")
+	// The browser's PushSubscription.toJSON(), kept as a string trait.
+	subscription, _ := json.Marshal(map[string]any{"endpoint": wpush.srv.URL + "/wp/sub-1", "keys": map[string]string{
+		"p256dh": base64.RawURLEncoding.EncodeToString(ua.PublicKey().Bytes()), "auth": base64.RawURLEncoding.EncodeToString(uaAuth)}})
 	s.mustPostEvents(t, "/v1/identify", map[string]any{"userId": "ch1", "messageId": "ch1-id", "traits": map[string]any{
 		"first_name": "Ada", "email": "ada@test.example", "phone": "+15550101", "push_token": "devtok-1", "address": "1 Main St, Town",
-		"webpush_subscription": map[string]any{"endpoint": wpush.srv.URL + "/wp/sub-1", "keys": map[string]string{
-			"p256dh": base64.RawURLEncoding.EncodeToString(ua.PublicKey().Bytes()), "auth": base64.RawURLEncoding.EncodeToString(uaAuth)}}}})
+		"webpush_subscription": string(subscription)}})
 	pollUntil(t, 10*time.Second, "profile ch1", func() bool { code, _ := s.adminGet(t, "/api/profiles/user_id:ch1", nil); return code == 200 })
 
 	for _, tm := range []map[string]any{
 		{"id": "sms_code", "name": "Code", "channel": "sms", "body": "Hi {{ profile.traits.first_name }}, your code is {{ data.code }}"},
 		{"id": "push_return", "name": "Return", "channel": "push", "title": "We miss you, {{ profile.traits.first_name }}", "body": "{{ data.text }}", "url": "{{ data.url }}"},
-		{"id": "order_hook", "name": "Order hook", "channel": "webhook", "json": `{"order_id":"{{ data.order_id }}","email":"{{ profile.traits.email }}"}`},
+		{"id": "order_hook", "name": "Order hook", "channel": "webhook", "url": hook.srv.URL + "/hook", "json": `{"order_id":"{{ data.order_id }}","email":"{{ profile.traits.email }}"}`},
 		{"id": "notice", "name": "Notice", "channel": "inapp", "title": "Hi {{ profile.traits.first_name }}", "body": "{{ data.text }}", "url": "{{ data.url }}"},
 		{"id": "webpush_sale", "name": "Sale", "channel": "webpush", "title": "{{ data.title }}", "body": "Hi {{ profile.traits.first_name }}, {{ data.text }}", "url": "{{ data.url }}"},
 		{"id": "letter", "name": "Letter", "channel": "mail", "title": "Dear {{ profile.traits.first_name }}", "body": "{{ data.text }}"},
