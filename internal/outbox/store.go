@@ -194,7 +194,7 @@ func (s *Store) commitNew(msgs []*Message) error {
 			earliest = dk
 		}
 		rec := Record{Message: *m, State: Queued, Due: due, Created: now, Updated: now}
-		v, err := json.Marshal(&rec)
+		v, err := encodeRecord(&rec)
 		if err != nil {
 			return fmt.Errorf("outbox: encode %q: %w", m.Key, err)
 		}
@@ -210,6 +210,53 @@ func (s *Store) commitNew(msgs []*Message) error {
 	return nil
 }
 
+// stored is a Record as kept under oi/: times as unix nanoseconds, which
+// encode several times faster than time.Time's RFC 3339 text (a third of
+// an enqueue's cost was formatting the four times).
+type stored struct {
+	Message
+	NotBefore int64  `json:"not_before,omitempty"` // shadows Message.NotBefore
+	State     State  `json:"s"`
+	Due       int64  `json:"d"`
+	Attempts  int    `json:"a,omitempty"`
+	Created   int64  `json:"c"`
+	Updated   int64  `json:"u"`
+	Reason    string `json:"r,omitempty"`
+	Resends   int    `json:"x,omitempty"`
+}
+
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+func encodeRecord(r *Record) ([]byte, error) {
+	st := stored{Message: r.Message, NotBefore: nanos(r.NotBefore), State: r.State, Due: nanos(r.Due), Attempts: r.Attempts,
+		Created: nanos(r.Created), Updated: nanos(r.Updated), Reason: r.Reason, Resends: r.Resends}
+	st.Message.NotBefore = time.Time{}
+	return json.Marshal(&st)
+}
+
+func decodeRecord(v []byte) (*Record, error) {
+	var st stored
+	if err := json.Unmarshal(v, &st); err != nil {
+		return nil, err
+	}
+	r := &Record{Message: st.Message, State: st.State, Due: fromNanos(st.Due), Attempts: st.Attempts,
+		Created: fromNanos(st.Created), Updated: fromNanos(st.Updated), Reason: st.Reason, Resends: st.Resends}
+	r.NotBefore = fromNanos(st.NotBefore)
+	return r, nil
+}
+
 // Get returns the record of key.
 func (s *Store) Get(key string) (*Record, bool, error) {
 	v, closer, err := s.db.Get(itemKey(key))
@@ -220,11 +267,11 @@ func (s *Store) Get(key string) (*Record, bool, error) {
 		return nil, false, fmt.Errorf("outbox: get %q: %w", key, err)
 	}
 	defer closer.Close()
-	var r Record
-	if err := json.Unmarshal(v, &r); err != nil {
+	r, err := decodeRecord(v)
+	if err != nil {
 		return nil, false, fmt.Errorf("outbox: decode %q: %w", key, err)
 	}
-	return &r, true, nil
+	return r, true, nil
 }
 
 // Claim implements Queue. It reads the queue from its head, so the entries
@@ -292,7 +339,7 @@ func (s *Store) Release(rec *Record) {
 }
 
 func (s *Store) put(b *pebble.Batch, rec *Record) error {
-	v, err := json.Marshal(rec)
+	v, err := encodeRecord(rec)
 	if err != nil {
 		return fmt.Errorf("outbox: encode %q: %w", rec.Key, err)
 	}

@@ -305,3 +305,25 @@ func TestClaimHeadFollowsEarlierEntries(t *testing.T) {
 		t.Fatalf("after reschedule claimed %v", got)
 	}
 }
+
+func TestRecordRoundTrip(t *testing.T) {
+	at := time.Date(2026, 5, 1, 12, 30, 0, 123, time.UTC)
+	for _, r := range []Record{
+		{Message: msg("a", time.Time{}), State: Queued, Due: at, Created: at, Updated: at},
+		{Message: Message{Key: "j:1:2:e:s", Profile: "p", Channel: "sms", Purpose: PurposeMarketing, Template: "t", TemplateVersion: 3,
+			Data: map[string]any{"n": 1.5, "s": "x"}, Journey: "j", JourneyVersion: 2, Step: "s", NotBefore: at.Add(time.Hour), OnPolicy: PolicyDrop},
+			State: Failed, Due: at.Add(time.Hour), Attempts: 4, Created: at, Updated: at.Add(2 * time.Hour), Reason: "550 no", Resends: 1},
+	} {
+		v, err := encodeRecord(&r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := decodeRecord(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprintf("%+v", *got) != fmt.Sprintf("%+v", r) {
+			t.Errorf("round trip\n got %+v\nwant %+v", *got, r)
+		}
+	}
+}
