@@ -46,6 +46,13 @@ else
   step "npm packages in $sdk are up to date"
 fi
 
+# Mailpit is the real SMTP server of the delivery tests: built from
+# tools/mailpit (its go.mod pins the version), never checked in.
+mailpit_dir=$(mktemp -d)
+step "go build mailpit (tools/mailpit) into $mailpit_dir"
+(cd tools/mailpit && go build -o "$mailpit_dir/mailpit" github.com/axllent/mailpit)
+export TAILOR_E2E_MAILPIT="$mailpit_dir/mailpit"
+
 step "go vet ./..."
 go vet ./...
 
@@ -62,7 +69,7 @@ step "go test -race ./... (TAILOR_E2E_REQUIRE=1)"
 # -v is needed to count tests; the full log is kept and only package lines and
 # failures are printed, followed by the count.
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+trap 'rm -f "$log"; rm -rf "$mailpit_dir"' EXIT
 status=0
 TAILOR_E2E_REQUIRE=1 go test -race -count=1 -timeout 20m -v ./... >"$log" 2>&1 || status=$?
 grep -E '^(ok|FAIL|\?|panic:)' "$log" || true

@@ -19,6 +19,7 @@ const benchUsage = `usage:
   tailor bench segment [flags]                               segment rule evaluation over the demo store, in process
   tailor bench dashboard --url URL --admin-token T [flags]  the first render of each dashboard page, server side
   tailor bench journey [flags]                               journey timers: memory of waiting profiles, lateness, trigger to enqueue, in process
+  tailor bench deliver [--smtp HOST:PORT] [flags]            SMTP delivery vs raw SMTP sends; broadcast render+enqueue
 
 Run 'tailor bench ingest -h', 'tailor bench pebble -h', 'tailor bench segment -h' or 'tailor bench dashboard -h' for the flags.`
 
@@ -39,6 +40,8 @@ func runBench(ctx context.Context, args []string) error {
 		return benchDashboard(ctx, args[1:])
 	case "journey":
 		return benchJourney(ctx, args[1:])
+	case "deliver":
+		return benchDeliver(ctx, args[1:])
 	case "-h", "--help", "help":
 		fmt.Println(benchUsage)
 		return nil

@@ -47,6 +47,7 @@ func runServe(ctx context.Context, args []string) error {
 	demoCustomers := fs.Int("demo-customers", 1000, "customers in the demo store")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	applyIdentity := identityFlags(fs, &cfg.Identity)
+	applyDeliver := deliverFlags(fs, &cfg.Delivery)
 	lifecycle := fs.String("lifecycle", os.Getenv("TAILOR_LIFECYCLE"), "lifecycle stage thresholds of the segment models: new=30d,active=90d,lapsed=180d (any subset) [TAILOR_LIFECYCLE]")
 	fs.IntVar(&cfg.ProcessorQueue, "processor-queue", cfg.ProcessorQueue, "group commits that may wait for the processor before acknowledgements wait for it")
 	debugAddr := fs.String("debug-addr", "", "serve Go's /debug/pprof on this address (e.g. 127.0.0.1:6060); off by default")
@@ -60,6 +61,9 @@ func runServe(ctx context.Context, args []string) error {
 		if t = strings.TrimSpace(t); t != "" {
 			cfg.Topics = append(cfg.Topics, t)
 		}
+	}
+	if err := applyDeliver(); err != nil {
+		return err
 	}
 	models, err := segment.ParseModelOptions(*lifecycle)
 	if err != nil {

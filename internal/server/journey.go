@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"time"
 
@@ -24,14 +23,18 @@ func (s *Server) openJourneys() error {
 }
 
 func (s *Server) journeyOptions() journey.Options {
-	var out journey.Enqueuer = logOutbox{}
+	var out journey.Enqueuer = journeyOutbox{s}
 	if s.cfg.JourneyOutbox != nil {
 		out = s.cfg.JourneyOutbox
+	}
+	holdout := s.cfg.GlobalHoldout
+	if holdout == 0 {
+		holdout = s.cfg.Delivery.HoldoutPercent
 	}
 	return journey.Options{
 		DB: s.db, Outbox: out, Record: s.recordJourney, Segments: s.Segments,
 		SegmentExists: func(id string) bool { _, ok := s.Segments.Get(id); return ok },
-		Profiles:      s.Store, Event: s.Log.Get, GlobalHoldout: s.cfg.GlobalHoldout,
+		Profiles:      s.Store, Event: s.Log.Get, GlobalHoldout: holdout,
 	}
 }
 
@@ -87,15 +90,4 @@ func (s *Server) recordJourney(ctx context.Context, rs []journey.Record) error {
 		return nil
 	}
 	return s.Ingest.AppendInternal(ctx, msgs)
-}
-
-// logOutbox stands in for the outbox until delivery is wired: it logs
-// each journey send, so that a journey can be followed in the log.
-type logOutbox struct{}
-
-func (logOutbox) Enqueue(_ context.Context, ms []journey.Message) error {
-	for _, m := range ms {
-		slog.Info("journey send (no outbox wired)", "key", m.Key, "profile", m.Profile, "channel", m.Channel, "template", m.Template)
-	}
-	return nil
 }

@@ -26,12 +26,14 @@ import (
 	"tailor/internal/admin"
 	"tailor/internal/auth"
 	"tailor/internal/catalog"
+	"tailor/internal/deliver"
 	"tailor/internal/event"
 	"tailor/internal/eventlog"
 	"tailor/internal/identity"
 	"tailor/internal/ingest"
 	"tailor/internal/journey"
 	"tailor/internal/live"
+	"tailor/internal/outbox"
 	"tailor/internal/processor"
 	"tailor/internal/profile"
 	"tailor/internal/segment"
@@ -110,6 +112,8 @@ type Config struct {
 	// DefaultTopics).
 	DoubleOptIn bool
 	Topics      []string
+	// Delivery configures the delivery workers, send policy and channels.
+	Delivery deliver.Config
 }
 
 // Defaults returns the default configuration.
@@ -172,6 +176,9 @@ func (c *Config) Validate() error {
 	if err := c.Identity.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if err := c.Delivery.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	for _, d := range []struct {
 		flag string
 		v    time.Duration
@@ -219,6 +226,10 @@ type Server struct {
 	Live  *live.Hub
 	// Messages, consent, coupons and signed links (messages.go).
 	messaging
+	// Delivery is the outbox (Delivery.Outbox, an outbox.Enqueuer for
+	// engines) and the delivery workers.
+	Delivery      delivery
+	deliverPolicy *deliver.Policy
 
 	WriteKey   string
 	AdminToken string
@@ -295,6 +306,11 @@ func (s *Server) open(ctx context.Context) error {
 	if s.Log, err = eventlog.Open(s.db, eventlog.Options{Partitions: p, DedupeWindow: s.cfg.DedupeWindow}); err != nil {
 		return err
 	}
+	// The outbox opens before the appliers: the journey engine enqueues
+	// while the log replays.
+	if s.Delivery.Outbox, err = outbox.Open(s.db); err != nil {
+		return err
+	}
 	s.Store = profile.NewStore()
 	s.Store.SetHot(s.cfg.HotProfiles)
 	s.Store.SetIdentityRules(s.cfg.Identity)
@@ -356,6 +372,10 @@ func (s *Server) open(ctx context.Context) error {
 	if err := s.openMessages(); err != nil {
 		return err
 	}
+	if err := s.openDelivery(); err != nil {
+		return fmt.Errorf("open delivery: %w", err)
+	}
+	s.wireMessaging()
 	return s.openDashboardData()
 }
 
@@ -427,6 +447,7 @@ func (s *Server) Handler() http.Handler {
 	api.Stats, api.Live = s.Stats, s.Live
 	api.Messaging = s.messagingAPI()
 	api.Journeys = s.journeysHandler()
+	s.deliveryRoutes(mux, guard.Wrap)
 	mux.Handle("/v1/", s.Ingest)
 	mux.Handle("/api/", api.Handler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
@@ -469,6 +490,7 @@ func (s *Server) Start() (string, error) {
 	s.Segments.Start(bg)
 	s.Journeys.Start(bg)
 	s.startStats(bg)
+	s.startDelivery(bg, "http://"+ln.Addr().String())
 	s.bgWG.Add(2)
 	go func() {
 		defer s.bgWG.Done()

@@ -32,6 +32,11 @@ const (
 	PrefixJourney      = "jd/"
 	PrefixJourneyRun   = "jp/" // journey: <profile>\x00<journey> -> the profile's run
 	PrefixJourneyTimer = "jt/" // journey: <due:4><profile>\x00<journey> -> pending timer
+	PrefixOutboxDue    = "ob/" // outbox: <due unix nanos:8><key> -> state byte (queued or sending)
+	PrefixOutboxItem   = "oi/" // outbox: <key> -> message record (JSON); a key seen once stays
+	PrefixOutboxProf   = "op/" // outbox: <profile>\x00<created unix nanos:8><key> -> nothing (history index)
+	PrefixCapCounter   = "oc/" // deliver: <profile>\x00<channel>\x00<day:4> -> sends counted that UTC day
+	PrefixInbox        = "ib/" // deliver: <profile>\x00<inbox id> -> in-app message (JSON)
 )
 
 // Keyspace describes one prefix and its owner.
@@ -66,6 +71,11 @@ var Keyspaces = []Keyspace{
 	{PrefixJourney, "journey"},
 	{PrefixJourneyRun, "journey"},
 	{PrefixJourneyTimer, "journey"},
+	{PrefixOutboxDue, "outbox"},
+	{PrefixOutboxItem, "outbox"},
+	{PrefixOutboxProf, "outbox"},
+	{PrefixCapCounter, "deliver"},
+	{PrefixInbox, "deliver"},
 }
 
 // Key returns prefix+suffix as a new byte slice.

@@ -14,4 +14,8 @@
 //   - TAILOR_E2E_BIN=PATH tests a prebuilt binary instead of building one
 //     (for example one built with -race).
 //   - TAILOR_E2E_CHROMIUM=PATH overrides /usr/bin/chromium.
+//   - TAILOR_E2E_MAILPIT=PATH is a prebuilt Mailpit, the real SMTP server
+//     of the TestDeliver* tests; without it they build one from
+//     tools/mailpit with go build (once per go.sum, kept in the temporary
+//     directory). scripts/test.sh builds it first.
 package e2e

@@ -1,0 +1,328 @@
+package deliver
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
+	"net"
+	"net/mail"
+	"net/smtp"
+	"net/textproto"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-msgauth/dkim"
+)
+
+// SMTPOptions configure the email adapter.
+type SMTPOptions struct {
+	Addr     string // host:port of the relay
+	From     string // "Shop <news@shop.example>"; its domain names Message-IDs
+	Username string // AUTH PLAIN when set (only over TLS or to localhost)
+	Password string
+	// TLS: "starttls" (default: upgrade when the server offers it),
+	// "require" (refuse to send without STARTTLS) or "none".
+	TLS                string
+	InsecureSkipVerify bool // accept any certificate (test relays)
+	// MaxConns bounds the open connections kept for reuse. Default 8.
+	MaxConns int
+	Timeout  time.Duration // per command; default 30s
+	// DKIM signs every message when DKIMKeyFile (a PEM RSA or Ed25519
+	// private key) and DKIMSelector are set; the domain is From's.
+	DKIMKeyFile  string
+	DKIMSelector string
+}
+
+// SMTP sends email over SMTP, reusing connections: a connection goes back
+// to the pool after a message it sent and is dropped after any error.
+type SMTP struct {
+	o      SMTPOptions
+	from   *mail.Address
+	domain string
+	signer crypto.Signer
+	pool   chan *smtp.Client
+}
+
+// NewSMTP checks o and returns the adapter; it connects on first send.
+func NewSMTP(o SMTPOptions) (*SMTP, error) {
+	if _, _, err := net.SplitHostPort(o.Addr); err != nil {
+		return nil, fmt.Errorf("--smtp-addr %q: want host:port, e.g. 127.0.0.1:1025", o.Addr)
+	}
+	from, err := mail.ParseAddress(o.From)
+	if err != nil {
+		return nil, fmt.Errorf("--smtp-from %q: want an address such as \"Shop <news@shop.example>\": %w", o.From, err)
+	}
+	switch o.TLS {
+	case "":
+		o.TLS = "starttls"
+	case "starttls", "require", "none":
+	default:
+		return nil, fmt.Errorf("--smtp-tls %q: want starttls, require or none", o.TLS)
+	}
+	if o.MaxConns <= 0 {
+		o.MaxConns = 8
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 30 * time.Second
+	}
+	s := &SMTP{o: o, from: from, pool: make(chan *smtp.Client, o.MaxConns)}
+	_, s.domain, _ = strings.Cut(from.Address, "@")
+	if o.DKIMKeyFile != "" {
+		if o.DKIMSelector == "" {
+			return nil, errors.New("--dkim-selector is required with --dkim-key")
+		}
+		if s.signer, err = loadSigner(o.DKIMKeyFile); err != nil {
+			return nil, fmt.Errorf("--dkim-key: %w", err)
+		}
+	}
+	return s, nil
+}
+
+func loadSigner(path string) (crypto.Signer, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return nil, fmt.Errorf("%s holds no PEM block", path)
+	}
+	if k, err := x509.ParsePKCS8PrivateKey(blk.Bytes); err == nil {
+		if s, ok := k.(crypto.Signer); ok {
+			return s, nil
+		}
+	}
+	if k, err := x509.ParsePKCS1PrivateKey(blk.Bytes); err == nil {
+		return k, nil
+	}
+	return nil, fmt.Errorf("%s: not an RSA or Ed25519 private key (PKCS#1 or PKCS#8)", path)
+}
+
+// Close closes the pooled connections.
+func (s *SMTP) Close() {
+	for {
+		select {
+		case c := <-s.pool:
+			c.Quit()
+		default:
+			return
+		}
+	}
+}
+
+// Send implements Adapter.
+func (s *SMTP) Send(ctx context.Context, env Envelope) (Receipt, error) {
+	to, err := mail.ParseAddress(env.To)
+	if err != nil {
+		return Receipt{}, Permanent(fmt.Errorf("smtp: recipient %q: %w", env.To, err))
+	}
+	msg, err := s.Build(env, to, time.Now())
+	if err != nil {
+		return Receipt{}, Permanent(err)
+	}
+	c, pooled, err := s.conn(ctx)
+	if err != nil {
+		return Receipt{}, Temporary(err)
+	}
+	err = s.transact(c, to.Address, msg)
+	if err != nil && pooled && errors.Is(err, errMailFrom) {
+		// A pooled connection the server closed while idle fails at its
+		// first command, before anything was sent: try a fresh one.
+		c.Close()
+		if c, _, err = s.conn(ctx); err != nil {
+			return Receipt{}, Temporary(err)
+		}
+		err = s.transact(c, to.Address, msg)
+	}
+	if err != nil {
+		c.Close()
+		return Receipt{}, classifySMTP(err)
+	}
+	select {
+	case s.pool <- c:
+	default:
+		c.Quit()
+	}
+	return Receipt{ProviderID: env.MessageID(s.domain)}, nil
+}
+
+func (s *SMTP) transact(c *smtp.Client, rcpt string, msg []byte) error {
+	if err := c.Mail(s.from.Address); err != nil {
+		return fmt.Errorf("%w: %w", errMailFrom, err)
+	}
+	if err := c.Rcpt(rcpt); err != nil {
+		return fmt.Errorf("smtp RCPT TO: %w", err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		return fmt.Errorf("smtp DATA: %w", err)
+	}
+	if _, err := w.Write(msg); err != nil {
+		return fmt.Errorf("smtp write: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("smtp end of data: %w", err)
+	}
+	return nil
+}
+
+var errMailFrom = errors.New("smtp MAIL FROM")
+
+// classifySMTP: a 5xx reply to RCPT is a hard bounce, other 5xx permanent,
+// 4xx and connection errors temporary.
+func classifySMTP(err error) error {
+	var te *textproto.Error
+	if errors.As(err, &te) {
+		switch {
+		case te.Code >= 500 && strings.Contains(err.Error(), "RCPT"):
+			return Bounced(err)
+		case te.Code >= 500:
+			return Permanent(err)
+		}
+	}
+	return Temporary(err)
+}
+
+// conn returns a pooled connection (pooled true) or a new one. A pooled
+// one is not probed (a RSET per message would cost a round trip): Send
+// retries on a fresh one when the pooled one turns out closed.
+func (s *SMTP) conn(ctx context.Context) (*smtp.Client, bool, error) {
+	select {
+	case c := <-s.pool:
+		return c, true, nil
+	default:
+	}
+	d := net.Dialer{Timeout: s.o.Timeout}
+	nc, err := d.DialContext(ctx, "tcp", s.o.Addr)
+	if err != nil {
+		return nil, false, fmt.Errorf("smtp connect %s: %w", s.o.Addr, err)
+	}
+	host, _, _ := net.SplitHostPort(s.o.Addr)
+	c, err := smtp.NewClient(nc, host)
+	if err != nil {
+		nc.Close()
+		return nil, false, fmt.Errorf("smtp greeting from %s: %w", s.o.Addr, err)
+	}
+	if err := c.Hello(s.domain); err != nil {
+		c.Close()
+		return nil, false, fmt.Errorf("smtp EHLO: %w", err)
+	}
+	if s.o.TLS != "none" {
+		if ok, _ := c.Extension("STARTTLS"); ok {
+			if err := c.StartTLS(&tls.Config{ServerName: host, InsecureSkipVerify: s.o.InsecureSkipVerify}); err != nil {
+				c.Close()
+				return nil, false, fmt.Errorf("smtp STARTTLS: %w", err)
+			}
+		} else if s.o.TLS == "require" {
+			c.Close()
+			return nil, false, fmt.Errorf("smtp: %s does not offer STARTTLS and --smtp-tls is require", s.o.Addr)
+		}
+	}
+	if s.o.Username != "" {
+		if err := c.Auth(smtp.PlainAuth("", s.o.Username, s.o.Password, host)); err != nil {
+			c.Close()
+			return nil, false, fmt.Errorf("smtp AUTH PLAIN as %s: %w", s.o.Username, err)
+		}
+	}
+	return c, false, nil
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// Build returns the RFC 5322 message of env: multipart/alternative with the
+// text and HTML parts (either alone when the other is empty), env's
+// headers, a Message-ID derived from its key, DKIM-signed when configured.
+func (s *SMTP) Build(env Envelope, to *mail.Address, now time.Time) ([]byte, error) {
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer bufPool.Put(buf)
+	h := textproto.MIMEHeader{}
+	h.Set("From", s.from.String())
+	h.Set("To", to.String())
+	h.Set("Subject", mime.QEncoding.Encode("utf-8", env.Subject))
+	h.Set("Date", now.Format(time.RFC1123Z))
+	h.Set("Message-ID", env.MessageID(s.domain))
+	h.Set("MIME-Version", "1.0")
+	for k, v := range env.Headers {
+		if strings.ContainsAny(k+v, "\r\n") {
+			return nil, fmt.Errorf("smtp: header %q holds a line break", k)
+		}
+		switch textproto.CanonicalMIMEHeaderKey(k) {
+		case "From", "To", "Message-Id", "Date", "Mime-Version", "Content-Type", "Content-Transfer-Encoding":
+			continue // ours
+		}
+		h.Set(k, v)
+	}
+	var body bytes.Buffer
+	switch {
+	case env.HTML != "" && env.Text != "":
+		mw := multipart.NewWriter(&body)
+		h.Set("Content-Type", "multipart/alternative; boundary="+mw.Boundary())
+		for _, part := range []struct{ typ, s string }{{"text/plain", env.Text}, {"text/html", env.HTML}} {
+			pw, err := mw.CreatePart(textproto.MIMEHeader{"Content-Type": {part.typ + "; charset=utf-8"}, "Content-Transfer-Encoding": {"quoted-printable"}})
+			if err != nil {
+				return nil, err
+			}
+			if err := writeQP(pw, part.s); err != nil {
+				return nil, err
+			}
+		}
+		if err := mw.Close(); err != nil {
+			return nil, err
+		}
+	default:
+		typ, s := "text/plain", env.Text
+		if env.HTML != "" {
+			typ, s = "text/html", env.HTML
+		}
+		h.Set("Content-Type", typ+"; charset=utf-8")
+		h.Set("Content-Transfer-Encoding", "quoted-printable")
+		if err := writeQP(&body, s); err != nil {
+			return nil, err
+		}
+	}
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		for _, v := range h[k] {
+			fmt.Fprintf(buf, "%s: %s\r\n", k, v)
+		}
+	}
+	buf.WriteString("\r\n")
+	buf.Write(body.Bytes())
+	if s.signer == nil {
+		return bytes.Clone(buf.Bytes()), nil
+	}
+	var signed bytes.Buffer
+	err := dkim.Sign(&signed, bytes.NewReader(buf.Bytes()), &dkim.SignOptions{
+		Domain: s.domain, Selector: s.o.DKIMSelector, Signer: s.signer,
+		HeaderCanonicalization: dkim.CanonicalizationRelaxed, BodyCanonicalization: dkim.CanonicalizationRelaxed,
+		HeaderKeys: []string{"From", "To", "Subject", "Date", "Message-Id", "Mime-Version", "Content-Type", "List-Unsubscribe", "List-Unsubscribe-Post"},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("smtp: DKIM sign: %w", err)
+	}
+	return signed.Bytes(), nil
+}
+
+func writeQP(w interface{ Write([]byte) (int, error) }, s string) error {
+	qw := quotedprintable.NewWriter(w)
+	if _, err := qw.Write([]byte(strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\n", "\r\n"))); err != nil {
+		return err
+	}
+	return qw.Close()
+}
