@@ -305,6 +305,15 @@ func (ev *evaluation) newDense() dense { return make(dense, (ev.n+63)/64) }
 
 func (d dense) set(o int) { d[o>>6] |= 1 << (o & 63) }
 
+func (d dense) clear(o int) { d[o>>6] &^= 1 << (o & 63) }
+
+// fill sets every bit (bitmap keeps the surviving profiles of them).
+func (d dense) fill() {
+	for i := range d {
+		d[i] = ^uint64(0)
+	}
+}
+
 func (ev *evaluation) bitmap(d dense) *roaring.Bitmap {
 	b := roaring.FromDense(d, false)
 	b.And(&ev.ix.alive)
