@@ -542,7 +542,6 @@ func getCounts(n int) []uint32 {
 
 func putCounts(c []uint32) { countPool.Put(&c) }
 
-
 // sumEvents is event for the sum measure without next changes: eight bytes
 // per profile, and each dictionary value converted to micro-units once.
 // Like countEvents, it looks only at the profiles the window's rows touch
