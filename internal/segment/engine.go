@@ -527,10 +527,16 @@ func (e *Engine) Load(ctx context.Context, src interface {
 	if db != nil {
 		found, err := e.loadStreams(db)
 		if err != nil {
-			return err
+			// The log is the source of truth: an index that cannot be
+			// read is rebuilt from it, not a reason not to start.
+			slog.Warn("segment index: the persisted columns cannot be read; rebuilding them from the log", "err", err)
+			ix.resetStreams()
+			found = false
 		}
 		if found {
 			src = nil // the columns are up to date with upTo: no log scan
+		} else {
+			ix.staleColumns = true // whatever is under si/ is not this index
 		}
 	}
 	if !e.fed && e.opts.Profiles != nil {

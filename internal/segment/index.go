@@ -53,6 +53,10 @@ type Index struct {
 	streams   map[string]*stream
 	streamOrd []*stream // in creation order: a stream's number in the store
 	streamErr bool      // MaxStreams reached
+	// staleColumns says the persisted columns (si/) are not this index's
+	// (another version, unreadable): the next checkpoint deletes them
+	// before writing its own, so that no stale page or block is read back.
+	staleColumns bool
 
 	// pinned holds the event properties saved segments read
 	// (pinKey), which are never dropped as identifier-like.
@@ -168,6 +172,13 @@ func (ix *Index) merge(into, from uint32) {
 	for _, c := range ix.traits {
 		c.vals.set(int(from), 0)
 	}
+}
+
+// resetStreams forgets the event columns and what derives from them, after
+// a failed load of the persisted ones. Caller holds mu.
+func (ix *Index) resetStreams() {
+	ix.streams, ix.streamOrd, ix.streamErr, ix.maxTs = make(map[string]*stream), nil, false, 0
+	ix.events, ix.orders, ix.spend, ix.first, ix.last, ix.firstOrder, ix.lastOrder = vec32{}, vec32{}, vec64{}, vec32{}, vec32{}, vec32{}, vec32{}
 }
 
 // minTime lowers v[o] to t (both +1 encoded, 0 = none).

@@ -65,7 +65,13 @@ func dictKey(stream, col, block int) []byte {
 // last checkpoint. Caller holds ix.mu.
 func (e *Engine) checkpointStreams(b *pebble.Batch) error {
 	ix := e.ix
-	changed := false
+	changed := ix.staleColumns
+	if ix.staleColumns {
+		if err := b.DeleteRange([]byte(store.PrefixIndex), store.UpperBound(store.PrefixIndex), nil); err != nil {
+			return err
+		}
+		ix.staleColumns = false
+	}
 	for _, s := range ix.streamOrd {
 		if s.saved == s.n {
 			continue
