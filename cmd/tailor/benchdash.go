@@ -159,9 +159,62 @@ func benchDashboard(ctx context.Context, args []string) error {
 		fmt.Printf("%-13s %-50s p50 %7s  p99 %7s  (%d API calls)\n", p.Name, p.Path,
 			fmtMillis(quantile(times, 0.50)), fmtMillis(quantile(times, 0.99)), calls)
 	}
+	if err := b.builder(ctx, *runs); err != nil {
+		failed = append(failed, "builder ("+err.Error()+")")
+	}
 	if len(failed) > 0 {
 		return fmt.Errorf("bench dashboard: %d pages failed to load: %s", len(failed), strings.Join(failed, ", "))
 	}
+	return nil
+}
+
+// builderDebounce is how long the rule builder waits after an edit before
+// it asks for the count (DEBOUNCE_MS of pages/segment-edit.js; a test keeps
+// the two equal).
+const builderDebounce = 130 * time.Millisecond
+
+// builder times the rule builder's count refresh: the debounce, then the
+// preview of the edited rule. Every saved segment's rule stands in for an
+// edit, as a new rule (the count and sample) and as an edit of that segment
+// (with the +entering / -leaving difference).
+func (b *dashBench) builder(ctx context.Context, runs int) error {
+	var segs struct {
+		Segments []struct {
+			ID   string          `json:"id"`
+			Rule json.RawMessage `json:"rule"`
+		} `json:"segments"`
+	}
+	if err := b.getJSON(ctx, "/api/segments", &segs); err != nil {
+		return err
+	}
+	fmt.Printf("builder count refresh after the last edit: the debounce (%s) + the preview's answer; %d runs each\n", fmtMillis(builderDebounce), runs)
+	var worst time.Duration
+	for _, sg := range segs.Segments {
+		for _, against := range []string{"", sg.ID} {
+			body := map[string]any{"sample": 12, "rule": sg.Rule}
+			name := sg.ID + " (new)"
+			if against != "" {
+				body["against"], name = against, sg.ID+" (edit)"
+			}
+			call := dashCall{Method: http.MethodPost, Path: "/api/segments/preview", Body: body}
+			times := make([]time.Duration, 0, runs)
+			for i := 0; i <= runs; i++ {
+				start := time.Now()
+				if _, err := b.do(ctx, call); err != nil {
+					return err
+				}
+				if i > 0 {
+					times = append(times, time.Since(start))
+				}
+			}
+			slices.Sort(times)
+			p99 := quantile(times, 0.99)
+			worst = max(worst, p99)
+			fmt.Printf("  %-34s preview p50 %7s  p99 %7s  refresh p50 %7s  p99 %7s\n", name,
+				fmtMillis(quantile(times, 0.50)), fmtMillis(p99), fmtMillis(builderDebounce+quantile(times, 0.50)), fmtMillis(builderDebounce+p99))
+		}
+	}
+	fmt.Printf("  slowest refresh p99 %s\n", fmtMillis(builderDebounce+worst))
 	return nil
 }
 

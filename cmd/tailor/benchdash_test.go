@@ -177,3 +177,19 @@ func TestDashboardBenchTableMatchesThePages(t *testing.T) {
 		}
 	}
 }
+
+// The bench adds the builder's debounce to the preview: it must be the one
+// the page waits.
+func TestDashboardBenchDebounceIsTheBuilders(t *testing.T) {
+	src, err := os.ReadFile("../../internal/web/assets/pages/segment-edit.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`const DEBOUNCE_MS = (\d+);`).FindSubmatch(src)
+	if m == nil {
+		t.Fatal("segment-edit.js no longer declares const DEBOUNCE_MS = <ms>;")
+	}
+	if got := string(m[1]) + "ms"; got != builderDebounce.String() {
+		t.Errorf("segment-edit.js debounces %s, the bench adds %s", got, builderDebounce)
+	}
+}
