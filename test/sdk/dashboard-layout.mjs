@@ -4,7 +4,7 @@
 // nav stays in view while the page scrolls (1280), the menu opens from the
 // top bar (390). Then the keyboard: every control Tab reaches shows where the
 // focus is. Then errors: a missing profile, segment or product is said in
-// words, never a blank page.
+// words, never a blank page. It also weighs a first visit (at most 500 KB).
 //
 // usage: node dashboard-layout.mjs --url BASE --email E --password P --token ADMIN_TOKEN [--customer user-3]
 // Prints a JSON summary; exits 1 with the reason on the first failure.
@@ -56,7 +56,16 @@ try {
     '/segments/new', `/segments/${enc(seg)}`, `/segments/${enc(seg)}/edit`, `/segments/${enc(seg)}/why/${enc(prof.id)}`,
     '/events', '/sources', '/catalog', `/catalog/${enc(products[0].id)}`, '/users']
 
+  // First visit: the login page, then the overview it leads to (one
+  // document, nothing cached), every byte over the wire counted.
   await login(page, base, opts.email, opts.password)
+  await page.locator('main h1').first().waitFor()
+  await page.waitForLoadState('networkidle', { timeout: 5000 }).catch(() => {})
+  await page.waitForFunction(() => document.querySelectorAll('.chart .uplot').length > 0, null, { timeout: 5000 })
+  const weight = await page.evaluate(() => performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))
+    .reduce((n, e) => n + e.transferSize, 0))
+  summary.firstVisitBytes = weight
+  check(weight > 20000 && weight <= 500 * 1024, `a first visit (login, then the overview with its charts) transfers ${weight} bytes, want at most 500 KB`)
   for (const [width, height] of [[1280, 800], [390, 844]]) {
     if (width === 390) await phone(page)
     else await page.setViewportSize({ width, height })
