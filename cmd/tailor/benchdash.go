@@ -24,58 +24,84 @@ const (
 	dashBenchTimeout  = 30 * time.Second
 )
 
-// dashCall is one request a page makes.
+// dashCall is one request a page makes, and the requests that the page
+// sends only once this one has answered (a part of the page drawn from its
+// answer, which then loads its own data).
 type dashCall struct {
 	Method, Path string
 	Body         any // JSON-encoded when not nil
+	Then         []dashCall
 }
 
 // dashPage is a dashboard page as its first render loads it: its HTML, then
-// phases of API calls; the calls of a phase go out together (as the page's
-// effects send them), and a phase waits for the one before (a call that
-// needs an earlier answer).
+// the API calls its effects send at once (each with the calls that wait for
+// it).
 type dashPage struct {
 	Name, Path string
-	Phases     [][]dashCall
+	Calls      []dashCall
+}
+
+// count is how many calls cs make, the waiting ones included.
+func count(cs []dashCall) int {
+	n := len(cs)
+	for _, c := range cs {
+		n += count(c.Then)
+	}
+	return n
 }
 
 // dashIDs are the ids the pages are opened with.
 type dashIDs struct {
 	Customer, Profile, Segment, Product string
 	SegmentRule                         json.RawMessage
+	// Complements are the product's complementary categories: its page
+	// lists a few products of each.
+	Complements []string
 }
 
 // dashboardPages is the table of pages and the API calls each makes at
-// load, read from the page modules (internal/web/assets/pages). Keep it in
-// step with them: a page that starts loading something else belongs here.
-// Not timed: the assets (served from memory, cached for a year under their
-// versioned path), the live events stream (it never ends) and what a page
-// loads on scrolling or typing.
+// load, read from the page modules (internal/web/assets/pages) and the
+// shell (app.js: every page but the login asks who is logged in). Keep it
+// in step with them: a page that starts loading something else belongs
+// here (TestDashboardBenchTableMatchesThePages checks the paths). Not
+// timed: the assets (served from memory, cached for a year under their
+// versioned path), the live events stream (it never ends), what a page
+// loads on scrolling or typing, and the builder's debounce before its
+// first preview (a browser wait, not server time).
 func dashboardPages(id dashIDs) []dashPage {
-	get := func(path string) dashCall { return dashCall{Method: http.MethodGet, Path: path} }
-	one := func(calls ...dashCall) [][]dashCall { return [][]dashCall{calls} }
+	get := func(path string, then ...dashCall) dashCall {
+		return dashCall{Method: http.MethodGet, Path: path, Then: then}
+	}
+	me := get("/api/auth/me")
+	shell := func(calls ...dashCall) []dashCall { return append([]dashCall{me}, calls...) }
 	seg, cust, prof := url.PathEscape(id.Segment), url.PathEscape(id.Customer), url.PathEscape(id.Profile)
+	var complements []dashCall
+	for _, c := range id.Complements {
+		complements = append(complements, get("/api/catalog/products?"+url.Values{"category": {c}, "limit": {"4"}}.Encode()))
+	}
 	return []dashPage{
 		{"login", "/login", nil},
-		{"overview", "/", one(get("/api/stats?range=hour"))},
-		{"profiles", "/profiles?id=" + url.QueryEscape(id.Customer), one(get("/api/profiles/" + cust))},
-		{"profile", "/profiles/" + prof, one(get("/api/profiles/"+prof), get("/api/profiles/"+prof+"/segments"),
-			get("/api/profiles/"+prof+"/merges"), get("/api/profiles/"+prof+"/timeline?limit=50"))},
-		{"segments", "/segments", one(get("/api/segments?history=30"))},
-		{"segment-new", "/segments/new", one(get("/api/segments/vocabulary"), get("/api/segments"))},
-		{"segment", "/segments/" + seg, one(get("/api/segments/"+seg), get("/api/segments/vocabulary"),
-			get("/api/segments/"+seg+"/history?days=90"), get("/api/segments/"+seg+"/members?limit=50"))},
-		{"segment-edit", "/segments/" + seg + "/edit", [][]dashCall{
-			{get("/api/segments/vocabulary"), get("/api/segments"), get("/api/segments/" + seg)},
-			{{Method: http.MethodPost, Path: "/api/segments/preview",
-				Body: map[string]any{"rule": id.SegmentRule, "against": id.Segment, "sample": 12}}},
-		}},
-		{"why", "/segments/" + seg + "/why/" + prof, one(get("/api/segments/"+seg+"/explain/"+prof), get("/api/segments/"+seg))},
-		{"events", "/events", one(get("/api/sources"), get("/api/rejected?limit=50"))},
-		{"sources", "/sources", one(get("/api/sources"))},
-		{"catalog", "/catalog", one(get("/api/catalog/categories"), get("/api/catalog/products?limit=50"))},
-		{"product", "/catalog/" + url.PathEscape(id.Product), one(get("/api/catalog/products/" + url.PathEscape(id.Product)))},
-		{"users", "/users", one(get("/api/users"))},
+		{"overview", "/", shell(get("/api/stats?range=hour"))},
+		{"profiles", "/profiles?id=" + url.QueryEscape(id.Customer), shell(get("/api/profiles/" + cust))},
+		// The timeline is drawn once the profile has answered.
+		{"profile", "/profiles/" + prof, shell(get("/api/profiles/"+prof, get("/api/profiles/"+prof+"/timeline?limit=50")),
+			get("/api/profiles/"+prof+"/segments"), get("/api/profiles/"+prof+"/merges"))},
+		{"segments", "/segments", shell(get("/api/segments?history=30"))},
+		{"segment-new", "/segments/new", shell(get("/api/segments/vocabulary"), get("/api/segments"))},
+		// The members are drawn once the segment has answered.
+		{"segment", "/segments/" + seg, shell(get("/api/segments/"+seg, get("/api/segments/"+seg+"/members?limit=50")),
+			get("/api/segments/vocabulary"), get("/api/segments/"+seg+"/history?days=90"))},
+		// The preview of the loaded rule goes out once the segment has answered.
+		{"segment-edit", "/segments/" + seg + "/edit", shell(get("/api/segments/vocabulary"), get("/api/segments"),
+			get("/api/segments/"+seg, dashCall{Method: http.MethodPost, Path: "/api/segments/preview",
+				Body: map[string]any{"sample": 12, "rule": id.SegmentRule, "against": id.Segment}}))},
+		{"why", "/segments/" + seg + "/why/" + prof, shell(get("/api/segments/"+seg+"/explain/"+prof), get("/api/segments/"+seg))},
+		{"events", "/events", shell(get("/api/sources"), get("/api/rejected?limit=50"))},
+		{"sources", "/sources", shell(get("/api/sources"))},
+		{"catalog", "/catalog", shell(get("/api/catalog/categories"), get("/api/catalog/products?limit=50"))},
+		// Each complementary category's few products load once the product has answered.
+		{"product", "/catalog/" + url.PathEscape(id.Product), shell(get("/api/catalog/products/"+url.PathEscape(id.Product), complements...))},
+		{"users", "/users", shell(get("/api/users"))},
 	}
 }
 
@@ -109,7 +135,7 @@ func benchDashboard(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("dashboard first render, server side: HTML, then the API calls the page makes at load (together, as the browser sends them); %d runs each\n", *runs)
+	fmt.Printf("dashboard first render, server side: HTML, then the API calls the page makes at load (together, as the browser sends them, a call that needs another's answer after it); %d runs each\n", *runs)
 	fmt.Printf("customer %s (%s), segment %s, product %s\n", ids.Customer, ids.Profile, ids.Segment, ids.Product)
 	// The baseline: a request that does no work, the floor of every line.
 	pages := append([]dashPage{{Name: "baseline", Path: "/healthz"}}, dashboardPages(ids)...)
@@ -123,10 +149,7 @@ func benchDashboard(ctx context.Context, args []string) error {
 				times = append(times, d)
 			}
 		}
-		calls := 0
-		for _, ph := range p.Phases {
-			calls += len(ph)
-		}
+		calls := count(p.Calls)
 		if err != nil {
 			failed = append(failed, p.Name)
 			fmt.Printf("%-13s %-50s error: %v\n", p.Name, p.Path, err)
@@ -136,9 +159,62 @@ func benchDashboard(ctx context.Context, args []string) error {
 		fmt.Printf("%-13s %-50s p50 %7s  p99 %7s  (%d API calls)\n", p.Name, p.Path,
 			fmtMillis(quantile(times, 0.50)), fmtMillis(quantile(times, 0.99)), calls)
 	}
+	if err := b.builder(ctx, *runs); err != nil {
+		failed = append(failed, "builder ("+err.Error()+")")
+	}
 	if len(failed) > 0 {
 		return fmt.Errorf("bench dashboard: %d pages failed to load: %s", len(failed), strings.Join(failed, ", "))
 	}
+	return nil
+}
+
+// builderDebounce is how long the rule builder waits after an edit before
+// it asks for the count (DEBOUNCE_MS of pages/segment-edit.js; a test keeps
+// the two equal).
+const builderDebounce = 130 * time.Millisecond
+
+// builder times the rule builder's count refresh: the debounce, then the
+// preview of the edited rule. Every saved segment's rule stands in for an
+// edit, as a new rule (the count and sample) and as an edit of that segment
+// (with the +entering / -leaving difference).
+func (b *dashBench) builder(ctx context.Context, runs int) error {
+	var segs struct {
+		Segments []struct {
+			ID   string          `json:"id"`
+			Rule json.RawMessage `json:"rule"`
+		} `json:"segments"`
+	}
+	if err := b.getJSON(ctx, "/api/segments", &segs); err != nil {
+		return err
+	}
+	fmt.Printf("builder count refresh after the last edit: the debounce (%s) + the preview's answer; %d runs each\n", fmtMillis(builderDebounce), runs)
+	var worst time.Duration
+	for _, sg := range segs.Segments {
+		for _, against := range []string{"", sg.ID} {
+			body := map[string]any{"sample": 12, "rule": sg.Rule}
+			name := sg.ID + " (new)"
+			if against != "" {
+				body["against"], name = against, sg.ID+" (edit)"
+			}
+			call := dashCall{Method: http.MethodPost, Path: "/api/segments/preview", Body: body}
+			times := make([]time.Duration, 0, runs)
+			for i := 0; i <= runs; i++ {
+				start := time.Now()
+				if _, err := b.do(ctx, call); err != nil {
+					return err
+				}
+				if i > 0 {
+					times = append(times, time.Since(start))
+				}
+			}
+			slices.Sort(times)
+			p99 := quantile(times, 0.99)
+			worst = max(worst, p99)
+			fmt.Printf("  %-34s preview p50 %7s  p99 %7s  refresh p50 %7s  p99 %7s\n", name,
+				fmtMillis(quantile(times, 0.50)), fmtMillis(p99), fmtMillis(builderDebounce+quantile(times, 0.50)), fmtMillis(builderDebounce+p99))
+		}
+	}
+	fmt.Printf("  slowest refresh p99 %s\n", fmtMillis(builderDebounce+worst))
 	return nil
 }
 
@@ -194,6 +270,15 @@ func (b *dashBench) ids(ctx context.Context, customer, segID string) (dashIDs, e
 		return id, errors.New("the catalog is empty; run the server with --demo")
 	}
 	id.Product = products.Products[0].ID
+	var product struct {
+		Attributes struct {
+			Complements []string `json:"complements"`
+		} `json:"attributes"`
+	}
+	if err := b.getJSON(ctx, "/api/catalog/products/"+url.PathEscape(id.Product), &product); err != nil {
+		return id, fmt.Errorf("product %s: %w", id.Product, err)
+	}
+	id.Complements = product.Attributes.Complements
 	return id, nil
 }
 
@@ -208,25 +293,32 @@ func (b *dashBench) getJSON(ctx context.Context, path string, v any) error {
 	return nil
 }
 
-// render loads page p once: its HTML, then each phase's calls at once; it
-// returns the time to the last answer.
+// render loads page p once: its HTML, then its calls at once, each call's
+// Then as soon as it has answered; it returns the time to the last answer.
 func (b *dashBench) render(ctx context.Context, p dashPage) (time.Duration, error) {
 	start := time.Now()
 	if _, err := b.do(ctx, dashCall{Method: http.MethodGet, Path: p.Path}); err != nil {
 		return 0, err
 	}
-	for _, phase := range p.Phases {
-		errs := make([]error, len(phase))
-		var wg sync.WaitGroup
-		for i, c := range phase {
-			wg.Go(func() { _, errs[i] = b.do(ctx, c) })
-		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
-			return 0, err
-		}
+	if err := b.all(ctx, p.Calls); err != nil {
+		return 0, err
 	}
 	return time.Since(start), nil
+}
+
+// all sends calls at once, each followed by its Then, and waits for every one.
+func (b *dashBench) all(ctx context.Context, calls []dashCall) error {
+	errs := make([]error, len(calls))
+	var wg sync.WaitGroup
+	for i, c := range calls {
+		wg.Go(func() {
+			if _, errs[i] = b.do(ctx, c); errs[i] == nil {
+				errs[i] = b.all(ctx, c.Then)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // do sends one call as the dashboard does (gzip accepted, the admin token

@@ -24,9 +24,12 @@ import (
 //
 //	p/<profile id>        -> profile record (encodeProfile)
 //	x/<merged profile id> -> surviving profile id
-//	m/<seq:8>             -> Merge JSON (audit trail of identity merges)
+//	mi/<into id>\x00<seq:8><from id> -> Merge JSON (audit trail of identity
+//	                        merges, keyed by the surviving profile: merges.go)
+//	m/<seq:8>             -> Merge JSON, the format before mi/; MigrateMerges
+//	                        moves it to mi/ at start
 //
-// Invariant: p/, x/ and m/ are only written by Checkpoint, into the
+// Invariant: p/, x/ and mi/ are only written by Checkpoint, into the
 // processor's checkpoint batch that also carries k/applied, so the stored
 // profiles are always exactly the result of applying the log up to it.
 
@@ -349,30 +352,6 @@ func (s *Store) Search(name, value string, limit int) []Snapshot {
 	return out
 }
 
-// MergeLog reads the merge records that checkpoints wrote (the audit trail
-// of identity merges).
-type MergeLog struct{ DB pebble.Reader }
-
-// Merges returns the recorded merges into profile id (audit trail).
-//
-// It scans every merge record: merges are rare next to events, and the
-// trail is read by people, one profile at a time.
-func (m MergeLog) Merges(id string) ([]Merge, error) {
-	it, err := m.DB.NewIter(&pebble.IterOptions{LowerBound: []byte(store.PrefixMerge), UpperBound: store.UpperBound(store.PrefixMerge)})
-	if err != nil {
-		return nil, err
-	}
-	defer it.Close()
-	var out []Merge
-	for it.First(); it.Valid(); it.Next() {
-		var m Merge
-		if json.Unmarshal(it.Value(), &m) == nil && m.Into == id {
-			out = append(out, m)
-		}
-	}
-	return out, it.Error()
-}
-
 // Checkpoint writes every profile changed since the last checkpoint and
 // the merges into b. It holds the write lock while encoding, so readers
 // wait for the encoding time only; the processor calls it between events.
@@ -406,7 +385,7 @@ func (s *Store) Checkpoint(b *pebble.Batch) error {
 	}
 	for _, m := range s.merges {
 		v, _ := json.Marshal(m)
-		if err := b.Set(binary.BigEndian.AppendUint64([]byte(store.PrefixMerge), m.Seq), v, nil); err != nil {
+		if err := b.Set(mergeKey(m), v, nil); err != nil {
 			return err
 		}
 	}

@@ -211,7 +211,11 @@ func (e *Engine) Preview(r *Rule, at time.Time, sample int, against string) (Pre
 	if err := r.Validate(); err != nil {
 		return Preview{}, err
 	}
-	if at.IsZero() {
+	// Now, the saved segment's live membership is what saving would change:
+	// the difference reads it instead of evaluating its rule a second time
+	// (which doubled an edit's preview: 90 ms instead of 45 at 1 M).
+	live := at.IsZero()
+	if live {
 		at = e.opts.Now()
 	}
 	at = at.UTC().Truncate(time.Second)
@@ -229,8 +233,10 @@ func (e *Engine) Preview(r *Rule, at time.Time, sample int, against string) (Pre
 		if !ok {
 			return Preview{}, ErrNotFound
 		}
-		old, err := newEvaluation(ix, at, e.resolve, false).rule(base, "")
-		if err != nil {
+		var old *roaring.Bitmap
+		if s, ok := e.segs[against]; ok && live && s.members != nil {
+			old = s.members
+		} else if old, err = newEvaluation(ix, at, e.resolve, false).rule(base, ""); err != nil {
 			return Preview{}, err
 		}
 		in, out := roaring.AndNot(b, old), roaring.AndNot(old, b)

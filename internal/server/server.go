@@ -320,6 +320,11 @@ func (s *Server) open(ctx context.Context) error {
 	if err := s.Segments.Prepare(); err != nil {
 		return fmt.Errorf("load segments: %w", err)
 	}
+	if n, err := profile.MigrateMerges(s.db); err != nil {
+		return err
+	} else if n > 0 {
+		slog.Info("moved merge records to the per-profile format", "records", n)
+	}
 	if err := s.Store.LoadEach(s.db, s.Segments.LoadProfile); err != nil {
 		return fmt.Errorf("load profiles: %w", err)
 	}

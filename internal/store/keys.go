@@ -15,7 +15,8 @@ const (
 	PrefixCheckpoint = "k/"   // processor: k/applied -> <seq:8>
 	PrefixProfile    = "p/"   // profile: <profile id> -> profile record
 	PrefixRedirect   = "x/"   // profile: <merged-away id> -> surviving id
-	PrefixMerge      = "m/"   // profile: <seq:8> -> merge record (JSON)
+	PrefixMerge      = "m/"   // profile: <seq:8> -> merge record (JSON); the old format, moved to mi/ at start
+	PrefixMergeInto  = "mi/"  // profile: <into id>\x00<seq:8><from id> -> merge record (JSON)
 	PrefixCatalog    = "c/"   // catalog: <product id> -> product (JSON)
 	PrefixRejected   = "r/"   // ingest: <unix nanos:8><counter:4> -> rejected event (JSON)
 	PrefixSegment    = "sg/"  // segment: <segment id> -> definition (JSON)
@@ -56,6 +57,7 @@ var Keyspaces = []Keyspace{
 	{PrefixProfile, "profile"},
 	{PrefixRedirect, "profile"},
 	{PrefixMerge, "profile"},
+	{PrefixMergeInto, "profile"},
 	{PrefixCatalog, "catalog"},
 	{PrefixRejected, "ingest"},
 	{PrefixSegment, "segment"},

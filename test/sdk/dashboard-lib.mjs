@@ -9,13 +9,18 @@
 // blocked and, like an uncaught page error or a console error, listed in
 // problems(), which a scenario should assert is empty at its end.
 import { chromium } from 'playwright-core'
-import { mkdir } from 'node:fs/promises'
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const here = dirname(fileURLToPath(import.meta.url))
-/** screenshotDir is docs/screenshots of the repository. */
-export const screenshotDir = join(here, '..', '..', 'docs', 'screenshots')
+/** screenshotDir is where shot writes: TAILOR_SCREENSHOT_DIR if set; else,
+ * under CI (env CI set, as CI services do), a directory outside the clone,
+ * so that a test run leaves the checkout as it found it; else the
+ * repository's docs/screenshots, which the README shows. */
+export const screenshotDir = process.env.TAILOR_SCREENSHOT_DIR
+  || (process.env.CI ? join(tmpdir(), 'tailor-screenshots') : join(here, '..', '..', 'docs', 'screenshots'))
 
 /** launch starts headless Chromium (env CHROMIUM, else /usr/bin/chromium)
  * with a 1280x800 page. Returns {browser, page, problems}. */
@@ -63,10 +68,23 @@ export async function login(page, base, email, password) {
 /** shot saves a full-page PNG as docs/screenshots/<name>.png; with
  * {fullPage: false}, only the viewport (for pages as long as a timeline). */
 export async function shot(page, name, { fullPage = true } = {}) {
+  if (!/^[a-z0-9-]+$/.test(name)) throw new Error(`shot: name ${JSON.stringify(name)} is not a fixed lower-case name`)
   await mkdir(screenshotDir, { recursive: true })
   // Let pending fetches and charts settle so the picture shows the page.
   await page.waitForLoadState('networkidle').catch(() => {})
-  await page.screenshot({ path: join(screenshotDir, `${name}.png`), fullPage })
+  // A full page is drawn from the top: the sticky nav then sits where it
+  // belongs instead of where the scenario last scrolled to.
+  if (fullPage) await page.evaluate(() => window.scrollTo(0, 0))
+  // Written beside and renamed: a reader (or a test killed half-way) never
+  // sees half a PNG under the real name.
+  const file = join(screenshotDir, `${name}.png`)
+  const tmp = `${file}.tmp-${process.pid}`
+  try {
+    await writeFile(tmp, await page.screenshot({ fullPage }))
+    await rename(tmp, file)
+  } finally {
+    await rm(tmp, { force: true })
+  }
 }
 
 /** phone switches the page to a 390x844 viewport (desktop: setViewportSize back). */

@@ -128,14 +128,16 @@ function Layout({ section, path, children }) {
       <button class="btn menu-toggle" type="button" aria-expanded=${open} aria-controls="nav"
         onClick=${() => setOpen(!open)}>Menu</button>
     </header>
-    <nav id="nav" class=${'nav' + (open ? ' open' : '')} aria-label="Main">
-      <a class="brand" href="/">Tailor</a>
-      <ul>
-        ${nav.filter((n) => !n.admin || (me && me.role === 'admin')).map((n) => html`<li>
-          <a href=${n.href} aria-current=${n.section === section ? 'page' : undefined}>${n.label}</a></li>`)}
-      </ul>
-      <${UserBox} />
-    </nav>
+    <div class="nav-col">
+      <nav id="nav" class=${'nav' + (open ? ' open' : '')} aria-label="Main">
+        <a class="brand" href="/">Tailor</a>
+        <ul>
+          ${nav.filter((n) => !n.admin || (me && me.role === 'admin')).map((n) => html`<li>
+            <a href=${n.href} aria-current=${n.section === section ? 'page' : undefined}>${n.label}</a></li>`)}
+        </ul>
+        <${UserBox} />
+      </nav>
+    </div>
     <main id="main" tabindex="-1">${children}</main>
   </div>`;
 }

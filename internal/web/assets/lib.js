@@ -139,14 +139,17 @@ function loadUPlot() {
 const palette = ['#3b5bdb', '#e8590c', '#2f9e44', '#ae3ec9', '#1098ad', '#f08c00', '#c2255c'];
 
 /** Chart draws a uPlot line chart. x: unix seconds[]; series: [{label, values}].
- * New data for the same series redraws in place (no flicker on refresh). */
-export function Chart({ x, series, height = 200, title }) {
+ * New data for the same series redraws in place (no flicker on refresh).
+ * points: true draws a dot at every value (a line needs two values side by
+ * side, so a lone value, such as a series' first, is otherwise invisible),
+ * false never, unset as uPlot sees fit (when the values are far apart). */
+export function Chart({ x, series, height = 200, title, points }) {
   const box = useRef(null);
   const plot = useRef(null);
   const data = useRef(null);
   const [error, setError] = useState(null);
   data.current = [x, ...series.map((s) => s.values)];
-  const shape = series.map((s) => s.label).join('\u0000') + '\u0000' + height;
+  const shape = series.map((s) => s.label).join('\u0000') + '\u0000' + height + '\u0000' + points;
   useEffect(() => {
     let gone = false;
     let ro;
@@ -156,11 +159,14 @@ export function Chart({ x, series, height = 200, title }) {
       const opts = {
         width: Math.max(box.current.clientWidth, 200),
         height,
-        scales: { x: { time: true } },
+        // One x value is a range of zero width, where uPlot draws nothing:
+        // widen it to a minute either side.
+        scales: { x: { time: true, range: (u, min, max) => (min === max ? [min - 60, max + 60] : [min, max]) } },
         axes: [axis, { ...axis, size: 56 }],
         series: [{}, ...series.map((s, i) => ({
           label: s.label, stroke: palette[i % palette.length], width: 2,
           fill: series.length === 1 ? palette[0] + '22' : undefined,
+          ...(points === undefined ? {} : { points: { show: points, size: 7, fill: palette[i % palette.length] } }),
         }))],
       };
       plot.current = new UPlot(opts, data.current, box.current);

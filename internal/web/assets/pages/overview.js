@@ -20,6 +20,16 @@ function Stat({ id, label, value, unit, detail, href }) {
   </section>`;
 }
 
+// lone says whether a series has a value with no value beside it (the first
+// sample after a start, or one between two gaps): a line cannot show it, so
+// such a chart draws its points.
+const lone = (series) => series.some(({ values: v }) => (v || []).some((x, i) => x != null && v[i - 1] == null && v[i + 1] == null));
+
+// StatChart is a Chart that shows its lone values as dots.
+function StatChart(props) {
+  return html`<${Chart} ...${props} points=${lone(props.series) || undefined} />`;
+}
+
 export default function Page({ query }) {
   const range = ranges.some(([r]) => r === query.range) ? query.range : 'hour';
   const { data, error, loading, updated, paused } = usePoll(
@@ -59,13 +69,13 @@ export default function Page({ query }) {
       aria-pressed=${r === range} onClick=${() => navigate(r === 'hour' ? '/' : `/?range=${r}`)}>${label}</button>`)}
   </div>
   ${s && html`<div class="ov-charts" style="margin-top: var(--gap)">
-    <section class="card"><${Chart} title="Events per second" x=${s.t}
+    <section class="card"><${StatChart} title="Events per second" x=${s.t}
       series=${[{ label: 'accepted', values: s.events_per_second }, { label: 'applied', values: s.applied_per_second }]} /></section>
-    <section class="card"><${Chart} title="Segment entries and exits per hour" x=${s.t}
+    <section class="card"><${StatChart} title="Segment entries and exits per hour" x=${s.t}
       series=${[{ label: 'entries/h', values: perHour(s.segment_entries, data.step) }, { label: 'exits/h', values: perHour(s.segment_exits, data.step) }]} /></section>
-    <section class="card"><${Chart} title=${`Rejected messages per ${data.step >= 3600 ? 'hour' : data.step >= 300 ? '5 minutes' : '10 seconds'}`} x=${s.t}
+    <section class="card"><${StatChart} title=${`Rejected messages per ${data.step >= 3600 ? 'hour' : data.step >= 300 ? '5 minutes' : '10 seconds'}`} x=${s.t}
       series=${[{ label: 'rejected', values: s.rejected }]} /></section>
-    <section class="card"><${Chart} title="Processor lag (highest)" x=${s.t}
+    <section class="card"><${StatChart} title="Processor lag (highest)" x=${s.t}
       series=${[{ label: 'events', values: s.lag_events }, { label: 'seconds', values: s.lag_seconds }]} /></section>
   </div>`}
   ${s && html`<p class="muted small">Points of ${data.step >= 3600 ? '1 hour' : data.step >= 300 ? '5 minutes' : '10 seconds'};

@@ -17,6 +17,7 @@ export default function Page({ params }) {
   const [view, setView] = useState(null); // {segments, computed} from the segment engine
   const [viewError, setViewError] = useState(null);
   const [merges, setMerges] = useState(null);
+  const [mergesError, setMergesError] = useState(null);
 
   useEffect(() => {
     const ctl = new AbortController();
@@ -24,7 +25,7 @@ export default function Page({ params }) {
     const quiet = (set) => (err) => { if (err.name !== 'AbortError') set(err); };
     api(`/api/profiles/${enc}`, { signal }).then(setP, quiet(setError));
     api(`/api/profiles/${enc}/segments`, { signal }).then(setView, quiet(setViewError));
-    api(`/api/profiles/${enc}/merges`, { signal }).then((r) => setMerges(r.merges || []), () => setMerges([]));
+    api(`/api/profiles/${enc}/merges`, { signal }).then((r) => setMerges(r.merges || []), quiet(setMergesError));
     return () => ctl.abort();
   }, [ident]);
 
@@ -54,7 +55,7 @@ export default function Page({ params }) {
     <div>
       <${Segments} view=${view} error=${viewError} ident=${p.id} />
       <${ConsentSection} ident=${p.id} />
-      <${Identities} p=${p} merges=${merges} />
+      <${Identities} p=${p} merges=${merges} error=${mergesError} />
       <section class="card" aria-labelledby="traits-title">
         <h2 id="traits-title">Traits</h2>
         <${KV} obj=${p.traits} empty="No traits yet." />
@@ -114,7 +115,7 @@ function Segments({ view, error, ident }) {
   </section>`;
 }
 
-function Identities({ p, merges }) {
+function Identities({ p, merges, error }) {
   return html`<section class="card" aria-labelledby="ids-title">
     <h2 id="ids-title">Identities</h2>
     <div class="table-wrap"><table>
@@ -122,7 +123,8 @@ function Identities({ p, merges }) {
       <tbody>${(p.identities || []).map((i) => html`<tr><td>${i.type}</td><td class="mono">${i.value}</td></tr>`)}</tbody>
     </table></div>
     <h3 style="margin-top:var(--gap)">Merges</h3>
-    ${merges === null ? html`<${Spinner} />` : merges.length === 0
+    ${error ? html`<${ErrorBox} error=${{ message: `The merges could not be loaded: ${error.message || error}` }} />`
+      : merges === null ? html`<${Spinner} />` : merges.length === 0
       ? html`<p class="muted">No other profile was merged into this one.</p>`
       : html`<ul>${merges.map((m) => html`<li>${fmtTime(m.at)}: <span class="mono">${m.from}</span> merged in
         ${m.via ? `(${m.via}, by ${m.type || 'a message'} ${m.message_id})` : ''}, moving

@@ -116,7 +116,10 @@ export default function Page({ params }) {
     if (!hist) return null;
     const { x, rows } = fullRange(hist, days);
     const col = (k) => rows.map((d) => (d ? d[k] : null));
-    return { x, size: [{ label: 'members', values: col('size') }], flow: [{ label: 'entered', values: col('entered') }, { label: 'exited', values: col('exited') }] };
+    // Days without a record are gaps: a day between two gaps (the first day
+    // of a new segment) shows only as a dot.
+    return { x, points: (hist.length < 2 || rows.some((d, i) => d && !rows[i - 1] && !rows[i + 1])) || undefined,
+      size: [{ label: 'members', values: col('size') }], flow: [{ label: 'entered', values: col('entered') }, { label: 'exited', values: col('exited') }] };
   }, [hist, days]);
   if (error) return html`<${ErrorBox} error=${error} />`;
   if (!seg) return html`<${Spinner} label="Loading the segment" />`;
@@ -141,15 +144,15 @@ export default function Page({ params }) {
           ${RANGES.map(([n, l]) => html`<option value=${n} selected=${n === days}>${l}</option>`)}</select>
       </div>
       ${charts === null ? html`<${Spinner} label="Loading the history" />` : html`
-        <div id="size-chart"><${Chart} title="Members per day" x=${charts.x} series=${charts.size} height=${220} /></div>
-        <div id="flow-chart"><${Chart} title="Entries and exits per day" x=${charts.x} series=${charts.flow} height=${180} /></div>
+        <div id="size-chart"><${Chart} title="Members per day" x=${charts.x} series=${charts.size} height=${220} points=${charts.points} /></div>
+        <div id="flow-chart"><${Chart} title="Entries and exits per day" x=${charts.x} series=${charts.flow} height=${180} points=${charts.points} /></div>
         <p class="muted" id="hist-note">${hist.length < 2
           ? `Only today so far (${fmtNum(hist[0]?.size)} members, +${fmtNum(hist[0]?.entered)} −${fmtNum(hist[0]?.exited)}): the lines fill in day by day from the day the segment was created.`
           : `${hist.length} days of history (it starts on the day the segment was created).`}</p>`}
     </section>
     <div class="seg-page-grid">
       <${Members} id=${id} />
-      <${Downloads} id=${id} traits=${traits} />
+      <${Downloads} key=${traits.join(',')} id=${id} traits=${traits} />
     </div>
   </div>`;
 }
