@@ -9,8 +9,8 @@ import (
 	"testing"
 )
 
-// shotCall is a screenshot a dashboard scenario takes: shot(page, 'name'...).
-var shotCall = regexp.MustCompile(`\bshot\(\s*page\s*,\s*([^,)]*)`)
+// shotCall is a screenshot a dashboard scenario takes: shot(page, 'name'...), on any page object.
+var shotCall = regexp.MustCompile(`\bshot\(\s*\w+\s*,\s*([^,)]*)`)
 
 // readmeShot is a screenshot the README shows.
 var readmeShot = regexp.MustCompile(`\]\(docs/screenshots/([^)]+)\.png\)`)
