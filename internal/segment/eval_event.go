@@ -37,6 +37,12 @@ type filterPlan struct {
 	col   *column // nil: no event has the property
 	table []bool
 	none  bool // not_exists
+	// ttable is table over the tuple ids of tup, when the column is in its
+	// stream's tuple table: a row is then decided by one lookup of its
+	// tuple, as it was by its value id before tuples. tup is the table it
+	// was built for (a rebuilt table is a new one).
+	ttable []bool
+	tup    *tuples
 }
 
 // indexable reports whether the index keeps the values at p: a property,
@@ -199,6 +205,14 @@ func (pl *eventPlan) sync(ix *Index) {
 		for id := len(f.table); id <= f.col.dict.len(); id++ {
 			f.table = append(f.table, f.cmp.match(f.col.dict.value(uint32(id)), 0))
 		}
+		if t := f.col.tup; t != f.tup {
+			f.tup, f.ttable = t, f.ttable[:0]
+		}
+		if f.tup != nil {
+			for id := len(f.ttable); id <= f.tup.n; id++ {
+				f.ttable = append(f.ttable, f.table[f.col.tvals.get(id)])
+			}
+		}
 	}
 	if pl.ofCol == nil && pl.of != "" {
 		pl.ofCol = pl.s.cols[pl.of]
@@ -216,7 +230,11 @@ func (pl *eventPlan) rowMatches(row int) bool {
 			continue
 		}
 		if !f.col.multi {
-			if !f.table[f.col.get(row)] {
+			if f.tup != nil {
+				if !f.ttable[f.tup.rows.get(row)] {
+					return false
+				}
+			} else if !f.table[f.col.get(row)] {
 				return false
 			}
 			continue
@@ -563,6 +581,14 @@ func (ev *evaluation) sumEvents(pl *eventPlan) *roaring.Bitmap {
 				micros[id] = event.Micros(f)
 			}
 		}
+		// A tuple column's values by tuple: one lookup per row.
+		var tmicros []int64
+		if t := of.tup; t != nil && !of.multi {
+			tmicros = make([]int64, t.n+1)
+			for id := range tmicros {
+				tmicros[id] = micros[of.tvals.get(id)]
+			}
+		}
 		add := func(row int) {
 			if !pl.rowMatches(row) {
 				return
@@ -576,7 +602,11 @@ func (ev *evaluation) sumEvents(pl *eventPlan) *roaring.Bitmap {
 				}
 			}
 			if !of.multi {
-				sums[o] += micros[of.get(row)]
+				if tmicros != nil {
+					sums[o] += tmicros[of.tup.rows.get(row)]
+				} else {
+					sums[o] += micros[of.get(row)]
+				}
 				return
 			}
 			lo, hi := of.span(row)
