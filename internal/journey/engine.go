@@ -14,33 +14,16 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"tailor/internal/event"
+	"tailor/internal/outbox"
 	"tailor/internal/profile"
 	"tailor/internal/segment"
 )
 
-// Message is one message for the outbox. It mirrors outbox.Message of the
-// issue 13 contract field for field, so that wiring the real outbox is a
-// conversion (or a type alias once that package exists).
-type Message struct {
-	Key             string
-	Profile         string
-	Channel         string
-	Purpose         string
-	Template        string
-	TemplateVersion int
-	Data            map[string]any
-	Journey         string
-	JourneyVersion  int
-	Step            string
-	NotBefore       time.Time
-	OnPolicy        string
-}
-
-// Enqueuer is the outbox: durable when Enqueue returns nil, and idempotent
-// by Message.Key.
-type Enqueuer interface {
-	Enqueue(ctx context.Context, msgs []Message) error
-}
+// Message and Enqueuer are the outbox's: journeys hand their sends to it.
+type (
+	Message  = outbox.Message
+	Enqueuer = outbox.Enqueuer
+)
 
 // Record is an event the engine appends to the log (through the server's
 // ingest.AppendInternal): timer firings, which the engine acts on when they

@@ -23,7 +23,7 @@ func (s *Server) openJourneys() error {
 }
 
 func (s *Server) journeyOptions() journey.Options {
-	var out journey.Enqueuer = journeyOutbox{s}
+	var out journey.Enqueuer = s.Enqueuer()
 	if s.cfg.JourneyOutbox != nil {
 		out = s.cfg.JourneyOutbox
 	}

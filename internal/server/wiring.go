@@ -4,26 +4,11 @@ import (
 	"context"
 
 	"tailor/internal/deliver"
-	"tailor/internal/journey"
 	"tailor/internal/message"
-	"tailor/internal/outbox"
 )
 
-// The engines of issue 13 meet here: journeys enqueue into the outbox,
-// and delivery renders with the message engine and asks consent. Each
-// package names its own copy of the shared shapes (so that none imports
-// another), and these adapters convert between them.
-
-// journeyOutbox hands journey sends to the delivery outbox.
-type journeyOutbox struct{ s *Server }
-
-func (o journeyOutbox) Enqueue(ctx context.Context, msgs []journey.Message) error {
-	out := make([]outbox.Message, len(msgs))
-	for i, m := range msgs {
-		out[i] = outbox.Message(m)
-	}
-	return o.s.Enqueuer().Enqueue(ctx, out)
-}
+// Delivery renders with the message engine and asks consent: the adapter
+// below converts deliver's render request and answer to message's.
 
 // messageRenderer renders delivery's sends with the Liquid templates.
 type messageRenderer struct{ m *message.Engine }
