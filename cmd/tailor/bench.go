@@ -43,10 +43,13 @@ func runBench(ctx context.Context, args []string) error {
 	case "deliver":
 		return benchDeliver(ctx, args[1:])
 	case "-h", "--help", "help":
-		fmt.Println(benchUsage)
+		fmt.Println(benchUsage + "\n" + usageLines(extraBench))
 		return nil
 	}
-	return fmt.Errorf("%w: unknown sub-command %q\n%s", errUsage, args[0], benchUsage)
+	if c, ok := extraBench[args[0]]; ok {
+		return c.run(ctx, args[1:])
+	}
+	return fmt.Errorf("%w: unknown sub-command %q\n%s\n%s", errUsage, args[0], benchUsage, usageLines(extraBench))
 }
 
 func benchIngest(ctx context.Context, args []string) error {

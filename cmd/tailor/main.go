@@ -23,6 +23,7 @@ usage:
   tailor bench   ingest    drive a running server with demo-shaped load
   tailor bench   pebble    storage baseline: the same events as raw synced Pebble batches
   tailor bench   segment   segment rule evaluation over the demo store vs a naive baseline
+  tailor eval    NAME      offline evaluation of a model (run 'tailor eval -h')
   tailor verify  [flags]   check stored profiles equal a clean replay of the log
   tailor users   add|list|remove   dashboard accounts of a stopped server's data dir
 
@@ -43,6 +44,7 @@ func main() {
 		"bench":  runBench,
 		"verify": runVerify,
 		"users":  runUsers,
+		"eval":   runEval,
 	}
 	name, args := os.Args[1], os.Args[2:]
 	if name == "-h" || name == "--help" || name == "help" {
