@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"hash/maphash"
 	"math"
+	"time"
 	"unsafe"
 )
 
@@ -36,6 +37,14 @@ const (
 	kindNumber
 	kindBool
 	kindJSON // lists and objects, as JSON text
+	// kindTime is a string that is a UTC timestamp in the fixed-width form
+	// SDKs send ("2025-03-12T10:00:00.123Z", with 0 to 3 fraction digits),
+	// kept as its milliseconds and digit count (timeBits) instead of 20 to
+	// 24 arena bytes: created_at-like traits have a distinct value per
+	// profile. It is still that string to every comparison: it formats
+	// back to exactly the input, and a string that would not stays a
+	// kindString.
+	kindTime
 )
 
 var dictSeed = maphash.MakeSeed()
@@ -48,6 +57,9 @@ func (d *dict) id(v any) uint32 {
 	case nil:
 		return 0
 	case string:
+		if bits, ok := timeBits(x); ok {
+			return d.intern(kindTime, "", bits)
+		}
 		return d.intern(kindString, x, 0)
 	case float64:
 		return d.intern(kindNumber, "", math.Float64bits(x))
@@ -71,11 +83,14 @@ func (d *dict) id(v any) uint32 {
 }
 
 func (d *dict) hash(kind uint8, s string, bits uint64) uint64 {
-	if kind == kindNumber {
+	switch kind {
+	case kindNumber:
 		if bits == 1<<63 { // -0 is 0, as the comparison sees it
 			bits = 0
 		}
 		return maphash.Comparable(dictSeed, bits)
+	case kindTime:
+		return maphash.Comparable(dictSeed, bits) ^ kindTime
 	}
 	return maphash.String(dictSeed, s) ^ uint64(kind)
 }
@@ -85,8 +100,11 @@ func (d *dict) same(id uint32, kind uint8, s string, bits uint64) bool {
 	if d.kinds[i] != kind {
 		return false
 	}
-	if kind == kindNumber {
+	switch kind {
+	case kindNumber:
 		return math.Float64frombits(uint64(d.a[i])<<32|uint64(d.b[i])) == math.Float64frombits(bits)
+	case kindTime:
+		return d.bits(i) == bits
 	}
 	return d.str(i) == s
 }
@@ -115,7 +133,7 @@ func (d *dict) intern(kind uint8, s string, bits uint64) uint32 {
 		}
 	}
 	d.kinds = append(d.kinds, kind)
-	if kind == kindNumber {
+	if kind == kindNumber || kind == kindTime {
 		d.a, d.b = append(d.a, uint32(bits>>32)), append(d.b, uint32(bits))
 	} else {
 		d.a, d.b = append(d.a, uint32(len(d.arena))), append(d.b, uint32(len(s)))
@@ -167,8 +185,8 @@ func (d *dict) rehash() {
 			continue
 		}
 		var bits uint64
-		if k == kindNumber {
-			bits = uint64(d.a[i])<<32 | uint64(d.b[i])
+		if k == kindNumber || k == kindTime {
+			bits = d.bits(uint32(i))
 		}
 		d.place(d.hash(k, d.str2(uint32(i)), bits), uint32(i+1))
 	}
@@ -176,7 +194,7 @@ func (d *dict) rehash() {
 
 // str2 is str for strings and JSON, "" for other kinds.
 func (d *dict) str2(i uint32) string {
-	if d.kinds[i] == kindNumber || d.kinds[i] == kindBool {
+	if k := d.kinds[i]; k == kindNumber || k == kindBool || k == kindTime {
 		return ""
 	}
 	return d.str(i)
@@ -195,6 +213,8 @@ func (d *dict) value(id uint32) any {
 		return math.Float64frombits(uint64(d.a[i])<<32 | uint64(d.b[i]))
 	case kindBool:
 		return d.a[i] == 1
+	case kindTime:
+		return formatTimeBits(d.bits(i))
 	}
 	var v any
 	_ = json.Unmarshal([]byte(d.str(i)), &v)
@@ -217,9 +237,110 @@ func (d *dict) matchTable(c *comparison, now int64) []bool {
 	t := make([]bool, d.len()+1)
 	t[0] = c.match(nil, now)
 	for id := 1; id <= d.len(); id++ {
-		t[id] = c.match(d.value(uint32(id)), now)
+		t[id] = d.match(c, uint32(id), now)
 	}
 	return t
+}
+
+// match is c.match of the value with id (0: absent). A timestamp meets a
+// date or duration operand as its seconds, without the string.
+func (d *dict) match(c *comparison, id uint32, now int64) bool {
+	if id != 0 && d.kinds[id-1] == kindTime {
+		switch c.op {
+		case Exists:
+			return true
+		case NotExists:
+			return false
+		}
+		if c.kind == operandTime || c.kind == operandDuration {
+			return c.matchTime(timeSecs(d.bits(id-1)), now)
+		}
+	}
+	return c.match(d.value(id), now)
+}
+
+// timeAt is the value with id as a time in unix seconds, when it is a
+// string that parses as one.
+func (d *dict) timeAt(id uint32) (int64, bool) {
+	if id == 0 {
+		return 0, false
+	}
+	switch d.kinds[id-1] {
+	case kindTime:
+		return timeSecs(d.bits(id - 1)), true
+	case kindString:
+		if t, err := ParseTime(d.str(id - 1)); err == nil {
+			return t.Unix(), true
+		}
+	}
+	return 0, false
+}
+
+// bits is entry i's 64 bits (numbers and times).
+func (d *dict) bits(i uint32) uint64 { return uint64(d.a[i])<<32 | uint64(d.b[i]) }
+
+// timeBits encodes s when it is a UTC timestamp of the fixed-width form
+// YYYY-MM-DDTHH:MM:SS[.f|.ff|.fff]Z (years 1970-9999) that formats back to
+// exactly s: milliseconds << 2 | fraction digits.
+func timeBits(s string) (uint64, bool) {
+	n := len(s)
+	if n < 20 || n > 24 || n == 21 || s[n-1] != 'Z' || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+		return 0, false
+	}
+	num := func(i, w int) (int, bool) {
+		v := 0
+		for _, c := range []byte(s[i : i+w]) {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v, true
+	}
+	y, ok1 := num(0, 4)
+	mo, ok2 := num(5, 2)
+	dd, ok3 := num(8, 2)
+	h, ok4 := num(11, 2)
+	mi, ok5 := num(14, 2)
+	sec, ok6 := num(17, 2)
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || y < 1970 {
+		return 0, false
+	}
+	digits, ms := 0, 0
+	if n > 20 {
+		if s[19] != '.' {
+			return 0, false
+		}
+		digits = n - 21
+		f, ok := num(20, digits)
+		if !ok {
+			return 0, false
+		}
+		ms = f
+		for range 3 - digits {
+			ms *= 10
+		}
+	}
+	t := time.Date(y, time.Month(mo), dd, h, mi, sec, ms*1e6, time.UTC)
+	if t.Year() != y || int(t.Month()) != mo || t.Day() != dd || t.Hour() != h || t.Minute() != mi || t.Second() != sec {
+		return 0, false // out of range: Feb 30, 24:00, a leap second
+	}
+	return uint64(t.UnixMilli())<<2 | uint64(digits), true
+}
+
+// timeSecs is the unix seconds of timeBits' encoding.
+func timeSecs(bits uint64) int64 { return int64(bits>>2) / 1000 }
+
+// formatTimeBits is the string timeBits encoded.
+func formatTimeBits(bits uint64) string {
+	t := time.UnixMilli(int64(bits >> 2)).UTC()
+	b := t.AppendFormat(make([]byte, 0, 24), "2006-01-02T15:04:05.000")
+	if digits := int(bits & 3); digits == 0 {
+		b = b[:19]
+	} else {
+		b = b[:20+digits]
+	}
+	return string(append(b, 'Z'))
 }
 
 // bytes is the memory the dictionary holds.

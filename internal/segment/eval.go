@@ -348,11 +348,8 @@ func (ev *evaluation) trait(r *Rule, path string) (*roaring.Bitmap, error) {
 	if ev.track && c.op.relative() {
 		nextOf = make([]int64, col.dict.len()+1)
 		for i := range col.dict.len() {
-			v := col.dict.value(uint32(i + 1))
-			if s, ok := v.(string); ok {
-				if t, err := ParseTime(s); err == nil {
-					nextOf[i+1] = c.nextChange(t.Unix(), ev.now)
-				}
+			if t, ok := col.dict.timeAt(uint32(i + 1)); ok {
+				nextOf[i+1] = c.nextChange(t, ev.now)
 			}
 		}
 	}

@@ -203,7 +203,7 @@ func (pl *eventPlan) sync(ix *Index) {
 			continue
 		}
 		for id := len(f.table); id <= f.col.dict.len(); id++ {
-			f.table = append(f.table, f.cmp.match(f.col.dict.value(uint32(id)), 0))
+			f.table = append(f.table, f.col.dict.match(f.cmp, uint32(id), 0))
 		}
 		if t := f.col.tup; t != f.tup {
 			f.tup, f.ttable = t, f.ttable[:0]

@@ -37,7 +37,11 @@ type stream struct {
 	n     int
 	ord   vec32 // profile ordinal
 	ts    vec32 // unix seconds, saturated to [0, MaxUint32]
-	prev  vec32 // row+1 of the previous event of the same ord, 0 = none
+	// prev is each row's distance back to the previous row of the same
+	// ord (0 = none): a distance rather than the row itself, because a
+	// profile's events mostly arrive together (a session, an imported
+	// history), so most chunks fit in one or two bytes a row instead of four.
+	prev  idvec
 	heads vec32 // ord → row+1 of its latest event in this stream
 
 	// rev is, for Order Completed, each order's revenue in micro-units as
@@ -182,14 +186,21 @@ func secs(t time.Time) uint32 {
 	return uint32(s)
 }
 
+// link chains row to the previous row of ord and makes it ord's head.
+func (s *stream) link(row int, ord uint32) {
+	if h := s.heads.get(int(ord)); h != 0 {
+		s.prev.set(row, uint32(row+1)-h)
+	}
+	s.heads.set(int(ord), uint32(row+1))
+}
+
 // appendEvent adds one event of profile ord at time ts with props.
 func (s *stream) appendEvent(ord uint32, ts uint32, props map[string]any) {
 	row := s.n
 	s.n++
 	s.ord.set(row, ord)
 	s.ts.set(row, ts)
-	s.prev.set(row, s.heads.get(int(ord)))
-	s.heads.set(int(ord), uint32(row+1))
+	s.link(row, ord)
 	if s.n&vecMask == 0 {
 		s.sortChunk(row >> vecShift)
 	}

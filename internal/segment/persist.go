@@ -496,8 +496,7 @@ func (ix *Index) derive(s *stream) {
 	system := systemEvents[s.key]
 	for row := range s.n {
 		o, ts := s.ord.get(row), s.ts.get(row)
-		s.prev.set(row, s.heads.get(int(o)))
-		s.heads.set(int(o), uint32(row+1))
+		s.link(row, o)
 		if ts > ix.maxTs {
 			ix.maxTs = ts
 		}

@@ -343,8 +343,13 @@ func (sg *single) trailingNow(a *aggregates) {
 // rows calls fn for every row of the profile in stream s.
 func (sg *single) rows(s *stream, fn func(row int, ts uint32)) {
 	walk := func(o uint32) {
-		for r := s.heads.get(int(o)); r != 0; r = s.prev.get(int(r - 1)) {
-			fn(int(r-1), s.ts.get(int(r-1)))
+		for r := int(s.heads.get(int(o))) - 1; r >= 0; {
+			fn(r, s.ts.get(r))
+			d := s.prev.get(r)
+			if d == 0 {
+				break
+			}
+			r -= int(d)
 		}
 	}
 	walk(sg.ord)
