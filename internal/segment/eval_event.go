@@ -406,19 +406,22 @@ func (ev *evaluation) event(r *Rule, path string) (*roaring.Bitmap, error) {
 		if ev.track {
 			hi = math.MaxInt64 // rows after now come due later
 		}
+		buf := getOrdBuf()
+		defer putOrdBuf(buf)
 		for ci := 0; ci*vecChunk < s.n; ci++ {
-			ords, tss := s.ord.chunk(ci), s.ts.chunk(ci)
+			och, tss := s.ord.chunkAt(ci), s.ts.chunk(ci)
 			base := ci * vecChunk
 			if rows, ok := s.window(ci, pl.lo, hi); ok {
 				for _, j := range rows {
 					var o uint32
-					if ords != nil {
-						o = ords[j]
+					if och != nil {
+						o = och.val(int(j))
 					}
 					visit(s, base+int(j), o, tss[j])
 				}
 				continue
 			}
+			ords := s.ord.decode(ci, min(s.n-base, vecChunk), buf)
 			for j := range min(s.n-base, vecChunk) {
 				var ts, o uint32
 				if tss != nil {
@@ -469,8 +472,10 @@ func (ev *evaluation) countEvents(pl *eventPlan) *roaring.Bitmap {
 	counts := getCounts(ev.n)
 	var touched []uint32
 	if s := pl.s; s != nil {
+		buf := getOrdBuf()
+		defer putOrdBuf(buf)
 		for ci := 0; ci*vecChunk < s.n; ci++ {
-			ords, tss := s.ord.chunk(ci), s.ts.chunk(ci)
+			och, tss := s.ord.chunkAt(ci), s.ts.chunk(ci)
 			base := ci * vecChunk
 			if rows, ok := s.window(ci, pl.lo, pl.hi); ok {
 				for _, j := range rows {
@@ -478,8 +483,8 @@ func (ev *evaluation) countEvents(pl *eventPlan) *roaring.Bitmap {
 						continue
 					}
 					var o uint32
-					if ords != nil {
-						o = ords[j]
+					if och != nil {
+						o = och.val(int(j))
 					}
 					if counts[o] == 0 {
 						touched = append(touched, o)
@@ -489,6 +494,7 @@ func (ev *evaluation) countEvents(pl *eventPlan) *roaring.Bitmap {
 				continue
 			}
 			end := min(s.n-base, vecChunk)
+			ords := s.ord.decode(ci, end, buf)
 			for j := range end {
 				var t int64
 				if tss != nil {
@@ -557,8 +563,13 @@ func getCounts(n int) []uint32 {
 	}
 	return make([]uint32, n)
 }
-
 func putCounts(c []uint32) { countPool.Put(&c) }
+
+// ordBufs hold a chunk's decoded profile ordinals for the row scans.
+var ordBufs = sync.Pool{New: func() any { return new([vecChunk]uint32) }}
+
+func getOrdBuf() []uint32  { return ordBufs.Get().(*[vecChunk]uint32)[:] }
+func putOrdBuf(b []uint32) { ordBufs.Put((*[vecChunk]uint32)(b)) }
 
 // sumEvents is event for the sum measure without next changes: eight bytes
 // per profile, and each dictionary value converted to micro-units once.

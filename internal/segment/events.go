@@ -35,8 +35,8 @@ type stream struct {
 	num   int // position in Index.streamOrd
 	saved int // rows the last checkpoint wrote
 	n     int
-	ord   vec32 // profile ordinal
-	ts    vec32 // unix seconds, saturated to [0, MaxUint32]
+	ord   framevec // profile ordinal
+	ts    vec32    // unix seconds, saturated to [0, MaxUint32]
 	// prev is each row's distance back to the previous row of the same
 	// ord (0 = none): a distance rather than the row itself, because a
 	// profile's events mostly arrive together (a session, an imported

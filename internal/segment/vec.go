@@ -136,12 +136,18 @@ func (v *idvec) set(i int, x uint32) {
 		v.chunks = append(v.chunks, idchunk{})
 	}
 	ch := &v.chunks[c]
-	j := i & vecMask
+	if x == 0 && ch.empty() {
+		return
+	}
+	ch.put(i&vecMask, x)
+}
+
+func (ch *idchunk) empty() bool { return ch.w8 == nil && ch.w16 == nil && ch.w32 == nil }
+
+// put sets offset j to x, widening the chunk when x needs it.
+func (ch *idchunk) put(j int, x uint32) {
 	switch {
-	case ch.w8 == nil && ch.w16 == nil && ch.w32 == nil:
-		if x == 0 {
-			return
-		}
+	case ch.empty():
 		ch.w8 = make([]uint8, vecChunk)
 		fallthrough
 	case ch.w8 != nil:
@@ -167,6 +173,17 @@ func (v *idvec) set(i int, x uint32) {
 		ch.w16 = nil
 	}
 	ch.w32[j] = x
+}
+
+// at is offset j's value (the chunk not empty).
+func (ch *idchunk) at(j int) uint32 {
+	switch {
+	case ch.w8 != nil:
+		return uint32(ch.w8[j])
+	case ch.w16 != nil:
+		return uint32(ch.w16[j])
+	}
+	return ch.w32[j]
 }
 
 // chunk returns chunk c, nil when it holds only zeros.
@@ -206,6 +223,102 @@ func (v *idvec) bytes() int {
 	n := 0
 	for _, c := range v.chunks {
 		n += len(c.w8) + 2*len(c.w16) + 4*len(c.w32) + 72
+	}
+	return n
+}
+
+// framevec is a column of uint32 values that stores each chunk as offsets
+// from a base, in an idchunk as narrow as the chunk's spread allows: the
+// profile ordinals of a chunk of events are close together when a
+// profile's events arrive together (an imported history: two bytes a row
+// instead of four), and so are the times of events that arrive live.
+type framevec struct {
+	chunks []framechunk
+}
+
+type framechunk struct {
+	base uint32
+	idchunk
+}
+
+// frameSlack is how far below the first value of a chunk its base starts,
+// so that values a little lower (a late event) do not re-base it.
+const frameSlack = 1 << 7
+
+func (v *framevec) get(i int) uint32 {
+	c := i >> vecShift
+	if c >= len(v.chunks) || v.chunks[c].empty() {
+		return 0
+	}
+	ch := &v.chunks[c]
+	return ch.base + ch.at(i&vecMask)
+}
+
+// set sets value i; the values of a chunk are set in order, rows 0 to j
+// before j+1 (the columns are append-only), which re-basing relies on.
+func (v *framevec) set(i int, x uint32) {
+	c := i >> vecShift
+	for c >= len(v.chunks) {
+		v.chunks = append(v.chunks, framechunk{})
+	}
+	ch := &v.chunks[c]
+	j := i & vecMask
+	if ch.empty() {
+		ch.base = x - min(x, frameSlack)
+	} else if x < ch.base {
+		// Re-base with as much room again below, so that a chunk re-bases
+		// a few times at most, not once per lower value.
+		nb := x - min(x, max(ch.base-x, frameSlack))
+		old := ch.idchunk
+		ch.idchunk = idchunk{}
+		for k := range j {
+			ch.put(k, old.at(k)+ch.base-nb)
+		}
+		ch.base = nb
+	}
+	ch.put(j, x-ch.base)
+}
+
+// chunkAt returns chunk c, nil when it was never set.
+func (v *framevec) chunkAt(c int) *framechunk {
+	if c >= len(v.chunks) || v.chunks[c].empty() {
+		return nil
+	}
+	return &v.chunks[c]
+}
+
+// val is offset j's value.
+func (ch *framechunk) val(j int) uint32 { return ch.base + ch.at(j) }
+
+// decode writes the first n values of chunk c into buf (len ≥ n) and
+// returns buf[:n]; nil when the chunk was never set.
+func (v *framevec) decode(c, n int, buf []uint32) []uint32 {
+	if c >= len(v.chunks) || v.chunks[c].empty() {
+		return nil
+	}
+	ch := &v.chunks[c]
+	b, out := ch.base, buf[:n]
+	switch {
+	case ch.w8 != nil:
+		for j, d := range ch.w8[:n] {
+			out[j] = b + uint32(d)
+		}
+	case ch.w16 != nil:
+		for j, d := range ch.w16[:n] {
+			out[j] = b + uint32(d)
+		}
+	default:
+		for j, d := range ch.w32[:n] {
+			out[j] = b + d
+		}
+	}
+	return out
+}
+
+func (v *framevec) bytes() int {
+	n := 0
+	for _, c := range v.chunks {
+		n += len(c.w8) + 2*len(c.w16) + 4*len(c.w32) + 80
 	}
 	return n
 }

@@ -106,3 +106,40 @@ func TestTraitColumnsAreBounded(t *testing.T) {
 		t.Fatalf("an indexed trait: %d, %v", n, err)
 	}
 }
+
+func TestFramevecKeepsValuesAcrossRebasesAndWidths(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		value func(i int) uint32
+		width int // bytes per value expected in the first chunk
+	}{
+		{"close together", func(i int) uint32 { return 4_000_000 + uint32(i%100) }, 1},
+		{"rising slowly", func(i int) uint32 { return 3_000_000 + uint32(i/8) }, 2},
+		{"late values re-base", func(i int) uint32 { return 1_700_000_000 - uint32(i%3000)*7 }, 2},
+		{"spread", func(i int) uint32 { return uint32(i*2654435761) % 5_000_000 }, 4},
+		{"zeros then more", func(i int) uint32 { return 3 * uint32(max(0, i-1000)) }, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var v framevec
+			n := vecChunk + vecChunk/2
+			for i := range n {
+				v.set(i, tc.value(i))
+			}
+			for i := range n {
+				if got := v.get(i); got != tc.value(i) {
+					t.Fatalf("value %d: got %d, want %d", i, got, tc.value(i))
+				}
+			}
+			buf := make([]uint32, vecChunk)
+			for j, got := range v.decode(1, n-vecChunk, buf) {
+				if want := tc.value(vecChunk + j); got != want {
+					t.Fatalf("decoded value %d: got %d, want %d", vecChunk+j, got, want)
+				}
+			}
+			ch := v.chunkAt(0)
+			if w := len(ch.w8) + 2*len(ch.w16) + 4*len(ch.w32); w != tc.width*vecChunk {
+				t.Errorf("first chunk holds %d bytes a value, want %d", w/vecChunk, tc.width)
+			}
+		})
+	}
+}
