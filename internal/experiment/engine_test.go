@@ -15,11 +15,17 @@ import (
 	"tailor/internal/profile"
 )
 
+type quiet struct{}
+
+func (quiet) Infof(string, ...any)         {}
+func (quiet) Errorf(string, ...any)        {}
+func (quiet) Fatalf(f string, args ...any) { panic(fmt.Sprintf(f, args...)) }
+
 var t0 = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 
 func memDB(t testing.TB) *pebble.DB {
 	t.Helper()
-	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem()})
+	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem(), Logger: quiet{}})
 	if err != nil {
 		t.Fatal(err)
 	}
