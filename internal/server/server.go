@@ -342,10 +342,10 @@ func (s *Server) open(ctx context.Context) error {
 	if err := s.openConsent(); err != nil {
 		return err
 	}
-	if err := s.openJourneys(); err != nil {
+	if err := s.openExperiments(); err != nil { // before journeys: their ab steps assign through it
 		return err
 	}
-	if err := s.openExperiments(); err != nil {
+	if err := s.openJourneys(); err != nil {
 		return err
 	}
 	from := s.Proc.Applied()
