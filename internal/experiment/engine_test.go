@@ -1,6 +1,7 @@
 package experiment
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -263,6 +264,9 @@ func TestResultsFindAWinnerAndSayHowLongToRun(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Logf("verdict: %s", r.Verdict)
+			if _, err := json.Marshal(r); err != nil {
+				t.Fatalf("results do not encode as JSON: %v", err)
+			}
 			for _, w := range tc.verdict {
 				if !strings.Contains(r.Verdict, w) {
 					t.Errorf("verdict %q lacks %q", r.Verdict, w)

@@ -29,7 +29,8 @@ type Effect struct {
 	// at the planned sample size; see Sequential for peeking.
 	PValue float64 `json:"p_value"`
 	// DF is the degrees of freedom of the t distribution used (Welch–
-	// Satterthwaite), or +Inf when a normal (z) approximation was used.
+	// Satterthwaite), or 0 when a normal (z) approximation was used (JSON
+	// has no infinity).
 	DF float64 `json:"df"`
 }
 
@@ -65,7 +66,10 @@ func Welch(c, t Sample, alpha float64) (Effect, error) {
 		df = (a + b) * (a + b) / (a*a/(c.N-1) + b*b/(t.N-1))
 	}
 	q := quantileT(1-alpha/2, df)
-	e := Effect{Control: mc, Treatment: mt, Abs: mt - mc, AbsSE: se, DF: df}
+	e := Effect{Control: mc, Treatment: mt, Abs: mt - mc, AbsSE: se}
+	if !math.IsInf(df, 1) {
+		e.DF = df
+	}
 	e.AbsCI = Interval{e.Abs - q*se, e.Abs + q*se}
 	e.PValue = pValueT(e.Abs, se, df)
 	if mc != 0 {
@@ -96,7 +100,7 @@ func TwoProportion(c, t Sample, alpha float64) (Effect, error) {
 	a, b := pc*(1-pc)/c.N, pt*(1-pt)/t.N
 	se := math.Sqrt(a + b)
 	z := quantileZ(1 - alpha/2)
-	e := Effect{Control: pc, Treatment: pt, Abs: pt - pc, AbsSE: se, DF: math.Inf(1)}
+	e := Effect{Control: pc, Treatment: pt, Abs: pt - pc, AbsSE: se}
 	e.AbsCI = Interval{e.Abs - z*se, e.Abs + z*se}
 	pool := (c.Sum + t.Sum) / (c.N + t.N)
 	e.PValue = pValueT(e.Abs, math.Sqrt(pool*(1-pool)*(1/c.N+1/t.N)), math.Inf(1))

@@ -102,6 +102,9 @@ func TestTwoProportionMatchesChiSquare(t *testing.T) {
 		near(t, "lo", e.AbsCI.Lo, tc.lo, 1e-9)
 		near(t, "hi", e.AbsCI.Hi, tc.hi, 1e-9)
 		near(t, "rel", e.Rel, tc.x2/tc.n2/(tc.x1/tc.n1)-1, 1e-12)
+		if e.DF != 0 {
+			t.Errorf("z test reports df %v, want 0", e.DF)
+		}
 	}
 }
 
