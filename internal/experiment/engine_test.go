@@ -367,3 +367,36 @@ func BenchmarkResults1M(b *testing.B) {
 		}
 	})
 }
+
+// TestReadersRunBesideTheProcessor has the API and decide read (Assign,
+// Results, List) while the processor applies; run with -race.
+func TestReadersRunBesideTheProcessor(t *testing.T) {
+	e := New(Options{})
+	running(t, e, def("x", 7, Metric{ID: "rev", Kind: MetricRevenue}))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 3000 {
+			p := "p" + strconv.Itoa(i%500)
+			expose(e, "x", p, []string{"a", "b"}[i%2], t0.Add(time.Duration(i)*time.Minute))
+			e.Apply(track("Order Completed", t0.Add(time.Duration(i)*time.Minute+time.Second), map[string]any{"revenue": 5.0}),
+				profile.Resolution{Profile: p, Merged: []string{"p" + strconv.Itoa(500+i%7)}})
+		}
+	}()
+	for {
+		select {
+		case <-done:
+			r, err := e.Results("x")
+			if err != nil || r.Variants[0].Units+r.Variants[1].Units != 500 {
+				t.Fatalf("after the stream: %v units, err %v; want 500", r.Variants, err)
+			}
+			return
+		default:
+			e.Assign("x", "p1")
+			if _, err := e.Results("x"); err != nil {
+				t.Fatal(err)
+			}
+			e.List()
+		}
+	}
+}

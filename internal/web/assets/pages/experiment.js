@@ -123,7 +123,7 @@ export default function Page({ params }) {
           <td style="text-align:right">${res.srm.expected && res.srm.expected[i] ? fmtNum(Math.round(res.srm.expected[i])) : '–'}</td>
         </tr>`)}</tbody>
       </table>
-      <p class="muted" style="margin-bottom:0">Sample-ratio check: χ² ${res.srm.chi_square.toFixed(2)}, p = ${pval(res.srm.p_value)}
+      <p class="muted" style="margin-bottom:0">Sample-ratio check: χ² ${res.srm.chi_square.toFixed(2)}, p ${res.srm.p_value < 0.0001 ? '' : '= '}${pval(res.srm.p_value)}
         ${res.srm.mismatch ? ' — mismatch' : ' — the split matches the weights'}.
         ${res.conflicts ? ` ${fmtNum(res.conflicts)} exposures named another variant than the unit's first.` : ''}</p>
     </div>
