@@ -69,8 +69,11 @@ type expState struct {
 	vals []float64
 	// pre keeps, per not-yet-exposed profile, the metric events of the
 	// last PreDays, to become the covariate at exposure. Rebuilt from
-	// events after a restart, not stored.
-	pre map[string][]preEntry
+	// events after a restart, not stored; profiles whose newest entry is
+	// older than PreDays are dropped at each checkpoint, so it holds only
+	// the profiles active in the pre-period.
+	pre    map[string][]preEntry
+	newest int64 // the newest event time seen, unix seconds, for pruning pre
 
 	conflicts int64 // exposures naming another variant than the unit's
 	unknown   int64 // exposures naming a variant the experiment lacks
@@ -208,6 +211,7 @@ func (s *expState) expose(ev *event.Event, prof string) {
 
 func (s *expState) goal(ev *event.Event, prof string) {
 	at := ev.Timestamp.Unix()
+	s.newest = max(s.newest, at)
 	i, exposed := s.byProfile[prof]
 	for m := range s.def.Metrics {
 		v, ok := s.def.Metrics[m].value(ev)
@@ -379,6 +383,16 @@ func (e *Engine) Checkpoint(b *pebble.Batch) error {
 		}
 		clear(s.deleted)
 		clear(s.dirty)
+		if s.def.Status != StatusRunning {
+			clear(s.pre)
+			continue
+		}
+		from := s.newest - int64(*s.def.PreDays)*86400
+		for prof, l := range s.pre {
+			if len(l) == 0 || l[len(l)-1].at < from {
+				delete(s.pre, prof)
+			}
+		}
 	}
 	return nil
 }

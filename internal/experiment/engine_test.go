@@ -400,3 +400,21 @@ func TestReadersRunBesideTheProcessor(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckpointDropsStalePrePeriodBuffers(t *testing.T) {
+	db := memDB(t)
+	e := New(Options{DB: db})
+	running(t, e, def("x", 2, Metric{ID: "rev", Kind: MetricRevenue}))
+	order := func(prof string, at time.Time) {
+		e.Apply(track("Order Completed", at, map[string]any{"revenue": 1.0}), profile.Resolution{Profile: prof})
+	}
+	order("old", t0)
+	order("recent", t0.Add(72*time.Hour))
+	if err := e.Checkpoint(db.NewBatch()); err != nil {
+		t.Fatal(err)
+	}
+	pre := e.exps["x"].pre
+	if _, ok := pre["old"]; ok || len(pre["recent"]) != 1 {
+		t.Errorf("pre-period buffers after checkpoint: %v; want only the recent profile", pre)
+	}
+}
