@@ -75,6 +75,9 @@ type expState struct {
 	pre    map[string][]preEntry
 	newest int64 // the newest event time seen, unix seconds, for pruning pre
 
+	// alloc is a bandit's current weights (nil: the definition's).
+	alloc []uint32
+
 	conflicts int64 // exposures naming another variant than the unit's
 	unknown   int64 // exposures naming a variant the experiment lacks
 
@@ -128,7 +131,11 @@ func (e *Engine) Assign(experimentID, unit string) (variant string, ok bool) {
 	if i, ok := s.byProfile[unit]; ok {
 		return s.def.Variants[s.units[i].variant].ID, true
 	}
-	i := Assign(s.def.Salt, unit, s.def.weights())
+	w := s.alloc
+	if w == nil {
+		w = s.def.weights()
+	}
+	i := Assign(s.def.Salt, unit, w)
 	if i < 0 {
 		return "", false
 	}
@@ -387,6 +394,7 @@ func (e *Engine) Checkpoint(b *pebble.Batch) error {
 			clear(s.pre)
 			continue
 		}
+		s.rebalance()
 		from := s.newest - int64(*s.def.PreDays)*86400
 		for prof, l := range s.pre {
 			if len(l) == 0 || l[len(l)-1].at < from {
@@ -448,6 +456,11 @@ func (e *Engine) Load() error {
 		s.byProfile[prof] = int32(len(s.units))
 		s.units = append(s.units, unit{variant: int16(vi), exposed: su.Exposed, id: su.ID})
 		s.vals = append(s.vals, su.Vals...)
+	}
+	for _, s := range e.exps {
+		if s.def.Status == StatusRunning {
+			s.rebalance()
+		}
 	}
 	return nil
 }

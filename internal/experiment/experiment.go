@@ -77,6 +77,15 @@ type Experiment struct {
 	// PreDays is the CUPED pre-period: each metric over this many days
 	// before exposure is the unit's covariate. 0 turns CUPED off; default 14.
 	PreDays *int `json:"pre_days,omitempty"`
+	// Bandit turns on Thompson-sampling allocation: new units are assigned
+	// by each variant's posterior chance of being best on the primary
+	// metric (recomputed at every checkpoint, at least banditFloor of the
+	// traffic each), instead of the fixed weights, which then only seed
+	// it. Exposed units keep their variant. Meant for offers and subject
+	// lines where earning during the test matters more than a clean
+	// read-out: the sample-ratio check does not apply, and effects are
+	// indicative (traffic shares changed over time).
+	Bandit bool `json:"bandit,omitempty"`
 	// The plan behind "days to go": detect a relative change of MDE on
 	// the primary metric at level Alpha with Power. Defaults 0.05, 0.05, 0.8.
 	MDE   float64 `json:"mde"`

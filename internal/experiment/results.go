@@ -29,6 +29,9 @@ type Results struct {
 	Conflicts int64 `json:"conflicts"`
 	Unknown   int64 `json:"unknown"`
 	DaysToGo  *int  `json:"days_to_go,omitempty"` // to the planned power; nil when it cannot be estimated
+	// Allocation is the share of new traffic per variant: the weights', or
+	// a bandit's current one.
+	Allocation []float64 `json:"allocation"`
 }
 
 // VariantCount is a variant with its exposed units.
@@ -104,11 +107,12 @@ func (e *Engine) Results(id string) (*Results, error) {
 	}
 	def, inf := *s.def, s.info()
 	conflicts, unknown := s.conflicts, s.unknown
+	alloc := s.allocation()
 	agg := s.aggregate()
 	e.mu.RUnlock()
 
 	now := e.opts.Now().UTC()
-	res := &Results{Experiment: inf, Computed: now, Conflicts: conflicts, Unknown: unknown}
+	res := &Results{Experiment: inf, Computed: now, Conflicts: conflicts, Unknown: unknown, Allocation: alloc}
 	nv := len(def.Variants)
 	observed, weights := make([]float64, nv), make([]float64, nv)
 	var all float64
@@ -129,7 +133,11 @@ func (e *Engine) Results(id string) (*Results, error) {
 		return nil, fmt.Errorf("experiment %q: %w", id, err)
 	}
 	res.SRM = srm
-	if srm.Mismatch {
+	if def.Bandit {
+		// A bandit moves traffic on purpose: units cannot match the weights.
+		res.SRM = stats.SRMResult{PValue: 1, Expected: srm.Expected}
+	}
+	if res.SRM.Mismatch {
 		res.SRMWarning = srmWarning(res.Variants, weights, srm.PValue)
 	}
 	for m := range def.Metrics {

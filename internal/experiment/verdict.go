@@ -54,6 +54,13 @@ func verdict(def *Experiment, res *Results, a *aggregated, now time.Time) (strin
 		}
 	}
 	var b strings.Builder
+	if def.Bandit {
+		var shares []string
+		for i, v := range def.Variants {
+			shares = append(shares, fmt.Sprintf("%s %s", v.Name, pct(res.Allocation[i])))
+		}
+		fmt.Fprintf(&b, "Bandit: new traffic follows each variant's chance of being best (now %s). ", strings.Join(shares, ", "))
+	}
 	if res.SRMWarning != "" {
 		b.WriteString("Warning: sample ratio mismatch, see above. ")
 	}

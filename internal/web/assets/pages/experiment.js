@@ -114,13 +114,15 @@ export default function Page({ params }) {
       <table id="ex-variants">
         <thead><tr><th scope="col">Variant</th><th scope="col" style="text-align:right">Weight</th>
           <th scope="col" style="text-align:right">Exposed units</th><th scope="col" style="text-align:right">Share</th>
-          <th scope="col" style="text-align:right">Planned</th></tr></thead>
+          <th scope="col" style="text-align:right">Planned</th>
+          <th scope="col" style="text-align:right">${x.bandit ? 'New traffic (bandit)' : 'New traffic'}</th></tr></thead>
         <tbody>${res.variants.map((v, i) => html`<tr data-variant=${v.id}>
           <th scope="row">${v.name}${i === 0 ? html` <span class="muted">(control)</span>` : ''}</th>
           <td style="text-align:right">${v.weight}</td>
           <td style="text-align:right" class="units">${fmtNum(v.units)}</td>
           <td style="text-align:right">${(100 * v.share).toFixed(1)} %</td>
           <td style="text-align:right">${res.srm.expected && res.srm.expected[i] ? fmtNum(Math.round(res.srm.expected[i])) : '–'}</td>
+          <td style="text-align:right" class="alloc">${res.allocation ? `${(100 * res.allocation[i]).toFixed(1)} %` : '–'}</td>
         </tr>`)}</tbody>
       </table>
       <p class="muted" style="margin-bottom:0">Sample-ratio check: χ² ${res.srm.chi_square.toFixed(2)}, p ${res.srm.p_value < 0.0001 ? '' : '= '}${pval(res.srm.p_value)}

@@ -40,7 +40,7 @@ export default function Page() {
         <tbody>${list.map((x) => html`<tr key=${x.id} data-experiment=${x.id}>
           <td><a href=${`/experiments/${encodeURIComponent(x.id)}`}>${x.name || x.id}</a>
             ${x.description && html`<div class="muted" style="font-size:.85em">${x.description}</div>`}</td>
-          <td>${x.kind}</td>
+          <td>${x.kind}${x.bandit ? ' · bandit' : ''}</td>
           <td><${ExpStatus} status=${x.status} /></td>
           <td class="ex-units">${x.variants.map((v, i) => html`<span style="white-space:nowrap">${i ? ' · ' : ''}${v.name}: <b data-units=${x.units[i]}>${fmtNum(x.units[i])}</b></span>`)}</td>
           <td>${x.metrics.length ? metricText(x.metrics[0]) : ''}</td>
