@@ -127,3 +127,29 @@ func BenchmarkAssignSHA256Baseline(b *testing.B) {
 		sink += int(h % 10000 / 3334)
 	}
 }
+
+// BenchmarkEngineAssign is Assign as decide calls it: through the engine,
+// for a profile not yet exposed, in an experiment with 100k exposed units.
+func BenchmarkEngineAssign(b *testing.B) {
+	e := New(Options{})
+	x := Experiment{ID: "hero", Variants: []Variant{{ID: "a", Weight: 1}, {ID: "b", Weight: 1}},
+		Metrics: []Metric{{Kind: MetricConversion, Event: "Order Completed"}}}
+	if _, err := e.Create(x); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := e.Start("hero"); err != nil {
+		b.Fatal(err)
+	}
+	s := e.exps["hero"]
+	for i := range 100_000 {
+		p := "p" + strconv.Itoa(i)
+		s.byProfile[p] = int32(len(s.units))
+		s.units = append(s.units, unit{variant: int16(i % 2), id: p})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := e.Assign("hero", "a3f1c2d4-5e6f-4a7b-8c9d-0e1f2a3b4c5d"); !ok {
+			b.Fatal("not assigned")
+		}
+	}
+}

@@ -418,3 +418,22 @@ func TestCheckpointDropsStalePrePeriodBuffers(t *testing.T) {
 		t.Errorf("pre-period buffers after checkpoint: %v; want only the recent profile", pre)
 	}
 }
+
+func TestResultsWarnWhenAZeroWeightVariantHasUnits(t *testing.T) {
+	e := New(Options{})
+	x := def("x", 0)
+	x.Variants = append(x.Variants, Variant{ID: "off", Weight: 0})
+	running(t, e, x)
+	expose(e, "x", "p1", "a", t0)
+	expose(e, "x", "p2", "off", t0)
+	r, err := e.Results("x")
+	if err != nil {
+		t.Fatalf("results failed: %v", err)
+	}
+	if !r.SRM.Mismatch || !strings.Contains(r.SRMWarning, "weight 0") {
+		t.Errorf("srm %+v, warning %q: want a mismatch naming the zero-weight variant", r.SRM, r.SRMWarning)
+	}
+	if _, err := json.Marshal(r); err != nil {
+		t.Fatal(err)
+	}
+}

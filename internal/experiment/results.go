@@ -130,14 +130,20 @@ func (e *Engine) Results(id string) (*Results, error) {
 	}
 	srm, err := stats.SRM(observed, weights)
 	if err != nil {
-		return nil, fmt.Errorf("experiment %q: %w", id, err)
+		// Units in a variant of weight 0 (an SDK logged a variant that is
+		// switched off): no χ² to compute, and certainly a mismatch.
+		srm = stats.SRMResult{Mismatch: true, Expected: make([]float64, nv)}
 	}
 	res.SRM = srm
 	if def.Bandit {
 		// A bandit moves traffic on purpose: units cannot match the weights.
 		res.SRM = stats.SRMResult{PValue: 1, Expected: srm.Expected}
 	}
-	if res.SRM.Mismatch {
+	switch {
+	case err != nil && !def.Bandit:
+		res.SRMWarning = fmt.Sprintf("Sample ratio mismatch: units were exposed to a variant with weight 0 (%v). "+
+			"Assignment or exposure logging is likely broken; do not trust these results until it is fixed.", err)
+	case res.SRM.Mismatch:
 		res.SRMWarning = srmWarning(res.Variants, weights, srm.PValue)
 	}
 	for m := range def.Metrics {
@@ -322,8 +328,11 @@ func plannedUnits(def *Experiment, kind MetricKind, c stats.Sample) float64 {
 }
 
 // sequentialFor runs the mixture SPRT over the daily cumulative samples of
-// variant v against control. τ² is tuned to the planned sample size (or
-// the current one when no plan can be estimated).
+// variant v against control, units in order of first exposure (each with
+// its metric as counted now). τ² is tuned to the planned sample size (or
+// the current one when no plan can be estimated) with the variances seen
+// so far: the strict guarantee is for a τ² fixed in advance, and a τ² that
+// settles as data comes in is the usual practical approximation.
 func sequentialFor(def *Experiment, a *aggregated, m, v int, cmp compare) stats.SequentialLook {
 	look, _ := sequentialDays(def, a, m, v, cmp, nil)
 	look.CI = stats.Interval{Lo: finite(look.CI.Lo), Hi: finite(look.CI.Hi)}
