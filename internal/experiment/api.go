@@ -68,6 +68,15 @@ func (e *Engine) Create(x Experiment) (Info, error) {
 	if e.exps[x.ID] != nil {
 		return Info{}, fmt.Errorf("experiment %q: %w", x.ID, ErrExists)
 	}
+	// A checkpoint batch taken before a Delete and committed after it can
+	// leave units of a deleted experiment behind; a new one with the same
+	// id must not inherit them.
+	if db := e.opts.DB; db != nil {
+		lo := unitKey(x.ID, "")
+		if err := db.DeleteRange(lo, store.UpperBound(string(lo)), pebble.Sync); err != nil {
+			return Info{}, fmt.Errorf("create experiment %q: clear old units: %w", x.ID, err)
+		}
+	}
 	if err := e.save(&x); err != nil {
 		return Info{}, err
 	}
