@@ -3,7 +3,6 @@ package stats
 import (
 	"math"
 
-	"gonum.org/v1/gonum/integrate/quad"
 	"gonum.org/v1/gonum/stat/distuv"
 )
 
@@ -17,32 +16,29 @@ type posterior interface {
 
 // chanceBest is, for each arm, P(its value is the highest) under
 // independent posteriors: ∫ fᵢ(x) Πⱼ≠ᵢ Fⱼ(x) dx by Gauss–Legendre over the
-// arms' ±quadSpan standard deviations clipped to [lo, hi]. The results are
+// pieces of the arms' ranges (breakpoints) clipped to [lo, hi]. The results are
 // renormalised to sum to 1 (the quadrature leaves ~1e-9).
 func chanceBest(arms []posterior, lo, hi float64) []float64 {
 	out := make([]float64, len(arms))
 	if len(arms) == 0 {
 		return out
 	}
-	a, b := math.Inf(1), math.Inf(-1)
-	for _, p := range arms {
-		a = math.Min(a, p.Mean()-quadSpan*p.StdDev())
-		b = math.Max(b, p.Mean()+quadSpan*p.StdDev())
+	ds := make([]spread, len(arms))
+	for i, p := range arms {
+		ds[i] = p
 	}
-	a, b = math.Max(a, lo), math.Min(b, hi)
+	cuts := breakpoints(lo, hi, ds...)
 	var sum float64
 	for i := range arms {
-		if b > a {
-			out[i] = quad.Fixed(func(x float64) float64 {
-				v := arms[i].Prob(x)
-				for j, q := range arms {
-					if j != i && v != 0 {
-						v *= q.CDF(x)
-					}
+		out[i] = integrate(func(x float64) float64 {
+			v := arms[i].Prob(x)
+			for j, q := range arms {
+				if j != i && v != 0 {
+					v *= q.CDF(x)
 				}
-				return v
-			}, a, b, quadNodes, quad.Legendre{}, 0)
-		}
+			}
+			return v
+		}, cuts)
 		out[i] = math.Max(out[i], 0)
 		sum += out[i]
 	}

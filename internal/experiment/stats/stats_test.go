@@ -414,3 +414,23 @@ func TestSampleSize(t *testing.T) {
 		t.Errorf("DaysToGo with no traffic = %v, want +Inf", d)
 	}
 }
+
+func TestBetaBinomialWithVeryUnequalSamples(t *testing.T) {
+	// One posterior a needle (a million units), the other wide (ten units):
+	// the quadrature must resolve both. Evan Miller's closed form (three
+	// terms, since the small arm has α = 3), scipy.special.betaln.
+	huge := Sample{N: 1e6, Sum: 1e5}
+	tiny := Sample{N: 10, Sum: 2}
+	b, err := BetaBinomial(huge, tiny, BetaPrior{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	near(t, "tiny beats huge", b.ChanceToBeat, 0.9104353805, 1e-8)
+	b, err = BetaBinomial(tiny, huge, BetaPrior{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	near(t, "huge beats tiny", b.ChanceToBeat, 0.08956461948, 1e-8)
+	best := ChanceBestBeta([]Sample{huge, tiny}, BetaPrior{})
+	near(t, "chance best", best[1], 0.9104353805, 1e-8)
+}
