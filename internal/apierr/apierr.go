@@ -69,6 +69,14 @@ const (
 	JourneyState    Code = "journey_state"     // the journey's status does not allow the action
 )
 
+// Experiments (package experiment).
+const (
+	InvalidExperiment  Code = "invalid_experiment"   // an experiment definition is not valid; the answer names the field
+	ExperimentNotFound Code = "experiment_not_found" // no experiment with that id
+	ExperimentExists   Code = "experiment_exists"    // creating an experiment whose id is taken
+	ExperimentState    Code = "experiment_state"     // the experiment's status does not allow the action
+)
+
 type row struct {
 	status int
 	text   string // answered when an Error carries no text of its own
@@ -115,6 +123,12 @@ var table = map[Code]row{
 	JourneyNotFound:  {http.StatusNotFound, "no such journey"},
 	JourneyExists:    {http.StatusConflict, "a journey with this id exists; PUT makes a new version"},
 	JourneyState:     {http.StatusConflict, "the journey's status does not allow this"},
+
+	// Experiments.
+	InvalidExperiment:  {http.StatusBadRequest, "experiment is not valid"},
+	ExperimentNotFound: {http.StatusNotFound, "no such experiment"},
+	ExperimentExists:   {http.StatusConflict, "an experiment with this id exists"},
+	ExperimentState:    {http.StatusConflict, "the experiment's status does not allow this"},
 }
 
 // Status returns the HTTP status of code; an unknown code is internal.

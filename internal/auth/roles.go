@@ -71,6 +71,7 @@ var routeRoles = []rule{
 	{"", "/api/templates", Editor, false},
 	{"", "/api/coupons", Editor, false},
 	{"", "/api/journeys", Editor, false},
+	{"", "/api/experiments", Editor, false},
 	{"", "/api", Admin, false},
 }
 

@@ -51,7 +51,7 @@ func DryRun(ctx context.Context, j *Journey, days int, src LogReader, owners Own
 	}
 	from := now.Add(-time.Duration(days) * 24 * time.Hour)
 	sb := New(Options{Segments: base.Segments, Profiles: base.Profiles, Event: base.Event, Now: func() time.Time { return now },
-		GlobalHoldout: base.GlobalHoldout})
+		GlobalHoldout: base.GlobalHoldout, Experiments: base.Experiments})
 	sb.counting = map[string]int{}
 	def := *j
 	def.Status = StatusLive

@@ -44,6 +44,7 @@ type Record struct {
 // Event names the engine records.
 const (
 	EventStep      = "Journey Step"
+	EventExposure  = "Experiment Viewed" // an ab step's exposure, as package experiment reads it
 	EventEntered   = "Journey Entered"
 	EventExited    = "Journey Exited"
 	EventConverted = "Journey Converted"
@@ -76,6 +77,12 @@ type Profiles interface {
 	View(id string, fn func(st *profile.State, ids []event.Identifier)) bool
 }
 
+// Assigner is what an ab step needs of the experiment engine: the variant
+// of a running experiment for a profile (ok false when it is not running).
+type Assigner interface {
+	Assign(experimentID, unit string) (variant string, ok bool)
+}
+
 // Options configure an Engine.
 type Options struct {
 	DB *pebble.DB
@@ -94,6 +101,9 @@ type Options struct {
 	// engine has a store (default 10 minutes): later timers wait under jt/
 	// and come in as time moves on.
 	Horizon time.Duration
+	// Experiments assigns the variants of ab steps (nil: every profile
+	// takes the step's Else).
+	Experiments Assigner
 	// GlobalHoldout is the percentage of all profiles (InGlobalHoldout)
 	// that never get journey sends; they are counted as held out.
 	GlobalHoldout float64
@@ -633,6 +643,21 @@ func (e *Engine) walk(js *jstate, c *compiled, k runKey, rn *run, i uint16, now 
 					break
 				}
 			}
+		case StepAB:
+			next = s.Else
+			if e.opts.Experiments == nil {
+				break
+			}
+			v, ok := e.opts.Experiments.Assign(s.Experiment, k.prof)
+			if !ok {
+				break
+			}
+			if n, ok := s.Variants[v]; ok {
+				next = n
+			}
+			e.record(Record{Profile: k.prof, Type: "track", Event: EventExposure, At: now,
+				Properties: map[string]any{"experiment_id": s.Experiment, "variant": v, "journey": js.id, "step": s.ID},
+				MessageID:  "jx-" + js.id + "-" + k.prof + "-" + entry + "-" + s.ID})
 		case StepUpdateTrait:
 			e.record(Record{Profile: k.prof, Type: "identify", At: now, Traits: s.Traits,
 				MessageID: "jt-" + js.id + "-" + k.prof + "-" + entry + "-" + s.ID})

@@ -12,6 +12,7 @@ package journey
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"time"
@@ -54,6 +55,10 @@ const (
 	StepUpdateTrait = "update_trait"
 	StepWebhook     = "webhook"
 	StepExit        = "exit"
+	// StepAB sends each profile down the path of the variant an experiment
+	// (package experiment) assigns it, logging the exposure; profiles go to
+	// Else when the experiment is not running.
+	StepAB = "ab"
 )
 
 // Channels a send step may use.
@@ -141,6 +146,9 @@ type Step struct {
 	Rule *segment.Rule `json:"rule,omitempty"` // branch
 
 	Paths []SplitPath `json:"paths,omitempty"` // split
+
+	Experiment string            `json:"experiment,omitempty"` // ab: the experiment's id
+	Variants   map[string]string `json:"variants,omitempty"`   // ab: variant id -> next step
 
 	Traits map[string]any `json:"traits,omitempty"` // update_trait
 }
@@ -369,6 +377,18 @@ func (s *Step) validate(p string, ref func(path, id string) error, segments func
 		if sum < 99.999 || sum > 100.001 {
 			return fail("/paths", "percentages add up to %v, not 100", sum)
 		}
+	case StepAB:
+		if s.Experiment == "" {
+			return fail("/experiment", "an ab step needs the experiment's id")
+		}
+		if len(s.Variants) == 0 {
+			return fail("/variants", "an ab step needs the next step of at least one variant")
+		}
+		for _, v := range slices.Sorted(maps.Keys(s.Variants)) {
+			if err := ref(p+"/variants/"+v, s.Variants[v]); err != nil {
+				return err
+			}
+		}
 	case StepUpdateTrait:
 		if len(s.Traits) == 0 {
 			return fail("/traits", "update_trait needs at least one trait")
@@ -378,7 +398,7 @@ func (s *Step) validate(p string, ref func(path, id string) error, segments func
 			return fail("/next", "an exit step has no next step")
 		}
 	default:
-		return fail("/type", "unknown step type %q (send, wait, wait_until, wait_event, branch, split, update_trait, webhook, exit)", s.Type)
+		return fail("/type", "unknown step type %q (send, wait, wait_until, wait_event, branch, split, ab, update_trait, webhook, exit)", s.Type)
 	}
 	return nil
 }

@@ -29,6 +29,7 @@ import (
 	"tailor/internal/deliver"
 	"tailor/internal/event"
 	"tailor/internal/eventlog"
+	"tailor/internal/experiment"
 	"tailor/internal/identity"
 	"tailor/internal/ingest"
 	"tailor/internal/journey"
@@ -216,6 +217,9 @@ type Server struct {
 	// Accounts are the dashboard's accounts and sessions.
 	Accounts *auth.Service
 
+	// Experiments assigns variants and keeps experiment results (exp.go).
+	Experiments *experiment.Engine
+
 	// AdminEmail is the first admin account's email, and AdminPassword its
 	// password when this start created it ("" on later starts): shown once.
 	AdminEmail    string
@@ -338,6 +342,9 @@ func (s *Server) open(ctx context.Context) error {
 	if err := s.openConsent(); err != nil {
 		return err
 	}
+	if err := s.openExperiments(); err != nil { // before journeys: their ab steps assign through it
+		return err
+	}
 	if err := s.openJourneys(); err != nil {
 		return err
 	}
@@ -453,6 +460,7 @@ func (s *Server) Handler() http.Handler {
 	api.Messaging = s.messagingAPI()
 	api.Journeys = s.journeysHandler()
 	s.deliveryRoutes(mux, guard.Wrap)
+	s.experimentRoutes(mux, guard.Wrap)
 	mux.Handle("/v1/", s.Ingest)
 	mux.Handle("/api/", api.Handler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))

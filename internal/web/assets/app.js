@@ -28,6 +28,8 @@ const routes = [
   ['/templates/:id', 'template-edit', 'Template'],
   ['/journeys', 'journeys', 'Journeys'],
   ['/journeys/:id', 'journey', 'Journey'],
+  ['/experiments', 'experiments', 'Experiments'],
+  ['/experiments/:id', 'experiment', 'Experiment'],
 ].map(([pattern, page, title]) => ({ parts: pattern.split('/').filter(Boolean), page, title }));
 
 // nav is the left menu; section says which routes light up each entry.
@@ -36,6 +38,7 @@ const nav = [
   { href: '/profiles', label: 'Profiles', section: 'profiles' },
   { href: '/segments', label: 'Segments', section: 'segments' },
   { href: '/journeys', label: 'Journeys', section: 'journeys' },
+  { href: '/experiments', label: 'Experiments', section: 'experiments' },
   { href: '/events', label: 'Live events', section: 'events' },
   { href: '/sources', label: 'Sources', section: 'sources' },
   { href: '/catalog', label: 'Catalog', section: 'catalog' },
