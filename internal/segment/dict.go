@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"hash/maphash"
 	"math"
+	"strconv"
 	"time"
 	"unsafe"
 )
@@ -45,7 +46,15 @@ const (
 	// back to exactly the input, and a string that would not stays a
 	// kindString.
 	kindTime
+	// kindDigits is a string of 1 to 18 digits without a leading zero,
+	// with or without a leading "+" (phone numbers in E.164 form, numeric
+	// ids sent as strings), kept as its number (digitBits); a string too.
+	kindDigits
 )
+
+// packed says whether entries of kind k keep their value in a and b
+// (64 bits) rather than in the arena.
+func packed(k uint8) bool { return k == kindNumber || k == kindTime || k == kindDigits }
 
 var dictSeed = maphash.MakeSeed()
 
@@ -59,6 +68,9 @@ func (d *dict) id(v any) uint32 {
 	case string:
 		if bits, ok := timeBits(x); ok {
 			return d.intern(kindTime, "", bits)
+		}
+		if bits, ok := digitBits(x); ok {
+			return d.intern(kindDigits, "", bits)
 		}
 		return d.intern(kindString, x, 0)
 	case float64:
@@ -89,8 +101,8 @@ func (d *dict) hash(kind uint8, s string, bits uint64) uint64 {
 			bits = 0
 		}
 		return maphash.Comparable(dictSeed, bits)
-	case kindTime:
-		return maphash.Comparable(dictSeed, bits) ^ kindTime
+	case kindTime, kindDigits:
+		return maphash.Comparable(dictSeed, bits) ^ uint64(kind)
 	}
 	return maphash.String(dictSeed, s) ^ uint64(kind)
 }
@@ -103,7 +115,7 @@ func (d *dict) same(id uint32, kind uint8, s string, bits uint64) bool {
 	switch kind {
 	case kindNumber:
 		return math.Float64frombits(uint64(d.a[i])<<32|uint64(d.b[i])) == math.Float64frombits(bits)
-	case kindTime:
+	case kindTime, kindDigits:
 		return d.bits(i) == bits
 	}
 	return d.str(i) == s
@@ -133,7 +145,7 @@ func (d *dict) intern(kind uint8, s string, bits uint64) uint32 {
 		}
 	}
 	d.kinds = append(d.kinds, kind)
-	if kind == kindNumber || kind == kindTime {
+	if packed(kind) {
 		d.a, d.b = append(d.a, uint32(bits>>32)), append(d.b, uint32(bits))
 	} else {
 		d.a, d.b = append(d.a, uint32(len(d.arena))), append(d.b, uint32(len(s)))
@@ -185,7 +197,7 @@ func (d *dict) rehash() {
 			continue
 		}
 		var bits uint64
-		if k == kindNumber || k == kindTime {
+		if packed(k) {
 			bits = d.bits(uint32(i))
 		}
 		d.place(d.hash(k, d.str2(uint32(i)), bits), uint32(i+1))
@@ -194,7 +206,7 @@ func (d *dict) rehash() {
 
 // str2 is str for strings and JSON, "" for other kinds.
 func (d *dict) str2(i uint32) string {
-	if k := d.kinds[i]; k == kindNumber || k == kindBool || k == kindTime {
+	if k := d.kinds[i]; packed(k) || k == kindBool {
 		return ""
 	}
 	return d.str(i)
@@ -215,6 +227,8 @@ func (d *dict) value(id uint32) any {
 		return d.a[i] == 1
 	case kindTime:
 		return formatTimeBits(d.bits(i))
+	case kindDigits:
+		return formatDigitBits(d.bits(i))
 	}
 	var v any
 	_ = json.Unmarshal([]byte(d.str(i)), &v)
@@ -243,16 +257,20 @@ func (d *dict) matchTable(c *comparison, now int64) []bool {
 }
 
 // match is c.match of the value with id (0: absent). A timestamp meets a
-// date or duration operand as its seconds, without the string.
+// date or duration operand as its seconds, without the string, and a
+// packed string exists without being formatted.
 func (d *dict) match(c *comparison, id uint32, now int64) bool {
-	if id != 0 && d.kinds[id-1] == kindTime {
+	if id == 0 {
+		return c.match(nil, now)
+	}
+	if k := d.kinds[id-1]; k == kindTime || k == kindDigits {
 		switch c.op {
 		case Exists:
 			return true
 		case NotExists:
 			return false
 		}
-		if c.kind == operandTime || c.kind == operandDuration {
+		if k == kindTime && (c.kind == operandTime || c.kind == operandDuration) {
 			return c.matchTime(timeSecs(d.bits(id-1)), now)
 		}
 	}
@@ -326,6 +344,35 @@ func timeBits(s string) (uint64, bool) {
 		return 0, false // out of range: Feb 30, 24:00, a leap second
 	}
 	return uint64(t.UnixMilli())<<2 | uint64(digits), true
+}
+
+// digitBits encodes s when it is 1 to 18 digits, the first not 0 unless
+// it is the only one, after an optional "+": the number << 1 | plus.
+func digitBits(s string) (uint64, bool) {
+	plus := uint64(0)
+	if len(s) > 0 && s[0] == '+' {
+		s, plus = s[1:], 1
+	}
+	if len(s) == 0 || len(s) > 18 || s[0] == '0' && len(s) > 1 {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + uint64(c-'0')
+	}
+	return v<<1 | plus, true
+}
+
+// formatDigitBits is the string digitBits encoded.
+func formatDigitBits(bits uint64) string {
+	b := make([]byte, 0, 20)
+	if bits&1 == 1 {
+		b = append(b, '+')
+	}
+	return string(strconv.AppendUint(b, bits>>1, 10))
 }
 
 // timeSecs is the unix seconds of timeBits' encoding.

@@ -51,6 +51,42 @@ func TestTimestampValuesAreStoredCompactlyAndReadBackExactly(t *testing.T) {
 	}
 }
 
+func TestDigitStringsAreStoredCompactlyAndReadBackExactly(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		compact bool
+	}{
+		{"+14155550123", true},
+		{"4155550123", true},
+		{"0", true},
+		{"+0", true},
+		{"999999999999999999", true}, // 18 digits
+		{"1000000000000000000", false},
+		{"0123", false}, // a leading zero would be lost
+		{"+", false},
+		{"", false},
+		{"12a", false},
+		{"-12", false},
+		{"++1", false},
+	} {
+		var d dict
+		id := d.id(tc.in)
+		if got := d.kinds[id-1] == kindDigits; got != tc.compact {
+			t.Errorf("%q: compact %v, want %v", tc.in, got, tc.compact)
+		}
+		if v := d.value(id); v != tc.in {
+			t.Errorf("%q reads back as %v", tc.in, v)
+		}
+		if again := d.id(tc.in); again != id {
+			t.Errorf("%q: second id %d, first %d", tc.in, again, id)
+		}
+	}
+	var d dict
+	if d.id("+1234") == d.id("1234") {
+		t.Error(`"+1234" and "1234" share an id`)
+	}
+}
+
 func TestTimestampValuesMatchLikeTheirStrings(t *testing.T) {
 	now := time.Date(2025, 3, 20, 12, 0, 0, 0, time.UTC).Unix()
 	vals := []string{"2025-03-12T10:00:00.123Z", "2025-03-19T13:00:00Z", "2025-01-01T00:00:00.5Z", "2025-03-20T11:59:59.99Z"}
@@ -59,6 +95,8 @@ func TestTimestampValuesMatchLikeTheirStrings(t *testing.T) {
 		d.id(v)
 	}
 	d.id("not a time")
+	d.id("+14155550123")
+	d.id("2025")
 	for _, rule := range []*Rule{
 		{Trait: "t", Op: After, Value: "2025-03-12"},
 		{Trait: "t", Op: Gt, Value: 5.0},
@@ -70,6 +108,9 @@ func TestTimestampValuesMatchLikeTheirStrings(t *testing.T) {
 		{Trait: "t", Op: Before, Value: "2025-03-19T13:00:00Z"},
 		{Trait: "t", Op: AnniversaryWithinNext, Value: "300d"},
 		{Trait: "t", Op: Exists},
+		{Trait: "t", Op: StartsWith, Value: "+1415"},
+		{Trait: "t", Op: Eq, Value: "2025"},
+		{Trait: "t", Op: In, Value: []any{"+14155550123", "x"}},
 		{Trait: "t", Op: NotExists},
 	} {
 		c, err := compileComparison(rule.Op, rule.Value, false, 0)

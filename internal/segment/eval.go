@@ -586,6 +586,22 @@ func (ev *evaluation) computed(r *Rule, path string) (*roaring.Bitmap, error) {
 	return ev.bitmap(d), nil
 }
 
+// matchCounts sets in d the rows base+j whose count matches: table up to
+// 255, big past it.
+func matchCounts[T uint8 | uint16 | uint32](xs []T, base int, table *[256]bool, big func(uint32) bool, d dense) {
+	for j, x := range xs {
+		m := false
+		if uint32(x) < uint32(len(table)) {
+			m = table[x]
+		} else {
+			m = big(uint32(x))
+		}
+		if m {
+			d.set(base + j)
+		}
+	}
+}
+
 // computedColumn evaluates the plain numeric fields straight from the
 // running aggregates' chunks, with a table by value for counts; ok is false
 // for the other fields.
@@ -602,23 +618,25 @@ func (ev *evaluation) computedColumn(field string, c *comparison) (dense, bool) 
 		for i := range table {
 			table[i] = matchComputed(c, computedValue{num: float64(i), present: true}, ev.now)
 		}
+		big := func(x uint32) bool {
+			return matchComputed(c, computedValue{num: float64(x), present: true}, ev.now)
+		}
 		for ci := 0; ci*vecChunk < ev.n; ci++ {
 			base, ch := ci*vecChunk, v.chunk(ci)
 			end := min(ev.n-base, vecChunk)
-			for j := range end {
-				var x uint32
-				if ch != nil {
-					x = ch[j]
+			switch {
+			case ch == nil:
+				if table[0] {
+					for j := range end {
+						d.set(base + j)
+					}
 				}
-				m := false
-				if x < uint32(len(table)) {
-					m = table[x]
-				} else {
-					m = matchComputed(c, computedValue{num: float64(x), present: true}, ev.now)
-				}
-				if m {
-					d.set(base + j)
-				}
+			case ch.w8 != nil:
+				matchCounts(ch.w8[:end], base, &table, big, d)
+			case ch.w16 != nil:
+				matchCounts(ch.w16[:end], base, &table, big, d)
+			default:
+				matchCounts(ch.w32[:end], base, &table, big, d)
 			}
 		}
 		return d, true

@@ -68,7 +68,7 @@ type Index struct {
 	// Aggregates per surviving ord over its customer events (systemEvents
 	// left out), for the computed fields. Times are unix seconds + 1 so
 	// that 0 means none.
-	events, orders        vec32
+	events, orders        idvec // counts: one or two bytes a profile
 	spend                 vec64 // micro-units
 	first, last           vec32
 	firstOrder, lastOrder vec32
@@ -165,9 +165,11 @@ func (ix *Index) merge(into, from uint32) {
 	maxTime(&ix.last, into, ix.last.get(int(from)))
 	minTime(&ix.firstOrder, into, ix.firstOrder.get(int(from)))
 	maxTime(&ix.lastOrder, into, ix.lastOrder.get(int(from)))
-	for _, v := range []*vec32{&ix.events, &ix.orders, &ix.first, &ix.last, &ix.firstOrder, &ix.lastOrder} {
+	for _, v := range []*vec32{&ix.first, &ix.last, &ix.firstOrder, &ix.lastOrder} {
 		v.set(int(from), 0)
 	}
+	ix.events.set(int(from), 0)
+	ix.orders.set(int(from), 0)
 	ix.spend.set(int(from), 0)
 	for _, c := range ix.traits {
 		c.vals.set(int(from), 0)
@@ -178,7 +180,7 @@ func (ix *Index) merge(into, from uint32) {
 // a failed load of the persisted ones. Caller holds mu.
 func (ix *Index) resetStreams() {
 	ix.streams, ix.streamOrd, ix.streamErr, ix.maxTs = make(map[string]*stream), nil, false, 0
-	ix.events, ix.orders, ix.spend, ix.first, ix.last, ix.firstOrder, ix.lastOrder = vec32{}, vec32{}, vec64{}, vec32{}, vec32{}, vec32{}, vec32{}
+	ix.events, ix.orders, ix.spend, ix.first, ix.last, ix.firstOrder, ix.lastOrder = idvec{}, idvec{}, vec64{}, vec32{}, vec32{}, vec32{}, vec32{}
 }
 
 // minTime lowers v[o] to t (both +1 encoded, 0 = none).
