@@ -97,6 +97,14 @@ type Options struct {
 	// GlobalHoldout is the percentage of all profiles (InGlobalHoldout)
 	// that never get journey sends; they are counted as held out.
 	GlobalHoldout float64
+	// TimeScale, above 1, makes journey time run that many times faster:
+	// waits, wait_event timeouts, the time to a wait_until's clock, goal
+	// windows and once_per periods are divided by it (86400: a day lasts
+	// a second). It exists so that end-to-end tests can walk the shipped
+	// journeys without waiting real hours; schedules keep wall-clock time.
+	// A store must be used with one scale: a replay of its log under
+	// another would decide differently.
+	TimeScale float64
 }
 
 // Run flags.
@@ -157,7 +165,7 @@ type compiled struct {
 	per   time.Duration // once_per period
 }
 
-func compile(j *Journey) *compiled {
+func compile(j *Journey, scale float64) *compiled {
 	c := &compiled{def: j, index: make(map[string]uint16, len(j.Steps))}
 	for i, s := range j.Steps {
 		c.index[s.ID] = uint16(i)
@@ -165,11 +173,21 @@ func compile(j *Journey) *compiled {
 	c.start = c.index[j.Start]
 	if j.Goal != nil {
 		c.goal, _ = duration(j.Goal.Within)
+		c.goal = scaled(c.goal, scale)
 	}
 	if j.Entry.Rule == EntryOncePer {
 		c.per, _ = duration(j.Entry.Period)
+		c.per = scaled(c.per, scale)
 	}
 	return c
+}
+
+// scaled is d in journey time (Options.TimeScale).
+func scaled(d time.Duration, scale float64) time.Duration {
+	if scale <= 1 {
+		return d
+	}
+	return time.Duration(float64(d) / scale)
 }
 
 // next returns the index of step id, and whether there is one.
@@ -249,7 +267,7 @@ func (e *Engine) install(j *Journey) *jstate {
 		e.journeys[j.ID] = js
 		e.byOrd = append(e.byOrd, js)
 	}
-	c := compile(j)
+	c := compile(j, e.opts.TimeScale)
 	js.versions[j.Version] = c
 	if js.cur == nil || j.Version >= js.cur.def.Version {
 		js.cur = c
@@ -602,14 +620,14 @@ func (e *Engine) walk(js *jstate, c *compiled, k runKey, rn *run, i uint16, now 
 			e.poke()
 		case StepWait:
 			d, _ := duration(s.Duration)
-			e.wait(js, k, rn, ss, now.Add(d))
+			e.wait(js, k, rn, ss, now.Add(scaled(d, e.opts.TimeScale)))
 			return
 		case StepWaitUntil:
-			e.wait(js, k, rn, ss, e.nextClock(k.prof, s.Time, now))
+			e.wait(js, k, rn, ss, now.Add(scaled(e.nextClock(k.prof, s.Time, now).Sub(now), e.opts.TimeScale)))
 			return
 		case StepWaitEvent:
 			d, _ := duration(s.Timeout)
-			e.wait(js, k, rn, ss, now.Add(d))
+			e.wait(js, k, rn, ss, now.Add(scaled(d, e.opts.TimeScale)))
 			return
 		case StepBranch:
 			ok := false

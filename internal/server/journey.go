@@ -35,6 +35,7 @@ func (s *Server) journeyOptions() journey.Options {
 		DB: s.db, Outbox: out, Record: s.recordJourney, Segments: s.Segments,
 		SegmentExists: func(id string) bool { _, ok := s.Segments.Get(id); return ok },
 		Profiles:      s.Store, Event: s.Log.Get, GlobalHoldout: holdout,
+		TimeScale: s.cfg.JourneyTimeScale,
 	}
 }
 
