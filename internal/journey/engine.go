@@ -231,6 +231,11 @@ type Engine struct {
 	// farNew, then farOld, so that moving the horizon finds it either way.
 	horizon        uint32
 	farNew, farOld []timer
+	// backlog holds, in due order, the timers that fell due while the
+	// engine was stopped (found by Load). They are late already; handed
+	// over after the heap's due timers, a little at each tick, they do
+	// not make the timers falling due after the start late too.
+	backlog []timer
 	cpGen          uint64 // checkpoints taken
 	dirty          map[runKey]struct{}
 	gone           map[runKey]uint32 // deleted runs and their saved timer instant
@@ -870,28 +875,43 @@ func (e *Engine) due(now time.Time, fn func(js *jstate, k runKey, rn *run, c *co
 	sec := uint32(min(max(now.Unix(), 0), math.MaxUint32))
 	n := 0
 	var later []timer
-	for len(e.timers) > 0 && e.timers[0].at <= sec && n < maxFire {
-		t := heap.Pop(&e.timers).(timer)
+	fire := func(t timer) bool {
 		rn, ok := e.runs[t.k]
 		if !ok || rn.flags&fActive == 0 || rn.flags&fFiring != 0 || rn.due == 0 || rn.due > t.at {
-			continue // stale: the run moved on, or a later timer stands for it
+			return false // stale: the run moved on, or a later timer stands for it
 		}
 		js := e.byOrd[t.k.j]
 		c := js.versions[int(rn.ver)]
 		if c == nil {
-			continue
+			return false
 		}
 		if js.status == StatusPaused {
 			// Paused: the run stays at its step; look again in a minute.
 			later = append(later, timer{at: sec + 60, k: t.k})
-			continue
+			return false
 		}
 		if js.status == StatusArchived {
-			continue
+			return false
 		}
 		fn(js, t.k, &rn, c)
 		e.runs[t.k] = rn
-		n++
+		return true
+	}
+	for len(e.timers) > 0 && e.timers[0].at <= sec && n < maxFire {
+		if fire(heap.Pop(&e.timers).(timer)) {
+			n++
+		}
+	}
+	// Then the backlog, behind the timers due on time.
+	for len(e.backlog) > 0 && n < maxFire {
+		t := e.backlog[0]
+		e.backlog = e.backlog[1:]
+		if fire(t) {
+			n++
+		}
+	}
+	if len(e.backlog) == 0 {
+		e.backlog = nil // let the array go
 	}
 	for _, t := range later {
 		heap.Push(&e.timers, t)
