@@ -236,10 +236,10 @@ type Engine struct {
 	// over after the heap's due timers, a little at each tick, they do
 	// not make the timers falling due after the start late too.
 	backlog []timer
-	cpGen          uint64 // checkpoints taken
-	dirty          map[runKey]struct{}
-	gone           map[runKey]uint32 // deleted runs and their saved timer instant
-	locs           map[string]*time.Location
+	cpGen   uint64 // checkpoints taken
+	dirty   map[runKey]struct{}
+	gone    map[runKey]uint32 // deleted runs and their saved timer instant
+	locs    map[string]*time.Location
 
 	sends   []Message
 	records []Record
