@@ -323,7 +323,7 @@ func (e *Engine) Apply(ev *event.Event, r profile.Resolution) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, m := range r.Merged {
-		e.dropProfile(m)
+		e.mergeProfile(m, r.Profile)
 	}
 	now := ev.ReceivedAt
 	if now.IsZero() {
@@ -454,20 +454,70 @@ func (e *Engine) put(k runKey, rn run) {
 	e.dirty[k] = struct{}{}
 }
 
-// dropProfile forgets the runs of a profile merged into another. Caller
+// mergeProfile moves the runs of profile from, merged into profile into,
+// over to into: a run in progress goes on there (same entry, step, timer
+// and message keys, so nothing is sent twice), unless into has a run of
+// its own in that journey, which stands (a profile is in a journey once at
+// a time); the entry history of both counts for the entry rules. Caller
 // holds mu.
-func (e *Engine) dropProfile(id string) {
+func (e *Engine) mergeProfile(from, into string) {
+	if from == into {
+		return
+	}
 	for _, js := range e.byOrd {
-		k := runKey{id, js.ord}
-		if rn, ok := e.runs[k]; ok {
-			if rn.flags&fActive != 0 && rn.flags&fHoldout == 0 {
-				if c := js.versions[int(rn.ver)]; c != nil {
-					e.leaveWait(js, c.def.Steps[rn.step], &rn)
+		k := runKey{from, js.ord}
+		rn, ok := e.runs[k]
+		if !ok {
+			continue
+		}
+		delete(e.runs, k)
+		delete(e.dirty, k)
+		e.gone[k] = rn.saved
+		if into == "" {
+			e.endMerged(js, &rn)
+			continue
+		}
+		sk := runKey{into, js.ord}
+		sv, has := e.runs[sk]
+		if rn.flags&(fActive|fWatch) == 0 || has && sv.flags&(fActive|fWatch) != 0 {
+			// The survivor's run (or none) stands; the merged one ends.
+			e.endMerged(js, &rn)
+			if rn.flags&fEver != 0 {
+				if !has {
+					sv = run{}
 				}
+				sv.flags |= fEver
+				sv.entered = max(sv.entered, rn.entered)
+				e.put(sk, sv)
 			}
-			delete(e.runs, k)
-			delete(e.dirty, k)
-			e.gone[k] = rn.saved
+			continue
+		}
+		moved := rn
+		moved.flags &^= fFiring
+		moved.due = 0
+		// What the store holds under the survivor's key is the survivor's
+		// saved timer, for the next checkpoint to replace.
+		moved.saved = 0
+		if has {
+			moved.saved = sv.saved
+			moved.entered = max(moved.entered, sv.entered)
+		}
+		if rn.due != 0 {
+			// A Journey Step event already recorded for the merged profile
+			// resolves to the survivor too: onTimer's due check makes the
+			// second firing a no-op.
+			e.setTimer(sk, &moved, rn.due)
+		}
+		e.put(sk, moved)
+	}
+}
+
+// endMerged ends a merged-away run that does not move: it stops counting
+// as waiting.
+func (e *Engine) endMerged(js *jstate, rn *run) {
+	if rn.flags&fActive != 0 && rn.flags&fHoldout == 0 {
+		if c := js.versions[int(rn.ver)]; c != nil && int(rn.step) < len(c.def.Steps) {
+			e.leaveWait(js, c.def.Steps[rn.step], rn)
 		}
 	}
 }
