@@ -34,6 +34,20 @@ const (
 // processor, journey engine, outbox, delivery worker and adapter, end to
 // end, under that load.
 func benchJourneyE2E(ctx context.Context, args []string) error {
+	_, err := journeyE2E(ctx, args, os.Stdout)
+	return err
+}
+
+// e2eReport is what a run of journeyE2E measured.
+type e2eReport struct {
+	Acked    int             // events acknowledged
+	Latency  []time.Duration // trigger scheduled send -> webhook received
+	Missing  int             // triggers acknowledged but not received
+	Ceiling  float64         // events/s against a do-nothing server (0: not measured)
+	Achieved float64         // events/s acknowledged by the target
+}
+
+func journeyE2E(ctx context.Context, args []string, out io.Writer) (*e2eReport, error) {
 	fs := flag.NewFlagSet("bench journey --e2e", flag.ContinueOnError)
 	target := fs.String("target", "", "base URL of the running server, e.g. http://127.0.0.1:8080 (required; start it with TAILOR_WEBHOOK_SECRET set, so that it has the webhook channel)")
 	writeKey := fs.String("write-key", os.Getenv("TAILOR_WRITE_KEY"), "write key [TAILOR_WRITE_KEY] (required)")
@@ -46,33 +60,34 @@ func benchJourneyE2E(ctx context.Context, args []string) error {
 	ceiling := fs.Duration("ceiling", 5*time.Second, "first measure this load generator against an in-process do-nothing server for this long; 0 skips it")
 	listen := fs.String("listen", "127.0.0.1:0", "address of the webhook receiver (the target must reach it)")
 	if help, err := parseBenchFlags(fs, args); help || err != nil {
-		return err
+		return nil, err
 	}
 	switch {
 	case *target == "" || *writeKey == "" || *adminToken == "":
-		return fmt.Errorf("%w: --target, --write-key and --admin-token are required", errUsage)
+		return nil, fmt.Errorf("%w: --target, --write-key and --admin-token are required", errUsage)
 	case !(*rate > 0) || *duration <= 0 || *batch < 1 || *concurrency < 1 || *customers < 1 || *ceiling < 0:
-		return fmt.Errorf("%w: --rate, --duration, --batch, --concurrency and --customers must be positive, --ceiling not negative", errUsage)
+		return nil, fmt.Errorf("%w: --rate, --duration, --batch, --concurrency and --customers must be positive, --ceiling not negative", errUsage)
 	}
 	base := strings.TrimRight(*target, "/")
 
 	rcv := &e2eReceiver{sent: map[string]time.Time{}}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
-		return fmt.Errorf("webhook receiver: %w", err)
+		return nil, fmt.Errorf("webhook receiver: %w", err)
 	}
 	hs := &http.Server{Handler: rcv, ReadHeaderTimeout: 10 * time.Second}
 	go hs.Serve(ln)
 	defer hs.Close()
 	hookURL := "http://" + ln.Addr().String() + "/hook"
 
+	rep := &e2eReport{}
 	requests := int(*rate*duration.Seconds())/(*batch) + 1
 	began := time.Now()
 	bodies, err := e2eBodies(*customers, *batch, requests)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	fmt.Printf("pre-rendered %d requests of %d demo events in %.1fs\n", len(bodies), *batch-1, time.Since(began).Seconds())
+	fmt.Fprintf(out, "pre-rendered %d requests of %d demo events in %.1fs\n", len(bodies), *batch-1, time.Since(began).Seconds())
 
 	if *ceiling > 0 {
 		null := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -81,25 +96,26 @@ func benchJourneyE2E(ctx context.Context, args []string) error {
 		})}
 		nl, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			return err
+			return nil, err
 		}
 		go null.Serve(nl)
 		g := newE2EGen("http://"+nl.Addr().String(), *writeKey, bodies, *batch, *concurrency, nil)
 		res := g.run(ctx, 0, *ceiling)
 		null.Close()
-		fmt.Printf("ceiling (this load generator against a do-nothing server, unpaced): %.0f events/s\n", res.perSec())
+		rep.Ceiling = res.perSec()
+		fmt.Fprintf(out, "ceiling (this load generator against a do-nothing server, unpaced): %.0f events/s\n", res.perSec())
 		if c := res.perSec(); c < *rate {
-			fmt.Printf("  note: the asked rate %.0f events/s is above that ceiling; requests will start late\n", *rate)
+			fmt.Fprintf(out, "  note: the asked rate %.0f events/s is above that ceiling; requests will start late\n", *rate)
 		}
 	}
 
 	if err := e2eSetup(ctx, base, *adminToken, hookURL); err != nil {
-		return err
+		return nil, err
 	}
 	g := newE2EGen(base, *writeKey, bodies, *batch, *concurrency, rcv)
 	res := g.run(ctx, *rate, *duration)
 	if res.acked == 0 {
-		return fmt.Errorf("the target acknowledged no event (%d requests failed; last error: %v)", res.failed, res.lastErr)
+		return nil, fmt.Errorf("the target acknowledged no event (%d requests failed; last error: %v)", res.failed, res.lastErr)
 	}
 	// Let the last triggers come through.
 	end := time.Now().Add(30 * time.Second)
@@ -107,11 +123,12 @@ func benchJourneyE2E(ctx context.Context, args []string) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	lat, missing := rcv.result()
-	fmt.Printf("offered %.0f events/s for %s: acknowledged %d events (%.0f/s), %d requests failed, %d started late (all workers busy); ack p50 %s p99 %s\n",
+	fmt.Fprintf(out, "offered %.0f events/s for %s: acknowledged %d events (%.0f/s), %d requests failed, %d started late (all workers busy); ack p50 %s p99 %s\n",
 		*rate, *duration, res.acked, res.perSec(), res.failed, res.late, pct(res.ack, 50), pct(res.ack, 99))
-	fmt.Printf("trigger scheduled send -> webhook at the receiver: %d triggers, p50 %s p90 %s p99 %s max %s; %d not received within 30s of the end\n",
+	fmt.Fprintf(out, "trigger scheduled send -> webhook at the receiver: %d triggers, p50 %s p90 %s p99 %s max %s; %d not received within 30s of the end\n",
 		len(lat), pct(lat, 50), pct(lat, 90), pct(lat, 99), pct(lat, 100), missing)
-	return interrupted(ctx.Err())
+	rep.Acked, rep.Latency, rep.Missing, rep.Achieved = res.acked, lat, missing, res.perSec()
+	return rep, interrupted(ctx.Err())
 }
 
 // e2eSetup saves the bench's webhook template (pointing at this run's
