@@ -513,13 +513,18 @@ func (e *Engine) mergeProfile(from, into string) {
 }
 
 // endMerged ends a merged-away run that does not move: it stops counting
-// as waiting.
+// as waiting, and counts as exited.
 func (e *Engine) endMerged(js *jstate, rn *run) {
-	if rn.flags&fActive != 0 && rn.flags&fHoldout == 0 {
+	if rn.flags&fActive == 0 {
+		return
+	}
+	if rn.flags&fHoldout == 0 {
 		if c := js.versions[int(rn.ver)]; c != nil && int(rn.step) < len(c.def.Steps) {
 			e.leaveWait(js, c.def.Steps[rn.step], rn)
 		}
 	}
+	js.stats.Exited++
+	js.dirty = true
 }
 
 // enter lets prof into js if the entry rule allows. trigger is the event

@@ -52,6 +52,9 @@ func TestMergedProfilesRunsMoveToTheSurvivor(t *testing.T) {
 			if w := st.Steps["wait1"].Waiting; w != 1 {
 				t.Fatalf("%d waiting at wait1 after the merge, want 1", w)
 			}
+			if ended := st.Entered - st.Exited; ended != 1 {
+				t.Fatalf("entered %d, exited %d after the merge: want one run still in", st.Entered, st.Exited)
+			}
 			h.at(90 * time.Minute)
 			got := h.sent()
 			if want := tc.want(anon, user); !slices.Equal(got, want) {
