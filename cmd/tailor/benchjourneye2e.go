@@ -10,7 +10,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -127,8 +129,81 @@ func journeyE2E(ctx context.Context, args []string, out io.Writer) (*e2eReport, 
 		*rate, *duration, res.acked, res.perSec(), res.failed, res.late, pct(res.ack, 50), pct(res.ack, 99))
 	fmt.Fprintf(out, "trigger scheduled send -> webhook at the receiver: %d triggers, p50 %s p90 %s p99 %s max %s; %d not received within 30s of the end\n",
 		len(lat), pct(lat, 50), pct(lat, 90), pct(lat, 99), pct(lat, 100), missing)
+	if err := e2eBreakdown(ctx, base, *adminToken, rcv, out); err != nil {
+		fmt.Fprintf(out, "no breakdown by stage: %v\n", err)
+	}
 	rep.Acked, rep.Latency, rep.Missing, rep.Achieved = res.acked, lat, missing, res.perSec()
 	return rep, interrupted(ctx.Err())
+}
+
+// e2eBreakdown splits the latency of a sample of triggers by stage, from
+// what the server recorded: the trigger's received_at on the profile's
+// timeline and its message's creation in the outbox.
+func e2eBreakdown(ctx context.Context, base, token string, rcv *e2eReceiver, out io.Writer) error {
+	rcv.mu.Lock()
+	keys := slices.Clone(rcv.keys)
+	rcv.mu.Unlock()
+	const sample = 100
+	if len(keys) == 0 {
+		return errors.New("no trigger came back")
+	}
+	get := func(path string, v any) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET %s: %s", path, resp.Status)
+		}
+		return json.NewDecoder(resp.Body).Decode(v)
+	}
+	var ingest, engine, deliver []time.Duration
+	for i := 0; i < sample && i < len(keys); i++ {
+		k := keys[i*len(keys)/min(sample, len(keys))]
+		who := "user_id:bj-" + k.key
+		var tl struct {
+			Events []struct {
+				Event      string    `json:"event"`
+				ReceivedAt time.Time `json:"received_at"`
+			} `json:"events"`
+		}
+		var ms struct {
+			Messages []struct {
+				Created time.Time `json:"created"`
+			} `json:"messages"`
+		}
+		if err := get("/api/profiles/"+url.PathEscape(who)+"/timeline?limit=100", &tl); err != nil {
+			return err
+		}
+		if err := get("/api/messages?profile="+url.QueryEscape(who), &ms); err != nil {
+			return err
+		}
+		var recv time.Time
+		for _, e := range tl.Events {
+			if e.Event == e2eTrigger {
+				recv = e.ReceivedAt
+			}
+		}
+		if recv.IsZero() || len(ms.Messages) == 0 {
+			continue
+		}
+		created := ms.Messages[0].Created
+		ingest = append(ingest, recv.Sub(k.due))
+		engine = append(engine, created.Sub(recv))
+		deliver = append(deliver, k.at.Sub(created))
+	}
+	if len(ingest) == 0 {
+		return errors.New("the sampled triggers have no timeline or message")
+	}
+	fmt.Fprintf(out, "  by stage, %d triggers sampled: scheduled send -> received by the server p50 %s p99 %s; received -> message in the outbox p50 %s p99 %s; outbox -> webhook received p50 %s p99 %s\n",
+		len(ingest), pct(ingest, 50), pct(ingest, 99), pct(engine, 50), pct(engine, 99), pct(deliver, 50), pct(deliver, 99))
+	return nil
 }
 
 // e2eSetup saves the bench's webhook template (pointing at this run's
@@ -174,13 +249,22 @@ func e2eSetup(ctx context.Context, base, token, hookURL string) error {
 // appended when the request is sent.
 func e2eBodies(customers, batch, n int) ([][]byte, error) {
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
-	var msgs []map[string]any
+	// Each demo event rendered once without its messageId ("{" cut off):
+	// a body puts a fresh one in front.
+	var msgs [][]byte
 	err := demo.New(demo.Config{Customers: customers, Seed: 1}).Messages(func(b []byte) error {
 		var m map[string]any
 		if err := json.Unmarshal(b, &m); err != nil {
 			return err
 		}
-		msgs = append(msgs, m)
+		delete(m, "messageId")
+		x, err := json.Marshal(m)
+		if err != nil {
+			return err
+		}
+		if len(x) > 2 {
+			msgs = append(msgs, x[1:])
+		}
 		if len(msgs) >= n*(batch-1) {
 			return errEnough
 		}
@@ -197,11 +281,13 @@ func e2eBodies(customers, batch, n int) ([][]byte, error) {
 	for i := range bodies {
 		b := []byte(`{"batch":[`)
 		for j := 0; j < batch-1; j++ {
-			m := msgs[k%len(msgs)]
-			m["messageId"] = "bj-" + run + "-" + strconv.Itoa(k)
+			b = append(b, `{"messageId":"bj-`...)
+			b = append(b, run...)
+			b = append(b, '-')
+			b = strconv.AppendInt(b, int64(k), 10)
+			b = append(b, `",`...)
+			b = append(append(b, msgs[k%len(msgs)]...), ',')
 			k++
-			x, _ := json.Marshal(m)
-			b = append(append(b, x...), ',')
 		}
 		bodies[i] = b
 	}
@@ -325,6 +411,12 @@ type e2eReceiver struct {
 	mu   sync.Mutex
 	sent map[string]time.Time // trigger key -> its scheduled send, until received
 	lat  []time.Duration
+	keys []e2eArrival // in arrival order
+}
+
+type e2eArrival struct {
+	key     string
+	due, at time.Time
 }
 
 func (r *e2eReceiver) expect(key string, at time.Time) {
@@ -362,6 +454,7 @@ func (r *e2eReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	if at, ok := r.sent[body.K]; ok {
 		r.lat = append(r.lat, now.Sub(at))
+		r.keys = append(r.keys, e2eArrival{body.K, at, now})
 		delete(r.sent, body.K)
 	}
 	r.mu.Unlock()
