@@ -329,13 +329,34 @@ func TestJourneyDemoStore(t *testing.T) {
 		}
 		return n == want["win-back"]
 	})
+	// A week (7 s) on, the split: the coupon path's customers get one.
+	var coupon int
+	pollUntil(t, 20*time.Second, "the win-back split", func() bool {
+		steps, _ := s.journeyStats(t, "win-back")["steps"].(map[string]any)
+		split, _ := steps["split"].(map[string]any)
+		c, _ := steps["coupon"].(map[string]any)
+		coupon = num(c, "sent")
+		return num(split, "entered") == want["win-back"]
+	})
+	pollUntil(t, 20*time.Second, "the win-back coupons", func() bool {
+		mail = mp.mailByTo(t)
+		n := 0
+		for _, u := range people["win-back"] {
+			if _, ok := has(u, "15% off to welcome you back, "+first(u)); ok {
+				n++
+			}
+		}
+		return n == coupon
+	})
 	for _, u := range people["win-back"] {
 		if m, ok := has(u, "15% off to welcome you back, "+first(u)); ok {
+			checkMail(u, m)
 			if c := couponRe.FindStringSubmatch(m.HTML); c == nil || coupons[c[1]] != "" {
 				t.Errorf("%s: win-back coupon missing or given before: %s", u, m.HTML)
 			}
 		}
 	}
+	t.Logf("win-back: %d of %d customers entered outside the holdout, %d got the coupon", want["win-back"], len(people["win-back"]), coupon)
 
 	// App gone quiet: out of the segment as time passes, 14 days unseen:
 	// the push.
