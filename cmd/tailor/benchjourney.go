@@ -24,7 +24,13 @@ import (
 // timers firing (due instant to the outbox), before and after a restart
 // half way, and the trigger-to-Enqueue latency with and without them.
 func benchJourney(ctx context.Context, args []string) error {
+	for i, a := range args {
+		if a == "--e2e" || a == "-e2e" {
+			return benchJourneyE2E(ctx, append(slices.Clone(args[:i]), args[i+1:]...))
+		}
+	}
 	fs := flag.NewFlagSet("bench journey", flag.ContinueOnError)
+	fs.Bool("e2e", false, "instead: drive a running server (--target) at a paced rate with demo events and journey triggers, and measure trigger -> webhook adapter end to end; see 'tailor bench journey --e2e -h'")
 	n := fs.Int("profiles", 1_000_000, "profiles entering a journey and waiting in a timer")
 	spread := fs.Duration("spread", time.Minute, "the timers fall due evenly over this span")
 	rate := fs.Int("rate", 5000, "trigger events per second while measuring trigger to Enqueue")

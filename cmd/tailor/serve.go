@@ -50,12 +50,16 @@ func runServe(ctx context.Context, args []string) error {
 	applyDeliver := deliverFlags(fs, &cfg.Delivery)
 	lifecycle := fs.String("lifecycle", os.Getenv("TAILOR_LIFECYCLE"), "lifecycle stage thresholds of the segment models: new=30d,active=90d,lapsed=180d (any subset) [TAILOR_LIFECYCLE]")
 	fs.IntVar(&cfg.ProcessorQueue, "processor-queue", cfg.ProcessorQueue, "group commits that may wait for the processor before acknowledgements wait for it")
+	fs.Float64Var(&cfg.JourneyTimeScale, "journey-time-scale", 0, "for tests: journey waits, timeouts, goal windows and entry periods last this many times less (86400: a day per second); keep one scale per data dir")
 	debugAddr := fs.String("debug-addr", "", "serve Go's /debug/pprof on this address (e.g. 127.0.0.1:6060); off by default")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if err := applyIdentity(); err != nil {
 		return err
+	}
+	if cfg.JourneyTimeScale < 0 {
+		return fmt.Errorf("%w: --journey-time-scale must not be negative", errUsage)
 	}
 	for _, t := range strings.Split(*topics, ",") {
 		if t = strings.TrimSpace(t); t != "" {

@@ -107,6 +107,14 @@ type Options struct {
 	// GlobalHoldout is the percentage of all profiles (InGlobalHoldout)
 	// that never get journey sends; they are counted as held out.
 	GlobalHoldout float64
+	// TimeScale, above 1, makes journey time run that many times faster:
+	// waits, wait_event timeouts, the time to a wait_until's clock, goal
+	// windows and once_per periods are divided by it (86400: a day lasts
+	// a second). It exists so that end-to-end tests can walk the shipped
+	// journeys without waiting real hours; schedules keep wall-clock time.
+	// A store must be used with one scale: a replay of its log under
+	// another would decide differently.
+	TimeScale float64
 }
 
 // Run flags.
@@ -167,7 +175,7 @@ type compiled struct {
 	per   time.Duration // once_per period
 }
 
-func compile(j *Journey) *compiled {
+func compile(j *Journey, scale float64) *compiled {
 	c := &compiled{def: j, index: make(map[string]uint16, len(j.Steps))}
 	for i, s := range j.Steps {
 		c.index[s.ID] = uint16(i)
@@ -175,11 +183,21 @@ func compile(j *Journey) *compiled {
 	c.start = c.index[j.Start]
 	if j.Goal != nil {
 		c.goal, _ = duration(j.Goal.Within)
+		c.goal = scaled(c.goal, scale)
 	}
 	if j.Entry.Rule == EntryOncePer {
 		c.per, _ = duration(j.Entry.Period)
+		c.per = scaled(c.per, scale)
 	}
 	return c
+}
+
+// scaled is d in journey time (Options.TimeScale).
+func scaled(d time.Duration, scale float64) time.Duration {
+	if scale <= 1 {
+		return d
+	}
+	return time.Duration(float64(d) / scale)
 }
 
 // next returns the index of step id, and whether there is one.
@@ -223,10 +241,15 @@ type Engine struct {
 	// farNew, then farOld, so that moving the horizon finds it either way.
 	horizon        uint32
 	farNew, farOld []timer
-	cpGen          uint64 // checkpoints taken
-	dirty          map[runKey]struct{}
-	gone           map[runKey]uint32 // deleted runs and their saved timer instant
-	locs           map[string]*time.Location
+	// backlog holds, in due order, the timers that fell due while the
+	// engine was stopped (found by Load). They are late already; handed
+	// over after the heap's due timers, a little at each tick, they do
+	// not make the timers falling due after the start late too.
+	backlog []timer
+	cpGen   uint64 // checkpoints taken
+	dirty   map[runKey]struct{}
+	gone    map[runKey]uint32 // deleted runs and their saved timer instant
+	locs    map[string]*time.Location
 
 	sends   []Message
 	records []Record
@@ -259,7 +282,7 @@ func (e *Engine) install(j *Journey) *jstate {
 		e.journeys[j.ID] = js
 		e.byOrd = append(e.byOrd, js)
 	}
-	c := compile(j)
+	c := compile(j, e.opts.TimeScale)
 	js.versions[j.Version] = c
 	if js.cur == nil || j.Version >= js.cur.def.Version {
 		js.cur = c
@@ -310,7 +333,7 @@ func (e *Engine) Apply(ev *event.Event, r profile.Resolution) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, m := range r.Merged {
-		e.dropProfile(m)
+		e.mergeProfile(m, r.Profile)
 	}
 	now := ev.ReceivedAt
 	if now.IsZero() {
@@ -441,22 +464,77 @@ func (e *Engine) put(k runKey, rn run) {
 	e.dirty[k] = struct{}{}
 }
 
-// dropProfile forgets the runs of a profile merged into another. Caller
+// mergeProfile moves the runs of profile from, merged into profile into,
+// over to into: a run in progress goes on there (same entry, step, timer
+// and message keys, so nothing is sent twice), unless into has a run of
+// its own in that journey, which stands (a profile is in a journey once at
+// a time); the entry history of both counts for the entry rules. Caller
 // holds mu.
-func (e *Engine) dropProfile(id string) {
+func (e *Engine) mergeProfile(from, into string) {
+	if from == into {
+		return
+	}
 	for _, js := range e.byOrd {
-		k := runKey{id, js.ord}
-		if rn, ok := e.runs[k]; ok {
-			if rn.flags&fActive != 0 && rn.flags&fHoldout == 0 {
-				if c := js.versions[int(rn.ver)]; c != nil {
-					e.leaveWait(js, c.def.Steps[rn.step], &rn)
+		k := runKey{from, js.ord}
+		rn, ok := e.runs[k]
+		if !ok {
+			continue
+		}
+		delete(e.runs, k)
+		delete(e.dirty, k)
+		e.gone[k] = rn.saved
+		if into == "" {
+			e.endMerged(js, &rn)
+			continue
+		}
+		sk := runKey{into, js.ord}
+		sv, has := e.runs[sk]
+		if rn.flags&(fActive|fWatch) == 0 || has && sv.flags&(fActive|fWatch) != 0 {
+			// The survivor's run (or none) stands; the merged one ends.
+			e.endMerged(js, &rn)
+			if rn.flags&fEver != 0 {
+				if !has {
+					sv = run{}
 				}
+				sv.flags |= fEver
+				sv.entered = max(sv.entered, rn.entered)
+				e.put(sk, sv)
 			}
-			delete(e.runs, k)
-			delete(e.dirty, k)
-			e.gone[k] = rn.saved
+			continue
+		}
+		moved := rn
+		moved.flags &^= fFiring
+		moved.due = 0
+		// What the store holds under the survivor's key is the survivor's
+		// saved timer, for the next checkpoint to replace.
+		moved.saved = 0
+		if has {
+			moved.saved = sv.saved
+			moved.entered = max(moved.entered, sv.entered)
+		}
+		if rn.due != 0 {
+			// A Journey Step event already recorded for the merged profile
+			// resolves to the survivor too: onTimer's due check makes the
+			// second firing a no-op.
+			e.setTimer(sk, &moved, rn.due)
+		}
+		e.put(sk, moved)
+	}
+}
+
+// endMerged ends a merged-away run that does not move: it stops counting
+// as waiting, and counts as exited.
+func (e *Engine) endMerged(js *jstate, rn *run) {
+	if rn.flags&fActive == 0 {
+		return
+	}
+	if rn.flags&fHoldout == 0 {
+		if c := js.versions[int(rn.ver)]; c != nil && int(rn.step) < len(c.def.Steps) {
+			e.leaveWait(js, c.def.Steps[rn.step], rn)
 		}
 	}
+	js.stats.Exited++
+	js.dirty = true
 }
 
 // enter lets prof into js if the entry rule allows. trigger is the event
@@ -612,14 +690,14 @@ func (e *Engine) walk(js *jstate, c *compiled, k runKey, rn *run, i uint16, now 
 			e.poke()
 		case StepWait:
 			d, _ := duration(s.Duration)
-			e.wait(js, k, rn, ss, now.Add(d))
+			e.wait(js, k, rn, ss, now.Add(scaled(d, e.opts.TimeScale)))
 			return
 		case StepWaitUntil:
-			e.wait(js, k, rn, ss, e.nextClock(k.prof, s.Time, now))
+			e.wait(js, k, rn, ss, now.Add(scaled(e.nextClock(k.prof, s.Time, now).Sub(now), e.opts.TimeScale)))
 			return
 		case StepWaitEvent:
 			d, _ := duration(s.Timeout)
-			e.wait(js, k, rn, ss, now.Add(d))
+			e.wait(js, k, rn, ss, now.Add(scaled(d, e.opts.TimeScale)))
 			return
 		case StepBranch:
 			ok := false
@@ -877,28 +955,43 @@ func (e *Engine) due(now time.Time, fn func(js *jstate, k runKey, rn *run, c *co
 	sec := uint32(min(max(now.Unix(), 0), math.MaxUint32))
 	n := 0
 	var later []timer
-	for len(e.timers) > 0 && e.timers[0].at <= sec && n < maxFire {
-		t := heap.Pop(&e.timers).(timer)
+	fire := func(t timer) bool {
 		rn, ok := e.runs[t.k]
 		if !ok || rn.flags&fActive == 0 || rn.flags&fFiring != 0 || rn.due == 0 || rn.due > t.at {
-			continue // stale: the run moved on, or a later timer stands for it
+			return false // stale: the run moved on, or a later timer stands for it
 		}
 		js := e.byOrd[t.k.j]
 		c := js.versions[int(rn.ver)]
 		if c == nil {
-			continue
+			return false
 		}
 		if js.status == StatusPaused {
 			// Paused: the run stays at its step; look again in a minute.
 			later = append(later, timer{at: sec + 60, k: t.k})
-			continue
+			return false
 		}
 		if js.status == StatusArchived {
-			continue
+			return false
 		}
 		fn(js, t.k, &rn, c)
 		e.runs[t.k] = rn
-		n++
+		return true
+	}
+	for len(e.timers) > 0 && e.timers[0].at <= sec && n < maxFire {
+		if fire(heap.Pop(&e.timers).(timer)) {
+			n++
+		}
+	}
+	// Then the backlog, behind the timers due on time.
+	for len(e.backlog) > 0 && n < maxFire {
+		t := e.backlog[0]
+		e.backlog = e.backlog[1:]
+		if fire(t) {
+			n++
+		}
+	}
+	if len(e.backlog) == 0 {
+		e.backlog = nil // let the array go
 	}
 	for _, t := range later {
 		heap.Push(&e.timers, t)

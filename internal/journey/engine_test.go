@@ -450,21 +450,6 @@ func TestSegmentTriggersTakeOnlyTailorsOwnSegmentEvents(t *testing.T) {
 	}
 }
 
-func TestAMergedProfilesRunsEnd(t *testing.T) {
-	h := newHarness(t, Options{})
-	h.save(cart())
-	h.track("p_anon", "Product Added", nil)
-	h.seq++
-	h.e.Apply(&event.Event{Type: event.Identify, UserID: "u", ReceivedAt: t0, Seq: h.seq}, profile.Resolution{Profile: "p_user", Merged: []string{"p_anon"}})
-	if in, _ := h.e.Get("cart", 0); in.Active != 0 {
-		t.Fatalf("%d runs in progress after the merge, want 0", in.Active)
-	}
-	h.at(2 * time.Hour)
-	if got := h.sent(); len(got) != 0 {
-		t.Fatalf("the merged-away profile got %v", got)
-	}
-}
-
 func TestGlobalHoldoutTakesItsShareOfProfiles(t *testing.T) {
 	const n = 20000
 	in := 0

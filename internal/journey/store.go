@@ -161,7 +161,9 @@ func (e *Engine) Load() error {
 		return err
 	}
 	// jt/ is in due order: appended as read, the slice is already a heap.
-	// Only the timers before the horizon come in now.
+	// Only the timers before the horizon come in now; those due already
+	// (while the engine was stopped) go to the backlog.
+	now := clampSec(e.opts.Now().Unix())
 	e.horizon = clampSec(e.opts.Now().Add(e.opts.Horizon).Unix())
 	return scanRange(db, timerKey(0, runKey{}, "")[:len(store.PrefixJourneyTimer)], timerKey(e.horizon, runKey{}, "")[:len(store.PrefixJourneyTimer)+4], func(k, _ []byte) error {
 		if len(k) < 5 {
@@ -178,7 +180,11 @@ func (e *Engine) Load() error {
 		}
 		rk := runKey{string(prof), js.ord}
 		if rn, ok := e.runs[rk]; ok && rn.due == due {
-			e.timers = append(e.timers, timer{at: due, k: rk})
+			if due < now {
+				e.backlog = append(e.backlog, timer{at: due, k: rk})
+			} else {
+				e.timers = append(e.timers, timer{at: due, k: rk})
+			}
 		}
 		return nil
 	})

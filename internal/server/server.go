@@ -82,6 +82,9 @@ type Config struct {
 	// percentage of profiles that never get journey sends.
 	JourneyOutbox journey.Enqueuer
 	GlobalHoldout float64
+	// JourneyTimeScale makes journey time run faster, for tests (see
+	// journey.Options.TimeScale); 0 or 1 is real time.
+	JourneyTimeScale float64
 
 	// Slow and many clients. A connection costs a goroutine and buffers
 	// whatever its client does, so every phase of a request has a deadline
