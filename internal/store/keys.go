@@ -38,6 +38,9 @@ const (
 	PrefixOutboxProf   = "op/" // outbox: <profile>\x00<created unix nanos:8><key> -> nothing (history index)
 	PrefixCapCounter   = "oc/" // deliver: <profile>\x00<channel>\x00<day:4> -> sends counted that UTC day
 	PrefixInbox        = "ib/" // deliver: <profile>\x00<inbox id> -> in-app message (JSON)
+	// decide: p/<placement id> -> placement (JSON), geo -> geo table (JSON),
+	// secret -> token signing key, s/<placement id>\x00<day:4> -> counts that day
+	PrefixDecide = "dc/"
 )
 
 // Keyspace describes one prefix and its owner.
@@ -78,6 +81,7 @@ var Keyspaces = []Keyspace{
 	{PrefixOutboxProf, "outbox"},
 	{PrefixCapCounter, "deliver"},
 	{PrefixInbox, "deliver"},
+	{PrefixDecide, "decide"},
 }
 
 // Key returns prefix+suffix as a new byte slice.
