@@ -71,6 +71,8 @@ var routeRoles = []rule{
 	{"", "/api/templates", Editor, false},
 	{"", "/api/coupons", Editor, false},
 	{"", "/api/journeys", Editor, false},
+	{"", "/api/placements", Editor, false},
+	{"", "/api/decide", Editor, false},
 	{"", "/api", Admin, false},
 }
 

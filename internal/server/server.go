@@ -226,6 +226,8 @@ type Server struct {
 	Live  *live.Hub
 	// Messages, consent, coupons and signed links (messages.go).
 	messaging
+	// Placements and the decision API (decide.go).
+	decisions
 	// Delivery is the outbox (Delivery.Outbox, an outbox.Enqueuer for
 	// engines) and the delivery workers.
 	Delivery      delivery
@@ -381,6 +383,9 @@ func (s *Server) open(ctx context.Context) error {
 		return fmt.Errorf("open delivery: %w", err)
 	}
 	s.wireMessaging()
+	if err := s.openDecide(); err != nil {
+		return err
+	}
 	return s.openDashboardData()
 }
 
@@ -453,6 +458,7 @@ func (s *Server) Handler() http.Handler {
 	api.Messaging = s.messagingAPI()
 	api.Journeys = s.journeysHandler()
 	s.deliveryRoutes(mux, guard.Wrap)
+	s.decideRoutes(mux, guard.Wrap)
 	mux.Handle("/v1/", s.Ingest)
 	mux.Handle("/api/", api.Handler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
