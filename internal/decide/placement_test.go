@@ -110,3 +110,16 @@ func TestConditionsAgainstFacts(t *testing.T) {
 		t.Error("orders eq 0 does not hold for a new visitor")
 	}
 }
+
+func TestDemoPlacementsAreValid(t *testing.T) {
+	segs := map[string]bool{"tier-high": true, "cart-abandoners": true}
+	for _, p := range DemoPlacements() {
+		if err := p.Validate(func(id string) bool { return segs[id] }); err != nil {
+			t.Errorf("%s: %v", p.ID, err)
+		}
+	}
+	g := DemoGeo()
+	if err := g.Validate(); err != nil {
+		t.Error(err)
+	}
+}
