@@ -28,6 +28,8 @@ const routes = [
   ['/templates/:id', 'template-edit', 'Template'],
   ['/journeys', 'journeys', 'Journeys'],
   ['/journeys/:id', 'journey', 'Journey'],
+  ['/placements', 'placements', 'Placements'],
+  ['/placements/:id', 'placement', 'Placement'],
 ].map(([pattern, page, title]) => ({ parts: pattern.split('/').filter(Boolean), page, title }));
 
 // nav is the left menu; section says which routes light up each entry.
@@ -40,6 +42,7 @@ const nav = [
   { href: '/sources', label: 'Sources', section: 'sources' },
   { href: '/catalog', label: 'Catalog', section: 'catalog' },
   { href: '/templates', label: 'Templates', section: 'templates' },
+  { href: '/placements', label: 'Placements', section: 'placements' },
   { href: '/users', label: 'Users', section: 'users', admin: true },
 ];
 
