@@ -27,5 +27,5 @@ export async function loadStats(id, days = 30, signal) {
 
 /** ctr is clicks per impression as a percentage, or a dash. */
 export function ctr(t) {
-  return t.impressions > 0 ? `${(100 * t.clicks / t.impressions).toFixed(1)} %` : '–';
+  return t.impressions > 0 ? `${(100 * t.clicks / t.impressions).toFixed(1)}\u00a0%` : '–';
 }

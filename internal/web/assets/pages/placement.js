@@ -124,6 +124,8 @@ export default function Page({ params }) {
       .dc-row input,.dc-row select,.dc-field input,.dc-field select{width:100%}
       .dc-actions{display:flex;gap:.25rem}
       .dc-wide{grid-column:1/-1}
+      .dc-field input[type=checkbox]{width:auto;margin-right:.4rem}
+      .dc-check{display:flex!important;align-items:center}
     </style>
     <p><a href="/placements">← Placements</a></p>
     <h1>${isNew ? 'New placement' : draft.name || draft.id}</h1>
@@ -185,7 +187,7 @@ export default function Page({ params }) {
 
       <h2>Products and geo</h2>
       <div class="card grid" style="grid-template-columns:repeat(auto-fit,minmax(14rem,1fr));gap:.75rem">
-        <div class="dc-field"><label><input type="checkbox" id="pl-recs" checked=${!!draft.recommendations}
+        <div class="dc-field"><label class="dc-check"><input type="checkbox" id="pl-recs" checked=${!!draft.recommendations}
           onChange=${(e) => set('recommendations', e.target.checked ? { strategy: 'for_you', limit: 4, filter: { exclude_purchased: true, in_stock_only: true } } : null)} /> Recommend products</label></div>
         ${draft.recommendations && html`
           <div class="dc-field"><label for="pl-strategy">Strategy</label>
@@ -193,7 +195,7 @@ export default function Page({ params }) {
               ${STRATEGIES.map((s) => html`<option value=${s}>${s}</option>`)}</select></div>
           <div class="dc-field"><label for="pl-limit">How many</label>
             <input id="pl-limit" type="number" min="1" max="50" value=${draft.recommendations.limit} onInput=${(e) => set('recommendations', { ...draft.recommendations, limit: e.target.value })} /></div>`}
-        <div class="dc-field"><label><input type="checkbox" id="pl-geo" checked=${draft.geo} onChange=${(e) => set('geo', e.target.checked)} /> Prices in the visitor's currency, nearest store</label></div>
+        <div class="dc-field"><label class="dc-check"><input type="checkbox" id="pl-geo" checked=${draft.geo} onChange=${(e) => set('geo', e.target.checked)} /> Prices in the visitor's currency, nearest store</label></div>
       </div>
       <p style="display:flex;gap:1rem;align-items:center"><button class="btn primary" type="submit" id="pl-save">${isNew ? 'Create placement' : 'Save'}</button>
         <span class="muted" role="status" id="pl-saved">${saved}</span></p>
@@ -256,8 +258,8 @@ function Figures({ id }) {
     <h2>Impressions, clicks and conversions</h2>
     <${ErrorBox} error=${error} />
     ${!s && !error ? html`<${Spinner} label="Loading figures" />` : s && html`<div class="card" id="figures">
-      <p><span class="tot-impressions">${fmtNum(s.totals.impressions)}</span> impressions,
-        <span class="tot-clicks">${fmtNum(s.totals.clicks)}</span> clicks (CTR ${ctr(s.totals)}),
+      <p><span class="tot-impressions">${fmtNum(s.totals.impressions)}</span> impressions,${' '}
+        <span class="tot-clicks">${fmtNum(s.totals.clicks)}</span> clicks (CTR ${ctr(s.totals)}),${' '}
         <span class="tot-conversions">${fmtNum(s.totals.conversions)}</span> conversions in the last 30 days</p>
       <${Chart} x=${s.x} series=${s.series} height=${220} title="Per day (UTC)" points=${true} />
     </div>`}
