@@ -43,28 +43,3 @@ func FuzzVerifyToken(f *testing.F) {
 		}
 	})
 }
-
-func TestStatsDaysFillGapsAndSurviveReopen(t *testing.T) {
-	db := openDB(t)
-	st, err := OpenStats(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	day1 := time.Date(2026, 3, 1, 23, 0, 0, 0, time.UTC)
-	st.Add(day1, []Count{{"hero", "impression"}, {"hero", "impression"}, {"hero", "click"}, {"other", "click"}})
-	st.Add(day1.Add(48*time.Hour), []Count{{"hero", "conversion"}})
-	again, err := OpenStats(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	days := again.Days("hero", day1.Add(48*time.Hour), 4)
-	want := []DayCounts{{Day: "2026-02-28"}, {Day: "2026-03-01", Impressions: 2, Clicks: 1}, {Day: "2026-03-02"}, {Day: "2026-03-03", Conversions: 1}}
-	if len(days) != len(want) {
-		t.Fatalf("days: %+v", days)
-	}
-	for i := range want {
-		if days[i] != want[i] {
-			t.Errorf("day %d: %+v, want %+v", i, days[i], want[i])
-		}
-	}
-}

@@ -26,7 +26,9 @@ import (
 // snippet) and the placements' admin routes.
 type HTTP struct {
 	Engine *Engine
-	Stats  *Stats
+	// Stats answers the placements' figures (nil: none); the server
+	// registers it with the processor, which feeds it the log.
+	Stats *Stats
 	// WriteKey says whether key is a source's write key (ingest's Sources).
 	WriteKey func(key string) bool
 	// Record appends Tailor's own messages to the event log and waits until
@@ -293,7 +295,6 @@ func (h *HTTP) serveEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	now := h.Engine.now()
 	var msgs [][]byte
-	var counted []Count
 	rejected := []rejection{}
 	for i, x := range arr {
 		kind := string(x.GetStringBytes("type"))
@@ -313,7 +314,6 @@ func (h *HTTP) serveEvents(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		msgs = append(msgs, eventMessage(name, kind, raw, &t, now))
-		counted = append(counted, Count{Placement: t.Placement, Kind: kind})
 	}
 	if len(msgs) == 0 {
 		apierr.WriteJSON(w, http.StatusBadRequest, map[string]any{"error": "no event was valid", "code": apierr.BadToken, "rejected": rejected})
@@ -322,9 +322,6 @@ func (h *HTTP) serveEvents(w http.ResponseWriter, r *http.Request) {
 	if err := h.Record(r.Context(), msgs); err != nil {
 		apierr.WriteError(w, r, apierr.Plain, fmt.Errorf("decide: record events: %w", err))
 		return
-	}
-	if h.Stats != nil {
-		h.Stats.Add(now, counted)
 	}
 	apierr.WriteJSON(w, http.StatusOK, map[string]any{"accepted": len(msgs), "rejected": rejected})
 }

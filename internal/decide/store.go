@@ -23,6 +23,9 @@ const (
 	keyGeo       = store.PrefixDecide + "geo"
 	keySecret    = store.PrefixDecide + "secret"
 	keyStats     = store.PrefixDecide + "s/"
+	// keyClick is <profile id> -> <unix nanos:8><placement>: the profile's
+	// last click on a placement, for crediting its next order.
+	keyClick = store.PrefixDecide + "c/"
 )
 
 // Placements keeps the placements and the geo table in the store and a

@@ -20,6 +20,22 @@ type decisions struct {
 	Placements *decide.Placements
 	Decide     *decide.Engine
 	decideHTTP *decide.HTTP
+	// placementStats counts impressions, clicks and conversions from
+	// the log, as an applier of the processor.
+	placementStats *decide.Stats
+}
+
+// openPlacementStats registers the placements' figures with the
+// processor; call it before the log replays, so that the replay counts
+// what the last checkpoint had not.
+func (s *Server) openPlacementStats() error {
+	st, err := decide.OpenStats(s.db)
+	if err != nil {
+		return err
+	}
+	s.placementStats = st
+	s.Proc.Register(st)
+	return nil
 }
 
 // openDecide opens the placements and wires the decision engine to the
@@ -31,10 +47,6 @@ func (s *Server) openDecide() error {
 		return err
 	}
 	s.Placements.SegmentExists = func(id string) bool { _, ok := s.Segments.Get(id); return ok }
-	st, err := decide.OpenStats(s.db)
-	if err != nil {
-		return err
-	}
 	secret, err := decide.Secret(s.db)
 	if err != nil {
 		return err
@@ -45,7 +57,7 @@ func (s *Server) openDecide() error {
 	}
 	s.Decide = &decide.Engine{Placements: s.Placements, Profiles: profileFacts{s.Store}, Membership: s.Segments,
 		Recommender: newCatalogStandIn(s.Catalog), Signer: signer}
-	s.decideHTTP = &decide.HTTP{Engine: s.Decide, Stats: st,
+	s.decideHTTP = &decide.HTTP{Engine: s.Decide, Stats: s.placementStats,
 		WriteKey: func(k string) bool { _, _, ok := s.Sources.Lookup(k); return ok },
 		Record:   s.Ingest.AppendInternal,
 		Lookup:   s.previewKey}

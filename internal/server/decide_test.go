@@ -12,8 +12,9 @@ import (
 // products come from the catalog (stand-in), and a click sent back on a
 // token lands on the customer's timeline through the log.
 func TestDecideThroughTheServerAndClicksReachTheProfile(t *testing.T) {
-	n := startNode(t, t.TempDir())
-	defer n.stop()
+	dir := t.TempDir()
+	n := startNode(t, dir)
+	defer func() { n.stop() }()
 	code, resp := n.admin("POST", "/api/catalog/products", `[{"id":"sku-1","name":"Hat","price":20,"category":"Hats"},{"id":"sku-2","name":"Gloves","price":30,"category":"Gloves"}]`)
 	if code/100 != 2 {
 		t.Fatalf("catalog: %d %v", code, resp)
@@ -54,10 +55,30 @@ func TestDecideThroughTheServerAndClicksReachTheProfile(t *testing.T) {
 		names := n.timelineEvents("u-1")
 		return count(names, decide.EventClicked) == 1 && count(names, decide.EventViewed) == 1
 	})
-	// The placement's figures count what came back on its tokens.
-	code, st := n.get("/api/placements/exit/stats?days=1")
-	day := st["days"].([]any)[0].(map[string]any)
-	if code != 200 || day["clicks"] != 1.0 || day["impressions"] != 1.0 {
-		t.Errorf("stats: %d %v", code, st)
+	// The placement's figures count what came back on its tokens, and
+	// the customer's next order is the clicked placement's conversion.
+	code, resp = n.post("/v1/batch", fmt.Sprintf(`{"batch":[{"type":"track","userId":"u-1","messageId":"o2","event":"Order Completed","properties":{"order_id":"o2","revenue":70},"timestamp":%q}]}`, time.Now().UTC().Format(time.RFC3339Nano)))
+	if code != 200 {
+		t.Fatalf("batch: %d %v", code, resp)
+	}
+	var day map[string]any
+	waitUntil(t, 5*time.Second, "the figures", func() bool {
+		_, st := n.get("/api/placements/exit/stats?days=1")
+		day = st["days"].([]any)[0].(map[string]any)
+		return day["clicks"] == 1.0 && day["impressions"] == 1.0 && day["conversions"] == 1.0
+	})
+	if day["revenue"] != 70.0 {
+		t.Errorf("figures: %v", day)
+	}
+	// After a restart (checkpoint, then replay of the tail) each event is
+	// still counted once.
+	n.stop()
+	n = startNode(t, dir)
+	_, st := n.get("/api/placements/exit/stats?days=1")
+	again := st["days"].([]any)[0].(map[string]any)
+	for _, k := range []string{"impressions", "clicks", "conversions", "revenue"} {
+		if again[k] != day[k] {
+			t.Errorf("after a restart %s = %v, before %v", k, again[k], day[k])
+		}
 	}
 }

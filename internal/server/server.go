@@ -343,6 +343,9 @@ func (s *Server) open(ctx context.Context) error {
 	if err := s.openJourneys(); err != nil {
 		return err
 	}
+	if err := s.openPlacementStats(); err != nil {
+		return err
+	}
 	from := s.Proc.Applied()
 	start := time.Now()
 	if err := s.Segments.Load(ctx, s.Log, from, func(n uint64) {

@@ -39,7 +39,8 @@ const (
 	PrefixCapCounter   = "oc/" // deliver: <profile>\x00<channel>\x00<day:4> -> sends counted that UTC day
 	PrefixInbox        = "ib/" // deliver: <profile>\x00<inbox id> -> in-app message (JSON)
 	// decide: p/<placement id> -> placement (JSON), geo -> geo table (JSON),
-	// secret -> token signing key, s/<placement id>\x00<day:4> -> counts that day
+	// secret -> token signing key, s/<placement id>\x00<day:4> -> counts that day,
+	// c/<profile id> -> the profile's last click on a placement
 	PrefixDecide = "dc/"
 )
 
