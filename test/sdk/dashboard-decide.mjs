@@ -55,9 +55,14 @@ try {
   await page.locator('#placements tbody tr').first().waitFor()
   const rows = await page.locator('#placements tbody tr').count()
   check(rows === placements.length, `the list shows ${rows} rows, the API ${placements.length}`)
-  const stats = await call('GET', '/api/placements/exit_offer/stats?days=30')
-  const apiImp = stats.days.reduce((a, d) => a + d.impressions, 0)
-  const apiClicks = stats.days.reduce((a, d) => a + d.clicks, 0)
+  // The figures come from the log through the processor: wait for them.
+  let apiImp = 0, apiClicks = 0
+  for (let i = 0; i < 100 && (apiImp < 6 || apiClicks < 2); i++) {
+    const stats = await call('GET', '/api/placements/exit_offer/stats?days=30')
+    apiImp = stats.days.reduce((a, d) => a + d.impressions, 0)
+    apiClicks = stats.days.reduce((a, d) => a + d.clicks, 0)
+    if (apiImp < 6 || apiClicks < 2) await sleep(100)
+  }
   check(apiImp >= 6 && apiClicks >= 2, `the API counts ${apiImp} impressions and ${apiClicks} clicks`)
   const row = page.locator('tr[data-placement="exit_offer"]')
   await page.waitForFunction(() => !document.querySelector('tr[data-placement="exit_offer"] .impressions').textContent.includes('…'))

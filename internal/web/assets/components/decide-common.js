@@ -21,7 +21,7 @@ export async function loadStats(id, days = 30, signal) {
   return {
     x,
     series: [{ label: 'Impressions', values: pick('impressions') }, { label: 'Clicks', values: pick('clicks') }, { label: 'Conversions', values: pick('conversions') }],
-    totals: { impressions: sum('impressions'), clicks: sum('clicks'), conversions: sum('conversions') },
+    totals: { impressions: sum('impressions'), clicks: sum('clicks'), conversions: sum('conversions'), revenue: sum('revenue') },
   };
 }
 

@@ -260,7 +260,8 @@ function Figures({ id }) {
     ${!s && !error ? html`<${Spinner} label="Loading figures" />` : s && html`<div class="card" id="figures">
       <p><span class="tot-impressions">${fmtNum(s.totals.impressions)}</span> impressions,${' '}
         <span class="tot-clicks">${fmtNum(s.totals.clicks)}</span> clicks (CTR ${ctr(s.totals)}),${' '}
-        <span class="tot-conversions">${fmtNum(s.totals.conversions)}</span> conversions in the last 30 days</p>
+        <span class="tot-conversions">${fmtNum(s.totals.conversions)}</span> conversions (orders within 7 days of a click, and offers the page reported used),${' '}
+        <span class="tot-revenue">${fmtNum(Math.round(s.totals.revenue))}</span> revenue from those orders, in the last 30 days</p>
       <${Chart} x=${s.x} series=${s.series} height=${220} title="Per day (UTC)" points=${true} />
     </div>`}
   </section>`;
