@@ -211,6 +211,9 @@ func runDecideBench(ctx context.Context, cfg decideBenchConfig, out io.Writer) e
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if err := engineOnly(ctx, eng, cfg, out); err != nil {
+		return err
+	}
 	null := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
@@ -403,3 +406,53 @@ type bufferWriter struct {
 func (b *bufferWriter) Header() http.Header         { return b.header }
 func (b *bufferWriter) Write(p []byte) (int, error) { return b.buf.Write(p) }
 func (b *bufferWriter) WriteHeader(s int)           { b.status = s }
+
+// engineOnly measures the decisions without HTTP: every CPU deciding in a
+// loop over pre-parsed requests for a second, so that the report shows the
+// engine's own cost beside the HTTP stack's.
+func engineOnly(ctx context.Context, eng *decide.Engine, cfg decideBenchConfig, out io.Writer) error {
+	reqs := make([]decide.Request, 4096)
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range reqs {
+		reqs[i].Placements = []string{"exit_offer", "home_recs"}
+		if i%3 == 2 {
+			reqs[i].AnonymousID = fmt.Sprintf("anon-%d", r.Uint64())
+		} else {
+			reqs[i].UserID = fmt.Sprintf("u%07d", r.IntN(cfg.Profiles))
+		}
+	}
+	workers := runtime.GOMAXPROCS(0)
+	var done atomic.Int64
+	var wg sync.WaitGroup
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	stop := time.Now().Add(time.Second)
+	start := time.Now()
+	errc := make(chan error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var buf bytes.Buffer
+			for i := w; time.Now().Before(stop); i += workers {
+				buf.Reset()
+				if err := eng.Decide(ctx, &reqs[i%len(reqs)], &buf); err != nil {
+					errc <- err
+					return
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	took := time.Since(start)
+	runtime.ReadMemStats(&ms1)
+	close(errc)
+	if err := <-errc; err != nil {
+		return fmt.Errorf("bench decide: engine: %w", err)
+	}
+	n := done.Load()
+	fmt.Fprintf(out, "engine only (no HTTP, %d goroutines, 1 s): %s decisions/s, %.1f allocations and %s bytes per decision\n",
+		workers, rate(n, took), float64(ms1.Mallocs-ms0.Mallocs)/float64(n), thousands(int64(ms1.TotalAlloc-ms0.TotalAlloc)/n))
+	return nil
+}
