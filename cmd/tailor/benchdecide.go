@@ -223,18 +223,26 @@ func runDecideBench(ctx context.Context, cfg decideBenchConfig, out io.Writer) e
 		name string
 		h    http.Handler
 	}{{"do-nothing handler (load generator ceiling)", null}, {"POST /v1/decide", h}}
-	fmt.Fprintf(out, "%-46s %-10s %12s %9s %9s %9s %9s %7s\n", "target", "load", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "errors")
+	fmt.Fprintf(out, "%-46s %-10s %12s %9s %9s %9s %9s %7s %4s\n", "target", "load", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "errors", "GCs")
 	for _, mode := range []struct {
 		name string
 		rate float64
 	}{{fmt.Sprintf("%g/s", cfg.Rate), cfg.Rate}, {fmt.Sprintf("%d conns", cfg.Concurrency), 0}} {
 		for _, tg := range targets {
+			// Each run starts from a collected heap, so that a collection
+			// the previous run's garbage is due for does not land in it;
+			// GCs counts those the run itself caused (each marks the whole
+			// store's heap).
+			runtime.GC()
+			var gc0, gc1 runtime.MemStats
+			runtime.ReadMemStats(&gc0)
 			r, err := loadDecide(ctx, tg.h, bodies, mode.rate, cfg)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "%-46s %-10s %12s %9s %9s %9s %9s %7d\n", tg.name, mode.name, thousands(int64(r.rps)),
-				millis(r.hist.Quantile(0.5)), millis(r.hist.Quantile(0.99)), millis(r.hist.Quantile(0.999)), millis(time.Duration(r.hist.Max)), r.errors)
+			runtime.ReadMemStats(&gc1)
+			fmt.Fprintf(out, "%-46s %-10s %12s %9s %9s %9s %9s %7d %4d\n", tg.name, mode.name, thousands(int64(r.rps)),
+				millis(r.hist.Quantile(0.5)), millis(r.hist.Quantile(0.99)), millis(r.hist.Quantile(0.999)), millis(time.Duration(r.hist.Max)), r.errors, gc1.NumGC-gc0.NumGC)
 		}
 	}
 	fmt.Fprintf(out, "at the end: %s; paced latencies run from each request's scheduled start; the load generator shares the CPUs with the server\n", loadAverage())

@@ -132,6 +132,10 @@ func (h *HTTP) authorize(r *http.Request, v *fastjson.Value) error {
 func parse(r *http.Request, max int64) (*fastjson.Value, *fastjson.Parser, *bytes.Buffer, error) {
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
+	if enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc != "" && enc != "identity" {
+		// Decision bodies are a few hundred bytes: compression is not worth a pre-flight.
+		return nil, nil, buf, apierr.Errorf(apierr.BadEncoding, "Content-Encoding %q is not supported here; send the body uncompressed", enc)
+	}
 	if err := readBody(r, buf, max); err != nil {
 		return nil, nil, buf, err
 	}

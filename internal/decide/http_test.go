@@ -96,6 +96,7 @@ func TestDecideHTTPAuthCORSAndErrors(t *testing.T) {
 		{"lat without lon", "POST", `{"writeKey":"wk","anonymousId":"a","placements":["exit"],"context":{"lat":1}}`, nil, 400, "send both"},
 		{"too large", "POST", `{"writeKey":"wk","x":"` + strings.Repeat("a", MaxDecideBody) + `"}`, nil, 413, "too_large"},
 		{"GET", "GET", ``, nil, 405, "method_not_allowed"},
+		{"gzip", "POST", `{}`, map[string]string{"Content-Encoding": "gzip"}, 415, "bad_encoding"},
 		{"country header", "POST", `{"writeKey":"wk","anonymousId":"a","placements":["recs"]}`, map[string]string{"CF-IPCountry": "DE"}, 200, `"currency":"EUR"`},
 	}
 	for _, c := range cases {
