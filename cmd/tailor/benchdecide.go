@@ -223,7 +223,7 @@ func runDecideBench(ctx context.Context, cfg decideBenchConfig, out io.Writer) e
 		name string
 		h    http.Handler
 	}{{"do-nothing handler (load generator ceiling)", null}, {"POST /v1/decide", h}}
-	fmt.Fprintf(out, "%-46s %-10s %12s %9s %9s %9s %9s %7s %4s\n", "target", "load", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "errors", "GCs")
+	fmt.Fprintf(out, "%-46s %-10s %12s %9s %9s %9s %9s %7s %4s %11s\n", "target", "load", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "errors", "GCs", "CPU µs/req")
 	for _, mode := range []struct {
 		name string
 		rate float64
@@ -236,13 +236,18 @@ func runDecideBench(ctx context.Context, cfg decideBenchConfig, out io.Writer) e
 			runtime.GC()
 			var gc0, gc1 runtime.MemStats
 			runtime.ReadMemStats(&gc0)
+			c0, _ := processCPU()
 			r, err := loadDecide(ctx, tg.h, bodies, mode.rate, cfg)
 			if err != nil {
 				return err
 			}
+			c1, _ := processCPU()
 			runtime.ReadMemStats(&gc1)
-			fmt.Fprintf(out, "%-46s %-10s %12s %9s %9s %9s %9s %7d %4d\n", tg.name, mode.name, thousands(int64(r.rps)),
-				millis(r.hist.Quantile(0.5)), millis(r.hist.Quantile(0.99)), millis(r.hist.Quantile(0.999)), millis(time.Duration(r.hist.Max)), r.errors, gc1.NumGC-gc0.NumGC)
+			// Server and load generator share the process: the do-nothing
+			// handler's figure is the generator's and net/http's share.
+			perReq := float64(c1-c0) / 1e3 / max(float64(r.hist.N), 1)
+			fmt.Fprintf(out, "%-46s %-10s %12s %9s %9s %9s %9s %7d %4d %11.1f\n", tg.name, mode.name, thousands(int64(r.rps)),
+				millis(r.hist.Quantile(0.5)), millis(r.hist.Quantile(0.99)), millis(r.hist.Quantile(0.999)), millis(time.Duration(r.hist.Max)), r.errors, gc1.NumGC-gc0.NumGC, perReq)
 		}
 	}
 	fmt.Fprintf(out, "at the end: %s; paced latencies run from each request's scheduled start; the load generator shares the CPUs with the server\n", loadAverage())
@@ -434,6 +439,7 @@ func engineOnly(ctx context.Context, eng *decide.Engine, cfg decideBenchConfig, 
 	var wg sync.WaitGroup
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
+	cpu0, cpuOK := processCPU()
 	stop := time.Now().Add(time.Second)
 	start := time.Now()
 	errc := make(chan error, workers)
@@ -454,13 +460,19 @@ func engineOnly(ctx context.Context, eng *decide.Engine, cfg decideBenchConfig, 
 	}
 	wg.Wait()
 	took := time.Since(start)
+	cpu1, _ := processCPU()
 	runtime.ReadMemStats(&ms1)
 	close(errc)
 	if err := <-errc; err != nil {
 		return fmt.Errorf("bench decide: engine: %w", err)
 	}
 	n := done.Load()
-	fmt.Fprintf(out, "engine only (no HTTP, %d goroutines, 1 s): %s decisions/s, %.1f allocations and %s bytes per decision\n",
-		workers, rate(n, took), float64(ms1.Mallocs-ms0.Mallocs)/float64(n), thousands(int64(ms1.TotalAlloc-ms0.TotalAlloc)/n))
+	cpu := "CPU time unknown"
+	if cpuOK {
+		per := (cpu1 - cpu0) / time.Duration(n)
+		cpu = fmt.Sprintf("%.1f µs of CPU per decision (%s decisions per CPU-second: what the machine's load leaves out)", float64(per)/1e3, rate(n, cpu1-cpu0))
+	}
+	fmt.Fprintf(out, "engine only (no HTTP, %d goroutines, 1 s): %s decisions/s, %.1f allocations and %s bytes per decision, %s\n",
+		workers, rate(n, took), float64(ms1.Mallocs-ms0.Mallocs)/float64(n), thousands(int64(ms1.TotalAlloc-ms0.TotalAlloc)/n), cpu)
 	return nil
 }
