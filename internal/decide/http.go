@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fastjson"
@@ -37,6 +38,11 @@ type HTTP struct {
 	// Lookup resolves a profile identifier of the dashboard ("p_…",
 	// "user_id:42", a bare userId or email) to a store key, for previews.
 	Lookup func(identifier string) (key string, ok bool)
+	// BodyKeyedLimit bounds the requests reading a body before their write
+	// key is known (0: DefaultBodyKeyedLimit). Set it before serving.
+	BodyKeyedLimit int
+
+	bodyKeyed atomic.Int64
 }
 
 // Body limits: a decision request names a few placements and a URL; an
@@ -85,6 +91,15 @@ func preflight(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// fail answers err; a busy refusal says when to retry.
+func fail(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *apierr.Error
+	if errors.As(err, &ae) && ae.Code == apierr.Busy {
+		w.Header().Set("Retry-After", "1")
+	}
+	apierr.WriteError(w, r, apierr.Plain, err)
+}
+
 func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	w.Header().Set("Allow", "POST, OPTIONS")
@@ -110,14 +125,30 @@ func readBody(r *http.Request, buf *bytes.Buffer, max int64) error {
 	return nil
 }
 
-// authorize checks the write key: the HTTP Basic user name, else the
-// body's "writeKey" (a text/plain body with the key inside needs no CORS
-// pre-flight, as with analytics.js).
-func (h *HTTP) authorize(r *http.Request, v *fastjson.Value) error {
+// The write key is checked as the Tracking API checks it (package ingest):
+// a key in the Authorization header (the HTTP Basic user name) before the
+// body is read, so a wrong one is refused at once; otherwise the body's
+// "writeKey" (a text/plain body with the key inside needs no CORS
+// pre-flight, as with analytics.js). Bodies read before their key is known
+// are bounded in number (BodyKeyedLimit), so that clients without a key
+// cannot hold every connection with slow uploads.
+
+// headerKey reports whether r carries a write key in its Authorization
+// header, and refuses a wrong one.
+func (h *HTTP) headerKey(r *http.Request) (keyed bool, err error) {
 	key, _, ok := r.BasicAuth()
 	if !ok || key == "" {
-		key = string(v.GetStringBytes("writeKey"))
+		return false, nil
 	}
+	if h.WriteKey == nil || !h.WriteKey(key) {
+		return false, apierr.New(apierr.BadWriteKey, "")
+	}
+	return true, nil
+}
+
+// bodyKey checks the body's writeKey of a request without a header key.
+func (h *HTTP) bodyKey(v *fastjson.Value) error {
+	key := string(v.GetStringBytes("writeKey"))
 	if key == "" {
 		return apierr.New(apierr.NoWriteKey, "")
 	}
@@ -125,6 +156,35 @@ func (h *HTTP) authorize(r *http.Request, v *fastjson.Value) error {
 		return apierr.New(apierr.BadWriteKey, "")
 	}
 	return nil
+}
+
+// DefaultBodyKeyedLimit is the default of HTTP.BodyKeyedLimit.
+const DefaultBodyKeyedLimit = 256
+
+// read authenticates and parses a request: the header's key, then the
+// body (within the body-keyed bound when the header has none), then the
+// body's key. The caller releases p and buf.
+func (h *HTTP) read(r *http.Request, max int64) (*fastjson.Value, *fastjson.Parser, *bytes.Buffer, error) {
+	keyed, err := h.headerKey(r)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if !keyed {
+		limit := int64(h.BodyKeyedLimit)
+		if limit <= 0 {
+			limit = DefaultBodyKeyedLimit
+		}
+		if h.bodyKeyed.Add(1) > limit {
+			h.bodyKeyed.Add(-1)
+			return nil, nil, nil, apierr.New(apierr.Busy, "too many requests are sending their write key in the body; retry, or send the key as the HTTP Basic user name")
+		}
+		defer h.bodyKeyed.Add(-1)
+	}
+	v, p, buf, err := parse(r, max)
+	if err == nil && !keyed {
+		err = h.bodyKey(v)
+	}
+	return v, p, buf, err
 }
 
 // parse reads and parses a JSON object body; the caller returns buf to
@@ -161,11 +221,8 @@ func release(p *fastjson.Parser, buf *bytes.Buffer) {
 
 func (h *HTTP) serveDecide(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Access-Control-Allow-Origin", "*")
-	v, p, buf, err := parse(r, MaxDecideBody)
+	v, p, buf, err := h.read(r, MaxDecideBody)
 	defer release(p, buf)
-	if err == nil {
-		err = h.authorize(r, v)
-	}
 	var req Request
 	var names [MaxPlacements]string
 	if err == nil {
@@ -181,7 +238,7 @@ func (h *HTTP) serveDecide(w http.ResponseWriter, r *http.Request) {
 		err = h.Engine.Decide(r.Context(), &req, out)
 	}
 	if err != nil {
-		apierr.WriteError(w, r, apierr.Plain, err)
+		fail(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -280,11 +337,8 @@ type rejection struct {
 // is reported by index; a request with none valid is refused.
 func (h *HTTP) serveEvents(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Access-Control-Allow-Origin", "*")
-	v, p, buf, err := parse(r, MaxEventsBody)
+	v, p, buf, err := h.read(r, MaxEventsBody)
 	defer release(p, buf)
-	if err == nil {
-		err = h.authorize(r, v)
-	}
 	var arr []*fastjson.Value
 	if err == nil {
 		if arr, err = v.Get("events").Array(); err != nil || len(arr) == 0 {
@@ -294,7 +348,7 @@ func (h *HTTP) serveEvents(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		apierr.WriteError(w, r, apierr.Plain, err)
+		fail(w, r, err)
 		return
 	}
 	now := h.Engine.now()

@@ -42,6 +42,11 @@ func (r *recorded) record(_ context.Context, msgs [][]byte) error {
 }
 
 func testHTTP(t *testing.T) (*httptest.Server, *Engine, *recorded) {
+	srv, e, rec, _ := testHTTPHandler(t)
+	return srv, e, rec
+}
+
+func testHTTPHandler(t *testing.T) (*httptest.Server, *Engine, *recorded, *HTTP) {
 	t.Helper()
 	e, _, _ := testEngine(t)
 	st, err := OpenStats(e.Placements.db)
@@ -56,7 +61,7 @@ func testHTTP(t *testing.T) (*httptest.Server, *Engine, *recorded) {
 	mux.Handle("/api/", h.Admin())
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return srv, e, rec
+	return srv, e, rec, h
 }
 
 func do(t *testing.T, method, url, body string, hdr map[string]string) (int, http.Header, string) {
@@ -75,7 +80,7 @@ func do(t *testing.T, method, url, body string, hdr map[string]string) (int, htt
 }
 
 func TestDecideHTTPAuthCORSAndErrors(t *testing.T) {
-	srv, _, _ := testHTTP(t)
+	srv, _, _, h := testHTTPHandler(t)
 	u := srv.URL + "/v1/decide"
 	cases := []struct {
 		name   string
@@ -88,6 +93,7 @@ func TestDecideHTTPAuthCORSAndErrors(t *testing.T) {
 		{"key in body, text/plain", "POST", `{"writeKey":"wk","anonymousId":"a","placements":["exit"]}`, map[string]string{"Content-Type": "text/plain"}, 200, `"free_shipping"`},
 		{"key as basic user", "POST", `{"userId":"whale","placements":["exit"]}`, map[string]string{"Authorization": "Basic d2s6"}, 200, `"twenty"`},
 		{"no key", "POST", `{"anonymousId":"a","placements":["exit"]}`, nil, 401, "no_write_key"},
+		{"wrong header key, right body key", "POST", `{"writeKey":"wk","anonymousId":"a","placements":["exit"]}`, map[string]string{"Authorization": "Basic bm9wZTo="}, 401, "bad_write_key"},
 		{"wrong key", "POST", `{"writeKey":"nope","anonymousId":"a","placements":["exit"]}`, nil, 401, "bad_write_key"},
 		{"not json", "POST", `{"writeKey":`, nil, 400, "invalid_json"},
 		{"unknown placement", "POST", `{"writeKey":"wk","anonymousId":"a","placements":["nope"]}`, nil, 404, `no placement \"nope\"`},
@@ -110,7 +116,17 @@ func TestDecideHTTPAuthCORSAndErrors(t *testing.T) {
 			}
 		})
 	}
-	status, hdr, _ := do(t, "OPTIONS", u, "", map[string]string{"Origin": "https://shop.example", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization, content-type"})
+	// Bodies read before their key is known are bounded; a header key is not.
+	h.bodyKeyed.Store(DefaultBodyKeyedLimit)
+	status, hdr, body := do(t, "POST", u, `{"writeKey":"wk","anonymousId":"a","placements":["exit"]}`, nil)
+	if status != 503 || hdr.Get("Retry-After") == "" || !strings.Contains(body, "busy") {
+		t.Errorf("body-keyed over the limit: %d %s", status, body)
+	}
+	if status, _, body := do(t, "POST", u, `{"anonymousId":"a","placements":["exit"]}`, map[string]string{"Authorization": "Basic d2s6"}); status != 200 {
+		t.Errorf("header-keyed over the body-keyed limit: %d %s", status, body)
+	}
+	h.bodyKeyed.Store(0)
+	status, hdr, _ = do(t, "OPTIONS", u, "", map[string]string{"Origin": "https://shop.example", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization, content-type"})
 	if status != 204 || hdr.Get("Access-Control-Allow-Origin") != "*" || !strings.Contains(hdr.Get("Access-Control-Allow-Headers"), "Authorization") || hdr.Get("Access-Control-Allow-Credentials") != "" {
 		t.Errorf("preflight: %d %v", status, hdr)
 	}

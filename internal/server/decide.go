@@ -60,7 +60,10 @@ func (s *Server) openDecide() error {
 	s.decideHTTP = &decide.HTTP{Engine: s.Decide, Stats: s.placementStats,
 		WriteKey: func(k string) bool { _, _, ok := s.Sources.Lookup(k); return ok },
 		Record:   s.Ingest.AppendInternal,
-		Lookup:   s.previewKey}
+		Lookup:   s.previewKey,
+		// Its own bound, as large as ingest's: together they stay below
+		// --max-connections unless that is set under twice this.
+		BodyKeyedLimit: s.cfg.MaxBodyKeyedRequests}
 	return nil
 }
 
