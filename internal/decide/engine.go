@@ -286,7 +286,11 @@ func (e *Engine) Decide(ctx context.Context, req *Request, out *bytes.Buffer) er
 			}
 			out.WriteByte('}')
 		}
-		tok.Placement, tok.Variant, tok.Experiment, tok.Item, tok.Position = c.p.ID, c.p.Variants[chosen].ID, expVariant, "", 0
+		tok.Placement, tok.Variant, tok.Item, tok.Position = c.p.ID, c.p.Variants[chosen].ID, "", 0
+		tok.Experiment, tok.Arm = "", expVariant
+		if expVariant != "" {
+			tok.Experiment = c.p.Experiment
+		}
 		if signing {
 			out.WriteString(`,"token":"`)
 			b, scratch := e.Signer.appendToken(out.AvailableBuffer(), d.scratch, &tok)

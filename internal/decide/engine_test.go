@@ -194,8 +194,14 @@ func TestRecommendationsGeoAndTokens(t *testing.T) {
 		}
 	}
 	tok, err := e.Signer.Verify(a.Placements[1].Token)
-	if err != nil || tok.Placement != "exit" || tok.Variant != "free_shipping" || tok.Item != "" {
+	if err != nil || tok.Placement != "exit" || tok.Variant != "free_shipping" || tok.Item != "" || tok.Experiment != "" {
 		t.Errorf("placement token: %+v %v", tok, err)
+	}
+	// An experiment's token names the experiment and the arm assigned.
+	a = decide(t, e, Request{UserID: "rich", Placements: []string{"layout"}})
+	tok, err = e.Signer.Verify(a.Placements[0].Token)
+	if err != nil || tok.Experiment != "exp1" || tok.Arm != "expert" || tok.Variant != "expert" {
+		t.Errorf("experiment token: %+v %v", tok, err)
 	}
 
 	// An explicit location wins over the profile's; distance is reported.

@@ -391,7 +391,7 @@ func eventMessage(name, kind, raw string, t *Token, now time.Time) []byte {
 	sum := sha256.Sum256([]byte(kind + "\x00" + raw))
 	props := map[string]any{"placement_id": t.Placement, "variant_id": t.Variant}
 	if t.Experiment != "" {
-		props["experiment_id"] = t.Experiment
+		props["experiment_id"], props["experiment_variant"] = t.Experiment, t.Arm
 	}
 	if t.Item != "" {
 		props["product_id"], props["position"] = t.Item, t.Position

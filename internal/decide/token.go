@@ -23,7 +23,7 @@ import (
 // Layout (before base64url without padding):
 //
 //	version:1 issued:4 (unix seconds, big-endian) kind:1 ('u' userId, 'a' anonymousId)
-//	then who, placement, variant, experiment, item, each length:1 + bytes
+//	then who, placement, variant, experiment, arm, item, each length:1 + bytes, then position:1
 //	then the first tagLen bytes of HMAC-SHA256(secret, everything before)
 const (
 	tokenVersion = 1
@@ -39,9 +39,12 @@ type Token struct {
 	AnonymousID string
 	Placement   string
 	Variant     string
-	Experiment  string
-	Item        string
-	Position    int // the item's place in its list, from 1; 0 for the placement itself
+	// Experiment and Arm are the experiment id and the variant it
+	// assigned the visitor, when it assigned one.
+	Experiment string
+	Arm        string
+	Item       string
+	Position   int // the item's place in its list, from 1; 0 for the placement itself
 }
 
 // Signer makes and checks tracking tokens with one secret.
@@ -75,7 +78,7 @@ func (s *Signer) appendToken(dst, scratch []byte, t *Token) ([]byte, []byte) {
 		raw = append(raw, 'a')
 		who = t.AnonymousID
 	}
-	for _, f := range [...]string{who, t.Placement, t.Variant, t.Experiment, t.Item} {
+	for _, f := range [...]string{who, t.Placement, t.Variant, t.Experiment, t.Arm, t.Item} {
 		if len(f) > maxField {
 			f = f[:maxField]
 		}
@@ -113,7 +116,7 @@ func (s *Signer) Verify(tok string) (Token, error) {
 	if err != nil {
 		return bad("is not base64url")
 	}
-	if len(raw) < 1+4+1+5+1+tagLen || raw[0] != tokenVersion {
+	if len(raw) < 1+4+1+6+1+tagLen || raw[0] != tokenVersion {
 		return bad("is malformed")
 	}
 	body, tag := raw[:len(raw)-tagLen], raw[len(raw)-tagLen:]
@@ -129,7 +132,7 @@ func (s *Signer) Verify(tok string) (Token, error) {
 	t.Issued = time.Unix(int64(binary.BigEndian.Uint32(body[1:5])), 0).UTC()
 	kind := body[5]
 	rest := body[6:]
-	var fields [5]string
+	var fields [6]string
 	for i := range fields {
 		if len(rest) < 1 || len(rest) < 1+int(rest[0]) {
 			return bad("is malformed")
@@ -149,6 +152,6 @@ func (s *Signer) Verify(tok string) (Token, error) {
 	default:
 		return bad("is malformed")
 	}
-	t.Placement, t.Variant, t.Experiment, t.Item = fields[1], fields[2], fields[3], fields[4]
+	t.Placement, t.Variant, t.Experiment, t.Arm, t.Item = fields[1], fields[2], fields[3], fields[4], fields[5]
 	return t, nil
 }
