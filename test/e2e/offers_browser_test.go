@@ -18,10 +18,11 @@ type offersSummary struct {
 		AnonymousID string `json:"anonymousId"`
 		Hero, Exit  struct{ Variant, Text string }
 		Recs        []string
-		ExitBefore  int `json:"exitBefore"`
-		ExitAfter   int `json:"exitAfterClick"`
-		ExitAgain   int `json:"exitAgain"`
-		ClickStatus int `json:"clickStatus"`
+		ExitBefore  int  `json:"exitBefore"`
+		ExitAfter   int  `json:"exitAfterClick"`
+		ExitAgain   int  `json:"exitAgain"`
+		ClickStatus int  `json:"clickStatus"`
+		Converted   bool `json:"converted"`
 		Calls       []struct {
 			Method, Path string
 			Status       int
@@ -123,15 +124,24 @@ func TestOffersSnippetBrowser(t *testing.T) {
 			t.Errorf("%s visitor: the page never called /v1/decide", v.Name)
 		}
 	}
-	// The impressions (hero, products row, exit offer) and the click are
-	// events of each visitor's profile.
+	// The impressions (hero, products row, exit offer), the click and the
+	// conversion are events of each visitor's profile, and the exit offer's
+	// figures count them.
 	who := map[string]string{"new": sum.Visitors[0].AnonymousID, "returning": user}
 	for name, id := range who {
 		s.waitProfile(t, id, 0, func(p *Profile) error {
-			if p.Computed.EventCounts["Placement Viewed"] != 3 || p.Computed.EventCounts["Placement Clicked"] != 1 {
-				return fmt.Errorf("%s visitor: event_counts %v, want 3 Placement Viewed and 1 Placement Clicked", name, p.Computed.EventCounts)
+			c := p.Computed.EventCounts
+			if c["Placement Viewed"] != 3 || c["Placement Clicked"] != 1 || c["Placement Converted"] != 1 {
+				return fmt.Errorf("%s visitor: event_counts %v, want 3 Placement Viewed, 1 Placement Clicked and 1 Placement Converted", name, c)
 			}
 			return nil
 		})
+	}
+	var st struct {
+		Days []struct{ Impressions, Clicks, Conversions int }
+	}
+	s.adminGet(t, "/api/placements/exit_offer/stats?days=1", &st)
+	if len(st.Days) != 1 || st.Days[0].Impressions != 2 || st.Days[0].Clicks != 2 || st.Days[0].Conversions < 2 {
+		t.Errorf("exit_offer figures %+v, want 2 impressions, 2 clicks and at least 2 conversions", st.Days)
 	}
 }

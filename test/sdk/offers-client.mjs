@@ -68,6 +68,8 @@ try {
     await page.click('.tailor-exit .tailor-cta')
     out.clickStatus = (await clicked).status()
     out.exitAfterClick = await page.$$eval('.tailor-exit', (els) => els.length)
+    // The shop reports that the visitor used the offer (its code at checkout).
+    out.converted = await page.evaluate(() => window.TailorOffers.convert('exit_offer').then(() => true))
     // A second exit in the same session shows nothing.
     await page.mouse.move(640, 300, { steps: 3 })
     await page.mouse.move(640, -10, { steps: 3 })
