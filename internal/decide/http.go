@@ -2,6 +2,7 @@ package decide
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	_ "embed"
@@ -60,6 +61,16 @@ const (
 //go:embed assets/tailor-offers.js
 var snippetJS []byte
 
+// snippetGzip is snippetJS compressed once, for the browsers that take gzip
+// (all of them): a few KB less on every shop page.
+var snippetGzip = func() []byte {
+	var b bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
+	_, _ = zw.Write(snippetJS)
+	_ = zw.Close()
+	return b.Bytes()
+}()
+
 // Public returns the routes pages call: POST /v1/decide, POST
 // /v1/decide/events (and their CORS pre-flights) and GET /v1/snippet.js.
 func (h *HTTP) Public() http.Handler {
@@ -69,9 +80,16 @@ func (h *HTTP) Public() http.Handler {
 	mux.HandleFunc("OPTIONS /v1/decide", preflight)
 	mux.HandleFunc("OPTIONS /v1/decide/events", preflight)
 	mux.HandleFunc("GET /v1/snippet.js", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
-		w.Header().Set("Cache-Control", "public, max-age="+snippetMaxAge)
-		w.Header().Set("Access-Control-Allow-Origin", "*")
+		hd := w.Header()
+		hd.Set("Content-Type", "text/javascript; charset=utf-8")
+		hd.Set("Cache-Control", "public, max-age="+snippetMaxAge)
+		hd.Set("Access-Control-Allow-Origin", "*")
+		hd.Set("Vary", "Accept-Encoding")
+		if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			hd.Set("Content-Encoding", "gzip")
+			_, _ = w.Write(snippetGzip)
+			return
+		}
 		_, _ = w.Write(snippetJS)
 	})
 	mux.HandleFunc("/v1/decide", methodNotAllowed)

@@ -1,6 +1,8 @@
 package decide
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
@@ -217,4 +219,32 @@ func TestPlacementsAdminAPI(t *testing.T) {
 	if status != 200 || !strings.Contains(body, `"GBP"`) {
 		t.Errorf("geo: %d %s", status, body)
 	}
+}
+
+func TestSnippetServedPlainAndGzipped(t *testing.T) {
+	srv, _, _ := testHTTP(t)
+	req, _ := http.NewRequest("GET", srv.URL+"/v1/snippet.js", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	res, err := http.DefaultTransport.RoundTrip(req) // no transparent decompression
+	if err != nil {
+		t.Fatal(err)
+	}
+	zipped, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.Header.Get("Content-Encoding") != "gzip" || len(zipped) >= len(snippetJS) {
+		t.Fatalf("gzip answer: %v, %d bytes of %d", res.Header, len(zipped), len(snippetJS))
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(zipped))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _ := io.ReadAll(zr)
+	if !bytes.Equal(plain, snippetJS) {
+		t.Error("the gzip answer does not decompress to the snippet")
+	}
+	status, hdr, body := do(t, "GET", srv.URL+"/v1/snippet.js", "", map[string]string{"Accept-Encoding": "identity"})
+	if status != 200 || body != string(snippetJS) || !strings.HasPrefix(hdr.Get("Content-Type"), "text/javascript") || hdr.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("plain answer: %d %v", status, hdr)
+	}
+	t.Logf("snippet: %d bytes, %d gzipped", len(snippetJS), len(zipped))
 }

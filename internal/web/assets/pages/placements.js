@@ -33,7 +33,7 @@ export default function Page() {
         <thead><tr><th scope="col">Name</th><th scope="col" style="text-align:right">Variants</th><th scope="col" style="text-align:right">Rules</th>
           <th scope="col">Default</th><th scope="col">Products</th>
           <th scope="col" style="text-align:right">Impressions</th><th scope="col" style="text-align:right">Clicks</th>
-          <th scope="col" style="text-align:right">CTR</th><th scope="col">Clicks by day</th><th scope="col">Changed</th></tr></thead>
+          <th scope="col" style="text-align:right">CTR</th><th scope="col" style="text-align:right">Conversions</th><th scope="col">Clicks by day</th><th scope="col">Changed</th></tr></thead>
         <tbody>${list.map((p) => {
           const s = stats[p.id];
           return html`<tr key=${p.id} data-placement=${p.id}>
@@ -46,6 +46,7 @@ export default function Page() {
           <td style="text-align:right" class="impressions">${s ? fmtNum(s.totals.impressions) : '…'}</td>
           <td style="text-align:right" class="clicks">${s ? fmtNum(s.totals.clicks) : '…'}</td>
           <td style="text-align:right">${s ? ctr(s.totals) : ''}</td>
+          <td style="text-align:right" class="conversions">${s ? fmtNum(s.totals.conversions) : '…'}</td>
           <td>${s && html`<${Sparkline} values=${s.series[1].values} />`}</td>
           <td><time datetime=${p.updated} title=${fmtTime(p.updated)}>${fmtAgo(p.updated)}</time></td>
         </tr>`;
