@@ -173,7 +173,13 @@ func (e *Engine) Decide(ctx context.Context, req *Request, out *bytes.Buffer) er
 			}
 		}
 	}
-	if e.Profiles == nil || !e.Profiles.Read(key, read) {
+	found := e.Profiles != nil && e.Profiles.Read(key, read)
+	// A visitor who just logged in sends a userId the log may not have
+	// linked yet: the anonymousId still names their profile.
+	if !found && e.Profiles != nil && req.ProfileKey == "" && req.UserID != "" && req.AnonymousID != "" {
+		found = e.Profiles.Read("anonymous_id:"+req.AnonymousID, read)
+	}
+	if !found {
 		d.holds = d.holds[:0]
 		read("", nil)
 		d.known = false

@@ -78,7 +78,7 @@ func testEngine(t *testing.T) (*Engine, *fakeProfiles, *fakeRecs) {
 		t.Fatal(err)
 	}
 	profiles := &fakeProfiles{ids: map[string]string{
-		"user_id:buyer": "p_buyer", "user_id:big": "p_big", "user_id:whale": "p_whale", "anonymous_id:seen": "p_seen",
+		"user_id:buyer": "p_buyer", "anonymous_id:anon-buyer": "p_buyer", "user_id:big": "p_big", "user_id:whale": "p_whale", "anonymous_id:seen": "p_seen",
 		"user_id:expert": "p_expert", "user_id:rich": "p_rich"},
 		facts: map[string]*fakeFacts{
 			"p_buyer": {orders: 1, revenue: 80, events: 5}, "p_big": {orders: 4, revenue: 700}, "p_whale": {orders: 9, revenue: 5000},
@@ -120,6 +120,9 @@ func TestExitOfferByVisitorAndSpendTier(t *testing.T) {
 		{Request{UserID: "buyer"}, "ten"},
 		{Request{UserID: "big"}, "fifteen"},
 		{Request{UserID: "whale"}, "twenty"},
+		// A userId not linked yet: the anonymousId names the profile.
+		{Request{UserID: "just-logged-in", AnonymousID: "anon-buyer"}, "ten"},
+		{Request{UserID: "buyer", AnonymousID: "never-seen"}, "ten"},
 	}
 	for _, c := range cases {
 		c.who.Placements = []string{"exit"}
