@@ -132,6 +132,7 @@ func runServe(ctx context.Context, args []string) error {
 				fmt.Printf("tailor: %d demo templates and coupon pools saved (GET /api/templates)\n", n)
 			}
 			saveDemoJourneys(srv)
+			saveDemoPlacements(srv)
 		}
 		if loaded {
 			printDemoExample(ctx, os.Stdout, srv, url, *demoCustomers)

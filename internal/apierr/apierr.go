@@ -67,6 +67,11 @@ const (
 	JourneyNotFound Code = "journey_not_found" // no journey with that id
 	JourneyExists   Code = "journey_exists"    // creating a journey whose id is taken
 	JourneyState    Code = "journey_state"     // the journey's status does not allow the action
+	// Placements and the decision API (package decide).
+	InvalidPlacement  Code = "invalid_placement"   // a placement or the geo table is not valid; the answer names the field
+	PlacementNotFound Code = "placement_not_found" // no placement with that id
+	PlacementExists   Code = "placement_exists"    // creating a placement whose id is taken
+	BadToken          Code = "bad_token"           // a tracking token that is malformed or not signed by this server
 )
 
 // Experiments (package experiment).
@@ -129,6 +134,11 @@ var table = map[Code]row{
 	ExperimentNotFound: {http.StatusNotFound, "no such experiment"},
 	ExperimentExists:   {http.StatusConflict, "an experiment with this id exists"},
 	ExperimentState:    {http.StatusConflict, "the experiment's status does not allow this"},
+	// Placements.
+	InvalidPlacement:  {http.StatusBadRequest, "placement is not valid"},
+	PlacementNotFound: {http.StatusNotFound, "no such placement"},
+	PlacementExists:   {http.StatusConflict, "a placement with this id exists; PUT replaces it"},
+	BadToken:          {http.StatusBadRequest, "tracking token is not valid"},
 }
 
 // Status returns the HTTP status of code; an unknown code is internal.

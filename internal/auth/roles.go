@@ -72,6 +72,8 @@ var routeRoles = []rule{
 	{"", "/api/coupons", Editor, false},
 	{"", "/api/journeys", Editor, false},
 	{"", "/api/experiments", Editor, false},
+	{"", "/api/placements", Editor, false},
+	{"", "/api/decide", Editor, false},
 	{"", "/api", Admin, false},
 }
 

@@ -233,6 +233,8 @@ type Server struct {
 	Live  *live.Hub
 	// Messages, consent, coupons and signed links (messages.go).
 	messaging
+	// Placements and the decision API (decide.go).
+	decisions
 	// Delivery is the outbox (Delivery.Outbox, an outbox.Enqueuer for
 	// engines) and the delivery workers.
 	Delivery      delivery
@@ -351,6 +353,9 @@ func (s *Server) open(ctx context.Context) error {
 	if err := s.openJourneys(); err != nil {
 		return err
 	}
+	if err := s.openPlacementStats(); err != nil {
+		return err
+	}
 	from := s.Proc.Applied()
 	start := time.Now()
 	if err := s.Segments.Load(ctx, s.Log, from, func(n uint64) {
@@ -391,6 +396,9 @@ func (s *Server) open(ctx context.Context) error {
 		return fmt.Errorf("open delivery: %w", err)
 	}
 	s.wireMessaging()
+	if err := s.openDecide(); err != nil {
+		return err
+	}
 	return s.openDashboardData()
 }
 
@@ -464,6 +472,7 @@ func (s *Server) Handler() http.Handler {
 	api.Journeys = s.journeysHandler()
 	s.deliveryRoutes(mux, guard.Wrap)
 	s.experimentRoutes(mux, guard.Wrap)
+	s.decideRoutes(mux, guard.Wrap)
 	mux.Handle("/v1/", s.Ingest)
 	mux.Handle("/api/", api.Handler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))

@@ -39,6 +39,10 @@ const (
 	PrefixCapCounter   = "oc/" // deliver: <profile>\x00<channel>\x00<day:4> -> sends counted that UTC day
 	PrefixInbox        = "ib/" // deliver: <profile>\x00<inbox id> -> in-app message (JSON)
 	PrefixExperiment   = "ex/" // experiment: d/<id> -> definition (JSON), u/<id>\x00<profile> -> exposed unit (JSON)
+	// decide: p/<placement id> -> placement (JSON), geo -> geo table (JSON),
+	// secret -> token signing key, s/<placement id>\x00<day:4> -> counts that day,
+	// c/<profile id> -> the profile's last click on a placement
+	PrefixDecide = "dc/"
 )
 
 // Keyspace describes one prefix and its owner.
@@ -80,6 +84,7 @@ var Keyspaces = []Keyspace{
 	{PrefixCapCounter, "deliver"},
 	{PrefixInbox, "deliver"},
 	{PrefixExperiment, "experiment"},
+	{PrefixDecide, "decide"},
 }
 
 // Key returns prefix+suffix as a new byte slice.

@@ -44,6 +44,7 @@ var Pages = []string{
 	"/templates", "/templates/new", "/templates/{id}",
 	"/journeys", "/journeys/{id}",
 	"/experiments", "/experiments/{id}",
+	"/placements", "/placements/{id}",
 }
 
 // CSP is the Content-Security-Policy of every dashboard answer. Scripts come

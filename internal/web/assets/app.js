@@ -30,6 +30,8 @@ const routes = [
   ['/journeys/:id', 'journey', 'Journey'],
   ['/experiments', 'experiments', 'Experiments'],
   ['/experiments/:id', 'experiment', 'Experiment'],
+  ['/placements', 'placements', 'Placements'],
+  ['/placements/:id', 'placement', 'Placement'],
 ].map(([pattern, page, title]) => ({ parts: pattern.split('/').filter(Boolean), page, title }));
 
 // nav is the left menu; section says which routes light up each entry.
@@ -43,6 +45,7 @@ const nav = [
   { href: '/sources', label: 'Sources', section: 'sources' },
   { href: '/catalog', label: 'Catalog', section: 'catalog' },
   { href: '/templates', label: 'Templates', section: 'templates' },
+  { href: '/placements', label: 'Placements', section: 'placements' },
   { href: '/users', label: 'Users', section: 'users', admin: true },
 ];
 

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A small run builds its store, checks a probe answer, and reports four
+// runs (paced and saturated, do-nothing and decide) without errors.
+func TestBenchDecideReportsEveryRun(t *testing.T) {
+	var out bytes.Buffer
+	cfg := decideBenchConfig{Profiles: 300, Products: 50, Rate: 200, Duration: time.Second, Concurrency: 4, Bodies: 100, Recs: 10, DataDir: t.TempDir()}
+	if err := runDecideBench(context.Background(), cfg, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	rows := regexp.MustCompile(`(?m)^(do-nothing handler|POST /v1/decide).*\s(\d+)\s+\d+\s+[\d.]+$`).FindAllStringSubmatch(out.String(), -1)
+	if len(rows) != 4 {
+		t.Fatalf("want 4 result rows, got %d:\n%s", len(rows), out.String())
+	}
+	for _, r := range rows {
+		if r[2] != "0" {
+			t.Errorf("errors in %q", r[0])
+		}
+	}
+	if !strings.Contains(out.String(), "engine only") {
+		t.Errorf("no engine-only line:\n%s", out.String())
+	}
+}
+
+func TestBenchDecideRefusesBadFlags(t *testing.T) {
+	for _, args := range [][]string{{"--profiles", "0"}, {"--recs", "51"}, {"--duration", "10ms"}, {"--rate", "-1"}, {"extra"}} {
+		if err := benchDecide(context.Background(), args); !errors.Is(err, errUsage) {
+			t.Errorf("%v: %v, want a usage error", args, err)
+		}
+	}
+}
