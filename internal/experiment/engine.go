@@ -24,6 +24,11 @@ import (
 // variation_name are read too).
 const ExposureEvent = "Experiment Viewed"
 
+// PlacementExposure is the decision API's impression event: one that
+// carries experiment_id and experiment_variant exposes its profile too, so
+// a placement's experiment needs no second event per impression.
+const PlacementExposure = "Placement Viewed"
+
 // Errors callers branch on.
 var (
 	ErrNotFound   = errors.New("experiment not found")
@@ -171,7 +176,7 @@ func (e *Engine) Apply(ev *event.Event, r profile.Resolution) {
 		if s.def.Status != StatusRunning || r.Profile == "" || ev.Type != event.Track {
 			continue
 		}
-		if ev.Event == ExposureEvent {
+		if ev.Event == ExposureEvent || ev.Event == PlacementExposure && ev.Properties["experiment_id"] != nil {
 			s.expose(ev, r.Profile)
 			continue
 		}
@@ -189,6 +194,9 @@ func (s *expState) expose(ev *event.Event, prof string) {
 	}
 	if name == "" {
 		name = str(ev.Properties["variation_name"])
+	}
+	if name == "" {
+		name = str(ev.Properties["experiment_variant"]) // a placement's impression
 	}
 	vi := s.def.variantIndex(name)
 	if vi < 0 {

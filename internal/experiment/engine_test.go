@@ -100,6 +100,29 @@ func TestEngineCountsGoalsInsideTheWindowOnly(t *testing.T) {
 	}
 }
 
+func TestPlacementImpressionsExposeTheirExperiment(t *testing.T) {
+	e := New(Options{Now: func() time.Time { return t0.Add(time.Hour) }})
+	running(t, e, def("x", 0, Metric{ID: "purchase", Kind: MetricConversion, Event: "Order Completed"}))
+	seen := func(prof string, props map[string]any) {
+		e.Apply(track(PlacementExposure, t0, props), profile.Resolution{Profile: prof})
+	}
+	seen("p1", map[string]any{"placement_id": "hero", "experiment_id": "x", "experiment_variant": "a"})
+	seen("p2", map[string]any{"placement_id": "hero", "experiment_id": "x", "experiment_variant": "b"})
+	seen("p3", map[string]any{"placement_id": "hero"})                                                  // no experiment
+	seen("p4", map[string]any{"placement_id": "hero", "experiment_id": "y", "experiment_variant": "a"}) // another one
+	e.Apply(track("Order Completed", t0.Add(time.Minute), nil), profile.Resolution{Profile: "p2"})
+	r, err := e.Results("x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Variants[0].Units != 1 || r.Variants[1].Units != 1 {
+		t.Errorf("units %+v, want 1 and 1", r.Variants)
+	}
+	if got := [2]float64{r.Metrics[0].Variants[0].Total, r.Metrics[0].Variants[1].Total}; got != [2]float64{0, 1} {
+		t.Errorf("purchases %v, want [0 1]", got)
+	}
+}
+
 func TestEngineIgnoresExperimentsNotRunning(t *testing.T) {
 	e := New(Options{})
 	if _, err := e.Create(def("draft", 0)); err != nil {

@@ -57,6 +57,9 @@ func (s *Server) openDecide() error {
 	}
 	s.Decide = &decide.Engine{Placements: s.Placements, Profiles: profileFacts{s.Store}, Membership: s.Segments,
 		Recommender: newCatalogStandIn(s.Catalog), Signer: signer}
+	if s.Experiments != nil {
+		s.Decide.Assigner = s.Experiments
+	}
 	s.decideHTTP = &decide.HTTP{Engine: s.Decide, Stats: s.placementStats,
 		WriteKey: func(k string) bool { _, _, ok := s.Sources.Lookup(k); return ok },
 		Record:   s.Ingest.AppendInternal,
