@@ -136,6 +136,9 @@ type Engine struct {
 	evals           atomic.Uint64
 
 	hist history // sizes per day (history.go); guarded by its own mutex
+
+	// pred is the last prediction fit (predictions.go), nil before one.
+	pred *Predictions
 }
 
 // saved is one saved segment and its membership.
@@ -487,6 +490,7 @@ func (e *Engine) Prepare() error {
 	if err := e.loadOrdinals(db); err != nil {
 		return err
 	}
+	e.loadPredictions(db)
 	return e.loadHistory(db)
 }
 

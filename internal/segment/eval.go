@@ -495,6 +495,9 @@ func computeField(field string, a *aggregates, o int, now int64, m *Models) comp
 	if v, ok := modelField(field, a, o, now, m); ok {
 		return v
 	}
+	if v, ok := predictionField(field, a, o, m); ok {
+		return v
+	}
 	num := func(f float64) computedValue { return computedValue{num: f, present: true} }
 	tm := func(t uint32) computedValue {
 		if t == 0 {

@@ -178,6 +178,16 @@ func genComputed(rng *rand.Rand) *Rule {
 			return float64(rng.IntN(50000)) / 100
 		case "days_since_last_order", "days_since_last_seen":
 			return float64(pick(rng, genDayOffsets) + int64(rng.IntN(3)) - 1)
+		case FieldPAlive, FieldChurnRisk:
+			return float64(rng.IntN(11)) / 10
+		case FieldCLVPercentile:
+			return float64(rng.IntN(101))
+		case FieldPredictedCLV, FieldExpectedOrderValue:
+			return float64(rng.IntN(20000)) / 100
+		case FieldPredictedOrders:
+			return float64(rng.IntN(40)) / 10
+		case FieldNextOrderInDays:
+			return float64(rng.IntN(400))
 		}
 		return float64(rng.IntN(12))
 	}

@@ -182,6 +182,13 @@ type Models struct {
 	// micro-units, on that trailing spend.
 	Spenders int     `json:"spenders"`
 	Spend    []int64 `json:"spend_micros"`
+
+	// Predictions is the fit the prediction fields use (predictions.go),
+	// nil before the first; CLVPercentiles are the 99 percentile
+	// boundaries of predicted_clv over the customers at At, in
+	// micro-units, which clv_percentile ranks against.
+	Predictions    *Predictions `json:"predictions,omitempty"`
+	CLVPercentiles []int64      `json:"clv_percentiles_micros,omitempty"`
 }
 
 // options returns m's lifecycle thresholds; the defaults without a snapshot.
@@ -368,7 +375,8 @@ func modelBounded(field string) bool {
 	case FieldRFM, FieldRFMRecency, FieldRFMFrequency, FieldRFMMonetary, FieldSpendTier:
 		return true
 	}
-	return false
+	_, pred := predictionFields[field] // the fit, and the as-of instant
+	return pred
 }
 
 // Models returns the current snapshot of the models' boundaries; nil
@@ -386,10 +394,15 @@ func (e *Engine) Models() *Models {
 // API may call it on demand.
 func (e *Engine) RefreshModels(now time.Time) {
 	ix := e.ix
+	start := time.Now()
+	// The fit runs without the write lock: the applier keeps going.
+	p, snap := e.preparePredictions(now)
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	start := time.Now()
-	e.computeModels(now)
+	if p != nil {
+		e.pred = p
+	}
+	e.computeModelsWith(now, snap)
 	if e.loading {
 		return
 	}
@@ -411,8 +424,13 @@ func (e *Engine) RefreshModels(now time.Time) {
 
 // computeModels replaces the index's snapshot with one at now, keeping the
 // options. Caller holds ix.mu for writing.
-func (e *Engine) computeModels(now time.Time) {
+func (e *Engine) computeModels(now time.Time) { e.computeModelsWith(now, nil) }
+
+// computeModelsWith is computeModels with the customers' predictions
+// computed off the lock in snap (nil: compute them here).
+func (e *Engine) computeModelsWith(now time.Time, snap *predSnapshot) {
 	e.ix.models = computeModels(e.ix, now, e.opts.Models.WithDefaults())
+	e.ix.installPredictions(e.ix.models, e.pred, snap)
 }
 
 // ParseModelOptions reads lifecycle thresholds as the --lifecycle flag
@@ -508,7 +526,7 @@ func modelWhy(field string, a *aggregates, m *Models) string {
 		}
 		return fmt.Sprintf("first order %s, last order %s", when(a.firstOrderAt(0)), when(a.lastOrderAt(0)))
 	}
-	return ""
+	return predictionWhy(field, a, m)
 }
 
 // micros is bounds[i] in currency units, "none" when there is none.
