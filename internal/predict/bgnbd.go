@@ -98,14 +98,19 @@ func (m BGNBD) PAlive(c Customer) float64 {
 //	E[Y(t)] = (a+b+x−1)/(a−1) · [1 − ((α+T)/(α+T+t))^(r+x) ₂F₁(r+x, b+x; a+b+x−1; t/(α+T+t))]
 //	          / (1 + δ(x>0) · a/(b+x−1) · ((α+T)/(α+t_x))^(r+x))
 func (m BGNBD) ExpectedRepeat(c Customer, t float64) float64 {
+	return m.expectedAlive(c, t) * m.PAlive(c)
+}
+
+// expectedAlive is ExpectedRepeat without the P(alive) factor: the
+// expected purchases in t of a customer known to be alive.
+func (m BGNBD) expectedAlive(c Customer, t float64) float64 {
 	if t <= 0 {
 		return 0
 	}
 	r, al, a, b, x := m.R, m.Alpha, nudge(m.A), m.B, c.X
 	z := t / (al + c.T + t)
 	h := mathext.Hypergeo(r+x, b+x, a+b+x-1, z)
-	num := (a + b + x - 1) / (a - 1) * (1 - math.Pow((al+c.T)/(al+c.T+t), r+x)*h)
-	return num * m.PAlive(c)
+	return (a + b + x - 1) / (a - 1) * (1 - math.Pow((al+c.T)/(al+c.T+t), r+x)*h)
 }
 
 // ExpectedPopulation is the expected number of repeat purchases in the first

@@ -41,11 +41,11 @@ type Model struct {
 // "RFM and CLV", in discrete time). It is revenue, not margin.
 func (md Model) CLV(c Customer, o CLVOptions) float64 {
 	o = o.withDefaults()
-	v := md.GG.ExpectedValue(c.X, c.M)
+	v := md.GG.ExpectedValue(c.X, c.M) * md.BG.PAlive(c)
 	prev, sum := 0.0, 0.0
 	disc := 1.0
 	for k := 1; k <= o.Months; k++ {
-		cur := md.BG.ExpectedRepeat(c, float64(k)*WeeksPerMonth)
+		cur := md.BG.expectedAlive(c, float64(k)*WeeksPerMonth)
 		disc /= 1 + o.MonthlyDiscount
 		sum += (cur - prev) * disc
 		prev = cur
