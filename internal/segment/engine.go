@@ -138,7 +138,8 @@ type Engine struct {
 	hist history // sizes per day (history.go); guarded by its own mutex
 
 	// pred is the last prediction fit (predictions.go), nil before one.
-	pred *Predictions
+	pred   *Predictions
+	report reportCache // the predictions page's last report; its own mutex
 }
 
 // saved is one saved segment and its membership.

@@ -241,3 +241,57 @@ func TestPredictInputFollowsTheConventions(t *testing.T) {
 		})
 	}
 }
+
+// The report ranks customers and checks the model on the shop's own
+// recent orders.
+func TestPredictionReport(t *testing.T) {
+	c := &clock{t: t0}
+	e := NewEngine(Options{Now: c.now})
+	e.Begin()
+	if r := e.PredictionReport(); r.Fit != nil || r.Customers != 0 {
+		t.Fatalf("report before any order: %+v", r)
+	}
+	shop(e, rand.New(rand.NewPCG(5, 6)), 400)
+	if _, err := e.RefitPredictions(); err != nil {
+		t.Fatal(err)
+	}
+	r := e.PredictionReport()
+	if r.Fit == nil || r.Customers != 400 || len(r.Top) != reportList {
+		t.Fatalf("fit %v, %d customers, %d top", r.Fit, r.Customers, len(r.Top))
+	}
+	for i := 1; i < len(r.Top); i++ {
+		if r.Top[i].CLV > r.Top[i-1].CLV {
+			t.Errorf("top customers out of order at %d: %v after %v", i, r.Top[i].CLV, r.Top[i-1].CLV)
+		}
+	}
+	if got := fieldValue(t, e, r.Top[0].Profile, FieldPredictedCLV, t0); got != r.Top[0].CLV {
+		t.Errorf("top customer's CLV %v, its field says %v", r.Top[0].CLV, got)
+	}
+	for _, a := range r.AtRisk {
+		if 1-a.PAlive < 0.5 {
+			t.Errorf("at-risk customer %s has churn risk %v", a.Profile, 1-a.PAlive)
+		}
+	}
+	n := 0
+	for _, b := range r.CLV.Histogram {
+		n += b.Count
+	}
+	if n != 400 || r.ChurnBands[0]+r.ChurnBands[1]+r.ChurnBands[2]+r.ChurnBands[3] != 400 {
+		t.Errorf("histogram holds %d, churn bands %v; want 400 each", n, r.ChurnBands)
+	}
+	h := r.Holdout
+	if h == nil || h.Reason != "" {
+		t.Fatalf("holdout: %+v", h)
+	}
+	if len(h.Weeks) != len(h.Actual) || len(h.Weeks) != len(h.Predicted) || h.Actual[len(h.Actual)-1] < h.ActualHoldout {
+		t.Fatalf("holdout series: %d weeks, %d actual, %d predicted", len(h.Weeks), len(h.Actual), len(h.Predicted))
+	}
+	// The shop's histories are not BG/NBD's, but the forecast is of the right size.
+	if h.PredictedHold < h.ActualHoldout/3 || h.PredictedHold > h.ActualHoldout*3 {
+		t.Errorf("holdout: predicted %v repeat orders, actual %v", h.PredictedHold, h.ActualHoldout)
+	}
+	// Same snapshot, same report (cached).
+	if r2 := e.PredictionReport(); r2.Holdout != h {
+		t.Error("the report was recomputed for the same snapshot")
+	}
+}
