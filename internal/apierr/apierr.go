@@ -67,6 +67,8 @@ const (
 	JourneyNotFound Code = "journey_not_found" // no journey with that id
 	JourneyExists   Code = "journey_exists"    // creating a journey whose id is taken
 	JourneyState    Code = "journey_state"     // the journey's status does not allow the action
+	// Predictions (package segment, predictions.go).
+	NotEnoughData Code = "not_enough_data" // a prediction fit asked for on too few customers; the text says how many it needs
 )
 
 type row struct {
@@ -115,6 +117,7 @@ var table = map[Code]row{
 	JourneyNotFound:  {http.StatusNotFound, "no such journey"},
 	JourneyExists:    {http.StatusConflict, "a journey with this id exists; PUT makes a new version"},
 	JourneyState:     {http.StatusConflict, "the journey's status does not allow this"},
+	NotEnoughData:    {http.StatusConflict, "not enough customers with orders to fit the predictions"},
 }
 
 // Status returns the HTTP status of code; an unknown code is internal.
