@@ -462,6 +462,17 @@ func ParseModelOptions(s string) (ModelOptions, error) {
 
 // modelLoop refreshes the models every ModelRefreshInterval until ctx ends.
 func (e *Engine) modelLoop(ctx context.Context) {
+	// Without a saved fit, fit now rather than an interval from now, if
+	// there are customers enough (the saved fit is otherwise served, and
+	// refit at the first tick).
+	e.ix.mu.RLock()
+	missing := e.pred == nil
+	e.ix.mu.RUnlock()
+	if missing {
+		if now := e.opts.Now(); e.fitPossible(now) {
+			e.RefreshModels(now)
+		}
+	}
 	tick := time.NewTicker(ModelRefreshInterval)
 	defer tick.Stop()
 	for {

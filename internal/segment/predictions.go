@@ -490,3 +490,17 @@ func predictionWhy(field string, a *aggregates, m *Models) string {
 		p.BGNBD.R, p.BGNBD.Alpha, p.BGNBD.A, p.BGNBD.B, p.GammaGamma.P, p.GammaGamma.Q, p.GammaGamma.Gamma,
 		p.FittedAt.Format(time.RFC3339), p.Customers)
 }
+
+// fitPossible reports whether the customers at now are enough for a fit.
+func (e *Engine) fitPossible(now time.Time) bool {
+	e.ix.mu.RLock()
+	s := e.ix.snapshotInputs(now.Unix())
+	e.ix.mu.RUnlock()
+	rep := 0
+	for _, in := range s.in {
+		if in.orders > 1 && in.lastOrd > in.firstOrd {
+			rep++
+		}
+	}
+	return len(s.in) >= MinFitCustomers && rep >= MinFitRepeaters
+}

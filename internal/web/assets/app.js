@@ -28,6 +28,7 @@ const routes = [
   ['/templates/:id', 'template-edit', 'Template'],
   ['/journeys', 'journeys', 'Journeys'],
   ['/journeys/:id', 'journey', 'Journey'],
+  ['/predictions', 'predictions', 'Predictions'],
 ].map(([pattern, page, title]) => ({ parts: pattern.split('/').filter(Boolean), page, title }));
 
 // nav is the left menu; section says which routes light up each entry.
@@ -36,6 +37,7 @@ const nav = [
   { href: '/profiles', label: 'Profiles', section: 'profiles' },
   { href: '/segments', label: 'Segments', section: 'segments' },
   { href: '/journeys', label: 'Journeys', section: 'journeys' },
+  { href: '/predictions', label: 'Predictions', section: 'predictions' },
   { href: '/events', label: 'Live events', section: 'events' },
   { href: '/sources', label: 'Sources', section: 'sources' },
   { href: '/catalog', label: 'Catalog', section: 'catalog' },
