@@ -203,6 +203,9 @@ func (e *Engine) depsOf(r *Rule, d *deps, depth int) {
 			} else {
 				d.computed = true
 			}
+			if n.Computed == FieldBestSendHour {
+				d.traits = true // the timezone trait
+			}
 			// Time moves every computed field: the time-typed ones, days
 			// since, lifecycle and trailing spend, and any field when an
 			// event dated after now comes due.

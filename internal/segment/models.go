@@ -189,6 +189,10 @@ type Models struct {
 	// micro-units, which clv_percentile ranks against.
 	Predictions    *Predictions `json:"predictions,omitempty"`
 	CLVPercentiles []int64      `json:"clv_percentiles_micros,omitempty"`
+
+	// SendHours are every profile's engagement events at At by local hour:
+	// best_send_hour's fallback for profiles with too few of their own.
+	SendHours sendHours `json:"send_hours"`
 }
 
 // options returns m's lifecycle thresholds; the defaults without a snapshot.
@@ -268,6 +272,7 @@ func computeModels(ix *Index, now time.Time, opts ModelOptions) *Models {
 	m.Frequency = quantileBounds(frequency, rfmPercents)
 	m.Monetary = quantileBounds(monetary, rfmPercents)
 	m.Spend = quantileBounds(spend, spendPercents)
+	m.SendHours, _ = populationSendHours(ev, a)
 	return m
 }
 
@@ -375,8 +380,8 @@ func modelBounded(field string) bool {
 	case FieldRFM, FieldRFMRecency, FieldRFMFrequency, FieldRFMMonetary, FieldSpendTier:
 		return true
 	}
-	_, pred := predictionFields[field] // the fit, and the as-of instant
-	return pred
+	_, pred := predictionFields[field]        // the fit, and the as-of instant
+	return pred || field == FieldBestSendHour // the population's hours
 }
 
 // Models returns the current snapshot of the models' boundaries; nil

@@ -298,6 +298,12 @@ func refComputed(r *Rule, p *RefProfile, now int64, m *Models) bool {
 		}
 		return c.match(stage, now)
 	}
+	if r.Computed == FieldBestSendHour {
+		if h, ok := refBestSendHour(p, now, m); ok {
+			return c.match(h, now)
+		}
+		return c.match(nil, now)
+	}
 	if _, ok := predictionFields[r.Computed]; ok {
 		if !orderedAny {
 			return refPrediction(r.Computed, c, now, nil, 0, spend, 0, 0)
