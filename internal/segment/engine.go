@@ -140,6 +140,10 @@ type Engine struct {
 	// pred is the last prediction fit (predictions.go), nil before one.
 	pred   *Predictions
 	report reportCache // the predictions page's last report; its own mutex
+	// refreshMu serializes RefreshModels (the hourly loop, a refit asked
+	// for, the demo loader), so that a slower fit never installs an older
+	// snapshot over a newer one.
+	refreshMu sync.Mutex
 }
 
 // saved is one saved segment and its membership.

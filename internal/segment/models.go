@@ -398,6 +398,8 @@ func (e *Engine) Models() *Models {
 // The engine calls it at start and every ModelRefreshInterval; the admin
 // API may call it on demand.
 func (e *Engine) RefreshModels(now time.Time) {
+	e.refreshMu.Lock()
+	defer e.refreshMu.Unlock()
 	ix := e.ix
 	start := time.Now()
 	// The fit runs without the write lock: the applier keeps going.
