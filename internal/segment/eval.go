@@ -501,6 +501,9 @@ func computeField(field string, a *aggregates, o int, now int64, m *Models) comp
 	if v, ok := predictionField(field, a, o, m); ok {
 		return v
 	}
+	if field == FieldReplenishmentDue {
+		return replenishmentDue(a.ordersAt(o), a.firstOrderAt(o), a.lastOrderAt(o))
+	}
 	if field == FieldBestSendHour {
 		if a.hours == nil {
 			return computedValue{} // not filled: the caller did not ask

@@ -79,11 +79,29 @@ var predictionFields = map[string]fieldType{
 	FieldNextOrderDate:      typeTime,
 }
 
+// FieldReplenishmentDue is when the customer's own rhythm says the next
+// order is due: the last order + the mean gap between their orders,
+// (last − first) / (orders − 1) in whole seconds; absent with fewer than two
+// orders at different instants. Unlike the predictions it needs no fit.
+const FieldReplenishmentDue = "replenishment_due"
+
 func init() {
 	for f, t := range predictionFields {
 		computedFields[f] = t
 		orderFields[f] = true // only orders (and refreshes) change them
 	}
+	computedFields[FieldReplenishmentDue] = typeTime
+	orderFields[FieldReplenishmentDue] = true
+}
+
+// replenishmentDue is FieldReplenishmentDue of orders orders with first and
+// last order times (+1 encoded).
+func replenishmentDue(orders, firstOrder, lastOrder uint32) computedValue {
+	fo, lo := int64(firstOrder)-1, int64(lastOrder)-1
+	if orders < 2 || lo <= fo {
+		return computedValue{isTime: true}
+	}
+	return computedValue{secs: lo + (lo-fo)/int64(orders-1), present: true, isTime: true}
 }
 
 // The prediction settings.

@@ -82,6 +82,10 @@ func TestPredictionFieldsAreTheModelsOfTheProfilesOrders(t *testing.T) {
 	if got := fieldValue(t, e, "p1", FieldNextOrderDate, t0); got != due.UTC().Format(time.RFC3339) {
 		t.Errorf("next_order_date = %v, want %v", got, due.UTC().Format(time.RFC3339))
 	}
+	// Orders 70, 28 and 7 days ago: a mean gap of 31.5 days, due 24.5 days from now.
+	if got, want := fieldValue(t, e, "p1", FieldReplenishmentDue, t0), t0.Add(-7*oneDay+63*oneDay/2).UTC().Format(time.RFC3339); got != want {
+		t.Errorf("replenishment_due = %v, want %v", got, want)
+	}
 	if v := fieldValue(t, e, "p0", FieldPredictedCLV, t0); v != nil {
 		t.Errorf("predicted_clv of a profile without orders = %v, want absent", v)
 	}

@@ -298,6 +298,13 @@ func refComputed(r *Rule, p *RefProfile, now int64, m *Models) bool {
 		}
 		return c.match(stage, now)
 	}
+	if r.Computed == FieldReplenishmentDue {
+		// The mean gap between orders after the last one.
+		if orders < 2 || lastOrder <= firstOrder {
+			return c.op == NotExists
+		}
+		return c.matchTime(lastOrder+(lastOrder-firstOrder)/(orders-1), now)
+	}
 	if r.Computed == FieldBestSendHour {
 		if h, ok := refBestSendHour(p, now, m); ok {
 			return c.match(h, now)
