@@ -88,6 +88,9 @@ func evalCLV(w io.Writer, r io.Reader, name string, every int, clvOpt predict.CL
 	fmt.Fprintf(w, "CDNOW %s: %d customers, %d with a repeat purchase; %d repeat purchase days in weeks 1-39 (calibration), %d in weeks 40-78 (holdout)\n",
 		name, len(sum), repeaters, x, hold)
 	fmt.Fprintln(w, "conventions: purchases on one day merged, weeks = days/7, calibration to 1997-09-30, Gamma-Gamma on repeat customers' mean repeat value")
+	if len(sum) != 2357 {
+		fmt.Fprintln(w, "note: the published figures below are those of the 1/10 sample (2,357 customers), not of this file")
+	}
 
 	start := time.Now()
 	bg, res, err := predict.FitBGNBD(cs, predict.FitOptions{})
