@@ -272,7 +272,7 @@ func computeModels(ix *Index, now time.Time, opts ModelOptions) *Models {
 	m.Frequency = quantileBounds(frequency, rfmPercents)
 	m.Monetary = quantileBounds(monetary, rfmPercents)
 	m.Spend = quantileBounds(spend, spendPercents)
-	m.SendHours, _ = populationSendHours(ev, a)
+	m.SendHours = populationSendHours(ix, at)
 	return m
 }
 

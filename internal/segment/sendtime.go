@@ -17,8 +17,9 @@ import (
 //     c[h−1] + 2·c[h] + c[h+1] (hours wrap around midnight; the smoothing
 //     keeps one stray event from deciding) wins, the earliest on a tie.
 //   - Otherwise the population's hour: the same choice over every
-//     profile's counts added up, in the models snapshot (Models.SendHours,
-//     at its instant); absent without a snapshot or any engagement there.
+//     profile's counts added up (an even sample of them beyond a million
+//     events), in the models snapshot (Models.SendHours, at its instant);
+//     absent without a snapshot or any engagement there.
 //
 // It changes with the profile's engagement events and time zone, and with
 // the snapshot; a future-dated event counts when its time comes.
@@ -165,18 +166,41 @@ func bestSendHour(h *sendHours, m *Models) computedValue {
 	return computedValue{}
 }
 
-// populationSendHours adds up every surviving profile's counts at the
-// evaluation's instant.
-func populationSendHours(ev *evaluation, a *aggregates) (sendHours, int) {
-	ev.sendHoursNow(a)
-	var pop sendHours
-	for it := ev.ix.alive.Iterator(); it.HasNext(); {
-		o := it.Next()
-		for h, c := range a.hours[o] {
-			pop[h] += c
+// populationSample bounds the engagement events a snapshot reads for the
+// population's hours: the refresh holds the write lock, and page views can
+// number in the hundreds of millions.
+const populationSample = 1 << 20
+
+// populationSendHours counts the engagement events at or before now by
+// their profile's local hour: all of them up to populationSample, else an
+// even sample of each stream (every k-th row), which is as good for finding
+// the busiest hour. Caller holds ix.mu.
+func populationSendHours(ix *Index, now int64) sendHours {
+	total := 0
+	for key, s := range ix.streams {
+		if sendTimeEvents[key] {
+			total += s.n
 		}
 	}
-	return pop, pop.best()
+	step := max(1, total/populationSample)
+	var pop sendHours
+	for key, s := range ix.streams {
+		if !sendTimeEvents[key] {
+			continue
+		}
+		for row := 0; row < s.n; row += step {
+			ts := int64(s.ts.get(row))
+			if ts > now {
+				continue
+			}
+			o := ix.canon[s.ord.get(row)]
+			if !ix.alive.Contains(o) {
+				continue
+			}
+			pop[localHour(ts, location(ix.timezoneOf(int(o))))]++
+		}
+	}
+	return pop
 }
 
 // refBestSendHour is the reference's best_send_hour: see the file comment.
