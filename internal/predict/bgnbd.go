@@ -38,7 +38,10 @@ func (c Customer) Validate() error {
 // BGNBD are the BG/NBD parameters: purchase rates λ ~ Gamma(r, α) across
 // customers, and dropout probabilities after each purchase p ~ Beta(a, b).
 type BGNBD struct {
-	R, Alpha, A, B float64
+	R     float64 `json:"r"`
+	Alpha float64 `json:"alpha"`
+	A     float64 `json:"a"`
+	B     float64 `json:"b"`
 }
 
 // Valid reports whether all parameters are finite and positive.

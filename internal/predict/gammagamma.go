@@ -13,7 +13,9 @@ import (
 // customer's transaction values are Gamma(p, ν) around their mean p/ν, and
 // ν ~ Gamma(q, γ) across customers.
 type GammaGamma struct {
-	P, Q, Gamma float64
+	P     float64 `json:"p"`
+	Q     float64 `json:"q"`
+	Gamma float64 `json:"gamma"`
 }
 
 // Valid reports whether the parameters are finite and positive and q > 1 (a

@@ -154,12 +154,12 @@ function Params({ fit, s }) {
     <div class="table-wrap"><table id="pred-params">
       <thead><tr><th scope="col">Parameter</th><th scope="col" style="text-align:right">Value</th><th scope="col">Meaning</th></tr></thead>
       <tbody>
-        <tr><td>BG/NBD r, α</td><td style="text-align:right" data-param="r">${fmtNum(bg.R)}, ${fmtNum(bg.Alpha)}</td>
-          <td>order rates vary across customers as Gamma(r, α): ${fmtNum(bg.R / bg.Alpha)} orders a week on average</td></tr>
-        <tr><td>BG/NBD a, b</td><td style="text-align:right" data-param="a">${fmtNum(bg.A)}, ${fmtNum(bg.B)}</td>
-          <td>after each order a customer stops with probability p ~ Beta(a, b): ${pct(bg.A / (bg.A + bg.B))} on average</td></tr>
-        <tr><td>Gamma-Gamma p, q, γ</td><td style="text-align:right">${fmtNum(gg.P)}, ${fmtNum(gg.Q)}, ${fmtNum(gg.Gamma)}</td>
-          <td>order values: ${fmtNum((gg.P * gg.Gamma) / (gg.Q - 1))} on average across customers</td></tr>
+        <tr><td>BG/NBD r, α</td><td style="text-align:right" data-param="r">${fmtNum(bg.r)}, ${fmtNum(bg.alpha)}</td>
+          <td>order rates vary across customers as Gamma(r, α): ${fmtNum(bg.r / bg.alpha)} orders a week on average</td></tr>
+        <tr><td>BG/NBD a, b</td><td style="text-align:right" data-param="a">${fmtNum(bg.a)}, ${fmtNum(bg.b)}</td>
+          <td>after each order a customer stops with probability p ~ Beta(a, b): ${pct(bg.a / (bg.a + bg.b))} on average</td></tr>
+        <tr><td>Gamma-Gamma p, q, γ</td><td style="text-align:right">${fmtNum(gg.p)}, ${fmtNum(gg.q)}, ${fmtNum(gg.gamma)}</td>
+          <td>order values: ${fmtNum((gg.p * gg.gamma) / (gg.q - 1))} on average across customers</td></tr>
         <tr><td>Log-likelihood</td><td style="text-align:right">${fmtNum(fit.log_likelihood)}</td><td>of the BG/NBD fit</td></tr>
       </tbody></table></div>
   </section>`;
