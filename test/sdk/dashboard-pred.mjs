@@ -69,6 +69,8 @@ try {
   } else {
     step('no holdout check', { reason: rep.holdout?.reason })
   }
+  const shownR = num((await page.locator('#pred-params [data-param="r"]').textContent()).split(',')[0])
+  check(Math.abs(shownR - rep.fit.bgnbd.r) < 0.01, `BG/NBD r ${shownR} on the page, ${rep.fit.bgnbd.r} in the API`)
   step('predictions page matches the API', { customers: rep.customers, top_clv: rep.top[0].predicted_clv, at_risk: rep.at_risk.length })
   await shot(page, 'pred-predictions')
 
