@@ -216,7 +216,14 @@ func predictionField(field string, a *aggregates, o int, m *Models) (v computedV
 		return v, true
 	}
 	p := m.Predictions
-	num := func(f float64) computedValue { return computedValue{num: f, present: true} }
+	// A degenerate fit can overflow a figure: absent, not NaN (which no
+	// answer could carry as JSON).
+	num := func(f float64) computedValue {
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return computedValue{}
+		}
+		return computedValue{num: f, present: true}
+	}
 	cached := func() (clv, orders float64) {
 		if a.live != nil && a.live.pred.models == m {
 			return a.live.pred.get(o)
@@ -229,10 +236,10 @@ func predictionField(field string, a *aggregates, o int, m *Models) (v computedV
 		clv, _ := cached()
 		return num(clv), true
 	case FieldCLVPercentile:
-		if len(m.CLVPercentiles) == 0 {
+		clv, _ := cached()
+		if len(m.CLVPercentiles) == 0 || !finite(clv) {
 			return v, true
 		}
-		clv, _ := cached()
 		return num(float64(clvPercentile(m.CLVPercentiles, clv))), true
 	case FieldPredictedOrders:
 		_, orders := cached()
@@ -339,9 +346,11 @@ func (s *predSnapshot) compute(p *Predictions) {
 		})
 	}
 	wg.Wait()
-	keys := make([]int64, len(s.clv))
-	for i, v := range s.clv {
-		keys[i] = clvMicros(v)
+	keys := make([]int64, 0, len(s.clv))
+	for _, v := range s.clv {
+		if finite(v) {
+			keys = append(keys, clvMicros(v))
+		}
 	}
 	slices.Sort(keys)
 	s.bounds = quantileBounds(keys, clvPercents)

@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -297,5 +298,35 @@ func TestPredictionReport(t *testing.T) {
 	// Same snapshot, same report (cached).
 	if r2 := e.PredictionReport(); r2.Holdout != h {
 		t.Error("the report was recomputed for the same snapshot")
+	}
+}
+
+// Fits at the edge of the parameter space (what the optimizer returns when
+// nobody drops out, or spend does not vary) still give answers JSON can
+// carry: a figure that overflows is absent, never NaN.
+func TestDegenerateFitsGiveFiniteOrAbsentFigures(t *testing.T) {
+	for _, p := range []*Predictions{
+		{BGNBD: predict.BGNBD{R: 0.53, Alpha: 1.58, A: 5.1e6, B: 3.07e7}, GammaGamma: predict.GammaGamma{P: 0.435, Q: 2.3e7, Gamma: 2.9e9}},
+		{BGNBD: predict.BGNBD{R: 3.33, Alpha: 42.8, A: 8.3e-7, B: 60821}, GammaGamma: predict.GammaGamma{P: 4e7, Q: 5.97, Gamma: 2.3e-6}},
+		{BGNBD: predict.BGNBD{R: 1e-12, Alpha: 1e12, A: 1e-12, B: 1e12}, GammaGamma: predict.GammaGamma{P: 1e-12, Q: 1 + 1e-12, Gamma: 1e12}},
+	} {
+		c := &clock{t: t0}
+		e := NewEngine(Options{Now: c.now})
+		e.Begin()
+		shop(e, rand.New(rand.NewPCG(7, 8)), 30)
+		e.pred = p
+		e.RefreshModels(t0)
+		for i := range 30 {
+			v, err := e.ProfileView(fmt.Sprintf("c%03d", i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := json.Marshal(v); err != nil {
+				t.Fatalf("fit %+v: profile view %v: %v", p, v.Computed, err)
+			}
+		}
+		if _, err := json.Marshal(e.PredictionReport()); err != nil {
+			t.Fatalf("fit %+v: report: %v", p, err)
+		}
 	}
 }

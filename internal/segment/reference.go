@@ -352,27 +352,33 @@ func refPrediction(field string, c *comparison, now int64, m *Models, orders int
 	in.M = math.Max(float64(spend.Int64())/1e6/float64(orders), 0)
 	md := predict.Model{BG: m.Predictions.BGNBD, GG: m.Predictions.GammaGamma}
 	clv := md.CLV(in, predict.CLVOptions{Months: 12, MonthlyDiscount: 0.01})
+	number := func(v float64) bool { // a figure that overflowed is absent
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return c.match(nil, now)
+		}
+		return c.match(v, now)
+	}
 	switch field {
 	case FieldPAlive:
-		return c.match(md.BG.PAlive(in), now)
+		return number(md.BG.PAlive(in))
 	case FieldChurnRisk:
-		return c.match(1-md.BG.PAlive(in), now)
+		return number(1 - md.BG.PAlive(in))
 	case FieldPredictedOrders:
-		return c.match(md.BG.ExpectedRepeat(in, 90.0/7), now)
+		return number(md.BG.ExpectedRepeat(in, 90.0/7))
 	case FieldExpectedOrderValue:
-		return c.match(md.GG.ExpectedValue(in.X, in.M), now)
+		return number(md.GG.ExpectedValue(in.X, in.M))
 	case FieldPredictedCLV:
-		return c.match(clv, now)
+		return number(clv)
 	case FieldNextOrderInDays:
-		return c.match(md.BG.NextOrderIn(in)*7, now)
+		return number(md.BG.NextOrderIn(in) * 7)
 	case FieldNextOrderDate:
 		secs := md.BG.NextOrderIn(in) * (7 * 86400)
-		if secs > float64(MaxWindow/time.Second) {
+		if !(secs >= 0) || secs > float64(MaxWindow/time.Second) {
 			return c.op == NotExists
 		}
 		return c.matchTime(asOf+int64(secs), now)
 	case FieldCLVPercentile:
-		if len(m.CLVPercentiles) == 0 {
+		if len(m.CLVPercentiles) == 0 || math.IsNaN(clv) || math.IsInf(clv, 0) {
 			return c.match(nil, now)
 		}
 		micros := int64(math.Round(clv * 1e6))
