@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"testing"
@@ -52,6 +53,17 @@ func TestPredictionsAPIFitsServesAndSurvivesARestart(t *testing.T) {
 	comp, _ := view["computed"].(map[string]any)
 	if code != 200 || comp["predicted_clv"] == nil || comp["p_alive"] == nil || comp["next_order_date"] == nil {
 		t.Fatalf("profile view: %d %v", code, view)
+	}
+	// Templates read the same fields.
+	req, _ := http.NewRequest("POST", n.url+"/api/templates/preview", strings.NewReader(
+		`{"template":{"channel":"sms","body":"clv={{ profile.computed.predicted_clv | round: 2 }} pct={{ profile.computed.clv_percentile }}"},"profile":"user_id:u79"}`))
+	req.Header.Set("Authorization", "Bearer tok")
+	code, pv := n.do(req)
+	var clv, pct float64
+	body, _ := pv["body"].(string)
+	if _, err := fmt.Sscanf(body, "clv=%g pct=%g", &clv, &pct); code != 200 || err != nil ||
+		math.Abs(clv-comp["predicted_clv"].(float64)) > 0.005 || pct != comp["clv_percentile"] {
+		t.Errorf("template preview: %d %v; the profile's fields: clv %v, percentile %v", code, pv, comp["predicted_clv"], comp["clv_percentile"])
 	}
 	n.stop()
 	n2 := startNode(t, dir)
