@@ -164,6 +164,20 @@ func TestRefreshFitsPersistsAndRanksByCLV(t *testing.T) {
 	if got := e2.Predictions(); got == nil || got.BGNBD != p.BGNBD || got.GammaGamma != p.GammaGamma || !got.FittedAt.Equal(p.FittedAt) {
 		t.Errorf("after a restart the fit is %+v, want the saved %+v", got, p)
 	}
+	// A saved fit that cannot be read is dropped, not a reason not to start.
+	for _, bad := range []string{`{"bgnbd":`, `{"bgnbd":{"r":-1,"alpha":1,"a":1,"b":1},"gamma_gamma":{"p":1,"q":2,"gamma":1}}`} {
+		if err := db.Set(predictionKey, []byte(bad), pebble.Sync); err != nil {
+			t.Fatal(err)
+		}
+		e3 := NewEngine(Options{DB: db, Now: c.now})
+		if err := e3.Prepare(); err != nil {
+			t.Fatal(err)
+		}
+		e3.Begin()
+		if got := e3.Predictions(); got != nil {
+			t.Errorf("saved fit %s: loaded as %+v", bad, got)
+		}
+	}
 }
 
 // Orders applied while a refresh fits land in the cache: afterwards every
