@@ -83,9 +83,14 @@ try {
   check(Math.abs(shownCLV - view.computed.predicted_clv) < 0.01, `profile CLV ${shownCLV} on the page, ${view.computed.predicted_clv} in the API`)
   const pct = (await page.locator('dd[data-field="clv_percentile"]').textContent()).trim()
   check(Number(pct) === view.computed.clv_percentile && Number(pct) >= 90, `CLV percentile ${pct}, API ${view.computed.clv_percentile}`)
+  if (view.computed.best_send_hour !== undefined) {
+    const hour = num((await page.locator('dd[data-field="best_send_hour"]').textContent()).split(':')[0])
+    check(hour === view.computed.best_send_hour, `best send hour ${hour} on the page, ${view.computed.best_send_hour} in the API`)
+  }
   const meaning = await page.getByTestId('pred-meaning').textContent()
   check(/12 months/.test(meaning) && /90 days/.test(meaning), `"what this means" reads: ${meaning}`)
-  step('profile card matches the fields', { profile: top.profile, clv: view.computed.predicted_clv, p_alive: view.computed.p_alive })
+  step('profile card matches the fields', { profile: top.profile, clv: view.computed.predicted_clv, p_alive: view.computed.p_alive,
+    best_send_hour: view.computed.best_send_hour, replenishment_due: view.computed.replenishment_due })
   await shot(page, 'pred-profile')
 
   // "Predicted CLV in the top 10 %" as a segment rule: its preview holds the top customer.

@@ -5,7 +5,7 @@ import { html, fmtNum, fmtTime } from '../lib.js';
 
 /** predictionFields are the computed fields this card shows. */
 export const predictionFields = ['predicted_clv', 'clv_percentile', 'predicted_orders', 'p_alive', 'churn_risk',
-  'expected_order_value', 'next_order_in_days', 'next_order_date'];
+  'expected_order_value', 'next_order_in_days', 'next_order_date', 'replenishment_due', 'best_send_hour'];
 
 const pct = (v) => `${Math.round(v * 100)} %`;
 
@@ -30,8 +30,15 @@ export function meaning(m) {
 /** PredictionsCard shows m's predictions (view.computed), or why there are none. */
 export function PredictionsCard({ m }) {
   const has = m && m.p_alive !== undefined;
+  const hour = m && m.best_send_hour !== undefined;
   return html`<section class="card" aria-labelledby="pred-title" data-testid="profile-predictions">
     <h2 id="pred-title">Predictions</h2>
+    ${(hour || (m && m.replenishment_due)) && html`<dl class="kv">
+      ${hour && html`<dt>Best time to send</dt><dd data-field="best_send_hour">${String(m.best_send_hour).padStart(2, '0')}:00
+        <span class="muted small">their time, from when they open, click and visit</span></dd>`}
+      ${m && m.replenishment_due && html`<dt>Due to reorder</dt><dd data-field="replenishment_due">${fmtTime(m.replenishment_due).slice(0, 10)}
+        <span class="muted small">at their usual gap between orders</span></dd>`}
+    </dl>`}
     ${!has ? html`<p class="muted">No predictions: they need an order from this customer and a fit of the models
       (at least 50 customers, 10 with a second order; see <a href="/predictions">Predictions</a>).</p>`
     : html`<dl class="kv">
