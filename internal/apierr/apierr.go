@@ -80,6 +80,8 @@ const (
 	ExperimentNotFound Code = "experiment_not_found" // no experiment with that id
 	ExperimentExists   Code = "experiment_exists"    // creating an experiment whose id is taken
 	ExperimentState    Code = "experiment_state"     // the experiment's status does not allow the action
+	// Predictions (package segment, predictions.go).
+	NotEnoughData Code = "not_enough_data" // a prediction fit asked for on too few customers; the text says how many it needs
 )
 
 type row struct {
@@ -139,6 +141,7 @@ var table = map[Code]row{
 	PlacementNotFound: {http.StatusNotFound, "no such placement"},
 	PlacementExists:   {http.StatusConflict, "a placement with this id exists; PUT replaces it"},
 	BadToken:          {http.StatusBadRequest, "tracking token is not valid"},
+	NotEnoughData:     {http.StatusConflict, "not enough customers with orders to fit the predictions"},
 }
 
 // Status returns the HTTP status of code; an unknown code is internal.

@@ -133,6 +133,9 @@ func (sg *single) figure(field string) any {
 	if field == FieldSpendTier {
 		sg.trailingNow(a)
 	}
+	if field == FieldBestSendHour {
+		sg.sendHoursNow(a)
+	}
 	return computeField(field, a, 0, sg.now, sg.ix.models).figure()
 }
 

@@ -136,6 +136,14 @@ type Engine struct {
 	evals           atomic.Uint64
 
 	hist history // sizes per day (history.go); guarded by its own mutex
+
+	// pred is the last prediction fit (predictions.go), nil before one.
+	pred   *Predictions
+	report reportCache // the predictions page's last report; its own mutex
+	// refreshMu serializes RefreshModels (the hourly loop, a refit asked
+	// for, the demo loader), so that a slower fit never installs an older
+	// snapshot over a newer one.
+	refreshMu sync.Mutex
 }
 
 // saved is one saved segment and its membership.
@@ -198,6 +206,9 @@ func (e *Engine) depsOf(r *Rule, d *deps, depth int) {
 				d.orders = true
 			} else {
 				d.computed = true
+			}
+			if n.Computed == FieldBestSendHour {
+				d.traits = true // the timezone trait
 			}
 			// Time moves every computed field: the time-typed ones, days
 			// since, lifecycle and trailing spend, and any field when an
@@ -487,6 +498,7 @@ func (e *Engine) Prepare() error {
 	if err := e.loadOrdinals(db); err != nil {
 		return err
 	}
+	e.loadPredictions(db)
 	return e.loadHistory(db)
 }
 

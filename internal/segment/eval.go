@@ -390,6 +390,9 @@ type aggregates struct {
 	// until a rule asks for spend_tier (trailingNow).
 	trail     []int64
 	trailNext []int64
+	// hours are the engagement counts by local hour (sendtime.go); nil
+	// until a rule asks for best_send_hour (sendHoursNow).
+	hours []sendHours
 }
 
 // addTrailing folds one Order Completed row (time ts, revenue rev) of
@@ -492,6 +495,18 @@ func computeField(field string, a *aggregates, o int, now int64, m *Models) comp
 	if v, ok := modelField(field, a, o, now, m); ok {
 		return v
 	}
+	if v, ok := predictionField(field, a, o, m); ok {
+		return v
+	}
+	if field == FieldReplenishmentDue {
+		return replenishmentDue(a.ordersAt(o), a.firstOrderAt(o), a.lastOrderAt(o))
+	}
+	if field == FieldBestSendHour {
+		if a.hours == nil {
+			return computedValue{} // not filled: the caller did not ask
+		}
+		return bestSendHour(&a.hours[o], m)
+	}
 	num := func(f float64) computedValue { return computedValue{num: f, present: true} }
 	tm := func(t uint32) computedValue {
 		if t == 0 {
@@ -563,6 +578,9 @@ func (ev *evaluation) computed(r *Rule, path string) (*roaring.Bitmap, error) {
 	a := ev.aggregatesNow()
 	if r.Computed == FieldSpendTier {
 		ev.trailingNow(a)
+	}
+	if r.Computed == FieldBestSendHour {
+		ev.sendHoursNow(a)
 	}
 	ev.aggMu.Unlock()
 	m := ev.ix.models

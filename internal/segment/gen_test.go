@@ -178,6 +178,18 @@ func genComputed(rng *rand.Rand) *Rule {
 			return float64(rng.IntN(50000)) / 100
 		case "days_since_last_order", "days_since_last_seen":
 			return float64(pick(rng, genDayOffsets) + int64(rng.IntN(3)) - 1)
+		case FieldPAlive, FieldChurnRisk:
+			return float64(rng.IntN(11)) / 10
+		case FieldCLVPercentile:
+			return float64(rng.IntN(101))
+		case FieldPredictedCLV, FieldExpectedOrderValue:
+			return float64(rng.IntN(20000)) / 100
+		case FieldPredictedOrders:
+			return float64(rng.IntN(40)) / 10
+		case FieldNextOrderInDays:
+			return float64(rng.IntN(400))
+		case FieldBestSendHour:
+			return float64(rng.IntN(26) - 1)
 		}
 		return float64(rng.IntN(12))
 	}
@@ -433,6 +445,9 @@ func genProfile(rng *rand.Rand, id string, now int64) *RefProfile {
 		return float64(10 + rng.IntN(71))
 	})
 	maybe("vip", func() any { return rng.IntN(2) == 0 })
+	maybe("timezone", func() any {
+		return pick(rng, []any{"Europe/Paris", "Asia/Tokyo", "America/New_York", "Not/AZone", 3.0})
+	})
 	maybe("tags", func() any {
 		tags := []any{}
 		for _, t := range genTags {

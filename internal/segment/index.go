@@ -77,6 +77,9 @@ type Index struct {
 	// models is the current snapshot of the models' boundaries (nil before
 	// the first): every evaluator reads this one, so they agree.
 	models *Models
+	// pred caches the costly prediction fields per ordinal for models
+	// (predictions.go).
+	pred predCache
 }
 
 // MaxTraitColumns bounds the trait keys the index keeps columns for. Trait
@@ -171,6 +174,7 @@ func (ix *Index) merge(into, from uint32) {
 	ix.events.set(int(from), 0)
 	ix.orders.set(int(from), 0)
 	ix.spend.set(int(from), 0)
+	ix.updatePrediction(int(into))
 	for _, c := range ix.traits {
 		c.vals.set(int(from), 0)
 	}
@@ -181,6 +185,7 @@ func (ix *Index) merge(into, from uint32) {
 func (ix *Index) resetStreams() {
 	ix.streams, ix.streamOrd, ix.streamErr, ix.maxTs = make(map[string]*stream), nil, false, 0
 	ix.events, ix.orders, ix.spend, ix.first, ix.last, ix.firstOrder, ix.lastOrder = idvec{}, idvec{}, vec64{}, vec32{}, vec32{}, vec32{}, vec32{}
+	ix.pred = predCache{}
 }
 
 // minTime lowers v[o] to t (both +1 encoded, 0 = none).
@@ -231,6 +236,7 @@ func (ix *Index) add(ord uint32, e *event.Event, key string) {
 		ix.spend.set(o, ix.spend.get(o)+event.OrderRevenue(e.Properties))
 		minTime(&ix.firstOrder, ord, ts+1)
 		maxTime(&ix.lastOrder, ord, ts+1)
+		ix.updatePrediction(o)
 	}
 }
 

@@ -182,6 +182,17 @@ type Models struct {
 	// micro-units, on that trailing spend.
 	Spenders int     `json:"spenders"`
 	Spend    []int64 `json:"spend_micros"`
+
+	// Predictions is the fit the prediction fields use (predictions.go),
+	// nil before the first; CLVPercentiles are the 99 percentile
+	// boundaries of predicted_clv over the customers at At, in
+	// micro-units, which clv_percentile ranks against.
+	Predictions    *Predictions `json:"predictions,omitempty"`
+	CLVPercentiles []int64      `json:"clv_percentiles_micros,omitempty"`
+
+	// SendHours are every profile's engagement events at At by local hour:
+	// best_send_hour's fallback for profiles with too few of their own.
+	SendHours sendHours `json:"send_hours"`
 }
 
 // options returns m's lifecycle thresholds; the defaults without a snapshot.
@@ -261,6 +272,7 @@ func computeModels(ix *Index, now time.Time, opts ModelOptions) *Models {
 	m.Frequency = quantileBounds(frequency, rfmPercents)
 	m.Monetary = quantileBounds(monetary, rfmPercents)
 	m.Spend = quantileBounds(spend, spendPercents)
+	m.SendHours = populationSendHours(ix, at)
 	return m
 }
 
@@ -368,7 +380,8 @@ func modelBounded(field string) bool {
 	case FieldRFM, FieldRFMRecency, FieldRFMFrequency, FieldRFMMonetary, FieldSpendTier:
 		return true
 	}
-	return false
+	_, pred := predictionFields[field]        // the fit, and the as-of instant
+	return pred || field == FieldBestSendHour // the population's hours
 }
 
 // Models returns the current snapshot of the models' boundaries; nil
@@ -385,11 +398,18 @@ func (e *Engine) Models() *Models {
 // The engine calls it at start and every ModelRefreshInterval; the admin
 // API may call it on demand.
 func (e *Engine) RefreshModels(now time.Time) {
+	e.refreshMu.Lock()
+	defer e.refreshMu.Unlock()
 	ix := e.ix
+	start := time.Now()
+	// The fit runs without the write lock: the applier keeps going.
+	p, snap := e.preparePredictions(now)
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	start := time.Now()
-	e.computeModels(now)
+	if p != nil {
+		e.pred = p
+	}
+	e.computeModelsWith(now, snap)
 	if e.loading {
 		return
 	}
@@ -411,8 +431,13 @@ func (e *Engine) RefreshModels(now time.Time) {
 
 // computeModels replaces the index's snapshot with one at now, keeping the
 // options. Caller holds ix.mu for writing.
-func (e *Engine) computeModels(now time.Time) {
+func (e *Engine) computeModels(now time.Time) { e.computeModelsWith(now, nil) }
+
+// computeModelsWith is computeModels with the customers' predictions
+// computed off the lock in snap (nil: compute them here).
+func (e *Engine) computeModelsWith(now time.Time, snap *predSnapshot) {
 	e.ix.models = computeModels(e.ix, now, e.opts.Models.WithDefaults())
+	e.ix.installPredictions(e.ix.models, e.pred, snap)
 }
 
 // ParseModelOptions reads lifecycle thresholds as the --lifecycle flag
@@ -444,6 +469,17 @@ func ParseModelOptions(s string) (ModelOptions, error) {
 
 // modelLoop refreshes the models every ModelRefreshInterval until ctx ends.
 func (e *Engine) modelLoop(ctx context.Context) {
+	// Without a saved fit, fit now rather than an interval from now, if
+	// there are customers enough (the saved fit is otherwise served, and
+	// refit at the first tick).
+	e.ix.mu.RLock()
+	missing := e.pred == nil
+	e.ix.mu.RUnlock()
+	if missing {
+		if now := e.opts.Now(); e.fitPossible(now) {
+			e.RefreshModels(now)
+		}
+	}
 	tick := time.NewTicker(ModelRefreshInterval)
 	defer tick.Stop()
 	for {
@@ -508,7 +544,7 @@ func modelWhy(field string, a *aggregates, m *Models) string {
 		}
 		return fmt.Sprintf("first order %s, last order %s", when(a.firstOrderAt(0)), when(a.lastOrderAt(0)))
 	}
-	return ""
+	return predictionWhy(field, a, m)
 }
 
 // micros is bounds[i] in currency units, "none" when there is none.

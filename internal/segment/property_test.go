@@ -78,10 +78,14 @@ func TestFastPathEqualsReference(t *testing.T) {
 		// other lifecycle thresholds; the reference gets the same one.
 		switch seed % 4 {
 		case 1:
+			// Predictions: fitted on these profiles, else the CDNOW fit.
+			e.pred = testPredictions
 			e.RefreshModels(now)
 		case 2:
 			e.ix.models = computeModels(e.ix, now.Add(-45*24*time.Hour),
 				ModelOptions{NewWithin: 7 * 24 * time.Hour, ActiveWithin: 30 * 24 * time.Hour, LapsedAfter: 90 * 24 * time.Hour})
+			// Predictions as of 45 days ago, cached for that snapshot.
+			e.ix.installPredictions(e.ix.models, testPredictions, nil)
 		case 3:
 			e.ix.models = computeModels(e.ix, now.Add(3*24*time.Hour), ModelOptions{})
 		}

@@ -1,10 +1,12 @@
 package segment
 
 import (
+	"math"
 	"math/big"
 	"time"
 
 	"tailor/internal/event"
+	"tailor/internal/predict"
 )
 
 // This file is the reference evaluator: the slow, obviously correct
@@ -295,6 +297,98 @@ func refComputed(r *Rule, p *RefProfile, now int64, m *Models) bool {
 			stage = StageAtRisk
 		}
 		return c.match(stage, now)
+	}
+	if r.Computed == FieldReplenishmentDue {
+		// The mean gap between orders after the last one.
+		if orders < 2 || lastOrder <= firstOrder {
+			return c.op == NotExists
+		}
+		return c.matchTime(lastOrder+(lastOrder-firstOrder)/(orders-1), now)
+	}
+	if r.Computed == FieldBestSendHour {
+		if h, ok := refBestSendHour(p, now, m); ok {
+			return c.match(h, now)
+		}
+		return c.match(nil, now)
+	}
+	if _, ok := predictionFields[r.Computed]; ok {
+		if !orderedAny {
+			return refPrediction(r.Computed, c, now, nil, 0, spend, 0, 0)
+		}
+		return refPrediction(r.Computed, c, now, m, orders, spend, firstOrder, lastOrder)
+	}
+	return false
+}
+
+// refPrediction matches a prediction field of a profile with the given
+// orders (count, micro-unit spend, first and last order time):
+//
+//   - absent without orders, or without a fit in m;
+//   - the as-of instant is max(m.At, last order); in weeks (seconds /
+//     604800), x = orders − 1 when the last order is after the first (else
+//     0), t_x = last − first when x > 0, T = as-of − first; the mean value
+//     is spend / orders in currency units, 0 if negative;
+//   - p_alive, predicted_orders (90 days = 90/7 weeks), expected_order_value,
+//     predicted_clv (12 months at 1 %) are predict's functions of those;
+//     churn_risk is 1 − p_alive; next_order_in_days is 7 × NextOrderIn;
+//     next_order_date is as-of + the truncated seconds of NextOrderIn,
+//     absent beyond MaxWindow;
+//   - clv_percentile counts m.CLVPercentiles strictly below the CLV rounded
+//     to micro-units; absent without boundaries.
+func refPrediction(field string, c *comparison, now int64, m *Models, orders int64, spend *big.Int, first, last int64) bool {
+	if m == nil || m.Predictions == nil || orders == 0 {
+		return c.match(nil, now)
+	}
+	asOf := m.At.Unix()
+	if last > asOf {
+		asOf = last
+	}
+	var in predict.Customer
+	if last > first {
+		in.X = float64(orders - 1)
+		in.Tx = float64(last-first) / (7 * 86400)
+	}
+	in.T = float64(asOf-first) / (7 * 86400)
+	in.M = math.Max(float64(spend.Int64())/1e6/float64(orders), 0)
+	md := predict.Model{BG: m.Predictions.BGNBD, GG: m.Predictions.GammaGamma}
+	clv := md.CLV(in, predict.CLVOptions{Months: 12, MonthlyDiscount: 0.01})
+	number := func(v float64) bool { // a figure that overflowed is absent
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return c.match(nil, now)
+		}
+		return c.match(v, now)
+	}
+	switch field {
+	case FieldPAlive:
+		return number(md.BG.PAlive(in))
+	case FieldChurnRisk:
+		return number(1 - md.BG.PAlive(in))
+	case FieldPredictedOrders:
+		return number(md.BG.ExpectedRepeat(in, 90.0/7))
+	case FieldExpectedOrderValue:
+		return number(md.GG.ExpectedValue(in.X, in.M))
+	case FieldPredictedCLV:
+		return number(clv)
+	case FieldNextOrderInDays:
+		return number(md.BG.NextOrderIn(in) * 7)
+	case FieldNextOrderDate:
+		secs := md.BG.NextOrderIn(in) * (7 * 86400)
+		if !(secs >= 0) || secs > float64(MaxWindow/time.Second) {
+			return c.op == NotExists
+		}
+		return c.matchTime(asOf+int64(secs), now)
+	case FieldCLVPercentile:
+		if len(m.CLVPercentiles) == 0 || math.IsNaN(clv) || math.IsInf(clv, 0) {
+			return c.match(nil, now)
+		}
+		micros := int64(math.Round(clv * 1e6))
+		below := 0
+		for _, b := range m.CLVPercentiles {
+			if b < micros {
+				below++
+			}
+		}
+		return c.match(float64(below), now)
 	}
 	return false
 }

@@ -83,6 +83,10 @@ type single struct {
 	aggNext int64       // the earliest future event counted out of agg
 	aggVal  aggregates  // what agg points to
 	aggBuf  singleAgg   // its one-profile arrays
+	// hoursBuf holds the profile's engagement by hour (sendtime.go) once
+	// asked for; hoursNext is the earliest future engagement event.
+	hoursBuf  [1]sendHours
+	hoursNext int64
 }
 
 // singleAgg holds one profile's aggregates for a single evaluation.
@@ -377,6 +381,9 @@ func (sg *single) computed(r *Rule, path string) (bool, any, string, error) {
 	a := sg.aggregates()
 	if r.Computed == FieldSpendTier {
 		sg.trailingNow(a)
+	}
+	if r.Computed == FieldBestSendHour {
+		sg.sendHoursNow(a)
 	}
 	m := sg.ix.models
 	v := computeField(r.Computed, a, 0, sg.now, m)

@@ -473,6 +473,7 @@ func (s *Server) Handler() http.Handler {
 	s.deliveryRoutes(mux, guard.Wrap)
 	s.experimentRoutes(mux, guard.Wrap)
 	s.decideRoutes(mux, guard.Wrap)
+	s.predictionRoutes(mux, guard.Wrap)
 	mux.Handle("/v1/", s.Ingest)
 	mux.Handle("/api/", api.Handler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))

@@ -42,7 +42,8 @@ const (
 	// decide: p/<placement id> -> placement (JSON), geo -> geo table (JSON),
 	// secret -> token signing key, s/<placement id>\x00<day:4> -> counts that day,
 	// c/<profile id> -> the profile's last click on a placement
-	PrefixDecide = "dc/"
+	PrefixDecide  = "dc/"
+	PrefixPredict = "pd/" // segment: params -> the last prediction fit (JSON), read back at start
 )
 
 // Keyspace describes one prefix and its owner.
@@ -85,6 +86,7 @@ var Keyspaces = []Keyspace{
 	{PrefixInbox, "deliver"},
 	{PrefixExperiment, "experiment"},
 	{PrefixDecide, "decide"},
+	{PrefixPredict, "segment"},
 }
 
 // Key returns prefix+suffix as a new byte slice.

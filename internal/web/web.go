@@ -45,6 +45,7 @@ var Pages = []string{
 	"/journeys", "/journeys/{id}",
 	"/experiments", "/experiments/{id}",
 	"/placements", "/placements/{id}",
+	"/predictions",
 }
 
 // CSP is the Content-Security-Policy of every dashboard answer. Scripts come

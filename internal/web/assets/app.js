@@ -32,6 +32,7 @@ const routes = [
   ['/experiments/:id', 'experiment', 'Experiment'],
   ['/placements', 'placements', 'Placements'],
   ['/placements/:id', 'placement', 'Placement'],
+  ['/predictions', 'predictions', 'Predictions'],
 ].map(([pattern, page, title]) => ({ parts: pattern.split('/').filter(Boolean), page, title }));
 
 // nav is the left menu; section says which routes light up each entry.
@@ -41,6 +42,7 @@ const nav = [
   { href: '/segments', label: 'Segments', section: 'segments' },
   { href: '/journeys', label: 'Journeys', section: 'journeys' },
   { href: '/experiments', label: 'Experiments', section: 'experiments' },
+  { href: '/predictions', label: 'Predictions', section: 'predictions' },
   { href: '/events', label: 'Live events', section: 'events' },
   { href: '/sources', label: 'Sources', section: 'sources' },
   { href: '/catalog', label: 'Catalog', section: 'catalog' },

@@ -6,6 +6,7 @@ import {
 } from '../lib.js';
 import { displayName } from '../components/web-profile.js';
 import { ConsentSection } from '../components/msg-consent.js';
+import { PredictionsCard, predictionFields } from '../components/pred-profile.js';
 
 const pageSize = 50;
 
@@ -54,6 +55,7 @@ export default function Page({ params }) {
   <div class="profile-cols">
     <div>
       <${Segments} view=${view} error=${viewError} ident=${p.id} />
+      <${PredictionsCard} m=${m} />
       <${ConsentSection} ident=${p.id} />
       <${Identities} p=${p} merges=${merges} error=${mergesError} />
       <section class="card" aria-labelledby="traits-title">
@@ -134,7 +136,7 @@ function Identities({ p, merges, error }) {
 
 // Figures shown as cards above are left out here.
 const shownAbove = new Set(['orders', 'total_revenue', 'average_order_value', 'event_count', 'last_seen',
-  'lifecycle', 'spend_tier', 'rfm', 'rfm_recency', 'rfm_frequency', 'rfm_monetary']);
+  'lifecycle', 'spend_tier', 'rfm', 'rfm_recency', 'rfm_frequency', 'rfm_monetary', ...predictionFields]);
 
 function Computed({ c, m }) {
   const rest = {};
