@@ -14,6 +14,12 @@ import (
 	"tailor/internal/track"
 )
 
+// Event names the tracking links record.
+const (
+	EventOpened  = "Message Opened"
+	EventClicked = "Message Clicked"
+)
+
 // HTTP serves the template API and the tracking links.
 type HTTP struct {
 	Engine *Engine
@@ -270,7 +276,7 @@ func (h *HTTP) open(w http.ResponseWriter, r *http.Request) {
 	if c, err := h.Engine.Signer.Verify(r.PathValue("token"), track.KindOpen); err == nil {
 		// Opens count once per message and minute: image proxies fetch twice.
 		id := c.Key + "\x00" + strconv.FormatInt(h.now().Unix()/60, 10)
-		if err := h.record(r.Context(), c, "Message Opened", id, nil); err != nil {
+		if err := h.record(r.Context(), c, EventOpened, id, nil); err != nil {
 			slog.Warn("record open", "message_key", c.Key, "err", err)
 		}
 	}
@@ -286,7 +292,7 @@ func (h *HTTP) click(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := c.Key + "\x00" + c.URL + "\x00" + strconv.FormatInt(h.now().Unix(), 10)
-	if err := h.record(r.Context(), c, "Message Clicked", id, map[string]any{"url": c.URL}); err != nil {
+	if err := h.record(r.Context(), c, EventClicked, id, map[string]any{"url": c.URL}); err != nil {
 		slog.Warn("record click", "message_key", c.Key, "err", err)
 	}
 	w.Header().Set("Cache-Control", "no-store")

@@ -10,12 +10,17 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
+	"tailor/internal/apierr"
 	"tailor/internal/catalog"
 	"tailor/internal/consent"
 	"tailor/internal/coupon"
+	"tailor/internal/deliver"
 	"tailor/internal/event"
+	"tailor/internal/eventlog"
 	"tailor/internal/message"
+	"tailor/internal/outbox"
 	"tailor/internal/profile"
 	"tailor/internal/segment"
 	"tailor/internal/track"
@@ -202,3 +207,118 @@ var (
 	_ consent.Checker  = (*consent.Consent)(nil)
 	_ message.Products = (*catalog.Store)(nil)
 )
+
+// historyScan bounds the timeline events GET /api/profiles/{id}/messages
+// reads for the tracking of the messages it lists: a profile's newest
+// events, so a message older than that many events shows no opens.
+const historyScan = 2000
+
+// MessageHistory is one message of a profile as the profile page shows it:
+// the outbox record (state, the policy's reason) with what tracking
+// recorded about it.
+type MessageHistory struct {
+	*outbox.Record
+	Subject      string     `json:"subject,omitempty"` // as sent (from the Message Sent event)
+	SentAt       *time.Time `json:"sent_at,omitempty"`
+	DeliveredAt  *time.Time `json:"delivered_at,omitempty"`
+	OpenedAt     *time.Time `json:"opened_at,omitempty"` // the first open
+	Opens        int        `json:"opens"`
+	ClickedAt    *time.Time `json:"clicked_at,omitempty"` // the first click
+	Clicks       int        `json:"clicks"`
+	BouncedAt    *time.Time `json:"bounced_at,omitempty"`
+	Unsubscribed *time.Time `json:"unsubscribed_at,omitempty"`
+}
+
+// messageHistoryRoutes adds GET /api/profiles/{identifier}/messages.
+func (s *Server) messageHistoryRoutes(mux *http.ServeMux, guard func(http.Handler) http.Handler) {
+	mux.Handle("GET /api/profiles/{identifier}/messages", guard(http.HandlerFunc(s.profileMessages)))
+}
+
+func (s *Server) profileMessages(w http.ResponseWriter, r *http.Request) {
+	ident := r.PathValue("identifier")
+	limit := deliver.DefaultListLimit
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > deliver.MaxListLimit {
+			apierr.WriteError(w, r, apierr.Plain, apierr.Errorf(apierr.BadRequest, "limit must be an integer from 1 to %d, got %q", deliver.MaxListLimit, v))
+			return
+		}
+		limit = n
+	}
+	snap, ok := serverProfiles{s: s}.lookup(ident)
+	if !ok {
+		apierr.WriteError(w, r, apierr.Plain, apierr.Errorf(apierr.ProfileNotFound, "no profile %q (give a profile id, userId, email or kind:value)", ident))
+		return
+	}
+	recs, err := s.Delivery.Outbox.History(snap.ID, limit)
+	if err != nil {
+		apierr.WriteError(w, r, apierr.Plain, err)
+		return
+	}
+	out := make([]*MessageHistory, len(recs))
+	byKey := make(map[string]*MessageHistory, len(recs))
+	for i, rec := range recs {
+		out[i] = &MessageHistory{Record: rec}
+		byKey[rec.Key] = out[i]
+	}
+	if len(recs) > 0 {
+		if err := s.trackingOf(snap.ID, byKey); err != nil {
+			apierr.WriteError(w, r, apierr.Plain, err)
+			return
+		}
+	}
+	apierr.WriteJSON(w, http.StatusOK, map[string]any{"profile": snap.ID, "messages": out})
+}
+
+// trackingOf fills the messages of byKey with the delivery and tracking
+// events on profile id's newest historyScan timeline events.
+func (s *Server) trackingOf(id string, byKey map[string]*MessageHistory) error {
+	_, keys, _, ok := s.Store.IdentityKeys(id, eventlog.MaxTimelineIdentifiers, event.KindUserID, event.KindAnonymousID)
+	if !ok {
+		return nil
+	}
+	ptrs, err := s.Log.Timeline(keys, eventlog.Cursor{}, historyScan)
+	if err != nil {
+		return fmt.Errorf("timeline of %s: %w", id, err)
+	}
+	first := func(p **time.Time, t time.Time) {
+		if *p == nil || t.Before(**p) {
+			*p = &t
+		}
+	}
+	for _, p := range ptrs {
+		v, err := s.Log.Get(p.Partition, p.Seq)
+		if err != nil {
+			return fmt.Errorf("timeline entry %d: %w", p.Seq, err)
+		}
+		e, err := event.DecodeStored(v)
+		if err != nil || e.Type != event.Track || !strings.HasPrefix(e.Event, "Message ") && e.Event != consent.EventUnsubscribed {
+			continue
+		}
+		key, _ := e.Properties["message_key"].(string)
+		m := byKey[key]
+		if m == nil {
+			continue
+		}
+		switch e.Event {
+		case deliver.EventSent:
+			first(&m.SentAt, e.Timestamp)
+			if sub, ok := e.Properties["subject"].(string); ok {
+				m.Subject = sub
+			}
+		case deliver.EventDelivered:
+			first(&m.DeliveredAt, e.Timestamp)
+		case deliver.EventBounced:
+			first(&m.BouncedAt, e.Timestamp)
+		case message.EventOpened:
+			m.Opens++
+			first(&m.OpenedAt, e.Timestamp)
+		case message.EventClicked:
+			m.Clicks++
+			first(&m.ClickedAt, e.Timestamp)
+		case consent.EventUnsubscribed:
+			first(&m.Unsubscribed, e.Timestamp)
+		}
+	}
+	return nil
+}

@@ -453,6 +453,7 @@ func (s *Server) Handler() http.Handler {
 	api.Messaging = s.messagingAPI()
 	api.Journeys = s.journeysHandler()
 	s.deliveryRoutes(mux, guard.Wrap)
+	s.messageHistoryRoutes(mux, guard.Wrap)
 	mux.Handle("/v1/", s.Ingest)
 	mux.Handle("/api/", api.Handler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
