@@ -41,12 +41,21 @@ var DefaultTopics = []string{"new_arrivals", "sales", "recommendations", "newsle
 // openConsent registers the consent applier; call it before the replay.
 func (s *Server) openConsent() error {
 	// Every send asks consent: it reads traits only, not the segment view.
-	s.Consent = consent.New(s.db, serverProfiles{s: s, traitsOnly: true}, consent.Options{DoubleOptIn: s.cfg.DoubleOptIn})
+	// Its answers feed the segment index's reachability conditions.
+	s.Consent = consent.New(s.db, serverProfiles{s: s, traitsOnly: true}, consent.Options{DoubleOptIn: s.cfg.DoubleOptIn, Reach: s.Segments.SetReachable})
+	s.Segments.SetReachableByDefault(s.Consent.Options().OptOut)
 	if err := s.Consent.Load(); err != nil {
 		return err
 	}
 	s.Proc.Register(s.Consent)
 	return nil
+}
+
+// feedReachability hands the segment index consent's answers as the
+// checkpoint left them; call it after the segment index loads, before it
+// begins (so that nothing is evaluated until Begin).
+func (s *Server) feedReachability() {
+	s.Consent.EachReachable(func(id string, channels []string) { s.Segments.SetReachable(id, channels, 0) })
 }
 
 // openMessages opens templates, coupons and the link signer; call it once

@@ -352,6 +352,7 @@ func (s *Server) open(ctx context.Context) error {
 		st := s.Segments.Index().Stats()
 		slog.Info("segment index loaded", "events", st.Events, "profiles", st.Profiles, "mb", st.Bytes>>20, "took", time.Since(start).Round(time.Millisecond))
 	}
+	s.feedReachability()
 	// Segments are live from here: the replay below evaluates its events as
 	// they were evaluated before a restart.
 	s.Segments.Begin()
