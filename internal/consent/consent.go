@@ -126,8 +126,8 @@ type Consent struct {
 	work   map[string]*State // the profiles one Apply changes, packed back at its end
 	// touched says this Apply changed the state of its profile.
 	touched bool
-	dirty  map[string]bool   // profile ids changed (or removed) since the last checkpoint
-	intern map[string]string // sources, so that a million "trait" strings are one
+	dirty   map[string]bool   // profile ids changed (or removed) since the last checkpoint
+	intern  map[string]string // sources, so that a million "trait" strings are one
 }
 
 // rec is one fact of a profile's consent, packed.
