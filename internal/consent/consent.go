@@ -8,9 +8,12 @@
 package consent
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +21,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"tailor/internal/event"
+	"tailor/internal/outbox"
 	"tailor/internal/profile"
 	"tailor/internal/store"
 	"tailor/internal/track"
@@ -109,7 +113,23 @@ type Options struct {
 	// reachable on OptOut alone. The server feeds the segment index's
 	// reachability conditions with it.
 	Reach func(profile string, channels []string, cause uint64)
+	// Outbox, with DoubleOptIn, takes the confirmation message a new email
+	// grant sends: template ConfirmTemplate, transactional, keyed by the
+	// profile and the grant's time, so that a replay of the grant enqueues
+	// nothing twice. Nil: nothing is sent (the confirm link is still in the
+	// API's answer).
+	Outbox outbox.Enqueuer
+	// ConfirmTemplate is the email template of the confirmation; it must
+	// use {{ confirm_url }}. Default DefaultConfirmTemplate.
+	ConfirmTemplate string
+	// ConfirmAgainAfter is how long a pending confirmation waits before a
+	// new grant sends the message again. Default a day.
+	ConfirmAgainAfter time.Duration
 }
+
+// DefaultConfirmTemplate is the confirmation template's id when none is
+// configured (package message ships one: message.ConfirmTemplate).
+const DefaultConfirmTemplate = "confirm-subscription"
 
 // addressTraits are the traits Address reads: a change of one may change
 // what Allowed answers.
@@ -126,6 +146,13 @@ type Consent struct {
 	work   map[string]*State // the profiles one Apply changes, packed back at its end
 	// touched says this Apply changed the state of its profile.
 	touched bool
+	// confirms are the confirmation messages derived and not yet in the
+	// outbox (under mu). confMu is held from taking them to their enqueue
+	// being durable, so that a checkpoint cannot pass a batch a flush has
+	// taken but not yet written.
+	confirms []outbox.Message
+	confMu   sync.Mutex
+	wake     chan struct{}
 	dirty   map[string]bool   // profile ids changed (or removed) since the last checkpoint
 	intern  map[string]string // sources, so that a million "trait" strings are one
 }
@@ -230,8 +257,14 @@ func New(db *pebble.DB, profiles track.Profiles, opts Options) *Consent {
 	if opts.OptOut == nil {
 		opts.OptOut = []string{"inapp", "webhook"}
 	}
+	if opts.ConfirmTemplate == "" {
+		opts.ConfirmTemplate = DefaultConfirmTemplate
+	}
+	if opts.ConfirmAgainAfter <= 0 {
+		opts.ConfirmAgainAfter = 24 * time.Hour
+	}
 	return &Consent{db: db, profiles: profiles, opts: opts, states: map[string][]rec{}, work: map[string]*State{},
-		dirty: map[string]bool{}, intern: map[string]string{}}
+		dirty: map[string]bool{}, intern: map[string]string{}, wake: make(chan struct{}, 1)}
 }
 
 // Options returns the options in effect.
@@ -385,7 +418,10 @@ func (c *Consent) apply(e *event.Event, r profile.Resolution) {
 				if s.Pending == nil {
 					s.Pending = map[string]time.Time{}
 				}
-				s.Pending[ch] = at
+				if was, ok := s.Pending[ch]; !ok || at.Sub(was) >= c.opts.ConfirmAgainAfter {
+					s.Pending[ch] = at
+					c.askConfirmation(r.Profile, ch, at)
+				}
 				return
 			}
 		}
@@ -424,6 +460,63 @@ func (c *Consent) apply(e *event.Event, r profile.Resolution) {
 		}
 		to, _ := p["to"].(string)
 		s.Suppressed[ch] = Suppression{Reason: reason, Address: strings.ToLower(strings.TrimSpace(to)), At: at}
+	}
+}
+
+// askConfirmation queues the double opt-in message of a grant on channel
+// at at. Caller holds mu.
+func (c *Consent) askConfirmation(id, channel string, at time.Time) {
+	if c.opts.Outbox == nil {
+		return
+	}
+	c.confirms = append(c.confirms, outbox.Message{
+		Key:     "optin:" + id + ":" + channel + ":" + strconv.FormatInt(at.UnixNano(), 10),
+		Profile: id, Channel: channel, Purpose: outbox.PurposeTransactional, Template: c.opts.ConfirmTemplate,
+		Data: map[string]any{"reason": SourceDoubleOptIn, "channel": channel}})
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Flush hands the queued confirmation messages to the outbox.
+func (c *Consent) Flush(ctx context.Context) error {
+	c.confMu.Lock()
+	defer c.confMu.Unlock()
+	c.mu.Lock()
+	msgs := c.confirms
+	c.confirms = nil
+	c.mu.Unlock()
+	if len(msgs) == 0 {
+		return nil
+	}
+	if err := c.opts.Outbox.Enqueue(ctx, msgs); err != nil {
+		c.mu.Lock()
+		c.confirms = append(msgs, c.confirms...)
+		c.mu.Unlock()
+		return fmt.Errorf("enqueue %d double opt-in confirmations: %w", len(msgs), err)
+	}
+	return nil
+}
+
+// Run sends the confirmation messages soon after they are derived, until
+// ctx ends.
+func (c *Consent) Run(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if err := c.Flush(context.Background()); err != nil {
+				slog.Warn("consent: confirmations", "err", err)
+			}
+			return
+		case <-c.wake:
+		case <-tick.C:
+		}
+		if err := c.Flush(ctx); err != nil {
+			slog.Warn("consent: confirmations", "err", err)
+		}
 	}
 }
 
@@ -507,8 +600,13 @@ func (c *Consent) merge(into, from string) {
 	}
 }
 
-// Checkpoint implements processor.Applier.
+// Checkpoint implements processor.Applier. The confirmations derived so
+// far go to the outbox first: state that says a confirmation is pending
+// is never durable without its message.
 func (c *Consent) Checkpoint(b *pebble.Batch) error {
+	if err := c.Flush(context.Background()); err != nil {
+		return err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for id := range c.dirty {

@@ -42,7 +42,8 @@ var DefaultTopics = []string{"new_arrivals", "sales", "recommendations", "newsle
 func (s *Server) openConsent() error {
 	// Every send asks consent: it reads traits only, not the segment view.
 	// Its answers feed the segment index's reachability conditions.
-	s.Consent = consent.New(s.db, serverProfiles{s: s, traitsOnly: true}, consent.Options{DoubleOptIn: s.cfg.DoubleOptIn, Reach: s.Segments.SetReachable})
+	s.Consent = consent.New(s.db, serverProfiles{s: s, traitsOnly: true}, consent.Options{DoubleOptIn: s.cfg.DoubleOptIn,
+		Reach: s.Segments.SetReachable, Outbox: s.Enqueuer(), ConfirmTemplate: message.ConfirmTemplateID})
 	s.Segments.SetReachableByDefault(s.Consent.Options().OptOut)
 	if err := s.Consent.Load(); err != nil {
 		return err
@@ -75,7 +76,18 @@ func (s *Server) openMessages() error {
 	}
 	liq := message.NewLiquid(products, s.Coupons)
 	s.Messages = message.NewEngine(liq, message.NewStore(s.db, liq), serverProfiles{s: s}, products, s.Coupons, s.Signer)
+	if s.cfg.DoubleOptIn {
+		// The confirmations consent sends need their template.
+		if _, err := s.Messages.Templates.Save(message.ConfirmTemplate(), true); err != nil && !errors.Is(err, message.ErrExists) {
+			return fmt.Errorf("double opt-in template: %w", err)
+		}
+	}
 	return nil
+}
+
+// startConsent sends double opt-in confirmations until bg ends.
+func (s *Server) startConsent(bg context.Context) {
+	s.bgWG.Go(func() { s.Consent.Run(bg) })
 }
 
 func (s *Server) recordInternal(ctx context.Context, msgs [][]byte) error {

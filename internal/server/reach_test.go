@@ -1,11 +1,15 @@
 package server
 
 import (
+	"context"
+	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"tailor/internal/consent"
+	"tailor/internal/message"
 	"tailor/internal/segment"
 )
 
@@ -70,5 +74,54 @@ func TestReachableSegmentFollowsConsentAcrossARestart(t *testing.T) {
 	}
 	if info, _ := n.srv.Segments.Get("mailable"); info.Size != 1 {
 		t.Errorf("size after restart = %d, want 1", info.Size)
+	}
+}
+
+// With double opt-in, an email grant through the API sends the built-in
+// confirmation (transactional, through the outbox); the link in it grants
+// the consent.
+func TestDoubleOptInConfirmationThroughTheNode(t *testing.T) {
+	n := startNodeWith(t, t.TempDir(), func(c *Config) { c.CheckpointEvery = 50 * time.Millisecond; c.DoubleOptIn = true }, nil)
+	if code, resp := n.post("/v1/identify", `{"userId":"d1","traits":{"email":"d1@example.com","first_name":"Dee"}}`); code != 200 {
+		t.Fatalf("identify: %d %v", code, resp)
+	}
+	n.profile("d1", 1)
+	if code, body := n.admin("PUT", "/api/profiles/d1/consent", `{"channel":"email","granted":true}`); code != 200 || body["confirm_url"] == nil {
+		t.Fatalf("grant: %d %v", code, body)
+	}
+	var msg map[string]any
+	waitUntil(t, 5*time.Second, "the confirmation in the outbox", func() bool {
+		_, body := n.admin("GET", "/api/profiles/d1/messages", "")
+		msgs, _ := body["messages"].([]any)
+		if len(msgs) == 1 {
+			msg = msgs[0].(map[string]any)
+		}
+		return msg != nil
+	})
+	if msg["template"] != message.ConfirmTemplateID || msg["purpose"] != "transactional" || !strings.HasPrefix(msg["key"].(string), "optin:") {
+		t.Fatalf("confirmation = %v", msg)
+	}
+	if ok, why := n.srv.Consent.Allowed(msg["profile"].(string), "email", "marketing"); ok || why != "pending_confirmation" {
+		t.Fatalf("before confirming: %v %s", ok, why)
+	}
+	out, err := n.srv.Messages.Render(context.Background(), message.RenderRequest{Template: message.ConfirmTemplateID, Profile: "d1", SendKey: msg["key"].(string), BaseURL: n.url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := strings.Index(out.Text, n.url+"/t/d/")
+	if i < 0 || !strings.Contains(out.HTML, "/t/d/") || out.Subject == "" {
+		t.Fatalf("no confirm link: %q", out.Text)
+	}
+	link := strings.Fields(out.Text[i:])[0]
+	resp, err := http.Post(link, "application/x-www-form-urlencoded", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("confirm: %d", resp.StatusCode)
+	}
+	if ok, why := n.srv.Consent.Allowed(msg["profile"].(string), "email", "marketing"); !ok {
+		t.Fatalf("after confirming: %s", why)
 	}
 }

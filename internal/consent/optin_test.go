@@ -1,0 +1,100 @@
+package consent
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"tailor/internal/event"
+	"tailor/internal/outbox"
+	"tailor/internal/profile"
+)
+
+// fakeOutbox keeps what it is given; fail makes Enqueue fail.
+type fakeOutbox struct {
+	mu   sync.Mutex
+	msgs []outbox.Message
+	fail bool
+}
+
+func (o *fakeOutbox) Enqueue(_ context.Context, ms []outbox.Message) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.fail {
+		return errors.New("disk full")
+	}
+	o.msgs = append(o.msgs, ms...)
+	return nil
+}
+
+// With double opt-in, a new email grant sends one transactional
+// confirmation through the outbox; a repeat within a day sends none, a
+// confirmed grant none; a checkpoint cannot pass a confirmation the outbox
+// refused.
+func TestDoubleOptInSendsOneConfirmation(t *testing.T) {
+	ob := &fakeOutbox{}
+	w := newWorld(t, Options{DoubleOptIn: true, Outbox: ob})
+	t1 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	grant := func(prof string, at time.Time, src string) {
+		e := track_(EventChanged, map[string]any{"channel": "email", "granted": true, "source": src})
+		e.Timestamp = at
+		w.c.Apply(e, profile.Resolution{Profile: prof})
+	}
+	checkpoint := func() error { return w.c.Checkpoint(w.db.NewBatch()) }
+	grant("p_ann", t1, "")
+	grant("p_ann", t1.Add(time.Hour), "") // still pending: no second message
+	if len(ob.msgs) != 0 {
+		t.Fatal("enqueued before a flush or checkpoint")
+	}
+	if err := checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	if len(ob.msgs) != 1 {
+		t.Fatalf("messages = %+v, want one", ob.msgs)
+	}
+	m := ob.msgs[0]
+	if m.Profile != "p_ann" || m.Channel != "email" || m.Purpose != outbox.PurposeTransactional || m.Template != DefaultConfirmTemplate || m.Key == "" {
+		t.Fatalf("message = %+v", m)
+	}
+	if ok, why := w.c.Allowed("p_ann", "email", "marketing"); ok || why != "pending_confirmation" {
+		t.Fatalf("before the confirmation: %v %s", ok, why)
+	}
+	// A day later a new grant asks again, with another key.
+	grant("p_ann", t1.Add(25*time.Hour), "")
+	if err := w.c.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(ob.msgs) != 2 || ob.msgs[1].Key == m.Key {
+		t.Fatalf("after a day: %+v", ob.msgs)
+	}
+	// The confirmation link records a double_opt_in grant: consent, and no
+	// message.
+	grant("p_ann", t1.Add(26*time.Hour), SourceDoubleOptIn)
+	if ok, why := w.c.Allowed("p_ann", "email", "marketing"); !ok {
+		t.Fatalf("after the confirmation: %s", why)
+	}
+	grant("p_ann", t1.Add(50*time.Hour), "")
+	if err := checkpoint(); err != nil || len(ob.msgs) != 2 {
+		t.Fatalf("a grant of a confirmed address sent again: %v %+v", err, ob.msgs)
+	}
+	// A refused enqueue fails the checkpoint and keeps the message.
+	ob.fail = true
+	grant("p_bob", t1, "")
+	if err := checkpoint(); err == nil {
+		t.Fatal("checkpoint passed a confirmation the outbox refused")
+	}
+	ob.fail = false
+	if err := checkpoint(); err != nil || len(ob.msgs) != 3 || ob.msgs[2].Profile != "p_bob" {
+		t.Fatalf("after the outbox recovered: %v %+v", err, ob.msgs)
+	}
+	// Without double opt-in a grant is consent at once and sends nothing.
+	ob2 := &fakeOutbox{}
+	w2 := newWorld(t, Options{Outbox: ob2})
+	w2.c.Apply(&event.Event{Type: event.Track, Event: EventChanged, Timestamp: t1,
+		Properties: map[string]any{"channel": "email", "granted": true}}, profile.Resolution{Profile: "p_ann"})
+	if err := w2.c.Checkpoint(w2.db.NewBatch()); err != nil || len(ob2.msgs) != 0 {
+		t.Fatalf("single opt-in sent %+v (%v)", ob2.msgs, err)
+	}
+}
