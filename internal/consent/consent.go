@@ -153,8 +153,8 @@ type Consent struct {
 	confirms []outbox.Message
 	confMu   sync.Mutex
 	wake     chan struct{}
-	dirty   map[string]bool   // profile ids changed (or removed) since the last checkpoint
-	intern  map[string]string // sources, so that a million "trait" strings are one
+	dirty    map[string]bool   // profile ids changed (or removed) since the last checkpoint
+	intern   map[string]string // sources, so that a million "trait" strings are one
 }
 
 // rec is one fact of a profile's consent, packed.
