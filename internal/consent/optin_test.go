@@ -3,6 +3,8 @@ package consent
 import (
 	"context"
 	"errors"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"tailor/internal/event"
 	"tailor/internal/outbox"
 	"tailor/internal/profile"
+	"tailor/internal/track"
 )
 
 // fakeOutbox keeps what it is given; fail makes Enqueue fail.
@@ -96,5 +99,35 @@ func TestDoubleOptInSendsOneConfirmation(t *testing.T) {
 		Properties: map[string]any{"channel": "email", "granted": true}}, profile.Resolution{Profile: "p_ann"})
 	if err := w2.c.Checkpoint(w2.db.NewBatch()); err != nil || len(ob2.msgs) != 0 {
 		t.Fatalf("single opt-in sent %+v (%v)", ob2.msgs, err)
+	}
+}
+
+// Expired preference, unsubscribe and confirmation links answer a page
+// that says so (410), change nothing and record nothing; until then they
+// work.
+func TestExpiredConsentLinks(t *testing.T) {
+	w, h, mux := newHTTP(t, Options{DoubleOptIn: true})
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	h.Signer.Now = func() time.Time { return now }
+	links := map[string]string{
+		track.KindPreferences: h.Signer.URL("", track.Claims{Kind: track.KindPreferences, Profile: "p_ann"}),
+		track.KindUnsubscribe: h.Signer.URL("", track.Claims{Kind: track.KindUnsubscribe, Profile: "p_ann", Channel: "email"}),
+		track.KindConfirm:     h.Signer.URL("", track.Claims{Kind: track.KindConfirm, Profile: "p_ann", Channel: "email"}),
+	}
+	for kind, link := range links {
+		now = time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC).Add(track.Lifetimes[kind] - time.Minute)
+		if rr := do(mux, "GET", link, "", ""); rr.Code != 200 {
+			t.Errorf("%s before expiry: %d", kind, rr.Code)
+		}
+		now = now.Add(time.Minute)
+		for _, method := range []string{"GET", "POST"} {
+			rr := do(mux, method, link, "application/x-www-form-urlencoded", "List-Unsubscribe=One-Click")
+			if rr.Code != http.StatusGone || !strings.Contains(rr.Body.String(), "expired") || !strings.Contains(rr.Body.String(), expiredMessage[kind][:20]) {
+				t.Errorf("%s %s after expiry: %d %s", method, kind, rr.Code, rr.Body)
+			}
+		}
+	}
+	if len(w.recorded) != 0 {
+		t.Errorf("expired links recorded %v", w.recorded)
 	}
 }

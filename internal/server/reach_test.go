@@ -125,3 +125,57 @@ func TestDoubleOptInConfirmationThroughTheNode(t *testing.T) {
 		t.Fatalf("after confirming: %s", why)
 	}
 }
+
+// An editor may send a transactional message and change a person's
+// consent from the dashboard; a viewer may read both but change neither.
+func TestEditorsSendAndChangeConsent(t *testing.T) {
+	n := startNodeWith(t, t.TempDir(), func(c *Config) {
+		c.CheckpointEvery = 50 * time.Millisecond
+		c.AdminEmail, c.AdminPassword = "root@example.com", "root-password-1"
+	}, nil)
+	if code, resp := n.post("/v1/identify", `{"userId":"e1","traits":{"email":"e1@example.com"}}`); code != 200 {
+		t.Fatalf("identify: %d %v", code, resp)
+	}
+	n.profile("e1", 1)
+	if code, body := n.admin("POST", "/api/templates", `{"id":"hello","name":"Hello","channel":"inapp","title":"Hi","body":"x"}`); code != 201 {
+		t.Fatalf("template: %d %v", code, body)
+	}
+	admin := newBrowser(t, n.url)
+	admin.login("root@example.com", "root-password-1")
+	for _, u := range []string{`{"email":"ed@example.com","password":"ed-password-1","role":"editor"}`, `{"email":"vi@example.com","password":"vi-password-1","role":"viewer"}`} {
+		if code, m := admin.do("POST", "/api/users", u, true); code != 201 {
+			t.Fatalf("create user: %d %v", code, m)
+		}
+	}
+	editor, viewer := newBrowser(t, n.url), newBrowser(t, n.url)
+	editor.login("ed@example.com", "ed-password-1")
+	viewer.login("vi@example.com", "vi-password-1")
+	send := `{"template":"hello","profile":"user_id:e1","channel":"inapp","key":"ed-1"}`
+	grant := `{"channel":"email","granted":true,"source":"support"}`
+	cases := []struct {
+		who          *browser
+		method, path string
+		body         string
+		want         int
+	}{
+		{viewer, "POST", "/api/send", send, 403},
+		{viewer, "PUT", "/api/profiles/e1/consent", grant, 403},
+		{viewer, "GET", "/api/profiles/e1/consent", "", 200},
+		{viewer, "GET", "/api/profiles/e1/messages", "", 200},
+		{editor, "POST", "/api/send", send, 202},
+		{editor, "PUT", "/api/profiles/e1/consent", grant, 200},
+		{editor, "POST", "/api/sources", `{"name":"x","trust":"client"}`, 403},
+	}
+	for _, c := range cases {
+		code, m := c.who.do(c.method, c.path, c.body, true)
+		if code != c.want {
+			t.Errorf("%s %s: %d %v, want %d", c.method, c.path, code, m, c.want)
+		}
+		if code == 403 && (m["code"] != "forbidden" || !strings.Contains(m["error"].(string), "editor") && c.path != "/api/sources") {
+			t.Errorf("%s %s: %v, want forbidden naming editor", c.method, c.path, m)
+		}
+	}
+	if ok, why := n.srv.Consent.Allowed(n.profile("e1", 1)["id"].(string), "email", "marketing"); !ok {
+		t.Errorf("the editor's grant did not take: %s", why)
+	}
+}
