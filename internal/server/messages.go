@@ -19,6 +19,7 @@ import (
 	"tailor/internal/deliver"
 	"tailor/internal/event"
 	"tailor/internal/eventlog"
+	"tailor/internal/ingest"
 	"tailor/internal/message"
 	"tailor/internal/outbox"
 	"tailor/internal/profile"
@@ -313,7 +314,9 @@ func (s *Server) trackingOf(id string, byKey map[string]*MessageHistory) error {
 			return fmt.Errorf("timeline entry %d: %w", p.Seq, err)
 		}
 		e, err := event.DecodeStored(v)
-		if err != nil || e.Type != event.Track || !strings.HasPrefix(e.Event, "Message ") && e.Event != consent.EventUnsubscribed {
+		// Only Tailor's own events: a client could send a "Message Opened".
+		if err != nil || e.Type != event.Track || e.SourceID != ingest.InternalSource ||
+			!strings.HasPrefix(e.Event, "Message ") && e.Event != consent.EventUnsubscribed {
 			continue
 		}
 		key, _ := e.Properties["message_key"].(string)

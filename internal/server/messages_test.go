@@ -182,3 +182,31 @@ func TestProfileMessageHistoryJoinsTracking(t *testing.T) {
 		}
 	}
 }
+
+// A client's own "Message Opened" does not show as an open of a message.
+func TestProfileMessageHistoryIgnoresClientTrackingEvents(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	defer n.stop()
+	if code, _ := n.post("/v1/identify", `{"userId":"u3","traits":{"email":"u3@example.com"}}`); code != 200 {
+		t.Fatal("identify")
+	}
+	n.profile("u3", 1)
+	if code, body := n.admin("POST", "/api/templates", `{"id":"note","name":"Note","channel":"inapp","title":"Hi","body":"x"}`); code != 201 {
+		t.Fatalf("template: %d %v", code, body)
+	}
+	if code, body := n.admin("POST", "/api/send", `{"template":"note","profile":"user_id:u3","channel":"inapp","key":"k3"}`); code != 202 {
+		t.Fatalf("send: %d %v", code, body)
+	}
+	if code, _ := n.post("/v1/track", `{"userId":"u3","event":"Message Opened","properties":{"message_key":"t:k3"}}`); code != 200 {
+		t.Fatal("track")
+	}
+	waitUntil(t, 5*time.Second, "both events on the timeline", func() bool {
+		names := n.timelineEvents("u3")
+		return count(names, "Message Opened") == 1 && count(names, "Message Sent") == 1
+	})
+	_, body := n.admin("GET", "/api/profiles/u3/messages", "")
+	m := body["messages"].([]any)[0].(map[string]any)
+	if m["opens"] != 0.0 || m["opened_at"] != nil || m["sent_at"] == nil {
+		t.Fatalf("history = %v", m)
+	}
+}
