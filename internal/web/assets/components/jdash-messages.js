@@ -37,7 +37,7 @@ export function MessageHistory({ ident }) {
   }, [ident]);
   return html`<section class="card" aria-labelledby="messages-title" data-testid="profile-messages">
     <style>${css}</style>
-    <h2 id="messages-title">Messages ${msgs && html`<span class="muted small">${msgs.length} newest first</span>`}</h2>
+    <h2 id="messages-title">Messages ${msgs && msgs.length > 0 && html`<span class="muted small">${msgs.length === 50 ? 'the newest 50' : `${msgs.length} ${msgs.length === 1 ? 'message' : 'messages'}`}, newest first</span>`}</h2>
     <${ErrorBox} error=${error} />
     ${!msgs && !error && html`<${Spinner} label="Loading messages…" />`}
     ${msgs && msgs.length === 0 && html`<p class="muted">No message was sent to this profile.</p>`}
@@ -47,7 +47,7 @@ export function MessageHistory({ ident }) {
       <tbody>${msgs.map((m) => html`<tr key=${m.key} data-key=${m.key} data-state=${m.state}>
         <td><${When} t=${m.created} /></td>
         <td><div><span class="badge">${m.channel}</span> <strong class="msg-subject">${m.subject || m.template}</strong></div>
-          <div class="muted small">${m.template}${m.journey ? html` · journey <a href=${`/journeys/${encodeURIComponent(m.journey)}`}>${m.journey}</a> (${m.step})` : ' · transactional API'}${m.purpose === 'transactional' ? ' · transactional' : ''}</div></td>
+          <div class="muted small">${m.template} · ${m.purpose}${m.journey ? html` · journey <a href=${`/journeys/${encodeURIComponent(m.journey)}`}>${m.journey}</a> (${m.step})` : m.key.startsWith('optin:') ? ' · double opt-in' : ' · send API'}</div></td>
         <td><span class=${'msg-state ' + (stateClass[m.state] || '')}>${m.state}</span>
           ${m.reason && html`<div class="muted small msg-reason" title=${m.reason}>${reason(m.reason)}</div>`}
           ${m.delivered_at && html`<div class="muted small">delivered <${When} t=${m.delivered_at} /></div>`}

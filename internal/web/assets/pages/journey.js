@@ -100,13 +100,14 @@ const dayCounts = [['entered', 'entered'], ['sent', 'sent'], ['delivered', 'deli
   ['clicked', 'clicks'], ['converted', 'converted'], ['unsubscribed', 'unsubscribed']];
 
 /** dayRange lists every UTC day from the first with figures to today (at
- * most 90 days back), so a quiet day shows as 0 rather than being skipped. */
+ * least the last 14 days, at most 90), so a quiet day shows as 0 rather
+ * than being skipped and the axis reads in days even for a new journey. */
 export function dayRange(days, now = Date.now()) {
   const keys = Object.keys(days || {}).sort();
   if (keys.length === 0) return [];
   const day = 86400000;
   const last = Math.max(Date.parse(keys[keys.length - 1] + 'T00:00:00Z'), Math.floor(now / day) * day);
-  const first = Math.max(Date.parse(keys[0] + 'T00:00:00Z'), last - 89 * day);
+  const first = Math.max(Math.min(Date.parse(keys[0] + 'T00:00:00Z'), last - 13 * day), last - 89 * day);
   const out = [];
   for (let t = first; t <= last; t += day) out.push(new Date(t).toISOString().slice(0, 10));
   return out;
@@ -120,9 +121,9 @@ function Days({ stats }) {
   const total = (k) => col(k).reduce((a, b) => a + b, 0);
   return html`<h2>Per day <span class="muted small">UTC, last ${days.length} ${days.length === 1 ? 'day' : 'days'}</span></h2>
     <div id="jr-day-charts" data-days=${days.length}>
-      <${Chart} title="Messages and customers" x=${x} points=${days.length < 3}
+      <${Chart} title="Messages and customers" x=${x} points=${true}
         series=${dayCounts.map(([k, label]) => ({ label, values: col(k) }))} />
-      <${Chart} title="Revenue" x=${x} height=${140} points=${days.length < 3} series=${[{ label: 'revenue', values: col('revenue') }]} />
+      <${Chart} title="Revenue" x=${x} height=${140} points=${true} series=${[{ label: 'revenue', values: col('revenue') }]} />
     </div>
     <table class="small" id="jr-day-totals"><caption class="muted">Totals over these days</caption>
       <thead><tr>${dayCounts.map(([, label]) => html`<th scope="col">${label}</th>`)}<th scope="col">revenue</th></tr></thead>
