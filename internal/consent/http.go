@@ -541,7 +541,12 @@ func (h *HTTP) confirmPost(w http.ResponseWriter, r *http.Request) {
 		h.page(w, http.StatusServiceUnavailable, pageData{Title: "Please try again", Message: "We could not confirm just now. Please try again in a minute."})
 		return
 	}
-	h.wait(func() bool { return h.applied(p.ID, []Change{ch}) })
+	// Not applied(): a pending confirmation counts as applied for a grant,
+	// and this one is pending until the confirmation itself is applied.
+	h.wait(func() bool {
+		e, ok := h.Consent.Get(p.ID).Consents[ch.Channel+"/marketing"]
+		return ok && e.Granted
+	})
 	h.page(w, http.StatusOK, pageData{Title: "Thank you", Message: "Your subscription is confirmed.",
 		Action: h.Signer.URL("", track.Claims{Kind: track.KindPreferences, Profile: p.ID})})
 }

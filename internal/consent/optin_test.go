@@ -131,3 +131,27 @@ func TestExpiredConsentLinks(t *testing.T) {
 		t.Errorf("expired links recorded %v", w.recorded)
 	}
 }
+
+// The confirmation page answers once the grant is applied, also when the
+// processor applies it later than the record returns (the grant was
+// already pending, which must not count as applied).
+func TestConfirmAnswersAfterTheGrantIsApplied(t *testing.T) {
+	w, h, mux := newHTTP(t, Options{DoubleOptIn: true})
+	h.Wait = 2 * time.Second
+	w.c.Apply(track_(EventChanged, map[string]any{"channel": "email", "granted": true}), profile.Resolution{Profile: "p_ann"})
+	// The processor lags: recorded events are applied 100 ms later.
+	h.Record = func(ctx context.Context, msgs [][]byte) error {
+		go func() {
+			time.Sleep(100 * time.Millisecond)
+			_ = w.record(ctx, msgs)
+		}()
+		return nil
+	}
+	link := h.Signer.URL("", track.Claims{Kind: track.KindConfirm, Profile: "p_ann", Channel: "email"})
+	if rr := do(mux, "POST", link, "", ""); rr.Code != 200 {
+		t.Fatalf("confirm: %d %s", rr.Code, rr.Body)
+	}
+	if ok, why := w.c.Allowed("p_ann", "email", "marketing"); !ok {
+		t.Fatalf("the confirmation answered before the grant was applied: %s", why)
+	}
+}
