@@ -231,9 +231,15 @@ var (
 )
 
 // historyScan bounds the timeline events GET /api/profiles/{id}/messages
-// reads for the tracking of the messages it lists: a profile's newest
-// events, so a message older than that many events shows no opens.
-const historyScan = 2000
+// reads for the tracking of the messages it lists. It reads back from the
+// newest event until the oldest listed message's creation, so a profile
+// with many events after its messages costs more reads, at most this many;
+// past them a message shows no tracking.
+const historyScan = 20000
+
+// historyPage is how many timeline entries one read takes (a variable so
+// that a test can page through a short timeline).
+var historyPage = 1000
 
 // MessageHistory is one message of a profile as the profile page shows it:
 // the outbox record (state, the policy's reason) with what tracking
@@ -284,7 +290,7 @@ func (s *Server) profileMessages(w http.ResponseWriter, r *http.Request) {
 		byKey[rec.Key] = out[i]
 	}
 	if len(recs) > 0 {
-		if err := s.trackingOf(snap.ID, byKey); err != nil {
+		if err := s.trackingOf(snap.ID, byKey, recs[len(recs)-1].Created); err != nil {
 			apierr.WriteError(w, r, apierr.Plain, err)
 			return
 		}
@@ -293,56 +299,80 @@ func (s *Server) profileMessages(w http.ResponseWriter, r *http.Request) {
 }
 
 // trackingOf fills the messages of byKey with the delivery and tracking
-// events on profile id's newest historyScan timeline events.
-func (s *Server) trackingOf(id string, byKey map[string]*MessageHistory) error {
+// events on profile id's timeline since since (the oldest message's
+// creation), newest first, reading at most historyScan events.
+func (s *Server) trackingOf(id string, byKey map[string]*MessageHistory, since time.Time) error {
 	_, keys, _, ok := s.Store.IdentityKeys(id, eventlog.MaxTimelineIdentifiers, event.KindUserID, event.KindAnonymousID)
 	if !ok {
 		return nil
-	}
-	ptrs, err := s.Log.Timeline(keys, eventlog.Cursor{}, historyScan)
-	if err != nil {
-		return fmt.Errorf("timeline of %s: %w", id, err)
 	}
 	first := func(p **time.Time, t time.Time) {
 		if *p == nil || t.Before(**p) {
 			*p = &t
 		}
 	}
-	for _, p := range ptrs {
-		v, err := s.Log.Get(p.Partition, p.Seq)
+	// A message's events come after its creation; a minute of slack for
+	// clocks.
+	stop := since.Add(-time.Minute).UnixNano()
+	cursor := eventlog.Cursor{}
+	for read := 0; read < historyScan; {
+		ptrs, err := s.Log.Timeline(keys, cursor, min(historyPage, historyScan-read))
 		if err != nil {
-			return fmt.Errorf("timeline entry %d: %w", p.Seq, err)
+			return fmt.Errorf("timeline of %s: %w", id, err)
 		}
-		e, err := event.DecodeStored(v)
-		// Only Tailor's own events: a client could send a "Message Opened".
-		if err != nil || e.Type != event.Track || e.SourceID != ingest.InternalSource ||
-			!strings.HasPrefix(e.Event, "Message ") && e.Event != consent.EventUnsubscribed {
-			continue
+		read += len(ptrs)
+		if len(ptrs) == 0 {
+			return nil
 		}
-		key, _ := e.Properties["message_key"].(string)
-		m := byKey[key]
-		if m == nil {
-			continue
-		}
-		switch e.Event {
-		case deliver.EventSent:
-			first(&m.SentAt, e.Timestamp)
-			if sub, ok := e.Properties["subject"].(string); ok {
-				m.Subject = sub
+		cursor = ptrs[len(ptrs)-1].Cursor()
+		for _, p := range ptrs {
+			if p.TsNanos < stop {
+				return nil
 			}
-		case deliver.EventDelivered:
-			first(&m.DeliveredAt, e.Timestamp)
-		case deliver.EventBounced:
-			first(&m.BouncedAt, e.Timestamp)
-		case message.EventOpened:
-			m.Opens++
-			first(&m.OpenedAt, e.Timestamp)
-		case message.EventClicked:
-			m.Clicks++
-			first(&m.ClickedAt, e.Timestamp)
-		case consent.EventUnsubscribed:
-			first(&m.Unsubscribed, e.Timestamp)
+			if err := s.trackEvent(p, byKey, first); err != nil {
+				return err
+			}
 		}
+	}
+	return nil
+}
+
+// trackEvent folds the timeline entry p into its message of byKey, if it
+// is one of Tailor's delivery or tracking events.
+func (s *Server) trackEvent(p eventlog.Pointer, byKey map[string]*MessageHistory, first func(**time.Time, time.Time)) error {
+	v, err := s.Log.Get(p.Partition, p.Seq)
+	if err != nil {
+		return fmt.Errorf("timeline entry %d: %w", p.Seq, err)
+	}
+	e, err := event.DecodeStored(v)
+	// Only Tailor's own events: a client could send a "Message Opened".
+	if err != nil || e.Type != event.Track || e.SourceID != ingest.InternalSource ||
+		!strings.HasPrefix(e.Event, "Message ") && e.Event != consent.EventUnsubscribed {
+		return nil
+	}
+	key, _ := e.Properties["message_key"].(string)
+	m := byKey[key]
+	if m == nil {
+		return nil
+	}
+	switch e.Event {
+	case deliver.EventSent:
+		first(&m.SentAt, e.Timestamp)
+		if sub, ok := e.Properties["subject"].(string); ok {
+			m.Subject = sub
+		}
+	case deliver.EventDelivered:
+		first(&m.DeliveredAt, e.Timestamp)
+	case deliver.EventBounced:
+		first(&m.BouncedAt, e.Timestamp)
+	case message.EventOpened:
+		m.Opens++
+		first(&m.OpenedAt, e.Timestamp)
+	case message.EventClicked:
+		m.Clicks++
+		first(&m.ClickedAt, e.Timestamp)
+	case consent.EventUnsubscribed:
+		first(&m.Unsubscribed, e.Timestamp)
 	}
 	return nil
 }

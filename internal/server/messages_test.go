@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -153,6 +154,16 @@ func TestProfileMessageHistoryJoinsTracking(t *testing.T) {
 		resp.Body.Close()
 	}
 	waitUntil(t, 5*time.Second, "Message Opened on the timeline", func() bool { return count(n.timelineEvents("u2"), "Message Opened") == 1 })
+	// Later activity pushes the message's events down the timeline: the
+	// history reads back to the message, page by page.
+	defer func(p int) { historyPage = p }(historyPage)
+	historyPage = 3
+	for i := range 10 {
+		if code, _ := n.post("/v1/track", fmt.Sprintf(`{"userId":"u2","event":"Product Viewed","messageId":"later-%d"}`, i)); code != 200 {
+			t.Fatal("track")
+		}
+	}
+	waitUntil(t, 5*time.Second, "the later events on the timeline", func() bool { return count(n.timelineEvents("u2"), "Product Viewed") == 10 })
 
 	code, body = n.admin("GET", "/api/profiles/u2/messages", "")
 	if code != 200 {
