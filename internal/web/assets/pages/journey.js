@@ -125,10 +125,10 @@ function Days({ stats }) {
         series=${dayCounts.map(([k, label]) => ({ label, values: col(k) }))} />
       <${Chart} title="Revenue" x=${x} height=${140} points=${true} series=${[{ label: 'revenue', values: col('revenue') }]} />
     </div>
-    <table class="small" id="jr-day-totals"><caption class="muted">Totals over these days</caption>
+    <div class="table-wrap"><table class="small" id="jr-day-totals"><caption class="muted">Totals over these days</caption>
       <thead><tr>${dayCounts.map(([, label]) => html`<th scope="col">${label}</th>`)}<th scope="col">revenue</th></tr></thead>
       <tbody><tr>${dayCounts.map(([k]) => html`<td data-k=${k}>${fmtNum(total(k))}</td>`)}<td data-k="revenue">${fmtNum(Math.round(total('revenue')))}</td></tr></tbody>
-    </table>
+    </table></div>
     <p class="muted small">Opens and clicks count tracked events (one open per message and minute), by the day they happened.</p>`;
 }
 
