@@ -1,7 +1,8 @@
 // dashboard-jdash.mjs: results on the dashboard. The profile page's
 // message history against GET /api/profiles/{id}/messages (the message the
 // Go test sent, opened and clicked: its state, subject, open and click),
-// its consent section against the consent API; the segment builder's
+// its consent section against the consent API (and an opt-out recorded
+// from it); the segment builder's
 // "reachable on email" against the API's preview; the journey page's daily
 // charts and totals against the journey's stats after two carts entered.
 // Screenshots: jdash-profile, jdash-segment-reachable, jdash-journey
@@ -78,6 +79,18 @@ try {
   }
   step('consent matches the API', { channels: shownChannels.map((c) => `${c.channel}:${c.allowed.marketing.ok}`) })
   await shot(page, 'jdash-profile')
+
+  // An admin (as an editor may) records the person's wish to stop the
+  // marketing email: the page and the API say no, with source dashboard.
+  const email = consent.channels.find((c) => c.channel === 'email')
+  check(email.allowed.marketing.ok, 'the demo customer should start with email marketing allowed')
+  await page.getByRole('button', { name: 'Opt out of marketing by email' }).click()
+  const emailCell = box.locator('tr[data-channel="email"] td').first()
+  await page.waitForFunction((el) => /^no/.test(el.textContent.trim()) && /dashboard/.test(el.textContent), await emailCell.elementHandle())
+  const after = (await apiCall('GET', `/api/profiles/${who}/consent`)).channels.find((c) => c.channel === 'email')
+  check(!after.allowed.marketing.ok && after.marketing.source === 'dashboard', `after Opt out the API says ${JSON.stringify(after)}`)
+  await page.getByRole('button', { name: 'Opt in to marketing by email' }).waitFor()
+  step('opted the customer out of email from the profile page', { reason: after.allowed.marketing.reason })
 
   // 3. The segment builder: a "reachable on email" condition, its text
   // form and its live count as the API's preview.
