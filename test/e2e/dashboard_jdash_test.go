@@ -16,7 +16,9 @@ import (
 // (test/sdk/dashboard-jdash.mjs): the profile page's message history shows
 // the message sent, opened and clicked as the API says, and its consent
 // section the API's consent; the segment builder's "reachable on email"
-// counts what the API counts; the journey page charts its days.
+// counts what the API counts; the journey page charts its days. With
+// --double-opt-in, a new subscriber gets the confirmation email, whose link
+// grants the consent.
 func TestDashboardJdash(t *testing.T) {
 	node := requireNode(t, "playwright-core")
 	chrome := chromiumPath()
@@ -25,7 +27,7 @@ func TestDashboardJdash(t *testing.T) {
 	}
 	mp := startMailpit(t, false)
 	const password = "jdash-dashboard-e2e-pw"
-	s := startServer(t, t.TempDir(), deliverArgs(mp, "--demo", "--demo-customers", "60", "--admin-password", password)...)
+	s := startServer(t, t.TempDir(), deliverArgs(mp, "--demo", "--demo-customers", "60", "--admin-password", password, "--double-opt-in")...)
 	m := waitStdout(t, s, exampleLine)
 	user := "user_id:" + m[1]
 	deadline := time.Now().Add(90 * time.Second)
@@ -97,6 +99,45 @@ func TestDashboardJdash(t *testing.T) {
 		}
 		return false
 	})
+
+	// Double opt-in: a new subscriber's grant sends the confirmation email;
+	// its link (in the text part, not wrapped for tracking) grants consent.
+	s.mustPostEvents(t, "/v1/identify", map[string]any{"userId": "jdash-optin", "traits": map[string]any{"email": "optin@example.com"}})
+	pollUntil(t, 10*time.Second, "the new subscriber's profile", func() bool { _, ok := s.getProfile(t, "user_id:jdash-optin"); return ok })
+	if code, body := s.adminSend(t, http.MethodPut, "/api/profiles/user_id:jdash-optin/consent", map[string]any{"channel": "email", "granted": true}); code != 200 {
+		t.Fatalf("grant: %d %s", code, body)
+	}
+	var confirm mailSummary
+	pollUntil(t, 20*time.Second, "the confirmation email in Mailpit", func() bool {
+		for _, x := range mp.messages(t) {
+			if len(x.To) == 1 && x.To[0].Address == "optin@example.com" {
+				confirm = x
+				return true
+			}
+		}
+		return false
+	})
+	mp.get(t, "/api/v1/message/"+confirm.ID, &full)
+	link := regexp.MustCompile(base + `/t/d/[A-Za-z0-9_.-]+`).FindString(full.Text)
+	if confirm.Subject != "Please confirm your subscription" || link == "" {
+		t.Fatalf("confirmation %q without a confirm link:\n%s", confirm.Subject, full.Text)
+	}
+	if resp, err = http.Post(link, "application/x-www-form-urlencoded", nil); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var consent struct {
+		Channels []struct {
+			Channel string
+			Allowed map[string]struct{ OK bool }
+		}
+	}
+	if code, body := s.adminGet(t, "/api/profiles/user_id:jdash-optin/consent", &consent); code != 200 || resp.StatusCode != 200 {
+		t.Fatalf("consent after confirming: %d %s (confirm %d)", code, body, resp.StatusCode)
+	}
+	if ch := consent.Channels[0]; ch.Channel != "email" || !ch.Allowed["marketing"].OK {
+		t.Fatalf("email marketing not allowed after the confirmation link: %+v", ch)
+	}
 
 	t.Setenv("CHROMIUM", chrome)
 	out, err := runNode(t, node, 120*time.Second, filepath.Join(sdkDir(), "dashboard-jdash.mjs"),
