@@ -9,7 +9,7 @@ const reasons = {
   no_consent: 'no opt-in', opted_out: 'opted out', no_address: 'no address', no_profile: 'profile gone',
   pending_confirmation: 'waiting for double opt-in', suppressed_hard_bounce: 'suppressed: hard bounce',
   suppressed_complaint: 'suppressed: complaint', holdout: 'in the holdout group', quiet_hours: 'quiet hours',
-  frequency_cap: 'frequency cap',
+  frequency_cap: 'frequency cap', pacing: "waiting for the provider's pace", retry: 'retrying after an error',
 };
 
 function reason(r) {
@@ -50,6 +50,7 @@ export function MessageHistory({ ident }) {
           <div class="muted small">${m.template} · ${m.purpose}${m.journey ? html` · journey <a href=${`/journeys/${encodeURIComponent(m.journey)}`}>${m.journey}</a> (${m.step})` : m.key.startsWith('optin:') ? ' · double opt-in' : ' · send API'}</div></td>
         <td><span class=${'msg-state ' + (stateClass[m.state] || '')}>${m.state}</span>
           ${m.reason && html`<div class="muted small msg-reason" title=${m.reason}>${reason(m.reason)}</div>`}
+          ${m.state === 'queued' && m.due && Date.parse(m.due) > Date.now() && html`<div class="muted small">due <${When} t=${m.due} /></div>`}
           ${m.delivered_at && html`<div class="muted small">delivered <${When} t=${m.delivered_at} /></div>`}
           ${m.bounced_at && html`<div class="small msg-bad">bounced <${When} t=${m.bounced_at} /></div>`}
           ${m.unsubscribed_at && html`<div class="small msg-no">unsubscribed <${When} t=${m.unsubscribed_at} /></div>`}</td>
