@@ -134,6 +134,13 @@ try {
     const shown = digits(await page.locator(`#jr-day-totals td[data-k="${k}"]`).innerText())
     check(shown === want, `journey ${k}: ${shown} on the page, ${want} in the stats' days`)
   }
+  for (const id of stats.order) {
+    for (const k of ['entered', 'sent', 'delivered', 'opened', 'clicked', 'converted']) {
+      const shown = digits(await page.locator(`#jr-step-table tr[data-step="${id}"] td[data-k="${k}"]`).innerText())
+      const want = stats.steps[id]?.[k] || 0
+      check(shown === want, `step ${id} ${k}: ${shown} on the page, ${want} in the stats`)
+    }
+  }
   const entered = digits(await page.locator('#jr-day-totals td[data-k="entered"]').innerText())
   check(entered >= 2, `the day totals show ${entered} entered, want the two carts at least`)
   step('journey charts and totals match the stats', { days: shownDays, entered })

@@ -95,6 +95,22 @@ function Graph({ j, stats }) {
   </svg>`;
 }
 
+// StepTable lists every step's figures: the graph's boxes have room for a
+// few, this has them all.
+const stepCols = [['entered', 'entered'], ['waiting', 'waiting'], ['sent', 'sent'], ['delivered', 'delivered'],
+  ['opened', 'opens'], ['clicked', 'clicks'], ['unsubscribed', 'unsubscribed'], ['converted', 'converted'], ['revenue', 'revenue']];
+
+function StepTable({ j, stats }) {
+  const order = (stats && stats.order) || j.steps.map((s) => s.id);
+  return html`<div class="table-wrap"><table class="small" id="jr-step-table">
+    <caption class="muted">Per step, since the journey was created (conversions and revenue: of the messages each step sent last)</caption>
+    <thead><tr><th scope="col">step</th>${stepCols.map(([, label]) => html`<th scope="col">${label}</th>`)}</tr></thead>
+    <tbody>${order.map((id) => {
+      const st = (stats && stats.steps && stats.steps[id]) || {};
+      return html`<tr data-step=${id}><th scope="row">${id}</th>${stepCols.map(([k]) => html`<td data-k=${k}>${fmtNum(k === 'revenue' ? Math.round(st[k] || 0) : st[k] || 0)}</td>`)}</tr>`;
+    })}</tbody></table></div>`;
+}
+
 // The daily series: counts on one chart, revenue (another scale) on its own.
 const dayCounts = [['entered', 'entered'], ['sent', 'sent'], ['delivered', 'delivered'], ['opened', 'opens'],
   ['clicked', 'clicks'], ['converted', 'converted'], ['unsubscribed', 'unsubscribed']];
@@ -204,7 +220,8 @@ export default function Page({ params }) {
       <div class="card"><div class="muted">Revenue</div><div>${fmtNum(Math.round(j.revenue || 0))}</div></div>
       <div class="card"><div class="muted">Version</div><div>v${j.version} of ${j.versions.length}</div></div>
     </div>
-    <section class="card" style="overflow-x:auto"><h2>Steps</h2><${Graph} j=${j} stats=${stats} /></section>
+    <section class="card"><h2>Steps</h2><div style="overflow-x:auto"><${Graph} j=${j} stats=${stats} /></div>
+      <${StepTable} j=${j} stats=${stats} /></section>
     <section class="card"><${Days} stats=${stats} /></section>
     <${DryRun} id=${id} />
   </div>`;
