@@ -18,7 +18,8 @@ import (
 // section the API's consent; the segment builder's "reachable on email"
 // counts what the API counts; the journey page charts its days. With
 // --double-opt-in, a new subscriber gets the confirmation email, whose link
-// grants the consent.
+// grants the consent; a welcome journey email opened counts in the
+// journey's figures.
 func TestDashboardJdash(t *testing.T) {
 	node := requireNode(t, "playwright-core")
 	chrome := chromiumPath()
@@ -138,6 +139,38 @@ func TestDashboardJdash(t *testing.T) {
 	if ch := consent.Channels[0]; ch.Channel != "email" || !ch.Allowed["marketing"].OK {
 		t.Fatalf("email marketing not allowed after the confirmation link: %+v", ch)
 	}
+
+	// A journey's message opened: a new customer signs up, the welcome
+	// journey's first email arrives, its pixel is fetched; the journey's
+	// figures count it for the step and the day.
+	s.mustPostEvents(t, "/v1/identify", map[string]any{"userId": "jdash-welcome", "traits": map[string]any{"email": "welcome@example.com", "first_name": "Wim", "email_opt_in": true}})
+	s.mustPostEvents(t, "/v1/track", map[string]any{"userId": "jdash-welcome", "event": "Signed Up"})
+	var welcome mailSummary
+	pollUntil(t, 20*time.Second, "the welcome email in Mailpit", func() bool {
+		for _, x := range mp.messages(t) {
+			if len(x.To) == 1 && x.To[0].Address == "welcome@example.com" {
+				welcome = x
+				return true
+			}
+		}
+		return false
+	})
+	mp.get(t, "/api/v1/message/"+welcome.ID, &full)
+	wpixel := regexp.MustCompile(`<img src="(` + base + `/t/o/[^"]+)"`).FindStringSubmatch(full.HTML)
+	if wpixel == nil {
+		t.Fatalf("no pixel in the welcome email:\n%s", full.HTML)
+	}
+	if resp, err = http.Get(strings.ReplaceAll(wpixel[1], "&amp;", "&")); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	pollUntil(t, 15*time.Second, "the open in the welcome journey's figures", func() bool {
+		var st struct {
+			Steps map[string]struct{ Sent, Opened int } `json:"steps"`
+		}
+		s.adminGet(t, "/api/journeys/welcome/stats", &st)
+		return st.Steps["welcome-1"].Sent >= 1 && st.Steps["welcome-1"].Opened >= 1
+	})
 
 	t.Setenv("CHROMIUM", chrome)
 	out, err := runNode(t, node, 120*time.Second, filepath.Join(sdkDir(), "dashboard-jdash.mjs"),

@@ -3,8 +3,9 @@
 // Go test sent, opened and clicked: its state, subject, open and click),
 // its consent section against the consent API (and an opt-out recorded
 // from it); the segment builder's
-// "reachable on email" against the API's preview; the journey page's daily
-// charts and totals against the journey's stats after two carts entered.
+// "reachable on email" against the API's preview; the journey pages' daily
+// charts, totals and step table against the journeys' stats after two carts
+// entered and a welcome email was opened.
 // Screenshots: jdash-profile, jdash-segment-reachable, jdash-journey
 // (1280 px) and jdash-profile-390.
 //
@@ -123,27 +124,31 @@ try {
     check(i < 100, `the carts did not enter the journey: ${JSON.stringify(stats)}`)
     await new Promise((r) => setTimeout(r, 100))
   }
-  await page.goto(`${base}/journeys/abandoned-cart`)
-  await page.locator('#jr-day-charts').waitFor()
-  await page.waitForFunction(() => document.querySelectorAll('#jr-day-charts canvas').length >= 2)
-  stats = await apiCall('GET', '/api/journeys/abandoned-cart/stats')
-  const shownDays = Number(await page.locator('#jr-day-charts').getAttribute('data-days'))
-  const firstDay = new Date(Date.now() - (shownDays - 1) * 86400000).toISOString().slice(0, 10)
-  for (const k of ['entered', 'sent', 'delivered', 'opened', 'clicked', 'converted', 'unsubscribed']) {
-    const want = Object.entries(stats.days).filter(([d]) => d >= firstDay).reduce((a, [, v]) => a + (v[k] || 0), 0)
-    const shown = digits(await page.locator(`#jr-day-totals td[data-k="${k}"]`).innerText())
-    check(shown === want, `journey ${k}: ${shown} on the page, ${want} in the stats' days`)
-  }
-  for (const id of stats.order) {
-    for (const k of ['entered', 'sent', 'delivered', 'opened', 'clicked', 'converted']) {
-      const shown = digits(await page.locator(`#jr-step-table tr[data-step="${id}"] td[data-k="${k}"]`).innerText())
-      const want = stats.steps[id]?.[k] || 0
-      check(shown === want, `step ${id} ${k}: ${shown} on the page, ${want} in the stats`)
+  for (const jid of ['abandoned-cart', 'welcome']) {
+    await page.goto(`${base}/journeys/${jid}`)
+    await page.locator('#jr-day-charts').waitFor()
+    await page.waitForFunction(() => document.querySelectorAll('#jr-day-charts canvas').length >= 2)
+    stats = await apiCall('GET', `/api/journeys/${jid}/stats`)
+    const shownDays = Number(await page.locator('#jr-day-charts').getAttribute('data-days'))
+    const firstDay = new Date(Date.now() - (shownDays - 1) * 86400000).toISOString().slice(0, 10)
+    for (const k of ['entered', 'sent', 'delivered', 'opened', 'clicked', 'converted', 'unsubscribed']) {
+      const want = Object.entries(stats.days).filter(([d]) => d >= firstDay).reduce((a, [, v]) => a + (v[k] || 0), 0)
+      const shown = digits(await page.locator(`#jr-day-totals td[data-k="${k}"]`).innerText())
+      check(shown === want, `journey ${k}: ${shown} on the page, ${want} in the stats' days`)
     }
+    for (const id of stats.order) {
+      for (const k of ['entered', 'sent', 'delivered', 'opened', 'clicked', 'converted']) {
+        const shown = digits(await page.locator(`#jr-step-table tr[data-step="${id}"] td[data-k="${k}"]`).innerText())
+        const want = stats.steps[id]?.[k] || 0
+        check(shown === want, `step ${id} ${k}: ${shown} on the page, ${want} in the stats`)
+      }
+    }
+    const entered = digits(await page.locator('#jr-day-totals td[data-k="entered"]').innerText())
+    const opened = digits(await page.locator('#jr-day-totals td[data-k="opened"]').innerText())
+    if (jid === 'abandoned-cart') check(entered >= 2, `the day totals show ${entered} entered, want the two carts at least`)
+    else check(opened >= 1 && digits(await page.locator('#jr-step-table tr[data-step="welcome-1"] td[data-k="opened"]').innerText()) >= 1, `the welcome email's open is not on the page (${opened} opens)`)
+    step(`${jid}: charts, day totals and steps match the stats`, { days: shownDays, entered, opened })
   }
-  const entered = digits(await page.locator('#jr-day-totals td[data-k="entered"]').innerText())
-  check(entered >= 2, `the day totals show ${entered} entered, want the two carts at least`)
-  step('journey charts and totals match the stats', { days: shownDays, entered })
   await shot(page, 'jdash-journey')
 
   await phone(page)
