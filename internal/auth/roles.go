@@ -42,12 +42,24 @@ func ParseRole(s string) (Role, error) {
 }
 
 // rule says that requests with Method (empty: any) to Path, or anything
-// under Path+"/" unless Exact, need Role.
+// under Path+"/" unless Exact, need Role. A Path with a "*" is a
+// path.Match pattern of one whole path ("*" is one segment).
 type rule struct {
 	Method string
 	Path   string
 	Role   Role
 	Exact  bool
+}
+
+func (r rule) matches(method, p string) bool {
+	if r.Method != "" && r.Method != method {
+		return false
+	}
+	if strings.Contains(r.Path, "*") {
+		ok, _ := path.Match(r.Path, p)
+		return ok
+	}
+	return p == r.Path || !r.Exact && strings.HasPrefix(p, r.Path+"/")
 }
 
 // routeRoles is the one table of which role each /api route needs, for
@@ -64,6 +76,10 @@ var routeRoles = []rule{
 	// A preview changes nothing; it is a POST only because the rule is the body.
 	{"POST", "/api/segments/preview", Viewer, true},
 	{"POST", "/api/templates/preview", Viewer, true},
+	// Editors run the marketing: a transactional send and a person's
+	// consent (as their CRM or support desk records it) are theirs too.
+	{"POST", "/api/send", Editor, true},
+	{"PUT", "/api/profiles/*/consent", Editor, true},
 	{"GET", "/api", Viewer, false},
 	{"HEAD", "/api", Viewer, false},
 	{"", "/api/segments", Editor, false},
@@ -82,7 +98,7 @@ var routeRoles = []rule{
 func Need(method, urlPath string) Role {
 	p := path.Clean("/" + urlPath)
 	for _, r := range routeRoles {
-		if (r.Method == "" || r.Method == method) && (p == r.Path || !r.Exact && strings.HasPrefix(p, r.Path+"/")) {
+		if r.matches(method, p) {
 			return r.Role
 		}
 	}

@@ -35,6 +35,17 @@ func TestNeedMapsEachRouteToItsRole(t *testing.T) {
 		{"GET", "/api/segments/../users", Admin},
 		{"GET", "/api/segments/../sources", Admin},
 		{"PUT", "/api//catalog/products/p1", Editor},
+		{"POST", "/api/send", Editor},
+		{"POST", "/api/send/x", Admin},
+		{"GET", "/api/messages", Viewer},
+		{"GET", "/api/profiles/u1/messages", Viewer},
+		{"GET", "/api/profiles/u1/consent", Viewer},
+		{"PUT", "/api/profiles/u1/consent", Editor},
+		{"PUT", "/api/profiles/email:a@b.c/consent", Editor},
+		{"POST", "/api/profiles/u1/consent", Admin},
+		{"PUT", "/api/profiles/u1/consent/x", Admin},
+		{"PUT", "/api/profiles/a/b/consent", Admin},
+		{"PUT", "/api/profiles/u1/../../users/consent", Admin},
 	} {
 		if got := Need(tt.method, tt.path); got != tt.want {
 			t.Errorf("Need(%s %s) = %s, want %s", tt.method, tt.path, got, tt.want)

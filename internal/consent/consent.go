@@ -8,9 +8,12 @@
 package consent
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +21,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"tailor/internal/event"
+	"tailor/internal/outbox"
 	"tailor/internal/profile"
 	"tailor/internal/store"
 	"tailor/internal/track"
@@ -71,6 +75,20 @@ type State struct {
 	Consents   map[string]Entry       `json:"consents,omitempty"`   // "<channel>/<purpose>"
 	Suppressed map[string]Suppression `json:"suppressed,omitempty"` // by channel
 	Pending    map[string]time.Time   `json:"pending,omitempty"`    // double opt-in asked, by channel
+	// Reach is what Allowed answered for marketing on each channel when
+	// the state or the profile's addresses last changed: bit i for
+	// Channels[i], and reachKnown once computed. It feeds the segment
+	// index's reach column at start without a profile lookup each.
+	Reach uint8 `json:"reach,omitempty"`
+}
+
+// reachKnown marks State.Reach as computed.
+const reachKnown uint8 = 0x80
+
+func init() {
+	if len(Channels) > 7 {
+		panic("consent: State.Reach holds 7 channels")
+	}
 }
 
 func (s *State) set(channel, purpose string, e Entry) {
@@ -88,7 +106,34 @@ type Options struct {
 	// OptOut lists the channels where marketing is allowed until the
 	// person says no (no record means yes). Default: inapp and webhook.
 	OptOut []string
+	// Reach, when set, is told on the processor goroutine, after the event
+	// of log seq cause is applied, the channels a profile with consent
+	// state may now get marketing on (Allowed's answers), whenever its
+	// state or one of its addresses changed; a profile without state is
+	// reachable on OptOut alone. The server feeds the segment index's
+	// reachability conditions with it.
+	Reach func(profile string, channels []string, cause uint64)
+	// Outbox, with DoubleOptIn, takes the confirmation message a new email
+	// grant sends: template ConfirmTemplate, transactional, keyed by the
+	// profile and the grant's time, so that a replay of the grant enqueues
+	// nothing twice. Nil: nothing is sent (the confirm link is still in the
+	// API's answer).
+	Outbox outbox.Enqueuer
+	// ConfirmTemplate is the email template of the confirmation; it must
+	// use {{ confirm_url }}. Default DefaultConfirmTemplate.
+	ConfirmTemplate string
+	// ConfirmAgainAfter is how long a pending confirmation waits before a
+	// new grant sends the message again. Default a day.
+	ConfirmAgainAfter time.Duration
 }
+
+// DefaultConfirmTemplate is the confirmation template's id when none is
+// configured (package message ships one: message.ConfirmTemplate).
+const DefaultConfirmTemplate = "confirm-subscription"
+
+// addressTraits are the traits Address reads: a change of one may change
+// what Allowed answers.
+var addressTraits = []string{"email", "phone", "push_token", "device_token", "webpush_subscription", "address", "postal_address"}
 
 // Consent is the applier and the Checker.
 type Consent struct {
@@ -99,8 +144,17 @@ type Consent struct {
 	mu     sync.RWMutex      // state is written on the processor goroutine, read by senders and the API
 	states map[string][]rec  // compact: a profile costs ~100 bytes, not a State's three maps
 	work   map[string]*State // the profiles one Apply changes, packed back at its end
-	dirty  map[string]bool   // profile ids changed (or removed) since the last checkpoint
-	intern map[string]string // sources, so that a million "trait" strings are one
+	// touched says this Apply changed the state of its profile.
+	touched bool
+	// confirms are the confirmation messages derived and not yet in the
+	// outbox (under mu). confMu is held from taking them to their enqueue
+	// being durable, so that a checkpoint cannot pass a batch a flush has
+	// taken but not yet written.
+	confirms []outbox.Message
+	confMu   sync.Mutex
+	wake     chan struct{}
+	dirty    map[string]bool   // profile ids changed (or removed) since the last checkpoint
+	intern   map[string]string // sources, so that a million "trait" strings are one
 }
 
 // rec is one fact of a profile's consent, packed.
@@ -110,6 +164,7 @@ type rec struct {
 	ch, pur uint8  // index in Channels, Purposes
 	kind    uint8
 	granted bool
+	reach   uint8 // State.Reach, kept in a profile's first rec (in its padding)
 }
 
 const (
@@ -130,6 +185,11 @@ func (c *Consent) internStr(s string) string {
 
 func (c *Consent) pack(s *State) []rec {
 	var out []rec
+	defer func() {
+		if len(out) > 0 {
+			out[0].reach = s.Reach
+		}
+	}()
 	for i, ch := range Channels {
 		for j, pu := range Purposes {
 			if e, ok := s.Consents[ch+"/"+pu]; ok {
@@ -163,6 +223,9 @@ func fromNanos(n int64) time.Time {
 
 func unpack(rs []rec) *State {
 	s := &State{Consents: map[string]Entry{}, Suppressed: map[string]Suppression{}, Pending: map[string]time.Time{}}
+	if len(rs) > 0 {
+		s.Reach = rs[0].reach
+	}
 	for _, r := range rs {
 		ch, at := Channels[r.ch], fromNanos(r.at)
 		switch r.kind {
@@ -194,8 +257,14 @@ func New(db *pebble.DB, profiles track.Profiles, opts Options) *Consent {
 	if opts.OptOut == nil {
 		opts.OptOut = []string{"inapp", "webhook"}
 	}
+	if opts.ConfirmTemplate == "" {
+		opts.ConfirmTemplate = DefaultConfirmTemplate
+	}
+	if opts.ConfirmAgainAfter <= 0 {
+		opts.ConfirmAgainAfter = 24 * time.Hour
+	}
 	return &Consent{db: db, profiles: profiles, opts: opts, states: map[string][]rec{}, work: map[string]*State{},
-		dirty: map[string]bool{}, intern: map[string]string{}}
+		dirty: map[string]bool{}, intern: map[string]string{}, wake: make(chan struct{}, 1)}
 }
 
 // Options returns the options in effect.
@@ -217,7 +286,64 @@ func (c *Consent) Load() error {
 		}
 		c.states[strings.TrimPrefix(string(it.Key()), store.PrefixConsent)] = c.pack(&s)
 	}
-	return it.Close()
+	if err := it.Close(); err != nil {
+		return err
+	}
+	// State written before Reach was kept: compute it now, once.
+	if c.opts.Reach != nil && c.profiles != nil {
+		for id, rs := range c.states {
+			if rs[0].reach&reachKnown == 0 {
+				c.refreshReach(id)
+			}
+		}
+	}
+	return nil
+}
+
+// EachReachable calls fn with every profile that has consent state and
+// the channels it may get marketing on (State.Reach), for the segment
+// index at start. Profiles without state are reachable on OptOut.
+func (c *Consent) EachReachable(fn func(profile string, channels []string)) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for id, rs := range c.states {
+		if m := rs[0].reach; m&reachKnown != 0 {
+			fn(id, reachChannels(m))
+		}
+	}
+}
+
+func reachChannels(m uint8) []string {
+	var out []string
+	for i, ch := range Channels {
+		if m&(1<<i) != 0 {
+			out = append(out, ch)
+		}
+	}
+	return out
+}
+
+// refreshReach recomputes profile id's Reach and reports whether it
+// changed. Caller holds mu for writing.
+func (c *Consent) refreshReach(id string) (uint8, bool) {
+	rs := c.states[id]
+	if len(rs) == 0 {
+		return 0, false
+	}
+	m := reachKnown
+	if p, ok := c.profiles.Profile(id); ok {
+		for i, ch := range Channels {
+			if ok, _ := c.decide(p, rs, ch, "marketing"); ok {
+				m |= 1 << i
+			}
+		}
+	}
+	if rs[0].reach == m {
+		return m, false
+	}
+	rs[0].reach = m
+	c.dirty[id] = true
+	return m, true
 }
 
 // Name implements processor.Applier.
@@ -229,8 +355,31 @@ func (c *Consent) Apply(e *event.Event, r profile.Resolution) {
 		return
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	defer c.flush()
+	c.touched = false
+	c.apply(e, r)
+	c.flush()
+	var m uint8
+	changed := false
+	if c.opts.Reach != nil && c.profiles != nil && (c.touched || len(r.Merged) > 0 || hasAddress(e)) {
+		m, changed = c.refreshReach(r.Profile)
+	}
+	c.mu.Unlock()
+	if changed {
+		c.opts.Reach(r.Profile, reachChannels(m), e.Seq)
+	}
+}
+
+func hasAddress(e *event.Event) bool {
+	for _, k := range addressTraits {
+		if _, ok := e.Traits[k]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// apply folds e into the working states. Caller holds mu and flushes.
+func (c *Consent) apply(e *event.Event, r profile.Resolution) {
 	for _, m := range r.Merged {
 		c.merge(r.Profile, m)
 	}
@@ -269,7 +418,10 @@ func (c *Consent) Apply(e *event.Event, r profile.Resolution) {
 				if s.Pending == nil {
 					s.Pending = map[string]time.Time{}
 				}
-				s.Pending[ch] = at
+				if was, ok := s.Pending[ch]; !ok || at.Sub(was) >= c.opts.ConfirmAgainAfter {
+					s.Pending[ch] = at
+					c.askConfirmation(r.Profile, ch, at)
+				}
 				return
 			}
 		}
@@ -311,6 +463,63 @@ func (c *Consent) Apply(e *event.Event, r profile.Resolution) {
 	}
 }
 
+// askConfirmation queues the double opt-in message of a grant on channel
+// at at. Caller holds mu.
+func (c *Consent) askConfirmation(id, channel string, at time.Time) {
+	if c.opts.Outbox == nil {
+		return
+	}
+	c.confirms = append(c.confirms, outbox.Message{
+		Key:     "optin:" + id + ":" + channel + ":" + strconv.FormatInt(at.UnixNano(), 10),
+		Profile: id, Channel: channel, Purpose: outbox.PurposeTransactional, Template: c.opts.ConfirmTemplate,
+		Data: map[string]any{"reason": SourceDoubleOptIn, "channel": channel}})
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Flush hands the queued confirmation messages to the outbox.
+func (c *Consent) Flush(ctx context.Context) error {
+	c.confMu.Lock()
+	defer c.confMu.Unlock()
+	c.mu.Lock()
+	msgs := c.confirms
+	c.confirms = nil
+	c.mu.Unlock()
+	if len(msgs) == 0 {
+		return nil
+	}
+	if err := c.opts.Outbox.Enqueue(ctx, msgs); err != nil {
+		c.mu.Lock()
+		c.confirms = append(msgs, c.confirms...)
+		c.mu.Unlock()
+		return fmt.Errorf("enqueue %d double opt-in confirmations: %w", len(msgs), err)
+	}
+	return nil
+}
+
+// Run sends the confirmation messages soon after they are derived, until
+// ctx ends.
+func (c *Consent) Run(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if err := c.Flush(context.Background()); err != nil {
+				slog.Warn("consent: confirmations", "err", err)
+			}
+			return
+		case <-c.wake:
+		case <-tick.C:
+		}
+		if err := c.Flush(ctx); err != nil {
+			slog.Warn("consent: confirmations", "err", err)
+		}
+	}
+}
+
 // traits takes the *_opt_in traits of a channel that has no record yet.
 func (c *Consent) traits(id string, traits map[string]any, at time.Time) {
 	for t, ch := range optInTraits {
@@ -332,6 +541,7 @@ func (c *Consent) traits(id string, traits map[string]any, at time.Time) {
 // state returns the working state of id for this Apply.
 func (c *Consent) state(id string) *State {
 	c.dirty[id] = true
+	c.touched = true
 	s := c.work[id]
 	if s == nil {
 		s = unpack(c.states[id])
@@ -390,8 +600,13 @@ func (c *Consent) merge(into, from string) {
 	}
 }
 
-// Checkpoint implements processor.Applier.
+// Checkpoint implements processor.Applier. The confirmations derived so
+// far go to the outbox first: state that says a confirmation is pending
+// is never durable without its message.
 func (c *Consent) Checkpoint(b *pebble.Batch) error {
+	if err := c.Flush(context.Background()); err != nil {
+		return err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for id := range c.dirty {
@@ -470,13 +685,17 @@ func (c *Consent) Allowed(profileID, channel, purpose string) (bool, string) {
 	if !ok {
 		return false, "no_profile"
 	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.decide(p, c.states[p.ID], channel, purpose)
+}
+
+// decide is Allowed over p's recs rs. Caller holds mu.
+func (c *Consent) decide(p track.Profile, rs []rec, channel, purpose string) (bool, string) {
 	addr := Address(p, channel)
 	if addr == "" {
 		return false, "no_address"
 	}
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	rs := c.states[p.ID]
 	if x, ok := find(rs, kindSuppressed, channel, ""); ok {
 		reason, a, _ := strings.Cut(x.text, "\x00")
 		if a == "" || a == strings.ToLower(addr) {

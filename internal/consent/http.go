@@ -292,6 +292,10 @@ func (h *HTTP) wait(done func() bool) bool {
 
 func (h *HTTP) claims(w http.ResponseWriter, r *http.Request, kind string) (track.Claims, track.Profile, bool) {
 	c, err := h.Signer.Verify(r.PathValue("token"), kind)
+	if errors.Is(err, track.ErrExpired) {
+		h.page(w, http.StatusGone, pageData{Title: "This link has expired", Message: expiredMessage[kind]})
+		return c, track.Profile{}, false
+	}
 	if err != nil {
 		h.page(w, http.StatusBadRequest, pageData{Title: "Link not valid", Message: "This link is not valid: it may have been cut short or changed. Open it again from the message you received."})
 		return c, track.Profile{}, false
@@ -302,6 +306,13 @@ func (h *HTTP) claims(w http.ResponseWriter, r *http.Request, kind string) (trac
 		return c, p, false
 	}
 	return c, p, true
+}
+
+// expiredMessage says, per kind of link, what to do when it has expired.
+var expiredMessage = map[string]string{
+	track.KindPreferences: "This link to your preferences has expired. Every message we send carries a fresh one: open the link in a recent message.",
+	track.KindUnsubscribe: "This unsubscribe link has expired. Use the unsubscribe link in a recent message, or reply to it and ask us to stop.",
+	track.KindConfirm:     "This confirmation link has expired. Subscribe again and we will send you a new one.",
 }
 
 type choice struct {
@@ -530,7 +541,12 @@ func (h *HTTP) confirmPost(w http.ResponseWriter, r *http.Request) {
 		h.page(w, http.StatusServiceUnavailable, pageData{Title: "Please try again", Message: "We could not confirm just now. Please try again in a minute."})
 		return
 	}
-	h.wait(func() bool { return h.applied(p.ID, []Change{ch}) })
+	// Not applied(): a pending confirmation counts as applied for a grant,
+	// and this one is pending until the confirmation itself is applied.
+	h.wait(func() bool {
+		e, ok := h.Consent.Get(p.ID).Consents[ch.Channel+"/marketing"]
+		return ok && e.Granted
+	})
 	h.page(w, http.StatusOK, pageData{Title: "Thank you", Message: "Your subscription is confirmed.",
 		Action: h.Signer.URL("", track.Claims{Kind: track.KindPreferences, Profile: p.ID})})
 }

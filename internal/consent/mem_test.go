@@ -8,6 +8,7 @@ import (
 
 	"tailor/internal/event"
 	"tailor/internal/profile"
+	"tailor/internal/track"
 )
 
 // BenchmarkConsentMemory reports the heap a profile's consent costs once an
@@ -43,5 +44,47 @@ func BenchmarkConsentMemory(b *testing.B) {
 		b.ReportMetric(float64(packed)/n, "packed_B/profile")
 		b.ReportMetric(float64(asMaps)/n, "maps_B/profile")
 		runtime.KeepAlive(maps)
+	}
+}
+
+// mapProfiles finds profiles by id in a map, as cheaply as a profile store.
+type mapProfiles map[string]track.Profile
+
+func (m mapProfiles) Profile(k string) (track.Profile, bool) { p, ok := m[k]; return p, ok }
+
+// BenchmarkApplyAddressChange is the cost of an identify that changes an
+// address of a profile with consent state: with a Reach hook (the server's)
+// consent recomputes the profile's reachable channels; without one (the
+// baseline, in the same run) it does not.
+func BenchmarkApplyAddressChange(b *testing.B) {
+	const n = 10_000
+	profiles := mapProfiles{}
+	for i := range n {
+		id := fmt.Sprintf("p_%d", i)
+		profiles[id] = track.Profile{ID: id, Traits: map[string]any{"email": id + "@example.com", "phone": "+1555"}}
+	}
+	for _, hook := range []bool{false, true} {
+		b.Run(fmt.Sprintf("reach=%v", hook), func(b *testing.B) {
+			opts := Options{}
+			heard := 0
+			if hook {
+				opts.Reach = func(string, []string, uint64) { heard++ }
+			}
+			c := New(nil, profiles, opts)
+			now := time.Now()
+			for i := range n {
+				c.Apply(&event.Event{Type: event.Identify, Traits: map[string]any{"email_opt_in": true}, Timestamp: now}, profile.Resolution{Profile: fmt.Sprintf("p_%d", i)})
+			}
+			evs := make([]*event.Event, n)
+			for i := range evs {
+				evs[i] = &event.Event{Type: event.Identify, Traits: map[string]any{"email": fmt.Sprintf("new%d@example.com", i)}, Timestamp: now}
+			}
+			b.ResetTimer()
+			i := 0
+			for b.Loop() {
+				c.Apply(evs[i%n], profile.Resolution{Profile: fmt.Sprintf("p_%d", i%n)})
+				i++
+			}
+		})
 	}
 }

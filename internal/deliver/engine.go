@@ -1,6 +1,7 @@
 package deliver
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -326,6 +327,10 @@ func (e *Engine) send(ctx context.Context, p pending) []Event {
 			}
 		}
 		props := map[string]any{}
+		// The message history shows what the person saw first.
+		if sub := cmp.Or(p.rendered.Subject, p.rendered.Title); sub != "" {
+			props["subject"] = sub
+		}
 		if rcpt.ProviderID != "" {
 			props["provider_id"] = rcpt.ProviderID
 		}

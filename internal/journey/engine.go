@@ -348,6 +348,9 @@ func (e *Engine) Apply(ev *event.Event, r profile.Resolution) {
 		}
 		return
 	}
+	if f := trackedEvents[ev.Event]; f != nil && ev.SourceID == internalSource {
+		e.applyTracked(ev, f, now)
+	}
 	for _, js := range e.byEvent[ev.Event] {
 		e.applyEvent(js, ev, r.Profile, now)
 	}
@@ -398,6 +401,25 @@ func (e *Engine) applyEvent(js *jstate, ev *event.Event, prof string, now time.T
 		return
 	}
 	e.enter(js, prof, now, ev.Seq, 0, ev.Partition, ev)
+}
+
+// applyTracked counts a delivery or tracking event of a journey's message
+// for its step and day. Caller holds mu.
+func (e *Engine) applyTracked(ev *event.Event, counter func(*Tracked) *uint64, now time.Time) {
+	id, _ := ev.Properties["journey"].(string)
+	js := e.journeys[id]
+	if js == nil {
+		return
+	}
+	*counter(&js.stats.day(now).Tracked)++
+	step, _ := ev.Properties["step"].(string)
+	for _, c := range js.versions {
+		if _, ok := c.index[step]; ok {
+			*counter(&js.stats.step(step).Tracked)++
+			break
+		}
+	}
+	js.dirty = true
 }
 
 // applyStep acts on a Journey Step event the engine recorded. Caller

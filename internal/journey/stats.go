@@ -29,6 +29,7 @@ type StepStats struct {
 	Sent      uint64  `json:"sent"`
 	Converted uint64  `json:"converted"`
 	Revenue   float64 `json:"revenue"`
+	Tracked
 }
 
 // DayStats are one UTC day's figures.
@@ -37,6 +38,32 @@ type DayStats struct {
 	Sent      uint64  `json:"sent"`
 	Converted uint64  `json:"converted"`
 	Revenue   float64 `json:"revenue"`
+	Tracked
+}
+
+// Tracked counts what delivery and the tracking links recorded of the
+// journey's messages, by the step that sent them and the day it was
+// recorded. They are counts of events, not of distinct messages: the open
+// pixel records one open per message and minute (image proxies fetch
+// twice), so a message opened on two days counts twice, and every click
+// counts. Sent above is the step handing the message to the outbox;
+// Delivered is the provider's (or the in-app inbox's) acceptance.
+type Tracked struct {
+	Delivered    uint64 `json:"delivered"`
+	Bounced      uint64 `json:"bounced"`
+	Opened       uint64 `json:"opened"`
+	Clicked      uint64 `json:"clicked"`
+	Unsubscribed uint64 `json:"unsubscribed"`
+}
+
+// trackedEvents are the internal events Tracked counts, with the counter
+// each one moves.
+var trackedEvents = map[string]func(*Tracked) *uint64{
+	"Message Delivered": func(t *Tracked) *uint64 { return &t.Delivered },
+	"Message Bounced":   func(t *Tracked) *uint64 { return &t.Bounced },
+	"Message Opened":    func(t *Tracked) *uint64 { return &t.Opened },
+	"Message Clicked":   func(t *Tracked) *uint64 { return &t.Clicked },
+	"Unsubscribed":      func(t *Tracked) *uint64 { return &t.Unsubscribed },
 }
 
 // maxDays bounds the days kept per journey.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"html/template"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,6 +13,12 @@ import (
 
 	"tailor/internal/apierr"
 	"tailor/internal/track"
+)
+
+// Event names the tracking links record.
+const (
+	EventOpened  = "Message Opened"
+	EventClicked = "Message Clicked"
 )
 
 // HTTP serves the template API and the tracking links.
@@ -229,6 +236,23 @@ func BaseURL(r *http.Request) string {
 	return scheme + "://" + host
 }
 
+// linkPage answers a click link that cannot redirect with a small page
+// saying why (and, for an expired one, where it led).
+func linkPage(w http.ResponseWriter, status int, title, msg, dest string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	w.WriteHeader(status)
+	_ = linkPageTmpl.Execute(w, struct{ Title, Message, Dest string }{title, msg, dest})
+}
+
+var linkPageTmpl = template.Must(template.New("link").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex"><title>{{.Title}}</title><link rel="stylesheet" href="/assets/style.css"></head>
+<body><main style="max-width:36rem;margin:2rem auto;padding:0 1rem"><h1>{{.Title}}</h1><p class="card">{{.Message}}
+{{if .Dest}}<br><a href="{{.Dest}}" rel="noopener noreferrer">{{.Dest}}</a>{{end}}</p></main></body></html>
+`))
+
 // pixel is a transparent 1x1 GIF.
 var pixel = []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff\x21\xf9\x04\x01\x00\x00\x00\x00\x2c\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02\x44\x01\x00\x3b")
 
@@ -270,7 +294,7 @@ func (h *HTTP) open(w http.ResponseWriter, r *http.Request) {
 	if c, err := h.Engine.Signer.Verify(r.PathValue("token"), track.KindOpen); err == nil {
 		// Opens count once per message and minute: image proxies fetch twice.
 		id := c.Key + "\x00" + strconv.FormatInt(h.now().Unix()/60, 10)
-		if err := h.record(r.Context(), c, "Message Opened", id, nil); err != nil {
+		if err := h.record(r.Context(), c, EventOpened, id, nil); err != nil {
 			slog.Warn("record open", "message_key", c.Key, "err", err)
 		}
 	}
@@ -281,12 +305,20 @@ func (h *HTTP) open(w http.ResponseWriter, r *http.Request) {
 
 func (h *HTTP) click(w http.ResponseWriter, r *http.Request) {
 	c, err := h.Engine.Signer.Verify(r.PathValue("token"), track.KindClick)
+	if errors.Is(err, track.ErrExpired) && c.URL != "" {
+		// Genuine but old: say so, and let the person go on by hand (the
+		// signature proves a message of ours pointed there); no click is
+		// recorded.
+		linkPage(w, http.StatusGone, "This link has expired",
+			"The link in this message is too old to follow automatically. It led to:", c.URL)
+		return
+	}
 	if err != nil || c.URL == "" {
-		http.Error(w, "This link is not valid: it may have been cut short or changed.", http.StatusBadRequest)
+		linkPage(w, http.StatusBadRequest, "Link not valid", "This link is not valid: it may have been cut short or changed.", "")
 		return
 	}
 	id := c.Key + "\x00" + c.URL + "\x00" + strconv.FormatInt(h.now().Unix(), 10)
-	if err := h.record(r.Context(), c, "Message Clicked", id, map[string]any{"url": c.URL}); err != nil {
+	if err := h.record(r.Context(), c, EventClicked, id, map[string]any{"url": c.URL}); err != nil {
 		slog.Warn("record click", "message_key", c.Key, "err", err)
 	}
 	w.Header().Set("Cache-Control", "no-store")

@@ -305,16 +305,22 @@ func (e *Engine) render(ctx context.Context, t *Template, req RenderRequest, pre
 	switch t.Channel {
 	case "email":
 		out.To = str(traits["email"])
-		if out.HTML != "" && e.Signer != nil {
-			out.HTML = rewriteLinks(out.HTML, func(u string) string {
-				for _, k := range []string{track.KindUnsubscribe, track.KindPreferences, track.KindConfirm, track.KindClick} {
-					if strings.HasPrefix(u, base+track.Path(k)) {
-						return u // our own signed links stay as they are
-					}
+		wrap := func(u string) string {
+			for _, k := range []string{track.KindUnsubscribe, track.KindPreferences, track.KindConfirm, track.KindClick} {
+				if strings.HasPrefix(u, base+track.Path(k)) {
+					return u // our own signed links stay as they are
 				}
-				return link(track.KindClick, u)
-			})
+			}
+			return link(track.KindClick, u)
+		}
+		if out.HTML != "" && e.Signer != nil {
+			out.HTML = rewriteLinks(out.HTML, wrap)
 			out.HTML = addPixel(out.HTML, link(track.KindOpen, ""))
+		}
+		if out.Text != "" && e.Signer != nil {
+			// Readers of the text part click too: its links are tracked
+			// like the HTML's.
+			out.Text = rewriteTextLinks(out.Text, wrap)
 		}
 		if unsub != "" {
 			out.Headers = map[string]string{
@@ -382,6 +388,34 @@ func rewriteLinks(s string, wrap func(string) string) string {
 			return m // mailto:, tel:, anchors stay
 		}
 		return sub[1] + `"` + html.EscapeString(wrap(u)) + `"`
+	})
+}
+
+// textURL is a bare http(s) URL in plain text: up to white space or a
+// character that cannot end one in running text (<, >, quotes).
+var textURL = regexp.MustCompile(`(?i)\bhttps?://[^\s<>"']+`)
+
+// rewriteTextLinks replaces every http(s) URL of plain text with wrap(url).
+// Punctuation that ends a sentence after a URL ("see https://x.example.")
+// is not part of it, nor is a closing parenthesis or bracket the URL did
+// not open.
+func rewriteTextLinks(s string, wrap func(string) string) string {
+	return textURL.ReplaceAllStringFunc(s, func(u string) string {
+		tail := ""
+		for len(u) > 0 {
+			c := u[len(u)-1]
+			if strings.IndexByte(".,;:!?", c) >= 0 ||
+				c == ')' && strings.Count(u, "(") < strings.Count(u, ")") ||
+				c == ']' && strings.Count(u, "[") < strings.Count(u, "]") {
+				u, tail = u[:len(u)-1], string(c)+tail
+				continue
+			}
+			break
+		}
+		if strings.Index(u, "://")+3 >= len(u) {
+			return u + tail // a scheme and nothing else
+		}
+		return wrap(u) + tail
 	})
 }
 

@@ -165,6 +165,7 @@ type deps struct {
 	computed bool // a computed field any customer event changes
 	orders   bool // a computed field only orders change
 	time     bool // time alone can change the answer
+	reach    bool // a reachability condition: SetReachable can change the answer
 }
 
 // NewEngine returns an engine with an empty index.
@@ -218,12 +219,45 @@ func (e *Engine) depsOf(r *Rule, d *deps, depth int) {
 			d.events[n.Event] = true
 			// Future events enter any window when their time comes.
 			d.time = true
+		case KindReachable:
+			d.reach = true
 		case KindSegment:
 			if sub, ok := e.resolve(n.Segment); ok && depth < MaxDepth {
 				e.depsOf(sub, d, depth+1)
 			}
 		}
 	})
+}
+
+// SetReachableByDefault sets the channels a profile consent has not told
+// about is reachable on (consent's opt-out channels). Call it before Load.
+func (e *Engine) SetReachableByDefault(channels []string) {
+	e.ix.mu.Lock()
+	defer e.ix.mu.Unlock()
+	e.ix.reachDefault = slices.Clone(channels)
+}
+
+// SetReachable records the channels profile id may get marketing messages
+// on, as consent decided after the event of log seq cause (0: none, at
+// start), and re-evaluates the profile in the segments that ask. It is the
+// reach column's only writer: consent calls it on the processor goroutine,
+// after this engine applied the same event, whenever its answer for the
+// profile changes; the server calls it at start with consent's state.
+func (e *Engine) SetReachable(id string, channels []string, cause uint64) {
+	ix := e.ix
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ord := ix.ord(id)
+	if !ix.setReach(ord, channels) || e.loading || len(e.order) == 0 {
+		return
+	}
+	e.causeSeq = cause
+	sg := e.singleFor(ord, e.opts.Now())
+	for _, s := range e.order {
+		if s.deps.reach {
+			e.evaluateWith(sg, s, "")
+		}
+	}
 }
 
 // affected reports whether an event of key (with traits changed or not)

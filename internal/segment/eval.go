@@ -146,6 +146,8 @@ func (ev *evaluation) rule(r *Rule, path string) (*roaring.Bitmap, error) {
 		return ev.computed(r, path)
 	case KindEvent:
 		return ev.event(r, path)
+	case KindReachable:
+		return ev.ix.reachBitmap(r.Reachable), nil
 	case KindSegment:
 		if ev.resolve == nil {
 			return nil, evalErr(path+"/segment", "no saved segments to refer to")
@@ -178,11 +180,11 @@ func (ev *evaluation) leavesConcurrently(kids []*Rule, path string) ([]*roaring.
 		return nil, nil
 	}
 	for _, k := range kids {
-		if c := k.Kind(); c != KindTrait && c != KindComputed && c != KindEvent && c != KindNot {
+		if c := k.Kind(); c != KindTrait && c != KindComputed && c != KindEvent && c != KindNot && c != KindReachable {
 			return nil, nil
 		}
 		if k.Kind() == KindNot {
-			if c := k.Not.Kind(); c != KindTrait && c != KindComputed && c != KindEvent {
+			if c := k.Not.Kind(); c != KindTrait && c != KindComputed && c != KindEvent && c != KindReachable {
 				return nil, nil
 			}
 		}
@@ -253,7 +255,7 @@ func (ev *evaluation) estimate(r *Rule) int {
 // value per profile, event conditions a stream's rows.
 func cost(r *Rule) int {
 	switch r.Kind() {
-	case KindTrait:
+	case KindTrait, KindReachable:
 		return 0
 	case KindComputed:
 		return 1

@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -73,6 +74,15 @@ type Index struct {
 	first, last           vec32
 	firstOrder, lastOrder vec32
 	maxTs                 uint32 // latest event time in the index
+
+	// reach is the reach column: per channel, the ords whose consent
+	// allows marketing on it (Engine.SetReachable). reachKnown holds the
+	// ords consent has told about; the others are reachable on
+	// reachDefault only, the channels that need no opt-in. It is not
+	// persisted: consent keeps its own state and feeds it at start.
+	reach        map[string]*roaring.Bitmap
+	reachKnown   roaring.Bitmap
+	reachDefault []string
 
 	// models is the current snapshot of the models' boundaries (nil before
 	// the first): every evaluator reads this one, so they agree.
@@ -178,6 +188,57 @@ func (ix *Index) merge(into, from uint32) {
 	for _, c := range ix.traits {
 		c.vals.set(int(from), 0)
 	}
+	// The survivor's reachability is consent's to say (it merges the two
+	// states and tells); a dead ord is in no bitmap.
+	ix.reachKnown.Remove(from)
+	for _, b := range ix.reach {
+		b.Remove(from)
+	}
+}
+
+// setReach records the channels ord is reachable on. Caller holds mu for
+// writing.
+func (ix *Index) setReach(ord uint32, channels []string) (changed bool) {
+	if ix.reach == nil {
+		ix.reach = make(map[string]*roaring.Bitmap, len(Channels))
+		for _, ch := range Channels {
+			ix.reach[ch] = roaring.New()
+		}
+	}
+	changed = ix.reachKnown.CheckedAdd(ord)
+	for ch, b := range ix.reach {
+		if slices.Contains(channels, ch) {
+			changed = b.CheckedAdd(ord) || changed
+		} else {
+			changed = b.CheckedRemove(ord) || changed
+		}
+	}
+	return changed
+}
+
+// reachable reports whether ord is reachable on channel. Caller holds mu.
+func (ix *Index) reachable(ord uint32, channel string) bool {
+	if ix.reachKnown.Contains(ord) {
+		return ix.reach[channel].Contains(ord)
+	}
+	return slices.Contains(ix.reachDefault, channel)
+}
+
+// reachBitmap returns the surviving ords reachable on channel, a new
+// bitmap. Caller holds mu.
+func (ix *Index) reachBitmap(channel string) *roaring.Bitmap {
+	var out *roaring.Bitmap
+	if slices.Contains(ix.reachDefault, channel) {
+		out = ix.alive.Clone()
+		out.AndNot(&ix.reachKnown)
+	} else {
+		out = roaring.New()
+	}
+	if b := ix.reach[channel]; b != nil {
+		out.Or(b)
+	}
+	out.And(&ix.alive)
+	return out
 }
 
 // resetStreams forgets the event columns and what derives from them, after

@@ -3,6 +3,7 @@ package segment
 import (
 	"math"
 	"math/big"
+	"slices"
 	"time"
 
 	"tailor/internal/event"
@@ -26,6 +27,9 @@ type RefProfile struct {
 	Traits map[string]any
 	// Events are the profile's events, in any order.
 	Events []RefEvent
+	// Reachable lists the channels consent allows marketing on (what
+	// the server feeds the index from package consent).
+	Reachable []string
 }
 
 // RefEvent is one event as the reference evaluator reads it.
@@ -63,6 +67,7 @@ func EventKey(e *event.Event) string {
 //   - Computed: see refComputed.
 //   - Event: see refEvent.
 //   - Segment: member(r.Segment).
+//   - Reachable: the channel is one of p.Reachable.
 //   - And: every child holds; Or: some child holds; Not: the child does not.
 //
 // Reference has no models snapshot: the RFM and spend-tier fields are
@@ -111,6 +116,8 @@ func ReferenceWith(r *Rule, p *RefProfile, now int64, member func(segment string
 		return refEvent(r, p, now)
 	case KindSegment:
 		return member != nil && member(r.Segment)
+	case KindReachable:
+		return slices.Contains(p.Reachable, r.Reachable)
 	}
 	return false
 }

@@ -21,7 +21,13 @@ import (
 //   - an event condition: Event, optional Where filters and Within window,
 //     and a comparison of a Measure of the matching events (by default
 //     "count gte 1": did it at least once);
-//   - a membership condition: Segment, the id of another saved segment.
+//   - a membership condition: Segment, the id of another saved segment;
+//   - a reachability condition: Reachable, a channel (see Channels): the
+//     profile may get marketing messages on it now, as package consent
+//     decides (consent given, or not needed on that channel; not suppressed
+//     after a hard bounce or complaint; an address or token to send to).
+//     The engine reads it from the index's reach column, which the server
+//     feeds from consent (Engine.SetReachable).
 //
 // Semantics every evaluator shares (and an SQL engine can check):
 //   - only events whose timestamp is at or before the evaluation instant
@@ -39,6 +45,8 @@ type Rule struct {
 	Computed string `json:"computed,omitempty"`
 	Event    string `json:"event,omitempty"`
 	Segment  string `json:"segment,omitempty"`
+	// Reachable is a channel of a reachability condition.
+	Reachable string `json:"reachable,omitempty"`
 
 	// Where filters an event condition's events; all must hold.
 	Where []*Filter `json:"where,omitempty"`
@@ -125,7 +133,13 @@ const (
 	KindComputed
 	KindEvent
 	KindSegment
+	KindReachable
 )
+
+// Channels are the channels a reachability condition may name: the
+// delivery channels (package consent keeps the same list; a server test
+// checks that they agree).
+var Channels = []string{"email", "sms", "push", "webpush", "inapp", "webhook", "mail"}
 
 // Kind reports which kind of node r is; KindInvalid when none or more than
 // one is set.
@@ -143,6 +157,7 @@ func (r *Rule) Kind() Kind {
 	set(r.Computed != "", KindComputed)
 	set(r.Event != "", KindEvent)
 	set(r.Segment != "", KindSegment)
+	set(r.Reachable != "", KindReachable)
 	if n != 1 {
 		return KindInvalid
 	}
@@ -320,7 +335,7 @@ func (v *validator) rule(r *Rule, path string, depth int) {
 	}
 	kind := r.Kind()
 	if kind == KindInvalid {
-		v.fail(path, "a node needs exactly one of and, or, not, trait, computed, event, segment")
+		v.fail(path, "a node needs exactly one of and, or, not, trait, computed, event, segment, reachable")
 		return
 	}
 	if kind != KindEvent && (r.Where != nil || r.Within != nil || r.Measure != "" || r.Of != "") {
@@ -369,6 +384,14 @@ func (v *validator) rule(r *Rule, path string, depth int) {
 		}
 		if r.Op != "" || r.Value != nil {
 			v.fail(path, "a segment condition has no op or value")
+		}
+	case KindReachable:
+		if !slices.Contains(Channels, r.Reachable) {
+			v.fail(path+"/reachable", "unknown channel %q (known: %s)", r.Reachable, strings.Join(Channels, ", "))
+			return
+		}
+		if r.Op != "" || r.Value != nil || r.CaseSensitive {
+			v.fail(path, "a reachable condition has no op, value or case_sensitive")
 		}
 	case KindEvent:
 		v.event(r, path)

@@ -191,6 +191,12 @@ func (sg *single) rule(r *Rule, path string) (bool, *Explanation, error) {
 		res, val, detail, err = sg.computed(r, path)
 	case KindEvent:
 		res, val, detail, err = sg.event(r, path)
+	case KindReachable:
+		res = sg.ix.reachable(sg.ord, r.Reachable)
+		val = res
+		if sg.explain {
+			detail = fmt.Sprintf("reachable on %s (consent, no suppression, an address) → %v", r.Reachable, res)
+		}
 	default:
 		err = evalErr(path, "invalid node")
 	}

@@ -26,6 +26,7 @@ import (
 //	           | name comparison              computed field if name is one, else trait
 //	           | "trait" (name | string) comparison
 //	           | "in" "segment" (string | name) ["case_sensitive"]
+//	           | "reachable" "on" (name | string)     a channel: email, sms …
 //	           | "did" ["not"] event
 //	comparison = op [value] ["case_sensitive"]
 //	op         = "=" | "!=" | ">" | ">=" | "<" | "<=" | "not" "in" | "not" "exists"
@@ -564,6 +565,24 @@ func (p *parser) primary() *Rule {
 		p.node(r, t).name = id.pos
 		r.CaseSensitive = p.acceptWord("case_sensitive")
 		return r
+	case isWord(t, "reachable") && isWord(p.peekAt(1), "on"):
+		// Not reserved: "on" is no operator, so a trait named reachable
+		// still reads as one ("reachable = true").
+		p.next()
+		p.next()
+		ch := p.peek()
+		r := &Rule{}
+		switch ch.kind {
+		case tokString:
+			r.Reachable = ch.str
+		case tokWord:
+			r.Reachable = ch.text
+		default:
+			p.fail(ch, `expected a channel after "reachable on", like email, found %s`, describe(ch))
+		}
+		p.next()
+		p.node(r, t).name = ch.pos
+		return r
 	case isWord(t, "trait"):
 		p.next()
 		n := p.peek()
@@ -1009,7 +1028,7 @@ func (p *parser) locate(r *Rule, path string) int {
 					}
 				}
 			}
-		case "trait", "computed", "event", "segment":
+		case "trait", "computed", "event", "segment", "reachable":
 			pick(rp.name)
 		case "op":
 			pick(rp.op)
@@ -1073,6 +1092,13 @@ func writeRule(b *strings.Builder, r *Rule, andFollows bool) {
 		writeComparison(b, r.Op, r.Value, r.CaseSensitive)
 	case KindEvent:
 		writeEvent(b, r, andFollows)
+	case KindReachable:
+		b.WriteString("reachable on ")
+		if isIdent(r.Reachable) && !isReserved(r.Reachable) {
+			b.WriteString(r.Reachable)
+		} else {
+			b.WriteString(strconv.Quote(r.Reachable))
+		}
 	default:
 		j, err := json.Marshal(r)
 		if err != nil {

@@ -15,6 +15,8 @@ type Vocabulary struct {
 	Traits []string `json:"traits"`
 	// Computed are the computed fields and their types.
 	Computed []FieldWord `json:"computed"`
+	// Channels are what a reachability condition may name.
+	Channels []string `json:"channels"`
 }
 
 // EventWords is one event key of a Vocabulary.
@@ -39,7 +41,7 @@ func (e *Engine) Vocabulary() Vocabulary {
 	ix := e.ix
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	v := Vocabulary{Events: make([]EventWords, 0, len(ix.streams)), Traits: make([]string, 0, len(ix.traits))}
+	v := Vocabulary{Events: make([]EventWords, 0, len(ix.streams)), Traits: make([]string, 0, len(ix.traits)), Channels: Channels}
 	for _, s := range ix.streamOrd {
 		ew := EventWords{Name: s.key, Count: s.n, Properties: make([]string, 0, len(s.colOrder))}
 		for _, c := range s.colOrder {

@@ -10,12 +10,18 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
+	"tailor/internal/apierr"
 	"tailor/internal/catalog"
 	"tailor/internal/consent"
 	"tailor/internal/coupon"
+	"tailor/internal/deliver"
 	"tailor/internal/event"
+	"tailor/internal/eventlog"
+	"tailor/internal/ingest"
 	"tailor/internal/message"
+	"tailor/internal/outbox"
 	"tailor/internal/profile"
 	"tailor/internal/segment"
 	"tailor/internal/track"
@@ -36,12 +42,22 @@ var DefaultTopics = []string{"new_arrivals", "sales", "recommendations", "newsle
 // openConsent registers the consent applier; call it before the replay.
 func (s *Server) openConsent() error {
 	// Every send asks consent: it reads traits only, not the segment view.
-	s.Consent = consent.New(s.db, serverProfiles{s: s, traitsOnly: true}, consent.Options{DoubleOptIn: s.cfg.DoubleOptIn})
+	// Its answers feed the segment index's reachability conditions.
+	s.Consent = consent.New(s.db, serverProfiles{s: s, traitsOnly: true}, consent.Options{DoubleOptIn: s.cfg.DoubleOptIn,
+		Reach: s.Segments.SetReachable, Outbox: s.Enqueuer(), ConfirmTemplate: message.ConfirmTemplateID})
+	s.Segments.SetReachableByDefault(s.Consent.Options().OptOut)
 	if err := s.Consent.Load(); err != nil {
 		return err
 	}
 	s.Proc.Register(s.Consent)
 	return nil
+}
+
+// feedReachability hands the segment index consent's answers as the
+// checkpoint left them; call it after the segment index loads, before it
+// begins (so that nothing is evaluated until Begin).
+func (s *Server) feedReachability() {
+	s.Consent.EachReachable(func(id string, channels []string) { s.Segments.SetReachable(id, channels, 0) })
 }
 
 // openMessages opens templates, coupons and the link signer; call it once
@@ -61,7 +77,18 @@ func (s *Server) openMessages() error {
 	}
 	liq := message.NewLiquid(products, s.Coupons)
 	s.Messages = message.NewEngine(liq, message.NewStore(s.db, liq), serverProfiles{s: s}, products, s.Coupons, s.Signer)
+	if s.cfg.DoubleOptIn {
+		// The confirmations consent sends need their template.
+		if _, err := s.Messages.Templates.Save(message.ConfirmTemplate(), true); err != nil && !errors.Is(err, message.ErrExists) {
+			return fmt.Errorf("double opt-in template: %w", err)
+		}
+	}
 	return nil
+}
+
+// startConsent sends double opt-in confirmations until bg ends.
+func (s *Server) startConsent(bg context.Context) {
+	s.bgWG.Go(func() { s.Consent.Run(bg) })
 }
 
 func (s *Server) recordInternal(ctx context.Context, msgs [][]byte) error {
@@ -202,3 +229,150 @@ var (
 	_ consent.Checker  = (*consent.Consent)(nil)
 	_ message.Products = (*catalog.Store)(nil)
 )
+
+// historyScan bounds the timeline events GET /api/profiles/{id}/messages
+// reads for the tracking of the messages it lists. It reads back from the
+// newest event until the oldest listed message's creation, so a profile
+// with many events after its messages costs more reads, at most this many;
+// past them a message shows no tracking.
+const historyScan = 20000
+
+// historyPage is how many timeline entries one read takes (a variable so
+// that a test can page through a short timeline).
+var historyPage = 1000
+
+// MessageHistory is one message of a profile as the profile page shows it:
+// the outbox record (state, the policy's reason) with what tracking
+// recorded about it.
+type MessageHistory struct {
+	*outbox.Record
+	Subject      string     `json:"subject,omitempty"` // as sent (from the Message Sent event)
+	SentAt       *time.Time `json:"sent_at,omitempty"`
+	DeliveredAt  *time.Time `json:"delivered_at,omitempty"`
+	OpenedAt     *time.Time `json:"opened_at,omitempty"` // the first open
+	Opens        int        `json:"opens"`
+	ClickedAt    *time.Time `json:"clicked_at,omitempty"` // the first click
+	Clicks       int        `json:"clicks"`
+	BouncedAt    *time.Time `json:"bounced_at,omitempty"`
+	Unsubscribed *time.Time `json:"unsubscribed_at,omitempty"`
+}
+
+// messageHistoryRoutes adds GET /api/profiles/{identifier}/messages.
+func (s *Server) messageHistoryRoutes(mux *http.ServeMux, guard func(http.Handler) http.Handler) {
+	mux.Handle("GET /api/profiles/{identifier}/messages", guard(http.HandlerFunc(s.profileMessages)))
+}
+
+func (s *Server) profileMessages(w http.ResponseWriter, r *http.Request) {
+	ident := r.PathValue("identifier")
+	limit := deliver.DefaultListLimit
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > deliver.MaxListLimit {
+			apierr.WriteError(w, r, apierr.Plain, apierr.Errorf(apierr.BadRequest, "limit must be an integer from 1 to %d, got %q", deliver.MaxListLimit, v))
+			return
+		}
+		limit = n
+	}
+	snap, ok := serverProfiles{s: s}.lookup(ident)
+	if !ok {
+		apierr.WriteError(w, r, apierr.Plain, apierr.Errorf(apierr.ProfileNotFound, "no profile %q (give a profile id, userId, email or kind:value)", ident))
+		return
+	}
+	recs, err := s.Delivery.Outbox.History(snap.ID, limit)
+	if err != nil {
+		apierr.WriteError(w, r, apierr.Plain, err)
+		return
+	}
+	out := make([]*MessageHistory, len(recs))
+	byKey := make(map[string]*MessageHistory, len(recs))
+	for i, rec := range recs {
+		out[i] = &MessageHistory{Record: rec}
+		byKey[rec.Key] = out[i]
+	}
+	if len(recs) > 0 {
+		if err := s.trackingOf(snap.ID, byKey, recs[len(recs)-1].Created); err != nil {
+			apierr.WriteError(w, r, apierr.Plain, err)
+			return
+		}
+	}
+	apierr.WriteJSON(w, http.StatusOK, map[string]any{"profile": snap.ID, "messages": out})
+}
+
+// trackingOf fills the messages of byKey with the delivery and tracking
+// events on profile id's timeline since since (the oldest message's
+// creation), newest first, reading at most historyScan events.
+func (s *Server) trackingOf(id string, byKey map[string]*MessageHistory, since time.Time) error {
+	_, keys, _, ok := s.Store.IdentityKeys(id, eventlog.MaxTimelineIdentifiers, event.KindUserID, event.KindAnonymousID)
+	if !ok {
+		return nil
+	}
+	first := func(p **time.Time, t time.Time) {
+		if *p == nil || t.Before(**p) {
+			*p = &t
+		}
+	}
+	// A message's events come after its creation; a minute of slack for
+	// clocks.
+	stop := since.Add(-time.Minute).UnixNano()
+	cursor := eventlog.Cursor{}
+	for read := 0; read < historyScan; {
+		ptrs, err := s.Log.Timeline(keys, cursor, min(historyPage, historyScan-read))
+		if err != nil {
+			return fmt.Errorf("timeline of %s: %w", id, err)
+		}
+		read += len(ptrs)
+		if len(ptrs) == 0 {
+			return nil
+		}
+		cursor = ptrs[len(ptrs)-1].Cursor()
+		for _, p := range ptrs {
+			if p.TsNanos < stop {
+				return nil
+			}
+			if err := s.trackEvent(p, byKey, first); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// trackEvent folds the timeline entry p into its message of byKey, if it
+// is one of Tailor's delivery or tracking events.
+func (s *Server) trackEvent(p eventlog.Pointer, byKey map[string]*MessageHistory, first func(**time.Time, time.Time)) error {
+	v, err := s.Log.Get(p.Partition, p.Seq)
+	if err != nil {
+		return fmt.Errorf("timeline entry %d: %w", p.Seq, err)
+	}
+	e, err := event.DecodeStored(v)
+	// Only Tailor's own events: a client could send a "Message Opened".
+	if err != nil || e.Type != event.Track || e.SourceID != ingest.InternalSource ||
+		!strings.HasPrefix(e.Event, "Message ") && e.Event != consent.EventUnsubscribed {
+		return nil
+	}
+	key, _ := e.Properties["message_key"].(string)
+	m := byKey[key]
+	if m == nil {
+		return nil
+	}
+	switch e.Event {
+	case deliver.EventSent:
+		first(&m.SentAt, e.Timestamp)
+		if sub, ok := e.Properties["subject"].(string); ok {
+			m.Subject = sub
+		}
+	case deliver.EventDelivered:
+		first(&m.DeliveredAt, e.Timestamp)
+	case deliver.EventBounced:
+		first(&m.BouncedAt, e.Timestamp)
+	case message.EventOpened:
+		m.Opens++
+		first(&m.OpenedAt, e.Timestamp)
+	case message.EventClicked:
+		m.Clicks++
+		first(&m.ClickedAt, e.Timestamp)
+	case consent.EventUnsubscribed:
+		first(&m.Unsubscribed, e.Timestamp)
+	}
+	return nil
+}

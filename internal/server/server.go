@@ -367,6 +367,7 @@ func (s *Server) open(ctx context.Context) error {
 		st := s.Segments.Index().Stats()
 		slog.Info("segment index loaded", "events", st.Events, "profiles", st.Profiles, "mb", st.Bytes>>20, "took", time.Since(start).Round(time.Millisecond))
 	}
+	s.feedReachability()
 	// Segments are live from here: the replay below evaluates its events as
 	// they were evaluated before a restart.
 	s.Segments.Begin()
@@ -474,6 +475,7 @@ func (s *Server) Handler() http.Handler {
 	s.experimentRoutes(mux, guard.Wrap)
 	s.decideRoutes(mux, guard.Wrap)
 	s.predictionRoutes(mux, guard.Wrap)
+	s.messageHistoryRoutes(mux, guard.Wrap)
 	mux.Handle("/v1/", s.Ingest)
 	mux.Handle("/api/", api.Handler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
@@ -517,6 +519,7 @@ func (s *Server) Start() (string, error) {
 	s.Journeys.Start(bg)
 	s.startStats(bg)
 	s.startDelivery(bg, "http://"+ln.Addr().String())
+	s.startConsent(bg)
 	s.bgWG.Add(2)
 	go func() {
 		defer s.bgWG.Done()

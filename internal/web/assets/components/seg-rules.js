@@ -75,8 +75,13 @@ export const COUNTS = [['gte', 'at least'], ['lte', 'at most'], ['eq', 'exactly'
 
 export const KINDS = [
   ['trait', 'Trait'], ['computed', 'Computed field or model'], ['event', 'Did an event'],
-  ['segment', 'Member of segment'], ['and', 'Group: all of'], ['or', 'Group: any of'],
+  ['segment', 'Member of segment'], ['reachable', 'Reachable on a channel'], ['and', 'Group: all of'], ['or', 'Group: any of'],
 ];
+
+// CHANNELS are the channels a reachability condition names, with labels
+// (the vocabulary's list wins when it has one).
+export const CHANNELS = [['email', 'email'], ['sms', 'SMS'], ['push', 'app push'], ['webpush', 'web push'],
+  ['inapp', 'in-app inbox'], ['webhook', 'webhook'], ['mail', 'post']];
 
 // newNode is a fresh node of kind, filled from the vocabulary so that it
 // is valid at once where possible.
@@ -86,6 +91,7 @@ export function newNode(kind, vocab, segments) {
     case 'computed': return { computed: 'orders', op: 'gte', value: 1 };
     case 'event': return { event: pickEvent(vocab), within: { last: '30d' } };
     case 'segment': return { segment: segments?.[0]?.id || '' };
+    case 'reachable': return { reachable: vocab?.channels?.[0] || 'email' };
     case 'and': return { and: [] };
     case 'or': return { or: [] };
   }
@@ -99,7 +105,7 @@ function pickEvent(vocab) {
 
 export function nodeKind(n) {
   if (!n || typeof n !== 'object') return 'invalid';
-  for (const k of ['and', 'or', 'not', 'trait', 'computed', 'event', 'segment']) if (n[k] !== undefined) return k;
+  for (const k of ['and', 'or', 'not', 'trait', 'computed', 'event', 'segment', 'reachable']) if (n[k] !== undefined) return k;
   return 'invalid';
 }
 
@@ -163,6 +169,7 @@ export function describe(n) {
     case 'trait': return fmtCmp(`trait ${n.trait}`, n.op, n.value, n.case_sensitive);
     case 'computed': return fmtCmp(n.computed, n.op, n.value, false);
     case 'segment': return `member of segment ${q(n.segment)}`;
+    case 'reachable': return `reachable on ${n.reachable}`;
     case 'event': {
       let s = `did ${q(n.event)}`;
       if (n.where?.length) s += ' where ' + n.where.map((f) => fmtCmp(f.property, f.op, f.value, f.case_sensitive)).join(' and ');

@@ -82,9 +82,10 @@ function Graph({ j, stats }) {
       const counts = [`${fmtNum(st.entered || 0)} in`];
       if (st.waiting) counts.push(`${fmtNum(st.waiting)} waiting`);
       if (st.sent) counts.push(`${fmtNum(st.sent)} sent`);
+      const tracked = st.sent ? ` — ${fmtNum(st.delivered || 0)} delivered, ${fmtNum(st.opened || 0)} opens, ${fmtNum(st.clicked || 0)} clicks, ${fmtNum(st.unsubscribed || 0)} unsubscribed` : '';
       if (st.converted) counts.push(`${fmtNum(st.converted)} conv.`);
       return html`<g key=${s.id} class="jr-step" data-step=${s.id} data-entered=${st.entered || 0}>
-        <title>${s.id}: ${detail(s)}</title>
+        <title>${s.id}: ${detail(s)}${tracked}</title>
         <rect x=${p.x} y=${p.y} width=${W} height=${H} rx="8" fill=${s.id === j.start ? '#ddf4ff' : '#f6f8fa'} stroke="#8c959f" />
         <text x=${p.x + 8} y=${p.y + 18} font-size="13" font-weight="600" fill="#1f2328">${s.id}</text>
         <text x=${p.x + 8} y=${p.y + 35} font-size="11" fill="#57606a">${detail(s).slice(0, 28)}</text>
@@ -94,13 +95,57 @@ function Graph({ j, stats }) {
   </svg>`;
 }
 
+// StepTable lists every step's figures: the graph's boxes have room for a
+// few, this has them all.
+const stepCols = [['entered', 'entered'], ['waiting', 'waiting'], ['sent', 'sent'], ['delivered', 'delivered'],
+  ['opened', 'opens'], ['clicked', 'clicks'], ['unsubscribed', 'unsubscribed'], ['converted', 'converted'], ['revenue', 'revenue']];
+
+function StepTable({ j, stats }) {
+  const order = (stats && stats.order) || j.steps.map((s) => s.id);
+  return html`<div class="table-wrap"><table class="small" id="jr-step-table">
+    <caption class="muted">Per step, since the journey was created (conversions and revenue: of the messages each step sent last)</caption>
+    <thead><tr><th scope="col">step</th>${stepCols.map(([, label]) => html`<th scope="col">${label}</th>`)}</tr></thead>
+    <tbody>${order.map((id) => {
+      const st = (stats && stats.steps && stats.steps[id]) || {};
+      return html`<tr data-step=${id}><th scope="row">${id}</th>${stepCols.map(([k]) => html`<td data-k=${k}>${fmtNum(k === 'revenue' ? Math.round(st[k] || 0) : st[k] || 0)}</td>`)}</tr>`;
+    })}</tbody></table></div>`;
+}
+
+// The daily series: counts on one chart, revenue (another scale) on its own.
+const dayCounts = [['entered', 'entered'], ['sent', 'sent'], ['delivered', 'delivered'], ['opened', 'opens'],
+  ['clicked', 'clicks'], ['converted', 'converted'], ['unsubscribed', 'unsubscribed']];
+
+/** dayRange lists every UTC day from the first with figures to today (at
+ * least the last 14 days, at most 90), so a quiet day shows as 0 rather
+ * than being skipped and the axis reads in days even for a new journey. */
+export function dayRange(days, now = Date.now()) {
+  const keys = Object.keys(days || {}).sort();
+  if (keys.length === 0) return [];
+  const day = 86400000;
+  const last = Math.max(Date.parse(keys[keys.length - 1] + 'T00:00:00Z'), Math.floor(now / day) * day);
+  const first = Math.max(Math.min(Date.parse(keys[0] + 'T00:00:00Z'), last - 13 * day), last - 89 * day);
+  const out = [];
+  for (let t = first; t <= last; t += day) out.push(new Date(t).toISOString().slice(0, 10));
+  return out;
+}
+
 function Days({ stats }) {
-  const days = Object.keys((stats && stats.days) || {}).sort();
-  if (days.length === 0) return html`<p class="muted">No activity yet.</p>`;
+  const days = dayRange(stats && stats.days);
+  if (days.length === 0) return html`<h2>Per day</h2><p class="muted">No activity yet.</p>`;
   const x = days.map((d) => Date.parse(d + 'T00:00:00Z') / 1000);
-  const col = (k) => days.map((d) => stats.days[d][k] || 0);
-  return html`<${Chart} title="Per day" x=${x} series=${[
-    { label: 'entered', values: col('entered') }, { label: 'sent', values: col('sent') }, { label: 'converted', values: col('converted') }]} />`;
+  const col = (k) => days.map((d) => (stats.days[d] && stats.days[d][k]) || 0);
+  const total = (k) => col(k).reduce((a, b) => a + b, 0);
+  return html`<h2>Per day <span class="muted small">UTC, last ${days.length} ${days.length === 1 ? 'day' : 'days'}</span></h2>
+    <div id="jr-day-charts" data-days=${days.length}>
+      <${Chart} title="Messages and customers" x=${x} points=${true}
+        series=${dayCounts.map(([k, label]) => ({ label, values: col(k) }))} />
+      <${Chart} title="Revenue" x=${x} height=${140} points=${true} series=${[{ label: 'revenue', values: col('revenue') }]} />
+    </div>
+    <div class="table-wrap"><table class="small" id="jr-day-totals"><caption class="muted">Totals over these days</caption>
+      <thead><tr>${dayCounts.map(([, label]) => html`<th scope="col">${label}</th>`)}<th scope="col">revenue</th></tr></thead>
+      <tbody><tr>${dayCounts.map(([k]) => html`<td data-k=${k}>${fmtNum(total(k))}</td>`)}<td data-k="revenue">${fmtNum(Math.round(total('revenue')))}</td></tr></tbody>
+    </table></div>
+    <p class="muted small">Opens and clicks count tracked events (one open per message and minute), by the day they happened.</p>`;
 }
 
 function DryRun({ id }) {
@@ -175,7 +220,8 @@ export default function Page({ params }) {
       <div class="card"><div class="muted">Revenue</div><div>${fmtNum(Math.round(j.revenue || 0))}</div></div>
       <div class="card"><div class="muted">Version</div><div>v${j.version} of ${j.versions.length}</div></div>
     </div>
-    <section class="card" style="overflow-x:auto"><h2>Steps</h2><${Graph} j=${j} stats=${stats} /></section>
+    <section class="card"><h2>Steps</h2><div style="overflow-x:auto"><${Graph} j=${j} stats=${stats} /></div>
+      <${StepTable} j=${j} stats=${stats} /></section>
     <section class="card"><${Days} stats=${stats} /></section>
     <${DryRun} id=${id} />
   </div>`;

@@ -1,12 +1,13 @@
 // The profile 360: figures and model scores as cards, identities and merges,
 // traits, computed fields, the segments the profile is in (each with "why?"),
-// and the timeline, newest first, loading more as it is scrolled.
+// its consent and message history, and the timeline, newest first, loading more as it is scrolled.
 import {
   html, useState, useEffect, useRef, useCallback, api, ErrorBox, Spinner, fmtNum, fmtTime, fmtAgo,
 } from '../lib.js';
 import { displayName } from '../components/web-profile.js';
 import { ConsentSection } from '../components/msg-consent.js';
 import { PredictionsCard, predictionFields } from '../components/pred-profile.js';
+import { MessageHistory } from '../components/jdash-messages.js';
 
 const pageSize = 50;
 
@@ -64,7 +65,10 @@ export default function Page({ params }) {
       </section>
       <${Computed} c=${c} m=${m} />
     </div>
-    <${Timeline} enc=${enc} />
+    <div>
+      <${MessageHistory} ident=${p.id} />
+      <${Timeline} enc=${enc} />
+    </div>
   </div>`;
 }
 

@@ -4,7 +4,7 @@
 // leave) a moment after the last edit.
 import { html, useState, useEffect, useRef, useMemo, api, navigate, ErrorBox, Spinner, fmtNum } from '../lib.js';
 import {
-  OPS, opsFor, valueKind, defaultValue, UNITS, splitDuration, MEASURES, COUNTS, KINDS,
+  OPS, opsFor, valueKind, defaultValue, UNITS, splitDuration, MEASURES, COUNTS, KINDS, CHANNELS,
   newNode, nodeKind, setAt, pointer, errorNode, parseList, listText, fixErr,
 } from '../components/seg-rules.js';
 
@@ -216,6 +216,17 @@ function SegmentNode({ node, set, ctx }) {
       <${Options} items=${segs.map((s) => [s.id, s.name || s.id])} value=${node.segment} /></select></label></div>`;
 }
 
+// ReachableNode: the channel a profile may get marketing messages on now
+// (consent given, not suppressed, an address to send to).
+function ReachableNode({ node, set, ctx }) {
+  const known = ctx.vocab?.channels || CHANNELS.map(([c]) => c);
+  const label = (c) => (CHANNELS.find(([k]) => k === c) || [c, c])[1];
+  return html`<div class="seg-row"><strong>reachable</strong>
+    <label>on channel<select onChange=${(e) => set({ reachable: e.currentTarget.value })}>
+      <${Options} items=${known.map((c) => [c, label(c)])} value=${node.reachable} /></select></label>
+    <span class="muted small">consent for marketing, not suppressed, an address or token</span></div>`;
+}
+
 // Node edits one node at path; a "not" node is shown as its child with
 // "negate" ticked. tools are the move/remove buttons its group gives it.
 function Node({ node, path, ctx, tools }) {
@@ -237,7 +248,7 @@ function Inner({ node, path, ctx, tools, set }) {
   const group = kind === 'and' || kind === 'or';
   const toggleNegate = (on) => ctx.change(outerPath, on ? { not: node } : node);
   const body = {
-    trait: TraitNode, computed: ComputedNode, event: EventNode, segment: SegmentNode,
+    trait: TraitNode, computed: ComputedNode, event: EventNode, segment: SegmentNode, reachable: ReachableNode,
   }[kind];
   return html`<div class=${`seg-node${group ? ' group' : ''}${negated ? ' negated' : ''}${bad ? ' bad' : ''}`}
       data-node=${outerPtr || '/'} role="group" aria-label=${`condition ${outerPtr || 'root'}`}>
