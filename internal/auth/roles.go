@@ -90,6 +90,8 @@ var routeRoles = []rule{
 	{"", "/api/experiments", Editor, false},
 	{"", "/api/placements", Editor, false},
 	{"", "/api/decide", Editor, false},
+	{"", "/api/predictions", Editor, false},
+	{"", "/api/recommendations", Editor, false},
 	{"", "/api", Admin, false},
 }
 
