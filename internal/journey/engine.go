@@ -227,7 +227,12 @@ type jstate struct {
 type Engine struct {
 	opts Options
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// sending is held by Flush from taking the pending sends until the
+	// outbox has them, and by Checkpoint before mu: a checkpoint never
+	// saves runs whose sends are in neither e.sends nor the outbox, which
+	// a crash right then would lose.
+	sending  sync.Mutex
 	journeys map[string]*jstate
 	byOrd    []*jstate
 	// byEvent lists the journeys an event name may concern (trigger,

@@ -283,6 +283,8 @@ func (e *Engine) refill(now time.Time) error {
 // the outbox first (so that state never records a send the outbox lacks),
 // then the changed runs, their timers and the figures.
 func (e *Engine) Checkpoint(b *pebble.Batch) error {
+	e.sending.Lock()
+	defer e.sending.Unlock()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	// The previous checkpoint's batch is committed by now (the processor
@@ -474,6 +476,7 @@ func (e *Engine) sendLoop(ctx context.Context) {
 
 // Flush enqueues the pending sends and records the pending events.
 func (e *Engine) Flush(ctx context.Context) error {
+	e.sending.Lock()
 	e.mu.Lock()
 	sends, recs := e.sends, e.records
 	e.sends, e.records = nil, nil
@@ -487,6 +490,7 @@ func (e *Engine) Flush(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("enqueue %d journey sends: %w", len(sends), err))
 		}
 	}
+	e.sending.Unlock()
 	if len(recs) > 0 && e.opts.Record != nil {
 		if err := e.opts.Record(ctx, recs); err != nil {
 			// Informational events (entered, exited, converted, a trait
