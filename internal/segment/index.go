@@ -356,7 +356,11 @@ func (ix *Index) Stats() Stats {
 	}
 	st.ProfileBytes = 4*len(ix.canon) + ix.ids.bytes() + int(ix.alive.GetSizeInBytes()) +
 		ix.events.bytes() + ix.orders.bytes() + ix.spend.bytes() + ix.first.bytes() + ix.last.bytes() +
-		ix.firstOrder.bytes() + ix.lastOrder.bytes()
+		ix.firstOrder.bytes() + ix.lastOrder.bytes() + ix.pred.clv.bytes() + ix.pred.orders.bytes() +
+		int(ix.reachKnown.GetSizeInBytes())
+	for _, b := range ix.reach {
+		st.ProfileBytes += int(b.GetSizeInBytes())
+	}
 	st.Bytes = st.RowBytes + st.ColumnBytes + st.DictBytes + st.TraitBytes + st.ProfileBytes
 	return st
 }
