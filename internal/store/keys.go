@@ -38,6 +38,7 @@ const (
 	PrefixOutboxProf   = "op/" // outbox: <profile>\x00<created unix nanos:8><key> -> nothing (history index)
 	PrefixCapCounter   = "oc/" // deliver: <profile>\x00<channel>\x00<day:4> -> sends counted that UTC day
 	PrefixInbox        = "ib/" // deliver: <profile>\x00<inbox id> -> in-app message (JSON)
+	PrefixRecommend    = "rc/" // recommend: i/<product>, p/<profile>, c/<category>, g -> model records (JSON)
 )
 
 // Keyspace describes one prefix and its owner.
@@ -78,6 +79,7 @@ var Keyspaces = []Keyspace{
 	{PrefixOutboxProf, "outbox"},
 	{PrefixCapCounter, "deliver"},
 	{PrefixInbox, "deliver"},
+	{PrefixRecommend, "recommend"},
 }
 
 // Key returns prefix+suffix as a new byte slice.
