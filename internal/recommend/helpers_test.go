@@ -88,7 +88,9 @@ func (f fakeCatalog) Get(_ context.Context, id string) (catalog.Product, bool, e
 // fakeMembers is a Membership over a fixed set of (segment, profile).
 type fakeMembers map[string][]string
 
-func (f fakeMembers) Contains(seg, pid string) (bool, error) { return slices.Contains(f[seg], pid), nil }
+func (f fakeMembers) Contains(seg, pid string) (bool, error) {
+	return slices.Contains(f[seg], pid), nil
+}
 
 // fakeTraits is Traits over fixed values.
 type fakeTraits map[string]map[string]string
