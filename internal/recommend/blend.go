@@ -10,13 +10,17 @@ import (
 	"time"
 )
 
-// Weights of the for_you blend; each part is scaled to [0, 1] before
-// weighting. Tuned with `tailor eval recommend` (docs/recommendations.md).
-const (
-	blendRepeat  = 1.0  // buy again
-	blendSimilar = 0.6  // co-occurrence with the profile's recent items
-	blendPopular = 0.25 // bestsellers of the request's group, else global
-)
+// Blend weighs the three parts of for_you; each part is scaled to [0, 1]
+// over the candidates before weighting.
+type Blend struct {
+	Repeat  float64 // buy again
+	Similar float64 // co-occurrence with the profile's recent items
+	Popular float64 // bestsellers of the request's group, else global
+}
+
+// DefaultBlend is tuned with `tailor eval recommend` on the demo store and
+// the Ta-Feng baskets (docs/recommendations.md).
+var DefaultBlend = Blend{Repeat: 1, Similar: 0.6, Popular: 0.25}
 
 // complements ranks the items of the categories that go with the seed's:
 // explicit complements from the catalog first, then categories learned from
@@ -86,7 +90,7 @@ func (e *Engine) complements(seed int32, seedID string) []cand {
 					s += e.sim(kindBuy, seed, o, float64(co))
 				}
 				if s > best[o].score {
-					best[o] = cand{o, s, cc.why}
+					best[o] = cand{ix: o, score: s, reason: cc.why}
 				}
 			}
 		}
@@ -116,7 +120,8 @@ const (
 )
 
 // ranked returns the trending (or bestselling) items of group, global when
-// group is "". Caller holds mu for reading.
+// group is "", best first. The global list is shared between readers: do
+// not modify it. Caller holds mu for reading.
 func (e *Engine) ranked(group string, trending bool) []cand {
 	half := e.opts.BestsellerHalfLife.Seconds()
 	what, where := "bestseller", ""
@@ -136,7 +141,7 @@ func (e *Engine) ranked(group string, trending bool) []cand {
 		where = " among " + groupLabel(group)
 		out := make([]cand, 0, len(m))
 		for ix, d := range m {
-			out = append(out, cand{ix, d.at(e.latest, half), what + where})
+			out = append(out, cand{ix: ix, score: d.at(e.latest, half), reason: what + where})
 		}
 		sortCands(out, e.items)
 		return out
@@ -158,7 +163,7 @@ func (e *Engine) ranked(group string, trending bool) []cand {
 			d = it.trend
 		}
 		if s := d.at(e.latest, half); s > 0 {
-			out = append(out, cand{int32(ix), s, what})
+			out = append(out, cand{ix: int32(ix), score: s, reason: what})
 		}
 	}
 	sortCands(out, e.items)
@@ -181,13 +186,16 @@ func groupLabel(key string) string {
 func (e *Engine) forYou(p *prof, group string, now int64) []cand {
 	type part struct {
 		s   [3]float64
-		why [3]string
+		src int32 // the profile's item the similar part came from (its best)
+		k   kind
+		pop string
+		top float64
 	}
 	parts := map[int32]*part{}
 	get := func(ix int32) *part {
 		x := parts[ix]
 		if x == nil {
-			x = &part{}
+			x = &part{src: -1}
 			parts[ix] = x
 		}
 		return x
@@ -195,10 +203,9 @@ func (e *Engine) forYou(p *prof, group string, now int64) []cand {
 	var maxS [3]float64
 	if p != nil {
 		for _, f := range p.freq {
-			if s, why := e.repeatScore(f, now); s > 0 {
-				x := get(f.Item)
-				x.s[0], x.why[0] = s, why
-				maxS[0] = math.Max(maxS[0], s)
+			if s := frequencyScore(f, now); s > 0 {
+				get(f.Item).s[partRepeat] = s
+				maxS[partRepeat] = math.Max(maxS[partRepeat], s)
 			}
 		}
 		const recent = 20
@@ -223,11 +230,11 @@ func (e *Engine) forYou(p *prof, group string, now int64) []cand {
 							continue
 						}
 						x := get(o)
-						x.s[1] += s
-						if x.why[1] == "" {
-							x.why[1] = fmt.Sprintf("goes with %s, which you %s", displayName(src), [nKinds]string{"bought", "put in your cart", "viewed"}[k])
+						x.s[partSimilar] += s
+						if s > x.top {
+							x.top, x.src, x.k = s, t.Item, k
 						}
-						maxS[1] = math.Max(maxS[1], x.s[1])
+						maxS[partSimilar] = math.Max(maxS[partSimilar], x.s[partSimilar])
 					}
 				}
 			}
@@ -236,18 +243,18 @@ func (e *Engine) forYou(p *prof, group string, now int64) []cand {
 	pop := e.ranked(group, false)
 	for _, c := range pop[:min(200, len(pop))] {
 		x := get(c.ix)
-		x.s[2], x.why[2] = c.score, c.reason
-		maxS[2] = math.Max(maxS[2], c.score)
+		x.s[partPopular], x.pop = c.score, c.reason
+		maxS[partPopular] = math.Max(maxS[partPopular], c.score)
 	}
 	if group != "" && len(parts) == 0 {
 		// An empty group falls back to the global bestsellers.
 		return e.forYou(p, "", now)
 	}
-	weights := [3]float64{blendRepeat, blendSimilar, blendPopular}
+	weights := [3]float64{e.opts.Blend.Repeat, e.opts.Blend.Similar, e.opts.Blend.Popular}
 	out := make([]cand, 0, len(parts))
 	for ix, x := range parts {
 		var total, top float64
-		why := ""
+		c := cand{ix: ix}
 		for k := range x.s {
 			if maxS[k] == 0 {
 				continue
@@ -255,12 +262,18 @@ func (e *Engine) forYou(p *prof, group string, now int64) []cand {
 			v := weights[k] * x.s[k] / maxS[k]
 			total += v
 			if v > top {
-				top, why = v, x.why[k]
+				top, c.part = v, blendPart(k)
 			}
 		}
-		out = append(out, cand{ix, total, why})
+		c.score = total
+		switch c.part {
+		case partSimilar:
+			c.src, c.k = x.src, x.k
+		case partPopular:
+			c.reason = x.pop
+		}
+		out = append(out, c)
 	}
-	sortCands(out, e.items)
 	return out
 }
 

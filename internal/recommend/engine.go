@@ -66,6 +66,8 @@ type Options struct {
 	// BundleDiscount is the discount of a learned bundle (no catalog rule),
 	// a fraction of the items' total price; default 0.10.
 	BundleDiscount float64
+	// Blend weighs the parts of for_you; zero gets DefaultBlend.
+	Blend Blend
 	// Shrink damps similarities resting on few co-occurrences: a pair seen
 	// c times has its cosine multiplied by c/(c+Shrink); default 2.
 	Shrink float64
@@ -92,6 +94,9 @@ func (o *Options) ensureDefaults() {
 	defD(&o.JustBought, DefaultJustBought)
 	if o.BundleDiscount <= 0 || o.BundleDiscount >= 1 {
 		o.BundleDiscount = DefaultBundleDiscount
+	}
+	if o.Blend == (Blend{}) {
+		o.Blend = DefaultBlend
 	}
 	if o.Shrink <= 0 {
 		o.Shrink = DefaultShrink

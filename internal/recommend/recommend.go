@@ -56,6 +56,9 @@ type Request struct {
 	Trait     string // optional: "name=value", like Segment for the profiles with that trait value
 	Limit     int    // default 10, at most 100
 	Filter    Filter
+	// At is the time the answer is for (offline evaluation replays the
+	// past); zero means Options.Now.
+	At time.Time
 }
 
 // Filter holds the business rules every strategy's answer goes through.
@@ -88,8 +91,22 @@ type Item struct {
 type cand struct {
 	ix     int32
 	score  float64
-	reason string
+	reason string // empty until explain fills it (for_you, buy_again)
+	// What explain needs when reason is empty: the blend part that
+	// dominated, and for the "similar" part the profile's item and kind.
+	part blendPart
+	src  int32
+	k    kind
 }
+
+// blendPart is a part of for_you (buy_again is its repeat part alone).
+type blendPart uint8
+
+const (
+	partRepeat blendPart = iota
+	partSimilar
+	partPopular
+)
 
 func sortCands(c []cand, items []*item) {
 	slices.SortFunc(c, func(a, b cand) int {
@@ -140,14 +157,78 @@ func (e *Engine) Recommend(ctx context.Context, req Request) ([]Item, error) {
 	}
 	group := e.requestGroup(req)
 	now := e.opts.Now().Unix()
+	if !req.At.IsZero() {
+		now = req.At.Unix()
+	}
 	e.mu.RLock()
 	cands, ex, err := e.candidates(req, group, now)
-	picked := e.meta(cands)
-	e.mu.RUnlock()
 	if err != nil {
+		e.mu.RUnlock()
 		return nil, err
 	}
+	// Only the best few candidates are sorted and explained; when the
+	// filters leave too few of them, the rest follow.
+	m := 5*req.Limit + len(ex.items) + 50
+	head := e.top(cands, m, req.ProfileID, now)
+	picked := e.meta(head)
+	e.mu.RUnlock()
+	items, err := e.finish(ctx, req, picked, ex)
+	if err != nil || len(items) == req.Limit || len(cands) <= m {
+		return items, err
+	}
+	e.mu.RLock()
+	picked = e.meta(e.top(cands, maxCandidates, req.ProfileID, now))
+	e.mu.RUnlock()
 	return e.finish(ctx, req, picked, ex)
+}
+
+// top returns the best m candidates, sorted and explained. It reorders c.
+// Caller holds mu for reading.
+func (e *Engine) top(c []cand, m int, pid string, now int64) []cand {
+	if len(c) > m {
+		// Partial selection: a min-heap of the best m by (score, id).
+		less := func(a, b cand) bool {
+			if a.score != b.score {
+				return a.score < b.score
+			}
+			return e.items[a.ix].id > e.items[b.ix].id
+		}
+		h := c[:m]
+		for i := m/2 - 1; i >= 0; i-- {
+			siftDown(h, i, less)
+		}
+		for i := m; i < len(c); i++ {
+			if less(h[0], c[i]) {
+				h[0], c[i] = c[i], h[0]
+				siftDown(h, 0, less)
+			}
+		}
+		c = h
+	}
+	sortCands(c, e.items)
+	p := e.profiles[pid]
+	for i := range c {
+		e.explain(&c[i], p, now)
+	}
+	return c
+}
+
+func siftDown(h []cand, i int, less func(a, b cand) bool) {
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
+			return
+		}
+		s := l
+		if r := l + 1; r < len(h) && less(h[r], h[l]) {
+			s = r
+		}
+		if !less(h[s], h[i]) {
+			return
+		}
+		h[i], h[s] = h[s], h[i]
+		i = s
+	}
 }
 
 // requestGroup returns the group key of the request, "" for global, making
@@ -197,9 +278,9 @@ func (e *Engine) candidates(req Request, group string, now int64) ([]cand, exclu
 	case RecentlyViewed:
 		c = e.recentlyViewed(p, now)
 	case Trending:
-		c = e.ranked(group, true)
+		c = slices.Clone(e.ranked(group, true)) // the ranking is shared; top reorders
 	case Bestsellers:
-		c = e.ranked(group, false)
+		c = slices.Clone(e.ranked(group, false))
 	case ForYou:
 		c = e.forYou(p, group, now)
 	}
@@ -226,7 +307,7 @@ func (e *Engine) neighbours(seed int32, kinds []kindWeight, verb string) []cand 
 	name := displayName(it)
 	for o, s := range score {
 		if s > 0 {
-			out = append(out, cand{o, s, fmt.Sprintf("%s %s (%s times)", verb, name, trimFloat(float64(count[o])))})
+			out = append(out, cand{ix: o, score: s, reason: fmt.Sprintf("%s %s (%s times)", verb, name, trimFloat(float64(count[o])))})
 		}
 	}
 	sortCands(out, e.items)
@@ -258,7 +339,7 @@ func (e *Engine) upsell(seed int32) []cand {
 			continue
 		}
 		pop := ot.sold.at(e.latest, half) + 0.1*ot.trend.at(e.latest, half)
-		out = append(out, cand{o, 1 + pop, fmt.Sprintf("a step up from %s (+%.2f), popular in %s", displayName(it), ot.price-it.price, leaf(it.category))})
+		out = append(out, cand{ix: o, score: 1 + pop, reason: fmt.Sprintf("a step up from %s (+%.2f), popular in %s", displayName(it), ot.price-it.price, leaf(it.category))})
 	}
 	sortCands(out, e.items)
 	return out
@@ -280,12 +361,10 @@ func (e *Engine) buyAgain(p *prof, now int64) []cand {
 	}
 	out := make([]cand, 0, len(p.freq))
 	for _, f := range p.freq {
-		s, why := e.repeatScore(f, now)
-		if s > 0 {
-			out = append(out, cand{f.Item, s, why})
+		if s := e.repeatScore(f, now); s > 0 {
+			out = append(out, cand{ix: f.Item, score: s, part: partRepeat})
 		}
 	}
-	sortCands(out, e.items)
 	return out
 }
 
@@ -297,7 +376,9 @@ const day = 24 * 3600
 const dueWidth = 0.75
 
 // repeatScore is how much a profile wants to buy f again now.
-func (e *Engine) repeatScore(f bought, now int64) (float64, string) {
+// interval is the repurchase interval of f in seconds: the item's across
+// profiles and the profile's own, averaged; 0 when unknown.
+func (e *Engine) interval(f bought) float64 {
 	interval := e.items[f.Item].repurchaseInterval()
 	if f.N >= 2 && f.Last > f.First {
 		own := float64(f.Last-f.First) / (f.N - 1)
@@ -307,20 +388,73 @@ func (e *Engine) repeatScore(f bought, now int64) (float64, string) {
 			interval = (interval + own) / 2
 		}
 	}
+	return interval
+}
+
+// repeatScore is how much a profile wants to buy f again now.
+func (e *Engine) repeatScore(f bought, now int64) float64 {
+	interval := e.interval(f)
 	elapsed := float64(max(now-f.Last, 0))
-	ago := fmt.Sprintf("last %s ago", humanDays(elapsed))
 	if interval <= 0 {
 		if f.N < 2 {
 			// Bought once, and nobody rebuys it: a weak, fading signal.
-			return 0.2 * math.Exp2(-elapsed/(60*day)), fmt.Sprintf("you bought it, %s", ago)
+			return 0.2 * math.Exp2(-elapsed/(60*day))
 		}
-		return math.Log1p(f.N) * math.Exp2(-elapsed/(60*day)), fmt.Sprintf("you bought it %s times, %s", trimFloat(f.N), ago)
+		return math.Log1p(f.N) * math.Exp2(-elapsed/(60*day))
 	}
 	// due is 1 when a repurchase is due; the score falls off on both sides
 	// (too soon, or long lapsed) on a log scale.
 	due := math.Max(elapsed, day/4) / interval
-	fit := math.Exp(-math.Abs(math.Log(due)) / dueWidth)
-	return math.Log1p(f.N) * fit, fmt.Sprintf("you bought it %s times, usually every %s, %s", trimFloat(f.N), humanDays(interval), ago)
+	return math.Log1p(f.N) * math.Exp(-math.Abs(math.Log(due))/dueWidth)
+}
+
+// repeatHalfLife is the half-life of a purchase in for_you's repeat part.
+const repeatHalfLife = 60 * day
+
+// frequencyScore is for_you's repeat part: how often the profile bought f,
+// each purchase fading with repeatHalfLife. Unlike repeatScore it ignores
+// repurchase intervals: on the Ta-Feng baskets, which have no times, and
+// for shoppers whose intervals are irregular, frequency and recency rank
+// better (docs/recommendations.md).
+func frequencyScore(f bought, now int64) float64 {
+	return f.N * math.Exp2(-float64(max(now-f.Last, 0))/repeatHalfLife)
+}
+
+// repeatReason says why f is offered again.
+func (e *Engine) repeatReason(f bought, now int64) string {
+	ago := fmt.Sprintf("last %s ago", humanDays(float64(max(now-f.Last, 0))))
+	switch interval := e.interval(f); {
+	case f.N < 2:
+		return "you bought it, " + ago
+	case interval <= 0:
+		return fmt.Sprintf("you bought it %s times, %s", trimFloat(f.N), ago)
+	default:
+		return fmt.Sprintf("you bought it %s times, usually every %s, %s", trimFloat(f.N), humanDays(interval), ago)
+	}
+}
+
+// explain fills c's reason when the strategy left it to be computed for
+// the few candidates shown. Caller holds mu for reading.
+func (e *Engine) explain(c *cand, p *prof, now int64) {
+	if c.reason != "" {
+		return
+	}
+	switch c.part {
+	case partRepeat:
+		if p != nil {
+			for _, f := range p.freq {
+				if f.Item == c.ix {
+					c.reason = e.repeatReason(f, now)
+					return
+				}
+			}
+		}
+		c.reason = "you bought it before"
+	case partSimilar:
+		c.reason = fmt.Sprintf("goes with %s, which you %s", displayName(e.items[c.src]), [nKinds]string{"bought", "put in your cart", "viewed"}[c.k])
+	default:
+		c.reason = "popular"
+	}
 }
 
 func humanDays(sec float64) string {
@@ -368,7 +502,7 @@ func (e *Engine) recentlyViewed(p *prof, now int64) []cand {
 		if s.cart {
 			what = "you put it in your cart"
 		}
-		out = append(out, cand{ix, float64(s.t), fmt.Sprintf("%s %s ago", what, humanDays(float64(max(now-s.t, 0))))})
+		out = append(out, cand{ix: ix, score: float64(s.t), reason: fmt.Sprintf("%s %s ago", what, humanDays(float64(max(now-s.t, 0))))})
 	}
 	sortCands(out, e.items)
 	for i := range out {
