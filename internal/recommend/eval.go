@@ -37,7 +37,7 @@ type Metrics struct {
 	Recall   []float64 // per K
 	NDCG     []float64 // per K
 	MAP      []float64 // per K (Evaluate) or PHR, the share of users with a hit (EvaluateBaskets)
-	Coverage float64   // share of the items ever bought that some user was recommended (at the largest K)
+	Coverage float64   // share of the data set's items that some user was recommended (at the largest K)
 	PopBias  float64   // mean training popularity of recommended items over the mean of bought items
 }
 
@@ -87,6 +87,10 @@ func Evaluate(ctx context.Context, data []Interaction, opts EvalOptions) ([]Metr
 	}
 	Feed(e, train)
 	pop, knn := newPopular(train), newItemKNN(train, 50)
+	all := map[string]bool{}
+	for _, in := range data {
+		all[in.Item] = true
+	}
 	kmax := slices.Max(opts.K)
 	rankers := []struct {
 		name string
@@ -138,7 +142,7 @@ func Evaluate(ctx context.Context, data []Interaction, opts EvalOptions) ([]Metr
 			m.add(list, targets[u], opts.K, false)
 		}
 		m.finish(len(users))
-		m.Coverage = float64(len(shown)) / float64(max(len(pop.count), 1))
+		m.Coverage = float64(len(shown)) / float64(len(all))
 		if popN > 0 {
 			m.PopBias = popSum / float64(popN) / pop.mean()
 		}

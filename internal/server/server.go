@@ -36,6 +36,7 @@ import (
 	"tailor/internal/outbox"
 	"tailor/internal/processor"
 	"tailor/internal/profile"
+	"tailor/internal/recommend"
 	"tailor/internal/segment"
 	"tailor/internal/stats"
 	"tailor/internal/store"
@@ -216,6 +217,9 @@ type Server struct {
 	// Accounts are the dashboard's accounts and sessions.
 	Accounts *auth.Service
 
+	// Recommend is the recommendation engine (recommend.go).
+	Recommend *recommend.Engine
+
 	// AdminEmail is the first admin account's email, and AdminPassword its
 	// password when this start created it ("" on later starts): shown once.
 	AdminEmail    string
@@ -341,6 +345,9 @@ func (s *Server) open(ctx context.Context) error {
 	if err := s.openJourneys(); err != nil {
 		return err
 	}
+	if err := s.openRecommend(); err != nil {
+		return err
+	}
 	from := s.Proc.Applied()
 	start := time.Now()
 	if err := s.Segments.Load(ctx, s.Log, from, func(n uint64) {
@@ -381,6 +388,7 @@ func (s *Server) open(ctx context.Context) error {
 		return fmt.Errorf("open delivery: %w", err)
 	}
 	s.wireMessaging()
+	s.wireRecommendations()
 	return s.openDashboardData()
 }
 
@@ -453,6 +461,7 @@ func (s *Server) Handler() http.Handler {
 	api.Messaging = s.messagingAPI()
 	api.Journeys = s.journeysHandler()
 	s.deliveryRoutes(mux, guard.Wrap)
+	s.recommendRoutes(mux, guard.Wrap)
 	mux.Handle("/v1/", s.Ingest)
 	mux.Handle("/api/", api.Handler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
