@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"tailor/internal/catalog"
 	"tailor/internal/event"
@@ -40,10 +41,37 @@ func (s *Server) wireRecommendations() {
 
 // recommendRoutes adds the admin API of recommendations to mux.
 func (s *Server) recommendRoutes(mux *http.ServeMux, guard func(http.Handler) http.Handler) {
-	h := guard((&recommend.HTTP{Engine: s.Recommend, Lookup: s.lookupProfile}).Handler())
+	h := guard((&recommend.HTTP{Engine: s.Recommend, Lookup: s.lookupAnyProfile}).Handler())
 	for _, p := range []string{"GET /api/recommendations", "GET /api/recommendations/bundle", "GET /api/recommendations/strategies"} {
 		mux.Handle(p, h)
 	}
+}
+
+// lookupAnyProfile resolves what a person would type: a profile id, an
+// identifier key ("email:a@b.c"), or a bare userId, anonymousId, email or
+// phone (tried in that order), like the admin API's profile routes.
+func (s *Server) lookupAnyProfile(ident string) (string, bool) {
+	var keys []string
+	switch id, err := event.ParseIdentifierKey(ident); {
+	case strings.HasPrefix(ident, "p_"):
+		keys = []string{ident}
+	case err == nil:
+		keys = []string{string(id.Kind) + ":" + event.NormalizeIdentifier(id.Kind, id.Value)}
+	default:
+		keys = []string{"user_id:" + ident, "anonymous_id:" + ident}
+		if e := event.NormalizeIdentifier(event.KindEmail, ident); e != "" {
+			keys = append(keys, "email:"+e)
+		}
+		if p := event.NormalizeIdentifier(event.KindPhone, ident); p != "" && strings.HasPrefix(ident, "+") {
+			keys = append(keys, "phone:"+p)
+		}
+	}
+	for _, k := range keys {
+		if id, ok := s.lookupProfile(k); ok {
+			return id, true
+		}
+	}
+	return "", false
 }
 
 // profileTraits reads traits for per-trait bestsellers.
