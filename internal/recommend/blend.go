@@ -72,8 +72,20 @@ func (e *Engine) complements(seed int32, seedID string) []cand {
 	half := e.opts.BestsellerHalfLife.Seconds()
 	best := map[int32]cand{}
 	for _, cc := range cats {
-		for name, c := range e.cats {
-			if name == it.category || !inAny(name, []string{cc.path}) {
+		// A learned complement is a category by name; a catalog one may
+		// be a parent path, matched against every category.
+		matches := []*category{e.cats[cc.path]}
+		if matches[0] == nil {
+			matches = matches[:0]
+			want := normPath(cc.path)
+			for _, c := range e.cats {
+				if c.norm == want || strings.HasPrefix(c.norm, want+">") {
+					matches = append(matches, c)
+				}
+			}
+		}
+		for _, c := range matches {
+			if c.name == it.category {
 				continue
 			}
 			var top float64

@@ -119,6 +119,8 @@ type Engine struct {
 	groups   map[string]*group // "seg:<id>" / "trait:<name>=<value>" -> bestsellers of its members
 	traits   map[string]bool   // trait names whose values have groups
 	latest   int64             // latest event time seen, unix seconds
+	// catBaskets is the sum of every category's baskets.
+	catBaskets float64
 	version  uint64            // bumped by every Apply that changed a model
 	// Changed since the last checkpoint: items, profiles, categories, and
 	// profiles merged away.
@@ -271,7 +273,7 @@ func (e *Engine) setCategory(ix int32, name string) {
 func (e *Engine) category(name string) *category {
 	c := e.cats[name]
 	if c == nil {
-		c = &category{name: name, with: map[string]float64{}}
+		c = &category{name: name, norm: normPath(name), with: map[string]float64{}}
 		e.cats[name] = c
 	}
 	return c
@@ -350,6 +352,7 @@ func (e *Engine) order(pid string, basket []int32, t int64) {
 	for _, a := range cats {
 		c := e.category(a)
 		c.baskets++
+		e.catBaskets++
 		e.dirtyCats[a] = struct{}{}
 		for _, b := range cats {
 			if a != b {
@@ -473,15 +476,10 @@ func (e *Engine) lift(c *category, o string, v float64) float64 {
 	return v / c.baskets / (oc.baskets / total) * v / (v + e.opts.Shrink)
 }
 
-func (e *Engine) totalBaskets() float64 {
-	// Categories' basket counts sum to more than the basket count; as a
-	// normaliser of lift that only scales every score alike.
-	var n float64
-	for _, c := range e.cats {
-		n += c.baskets
-	}
-	return n
-}
+// totalBaskets is the sum of the categories' basket counts: more than the
+// number of baskets, which as a normaliser of lift only scales every score
+// alike. Kept as a running sum (catBaskets).
+func (e *Engine) totalBaskets() float64 { return e.catBaskets }
 
 // merge folds profile from into into.
 func (e *Engine) merge(from, into string) {

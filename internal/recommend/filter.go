@@ -45,7 +45,7 @@ func (e *Engine) exclusions(req Request, now int64) exclusions {
 // picked is a candidate with the engine's view of the product, copied out
 // under the read lock so the catalog is read without it.
 type picked struct {
-	ix int32
+	cand
 	Item
 }
 
@@ -59,17 +59,17 @@ func (e *Engine) meta(c []cand) []picked {
 	out := make([]picked, len(c))
 	for i, x := range c {
 		it := e.items[x.ix]
-		out[i] = picked{x.ix, Item{ID: it.id, Name: it.name, Category: it.category, URL: it.url, Image: it.image,
-			Price: it.price, Score: x.score, Reason: x.reason}}
+		out[i] = picked{x, Item{ID: it.id, Name: it.name, Category: it.category, URL: it.url, Image: it.image,
+			Price: it.price, Score: x.score}}
 	}
 	return out
 }
 
 // finish overlays the catalog and applies the filters, keeping at most
 // req.Limit items.
-func (e *Engine) finish(ctx context.Context, req Request, cands []picked, ex exclusions) ([]Item, error) {
+func (e *Engine) finish(ctx context.Context, req Request, cands []picked, ex exclusions) ([]picked, error) {
 	f := req.Filter
-	out := make([]Item, 0, req.Limit)
+	out := make([]picked, 0, req.Limit)
 	perCat := map[string]int{}
 	for _, c := range cands {
 		if len(out) == req.Limit {
@@ -102,7 +102,7 @@ func (e *Engine) finish(ctx context.Context, req Request, cands []picked, ex exc
 		default:
 			perCat[it.Category]++
 			it.Strategy = req.Strategy
-			out = append(out, it)
+			out = append(out, picked{c.cand, it})
 		}
 	}
 	return out, nil

@@ -118,6 +118,7 @@ func pushCapped(s []touch, t touch, limit int) []touch {
 // after it.
 type category struct {
 	name    string
+	norm    string // normPath(name)
 	items   []int32
 	baskets float64
 	// with counts baskets holding both categories, and purchases of the

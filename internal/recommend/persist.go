@@ -192,6 +192,7 @@ func (e *Engine) Load() error {
 			}
 			c := e.category(key[len(catPrefix):])
 			c.baskets = r.Baskets
+			e.catBaskets += r.Baskets
 			if r.With != nil {
 				c.with = r.With
 			}

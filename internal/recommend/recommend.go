@@ -106,6 +106,7 @@ const (
 	partRepeat blendPart = iota
 	partSimilar
 	partPopular
+	partTogether // also_bought / also_viewed: co-occurs with the seed src
 )
 
 func sortCands(c []cand, items []*item) {
@@ -166,25 +167,36 @@ func (e *Engine) Recommend(ctx context.Context, req Request) ([]Item, error) {
 		e.mu.RUnlock()
 		return nil, err
 	}
-	// Only the best few candidates are sorted and explained; when the
-	// filters leave too few of them, the rest follow.
+	// Only the best few candidates are sorted; when the filters leave too
+	// few of them, the rest follow. Reasons are written for the chosen.
 	m := 5*req.Limit + len(ex.items) + 50
-	head := e.top(cands, m, req.ProfileID, now)
-	picked := e.meta(head)
+	picked := e.meta(e.top(cands, m))
 	e.mu.RUnlock()
-	items, err := e.finish(ctx, req, picked, ex)
-	if err != nil || len(items) == req.Limit || len(cands) <= m {
-		return items, err
+	chosen, err := e.finish(ctx, req, picked, ex)
+	if err == nil && len(chosen) < req.Limit && len(cands) > m {
+		e.mu.RLock()
+		picked = e.meta(e.top(cands, maxCandidates))
+		e.mu.RUnlock()
+		chosen, err = e.finish(ctx, req, picked, ex)
 	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Item, len(chosen))
 	e.mu.RLock()
-	picked = e.meta(e.top(cands, maxCandidates, req.ProfileID, now))
+	p := e.profiles[req.ProfileID]
+	for i := range chosen {
+		e.explain(&chosen[i].cand, p, now)
+		out[i] = chosen[i].Item
+		out[i].Reason = chosen[i].cand.reason
+	}
 	e.mu.RUnlock()
-	return e.finish(ctx, req, picked, ex)
+	return out, nil
 }
 
-// top returns the best m candidates, sorted and explained. It reorders c.
-// Caller holds mu for reading.
-func (e *Engine) top(c []cand, m int, pid string, now int64) []cand {
+// top returns the best m candidates, sorted. It reorders c. Caller holds
+// mu for reading.
+func (e *Engine) top(c []cand, m int) []cand {
 	if len(c) > m {
 		// Partial selection: a min-heap of the best m by (score, id).
 		less := func(a, b cand) bool {
@@ -206,10 +218,6 @@ func (e *Engine) top(c []cand, m int, pid string, now int64) []cand {
 		c = h
 	}
 	sortCands(c, e.items)
-	p := e.profiles[pid]
-	for i := range c {
-		e.explain(&c[i], p, now)
-	}
 	return c
 }
 
@@ -266,9 +274,9 @@ func (e *Engine) candidates(req Request, group string, now int64) ([]cand, exclu
 	var c []cand
 	switch req.Strategy {
 	case AlsoBought:
-		c = e.neighbours(seed, []kindWeight{{kindBuy, 1}, {kindCart, 0.5}}, "bought together with")
+		c = e.neighbours(seed, []kindWeight{{kindBuy, 1}, {kindCart, 0.5}})
 	case AlsoViewed:
-		c = e.neighbours(seed, []kindWeight{{kindView, 1}, {kindCart, 0.3}}, "viewed together with")
+		c = e.neighbours(seed, []kindWeight{{kindView, 1}, {kindCart, 0.3}})
 	case Complements, BundleStrategy:
 		c = e.complements(seed, req.ItemID)
 	case Upsell:
@@ -292,25 +300,22 @@ type kindWeight struct {
 	w float64
 }
 
-// neighbours ranks the items co-occurring with seed by shrunk cosine.
-func (e *Engine) neighbours(seed int32, kinds []kindWeight, verb string) []cand {
+// neighbours ranks the items co-occurring with seed by shrunk cosine. The
+// reasons are filled by explain, for the few shown.
+func (e *Engine) neighbours(seed int32, kinds []kindWeight) []cand {
 	it := e.items[seed]
-	score := map[int32]float64{}
-	count := map[int32]float32{}
+	score := make(map[int32]float64, len(it.co[kinds[0].k])+len(it.co[kinds[1].k]))
 	for _, kw := range kinds {
 		for o, c := range it.co[kw.k] {
 			score[o] += kw.w * e.sim(kw.k, seed, o, float64(c))
-			count[o] += c
 		}
 	}
 	out := make([]cand, 0, len(score))
-	name := displayName(it)
 	for o, s := range score {
 		if s > 0 {
-			out = append(out, cand{ix: o, score: s, reason: fmt.Sprintf("%s %s (%s times)", verb, name, trimFloat(float64(count[o])))})
+			out = append(out, cand{ix: o, score: s, part: partTogether, src: seed, k: kinds[0].k})
 		}
 	}
-	sortCands(out, e.items)
 	return out
 }
 
@@ -452,6 +457,14 @@ func (e *Engine) explain(c *cand, p *prof, now int64) {
 		c.reason = "you bought it before"
 	case partSimilar:
 		c.reason = fmt.Sprintf("goes with %s, which you %s", displayName(e.items[c.src]), [nKinds]string{"bought", "put in your cart", "viewed"}[c.k])
+	case partTogether:
+		src := e.items[c.src]
+		verb := "bought together with"
+		if c.k == kindView {
+			verb = "viewed together with"
+		}
+		n := src.co[c.k][c.ix] + src.co[kindCart][c.ix]
+		c.reason = fmt.Sprintf("%s %s (%s times, with carts)", verb, displayName(src), trimFloat(float64(n)))
 	default:
 		c.reason = "popular"
 	}
