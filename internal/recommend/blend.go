@@ -20,7 +20,7 @@ type Blend struct {
 
 // DefaultBlend is tuned with `tailor eval recommend` on the demo store and
 // the Ta-Feng baskets (docs/recommendations.md).
-var DefaultBlend = Blend{Repeat: 1, Similar: 0.6, Popular: 0.25}
+var DefaultBlend = Blend{Repeat: 1, Similar: 0.3, Popular: 0.6}
 
 // complements ranks the items of the categories that go with the seed's:
 // explicit complements from the catalog first, then categories learned from

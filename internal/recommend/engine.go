@@ -121,7 +121,7 @@ type Engine struct {
 	latest   int64             // latest event time seen, unix seconds
 	// catBaskets is the sum of every category's baskets.
 	catBaskets float64
-	version  uint64            // bumped by every Apply that changed a model
+	version    uint64 // bumped by every Apply that changed a model
 	// Changed since the last checkpoint: items, profiles, categories, and
 	// profiles merged away.
 	dirtyItems map[int32]struct{}

@@ -257,12 +257,9 @@ func TestForYou(t *testing.T) {
 	}
 	// Someone who just viewed a jacket gets hats and gloves.
 	view(e, "me", clk.now.Add(-time.Hour), jacket)
-	got := recommend(t, e, Request{Strategy: ForYou, ProfileID: "me", Limit: 3})
-	if len(got) == 0 || !slices.Contains(got, "phone") && !slices.Contains(got, "milk") {
-		t.Logf("for you after a jacket view: %v", got)
-	}
 	cart(e, "me", clk.now.Add(-time.Minute), jacket)
-	got = recommend(t, e, Request{Strategy: ForYou, ProfileID: "me", Limit: 2})
+	// Hats and gloves join the top bestseller (milk) at the top.
+	got := recommend(t, e, Request{Strategy: ForYou, ProfileID: "me", Limit: 3})
 	if !slices.Contains(got, "hat") || !slices.Contains(got, "gloves") {
 		t.Errorf("for you after a jacket in the cart: %v, want hat and gloves", got)
 	}
