@@ -16,6 +16,8 @@ import (
 //	    &exclude_purchased=&exclude_category_days=&in_stock=&min_price=&max_price=
 //	    &category=&exclude_category=&max_per_category=
 //	GET /api/recommendations/bundle?item=
+//	GET /api/recommendations/strategies
+//	GET /api/recommendations/evaluation   the published evaluation tables
 //
 // profile is any identifier the profile store resolves (userId, anonymousId,
 // email, profile id); an unknown profile is a new visitor, not an error.
@@ -32,6 +34,9 @@ func (h *HTTP) Handler() http.Handler {
 	mux.HandleFunc("GET /api/recommendations/bundle", h.bundle)
 	mux.HandleFunc("GET /api/recommendations/strategies", func(w http.ResponseWriter, r *http.Request) {
 		apierr.WriteJSON(w, http.StatusOK, map[string]any{"strategies": Strategies, "item_strategies": itemStrategies})
+	})
+	mux.HandleFunc("GET /api/recommendations/evaluation", func(w http.ResponseWriter, r *http.Request) {
+		apierr.WriteJSON(w, http.StatusOK, map[string]any{"runs": Published})
 	})
 	return mux
 }

@@ -42,7 +42,7 @@ func (s *Server) wireRecommendations() {
 // recommendRoutes adds the admin API of recommendations to mux.
 func (s *Server) recommendRoutes(mux *http.ServeMux, guard func(http.Handler) http.Handler) {
 	h := guard((&recommend.HTTP{Engine: s.Recommend, Lookup: s.lookupAnyProfile}).Handler())
-	for _, p := range []string{"GET /api/recommendations", "GET /api/recommendations/bundle", "GET /api/recommendations/strategies"} {
+	for _, p := range []string{"GET /api/recommendations", "GET /api/recommendations/bundle", "GET /api/recommendations/strategies", "GET /api/recommendations/evaluation"} {
 		mux.Handle(p, h)
 	}
 }

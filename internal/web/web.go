@@ -43,6 +43,7 @@ var Pages = []string{
 	"/events", "/sources", "/catalog", "/catalog/{id}", "/users",
 	"/templates", "/templates/new", "/templates/{id}",
 	"/journeys", "/journeys/{id}",
+	"/recommendations",
 }
 
 // CSP is the Content-Security-Policy of every dashboard answer. Scripts come

@@ -28,6 +28,7 @@ const routes = [
   ['/templates/:id', 'template-edit', 'Template'],
   ['/journeys', 'journeys', 'Journeys'],
   ['/journeys/:id', 'journey', 'Journey'],
+  ['/recommendations', 'recommendations', 'Recommendations'],
 ].map(([pattern, page, title]) => ({ parts: pattern.split('/').filter(Boolean), page, title }));
 
 // nav is the left menu; section says which routes light up each entry.
@@ -39,6 +40,7 @@ const nav = [
   { href: '/events', label: 'Live events', section: 'events' },
   { href: '/sources', label: 'Sources', section: 'sources' },
   { href: '/catalog', label: 'Catalog', section: 'catalog' },
+  { href: '/recommendations', label: 'Recommendations', section: 'recommendations' },
   { href: '/templates', label: 'Templates', section: 'templates' },
   { href: '/users', label: 'Users', section: 'users', admin: true },
 ];
