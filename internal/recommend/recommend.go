@@ -139,6 +139,10 @@ func (r *Request) Validate() error {
 	if f.MinPrice < 0 || f.MaxPrice < 0 || f.MaxPrice > 0 && f.MaxPrice < f.MinPrice {
 		return fmt.Errorf("%w: price band %v..%v is not a band", ErrBadRequest, f.MinPrice, f.MaxPrice)
 	}
+	if r.Strategy == BundleStrategy && f.MaxPerCategory == 0 {
+		// A bundle takes one product of each complementary category.
+		r.Filter.MaxPerCategory = 1
+	}
 	if f.MaxPerCategory < 0 || f.ExcludeCategoryFor < 0 {
 		return fmt.Errorf("%w: max per category and category window cannot be negative", ErrBadRequest)
 	}

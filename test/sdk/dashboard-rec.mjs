@@ -69,7 +69,7 @@ try {
   // bought in the last 10 years (the demo's history): the page applies the
   // same filters as the API.
   await page.goto(`${base}/recommendations`)
-  await page.locator('#rec-strategy option[value="for_you"]').waitFor({ state: 'attached' })
+  await page.waitForFunction(() => document.querySelectorAll('#rec-strategy option').length > 1)
   await page.selectOption('#rec-strategy', 'for_you')
   await page.fill('#rec-profile', opts.user)
   await page.fill('#rec-limit', '8')

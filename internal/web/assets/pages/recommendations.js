@@ -5,7 +5,7 @@
 // (GET /api/recommendations/evaluation, the table of docs/recommendations.md).
 // The form lives in the address (?strategy=&item=&profile=…), so a preview
 // can be linked to.
-import { html, useState, useEffect, api, navigate, ErrorBox, Spinner, fmtNum } from '../lib.js';
+import { html, useState, useEffect, api, navigate, ErrorBox, Spinner } from '../lib.js';
 
 const money = (v) => new Intl.NumberFormat(undefined, { style: 'currency', currency: 'USD' }).format(v || 0);
 
@@ -82,7 +82,7 @@ function Evaluation() {
       <div class="table-wrap"><table class="rec-eval-table">
         <thead><tr><th scope="col">Strategy</th>${run.columns.map((c) => html`<th scope="col" class="right">${c}</th>`)}</tr></thead>
         <tbody>${run.rows.map((r) => html`<tr key=${r.strategy} data-strategy=${r.strategy}>
-          <th scope="row">${r.strategy}</th>${r.values.map((v) => html`<td class="right mono">${fmtNum(v)}</td>`)}</tr>`)}</tbody>
+          <th scope="row">${r.strategy}</th>${r.values.map((v) => html`<td class="right mono">${v < 1 ? v.toFixed(4) : v.toFixed(2)}</td>`)}</tr>`)}</tbody>
       </table></div></div>`)}
   </section>`;
 }
@@ -117,6 +117,7 @@ export default function Recommendations({ query }) {
   <style>
     .rec-form { display: grid; grid-template-columns: repeat(auto-fill, minmax(11rem, 1fr)); gap: var(--gap); align-items: end; }
     .rec-form label { display: block; }
+    .rec-form label > input:not([type=checkbox]), .rec-form label > select { display: block; width: 100%; margin-top: 0.25rem; }
     .rec-checks { display: flex; flex-wrap: wrap; gap: var(--gap); }
   </style>
   <section class="card" aria-labelledby="rf-h">
