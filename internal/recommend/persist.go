@@ -19,7 +19,8 @@ type DB interface {
 
 // Keys under store.PrefixRecommend, written only by Checkpoint:
 //
-//	rc/i/<product id>  -> itemRecord (JSON)
+//	rc/i/<product id>  -> itemRecord (binary, itemcodec.go: written for every
+//	                      changed item at every checkpoint, so JSON was too slow)
 //	rc/p/<profile id>  -> profRecord (JSON)
 //	rc/c/<category>    -> catRecord (JSON)
 //	rc/g               -> globalRecord (JSON)
@@ -83,17 +84,11 @@ type globalRecord struct {
 func (e *Engine) Checkpoint(b *pebble.Batch) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	var buf []byte
 	for ix := range e.dirtyItems {
 		it := e.items[ix]
-		r := itemRecord{Name: it.name, Category: it.category, Price: it.price, URL: it.url, Image: it.image,
-			N: it.n, Trend: it.trend, Sold: it.sold, GapSum: it.gapSum, GapN: it.gapN}
-		for k := range it.co {
-			r.Co[k] = make(map[string]float32, len(it.co[k]))
-			for o, c := range it.co[k] {
-				r.Co[k][e.items[o].id] = c
-			}
-		}
-		if err := setJSON(b, itemPrefix+it.id, r); err != nil {
+		buf = e.appendItem(buf[:0], it)
+		if err := b.Set([]byte(itemPrefix+it.id), buf, nil); err != nil {
 			return err
 		}
 	}
@@ -177,8 +172,8 @@ func (e *Engine) Load() error {
 			}
 			e.latest, e.version = g.Latest, g.Version
 		case len(key) > len(itemPrefix) && key[:len(itemPrefix)] == itemPrefix:
-			var r itemRecord
-			if err := json.Unmarshal(v, &r); err != nil {
+			r, err := decodeItem(v)
+			if err != nil {
 				return fmt.Errorf("%w %q: %v", errBadRecord, key, err)
 			}
 			id := key[len(itemPrefix):]
