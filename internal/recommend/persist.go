@@ -81,9 +81,14 @@ type globalRecord struct {
 }
 
 // Checkpoint writes what changed since the last checkpoint into b.
+//
+// It takes only the read lock: the processor runs no Apply meanwhile, so
+// the models do not change, and the dirty sets and deleted it clears are
+// touched by Apply and Checkpoint alone (the processor goroutine), never by
+// readers. Recommendations are therefore served while a checkpoint encodes.
 func (e *Engine) Checkpoint(b *pebble.Batch) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.mu.RLock()
+	defer e.mu.RUnlock()
 	var buf []byte
 	for ix := range e.dirtyItems {
 		it := e.items[ix]
