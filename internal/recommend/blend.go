@@ -26,7 +26,7 @@ var DefaultBlend = Blend{Repeat: 1, Similar: 0.3, Popular: 0.6}
 // explicit complements from the catalog first, then categories learned from
 // baskets and sequences (lift), each category's items by popularity and by
 // co-purchase with the seed.
-func (e *Engine) complements(seed int32, seedID string) []cand {
+func (e *Engine) complements(ctx context.Context, seed int32, seedID string) []cand {
 	it := e.items[seed]
 	type compCat struct {
 		path   string
@@ -35,7 +35,7 @@ func (e *Engine) complements(seed int32, seedID string) []cand {
 	}
 	var cats []compCat
 	if e.opts.Catalog != nil {
-		if p, ok, err := e.opts.Catalog.Get(context.Background(), seedID); err == nil && ok {
+		if p, ok, err := e.opts.Catalog.Get(ctx, seedID); err == nil && ok {
 			list, _ := p.Attrs["complements"].([]any)
 			for i, v := range list {
 				if s, _ := v.(string); s != "" {

@@ -166,7 +166,7 @@ func (e *Engine) Recommend(ctx context.Context, req Request) ([]Item, error) {
 		now = req.At.Unix()
 	}
 	e.mu.RLock()
-	cands, ex, err := e.candidates(req, group, now)
+	cands, ex, err := e.candidates(ctx, req, group, now)
 	if err != nil {
 		e.mu.RUnlock()
 		return nil, err
@@ -263,7 +263,7 @@ func (e *Engine) requestGroup(req Request) string {
 }
 
 // candidates runs the strategy. Caller holds mu for reading.
-func (e *Engine) candidates(req Request, group string, now int64) ([]cand, exclusions, error) {
+func (e *Engine) candidates(ctx context.Context, req Request, group string, now int64) ([]cand, exclusions, error) {
 	ex := e.exclusions(req, now)
 	var seed int32 = -1
 	if IsItemStrategy(req.Strategy) {
@@ -282,7 +282,7 @@ func (e *Engine) candidates(req Request, group string, now int64) ([]cand, exclu
 	case AlsoViewed:
 		c = e.neighbours(seed, []kindWeight{{kindView, 1}, {kindCart, 0.3}})
 	case Complements, BundleStrategy:
-		c = e.complements(seed, req.ItemID)
+		c = e.complements(ctx, seed, req.ItemID)
 	case Upsell:
 		c = e.upsell(seed)
 	case BuyAgain:
