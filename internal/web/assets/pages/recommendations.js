@@ -10,7 +10,7 @@ import { html, useState, useEffect, api, navigate, ErrorBox, Spinner } from '../
 const money = (v) => new Intl.NumberFormat(undefined, { style: 'currency', currency: 'USD' }).format(v || 0);
 
 // The form's fields, as named in the API's query string.
-const fields = ['strategy', 'item', 'profile', 'limit', 'segment', 'exclude_purchased', 'exclude_category_days',
+const fields = ['strategy', 'item', 'profile', 'limit', 'segment', 'trait', 'exclude_purchased', 'exclude_category_days',
   'in_stock', 'min_price', 'max_price', 'category', 'exclude_category', 'max_per_category'];
 
 function fromQuery(query) {
@@ -129,6 +129,7 @@ export default function Recommendations({ query }) {
       <label>Product id${needsItem ? ' (needed)' : ''}<input id="rec-item" value=${form.item || ''} placeholder="sku-00042" onInput=${set('item')} /></label>
       <label>Profile (user id, email …)<input id="rec-profile" value=${form.profile || ''} placeholder="user-1" onInput=${set('profile')} /></label>
       <label>Segment<input id="rec-segment" value=${form.segment || ''} onInput=${set('segment')} /></label>
+      <label>Trait (name=value)<input id="rec-trait" value=${form.trait || ''} placeholder="city=Oslo" onInput=${set('trait')} /></label>
       <label>How many<input id="rec-limit" type="number" min="1" max="100" value=${form.limit} onInput=${set('limit')} /></label>
       <label>Min price<input id="rec-min" type="number" min="0" step="any" value=${form.min_price || ''} onInput=${set('min_price')} /></label>
       <label>Max price<input id="rec-max" type="number" min="0" step="any" value=${form.max_price || ''} onInput=${set('max_price')} /></label>
