@@ -63,7 +63,19 @@ type plan struct {
 	signup              int     // session index of the sign-up; -1: never identifies
 	favs                [3]int  // favourite leaf categories
 	nfav                int
+	// loyal customers come back to replenish what they buy (extra
+	// sessions, drawn last so that nothing else about the plan changes)
+	// and re-buy the same products.
+	loyal bool
 }
+
+// loyalPct is the per-cent share of loyal customers per tier, among those
+// who sign up and stay (active or churning).
+var loyalPct = [3]int{tierLow: 10, tierMid: 20, tierHigh: 35}
+
+// replenishEvery is the mean time between a loyal customer's extra
+// (replenishment) sessions.
+const replenishEvery = 35 * dayMs
 
 // Random streams of a customer. Each customer has two independent streams
 // seeded from (Seed, index), so any customer can be generated alone.
@@ -226,6 +238,29 @@ func (g *Generator) makePlan(p *plan, index int) {
 		p.signup = 1 + r.IntN(ns-1)
 	}
 	p.created = p.sessions[max(p.signup, 0)]
+
+	// Loyalty comes last: the draws above, and so the customer's row, do
+	// not depend on it.
+	p.loyal = p.signup >= 0 && (p.stage == stageActive || p.stage == stageChurning) && r.IntN(100) < loyalPct[p.tier]
+	if !p.loyal {
+		return
+	}
+	extra := min(int((lastT-firstT)/replenishEvery), 12)
+	for k := 0; k < extra; k++ {
+		t := g.sampleTime(r, firstT, lastT, off)
+		i := len(p.sessions)
+		p.sessions = append(p.sessions, t)
+		for ; i > 0 && p.sessions[i] < p.sessions[i-1]; i-- {
+			p.sessions[i], p.sessions[i-1] = p.sessions[i-1], p.sessions[i]
+		}
+	}
+	// The sign-up stays the same visit.
+	for i, t := range p.sessions {
+		if t == p.created {
+			p.signup = i
+			break
+		}
+	}
 }
 
 // Customers calls fn for every customer's profile row (for CSV export), in

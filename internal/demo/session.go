@@ -395,9 +395,18 @@ func (s *sim) session(k int) {
 	if n := len(s.bought); n > 0 && g.leaves[g.products[s.bought[n-1]].leaf].def.consumable {
 		rebuyPct = 40
 	}
+	if p.loyal {
+		rebuyPct += 30
+	}
 	switch x := r.IntN(100); {
 	case len(s.bought) > 0 && x < rebuyPct:
 		first = s.bought[r.IntN(len(s.bought))]
+		if p.loyal {
+			// Loyal customers come back for what runs out.
+			if c := s.consumableBought(); c >= 0 {
+				first = c
+			}
+		}
 		rebuy = true
 	case x < 62:
 		leafIdx = p.favs[r.IntN(p.nfav)]
@@ -459,6 +468,10 @@ func (s *sim) session(k int) {
 		pct := addPct[p.tier]
 		if rebuy {
 			pct += 30
+			if p.loyal && r.IntN(100) < 75 && g.products[first].stock != 0 && !s.inCart(first) {
+				// The same product again, not just the same category.
+				s.productAdded(first, s.quantity(first))
+			}
 		}
 		if r.IntN(100) < pct {
 			s.addToCart(basketMax[p.tier])
@@ -477,6 +490,9 @@ func (s *sim) session(k int) {
 		pct := checkoutPct[p.tier]
 		if fromCart {
 			pct += 20
+		}
+		if rebuy && p.loyal {
+			pct += 15
 		}
 		if r.IntN(100) < pct {
 			switch {
@@ -572,6 +588,30 @@ func (s *sim) viewedNow(pi int) bool {
 func (s *sim) clearCart() {
 	s.cart = s.cart[:0]
 	s.cartSeq++
+}
+
+// consumableBought returns a random consumable among the recent purchases,
+// -1 when there is none.
+func (s *sim) consumableBought() int {
+	n := 0
+	for _, pi := range s.bought {
+		if s.g.leaves[s.g.products[pi].leaf].def.consumable {
+			n++
+		}
+	}
+	if n == 0 {
+		return -1
+	}
+	k := s.r.IntN(n)
+	for _, pi := range s.bought {
+		if s.g.leaves[s.g.products[pi].leaf].def.consumable {
+			if k == 0 {
+				return pi
+			}
+			k--
+		}
+	}
+	return -1
 }
 
 func (s *sim) quantity(pi int) int {

@@ -72,6 +72,8 @@ type Engine struct {
 	Products  Products
 	Coupons   Coupons
 	Signer    *track.Signer
+	// Recommender answers {% recommend %} blocks (recommend.go); may be nil.
+	Recommender Recommender
 
 	liq   *liquid.Engine
 	mu    sync.RWMutex
@@ -88,9 +90,10 @@ type compiled struct {
 const stateKey = "\x00render"
 
 type renderState struct {
-	ctx     context.Context
-	sendKey string
-	preview bool
+	ctx         context.Context
+	sendKey     string
+	preview     bool
+	recommender Recommender // may be nil: {% recommend %} then fails to render
 }
 
 // NewLiquid returns the Liquid engine with Tailor's tags and filters:
@@ -126,6 +129,7 @@ func NewLiquid(products Products, coupons Coupons) *liquid.Engine {
 		}
 		return code, nil
 	})
+	eng.RegisterBlock("recommend", recommendBlock)
 	eng.RegisterFilter("product", func(id any) (any, error) {
 		if products == nil || id == nil {
 			return nil, nil
@@ -281,7 +285,7 @@ func (e *Engine) render(ctx context.Context, t *Template, req RenderRequest, pre
 		// confirm_url is the double opt-in confirmation link, for the
 		// (transactional) template that asks for it.
 		"confirm_url": link(track.KindConfirm, ""),
-		stateKey:      &renderState{ctx: ctx, sendKey: req.SendKey, preview: preview},
+		stateKey:      &renderState{ctx: ctx, sendKey: req.SendKey, preview: preview, recommender: e.Recommender},
 	}
 	out := Rendered{Channel: t.Channel, Template: t.ID, Version: t.Version, Locale: c.locale}
 	for _, f := range []struct {

@@ -4,14 +4,11 @@ import (
 	"context"
 	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"time"
 
-	"tailor/internal/catalog"
 	"tailor/internal/decide"
 	"tailor/internal/event"
 	"tailor/internal/profile"
+	"tailor/internal/recommend"
 )
 
 // decisions is the decision API's part of a node: placements, their
@@ -39,8 +36,8 @@ func (s *Server) openPlacementStats() error {
 }
 
 // openDecide opens the placements and wires the decision engine to the
-// profile store, the segment index and (until package recommend merges)
-// the catalog stand-in below. Call it after the catalog and ingest exist.
+// profile store, the segment index, the recommendation engine and the
+// experiments. Call it after the catalog and ingest exist.
 func (s *Server) openDecide() error {
 	var err error
 	if s.Placements, err = decide.OpenPlacements(s.db); err != nil {
@@ -56,7 +53,7 @@ func (s *Server) openDecide() error {
 		return err
 	}
 	s.Decide = &decide.Engine{Placements: s.Placements, Profiles: profileFacts{s.Store}, Membership: s.Segments,
-		Recommender: newCatalogStandIn(s.Catalog), Signer: signer}
+		Recommender: decideRecommender{s.Recommend}, Signer: signer}
 	if s.Experiments != nil {
 		s.Decide.Assigner = s.Experiments
 	}
@@ -117,84 +114,20 @@ func (p profileFacts) Read(key string, fn func(id string, f decide.Facts)) bool 
 	return p.st.View(id, func(st *profile.State, _ []event.Identifier) { fn(id, st) })
 }
 
-// catalogStandIn is a STAND-IN for package recommend's engine, replaced at
-// merge by an adapter to (*recommend.Engine).Recommend: it offers the first
-// products of the catalog (in id order, in stock first), applying the
-// price and category filters, whatever the strategy. It keeps the decision
-// API's wiring and its tests real until the recommendation engine lands.
-type catalogStandIn struct {
-	cat      *catalog.Store
-	items    atomic.Pointer[[]decide.RecItem]
-	loadedAt atomic.Int64
-	loading  sync.Mutex
-}
+// decideRecommender answers the decision API's recommendation slots with
+// the recommendation engine; decide declares the same request, filter and
+// item field for field, so that it does not import the engine.
+type decideRecommender struct{ e *recommend.Engine }
 
-// standInSize is how many products the stand-in keeps; standInRefresh how
-// often it re-reads them.
-const (
-	standInSize    = 200
-	standInRefresh = 30 * time.Second
-)
-
-func newCatalogStandIn(cat *catalog.Store) *catalogStandIn {
-	c := &catalogStandIn{cat: cat}
-	c.items.Store(&[]decide.RecItem{})
-	return c
-}
-
-func (c *catalogStandIn) load(ctx context.Context) {
-	if !c.loading.TryLock() {
-		return
-	}
-	defer c.loading.Unlock()
-	ps, _, err := c.cat.List(ctx, catalog.ListOptions{Limit: standInSize})
+func (r decideRecommender) Recommend(ctx context.Context, q decide.RecRequest) ([]decide.RecItem, error) {
+	items, err := r.e.Recommend(ctx, recommend.Request{Strategy: q.Strategy, ProfileID: q.ProfileID, ItemID: q.ItemID,
+		Segment: q.Segment, Limit: q.Limit, Filter: recommend.Filter(q.Filter)})
 	if err != nil {
-		return
+		return nil, err
 	}
-	in, out := make([]decide.RecItem, 0, len(ps)), []decide.RecItem{}
-	for _, p := range ps {
-		it := decide.RecItem{ID: p.ID, Name: p.Name, Category: p.Category, URL: p.URL, Image: p.ImageURL, Price: p.Price,
-			Score: 1, Reason: "from the catalog (stand-in until recommendations merge)", Strategy: "catalog"}
-		if p.Stock != nil && *p.Stock <= 0 {
-			out = append(out, it)
-		} else {
-			in = append(in, it)
-		}
-	}
-	all := append(in, out...)
-	c.items.Store(&all)
-	c.loadedAt.Store(time.Now().UnixNano())
-}
-
-func (c *catalogStandIn) Recommend(ctx context.Context, req decide.RecRequest) ([]decide.RecItem, error) {
-	if time.Since(time.Unix(0, c.loadedAt.Load())) > standInRefresh {
-		c.load(ctx)
-	}
-	items := *c.items.Load()
-	f := req.Filter
-	plain := req.ItemID == "" && f.MinPrice == 0 && f.MaxPrice == 0 && len(f.Categories) == 0 && len(f.ExcludeCategories) == 0
-	if plain {
-		return items[:min(len(items), req.Limit)], nil
-	}
-	out := make([]decide.RecItem, 0, req.Limit)
-	for _, it := range items {
-		if len(out) == req.Limit {
-			break
-		}
-		if it.ID == req.ItemID || it.Price < f.MinPrice || f.MaxPrice > 0 && it.Price > f.MaxPrice ||
-			len(f.Categories) > 0 && !hasPrefixAny(it.Category, f.Categories) || hasPrefixAny(it.Category, f.ExcludeCategories) {
-			continue
-		}
-		out = append(out, it)
+	out := make([]decide.RecItem, len(items))
+	for i, it := range items {
+		out[i] = decide.RecItem(it)
 	}
 	return out, nil
-}
-
-func hasPrefixAny(s string, prefixes []string) bool {
-	for _, p := range prefixes {
-		if strings.HasPrefix(strings.ToLower(s), strings.ToLower(p)) {
-			return true
-		}
-	}
-	return false
 }

@@ -9,8 +9,9 @@ import (
 )
 
 // A returning customer's decision follows the placement's spend rules, its
-// products come from the catalog (stand-in), and a click sent back on a
-// token lands on the customer's timeline through the log.
+// products come from the recommendation engine (trending: the most viewed
+// first), and a click sent back on a token lands on the customer's
+// timeline through the log.
 func TestDecideThroughTheServerAndClicksReachTheProfile(t *testing.T) {
 	dir := t.TempDir()
 	n := startNode(t, dir)
@@ -27,6 +28,13 @@ func TestDecideThroughTheServerAndClicksReachTheProfile(t *testing.T) {
 		t.Fatalf("placement: %d %v", code, resp)
 	}
 	now := time.Now().UTC().Format(time.RFC3339Nano)
+	view := func(user, sku string) string {
+		return fmt.Sprintf(`{"type":"track","userId":%q,"event":"Product Viewed","properties":{"product_id":%q},"timestamp":%q}`, user, sku, now)
+	}
+	code, resp = n.post("/v1/batch", `{"batch":[`+view("v-1", "sku-1")+","+view("v-2", "sku-1")+","+view("v-3", "sku-1")+","+view("v-1", "sku-2")+`]}`)
+	if code != 200 {
+		t.Fatalf("views: %d %v", code, resp)
+	}
 	code, resp = n.post("/v1/batch", fmt.Sprintf(`{"batch":[{"type":"track","userId":"u-1","messageId":"o1","event":"Order Completed","properties":{"order_id":"o1","revenue":50},"timestamp":%q}]}`, now))
 	if code != 200 {
 		t.Fatalf("batch: %d %v", code, resp)

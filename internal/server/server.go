@@ -37,6 +37,7 @@ import (
 	"tailor/internal/outbox"
 	"tailor/internal/processor"
 	"tailor/internal/profile"
+	"tailor/internal/recommend"
 	"tailor/internal/segment"
 	"tailor/internal/stats"
 	"tailor/internal/store"
@@ -222,6 +223,8 @@ type Server struct {
 
 	// Experiments assigns variants and keeps experiment results (exp.go).
 	Experiments *experiment.Engine
+	// Recommend is the recommendation engine (recommend.go).
+	Recommend *recommend.Engine
 
 	// AdminEmail is the first admin account's email, and AdminPassword its
 	// password when this start created it ("" on later starts): shown once.
@@ -356,6 +359,9 @@ func (s *Server) open(ctx context.Context) error {
 	if err := s.openPlacementStats(); err != nil {
 		return err
 	}
+	if err := s.openRecommend(); err != nil {
+		return err
+	}
 	from := s.Proc.Applied()
 	start := time.Now()
 	if err := s.Segments.Load(ctx, s.Log, from, func(n uint64) {
@@ -400,6 +406,7 @@ func (s *Server) open(ctx context.Context) error {
 	if err := s.openDecide(); err != nil {
 		return err
 	}
+	s.wireRecommendations()
 	return s.openDashboardData()
 }
 
@@ -476,6 +483,7 @@ func (s *Server) Handler() http.Handler {
 	s.decideRoutes(mux, guard.Wrap)
 	s.predictionRoutes(mux, guard.Wrap)
 	s.messageHistoryRoutes(mux, guard.Wrap)
+	s.recommendRoutes(mux, guard.Wrap)
 	mux.Handle("/v1/", s.Ingest)
 	mux.Handle("/api/", api.Handler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))

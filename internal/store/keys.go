@@ -42,8 +42,9 @@ const (
 	// decide: p/<placement id> -> placement (JSON), geo -> geo table (JSON),
 	// secret -> token signing key, s/<placement id>\x00<day:4> -> counts that day,
 	// c/<profile id> -> the profile's last click on a placement
-	PrefixDecide  = "dc/"
-	PrefixPredict = "pd/" // segment: params -> the last prediction fit (JSON), read back at start
+	PrefixDecide    = "dc/"
+	PrefixPredict   = "pd/" // segment: params -> the last prediction fit (JSON), read back at start
+	PrefixRecommend = "rc/" // recommend: i/<product>, p/<profile>, c/<category>, g -> model records (JSON)
 )
 
 // Keyspace describes one prefix and its owner.
@@ -87,6 +88,7 @@ var Keyspaces = []Keyspace{
 	{PrefixExperiment, "experiment"},
 	{PrefixDecide, "decide"},
 	{PrefixPredict, "segment"},
+	{PrefixRecommend, "recommend"},
 }
 
 // Key returns prefix+suffix as a new byte slice.

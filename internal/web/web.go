@@ -46,6 +46,7 @@ var Pages = []string{
 	"/experiments", "/experiments/{id}",
 	"/placements", "/placements/{id}",
 	"/predictions",
+	"/recommendations",
 }
 
 // CSP is the Content-Security-Policy of every dashboard answer. Scripts come

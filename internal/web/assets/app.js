@@ -33,6 +33,7 @@ const routes = [
   ['/placements', 'placements', 'Placements'],
   ['/placements/:id', 'placement', 'Placement'],
   ['/predictions', 'predictions', 'Predictions'],
+  ['/recommendations', 'recommendations', 'Recommendations'],
 ].map(([pattern, page, title]) => ({ parts: pattern.split('/').filter(Boolean), page, title }));
 
 // nav is the left menu; section says which routes light up each entry.
@@ -46,6 +47,7 @@ const nav = [
   { href: '/events', label: 'Live events', section: 'events' },
   { href: '/sources', label: 'Sources', section: 'sources' },
   { href: '/catalog', label: 'Catalog', section: 'catalog' },
+  { href: '/recommendations', label: 'Recommendations', section: 'recommendations' },
   { href: '/templates', label: 'Templates', section: 'templates' },
   { href: '/placements', label: 'Placements', section: 'placements' },
   { href: '/users', label: 'Users', section: 'users', admin: true },
