@@ -104,6 +104,10 @@ type Options struct {
 	// Experiments assigns the variants of ab steps (nil: every profile
 	// takes the step's Else).
 	Experiments Assigner
+	// ExperimentVariants returns an experiment's variant ids, control
+	// first, for checking send steps' templates per variant when a
+	// journey is saved (nil: not checked).
+	ExperimentVariants func(id string) (ids []string, running bool, err error)
 	// GlobalHoldout is the percentage of all profiles (InGlobalHoldout)
 	// that never get journey sends; they are counted as held out.
 	GlobalHoldout float64
@@ -586,6 +590,9 @@ func (e *Engine) walk(js *jstate, c *compiled, k runKey, rn *run, i uint16, now 
 			m := Message{Key: "j:" + js.id + ":" + strconv.Itoa(c.def.Version) + ":" + entry + ":" + s.ID,
 				Profile: k.prof, Channel: s.Channel, Template: s.Template, Data: triggerData(),
 				Journey: js.id, JourneyVersion: c.def.Version, Step: s.ID}
+			if s.Experiment != "" {
+				m.Template = e.sendVariant(js, s, k.prof, now)
+			}
 			if s.Type == StepWebhook {
 				m.Channel = "webhook"
 				if s.URL != "" {

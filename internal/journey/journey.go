@@ -147,8 +147,12 @@ type Step struct {
 
 	Paths []SplitPath `json:"paths,omitempty"` // split
 
-	Experiment string            `json:"experiment,omitempty"` // ab: the experiment's id
+	Experiment string            `json:"experiment,omitempty"` // ab, send: the experiment's id
 	Variants   map[string]string `json:"variants,omitempty"`   // ab: variant id -> next step
+	// Templates is a send step's message experiment (content or subject
+	// line): variant id -> template; the profile's variant of Experiment
+	// chooses, and Template is sent while the experiment is not running.
+	Templates map[string]string `json:"templates,omitempty"`
 
 	Traits map[string]any `json:"traits,omitempty"` // update_trait
 }
@@ -318,7 +322,18 @@ func (s *Step) validate(p string, ref func(path, id string) error, segments func
 		if !slices.Contains(channels, s.Channel) {
 			return fail("/channel", "unknown channel %q (%v)", s.Channel, channels)
 		}
-		if s.Template == "" {
+		if s.Experiment == "" && len(s.Templates) > 0 {
+			return fail("/experiment", "templates per variant need the experiment whose variants they are")
+		}
+		if s.Experiment != "" && len(s.Templates) == 0 {
+			return fail("/templates", "a send step with an experiment needs a template per variant")
+		}
+		for _, v := range slices.Sorted(maps.Keys(s.Templates)) {
+			if s.Templates[v] == "" {
+				return fail("/templates/"+v, "variant %q needs a template id", v)
+			}
+		}
+		if s.Template == "" && s.Experiment == "" {
 			return fail("/template", "a send step needs a template id")
 		}
 	case StepWebhook:

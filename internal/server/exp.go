@@ -16,7 +16,8 @@ import (
 // openExperiments makes the experiment engine, loads its state and
 // registers it with the processor (it reads only resolutions and events).
 func (s *Server) openExperiments() error {
-	s.Experiments = experiment.New(experiment.Options{DB: s.db, Record: s.recordExposure})
+	s.Experiments = experiment.New(experiment.Options{DB: s.db, Record: s.recordExposure,
+		RecordBatch: s.recordExposures})
 	if err := s.Experiments.Load(); err != nil {
 		return err
 	}
@@ -29,6 +30,41 @@ func (s *Server) experimentRoutes(mux *http.ServeMux, guard func(http.Handler) h
 	h := guard((&experiment.HTTP{Engine: s.Experiments, Lookup: s.lookupProfile}).Handler())
 	mux.Handle("/api/experiments", h)
 	mux.Handle("/api/experiments/", h)
+}
+
+// startExperiments logs the exposures queued by ExposeAsync until bg ends,
+// then flushes the rest: Close waits for it before closing the log.
+func (s *Server) startExperiments(bg context.Context) {
+	s.Registry.MustRegister(s.Experiments.Collectors()...)
+	s.bgWG.Go(func() { s.Experiments.RunExposures(bg) })
+}
+
+// recordExposures appends queued exposures in one batch, each as its
+// profile's own event; a profile merged away meanwhile is skipped.
+func (s *Server) recordExposures(ctx context.Context, xs []experiment.Exposure) error {
+	msgs := make([][]byte, 0, len(xs))
+	for _, x := range xs {
+		who := s.primaryIdentifier(x.Profile)
+		if who.Value == "" {
+			continue
+		}
+		m := map[string]any{"type": "track", "event": experiment.ExposureEvent, "properties": x.Properties(),
+			"messageId": "exp-" + x.Experiment + "-" + x.Profile, "timestamp": x.At.UTC().Format(time.RFC3339Nano)}
+		if who.Kind == event.KindUserID {
+			m["userId"] = who.Value
+		} else {
+			m["anonymousId"] = who.Value
+		}
+		b, err := json.Marshal(m)
+		if err != nil {
+			return fmt.Errorf("encode exposure: %w", err)
+		}
+		msgs = append(msgs, b)
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	return s.Ingest.AppendInternal(ctx, msgs)
 }
 
 // recordExposure appends an "Experiment Viewed" event as the profile's own

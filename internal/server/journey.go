@@ -35,7 +35,7 @@ func (s *Server) journeyOptions() journey.Options {
 		DB: s.db, Outbox: out, Record: s.recordJourney, Segments: s.Segments,
 		SegmentExists: func(id string) bool { _, ok := s.Segments.Get(id); return ok },
 		Profiles:      s.Store, Event: s.Log.Get, GlobalHoldout: holdout,
-		Experiments: s.Experiments,
+		Experiments: s.Experiments, ExperimentVariants: s.Experiments.Variants,
 	}
 }
 

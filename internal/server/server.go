@@ -504,6 +504,7 @@ func (s *Server) Start() (string, error) {
 	s.Journeys.Start(bg)
 	s.startStats(bg)
 	s.startDelivery(bg, "http://"+ln.Addr().String())
+	s.startExperiments(bg)
 	s.bgWG.Add(2)
 	go func() {
 		defer s.bgWG.Done()
