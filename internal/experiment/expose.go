@@ -126,7 +126,12 @@ func (e *Engine) assign(experimentID, prof string) (variant string, exposed, ok 
 			w[i] = v.Weight
 		}
 	}
-	i := Assign(s.def.Salt, prof, w)
+	var i int
+	if s.def.Bucketing == BucketProfile {
+		i = bucketIndex(ProfileBucket(prof), w)
+	} else {
+		i = Assign(s.def.Salt, prof, w)
+	}
 	if i < 0 {
 		return "", false, false
 	}
@@ -256,4 +261,16 @@ func (e *Engine) Variants(experimentID string) (ids []string, running bool, err 
 		ids[i] = v.ID
 	}
 	return ids, s.def.Status == StatusRunning, nil
+}
+
+// bucketIndex is the variant whose range of weights holds point.
+func bucketIndex(point uint64, weights []uint32) int {
+	var acc uint64
+	for i, w := range weights {
+		acc += uint64(w)
+		if point < acc {
+			return i
+		}
+	}
+	return -1
 }

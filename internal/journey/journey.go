@@ -90,6 +90,12 @@ type Journey struct {
 	Steps       []*Step   `json:"steps"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
+
+	// HoldoutExperiment names a holdout experiment (package experiment)
+	// that holds out the profiles of its control variant instead of
+	// Holdout's percentage of entries: sticky per profile, each entrant
+	// logged as exposed, the results on the experiment's page.
+	HoldoutExperiment string `json:"holdout_experiment,omitempty"`
 }
 
 // Trigger says what lets a profile in.

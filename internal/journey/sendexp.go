@@ -15,6 +15,9 @@ func (e *Engine) checkExperiments(j *Journey) error {
 	if e.opts.ExperimentVariants == nil {
 		return nil
 	}
+	if err := e.checkHoldoutExperiment(j); err != nil {
+		return err
+	}
 	for i, s := range j.Steps {
 		if s.Type != StepSend || s.Experiment == "" {
 			continue
@@ -61,8 +64,6 @@ func (e *Engine) sendVariant(js *jstate, s *Step, prof string, now time.Time) st
 	if !ok || t == "" {
 		return fallback
 	}
-	e.record(Record{Profile: prof, Type: "track", Event: EventExposure, At: now,
-		Properties: map[string]any{"experiment_id": s.Experiment, "variant": v, "journey": js.id, "step": s.ID},
-		MessageID:  "jx-" + s.Experiment + "-" + prof})
+	e.recordExposure(s.Experiment, v, prof, now, map[string]any{"journey": js.id, "step": s.ID})
 	return t
 }

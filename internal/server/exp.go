@@ -4,12 +4,18 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"tailor/internal/event"
 	"tailor/internal/experiment"
+	"tailor/internal/journey"
 	"tailor/internal/profile"
 )
 
@@ -22,6 +28,73 @@ func (s *Server) openExperiments() error {
 		return err
 	}
 	s.Proc.Register(s.Experiments)
+	return s.ensureGlobalHoldout()
+}
+
+// globalHoldoutPercent is the configured global holdout (--holdout).
+func (s *Server) globalHoldoutPercent() float64 {
+	if s.cfg.GlobalHoldout != 0 {
+		return s.cfg.GlobalHoldout
+	}
+	return s.cfg.Delivery.HoldoutPercent
+}
+
+// globalHoldoutPrefix begins the ids of the global holdout's experiments;
+// the rest is the percentage, so that a new --holdout starts a new
+// experiment (a running one's weights cannot change) and the old one's
+// results stay readable.
+const globalHoldoutPrefix = "global-holdout-"
+
+// globalHoldoutID is the id of the experiment measuring a global holdout
+// of pct percent ("global-holdout-5pct").
+func globalHoldoutID(pct float64) string {
+	return globalHoldoutPrefix + strconv.FormatFloat(pct, 'f', -1, 64) + "pct"
+}
+
+// ensureGlobalHoldout makes --holdout an experiment of kind holdout: the
+// same buckets as the delivery policy (profile bucketing), control
+// "held_out", goals orders and revenue. It is created and started when
+// missing; one the user stopped stays stopped (the flag alone then holds
+// out, unmeasured). Running ones of another percentage are stopped.
+func (s *Server) ensureGlobalHoldout() error {
+	pct := s.globalHoldoutPercent()
+	id := ""
+	if pct > 0 {
+		id = globalHoldoutID(pct)
+	}
+	for _, inf := range s.Experiments.List() {
+		if strings.HasPrefix(inf.ID, globalHoldoutPrefix) && inf.ID != id && inf.Status == experiment.StatusRunning {
+			if _, err := s.Experiments.Stop(inf.ID); err != nil {
+				return fmt.Errorf("stop the old global holdout experiment: %w", err)
+			}
+			slog.Info("global holdout changed: its old experiment stopped", "experiment", inf.ID)
+		}
+	}
+	if id == "" {
+		return nil
+	}
+	inf, err := s.Experiments.Get(id)
+	if errors.Is(err, experiment.ErrNotFound) {
+		bp := uint32(math.Ceil(pct * 100)) // bucket b is held out when b < pct*100
+		pre := 0
+		inf, err = s.Experiments.Create(experiment.Experiment{ID: id, Kind: experiment.KindHoldout,
+			Name:        fmt.Sprintf("Global holdout (%v %%)", pct),
+			Description: "The profiles --holdout keeps out of every journey message (control), against those messaged.",
+			Bucketing:   experiment.BucketProfile,
+			Variants: []experiment.Variant{{ID: journey.HeldOutVariant, Name: "Held out", Weight: bp},
+				{ID: "messaged", Name: "Messaged", Weight: experiment.ProfileBuckets - bp}},
+			Metrics: []experiment.Metric{{ID: "purchase", Kind: experiment.MetricConversion, Event: "Order Completed"},
+				{ID: "revenue", Kind: experiment.MetricRevenue}},
+			WindowHours: 24 * 30, PreDays: &pre})
+	}
+	if err != nil {
+		return fmt.Errorf("global holdout experiment: %w", err)
+	}
+	if inf.Status == experiment.StatusDraft {
+		if _, err := s.Experiments.Start(id); err != nil {
+			return fmt.Errorf("start the global holdout experiment: %w", err)
+		}
+	}
 	return nil
 }
 
