@@ -170,3 +170,47 @@ func TestMessageExperimentSplitsSubjectLines(t *testing.T) {
 		t.Logf("results: %s", body)
 	}
 }
+
+// TestDemoShipsARunningExperiment: a fresh `serve --demo` store opens with
+// a running subject-line test whose results have exposed units in both
+// variants (the last four weeks of carts), run by the abandoned-cart
+// journey's first email with a template per variant.
+func TestDemoShipsARunningExperiment(t *testing.T) {
+	s := startServer(t, t.TempDir(), "--demo", "--demo-customers", "400")
+	waitStdout(t, s, exampleLine)
+	var res struct {
+		Experiment struct{ Status, Kind string }
+		Variants   []struct {
+			ID    string
+			Units int
+		}
+		Metrics []struct{ ID string }
+		Daily   []struct{ Day string }
+		Verdict string
+	}
+	if code, body := s.adminGet(t, "/api/experiments/cart-subject-line/results", &res); code != 200 {
+		t.Fatalf("results: %d %s", code, body)
+	}
+	if res.Experiment.Status != "running" || res.Experiment.Kind != "message" || len(res.Variants) != 2 ||
+		res.Variants[0].Units == 0 || res.Variants[1].Units == 0 || len(res.Metrics) == 0 || len(res.Daily) < 2 || res.Verdict == "" {
+		t.Errorf("demo experiment results: %+v", res)
+	}
+	var j struct {
+		Steps []struct {
+			ID, Experiment string
+			Templates      map[string]string
+		}
+	}
+	if code, body := s.adminGet(t, "/api/journeys/abandoned-cart", &j); code != 200 {
+		t.Fatalf("journey: %d %s", code, body)
+	}
+	found := false
+	for _, st := range j.Steps {
+		if st.ID == "cart-email" {
+			found = st.Experiment == "cart-subject-line" && len(st.Templates) == 2
+		}
+	}
+	if !found {
+		t.Errorf("the abandoned-cart email does not run the experiment: %+v", j.Steps)
+	}
+}
