@@ -289,6 +289,9 @@ func effect(kind MetricKind, cmp compare, c, t stats.Paired, alpha float64) (*st
 	// θ·(x̄ − x̄_pooled), an artefact of the covariate, not a quantity users know.
 	if cmp.cuped {
 		e.Control, e.Treatment = c.Y().Mean(), c.Y().Mean()+e.Abs
+		// Welch's relative effect is against the adjusted control mean,
+		// which is not zero when the raw one is: a lift on nothing.
+		e.RelDefined, e.Rel, e.RelSE, e.RelCI = false, 0, 0, stats.Interval{}
 		if e.Control != 0 {
 			e.RelDefined, e.Rel = true, e.Abs/e.Control
 			e.RelSE = e.AbsSE / math.Abs(e.Control)
