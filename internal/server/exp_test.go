@@ -1,7 +1,11 @@
 package server
 
 import (
+	"io"
+	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"tailor/internal/experiment"
 )
@@ -62,5 +66,67 @@ func TestGlobalHoldoutIsAnExperiment(t *testing.T) {
 			}
 		}
 		n.stop()
+	}
+}
+
+// TestQueuedExposuresAreFlushedAtShutdown: exposures queued by ExposeAsync
+// just before the server closes reach the log before it closes (written
+// by the queue's loop or its final flush), so the restarted server counts
+// them with the variants they were given; the queue's counters are on
+// /metrics. (The final drain itself is unit-tested in package experiment.)
+func TestQueuedExposuresAreFlushedAtShutdown(t *testing.T) {
+	dir := t.TempDir()
+	n := startNodeWith(t, dir, func(c *Config) { c.CheckpointEvery = time.Hour }, nil)
+	if code, m := n.post("/v1/batch", `{"batch":[{"type":"identify","userId":"q1"},{"type":"identify","userId":"q2"}]}`); code != 200 {
+		t.Fatalf("identify: %d %v", code, m)
+	}
+	n.profile("user_id:q2", 1)
+	x := experiment.Experiment{ID: "hero", Kind: experiment.KindPlacement,
+		Variants: []experiment.Variant{{ID: "a", Weight: 1}, {ID: "b", Weight: 1}},
+		Metrics:  []experiment.Metric{{Kind: experiment.MetricConversion, Event: "Order Completed"}}}
+	if _, err := n.srv.Experiments.Create(x); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.srv.Experiments.Start("hero"); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	for _, u := range []string{"q1", "q2"} {
+		id, _ := n.srv.lookupProfile("user_id:" + u)
+		v, ok := n.srv.Experiments.ExposeAsync("hero", id)
+		if !ok {
+			t.Fatal("hero not running")
+		}
+		want[id] = v
+	}
+	req, _ := http.NewRequest("GET", n.url+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer tok")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "tailor_experiment_exposures_dropped_total 0") {
+		t.Errorf("/metrics lacks the exposure queue's counters")
+	}
+	n.stop()
+
+	n = startNodeWith(t, dir, func(c *Config) {}, nil)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		inf, _ := n.srv.Experiments.Get("hero")
+		if inf.Units[0]+inf.Units[1] == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("units %v after restart, want the 2 queued exposures counted", inf.Units)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for id, v := range want {
+		if got, _ := n.srv.Experiments.Assign("hero", id); got != v {
+			t.Errorf("%s: %s after restart, %s when queued", id, got, v)
+		}
 	}
 }
