@@ -32,7 +32,7 @@ func demoCartSubjectTest() experiment.Experiment {
 	return experiment.Experiment{ID: demoExperiment, Name: "Cart reminder subject line", Kind: experiment.KindMessage,
 		Description: "The abandoned-cart email under two subject lines: \"…, your cart is waiting\" (control) against \"Still thinking it over, …?\".",
 		Variants: []experiment.Variant{{ID: "a", Name: "Your cart is waiting", Weight: 50},
-			{ID: "b", Name: "Still thinking it over?", Weight: 50}},
+			{ID: "b", Name: "Still thinking it over", Weight: 50}},
 		Metrics: []experiment.Metric{{ID: "purchase", Kind: experiment.MetricConversion, Event: "Order Completed"},
 			{ID: "revenue", Kind: experiment.MetricRevenue}},
 		WindowHours: 72}
