@@ -467,4 +467,9 @@ func TestCUPEDReportsNoRelativeEffectOverAControlWithoutConversions(t *testing.T
 	if eff.RelDefined || eff.Rel != 0 || strings.Contains(r.Verdict, "% on") {
 		t.Errorf("relative effect %+v, verdict %q: want none over a control of 0", eff, r.Verdict)
 	}
+	for _, d := range r.Daily {
+		if len(d.Effects) != 0 {
+			t.Errorf("day %s charts lifts %+v over a control of 0", d.Day, d.Effects)
+		}
+	}
 }

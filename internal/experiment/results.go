@@ -385,9 +385,13 @@ func daily(def *Experiment, a *aggregated) []DailyPoint {
 	}
 	cmp := comparison(def, a, 0)
 	for v := 1; v < a.nv; v++ {
+		// Lifts are against control's raw mean, as effect reports them:
+		// with CUPED the adjusted mean is not zero when the raw one is.
+		var raw stats.Paired
 		sequentialDays(def, a, 0, v, cmp, func(d int, c, t stats.Sample, l stats.SequentialLook) {
+			raw = addPaired(raw, *a.cell(0, 0, d))
 			de := DailyEffect{Variant: def.Variants[v].ID, PValue: l.PValue}
-			mc := c.Mean()
+			mc := raw.Y().Mean()
 			e, err := stats.Welch(c, t, def.Alpha)
 			if err != nil || mc == 0 {
 				return
