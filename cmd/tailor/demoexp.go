@@ -24,7 +24,7 @@ const (
 	demoCartStep       = "cart-email"
 	demoCartTemplate   = "cart-reminder"
 	demoCartTemplateB  = "cart-reminder-question"
-	demoExposureWindow = 28 * 24 * time.Hour
+	demoExposureWindow = 56 * 24 * time.Hour
 )
 
 // demoCartSubjectTest is the demo experiment's definition.
@@ -41,7 +41,7 @@ func demoCartSubjectTest() experiment.Experiment {
 // startDemoExperiment creates and starts the demo experiment before the
 // demo history is loaded, so that the exposures woven into the history
 // (demoExposure) are counted and the orders after them attributed: a
-// fresh demo store opens on an experiment page with four weeks of data.
+// fresh demo store opens on an experiment page with eight weeks of data.
 func startDemoExperiment(srv *server.Server) {
 	if _, err := srv.Experiments.Create(demoCartSubjectTest()); err != nil {
 		if !errors.Is(err, experiment.ErrExists) {
@@ -63,16 +63,24 @@ type demoMsg struct {
 }
 
 // demoExposure returns the exposure to weave into the demo history after
-// msg, or nil: a signed-in customer's Product Added in the last four
-// weeks before end is followed, an hour later, by the cart email's
-// exposure (the moment the journey would send it) to their hashed variant.
-// Its message id names the customer, so the log keeps only the first.
+// msg, or nil: a Product Added in the last eight weeks before end is
+// followed, an hour later, by the cart email's exposure (the moment the
+// journey would send it) to the variant its userId (else anonymousId)
+// hashes to. Its message id names that id, so the log keeps the first;
+// the engine counts a profile once, whichever of its ids came first.
 func demoExposure(msg []byte, end time.Time) []byte {
 	if !bytes.Contains(msg, []byte(`"Product Added"`)) {
 		return nil
 	}
 	var m demoMsg
-	if json.Unmarshal(msg, &m) != nil || m.Event != "Product Added" || m.UserID == "" {
+	if json.Unmarshal(msg, &m) != nil || m.Event != "Product Added" {
+		return nil
+	}
+	who := m.UserID
+	if who == "" {
+		who = m.AnonymousID
+	}
+	if who == "" {
 		return nil
 	}
 	at, err := time.Parse(time.RFC3339Nano, m.Timestamp)
@@ -84,10 +92,13 @@ func demoExposure(msg []byte, end time.Time) []byte {
 	for i, v := range x.Variants {
 		w[i] = v.Weight
 	}
-	v := x.Variants[experiment.Assign(x.ID, m.UserID, w)].ID
-	out := map[string]any{"type": "track", "event": experiment.ExposureEvent, "userId": m.UserID,
-		"messageId": "demo-exp-" + x.ID + "-" + m.UserID, "timestamp": at.Add(time.Hour).Format(time.RFC3339Nano),
+	v := x.Variants[experiment.Assign(x.ID, who, w)].ID
+	out := map[string]any{"type": "track", "event": experiment.ExposureEvent,
+		"messageId": "demo-exp-" + x.ID + "-" + who, "timestamp": at.Add(time.Hour).Format(time.RFC3339Nano),
 		"properties": map[string]any{"experiment_id": x.ID, "variant": v, "journey": demoCartJourney, "step": demoCartStep}}
+	if m.UserID != "" {
+		out["userId"] = m.UserID
+	}
 	if m.AnonymousID != "" {
 		out["anonymousId"] = m.AnonymousID
 	}

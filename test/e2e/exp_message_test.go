@@ -173,7 +173,7 @@ func TestMessageExperimentSplitsSubjectLines(t *testing.T) {
 
 // TestDemoShipsARunningExperiment: a fresh `serve --demo` store opens with
 // a running subject-line test whose results have exposed units in both
-// variants (the last four weeks of carts), run by the abandoned-cart
+// variants (the last eight weeks of carts), run by the abandoned-cart
 // journey's first email with a template per variant.
 func TestDemoShipsARunningExperiment(t *testing.T) {
 	s := startServer(t, t.TempDir(), "--demo", "--demo-customers", "400")
