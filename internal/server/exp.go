@@ -113,7 +113,11 @@ func (s *Server) startExperiments(bg context.Context) {
 }
 
 // recordExposures appends queued exposures in one batch, each as its
-// profile's own event; a profile merged away meanwhile is skipped.
+// profile's own event; a profile merged away meanwhile is skipped. The
+// engine's in-flight set already keeps one per profile, so message ids
+// are unique: one derived from the experiment and profile would make the
+// log drop the exposures of an experiment deleted and re-created under
+// the same id within its de-duplication window.
 func (s *Server) recordExposures(ctx context.Context, xs []experiment.Exposure) error {
 	msgs := make([][]byte, 0, len(xs))
 	for _, x := range xs {
@@ -122,7 +126,7 @@ func (s *Server) recordExposures(ctx context.Context, xs []experiment.Exposure) 
 			continue
 		}
 		m := map[string]any{"type": "track", "event": experiment.ExposureEvent, "properties": x.Properties(),
-			"messageId": "exp-" + x.Experiment + "-" + x.Profile, "timestamp": x.At.UTC().Format(time.RFC3339Nano)}
+			"messageId": "exp-" + rand.Text(), "timestamp": x.At.UTC().Format(time.RFC3339Nano)}
 		if who.Kind == event.KindUserID {
 			m["userId"] = who.Value
 		} else {
