@@ -600,7 +600,7 @@ func (e *Engine) walk(js *jstate, c *compiled, k runKey, rn *run, i uint16, now 
 			m := Message{Key: "j:" + js.id + ":" + strconv.Itoa(c.def.Version) + ":" + entry + ":" + s.ID,
 				Profile: k.prof, Channel: s.Channel, Template: s.Template, Data: triggerData(),
 				Journey: js.id, JourneyVersion: c.def.Version, Step: s.ID}
-			if s.Experiment != "" {
+			if s.Type == StepSend && len(s.Templates) > 0 {
 				m.Template = e.sendVariant(js, s, k.prof, now)
 			}
 			if s.Type == StepWebhook {

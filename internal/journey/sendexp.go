@@ -56,7 +56,7 @@ func (e *Engine) sendVariant(js *jstate, s *Step, prof string, now time.Time) st
 	if fallback == "" { // saved without the experiment engine to name control's
 		fallback = s.Templates[slices.Min(slices.Collect(maps.Keys(s.Templates)))]
 	}
-	if e.opts.Experiments == nil {
+	if e.opts.Experiments == nil || s.Experiment == "" {
 		return fallback
 	}
 	v, ok := e.opts.Experiments.Assign(s.Experiment, prof)

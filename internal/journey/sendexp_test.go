@@ -111,3 +111,20 @@ func TestSendStepExperimentIsCheckedWhenSaved(t *testing.T) {
 		t.Errorf("fallback template %q, want control's %q", got, "a")
 	}
 }
+
+// A webhook step naming an experiment (a field of ab steps) is a plain
+// webhook: it neither picks a template nor fails.
+func TestWebhookStepIgnoresAnExperimentField(t *testing.T) {
+	h := newHarness(t, Options{Experiments: fakeAssigner{true}})
+	h.save(Journey{ID: "hook", Name: "Hook", Trigger: Trigger{Type: TriggerEvent, Event: "Go"}, Start: "call",
+		Steps: []*Step{{ID: "call", Type: StepWebhook, URL: "https://example.com/hook", Experiment: "subject-test"}}})
+	h.track("p_1", "Go", nil)
+	if keys := h.sent(); len(keys) != 1 || h.out.msgs[0].Channel != "webhook" {
+		t.Fatalf("sent %v", h.out.msgs)
+	}
+	for _, r := range h.log {
+		if r.Event == EventExposure {
+			t.Errorf("a webhook step logged an exposure: %v", r.Properties)
+		}
+	}
+}
