@@ -14,6 +14,7 @@ import (
 func saveDemoJourneys(srv *server.Server) {
 	n := 0
 	for _, j := range journey.DemoJourneys() {
+		demoSubjectTestJourney(srv, &j)
 		if _, err := srv.Journeys.Create(j); err != nil {
 			slog.Error("saving demo journey", "journey", j.ID, "err", err)
 			continue

@@ -159,6 +159,7 @@ var demoEnd = time.Now().UTC().Truncate(24 * time.Hour)
 // in-process: products into the catalog, messages into the log.
 func loadDemo(ctx context.Context, srv *server.Server, customers int) error {
 	start := time.Now()
+	startDemoExperiment(srv) // before the history: its exposures are woven in
 	g := demo.New(demoConfig(customers))
 	var products []catalog.Product
 	putProducts := func() error {
@@ -215,7 +216,10 @@ func loadDemo(ctx context.Context, srv *server.Server, customers int) error {
 			}
 			err := gen.MessagesRange(from, to, func(msg []byte) error {
 				batch = append(batch, append([]byte(nil), msg...))
-				if len(batch) == cap(batch) {
+				if x := demoExposure(msg, demoEnd); x != nil {
+					batch = append(batch, x)
+				}
+				if len(batch) >= 1000 {
 					return flush()
 				}
 				return ectx.Err()

@@ -1,12 +1,15 @@
 package deliver
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -33,7 +36,21 @@ type HTTP struct {
 	// the template engine knows): a send naming none is refused with 404
 	// rather than failing at send time. Nil: not checked.
 	Template func(id, channel string) bool
-	Now      func() time.Time
+	// Experiments runs message experiments (a template per variant); nil:
+	// a send naming an experiment is refused.
+	Experiments Experiments
+	Now         func() time.Time
+}
+
+// Experiments is what a message experiment needs of the experiment engine
+// (package experiment's Engine).
+type Experiments interface {
+	// Variants returns the experiment's variant ids, control first, and
+	// whether it is running; an error when there is no such experiment.
+	Variants(id string) (ids []string, running bool, err error)
+	// ExposeOnce assigns the profile its variant and logs the exposure
+	// unless the profile was exposed already.
+	ExposeOnce(ctx context.Context, id, profile string) (variant string, err error)
 }
 
 // MaxSendBody bounds a POST /api/send body.
@@ -74,6 +91,13 @@ type SendRequest struct {
 	// is not enqueued again. Default: the Idempotency-Key header, else a
 	// new random key.
 	Key string `json:"key"`
+	// Experiment names a message experiment (content or subject line):
+	// the profile's variant chooses the template in Templates (variant id
+	// -> template id), and its exposure is logged once per profile.
+	// Template is then optional: the one sent while the experiment is not
+	// running (default: control's).
+	Experiment string            `json:"experiment,omitempty"`
+	Templates  map[string]string `json:"templates,omitempty"`
 }
 
 func (h *HTTP) send(w http.ResponseWriter, r *http.Request) {
@@ -93,7 +117,7 @@ func (h *HTTP) send(w http.ResponseWriter, r *http.Request) {
 		req.Channel = "email"
 	}
 	switch {
-	case req.Template == "":
+	case req.Template == "" && req.Experiment == "":
 		apierr.WriteError(w, r, apierr.Plain, apierr.New(apierr.BadRequest, "template is required: the id of a saved template"))
 		return
 	case req.Profile == "":
@@ -106,14 +130,39 @@ func (h *HTTP) send(w http.ResponseWriter, r *http.Request) {
 		apierr.WriteError(w, r, apierr.Plain, apierr.New(apierr.BadRequest, "version must be 0 (current) or a saved version"))
 		return
 	}
-	if h.Template != nil && !h.Template(req.Template, req.Channel) {
-		apierr.WriteError(w, r, apierr.Plain, apierr.Errorf(apierr.NotFound, "no %s template %q", req.Channel, req.Template))
+	running := false
+	if req.Experiment != "" {
+		var err error
+		if req.Template, running, err = h.experimentTemplates(&req); err != nil {
+			apierr.WriteError(w, r, apierr.Plain, err)
+			return
+		}
+	} else if len(req.Templates) > 0 {
+		apierr.WriteError(w, r, apierr.Plain, apierr.New(apierr.BadRequest, "templates needs experiment: the experiment whose variants they are"))
 		return
+	}
+	for _, t := range sendTemplates(&req) {
+		if h.Template != nil && !h.Template(t, req.Channel) {
+			apierr.WriteError(w, r, apierr.Plain, apierr.Errorf(apierr.NotFound, "no %s template %q", req.Channel, t))
+			return
+		}
 	}
 	id, ok := h.Lookup(req.Profile)
 	if !ok {
 		apierr.WriteError(w, r, apierr.Plain, apierr.Errorf(apierr.NotFound, "no profile with identifier %q", req.Profile))
 		return
+	}
+	variant := ""
+	if running {
+		v, err := h.Experiments.ExposeOnce(r.Context(), req.Experiment, id)
+		switch {
+		case err == nil:
+			variant, req.Template = v, req.Templates[v]
+		default:
+			// Stopped since the check, or the log refused the exposure:
+			// the fallback is sent, unmeasured, rather than nothing.
+			slog.Warn("send: experiment exposure", "experiment", req.Experiment, "profile", id, "err", err)
+		}
 	}
 	if req.Key == "" {
 		req.Key = r.Header.Get("Idempotency-Key")
@@ -139,7 +188,61 @@ func (h *HTTP) send(w http.ResponseWriter, r *http.Request) {
 		apierr.WriteError(w, r, apierr.Plain, fmt.Errorf("read back %s: %w", key, err))
 		return
 	}
-	apierr.WriteJSON(w, http.StatusAccepted, map[string]any{"key": key, "profile": id, "state": rec.State})
+	out := map[string]any{"key": key, "profile": id, "state": rec.State, "template": req.Template}
+	if req.Experiment != "" {
+		out["experiment"], out["variant"] = req.Experiment, variant
+	}
+	apierr.WriteJSON(w, http.StatusAccepted, out)
+}
+
+// experimentTemplates checks a send's experiment and its template per
+// variant, and returns the template sent while it is not running (the
+// request's, else control's).
+func (h *HTTP) experimentTemplates(req *SendRequest) (fallback string, running bool, err error) {
+	if h.Experiments == nil {
+		return "", false, apierr.New(apierr.BadRequest, "experiment: this server runs no experiments")
+	}
+	vs, running, err := h.Experiments.Variants(req.Experiment)
+	if err != nil {
+		return "", false, apierr.Errorf(apierr.ExperimentNotFound, "experiment: no experiment %q", req.Experiment)
+	}
+	if err := CheckVariantTemplates(req.Experiment, vs, req.Templates); err != nil {
+		return "", false, apierr.New(apierr.BadRequest, err.Error())
+	}
+	if req.Template == "" {
+		req.Template = req.Templates[vs[0]]
+	}
+	return req.Template, running, nil
+}
+
+// CheckVariantTemplates says whether templates (variant id -> template id)
+// names a template for every variant of experiment exp and nothing else.
+func CheckVariantTemplates(exp string, variants []string, templates map[string]string) error {
+	if len(templates) == 0 {
+		return fmt.Errorf("templates: experiment %q needs a template per variant (%s)", exp, strings.Join(variants, ", "))
+	}
+	for _, v := range variants {
+		if templates[v] == "" {
+			return fmt.Errorf("templates: variant %q of experiment %q has no template", v, exp)
+		}
+	}
+	for _, v := range slices.Sorted(maps.Keys(templates)) {
+		if !slices.Contains(variants, v) {
+			return fmt.Errorf("templates: %q is not a variant of experiment %q (%s)", v, exp, strings.Join(variants, ", "))
+		}
+	}
+	return nil
+}
+
+// sendTemplates is every template a send may use, for the existence check.
+func sendTemplates(req *SendRequest) []string {
+	out := []string{req.Template}
+	for _, v := range slices.Sorted(maps.Keys(req.Templates)) {
+		if t := req.Templates[v]; !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func limitParam(r *http.Request) (int, error) {

@@ -44,6 +44,13 @@ type Options struct {
 	// Record appends an exposure event for a profile to the event log
 	// (ingest.AppendInternal through the server); Expose calls it.
 	Record func(ctx context.Context, profileID string, properties map[string]any) error
+	// RecordBatch appends many exposures at once (one AppendInternal);
+	// the asynchronous queue (ExposeAsync) flushes through it. Nil: the
+	// queue calls Record once per exposure.
+	RecordBatch func(ctx context.Context, xs []Exposure) error
+	// QueueSize bounds the asynchronous exposure queue (default 16384);
+	// exposures offered to a full queue are dropped and counted.
+	QueueSize int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -104,6 +111,10 @@ type Engine struct {
 	opts Options
 	mu   sync.RWMutex
 	exps map[string]*expState
+
+	inflight inflight
+	queue    chan Exposure
+	metrics  queueMetrics
 }
 
 // New returns an empty engine; call Load before registering it.
@@ -111,7 +122,13 @@ func New(opts Options) *Engine {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Engine{opts: opts, exps: map[string]*expState{}}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = DefaultQueueSize
+	}
+	e := &Engine{opts: opts, exps: map[string]*expState{}, queue: make(chan Exposure, opts.QueueSize),
+		inflight: inflight{m: map[inflightKey]int64{}}}
+	e.metrics = newQueueMetrics(func() float64 { return float64(len(e.queue)) })
+	return e
 }
 
 func newState(def *Experiment) *expState {
@@ -127,24 +144,8 @@ func (e *Engine) Name() string { return "experiment" }
 // else the hash assignment. ok is false for an unknown or not running
 // experiment. It does not log an exposure; see Expose.
 func (e *Engine) Assign(experimentID, unit string) (variant string, ok bool) {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	s := e.exps[experimentID]
-	if s == nil || s.def.Status != StatusRunning {
-		return "", false
-	}
-	if i, ok := s.byProfile[unit]; ok {
-		return s.def.Variants[s.units[i].variant].ID, true
-	}
-	w := s.alloc
-	if w == nil {
-		w = s.def.weights()
-	}
-	i := Assign(s.def.Salt, unit, w)
-	if i < 0 {
-		return "", false
-	}
-	return s.def.Variants[i].ID, true
+	v, _, ok := e.assign(experimentID, unit)
+	return v, ok
 }
 
 // Expose assigns profileID a variant of a running experiment and logs the
@@ -181,6 +182,9 @@ func (e *Engine) Apply(ev *event.Event, r profile.Resolution) {
 			continue
 		}
 		s.goal(ev, r.Profile)
+	}
+	if ev.Event == ExposureEvent && r.Profile != "" {
+		e.inflight.settle(str(ev.Properties["experiment_id"]), r.Profile)
 	}
 }
 
@@ -375,6 +379,7 @@ type storedUnit struct {
 
 // Checkpoint writes the units changed since the last checkpoint.
 func (e *Engine) Checkpoint(b *pebble.Batch) error {
+	e.inflight.prune(e.opts.Now().Unix())
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for id, s := range e.exps {

@@ -460,3 +460,39 @@ func TestResultsWarnWhenAZeroWeightVariantHasUnits(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A control without a single conversion has no relative effect to report,
+// with CUPED as without: the adjusted control mean is not zero, but a lift
+// over nothing is meaningless (it read "-6745.2 %" in a verdict).
+func TestCUPEDReportsNoRelativeEffectOverAControlWithoutConversions(t *testing.T) {
+	e := New(Options{Now: func() time.Time { return t0 }})
+	running(t, e, def("x", 14))
+	for i := range 400 {
+		p := "p" + strconv.Itoa(i)
+		if i%3 == 0 { // the pre-period predicts: the covariate is in use
+			e.Apply(track("Order Completed", t0.Add(-3*24*time.Hour), nil), profile.Resolution{Profile: p})
+		}
+		v, _ := e.Assign("x", p)
+		expose(e, "x", p, v, t0)
+		if v == "b" && i%3 == 0 {
+			e.Apply(track("Order Completed", t0.Add(time.Hour), nil), profile.Resolution{Profile: p})
+		}
+	}
+	r, err := e.Results("x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := r.Metrics[0]
+	eff := m.Variants[1].Effect
+	if !m.CUPED || eff == nil {
+		t.Fatalf("cuped %v effect %+v: the test needs CUPED and an effect", m.CUPED, eff)
+	}
+	if eff.RelDefined || eff.Rel != 0 || strings.Contains(r.Verdict, "% on") {
+		t.Errorf("relative effect %+v, verdict %q: want none over a control of 0", eff, r.Verdict)
+	}
+	for _, d := range r.Daily {
+		if len(d.Effects) != 0 {
+			t.Errorf("day %s charts lifts %+v over a control of 0", d.Day, d.Effects)
+		}
+	}
+}

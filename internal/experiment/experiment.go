@@ -86,6 +86,13 @@ type Experiment struct {
 	// read-out: the sample-ratio check does not apply, and effects are
 	// indicative (traffic shares changed over time).
 	Bandit bool `json:"bandit,omitempty"`
+	// Bucketing is how units are placed: "" (the default) by Assign's
+	// salted hash; BucketProfile, for holdouts only, by the unsalted
+	// FNV-1a of the profile id modulo 10000 onto weights that sum to
+	// 10000 — the buckets the delivery policy's and the journeys' global
+	// holdout have always used, so that the experiment measuring the
+	// global holdout holds out exactly the profiles --holdout does.
+	Bucketing string `json:"bucketing,omitempty"`
 	// The plan behind "days to go": detect a relative change of MDE on
 	// the primary metric at level Alpha with Power. Defaults 0.05, 0.05, 0.8.
 	MDE   float64 `json:"mde"`
@@ -96,6 +103,28 @@ type Experiment struct {
 	Created time.Time  `json:"created"`
 	Started *time.Time `json:"started,omitempty"`
 	Stopped *time.Time `json:"stopped,omitempty"`
+}
+
+// BucketProfile is the bucketing of the global holdout (see
+// Experiment.Bucketing); ProfileBuckets is its number of buckets.
+const (
+	BucketProfile  = "profile"
+	ProfileBuckets = 10000
+)
+
+// ProfileBucket is the bucket of unit under BucketProfile: FNV-1a of the
+// id modulo ProfileBuckets.
+func ProfileBucket(unit string) uint64 {
+	const (
+		offset = 14695981039346656037
+		prime  = 1099511628211
+	)
+	h := uint64(offset)
+	for i := 0; i < len(unit); i++ {
+		h ^= uint64(unit[i])
+		h *= prime
+	}
+	return h % ProfileBuckets
 }
 
 // Defaults of the optional fields.
@@ -199,6 +228,21 @@ func (x *Experiment) Normalize() error {
 			return invalid(f+".id", "%q is used twice", m.ID)
 		}
 		seen[m.ID] = true
+	}
+	switch x.Bucketing {
+	case "":
+	case BucketProfile:
+		if x.Kind != KindHoldout {
+			return invalid("bucketing", "%q is for holdout experiments only", x.Bucketing)
+		}
+		if total != ProfileBuckets {
+			return invalid("bucketing", "%q needs weights that sum to %d (basis points), got %d", x.Bucketing, ProfileBuckets, total)
+		}
+	default:
+		return invalid("bucketing", "%q is not one of \"\" (salted hash), %q", x.Bucketing, BucketProfile)
+	}
+	if x.Bandit && x.Kind == KindHoldout {
+		return invalid("bandit", "a holdout keeps its share fixed: bandit allocation does not apply")
 	}
 	if x.WindowHours == 0 {
 		x.WindowHours = DefaultWindowHours

@@ -289,6 +289,9 @@ func effect(kind MetricKind, cmp compare, c, t stats.Paired, alpha float64) (*st
 	// θ·(x̄ − x̄_pooled), an artefact of the covariate, not a quantity users know.
 	if cmp.cuped {
 		e.Control, e.Treatment = c.Y().Mean(), c.Y().Mean()+e.Abs
+		// Welch's relative effect is against the adjusted control mean,
+		// which is not zero when the raw one is: a lift on nothing.
+		e.RelDefined, e.Rel, e.RelSE, e.RelCI = false, 0, 0, stats.Interval{}
 		if e.Control != 0 {
 			e.RelDefined, e.Rel = true, e.Abs/e.Control
 			e.RelSE = e.AbsSE / math.Abs(e.Control)
@@ -382,9 +385,13 @@ func daily(def *Experiment, a *aggregated) []DailyPoint {
 	}
 	cmp := comparison(def, a, 0)
 	for v := 1; v < a.nv; v++ {
+		// Lifts are against control's raw mean, as effect reports them:
+		// with CUPED the adjusted mean is not zero when the raw one is.
+		var raw stats.Paired
 		sequentialDays(def, a, 0, v, cmp, func(d int, c, t stats.Sample, l stats.SequentialLook) {
+			raw = addPaired(raw, *a.cell(0, 0, d))
 			de := DailyEffect{Variant: def.Variants[v].ID, PValue: l.PValue}
-			mc := c.Mean()
+			mc := raw.Y().Mean()
 			e, err := stats.Welch(c, t, def.Alpha)
 			if err != nil || mc == 0 {
 				return

@@ -123,6 +123,9 @@ func (e *Engine) save(j *Journey) (Info, error) {
 	if err := j.Validate(e.opts.SegmentExists); err != nil {
 		return Info{}, err
 	}
+	if err := e.checkExperiments(j); err != nil {
+		return Info{}, err
+	}
 	if j.Version > 65535 {
 		return Info{}, &ValidationError{Path: "/version", Msg: "too many versions"}
 	}

@@ -104,6 +104,16 @@ type Options struct {
 	// Experiments assigns the variants of ab steps (nil: every profile
 	// takes the step's Else).
 	Experiments Assigner
+	// ExperimentVariants returns an experiment's variant ids, control
+	// first, for checking send steps' templates per variant when a
+	// journey is saved (nil: not checked).
+	ExperimentVariants func(id string) (ids []string, running bool, err error)
+	// GlobalHoldoutExperiment is the experiment (kind holdout, profile
+	// bucketing, control "held_out") that measures the global holdout:
+	// while it runs, it decides who is held out, by the same buckets as
+	// GlobalHoldout, and each profile entering a journey is logged as
+	// exposed to it once. Empty or not running: GlobalHoldout decides.
+	GlobalHoldoutExperiment string
 	// GlobalHoldout is the percentage of all profiles (InGlobalHoldout)
 	// that never get journey sends; they are counted as held out.
 	GlobalHoldout float64
@@ -596,7 +606,7 @@ func (e *Engine) enter(js *jstate, prof string, now time.Time, seq uint64, sub u
 	e.record(Record{Profile: prof, Type: "track", Event: EventEntered, At: now,
 		MessageID:  "je-" + js.id + "-" + prof + "-" + entry,
 		Properties: map[string]any{"journey": js.id, "version": c.def.Version, "entry": entry}})
-	if e.heldOut(prof, js, entry) {
+	if e.heldOut(prof, js, entry, now) {
 		rn.flags |= fHoldout
 		st.HeldOut++
 		if rn.goalBy != 0 {
@@ -612,10 +622,14 @@ func (e *Engine) enter(js *jstate, prof string, now time.Time, seq uint64, sub u
 }
 
 // heldOut says whether a run is kept out of the steps: the global holdout
-// (by profile) or the journey's (by profile and entry).
-func (e *Engine) heldOut(prof string, js *jstate, entry string) bool {
-	if InGlobalHoldout(prof, e.opts.GlobalHoldout) {
+// (by profile) or the journey's (by profile and entry, or by its holdout
+// experiment); see holdoutexp.go for the experiments.
+func (e *Engine) heldOut(prof string, js *jstate, entry string, now time.Time) bool {
+	if e.inGlobalHoldout(prof, now) {
 		return true
+	}
+	if held, ok := e.inHoldoutExperiment(js, prof, now); ok {
+		return held
 	}
 	h := js.cur.def.Holdout
 	return h > 0 && float64(hash(prof, js.id, entry, "holdout")%10000) < h*100
@@ -691,6 +705,9 @@ func (e *Engine) walk(js *jstate, c *compiled, k runKey, rn *run, i uint16, now 
 			m := Message{Key: "j:" + js.id + ":" + strconv.Itoa(c.def.Version) + ":" + entry + ":" + s.ID,
 				Profile: k.prof, Channel: s.Channel, Template: s.Template, Data: triggerData(),
 				Journey: js.id, JourneyVersion: c.def.Version, Step: s.ID}
+			if s.Type == StepSend && len(s.Templates) > 0 {
+				m.Template = e.sendVariant(js, s, k.prof, now)
+			}
 			if s.Type == StepWebhook {
 				m.Channel = "webhook"
 				if s.URL != "" {

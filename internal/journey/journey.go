@@ -90,6 +90,12 @@ type Journey struct {
 	Steps       []*Step   `json:"steps"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
+
+	// HoldoutExperiment names a holdout experiment (package experiment)
+	// that holds out the profiles of its control variant instead of
+	// Holdout's percentage of entries: sticky per profile, each entrant
+	// logged as exposed, the results on the experiment's page.
+	HoldoutExperiment string `json:"holdout_experiment,omitempty"`
 }
 
 // Trigger says what lets a profile in.
@@ -147,8 +153,12 @@ type Step struct {
 
 	Paths []SplitPath `json:"paths,omitempty"` // split
 
-	Experiment string            `json:"experiment,omitempty"` // ab: the experiment's id
+	Experiment string            `json:"experiment,omitempty"` // ab, send: the experiment's id
 	Variants   map[string]string `json:"variants,omitempty"`   // ab: variant id -> next step
+	// Templates is a send step's message experiment (content or subject
+	// line): variant id -> template; the profile's variant of Experiment
+	// chooses, and Template is sent while the experiment is not running.
+	Templates map[string]string `json:"templates,omitempty"`
 
 	Traits map[string]any `json:"traits,omitempty"` // update_trait
 }
@@ -318,7 +328,18 @@ func (s *Step) validate(p string, ref func(path, id string) error, segments func
 		if !slices.Contains(channels, s.Channel) {
 			return fail("/channel", "unknown channel %q (%v)", s.Channel, channels)
 		}
-		if s.Template == "" {
+		if s.Experiment == "" && len(s.Templates) > 0 {
+			return fail("/experiment", "templates per variant need the experiment whose variants they are")
+		}
+		if s.Experiment != "" && len(s.Templates) == 0 {
+			return fail("/templates", "a send step with an experiment needs a template per variant")
+		}
+		for _, v := range slices.Sorted(maps.Keys(s.Templates)) {
+			if s.Templates[v] == "" {
+				return fail("/templates/"+v, "variant %q needs a template id", v)
+			}
+		}
+		if s.Template == "" && s.Experiment == "" {
 			return fail("/template", "a send step needs a template id")
 		}
 	case StepWebhook:

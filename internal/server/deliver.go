@@ -100,6 +100,7 @@ func (s *Server) deliveryRoutes(mux *http.ServeMux, guard func(http.Handler) htt
 	h := &deliver.HTTP{Engine: s.Delivery.Engine, Outbox: s.Delivery.Outbox, Inbox: s.Delivery.Inbox, Lookup: s.lookupProfile,
 		WriteKey: func(k string) bool { _, _, ok := s.Sources.Lookup(k); return ok }}
 	h.Template = s.Delivery.templates
+	h.Experiments = s.Experiments
 	if h.Template == nil && s.Delivery.renderer.r == deliver.Renderer(s.Delivery.basic) {
 		h.Template = s.Delivery.basic.Has
 	}

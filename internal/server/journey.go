@@ -27,15 +27,17 @@ func (s *Server) journeyOptions() journey.Options {
 	if s.cfg.JourneyOutbox != nil {
 		out = s.cfg.JourneyOutbox
 	}
-	holdout := s.cfg.GlobalHoldout
-	if holdout == 0 {
-		holdout = s.cfg.Delivery.HoldoutPercent
+	holdout := s.globalHoldoutPercent()
+	holdoutExp := ""
+	if holdout > 0 {
+		holdoutExp = globalHoldoutID(holdout)
 	}
 	return journey.Options{
 		DB: s.db, Outbox: out, Record: s.recordJourney, Segments: s.Segments,
 		SegmentExists: func(id string) bool { _, ok := s.Segments.Get(id); return ok },
 		Profiles:      s.Store, Event: s.Log.Get, GlobalHoldout: holdout,
-		Experiments: s.Experiments, TimeScale: s.cfg.JourneyTimeScale,
+		Experiments: s.Experiments, ExperimentVariants: s.Experiments.Variants, GlobalHoldoutExperiment: holdoutExp,
+		TimeScale: s.cfg.JourneyTimeScale,
 	}
 }
 

@@ -528,6 +528,7 @@ func (s *Server) Start() (string, error) {
 	s.startStats(bg)
 	s.startDelivery(bg, "http://"+ln.Addr().String())
 	s.startConsent(bg)
+	s.startExperiments(bg)
 	s.bgWG.Add(2)
 	go func() {
 		defer s.bgWG.Done()
