@@ -148,7 +148,10 @@ func TestPacedRunKeepsTheAskedRate(t *testing.T) {
 			rep.WriteSummary(&out)
 			t.Log(out.String())
 			tr := rep.Target
-			if got := tr.EventsPerSec(); math.Abs(got-tt.rate) > 0.03*tt.rate {
+			// Loose enough for a loaded 2-core machine (the test suite's
+			// other packages run meanwhile), tight enough to catch a pacer
+			// that drifts or bunches.
+			if got := tr.EventsPerSec(); math.Abs(got-tt.rate) > 0.05*tt.rate {
 				t.Errorf("achieved %.0f events/s, asked %.0f", got, tt.rate)
 			}
 			wantReqs := uint64(tt.duration.Seconds() * tt.rate / float64(tt.batch))
@@ -159,8 +162,9 @@ func TestPacedRunKeepsTheAskedRate(t *testing.T) {
 				t.Errorf("summary does not state the offered and achieved rates")
 			}
 
-			// Evenly spread: no quarter second holds twice its share, as
-			// it would if each second's requests started together.
+			// Evenly spread: no quarter second holds three times its share,
+			// as it would (four times) if each second's requests started
+			// together.
 			ss.mu.Lock()
 			defer ss.mu.Unlock()
 			const window = 250 * time.Millisecond
@@ -170,7 +174,7 @@ func TestPacedRunKeepsTheAskedRate(t *testing.T) {
 				counts[int(at.Sub(ss.at[0])/window)]++
 			}
 			for i, n := range counts {
-				if float64(n) > 2*share {
+				if float64(n) > 3*share {
 					t.Errorf("%d requests arrived in quarter second %d, want about %.0f", n, i, share)
 				}
 			}
