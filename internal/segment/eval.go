@@ -591,6 +591,9 @@ func (ev *evaluation) computed(r *Rule, path string) (*roaring.Bitmap, error) {
 			return ev.bitmap(d), nil
 		}
 	}
+	if r.Computed == FieldSpendTier && !ev.track {
+		return ev.bitmap(ev.spendTiers(a, c, m)), nil
+	}
 	d := ev.newDense()
 	// Every ordinal, not just the surviving ones: a linear pass is cheaper
 	// than the bitmap's iterator, and bitmap() drops the others.
@@ -604,6 +607,32 @@ func (ev *evaluation) computed(r *Rule, path string) (*roaring.Bitmap, error) {
 		}
 	}
 	return ev.bitmap(d), nil
+}
+
+// spendTiers is computed for spend_tier without next changes: the
+// comparison is decided once per tier (and for no tier), then each profile
+// costs its trailing spend's rank, not a computeField call (the builder's
+// preview of a tier rule at 1 M profiles spent most of its time there).
+func (ev *evaluation) spendTiers(a *aggregates, c *comparison, m *Models) dense {
+	tiers := []string{TierLow, TierMid, TierHigh}
+	var match [3]bool
+	for i, t := range tiers {
+		match[i] = matchComputed(c, computedValue{str: t, present: true, isStr: true}, ev.now)
+	}
+	absent := matchComputed(c, computedValue{}, ev.now)
+	d := ev.newDense()
+	for o, spend := range a.trail[:ev.n] {
+		var in bool
+		if m == nil || m.Spenders == 0 || spend <= 0 {
+			in = absent
+		} else {
+			in = match[rankBelow(m.Spend, spend)]
+		}
+		if in {
+			d.set(o)
+		}
+	}
+	return d
 }
 
 // matchCounts sets in d the rows base+j whose count matches: table up to
