@@ -23,7 +23,7 @@ func IsPredictionField(field string) bool {
 // without a fitted model, or for a profile without orders. It reads the
 // per-profile cache that order events keep current (predicted_clv,
 // predicted_orders) and evaluates the closed forms of the others: no
-// evaluation of the index, well under a microsecond.
+// evaluation of the index, under a microsecond (BenchmarkPrediction).
 func (e *Engine) Prediction(field, profileID string) (v float64, ok bool) {
 	if !IsPredictionField(field) {
 		return 0, false
