@@ -109,3 +109,25 @@ func TestWarmRefitMatchesAColdFit(t *testing.T) {
 		})
 	}
 }
+
+// A cold fit of many customers starts from an even sample's fit and ends
+// where BFGS from the generic start ends, in fewer full-data evaluations.
+func TestLargeColdFitFromASampleMatchesBFGS(t *testing.T) {
+	cs := Simulate(Model{BG: cdnowBG, GG: cdnowGG}, subsampleMin, 52, 5)
+	ref, rres, err := FitBGNBD(cs, FitOptions{noSample: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, res, err := FitBGNBD(cs, FitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range [][2]float64{{got.R, ref.R}, {got.Alpha, ref.Alpha}, {got.A, ref.A}, {got.B, ref.B}} {
+		if math.Abs(p[0]-p[1]) > 1e-4*math.Max(1, p[1]) {
+			t.Fatalf("from a sample %+v, BFGS %+v", got, ref)
+		}
+	}
+	if res.LogLik < rres.LogLik-1e-9*math.Abs(rres.LogLik) || res.Evaluations >= rres.Evaluations {
+		t.Errorf("from a sample: LL %v in %d evaluations; BFGS: LL %v in %d", res.LogLik, res.Evaluations, rres.LogLik, rres.Evaluations)
+	}
+}

@@ -182,7 +182,17 @@ type FitOptions struct {
 	// parameters) at which BFGS stops; 0 means 1e-10, which the literature
 	// checks use. A warm refit can stop earlier (WarmTolerance).
 	Tolerance float64
+	// noSample turns off the sample start of large cold fits (tests).
+	noSample bool
 }
+
+// A cold BG/NBD fit of at least subsampleMin customers starts from the fit
+// of an even sample of about subsampleSize of them (FitResult.Evaluations
+// counts those evaluations in full-data equivalents).
+const (
+	subsampleMin  = 200_000
+	subsampleSize = 50_000
+)
 
 // WarmTolerance is the gradient norm a warm-started refit stops at: near
 // the optimum the parameters' error is about the gradient over the
@@ -410,7 +420,22 @@ func FitBGNBD(cs []Customer, opt FitOptions) (BGNBD, FitResult, error) {
 	// Start from r = a = b = 1 and α at the mean age, which puts λ's prior
 	// mean at one purchase per customer lifetime whatever the time unit.
 	x0 := []float64{0, math.Log(max(meanT, 1e-3)), 0, 0}
-	if s := opt.StartBG; s.Valid() && !bad([]float64{math.Log(s.R), math.Log(s.Alpha), math.Log(s.A), math.Log(s.B)}) {
+	start := opt.StartBG
+	subEvals := 0
+	if !start.Valid() && !opt.NoGradient && !opt.noSample && d.n >= subsampleMin {
+		// A cold fit of many customers: find the optimum's neighbourhood
+		// on an even sample, then finish on everyone from there.
+		k := d.n / subsampleSize
+		sub := make([]Customer, 0, d.n/k+1)
+		for i := 0; i < len(cs); i += k {
+			sub = append(sub, cs[i])
+		}
+		if m, r, err := FitBGNBD(sub, FitOptions{Workers: opt.Workers}); err == nil {
+			start = m
+			subEvals = r.Evaluations * len(sub) / d.n
+		}
+	}
+	if s := start; s.Valid() && !bad([]float64{math.Log(s.R), math.Log(s.Alpha), math.Log(s.A), math.Log(s.B)}) {
 		x0 = []float64{math.Log(s.R), math.Log(s.Alpha), math.Log(s.A), math.Log(s.B)}
 		if !opt.NoGradient {
 			x, evals, ok := warmNewton(func(v, g []float64) float64 {
@@ -421,7 +446,10 @@ func FitBGNBD(cs []Customer, opt FitOptions) (BGNBD, FitResult, error) {
 				return -ll * scale
 			}, x0, opt.threshold())
 			if m := from(x); ok && m.Valid() {
-				return m, FitResult{LogLik: d.eval(m, cks, nil), N: d.n, Evaluations: evals}, nil
+				return m, FitResult{LogLik: d.eval(m, cks, nil), N: d.n, Evaluations: evals + subEvals}, nil
+			}
+			if !bad(x) {
+				x0 = x
 			}
 			slog.Debug("predict: warm BG/NBD refit did not converge; full search", "start", s)
 		}

@@ -183,6 +183,9 @@ func FitGammaGamma(cs []Customer, opt FitOptions) (GammaGamma, FitResult, error)
 			if gg := from(x); ok && gg.Valid() {
 				return gg, FitResult{LogLik: eval(gg, nil), N: n, Evaluations: evals}, nil
 			}
+			if !bad(x) {
+				x0 = x
+			}
 			slog.Debug("predict: warm Gamma-Gamma refit did not converge; full search", "start", s)
 		}
 	}
