@@ -98,7 +98,7 @@ func benchPredict(_ context.Context, args []string) error {
 	fmt.Printf("  every customer's CLV and orders sharing the horizon terms of equal (x, age in days), as the refresh does: %v (%d distinct pairs)\n",
 		allT.Round(time.Millisecond), pairs)
 	cpu1, _ := processCPU()
-	fmt.Printf("  first refresh (cold fit + shared values): %v for %d customers; before this change (cold fit + values one by one): %v (CPU %v on %d cores for all of the above; target ≤ 30 s at 1 M)\n",
+	fmt.Printf("  first refresh (cold fit + shared values): %v for %d customers; with the values one by one instead: %v (CPU %v on %d cores for all of the above; target ≤ 30 s at 1 M)\n",
 		(bgT + ggT + allT).Round(time.Millisecond), *n, (bgT + ggT + allOld).Round(time.Millisecond), (cpu1 - cpu0).Round(time.Millisecond), workers)
 
 	// The next day's refit: every customer a day older, one in 200 with
