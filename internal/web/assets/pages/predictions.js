@@ -80,7 +80,7 @@ export default function Page() {
     <button class="btn" id="pred-refit" onClick=${refit} disabled=${busy}>${busy ? 'Refitting…' : 'Refit now'}</button>
     <span class="muted small" id="pred-refit-progress" role="status" aria-live="polite">${busy
       ? `Fitting both models on every customer, then computing each one's figures: ${elapsed} s so far.`
-      : lastRefit ? `Refit done in ${fmtNum(Math.round(lastRefit.secs * 10) / 10)} s${lastRefit.fit ? ` (the fit itself ${fmtNum(lastRefit.fit.fit_ms)} ms on ${fmtNum(lastRefit.fit.customers)} customers)` : ''}.` : ''}</span>
+      : lastRefit ? `Refit done in ${lastRefit.secs < 1 ? `${fmtNum(Math.round(lastRefit.secs * 1000))} ms` : `${fmtNum(Math.round(lastRefit.secs * 10) / 10)} s`}${lastRefit.fit ? ` (the fit itself ${fmtNum(lastRefit.fit.fit_ms)} ms on ${fmtNum(lastRefit.fit.customers)} customers)` : ''}.` : ''}</span>
     <${ErrorBox} error=${refitError} />
   </div>
   ${!fit ? html`<p class="card muted" data-testid="pred-none">No fit yet: the models need at least ${s.min_fit_customers}
