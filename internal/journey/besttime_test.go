@@ -1,6 +1,8 @@
 package journey
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"tailor/internal/event"
+	"tailor/internal/eventlog"
 	"tailor/internal/store"
 )
 
@@ -175,5 +178,28 @@ func TestSendAtBestTimeValidation(t *testing.T) {
 				t.Fatalf("error %v does not name the field", err)
 			}
 		})
+	}
+}
+
+func TestDryRunHoldsSendsForTheBestTime(t *testing.T) {
+	now := t0.Add(2 * 24 * time.Hour) // 12:00 UTC
+	var log fakeLog
+	add := func(user string, at time.Time) {
+		raw, _ := json.Marshal(map[string]any{"type": "track", "event": "Go", "userId": user, "messageId": user,
+			"timestamp": at.Format(time.RFC3339Nano)})
+		log = append(log, eventlog.Entry{Seq: uint64(len(log) + 1), Value: event.AppendStored(nil, raw, event.Meta{SourceID: "web", ReceivedAt: at})})
+	}
+	// Best at 15:00 UTC: "done" entered yesterday at 12:00 and was sent at
+	// 15:00; "held" entered an hour ago and waits until 15:00 today.
+	add("done", now.Add(-24*time.Hour))
+	add("held", now.Add(-time.Hour))
+	segs := &bestHourSegments{hours: map[string]int{"p_done": 15, "p_held": 15}}
+	j := bestTimeJourney("24h")
+	res, err := DryRun(context.Background(), &j, 7, log, owners{}, Options{Now: func() time.Time { return now }, Segments: segs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Entered != 2 || res.Steps["tip"] != 2 || res.Steps["after"] != 1 || res.Messages["email"] != 1 || res.Messages["push"] != 1 || res.Waiting != 1 {
+		t.Fatalf("dry run = %+v", res)
 	}
 }
