@@ -4,7 +4,8 @@ import "encoding/json"
 
 // DemoPlacements are the placements the demo store ships: the exit-intent
 // offer (free shipping for a new visitor, 10 % for a returning customer,
-// more by spend tier), a home page layout by experience, and a row of
+// more by spend tier), a home page layout by experience, an account-page
+// offer by the model's churn risk and predicted value, and a row of
 // products priced in the visitor's currency. They refer to the demo's
 // segments, so save them after those.
 func DemoPlacements() []Placement {
@@ -38,6 +39,20 @@ func DemoPlacements() []Placement {
 				{Computed: "orders", Op: "gte", Value: 3.0, Variant: "expert"},
 			},
 			Default: "novice"},
+		{ID: "account_offer", Name: "Offer by predicted value", Description: "On the account page: a win-back offer for customers the model says are slipping away, a gift for the top 10 % by predicted lifetime value.",
+			Variants: []Variant{
+				{ID: "standard", Name: "Everyone else: newsletter", Layout: "banner",
+					Content: c(`{"headline":"New arrivals every Thursday","cta":"Get the newsletter","url":"/newsletter"}`)},
+				{ID: "win_back", Name: "Churn risk over 70 %: 25 % off", Layout: "banner",
+					Content: c(`{"headline":"We miss you: 25% off your next order","code":"COMEBACK25","cta":"Shop now"}`)},
+				{ID: "top_value", Name: "Top 10 % predicted value: 20 % off and a gift", Layout: "banner",
+					Content: c(`{"headline":"For our best customers: 20% off and a free gift","code":"TOP20GIFT","cta":"Choose my gift"}`)},
+			},
+			Rules: []Rule{
+				{Computed: "churn_risk", Op: "gt", Value: 0.7, Variant: "win_back"},
+				{Computed: "clv_percentile", Op: "gte", Value: 90.0, Variant: "top_value"},
+			},
+			Default: "standard"},
 		{ID: "home_recs", Name: "Picked for you", Description: "A row of products in the visitor's currency, with the nearest store.",
 			Variants:        []Variant{{ID: "row", Layout: "row", Content: c(`{"headline":"Picked for you"}`)}},
 			Default:         "row",

@@ -56,6 +56,13 @@ type Membership interface {
 	Contains(segmentID, profileID string) (bool, error)
 }
 
+// Predictions reads one model output of a profile
+// ((*segment.Engine).Prediction, which reads cached values: no
+// evaluation); ok is false when the profile has none.
+type Predictions interface {
+	Prediction(field, profileID string) (v float64, ok bool)
+}
+
 // Profiles reads a profile for rules, read-only. Read resolves key (an
 // identifier key such as "user_id:42", or a profile id) to the current
 // profile and calls fn with its id and facts, which are valid only during
@@ -71,6 +78,7 @@ type Engine struct {
 	Placements  *Placements
 	Profiles    Profiles
 	Membership  Membership
+	Predictions Predictions
 	Assigner    Assigner
 	Recommender Recommender
 	Signer      *Signer
@@ -152,14 +160,14 @@ func (e *Engine) Decide(ctx context.Context, req *Request, out *bytes.Buffer) er
 	d.n = len(req.Placements)
 
 	// Phase 1, under the profile's read lock: evaluate every trait and
-	// computed rule and copy the location traits. Segment rules wait for
-	// phase 2 so that no lock of the segment engine is taken while the
-	// profile store's is held.
+	// computed rule and copy the location traits. Segment and prediction
+	// rules wait for phase 2 so that no lock of the segment engine is
+	// taken while the profile store's is held.
 	read := func(id string, f Facts) {
 		d.profile, d.known = id, f != nil
 		for _, c := range d.places[:d.n] {
 			for i := range c.p.Rules {
-				if c.p.Rules[i].Segment == "" {
+				if c.p.Rules[i].Segment == "" && !c.conds[i].pred {
 					d.holds = append(d.holds, c.conds[i].holds(f))
 				}
 			}
@@ -251,11 +259,22 @@ func (e *Engine) Decide(ctx context.Context, req *Request, out *bytes.Buffer) er
 		for i := range c.p.Rules {
 			r := &c.p.Rules[i]
 			var ok bool
-			if r.Segment == "" {
+			switch {
+			case r.Segment == "" && !c.conds[i].pred:
 				ok = d.holds[h]
 				h++
-			} else if d.known && e.Membership != nil && rule < 0 {
-				ok, _ = e.Membership.Contains(r.Segment, d.profile)
+			case rule >= 0:
+			case r.Segment != "":
+				if d.known && e.Membership != nil {
+					ok, _ = e.Membership.Contains(r.Segment, d.profile)
+				}
+			default:
+				var v float64
+				var has bool
+				if d.known && e.Predictions != nil {
+					v, has = e.Predictions.Prediction(r.Computed, d.profile)
+				}
+				ok = c.conds[i].holdsPrediction(v, has)
 			}
 			if ok && rule < 0 {
 				chosen, rule, by = c.variant[r.Variant], i, "rule"

@@ -95,10 +95,21 @@ var Strategies = []string{"also_bought", "also_viewed", "complements", "bundle",
 // Ops are the comparison operators of trait and computed rules.
 var Ops = []string{"eq", "neq", "gt", "gte", "lt", "lte", "in", "contains", "exists"}
 
-// ComputedFields are the profile figures a rule can compare, read from the
-// profile's own aggregates: orders and revenue (Order Completed events),
-// events (of every type; 0 for a visitor seen for the first time).
-var ComputedFields = []string{"orders", "revenue", "average_order_value", "events"}
+// ComputedFields are the profile figures a rule can compare. The first four
+// are read from the profile's own aggregates: orders and revenue (Order
+// Completed events), events (of every type; 0 for a visitor seen for the
+// first time). The rest are PredictionFields.
+var ComputedFields = []string{"orders", "revenue", "average_order_value", "events",
+	"predicted_clv", "clv_percentile", "predicted_orders", "p_alive", "churn_risk", "expected_order_value", "next_order_in_days"}
+
+// PredictionFields are the model outputs (CLV, churn, next order) a
+// computed rule can compare, read through Engine.Predictions after the
+// profile's lock is let go, as segment rules are. A profile has none
+// without orders or before the first fit: then the rule does not hold,
+// whatever the op, except exists, which says whether there is a value.
+var PredictionFields = ComputedFields[4:]
+
+func isPrediction(field string) bool { return field != "" && contains(PredictionFields, field) }
 
 // MaxRecLimit bounds a slot's products: a page shows a row or two, and each
 // costs a signed token in the answer.
@@ -238,6 +249,7 @@ func contains(list []string, s string) bool {
 type cond struct {
 	trait    string
 	computed string
+	pred     bool // computed is a prediction field: evaluated after the profile's lock
 	op       string
 	num      float64
 	str      string
@@ -247,7 +259,7 @@ type cond struct {
 }
 
 func compileCond(r *Rule) (cond, error) {
-	c := cond{trait: r.Trait, computed: r.Computed, op: r.op()}
+	c := cond{trait: r.Trait, computed: r.Computed, op: r.op(), pred: isPrediction(r.Computed)}
 	if c.op == "exists" {
 		if r.Value != nil {
 			return c, errors.New("op exists takes no value")
@@ -318,6 +330,15 @@ type Facts interface {
 	Orders() int
 	Revenue() float64
 	EventCount() int
+}
+
+// holdsPrediction evaluates a prediction rule against the profile's
+// value v (has false: none).
+func (c *cond) holdsPrediction(v float64, has bool) bool {
+	if c.op == "exists" {
+		return has
+	}
+	return has && compareNum(c.op, v, c.num)
 }
 
 // holds evaluates c against f; f is nil for a visitor without a profile,

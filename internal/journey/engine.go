@@ -679,6 +679,12 @@ func (e *Engine) advance(js *jstate, c *compiled, k runKey, rn *run, id string, 
 // walk runs steps from step i until one waits or the run ends. Caller
 // holds mu.
 func (e *Engine) walk(js *jstate, c *compiled, k runKey, rn *run, i uint16, now time.Time, trigger *event.Event) {
+	e.walkFrom(js, c, k, rn, i, now, trigger, false)
+}
+
+// walkFrom is walk; resumed says that step i is a send held for the best
+// time whose timer fired: it sends now and is not entered again.
+func (e *Engine) walkFrom(js *jstate, c *compiled, k runKey, rn *run, i uint16, now time.Time, trigger *event.Event, resumed bool) {
 	entry := entryID(rn.entry, rn.sub)
 	var data map[string]any
 	dataRead := false
@@ -697,11 +703,17 @@ func (e *Engine) walk(js *jstate, c *compiled, k runKey, rn *run, i uint16, now 
 		rn.step = i
 		s := c.def.Steps[i]
 		ss := js.stats.step(s.ID)
-		ss.Entered++
+		resumed = resumed && hop == 0
+		if !resumed {
+			ss.Entered++
+		}
 		js.dirty = true
 		next := s.Next
 		switch s.Type {
 		case StepSend, StepWebhook:
+			if !resumed && e.holdForBestTime(js, k, rn, ss, s, now) {
+				return
+			}
 			m := Message{Key: "j:" + js.id + ":" + strconv.Itoa(c.def.Version) + ":" + entry + ":" + s.ID,
 				Profile: k.prof, Channel: s.Channel, Template: s.Template, Data: triggerData(),
 				Journey: js.id, JourneyVersion: c.def.Version, Step: s.ID}
@@ -826,6 +838,8 @@ func (e *Engine) leaveWait(js *jstate, s *Step, rn *run) {
 	case StepWait, StepWaitUntil, StepWaitEvent:
 		js.stats.step(s.ID).Waiting--
 		rn.due = 0
+	case StepSend:
+		e.leaveBestTime(js, s, rn)
 	}
 }
 
@@ -920,6 +934,12 @@ func (e *Engine) onTimer(js *jstate, k runKey, entry, step string, due uint32, n
 		return
 	}
 	e.leaveWait(js, s, &rn)
+	if s.Type == StepSend {
+		// A send held for the best time: its time has come.
+		e.walkFrom(js, c, k, &rn, rn.step, now, nil, true)
+		e.put(k, rn)
+		return
+	}
 	next := s.Next
 	if s.Type == StepWaitEvent {
 		next = s.Else

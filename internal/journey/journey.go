@@ -139,6 +139,10 @@ type Step struct {
 	Template string `json:"template,omitempty"` // send, webhook
 	URL      string `json:"url,omitempty"`      // webhook
 
+	// AtBestTimeWithin ("24h") holds a send until the profile's
+	// best_send_hour within that window (besttime.go).
+	AtBestTimeWithin string `json:"at_best_time_within,omitempty"`
+
 	Duration string `json:"duration,omitempty"` // wait: "1h"
 	Time     string `json:"time,omitempty"`     // wait_until: "09:00" in the profile's timezone trait (UTC without one)
 
@@ -341,6 +345,9 @@ func (s *Step) validate(p string, ref func(path, id string) error, segments func
 		}
 		if s.Template == "" && s.Experiment == "" {
 			return fail("/template", "a send step needs a template id")
+		}
+		if err := s.validateBestTime(); err != nil {
+			return fail("/at_best_time_within", "%v", err)
 		}
 	case StepWebhook:
 		if s.Template == "" && s.URL == "" {

@@ -3,7 +3,9 @@ package predict
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
+	"runtime"
 
 	"gonum.org/v1/gonum/mathext"
 	"gonum.org/v1/gonum/optimize"
@@ -99,7 +101,7 @@ func FitGammaGamma(cs []Customer, opt FitOptions) (GammaGamma, FitResult, error)
 	}
 	d := &bgData{groups: groups, n: n, workers: opt.Workers}
 	if d.workers <= 0 {
-		d.workers = 1
+		d.workers = runtime.GOMAXPROCS(0)
 	}
 	cks := d.chunks()
 	eval := func(gg GammaGamma, grad []float64) float64 {
@@ -168,7 +170,26 @@ func FitGammaGamma(cs []Customer, opt FitOptions) (GammaGamma, FitResult, error)
 	// Start at p = 1, q = 2 and γ at the mean spend, so the population mean
 	// pγ/(q−1) starts at the sample mean whatever the currency.
 	x0 := []float64{0, math.Log(2), math.Log(sumM / float64(n))}
-	settings := &optimize.Settings{GradientThreshold: 1e-10, MajorIterations: 2000}
+	if s := opt.StartGG; s.Valid() && !bad([]float64{math.Log(s.P), math.Log(s.Q), math.Log(s.Gamma)}) {
+		x0 = []float64{math.Log(s.P), math.Log(s.Q), math.Log(s.Gamma)}
+		if !opt.NoGradient {
+			x, evals, ok := warmNewton(func(v, g []float64) float64 {
+				ll := eval(from(v), g)
+				for i := range g {
+					g[i] *= -scale
+				}
+				return -ll * scale
+			}, x0, opt.threshold())
+			if gg := from(x); ok && gg.Valid() {
+				return gg, FitResult{LogLik: eval(gg, nil), N: n, Evaluations: evals}, nil
+			}
+			if !bad(x) {
+				x0 = x
+			}
+			slog.Debug("predict: warm Gamma-Gamma refit did not converge; full search", "start", s)
+		}
+	}
+	settings := &optimize.Settings{GradientThreshold: opt.threshold(), MajorIterations: 2000}
 	if opt.NoGradient {
 		settings = &optimize.Settings{MajorIterations: 20000,
 			Converger: &optimize.FunctionConverge{Absolute: 1e-13, Iterations: 200}}

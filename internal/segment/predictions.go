@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"slices"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -49,8 +48,10 @@ import (
 // back at start, so a restart serves predictions without refitting first.
 //
 // Caching. predicted_clv and predicted_orders cost microseconds each
-// (hypergeometric functions), too much for a full evaluation over millions
-// of profiles: the index keeps them per ordinal for the current snapshot
+// (hypergeometric functions), with the age rounded to the day in their
+// horizon terms (predict.Model.Values), so that a refresh computes those
+// terms once per (orders, age in days) pair, not per customer. Still too
+// much for a full evaluation over millions of profiles: the index keeps them per ordinal for the current snapshot
 // (predCache), updated when a profile's orders change (Index.add, merge).
 // The other fields are a few logarithms and are computed when read.
 
@@ -199,7 +200,8 @@ func (ix *Index) updatePrediction(o int) {
 		return
 	}
 	md := m.Predictions.model()
-	ix.pred.set(o, md.CLV(c, clvOptions), md.BG.ExpectedRepeat(c, horizonWeeks))
+	clv, orders := md.Values(c, clvOptions, horizonWeeks)
+	ix.pred.set(o, clv, orders)
 }
 
 // predictionField is a prediction field of profile o (slot o of a), or
@@ -229,7 +231,7 @@ func predictionField(field string, a *aggregates, o int, m *Models) (v computedV
 			return a.live.pred.get(o)
 		}
 		md := p.model()
-		return md.CLV(c, clvOptions), md.BG.ExpectedRepeat(c, horizonWeeks)
+		return md.Values(c, clvOptions, horizonWeeks)
 	}
 	switch field {
 	case FieldPredictedCLV:
@@ -323,29 +325,17 @@ func (s *predSnapshot) customers() []predict.Customer {
 	return cs
 }
 
-// compute fills the snapshot's values with p, on every core, and the CLV
-// percentile boundaries.
+// compute fills the snapshot's values with p, on every core, sharing the
+// horizon terms of customers with equal orders and age in days
+// (predict.Model.Batch), and the CLV percentile boundaries.
 func (s *predSnapshot) compute(p *Predictions) {
 	md := p.model()
 	s.clv, s.orders = make([]float64, len(s.in)), make([]float64, len(s.in))
-	workers := runtime.GOMAXPROCS(0)
-	var wg sync.WaitGroup
-	per := (len(s.in) + workers - 1) / max(workers, 1)
-	for w := range workers {
-		lo, hi := w*per, min((w+1)*per, len(s.in))
-		if lo >= hi {
-			break
-		}
-		wg.Go(func() {
-			for i := lo; i < hi; i++ {
-				in := s.in[i]
-				c, _, _ := predictInput(in.orders, in.spend, in.firstOrd, in.lastOrd, s.at)
-				s.clv[i] = md.CLV(c, clvOptions)
-				s.orders[i] = md.BG.ExpectedRepeat(c, horizonWeeks)
-			}
-		})
+	cs := make([]predict.Customer, len(s.in))
+	for i, in := range s.in {
+		cs[i], _, _ = predictInput(in.orders, in.spend, in.firstOrd, in.lastOrd, s.at)
 	}
-	wg.Wait()
+	md.Batch(cs, clvOptions, horizonWeeks, runtime.GOMAXPROCS(0), s.clv, s.orders)
 	keys := make([]int64, 0, len(s.clv))
 	for _, v := range s.clv {
 		if finite(v) {
@@ -356,9 +346,10 @@ func (s *predSnapshot) compute(p *Predictions) {
 	s.bounds = quantileBounds(keys, clvPercents)
 }
 
-// fitPredictions fits both models on the snapshot; an error when there is
-// too little data or a fit fails.
-func fitPredictions(s *predSnapshot) (*Predictions, error) {
+// fitPredictions fits both models on the snapshot, starting from the
+// previous fit prev when there is one (nil: a cold fit); an error when
+// there is too little data or a fit fails.
+func fitPredictions(s *predSnapshot, prev *Predictions) (*Predictions, error) {
 	cs := s.customers()
 	rep := 0
 	for _, c := range cs {
@@ -370,11 +361,19 @@ func fitPredictions(s *predSnapshot) (*Predictions, error) {
 		return nil, fmt.Errorf("%w: %d customers, %d with a repeat order (need %d and %d)", errFewCustomers, len(cs), rep, MinFitCustomers, MinFitRepeaters)
 	}
 	start := time.Now()
-	bg, res, err := predict.FitBGNBD(cs, predict.FitOptions{})
+	// A refit starts from the last fit and stops at WarmTolerance: the
+	// customers are mostly those of yesterday, the parameters move in the
+	// fourth decimal, and it takes a handful of evaluations instead of
+	// tens (predict/warm.go).
+	opt := predict.FitOptions{}
+	if prev != nil {
+		opt = predict.FitOptions{StartBG: prev.BGNBD, StartGG: prev.GammaGamma, Tolerance: predict.WarmTolerance}
+	}
+	bg, res, err := predict.FitBGNBD(cs, opt)
 	if err != nil {
 		return nil, err
 	}
-	gg, gres, err := predict.FitGammaGamma(cs, predict.FitOptions{})
+	gg, gres, err := predict.FitGammaGamma(cs, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -418,7 +417,8 @@ func (ix *Index) installPredictions(m *Models, p *Predictions, s *predSnapshot) 
 			continue
 		}
 		c, _, _ := predictInput(cur.orders, cur.spend, cur.firstOrd, cur.lastOrd, at)
-		ix.pred.set(int(o), md.CLV(c, clvOptions), md.BG.ExpectedRepeat(c, horizonWeeks))
+		clv, orders := md.Values(c, clvOptions, horizonWeeks)
+		ix.pred.set(int(o), clv, orders)
 	}
 }
 
@@ -468,7 +468,7 @@ func (e *Engine) preparePredictions(now time.Time) (*Predictions, *predSnapshot)
 	s := e.ix.snapshotInputs(at)
 	cur := e.pred
 	e.ix.mu.RUnlock()
-	p, err := fitPredictions(s)
+	p, err := fitPredictions(s, cur)
 	switch {
 	case err == nil:
 		slog.Info("segment: predictions fitted", "customers", p.Customers, "repeaters", p.Repeaters,

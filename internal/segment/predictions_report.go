@@ -382,7 +382,7 @@ func (e *Engine) RefitPredictions() (*Predictions, error) {
 	e.ix.mu.RLock()
 	s := e.ix.snapshotInputs(now.Unix())
 	e.ix.mu.RUnlock()
-	_, err := fitPredictions(s)
+	_, err := fitPredictions(s, nil)
 	if err == nil {
 		err = errors.New("the fit did not take")
 	}

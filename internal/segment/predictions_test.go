@@ -214,8 +214,9 @@ func TestRefreshDuringAppliesKeepsCacheExact(t *testing.T) {
 			continue
 		}
 		clv, orders := e.ix.pred.get(o)
-		if clv != md.CLV(in, clvOptions) || orders != md.BG.ExpectedRepeat(in, horizonWeeks) {
-			t.Fatalf("ordinal %d: cached %v, %v; computed %v, %v", o, clv, orders, md.CLV(in, clvOptions), md.BG.ExpectedRepeat(in, horizonWeeks))
+		wantCLV, wantOrders := md.Values(in, clvOptions, horizonWeeks)
+		if clv != wantCLV || orders != wantOrders {
+			t.Fatalf("ordinal %d: cached %v, %v; computed %v, %v", o, clv, orders, wantCLV, wantOrders)
 		}
 	}
 }

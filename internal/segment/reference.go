@@ -358,7 +358,7 @@ func refPrediction(field string, c *comparison, now int64, m *Models, orders int
 	in.T = float64(asOf-first) / (7 * 86400)
 	in.M = math.Max(float64(spend.Int64())/1e6/float64(orders), 0)
 	md := predict.Model{BG: m.Predictions.BGNBD, GG: m.Predictions.GammaGamma}
-	clv := md.CLV(in, predict.CLVOptions{Months: 12, MonthlyDiscount: 0.01})
+	clv, orders90 := md.Values(in, predict.CLVOptions{Months: 12, MonthlyDiscount: 0.01}, 90.0/7)
 	number := func(v float64) bool { // a figure that overflowed is absent
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return c.match(nil, now)
@@ -371,7 +371,7 @@ func refPrediction(field string, c *comparison, now int64, m *Models, orders int
 	case FieldChurnRisk:
 		return number(1 - md.BG.PAlive(in))
 	case FieldPredictedOrders:
-		return number(md.BG.ExpectedRepeat(in, 90.0/7))
+		return number(orders90)
 	case FieldExpectedOrderValue:
 		return number(md.GG.ExpectedValue(in.X, in.M))
 	case FieldPredictedCLV:

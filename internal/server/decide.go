@@ -52,7 +52,7 @@ func (s *Server) openDecide() error {
 	if err != nil {
 		return err
 	}
-	s.Decide = &decide.Engine{Placements: s.Placements, Profiles: profileFacts{s.Store}, Membership: s.Segments,
+	s.Decide = &decide.Engine{Placements: s.Placements, Profiles: profileFacts{s.Store}, Membership: s.Segments, Predictions: s.Segments,
 		Recommender: decideRecommender{s.Recommend}, Signer: signer}
 	if s.Experiments != nil {
 		s.Decide.Assigner = s.Experiments

@@ -99,6 +99,31 @@ try {
   check(frac > 0.05 && frac <= 0.11, `clv_percentile >= 90 holds ${prev.count} of ${rep.customers} customers`)
   step('top 10 % rule', { members: prev.count })
 
+  // Refit now: the progress line counts while it runs and gives the fit's time after.
+  await page.goto(`${base}/predictions`)
+  await page.locator('#pred-top tbody tr').first().waitFor()
+  await page.locator('#pred-refit').click()
+  await page.locator('#pred-refit-progress', { hasText: 'Refit done in' }).waitFor({ timeout: 60000 })
+  const progress = await page.locator('#pred-refit-progress').textContent()
+  check(/the fit itself [0-9,]+ ms on [0-9,]+ customers/.test(progress), `refit progress reads: ${progress}`)
+  step('refit progress', { text: progress })
+
+  // The at-risk customers lead to a ready segment of churn_risk > 0.7.
+  await page.locator('#pred-risk-segment').click()
+  await page.waitForURL(`${base}/segments/churn-risk-over-70`)
+  const seg = await apiCall('GET', '/api/segments/churn-risk-over-70')
+  check(seg.rule?.computed === 'churn_risk' && seg.rule.op === 'gt' && seg.rule.value === 0.7, `risk segment: ${JSON.stringify(seg).slice(0, 300)}`)
+  const risky = rep.at_risk.filter((c) => c.p_alive < 0.3)
+  if (risky.length > 0) {
+    const r = await apiCall('GET', `/api/profiles/${encodeURIComponent(risky[0].profile)}/segments`)
+    check(r.segments.some((x) => x.id === 'churn-risk-over-70'), `${risky[0].profile} (p_alive ${risky[0].p_alive}) is not in the risk segment`)
+  }
+  // A second click finds the segment there and opens it again.
+  await page.goto(`${base}/predictions`)
+  await page.locator('#pred-risk-segment').click()
+  await page.waitForURL(`${base}/segments/churn-risk-over-70`)
+  step('at-risk segment', { members: seg.size ?? seg.count, risky_rows: risky.length })
+
   await phone(page)
   await page.goto(`${base}/predictions`)
   await page.locator('#pred-top tbody tr').first().waitFor()

@@ -8,7 +8,8 @@ const STRATEGIES = ['for_you', 'trending', 'bestsellers', 'also_bought', 'also_v
 const OPS = ['eq', 'neq', 'gt', 'gte', 'lt', 'lte', 'in', 'contains', 'exists'];
 // The browser compiles pattern with the v flag, where a bare "-" in a class is an error.
 const ID_PATTERN = '[a-z0-9][a-z0-9_\\-]{0,63}';
-const COMPUTED = ['orders', 'revenue', 'average_order_value', 'events'];
+const COMPUTED = ['orders', 'revenue', 'average_order_value', 'events',
+  'predicted_clv', 'clv_percentile', 'predicted_orders', 'p_alive', 'churn_risk', 'expected_order_value', 'next_order_in_days'];
 
 const blank = () => ({
   id: '', name: '', description: '', default: 'default', experiment: '', geo: false,

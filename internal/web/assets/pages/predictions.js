@@ -3,16 +3,49 @@
 // CLV, the most valuable customers and the valuable ones at risk, and how
 // well the model forecast the store's own recent orders (a CDNOW-style
 // holdout check). Data: GET /api/predictions; "Refit now" is POST
-// /api/predictions/refresh.
-import { html, useState, useEffect, api, ErrorBox, Spinner, Chart, fmtNum, fmtTime, fmtAgo } from '../lib.js';
+// /api/predictions/refresh (the elapsed time shows while it runs, the fit's
+// own time after). The at-risk customers link to a ready segment of
+// churn_risk > 0.7, created on first use.
+import { html, useState, useEffect, api, navigate, ErrorBox, Spinner, Chart, fmtNum, fmtTime, fmtAgo } from '../lib.js';
 
 const pct = (v) => `${Math.round(v * 100)} %`;
+
+/** RISK_SEGMENT is the segment the at-risk customers link to. */
+export const RISK_SEGMENT = {
+  id: 'churn-risk-over-70', name: 'Churn risk over 70 %',
+  description: 'Customers the model says have probably stopped buying (created from the predictions page).',
+  rule: { computed: 'churn_risk', op: 'gt', value: 0.7 },
+};
+
+/** openRiskSegment creates the at-risk segment unless it exists (409), then opens it. */
+async function openRiskSegment(setErr) {
+  setErr(null);
+  try {
+    await api('/api/segments', { method: 'POST', body: RISK_SEGMENT });
+  } catch (e) {
+    if (e.status !== 409) {
+      setErr(e);
+      return;
+    }
+  }
+  navigate(`/segments/${RISK_SEGMENT.id}`);
+}
 
 export default function Page() {
   const [rep, setRep] = useState(null);
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
   const [refitError, setRefitError] = useState(null);
+  const [elapsed, setElapsed] = useState(0);
+  const [lastRefit, setLastRefit] = useState(null);
+  const [segErr, setSegErr] = useState(null);
+  useEffect(() => {
+    if (!busy) return undefined;
+    const t0 = Date.now();
+    setElapsed(0);
+    const t = setInterval(() => setElapsed(Math.floor((Date.now() - t0) / 1000)), 250);
+    return () => clearInterval(t);
+  }, [busy]);
   const load = (signal) => api('/api/predictions', { signal }).then(setRep, (e) => { if (!signal?.aborted) setError(e); });
   useEffect(() => {
     const c = new AbortController();
@@ -22,8 +55,11 @@ export default function Page() {
   const refit = async () => {
     setBusy(true);
     setRefitError(null);
+    setLastRefit(null);
+    const t0 = Date.now();
     try {
-      await api('/api/predictions/refresh', { method: 'POST' });
+      const r = await api('/api/predictions/refresh', { method: 'POST' });
+      setLastRefit({ secs: (Date.now() - t0) / 1000, fit: r?.fit });
       await load();
     } catch (e) {
       setRefitError(e);
@@ -42,6 +78,9 @@ export default function Page() {
     ${` the models refit every ${Math.round(s.refresh_every_secs / 60)} minutes, and a customer's own order updates their figures at once.`}</p>
   <div class="row">
     <button class="btn" id="pred-refit" onClick=${refit} disabled=${busy}>${busy ? 'Refitting…' : 'Refit now'}</button>
+    <span class="muted small" id="pred-refit-progress" role="status" aria-live="polite">${busy
+      ? `Fitting both models on every customer, then computing each one's figures: ${elapsed} s so far.`
+      : lastRefit ? `Refit done in ${lastRefit.secs < 1 ? `${fmtNum(Math.round(lastRefit.secs * 1000))} ms` : `${fmtNum(Math.round(lastRefit.secs * 10) / 10)} s`}${lastRefit.fit ? ` (the fit itself ${fmtNum(lastRefit.fit.fit_ms)} ms on ${fmtNum(lastRefit.fit.customers)} customers)` : ''}.` : ''}</span>
     <${ErrorBox} error=${refitError} />
   </div>
   ${!fit ? html`<p class="card muted" data-testid="pred-none">No fit yet: the models need at least ${s.min_fit_customers}
@@ -73,7 +112,12 @@ export default function Page() {
   <${Customers} id="pred-top" title="Most valuable customers" list=${rep.top}
     empty="No customers." hint="Highest predicted CLV; a rule for them: clv_percentile >= 90." />
   <${Customers} id="pred-risk" title="Valuable customers at risk" list=${rep.at_risk}
-    empty="No customer has a churn risk of 50 % or more." hint="Churn risk ≥ 50 %, most spent first: worth a win-back message (churn_risk > 0.5)." />
+    empty="No customer has a churn risk of 50 % or more." hint="Churn risk ≥ 50 %, most spent first: worth a win-back message."
+    action=${html`<p class="row"><button class="btn" id="pred-risk-segment" onClick=${() => openRiskSegment(setSegErr)}>
+      Segment of churn_risk > 0.7</button><span class="muted small">a ready audience for a win-back journey or offer</span></p>
+      <${ErrorBox} error=${segErr} />`}
+    rowLink=${(c) => c.p_alive < 0.3 ? html`<a href=${`/segments/${RISK_SEGMENT.id}`} class="small" data-risk-link
+      onClick=${(e) => { e.preventDefault(); openRiskSegment(setSegErr); }}>in churn_risk > 0.7</a>` : null} />
   <${Holdout} h=${rep.holdout} />
   <${Params} fit=${fit} s=${s} />`}`;
 }
@@ -103,15 +147,16 @@ function Bars({ id, bins }) {
     <span class="n" data-count=${b.count}>${fmtNum(b.count)}</span>`)}</div>`;
 }
 
-function Customers({ id, title, list, empty, hint }) {
+function Customers({ id, title, list, empty, hint, action, rowLink }) {
   return html`<section class="card pred-section" aria-labelledby=${`${id}-title`}>
     <h2 id=${`${id}-title`}>${title}</h2>
     <p class="muted small">${hint}</p>
+    ${action}
     ${list.length === 0 ? html`<p class="muted">${empty}</p>` : html`<div class="table-wrap"><table id=${id}>
       <thead><tr><th scope="col">Customer</th><th scope="col" style="text-align:right">Orders</th>
         <th scope="col" style="text-align:right">Spent</th><th scope="col">Last order</th>
         <th scope="col" style="text-align:right">Predicted CLV</th><th scope="col" style="text-align:right">P(alive)</th>
-        <th scope="col" style="text-align:right">Orders, 90 days</th></tr></thead>
+        <th scope="col" style="text-align:right">Orders, 90 days</th>${rowLink ? html`<th scope="col">Segment</th>` : null}</tr></thead>
       <tbody>${list.map((c) => html`<tr data-profile=${c.profile}>
         <td><a href=${`/profiles/${encodeURIComponent(c.profile)}`}>${c.email || c.profile}</a></td>
         <td style="text-align:right">${fmtNum(c.orders)}</td>
@@ -119,7 +164,7 @@ function Customers({ id, title, list, empty, hint }) {
         <td title=${fmtTime(c.last_order)}>${fmtAgo(c.last_order)}</td>
         <td style="text-align:right" class="clv">${fmtNum(c.predicted_clv)}</td>
         <td style="text-align:right">${pct(c.p_alive)}</td>
-        <td style="text-align:right">${fmtNum(c.predicted_orders)}</td></tr>`)}</tbody></table></div>`}
+        <td style="text-align:right">${fmtNum(c.predicted_orders)}</td>${rowLink ? html`<td>${rowLink(c)}</td>` : null}</tr>`)}</tbody></table></div>`}
   </section>`;
 }
 
