@@ -36,7 +36,7 @@ type SMTPOptions struct {
 	TLS                string
 	InsecureSkipVerify bool // accept any certificate (test relays)
 	// MaxConns bounds the connections open at once (sends beyond it wait
-	// for one), each reused from message to message. Default 4.
+	// for one), each reused from message to message. Default 8.
 	MaxConns int
 	Timeout  time.Duration // per command; default 30s
 	// DKIM signs every message when DKIMKeyFile (a PEM RSA or Ed25519
@@ -76,7 +76,7 @@ func NewSMTP(o SMTPOptions) (*SMTP, error) {
 		return nil, fmt.Errorf("--smtp-tls %q: want starttls, require or none", o.TLS)
 	}
 	if o.MaxConns <= 0 {
-		o.MaxConns = 4
+		o.MaxConns = 8
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 30 * time.Second
