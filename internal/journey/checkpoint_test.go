@@ -143,3 +143,41 @@ func TestCheckpointWritesRunsAsOfThePause(t *testing.T) {
 		t.Fatalf("loaded %d runs, p_0 due %d, %d timers in the heap", len(e2.runs), e2.runs[runKey{"p_0", 0}].due, len(e2.timers))
 	}
 }
+
+// A checkpoint whose second part never ran (the processor gave the batch
+// up) loses nothing: the next checkpoint writes those runs too.
+func TestCheckpointAfterAnAbandonedOneWritesItsRuns(t *testing.T) {
+	db, err := store.Open(filepath.Join(t.TempDir(), "pebble"), 8<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	e := New(Options{DB: db, Now: func() time.Time { return t0 }})
+	if _, err := e.Create(waitJourney()); err != nil {
+		t.Fatal(err)
+	}
+	enterN(e, 300, t0)
+	abandoned := db.NewBatch()
+	if _, err := e.CheckpointSplit(abandoned); err != nil {
+		t.Fatal(err)
+	}
+	abandoned.Close()
+	b := db.NewBatch()
+	if err := e.Checkpoint(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(nil); err != nil {
+		t.Fatal(err)
+	}
+	e2 := New(Options{DB: db, Now: func() time.Time { return t0 }})
+	if err := e2.Load(); err != nil {
+		t.Fatal(err)
+	}
+	timers := 0
+	if err := scan(db, store.PrefixJourneyTimer, func(_, _ []byte) error { timers++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(e2.runs) != 300 || timers != 300 {
+		t.Fatalf("loaded %d runs, %d timers under jt/, want 300 of each", len(e2.runs), timers)
+	}
+}
