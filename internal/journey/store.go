@@ -537,53 +537,93 @@ func firing(t Trigger, now time.Time) (int64, bool) {
 	return at.Add(n * d).Unix(), true
 }
 
-// sendLoop hands derived sends to the outbox and recorded events to the
-// log, soon after they are derived.
+// sendLoop hands derived sends to the outbox soon after they are derived
+// (poked by each; the tick is a fallback), and has a second goroutine
+// record the informational events: a send then never waits behind the log
+// append of an entered or exited event.
 func (e *Engine) sendLoop(ctx context.Context) {
+	recWake := make(chan struct{}, 1)
+	recDone := make(chan struct{})
+	go func() {
+		defer close(recDone)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-recWake:
+			}
+			e.flushRecords(ctx)
+		}
+	}()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			<-recDone
 			e.Flush(context.Background())
 			return
 		case <-e.wake:
 		case <-tick.C:
 		}
-		e.Flush(ctx)
+		e.flushSends(ctx)
+		e.mu.Lock()
+		recs := len(e.records)
+		e.mu.Unlock()
+		if recs > 0 {
+			select {
+			case recWake <- struct{}{}:
+			default:
+			}
+		}
 	}
 }
 
 // Flush enqueues the pending sends and records the pending events.
 func (e *Engine) Flush(ctx context.Context) error {
+	return errors.Join(e.flushSends(ctx), e.flushRecords(ctx))
+}
+
+// flushSends enqueues the pending sends.
+func (e *Engine) flushSends(ctx context.Context) error {
 	e.sending.Lock()
+	defer e.sending.Unlock()
 	e.mu.Lock()
-	sends, recs := e.sends, e.records
-	e.sends, e.records = nil, nil
+	sends := e.sends
+	e.sends = nil
 	e.mu.Unlock()
-	var errs []error
-	if len(sends) > 0 && e.opts.Outbox != nil {
-		if err := e.opts.Outbox.Enqueue(ctx, sends); err != nil {
-			e.mu.Lock()
-			e.sends = append(sends, e.sends...)
-			e.mu.Unlock()
-			errs = append(errs, fmt.Errorf("enqueue %d journey sends: %w", len(sends), err))
-		}
+	if len(sends) == 0 || e.opts.Outbox == nil {
+		return nil
 	}
-	e.sending.Unlock()
-	if len(recs) > 0 && e.opts.Record != nil {
-		if err := e.opts.Record(ctx, recs); err != nil {
-			// Informational events (entered, exited, converted, a trait
-			// update): kept for the next try.
-			e.mu.Lock()
-			e.records = append(recs, e.records...)
-			e.mu.Unlock()
-			errs = append(errs, fmt.Errorf("record %d journey events: %w", len(recs), err))
-		}
-	}
-	err := errors.Join(errs...)
-	if err != nil {
+	if err := e.opts.Outbox.Enqueue(ctx, sends); err != nil {
+		e.mu.Lock()
+		e.sends = append(sends, e.sends...)
+		e.mu.Unlock()
+		err = fmt.Errorf("enqueue %d journey sends: %w", len(sends), err)
 		slog.Warn("journey: flush", "err", err)
+		return err
 	}
-	return err
+	return nil
+}
+
+// flushRecords records the pending events.
+func (e *Engine) flushRecords(ctx context.Context) error {
+	e.mu.Lock()
+	recs := e.records
+	e.records = nil
+	e.mu.Unlock()
+	if len(recs) == 0 || e.opts.Record == nil {
+		return nil
+	}
+	if err := e.opts.Record(ctx, recs); err != nil {
+		// Informational events (entered, exited, converted, a trait
+		// update): kept for the next try.
+		e.mu.Lock()
+		e.records = append(recs, e.records...)
+		e.mu.Unlock()
+		err = fmt.Errorf("record %d journey events: %w", len(recs), err)
+		slog.Warn("journey: flush", "err", err)
+		return err
+	}
+	return nil
 }
