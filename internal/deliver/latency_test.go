@@ -95,15 +95,16 @@ func percentile(d []time.Duration, p int) time.Duration {
 
 // A message reaches its adapter soon after it is enqueued, also when it
 // comes in a burst: no worker waits for a poll or for the sends of a batch
-// ahead of it. Bursts of 20 (a journey flush) to an adapter taking 5 ms a
-// send: sent one after another, the last of a claimed batch of 16 waited
-// 80 ms, and the 4 left waited for the batch or a 250 ms poll.
+// ahead of it. Bursts of 20 (a journey flush) to an adapter taking 10 ms
+// a send: sent one after another, the last of a claimed batch of 16
+// waited 160 ms, and the 4 left waited for the batch or a 250 ms poll.
+// The bound leaves room for a loaded machine's syncs and scheduling.
 func TestEnqueueToAdapterLatency(t *testing.T) {
-	lat := enqueueToAdapter(t, 10, 20, 60*time.Millisecond, 5*time.Millisecond)
+	lat := enqueueToAdapter(t, 10, 20, 60*time.Millisecond, 10*time.Millisecond)
 	p50, p99 := percentile(lat, 50), percentile(lat, 99)
 	t.Logf("enqueue -> adapter: %d messages, p50 %s p99 %s max %s", len(lat), p50, p99, lat[len(lat)-1])
-	if p99 > 50*time.Millisecond {
-		t.Errorf("enqueue -> adapter p99 %s, want at most 50ms (p50 %s)", p99, p50)
+	if p99 > 60*time.Millisecond {
+		t.Errorf("enqueue -> adapter p99 %s, want at most 60ms (p50 %s)", p99, p50)
 	}
 }
 
