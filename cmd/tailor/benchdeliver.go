@@ -33,12 +33,13 @@ func benchDeliver(ctx context.Context, args []string) error {
 	broadcast := fs.Int("broadcast", 100000, "personalized messages rendered and enqueued")
 	batch := fs.Int("batch", 1000, "messages per enqueue call (one synced batch)")
 	workers := fs.Int("workers", 8, "delivery workers, and SMTP connections of the baseline")
+	conns := fs.Int("smtp-conns", 8, "connections of the SMTP adapter (as --smtp-conns of serve)")
 	dir := fs.String("dir", "", "directory for the temporary store (default: a new temporary directory)")
 	if help, err := parseBenchFlags(fs, args); help || err != nil {
 		return err
 	}
-	if *n < 1 || *broadcast < 1 || *batch < 1 || *workers < 1 {
-		return fmt.Errorf("%w: --n, --broadcast, --batch and --workers must be at least 1", errUsage)
+	if *n < 1 || *broadcast < 1 || *batch < 1 || *workers < 1 || *conns < 1 {
+		return fmt.Errorf("%w: --n, --broadcast, --batch, --workers and --smtp-conns must be at least 1", errUsage)
 	}
 	base := *dir
 	if base == "" {
@@ -50,7 +51,7 @@ func benchDeliver(ctx context.Context, args []string) error {
 		base = d
 	}
 	if *smtpAddr != "" {
-		if err := benchSMTP(ctx, os.Stdout, filepath.Join(base, "smtp"), *smtpAddr, *n, *workers); err != nil {
+		if err := benchSMTP(ctx, os.Stdout, filepath.Join(base, "smtp"), *smtpAddr, *n, *workers, *conns); err != nil {
 			return err
 		}
 	}
@@ -66,8 +67,8 @@ func benchRenderer() *deliver.BasicRenderer {
 	return &deliver.BasicRenderer{Traits: benchTraits, Secret: []byte("bench"), Templates: deliver.BasicTemplates}
 }
 
-func benchSMTP(ctx context.Context, w io.Writer, dir, addr string, n, workers int) error {
-	ad, err := deliver.NewSMTP(deliver.SMTPOptions{Addr: addr, From: "Bench <bench@bench.example>", TLS: "none", MaxConns: workers})
+func benchSMTP(ctx context.Context, w io.Writer, dir, addr string, n, workers, conns int) error {
+	ad, err := deliver.NewSMTP(deliver.SMTPOptions{Addr: addr, From: "Bench <bench@bench.example>", TLS: "none", MaxConns: conns})
 	if err != nil {
 		return err
 	}
@@ -151,7 +152,7 @@ func benchSMTP(ctx context.Context, w io.Writer, dir, addr string, n, workers in
 	took := time.Since(start)
 	cancel()
 	<-done
-	fmt.Fprintf(w, "smtp: %d personalized messages through outbox, policy, render and the SMTP adapter in %v: %.0f messages/s\n", n, took.Round(time.Millisecond), float64(n)/took.Seconds())
+	fmt.Fprintf(w, "smtp: %d personalized messages through outbox, policy, render and the SMTP adapter (%d workers, %d connections) in %v: %.0f messages/s\n", n, workers, conns, took.Round(time.Millisecond), float64(n)/took.Seconds())
 	fmt.Fprintf(w, "smtp baseline: %d raw sends of one fixed message (a rendered one, %d bytes) over %d connections: %.0f messages/s (deliver reaches %.0f%% of it)\n", n, len(fixed), workers, raw, 100*float64(n)/took.Seconds()/raw)
 	return nil
 }

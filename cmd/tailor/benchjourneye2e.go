@@ -143,7 +143,7 @@ func e2eBreakdown(ctx context.Context, base, token string, rcv *e2eReceiver, out
 	rcv.mu.Lock()
 	keys := slices.Clone(rcv.keys)
 	rcv.mu.Unlock()
-	const sample = 100
+	const sample = 400
 	if len(keys) == 0 {
 		return errors.New("no trigger came back")
 	}

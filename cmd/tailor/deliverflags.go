@@ -29,7 +29,7 @@ func deliverFlags(fs *flag.FlagSet, c *deliver.Config) func() error {
 	c.SMTP.Password = os.Getenv("TAILOR_SMTP_PASSWORD") // env only: flags show in ps
 	fs.StringVar(&c.SMTP.TLS, "smtp-tls", envOr("TAILOR_SMTP_TLS", "starttls"), "starttls (when offered), require or none [TAILOR_SMTP_TLS]")
 	fs.BoolVar(&c.SMTP.InsecureSkipVerify, "smtp-tls-insecure", os.Getenv("TAILOR_SMTP_TLS_INSECURE") == "1", "accept any STARTTLS certificate (test relays only) [TAILOR_SMTP_TLS_INSECURE=1]")
-	fs.IntVar(&c.SMTP.MaxConns, "smtp-conns", envInt("TAILOR_SMTP_CONNS", 8), "SMTP connections kept open for reuse [TAILOR_SMTP_CONNS]")
+	fs.IntVar(&c.SMTP.MaxConns, "smtp-conns", envInt("TAILOR_SMTP_CONNS", 8), "SMTP connections open at once, each reused from message to message (pipelined where the server offers it) [TAILOR_SMTP_CONNS]")
 	fs.StringVar(&c.SMTP.DKIMKeyFile, "dkim-key", os.Getenv("TAILOR_DKIM_KEY"), "PEM private key (RSA or Ed25519) to DKIM-sign email with [TAILOR_DKIM_KEY]")
 	fs.StringVar(&c.SMTP.DKIMSelector, "dkim-selector", os.Getenv("TAILOR_DKIM_SELECTOR"), "DKIM selector of that key [TAILOR_DKIM_SELECTOR]")
 

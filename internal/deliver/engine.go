@@ -149,9 +149,12 @@ func (e *Engine) worker(ctx context.Context) {
 			slog.Error("deliver: claim", "err", err)
 		}
 		if len(recs) > 0 {
+			if len(recs) == e.o.Batch {
+				// The queue may hold more: an idle worker claims it now,
+				// not after this batch (which waited up to a poll).
+				e.Wake()
+			}
 			e.process(ctx, recs)
-			// Another worker may be idle while the queue has more.
-			e.Wake()
 			continue
 		}
 		wait := e.o.Poll
@@ -267,12 +270,22 @@ func (e *Engine) process(ctx context.Context, recs []*outbox.Record) {
 			send = nil
 		}
 	}
-	synced := true
-	for _, p := range send {
-		evs = append(evs, e.send(ctx, p)...)
-		synced = false
-	}
-	if !synced {
+	if len(send) > 0 {
+		// The batch's messages go to their adapters at once, each
+		// settled by its own writes (concurrent syncs share Pebble's
+		// group commit): sent one after another, the last of a batch
+		// waited for every send and sync before it.
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for _, p := range send {
+			wg.Go(func() {
+				got := e.send(ctx, p)
+				mu.Lock()
+				evs = append(evs, got...)
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
 		if err := e.o.Queue.Sync(); err != nil {
 			slog.Error("deliver: sync", "err", err)
 		}

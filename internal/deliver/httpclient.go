@@ -11,7 +11,14 @@ import (
 
 // defaultHTTP is the client of the HTTP adapters: a send that takes longer
 // than this is retried (with the same idempotency key).
-var defaultHTTP = &http.Client{Timeout: 30 * time.Second}
+// Its transport keeps as many idle connections per host as sends run at
+// once (workers × batch), so concurrent sends to one receiver reuse
+// connections instead of dialing (the default keeps 2).
+var defaultHTTP = &http.Client{Timeout: 30 * time.Second, Transport: func() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 128
+	return t
+}()}
 
 // post sends body to url with headers and returns the answer's body on a
 // 2xx, else a classified error naming provider.

@@ -2,6 +2,7 @@ package journey
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -19,10 +20,14 @@ type DryRunResult struct {
 	From       time.Time `json:"from"`
 	To         time.Time `json:"to"`
 	EventsRead int       `json:"events_read"`
-	Entered    uint64    `json:"entered"`
-	HeldOut    uint64    `json:"held_out"`
-	Converted  uint64    `json:"converted"`
-	Revenue    float64   `json:"revenue"`
+	// FromSeq is the log position the run started after (found from the
+	// receive times) and EntriesScanned the entries it read from there.
+	FromSeq        uint64  `json:"from_seq"`
+	EntriesScanned int     `json:"entries_scanned"`
+	Entered        uint64  `json:"entered"`
+	HeldOut        uint64  `json:"held_out"`
+	Converted      uint64  `json:"converted"`
+	Revenue        float64 `json:"revenue"`
 	// Steps counts the runs that reached each step; Waiting those still
 	// waiting at the end.
 	Steps    map[string]uint64 `json:"steps"`
@@ -30,9 +35,58 @@ type DryRunResult struct {
 	Messages map[string]int    `json:"messages"` // by channel
 }
 
-// LogReader is the event log as a dry run reads it.
+// LogReader is the event log as a dry run reads it. A reader that also
+// has LastSeq() uint64 (the embedded log) is read from about the cut-off
+// on; another is read whole.
 type LogReader interface {
 	ReplayAll(ctx context.Context, after uint64, fn func(eventlog.Entry) error) error
+}
+
+// receiveSlack is how much earlier than the window a dry run starts to
+// read, by receive time: seqs are assigned after the receive time is
+// stamped, so receive times are in seq order only to within the time a
+// request waits for the log's writer.
+const receiveSlack = time.Hour
+
+// startAfter returns the seq after which the entries received at or after
+// cut are: a binary search over seq, each probe the first entry after a
+// seq (a seek per partition), so about log2(last seq) probes instead of a
+// read of the whole log. 0 when src cannot tell its last seq.
+func startAfter(ctx context.Context, src LogReader, cut time.Time) (uint64, error) {
+	ls, ok := src.(interface{ LastSeq() uint64 })
+	if !ok {
+		return 0, nil
+	}
+	errFound := errors.New("found")
+	// probe reports whether the first entry after seq a was received at
+	// or after cut (true when there is none).
+	probe := func(a uint64) (bool, error) {
+		late := true
+		err := src.ReplayAll(ctx, a, func(en eventlog.Entry) error {
+			if ev, err := event.DecodeStored(en.Value); err == nil {
+				late = !ev.ReceivedAt.Before(cut)
+			}
+			return errFound
+		})
+		if err != nil && !errors.Is(err, errFound) {
+			return false, err
+		}
+		return late, nil
+	}
+	lo, hi := uint64(0), ls.LastSeq()
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		late, err := probe(mid)
+		if err != nil {
+			return 0, err
+		}
+		if late {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo, nil
 }
 
 // Owners resolves an event to the profile that now holds it.
@@ -72,7 +126,17 @@ func DryRun(ctx context.Context, j *Journey, days int, src LogReader, owners Own
 		}
 		sb.fireDirect(at)
 	}
-	err := src.ReplayAll(ctx, 0, func(en eventlog.Entry) error {
+	// Only the log's tail can hold the window's events: one received
+	// before the window happened before it too (an event's time is at
+	// most its receipt, short of a client clock running ahead by more
+	// than the slack, whose event is then left out).
+	after, err := startAfter(ctx, src, from.Add(-receiveSlack))
+	if err != nil {
+		return nil, fmt.Errorf("dry run: find the log position of %s: %w", from.Format(time.RFC3339), err)
+	}
+	res.FromSeq = after
+	err = src.ReplayAll(ctx, after, func(en eventlog.Entry) error {
+		res.EntriesScanned++
 		ev, err := event.DecodeStored(en.Value)
 		if err != nil {
 			return nil

@@ -261,10 +261,16 @@ type Engine struct {
 	// over after the heap's due timers, a little at each tick, they do
 	// not make the timers falling due after the start late too.
 	backlog []timer
-	cpGen   uint64 // checkpoints taken
-	dirty   map[runKey]struct{}
-	gone    map[runKey]uint32 // deleted runs and their saved timer instant
-	locs    map[string]*time.Location
+	cpGen   uint64         // checkpoints taken
+	dirty   map[runKey]run // changed since the last checkpoint, as put
+	// cpMu orders the two parts of checkpoints (see CheckpointSplit);
+	// frozen is the change set a checkpoint's second part writes, nil
+	// once it did.
+	cpMu      sync.Mutex
+	frozen    map[runKey]run
+	frozenGen uint64            // swaps of dirty into frozen
+	gone      map[runKey]uint32 // deleted runs and their saved timer instant
+	locs      map[string]*time.Location
 
 	sends   []Message
 	records []Record
@@ -282,7 +288,7 @@ func New(opts Options) *Engine {
 		opts.Horizon = 10 * time.Minute
 	}
 	return &Engine{opts: opts, journeys: make(map[string]*jstate), byEvent: make(map[string][]*jstate),
-		runs: make(map[runKey]run), dirty: make(map[runKey]struct{}), gone: make(map[runKey]uint32),
+		runs: make(map[runKey]run), dirty: make(map[runKey]run), gone: make(map[runKey]uint32),
 		locs: make(map[string]*time.Location), wake: make(chan struct{}, 1)}
 }
 
@@ -498,7 +504,7 @@ func (e *Engine) broadcast(js *jstate, ev *event.Event, now time.Time) {
 
 func (e *Engine) put(k runKey, rn run) {
 	e.runs[k] = rn
-	e.dirty[k] = struct{}{}
+	e.dirty[k] = rn
 }
 
 // mergeProfile moves the runs of profile from, merged into profile into,

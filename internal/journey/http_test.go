@@ -182,3 +182,64 @@ func TestDryRunCountsWithoutSending(t *testing.T) {
 		t.Fatalf("a dry run enqueued %d messages", len(out.msgs))
 	}
 }
+
+// seqLog is a fakeLog that knows its last seq, as the embedded log does,
+// and counts the entries it hands out.
+type seqLog struct {
+	fakeLog
+	read int
+}
+
+func (l *seqLog) LastSeq() uint64 { return l.fakeLog[len(l.fakeLog)-1].Seq }
+
+func (l *seqLog) ReplayAll(ctx context.Context, after uint64, fn func(eventlog.Entry) error) error {
+	return l.fakeLog.ReplayAll(ctx, after, func(en eventlog.Entry) error { l.read++; return fn(en) })
+}
+
+// A dry run over the last days reads the log from about the cut-off on
+// (found by a binary search over seq on the receive times), not the
+// months before it, and comes to what a read of the whole log comes to.
+func TestDryRunReadsOnlyTheLogsTail(t *testing.T) {
+	now := t0.Add(100 * 24 * time.Hour)
+	var log fakeLog
+	add := func(user, name string, at, received time.Time) {
+		raw, _ := json.Marshal(map[string]any{"type": "track", "event": name, "userId": user, "messageId": fmt.Sprint(len(log)),
+			"timestamp": at.Format(time.RFC3339Nano)})
+		log = append(log, eventlog.Entry{Seq: uint64(2*len(log) + 1), Value: event.AppendStored(nil, raw, event.Meta{SourceID: "web", ReceivedAt: received})})
+	}
+	const old = 20000
+	for i := range old { // 90 days of history before the window
+		at := now.Add(-100*24*time.Hour + time.Duration(i)*90*24*time.Hour/old)
+		add(fmt.Sprint("u", i%500), "Product Added", at, at)
+	}
+	// Imported just now, but it happened before the window: read, not counted.
+	add("imported", "Product Added", now.Add(-20*24*time.Hour), now.Add(-time.Minute))
+	for i, ago := range []time.Duration{6 * 24 * time.Hour, 3 * 24 * time.Hour, 2 * time.Hour, 30 * time.Minute} {
+		add(fmt.Sprint("w", i), "Product Added", now.Add(-ago), now.Add(-ago))
+	}
+	j := cart()
+	opts := Options{Now: func() time.Time { return now }}
+	whole, err := DryRun(context.Background(), &j, 7, log, owners{}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tail := &seqLog{fakeLog: log}
+	res, err := DryRun(context.Background(), &j, 7, tail, owners{}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if whole.EntriesScanned != len(log) || whole.Entered != 4 {
+		t.Fatalf("whole-log dry run scanned %d of %d entries, entered %d (want all, 4)", whole.EntriesScanned, len(log), whole.Entered)
+	}
+	if res.Entered != whole.Entered || res.EventsRead != whole.EventsRead || res.Messages["email"] != whole.Messages["email"] || res.Waiting != whole.Waiting {
+		t.Errorf("tail dry run = %+v, whole-log one = %+v", res, whole)
+	}
+	// 7 days and the slack of a 90-day history of 20,000: about 1,560
+	// entries, plus one per probe of the search (about 15).
+	if res.EntriesScanned > old*8/90+10 || tail.read > res.EntriesScanned+40 {
+		t.Errorf("tail dry run scanned %d entries (%d with the search's probes) of %d, want about the last 7 days' %d", res.EntriesScanned, tail.read, len(log), old*7/90)
+	}
+	if res.FromSeq == 0 || res.FromSeq >= tail.LastSeq() {
+		t.Errorf("tail dry run started after seq %d of %d", res.FromSeq, tail.LastSeq())
+	}
+}

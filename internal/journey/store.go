@@ -42,8 +42,10 @@ func timerKey(due uint32, k runKey, jid string) []byte {
 
 const runSize = 33
 
-func encodeRun(rn *run) []byte {
-	b := make([]byte, 0, runSize)
+func encodeRun(rn *run) []byte { return encodeRunTo(make([]byte, 0, runSize), rn) }
+
+// encodeRunTo appends the stored form of rn to b.
+func encodeRunTo(b []byte, rn *run) []byte {
 	b = binary.BigEndian.AppendUint64(b, rn.entry)
 	b = binary.BigEndian.AppendUint32(b, rn.sub)
 	b = binary.BigEndian.AppendUint32(b, rn.due)
@@ -279,14 +281,43 @@ func (e *Engine) refill(now time.Time) error {
 	}
 }
 
-// Checkpoint implements processor.Applier: the sends derived so far go to
-// the outbox first (so that state never records a send the outbox lacks),
-// then the changed runs, their timers and the figures.
+// Checkpoint implements processor.Applier: both parts of CheckpointSplit
+// at once.
 func (e *Engine) Checkpoint(b *pebble.Batch) error {
+	finish, err := e.CheckpointSplit(b)
+	if err != nil {
+		return err
+	}
+	return finish()
+}
+
+// CheckpointSplit implements processor.SplitCheckpointer. Under the
+// processor's pause, the sends derived so far go to the outbox first (so
+// that state never records a send the outbox lacks), then the deleted
+// runs and the figures are written and the changed runs' set is swapped
+// for an empty one: each change was put in it as a copy of the run, so the
+// set is the runs as of the pause. The returned second part writes them
+// and their timers into b after applying resumed: a burst of a million new
+// runs cost the pause a second or more of encoding.
+func (e *Engine) CheckpointSplit(b *pebble.Batch) (func() error, error) {
+	e.cpMu.Lock()
+	defer e.cpMu.Unlock()
 	e.sending.Lock()
 	defer e.sending.Unlock()
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.frozen != nil {
+		// The last checkpoint's second part did not run (its batch was
+		// never committed): its runs are written with these.
+		for k := range e.frozen {
+			if _, ok := e.dirty[k]; !ok {
+				if cur, live := e.runs[k]; live {
+					e.dirty[k] = cur
+				}
+			}
+		}
+		e.frozen = nil
+	}
 	// The previous checkpoint's batch is committed by now (the processor
 	// commits one before it takes the next): the far timers it wrote are
 	// in the store. This one writes those set since.
@@ -294,65 +325,114 @@ func (e *Engine) Checkpoint(b *pebble.Batch) error {
 	e.farOld, e.farNew = e.farNew, e.farOld[:0]
 	if len(e.sends) > 0 && e.opts.Outbox != nil {
 		if err := e.opts.Outbox.Enqueue(context.Background(), e.sends); err != nil {
-			return fmt.Errorf("enqueue journey sends: %w", err)
+			return nil, fmt.Errorf("enqueue journey sends: %w", err)
 		}
 		e.sends = e.sends[:0]
 	}
 	for k, saved := range e.gone {
 		jid := e.byOrd[k.j].id
 		if err := b.Delete(runKeyBytes(k, jid), nil); err != nil {
-			return err
+			return nil, err
 		}
 		if saved != 0 {
 			if err := b.Delete(timerKey(saved, k, jid), nil); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
 	clear(e.gone)
-	for k := range e.dirty {
-		rn, ok := e.runs[k]
-		if !ok {
-			continue
-		}
-		jid := e.byOrd[k.j].id
-		if err := b.Set(runKeyBytes(k, jid), encodeRun(&rn), nil); err != nil {
-			return err
-		}
-		if rn.saved != rn.due {
-			if rn.saved != 0 {
-				if err := b.Delete(timerKey(rn.saved, k, jid), nil); err != nil {
-					return err
-				}
-			}
-			if rn.due != 0 {
-				if err := b.Set(timerKey(rn.due, k, jid), nil, nil); err != nil {
-					return err
-				}
-			}
-			rn.saved = rn.due
-			e.runs[k] = rn
-		}
-	}
-	if len(e.dirty) > 4096 {
-		// A map keeps its buckets when cleared: after a burst (a
-		// broadcast, a restart's replay) let them go.
-		e.dirty = make(map[runKey]struct{})
-	} else {
-		clear(e.dirty)
-	}
 	for _, js := range e.byOrd {
 		if !js.dirty {
 			continue
 		}
 		v, err := json.Marshal(meta{Stats: js.stats, LastFired: js.lastFired})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := b.Set(metaKey(js.id), v, nil); err != nil {
-			return err
+			return nil, err
 		}
 		js.dirty = false
+	}
+	frozen := e.dirty
+	e.frozen, e.dirty = frozen, make(map[runKey]run)
+	e.frozenGen++
+	gen := e.frozenGen
+	ids := make([]string, len(e.byOrd)) // byOrd only grows
+	for i, js := range e.byOrd {
+		ids[i] = js.id
+	}
+	return func() error {
+		e.cpMu.Lock()
+		defer e.cpMu.Unlock()
+		// Written also when a later checkpoint took the set back (it
+		// began before this part ran): this batch holds this pause's
+		// applied seq and so must hold its runs.
+		if err := e.writeRuns(b, frozen, ids); err != nil {
+			return err
+		}
+		if e.frozenGen == gen {
+			e.frozen = nil
+		}
+		return nil
+	}, nil
+}
+
+// writeRuns writes the runs of a checkpoint's frozen set and moves their
+// timers under jt/, then notes the timers as saved, a slice at a time
+// under mu so that applying goes on meanwhile. Caller holds cpMu.
+func (e *Engine) writeRuns(b *pebble.Batch, frozen map[runKey]run, ids []string) error {
+	type moved struct {
+		k   runKey
+		due uint32
+	}
+	var saved []moved
+	var key []byte
+	var val [runSize]byte
+	for k, rn := range frozen {
+		jid := ids[k.j]
+		key = append(append(append(append(key[:0], store.PrefixJourneyRun...), k.prof...), 0), jid...)
+		if err := b.Set(key, encodeRunTo(val[:0], &rn), nil); err != nil {
+			return err
+		}
+		if rn.saved == rn.due {
+			continue
+		}
+		if rn.saved != 0 {
+			if err := b.Delete(timerKey(rn.saved, k, jid), nil); err != nil {
+				return err
+			}
+		}
+		if rn.due != 0 {
+			if err := b.Set(timerKey(rn.due, k, jid), nil, nil); err != nil {
+				return err
+			}
+		}
+		saved = append(saved, moved{k, rn.due})
+	}
+	const slice = 4096
+	for i := 0; i < len(saved); i += slice {
+		e.mu.Lock()
+		for _, m := range saved[i:min(i+slice, len(saved))] {
+			// A run changed since the pause keeps its changes; only what
+			// is under jt/ for it is news.
+			if rn, ok := e.runs[m.k]; ok {
+				rn.saved = m.due
+				e.runs[m.k] = rn
+			}
+			if len(e.dirty) > 0 {
+				if rn, ok := e.dirty[m.k]; ok {
+					rn.saved = m.due
+					e.dirty[m.k] = rn
+				}
+			}
+			if len(e.gone) > 0 {
+				if _, ok := e.gone[m.k]; ok {
+					e.gone[m.k] = m.due
+				}
+			}
+		}
+		e.mu.Unlock()
 	}
 	return nil
 }
@@ -457,53 +537,93 @@ func firing(t Trigger, now time.Time) (int64, bool) {
 	return at.Add(n * d).Unix(), true
 }
 
-// sendLoop hands derived sends to the outbox and recorded events to the
-// log, soon after they are derived.
+// sendLoop hands derived sends to the outbox soon after they are derived
+// (poked by each; the tick is a fallback), and has a second goroutine
+// record the informational events: a send then never waits behind the log
+// append of an entered or exited event.
 func (e *Engine) sendLoop(ctx context.Context) {
+	recWake := make(chan struct{}, 1)
+	recDone := make(chan struct{})
+	go func() {
+		defer close(recDone)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-recWake:
+			}
+			e.flushRecords(ctx)
+		}
+	}()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			<-recDone
 			e.Flush(context.Background())
 			return
 		case <-e.wake:
 		case <-tick.C:
 		}
-		e.Flush(ctx)
+		e.flushSends(ctx)
+		e.mu.Lock()
+		recs := len(e.records)
+		e.mu.Unlock()
+		if recs > 0 {
+			select {
+			case recWake <- struct{}{}:
+			default:
+			}
+		}
 	}
 }
 
 // Flush enqueues the pending sends and records the pending events.
 func (e *Engine) Flush(ctx context.Context) error {
+	return errors.Join(e.flushSends(ctx), e.flushRecords(ctx))
+}
+
+// flushSends enqueues the pending sends.
+func (e *Engine) flushSends(ctx context.Context) error {
 	e.sending.Lock()
+	defer e.sending.Unlock()
 	e.mu.Lock()
-	sends, recs := e.sends, e.records
-	e.sends, e.records = nil, nil
+	sends := e.sends
+	e.sends = nil
 	e.mu.Unlock()
-	var errs []error
-	if len(sends) > 0 && e.opts.Outbox != nil {
-		if err := e.opts.Outbox.Enqueue(ctx, sends); err != nil {
-			e.mu.Lock()
-			e.sends = append(sends, e.sends...)
-			e.mu.Unlock()
-			errs = append(errs, fmt.Errorf("enqueue %d journey sends: %w", len(sends), err))
-		}
+	if len(sends) == 0 || e.opts.Outbox == nil {
+		return nil
 	}
-	e.sending.Unlock()
-	if len(recs) > 0 && e.opts.Record != nil {
-		if err := e.opts.Record(ctx, recs); err != nil {
-			// Informational events (entered, exited, converted, a trait
-			// update): kept for the next try.
-			e.mu.Lock()
-			e.records = append(recs, e.records...)
-			e.mu.Unlock()
-			errs = append(errs, fmt.Errorf("record %d journey events: %w", len(recs), err))
-		}
-	}
-	err := errors.Join(errs...)
-	if err != nil {
+	if err := e.opts.Outbox.Enqueue(ctx, sends); err != nil {
+		e.mu.Lock()
+		e.sends = append(sends, e.sends...)
+		e.mu.Unlock()
+		err = fmt.Errorf("enqueue %d journey sends: %w", len(sends), err)
 		slog.Warn("journey: flush", "err", err)
+		return err
 	}
-	return err
+	return nil
+}
+
+// flushRecords records the pending events.
+func (e *Engine) flushRecords(ctx context.Context) error {
+	e.mu.Lock()
+	recs := e.records
+	e.records = nil
+	e.mu.Unlock()
+	if len(recs) == 0 || e.opts.Record == nil {
+		return nil
+	}
+	if err := e.opts.Record(ctx, recs); err != nil {
+		// Informational events (entered, exited, converted, a trait
+		// update): kept for the next try.
+		e.mu.Lock()
+		e.records = append(recs, e.records...)
+		e.mu.Unlock()
+		err = fmt.Errorf("record %d journey events: %w", len(recs), err)
+		slog.Warn("journey: flush", "err", err)
+		return err
+	}
+	return nil
 }

@@ -49,6 +49,15 @@ type Applier interface {
 	Checkpoint(b *pebble.Batch) error
 }
 
+// SplitCheckpointer is an Applier whose checkpoint is split in two: the
+// first part, under the pause, fixes what to write (a cheap swap of its
+// change set) and returns the second, which encodes that into b after
+// applying has resumed and before b is committed. A burst of a million
+// changes then costs the pause a swap instead of a million encodes.
+type SplitCheckpointer interface {
+	CheckpointSplit(b *pebble.Batch) (finish func() error, err error)
+}
+
 // Profiles is what the processor needs of the profile store: identity
 // resolution and profile state, which every other applier reads.
 type Profiles interface {
@@ -255,7 +264,18 @@ func (p *Processor) CheckpointStats(st DB) (CheckpointStats, error) {
 		p.mu.Unlock()
 		return cs, fmt.Errorf("checkpoint profiles: %w", err)
 	}
+	var finish []func() error
+	var finishers []string
 	for _, a := range p.appliers {
+		if sc, ok := a.(SplitCheckpointer); ok {
+			f, err := sc.CheckpointSplit(b)
+			if err != nil {
+				p.mu.Unlock()
+				return cs, fmt.Errorf("checkpoint %s: %w", a.Name(), err)
+			}
+			finish, finishers = append(finish, f), append(finishers, a.Name())
+			continue
+		}
 		if err := a.Checkpoint(b); err != nil {
 			p.mu.Unlock()
 			return cs, fmt.Errorf("checkpoint %s: %w", a.Name(), err)
@@ -267,7 +287,13 @@ func (p *Processor) CheckpointStats(st DB) (CheckpointStats, error) {
 	}
 	applied := p.applied
 	p.mu.Unlock()
-	cs.Pause, cs.Bytes = time.Since(start), b.Len()
+	cs.Pause = time.Since(start)
+	for i, f := range finish {
+		if err := f(); err != nil {
+			return cs, fmt.Errorf("checkpoint %s: %w", finishers[i], err)
+		}
+	}
+	cs.Bytes = b.Len()
 	// Not synced: if the process dies before the WAL reaches disk, the whole
 	// batch is lost together and the previous checkpoint still matches its
 	// applied seq; the next synced log append syncs it anyway.

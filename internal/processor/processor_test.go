@@ -216,3 +216,84 @@ type named struct {
 func (n named) Name() string                           { return n.name }
 func (n named) Apply(*event.Event, profile.Resolution) { *n.order = append(*n.order, n.name) }
 func (n named) Checkpoint(*pebble.Batch) error         { return nil }
+
+// splitCounter is a counter whose checkpoint's second part writes the
+// count taken in the pause, after a delay, and notes whether applying
+// could run meanwhile.
+type splitCounter struct {
+	counter
+	p         *Processor
+	delay     time.Duration
+	unpaused  bool
+	finishErr error
+}
+
+func (c *splitCounter) CheckpointSplit(b *pebble.Batch) (func() error, error) {
+	seen := c.seen
+	return func() error {
+		time.Sleep(c.delay)
+		if c.p.mu.TryLock() {
+			c.unpaused = true
+			c.p.mu.Unlock()
+		}
+		if c.finishErr != nil {
+			return c.finishErr
+		}
+		return b.Set([]byte("test/counter"), binary.BigEndian.AppendUint64(nil, uint64(seen)), nil)
+	}, nil
+}
+
+// A SplitCheckpointer's second part runs after the pause, with applying
+// free to go on, and what it writes is committed with the applied seq of
+// the pause; when it fails nothing of the checkpoint is committed.
+func TestSplitCheckpointFinishesAfterThePause(t *testing.T) {
+	entries := demoEntries(t, 20, 200)
+	for _, tc := range []struct {
+		name    string
+		fail    error
+		applied uint64
+	}{
+		{"finishes", nil, uint64(len(entries))},
+		{"fails", errors.New("disk full"), 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, err := store.Open(t.TempDir(), 8<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			p := New(profile.NewStore(), 1)
+			c := &splitCounter{counter: counter{perProf: map[string]int{}}, p: p, delay: 100 * time.Millisecond, finishErr: tc.fail}
+			p.Register(c)
+			if _, err := p.Replay(context.Background(), sliceSource(entries), nil); err != nil {
+				t.Fatal(err)
+			}
+			cs, err := p.CheckpointStats(db)
+			if (err != nil) != (tc.fail != nil) {
+				t.Fatalf("checkpoint: %v, want error %v", err, tc.fail)
+			}
+			if !c.unpaused {
+				t.Error("the second part ran while applying was paused")
+			}
+			if tc.fail == nil && (cs.Pause >= c.delay || cs.Total < c.delay) {
+				t.Errorf("pause %s, total %s: want the second part's %s in the total only", cs.Pause, cs.Total, c.delay)
+			}
+			q := New(profile.NewStore(), 1)
+			if err := q.Load(db); err != nil {
+				t.Fatal(err)
+			}
+			if q.Applied() != tc.applied {
+				t.Errorf("checkpoint holds seq %d, want %d", q.Applied(), tc.applied)
+			}
+			v, closer, err := db.Get([]byte("test/counter"))
+			if tc.fail == nil {
+				if err != nil || binary.BigEndian.Uint64(v) != uint64(len(entries)) {
+					t.Fatalf("second part's write: %v %v, want %d events", v, err, len(entries))
+				}
+				closer.Close()
+			} else if !errors.Is(err, pebble.ErrNotFound) {
+				t.Errorf("a failed second part's checkpoint left test/counter: %v", err)
+			}
+		})
+	}
+}

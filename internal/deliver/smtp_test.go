@@ -1,0 +1,191 @@
+package deliver
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// fakeSMTP is a minimal SMTP server: it offers PIPELINING when told,
+// refuses recipients at reject.example with 550, and counts connections
+// and messages.
+type fakeSMTP struct {
+	ln         net.Listener
+	pipelining bool
+
+	mu              sync.Mutex
+	open, maxOpen   int
+	conns, messages int
+	bodies          []string
+	grouped         int // MAIL, RCPT and DATA that arrived in one read
+}
+
+func newFakeSMTP(t *testing.T, pipelining bool) *fakeSMTP {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeSMTP{ln: ln, pipelining: pipelining}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go f.serve(c)
+		}
+	}()
+	return f
+}
+
+func (f *fakeSMTP) serve(c net.Conn) {
+	defer c.Close()
+	f.mu.Lock()
+	f.open++
+	f.conns++
+	f.maxOpen = max(f.maxOpen, f.open)
+	f.mu.Unlock()
+	defer func() { f.mu.Lock(); f.open--; f.mu.Unlock() }()
+	r, w := bufio.NewReader(c), bufio.NewWriter(c)
+	reply := func(s string) { w.WriteString(s + "\r\n") }
+	reply("220 fake ESMTP")
+	w.Flush()
+	rcptOK := false
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return
+		}
+		cmd := strings.ToUpper(strings.TrimSpace(line))
+		switch {
+		case strings.HasPrefix(cmd, "EHLO"):
+			reply("250-fake")
+			if f.pipelining {
+				reply("250-PIPELINING")
+			}
+			reply("250 8BITMIME")
+		case strings.HasPrefix(cmd, "MAIL FROM"):
+			if r.Buffered() > 0 && strings.Contains(peek(r), "DATA") {
+				f.mu.Lock()
+				f.grouped++
+				f.mu.Unlock()
+			}
+			rcptOK = false
+			reply("250 ok")
+		case strings.HasPrefix(cmd, "RCPT TO"):
+			if strings.Contains(cmd, "REJECT.EXAMPLE") {
+				reply("550 no such user")
+			} else {
+				rcptOK = true
+				reply("250 ok")
+			}
+		case cmd == "DATA":
+			if !rcptOK {
+				reply("554 no valid recipients")
+				break
+			}
+			reply("354 go on")
+			w.Flush()
+			var body strings.Builder
+			for {
+				l, err := r.ReadString('\n')
+				if err != nil {
+					return
+				}
+				if l == ".\r\n" {
+					break
+				}
+				body.WriteString(l)
+			}
+			f.mu.Lock()
+			f.messages++
+			f.bodies = append(f.bodies, body.String())
+			f.mu.Unlock()
+			reply("250 queued")
+		case cmd == "QUIT":
+			reply("221 bye")
+			w.Flush()
+			return
+		default:
+			reply("250 ok")
+		}
+		if r.Buffered() == 0 {
+			w.Flush()
+		}
+	}
+}
+
+func peek(r *bufio.Reader) string {
+	b, _ := r.Peek(r.Buffered())
+	return strings.ToUpper(string(b))
+}
+
+// Concurrent sends share at most MaxConns connections, reused from
+// message to message; with PIPELINING a message's MAIL, RCPT and DATA go
+// in one write; a refused recipient is a bounce and the connection after
+// it works.
+func TestSMTPSendsOnFewConnectionsPipelined(t *testing.T) {
+	for _, pipelining := range []bool{false, true} {
+		t.Run(fmt.Sprint("pipelining=", pipelining), func(t *testing.T) {
+			f := newFakeSMTP(t, pipelining)
+			s, err := NewSMTP(SMTPOptions{Addr: f.ln.Addr().String(), From: "Shop <news@shop.example>", TLS: "none", MaxConns: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			const n = 60
+			send := func(i int, domain string) error {
+				_, err := s.Send(context.Background(), Envelope{Rendered: Rendered{To: fmt.Sprintf("p%d@%s", i, domain), Subject: "hi", Text: "hello ." + fmt.Sprint(i)}, Key: fmt.Sprint("k", i)})
+				return err
+			}
+			var wg sync.WaitGroup
+			errs := make([]error, n)
+			for i := range n {
+				wg.Go(func() { errs[i] = send(i, "example.com") })
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("send %d: %v", i, err)
+				}
+			}
+			// A refused recipient is a bounce; its connection is dropped
+			// and the next message goes on a good one.
+			if err := send(n, "reject.example"); !isBounce(err) {
+				t.Errorf("send to a refused recipient: %v, want a bounce", err)
+			}
+			if err := send(n+1, "example.com"); err != nil {
+				t.Errorf("send after a bounce: %v", err)
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if f.messages != n+1 {
+				t.Errorf("server took %d messages, want %d", f.messages, n+1)
+			}
+			if f.maxOpen > 3 {
+				t.Errorf("%d connections open at once, want at most MaxConns 3", f.maxOpen)
+			}
+			if f.conns > 3+1 {
+				t.Errorf("%d connections for %d messages, want them reused (at most 4)", f.conns, n+2)
+			}
+			if pipelining && f.grouped < n+1 {
+				t.Errorf("%d of %d transactions pipelined", f.grouped, n+2)
+			}
+			if !pipelining && f.grouped != 0 {
+				t.Errorf("%d transactions pipelined to a server without PIPELINING", f.grouped)
+			}
+			for _, b := range f.bodies {
+				if !strings.Contains(b, "Message-Id: <") && !strings.Contains(b, "Message-ID: <") {
+					t.Errorf("message without its Message-ID:\n%s", b)
+					break
+				}
+			}
+		})
+	}
+}
