@@ -129,7 +129,13 @@ type Engine struct {
 	dirtyCats  map[string]struct{}
 	deleted    []string
 
-	rank rankCache
+	// norm[k][ix] is items[ix].n[k], kept dense: similarity reads it for
+	// every neighbour of every seed, and chasing item pointers for it was
+	// most of for_you's time.
+	norm [nKinds][]float64
+
+	rank     rankCache
+	products productCache
 }
 
 // New returns an empty engine; call Load to restore a checkpoint.
@@ -254,6 +260,9 @@ func (e *Engine) index(id string) int32 {
 		it.co[k] = map[int32]float32{}
 	}
 	e.items = append(e.items, it)
+	for k := range e.norm {
+		e.norm[k] = append(e.norm[k], 0)
+	}
 	e.markItem(ix)
 	return ix
 }
@@ -302,6 +311,7 @@ const (
 func (e *Engine) interact(pid string, k kind, ix int32, t int64) {
 	it := e.items[ix]
 	it.n[k]++
+	e.norm[k][ix] = it.n[k]
 	w := 1.0
 	if k == kindCart {
 		w = 3
@@ -338,6 +348,7 @@ func (e *Engine) order(pid string, basket []int32, t int64) {
 	for _, ix := range basket {
 		it := e.items[ix]
 		it.n[kindBuy]++
+		e.norm[kindBuy][ix] = it.n[kindBuy]
 		it.trend.add(5, t, half)
 		e.markItem(ix)
 		if it.category != "" && !slicesContains(cats, it.category) {
@@ -450,7 +461,7 @@ func (e *Engine) pairOne(k kind, a, b int32, w float32) {
 
 // sim is the shrunk cosine similarity of a and b for c co-occurrences.
 func (e *Engine) sim(k kind, a, b int32, c float64) float64 {
-	na, nb := e.items[a].n[k], e.items[b].n[k]
+	na, nb := e.norm[k][a], e.norm[k][b]
 	if na == 0 || nb == 0 || c <= 0 {
 		return 0
 	}

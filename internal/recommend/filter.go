@@ -2,7 +2,6 @@ package recommend
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 )
@@ -80,17 +79,17 @@ func (e *Engine) finish(ctx context.Context, req Request, cands []picked, ex exc
 		}
 		it := c.Item
 		if e.opts.Catalog != nil {
-			p, ok, err := e.opts.Catalog.Get(ctx, it.ID)
+			p, err := e.product(ctx, it.ID)
 			if err != nil {
-				return nil, fmt.Errorf("recommend: read product %q: %w", it.ID, err)
+				return nil, err
 			}
-			if ok {
-				if f.InStockOnly && p.Stock != nil && *p.Stock <= 0 {
+			if p.found {
+				if f.InStockOnly && p.outOfStock {
 					continue
 				}
-				it.Name, it.Price = p.Name, p.Price
-				it.Category = or(p.Category, it.Category)
-				it.URL, it.Image = or(p.URL, it.URL), or(p.ImageURL, it.Image)
+				it.Name, it.Price = p.name, p.price
+				it.Category = or(p.category, it.Category)
+				it.URL, it.Image = or(p.url, it.URL), or(p.image, it.Image)
 			}
 		}
 		switch {

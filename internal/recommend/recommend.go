@@ -165,12 +165,17 @@ func (e *Engine) Recommend(ctx context.Context, req Request) ([]Item, error) {
 	if !req.At.IsZero() {
 		now = req.At.Unix()
 	}
+	buf := getCands()
 	e.mu.RLock()
-	cands, ex, err := e.candidates(ctx, req, group, now)
+	cands, ex, err := e.candidates(ctx, req, group, now, (*buf)[:0])
 	if err != nil {
 		e.mu.RUnlock()
+		putCands(buf)
 		return nil, err
 	}
+	// The candidates are copied out by meta: their slice goes back to the
+	// pool, whichever strategy made it (none returns a shared one).
+	defer func() { *buf = cands; putCands(buf) }()
 	// Only the best few candidates are sorted; when the filters leave too
 	// few of them, the rest follow. Reasons are written for the chosen.
 	m := 5*req.Limit + len(ex.items) + 50
@@ -263,7 +268,7 @@ func (e *Engine) requestGroup(req Request) string {
 }
 
 // candidates runs the strategy. Caller holds mu for reading.
-func (e *Engine) candidates(ctx context.Context, req Request, group string, now int64) ([]cand, exclusions, error) {
+func (e *Engine) candidates(ctx context.Context, req Request, group string, now int64, dst []cand) ([]cand, exclusions, error) {
 	ex := e.exclusions(req, now)
 	var seed int32 = -1
 	if IsItemStrategy(req.Strategy) {
@@ -278,9 +283,9 @@ func (e *Engine) candidates(ctx context.Context, req Request, group string, now 
 	var c []cand
 	switch req.Strategy {
 	case AlsoBought:
-		c = e.neighbours(seed, []kindWeight{{kindBuy, 1}, {kindCart, 0.5}})
+		c = e.neighbours(seed, []kindWeight{{kindBuy, 1}, {kindCart, 0.5}}, dst)
 	case AlsoViewed:
-		c = e.neighbours(seed, []kindWeight{{kindView, 1}, {kindCart, 0.3}})
+		c = e.neighbours(seed, []kindWeight{{kindView, 1}, {kindCart, 0.3}}, dst)
 	case Complements, BundleStrategy:
 		c = e.complements(ctx, seed, req.ItemID)
 	case Upsell:
@@ -290,11 +295,11 @@ func (e *Engine) candidates(ctx context.Context, req Request, group string, now 
 	case RecentlyViewed:
 		c = e.recentlyViewed(p, now)
 	case Trending:
-		c = slices.Clone(e.ranked(group, true)) // the ranking is shared; top reorders
+		c = append(dst, e.ranked(group, true)...) // the ranking is shared; top reorders
 	case Bestsellers:
-		c = slices.Clone(e.ranked(group, false))
+		c = append(dst, e.ranked(group, false)...)
 	case ForYou:
-		c = e.forYou(p, group, now)
+		c = e.forYou(p, group, now, dst)
 	}
 	return c, ex, nil
 }
@@ -306,18 +311,19 @@ type kindWeight struct {
 
 // neighbours ranks the items co-occurring with seed by shrunk cosine. The
 // reasons are filled by explain, for the few shown.
-func (e *Engine) neighbours(seed int32, kinds []kindWeight) []cand {
+func (e *Engine) neighbours(seed int32, kinds []kindWeight, dst []cand) []cand {
 	it := e.items[seed]
-	score := make(map[int32]float64, len(it.co[kinds[0].k])+len(it.co[kinds[1].k]))
+	sc := scratchPool.Get().(*scratch)
+	defer sc.release()
 	for _, kw := range kinds {
 		for o, c := range it.co[kw.k] {
-			score[o] += kw.w * e.sim(kw.k, seed, o, float64(c))
+			sc.parts[sc.get(o)].s[0] += kw.w * e.sim(kw.k, seed, o, float64(c))
 		}
 	}
-	out := make([]cand, 0, len(score))
-	for o, s := range score {
-		if s > 0 {
-			out = append(out, cand{ix: o, score: s, part: partTogether, src: seed, k: kinds[0].k})
+	out := dst
+	for _, x := range sc.parts {
+		if x.s[0] > 0 {
+			out = append(out, cand{ix: x.ix, score: x.s[0], part: partTogether, src: seed, k: kinds[0].k})
 		}
 	}
 	return out
