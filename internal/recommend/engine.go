@@ -68,6 +68,11 @@ type Options struct {
 	BundleDiscount float64
 	// Blend weighs the parts of for_you; zero gets DefaultBlend.
 	Blend Blend
+	// FallbackSegments are the segments whose bestsellers a profile with
+	// no history gets from for_you, in order: the first it belongs to whose
+	// members bought anything, else the global bestsellers. A request that
+	// names a segment or trait value uses that instead. Needs Membership.
+	FallbackSegments []string
 	// Shrink damps similarities resting on few co-occurrences: a pair seen
 	// c times has its cosine multiplied by c/(c+Shrink); default 2.
 	Shrink float64

@@ -161,6 +161,9 @@ func (e *Engine) Recommend(ctx context.Context, req Request) ([]Item, error) {
 		return nil, err
 	}
 	group := e.requestGroup(req)
+	if req.Strategy == ForYou && req.Segment == "" && req.Trait == "" && req.ProfileID != "" {
+		group = e.ownSegment(req.ProfileID)
+	}
 	now := e.opts.Now().Unix()
 	if !req.At.IsZero() {
 		now = req.At.Unix()
@@ -265,6 +268,39 @@ func (e *Engine) requestGroup(req Request) string {
 		return ""
 	}
 	return key
+}
+
+// ownSegment returns the group of the first of Options.FallbackSegments
+// that profile pid belongs to and whose members bought anything, "" when
+// pid has a history of its own (for_you blends that) or no segment fits.
+func (e *Engine) ownSegment(pid string) string {
+	if len(e.opts.FallbackSegments) == 0 || e.opts.Membership == nil {
+		return ""
+	}
+	e.mu.RLock()
+	p := e.profiles[pid]
+	history := p != nil && (len(p.freq) > 0 || len(p.views) > 0 || len(p.carts) > 0 || len(p.buys) > 0)
+	e.mu.RUnlock()
+	if history {
+		return ""
+	}
+	for _, seg := range e.opts.FallbackSegments {
+		if in, err := e.opts.Membership.Contains(seg, pid); err != nil || !in {
+			continue
+		}
+		key := segmentGroup(seg)
+		if !e.track(key) {
+			continue
+		}
+		e.mu.RLock()
+		g := e.groups[key]
+		bought := g != nil && len(g.sold) > 0
+		e.mu.RUnlock()
+		if bought {
+			return key
+		}
+	}
+	return ""
 }
 
 // candidates runs the strategy. Caller holds mu for reading.

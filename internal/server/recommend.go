@@ -23,6 +23,8 @@ func (s *Server) openRecommend() error {
 		Catalog:    catalog.NewStore(s.db), // stateless over the same database
 		Membership: s.Segments,
 		Traits:     profileTraits{s.Store},
+
+		FallbackSegments: s.cfg.RecommendSegments,
 	})
 	if err := s.Recommend.Load(); err != nil {
 		return fmt.Errorf("load recommendations: %w", err)

@@ -117,6 +117,9 @@ type Config struct {
 	// DefaultTopics).
 	DoubleOptIn bool
 	Topics      []string
+	// RecommendSegments are the segments whose bestsellers for_you offers
+	// a profile with no history, in order (recommend.Options.FallbackSegments).
+	RecommendSegments []string
 	// Delivery configures the delivery workers, send policy and channels.
 	Delivery deliver.Config
 }
