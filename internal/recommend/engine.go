@@ -73,6 +73,9 @@ type Options struct {
 	// members bought anything, else the global bestsellers. A request that
 	// names a segment or trait value uses that instead. Needs Membership.
 	FallbackSegments []string
+	// RecordDue records replenishment_due events (see Due) to the log; nil
+	// keeps no repurchase timers.
+	RecordDue func(ctx context.Context, ds []Due) error
 	// Shrink damps similarities resting on few co-occurrences: a pair seen
 	// c times has its cosine multiplied by c/(c+Shrink); default 2.
 	Shrink float64
@@ -138,6 +141,8 @@ type Engine struct {
 	// every neighbour of every seed, and chasing item pointers for it was
 	// most of for_you's time.
 	norm [nKinds][]float64
+
+	dues dueHeap // replenishment timers, under mu
 
 	rank     rankCache
 	products productCache
@@ -413,6 +418,7 @@ func (e *Engine) order(pid string, basket []int32, t int64) {
 	for _, ix := range basket {
 		p.buys = pushCapped(p.buys, touch{Item: ix, T: t}, e.opts.History)
 		e.count(p, ix, t)
+		e.scheduleDue(pid, p, ix)
 	}
 }
 

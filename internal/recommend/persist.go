@@ -232,6 +232,7 @@ func (e *Engine) Load() error {
 	clear(e.dirtyItems)
 	clear(e.dirtyProfs)
 	clear(e.dirtyCats)
+	e.rescheduleDue()
 	return nil
 }
 

@@ -528,6 +528,7 @@ func (s *Server) Start() (string, error) {
 	s.bgCancel = cancel
 	s.Segments.Start(bg)
 	s.Journeys.Start(bg)
+	s.Recommend.Start(bg)
 	s.startStats(bg)
 	s.startDelivery(bg, "http://"+ln.Addr().String())
 	s.startConsent(bg)
