@@ -2,7 +2,9 @@ package recommend
 
 import (
 	"context"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -48,14 +50,28 @@ type picked struct {
 	Item
 }
 
+// pickedPool recycles meta's copies: a request's candidates, copied out
+// of the model, were most of what a decision allocated.
+var pickedPool = sync.Pool{New: func() any { s := make([]picked, 0, 64); return &s }}
+
+func putPicked(p *[]picked) {
+	if cap(*p) > maxCandidates {
+		return
+	}
+	clear(*p) // drop the strings it holds
+	*p = (*p)[:0]
+	pickedPool.Put(p)
+}
+
 // maxCandidates bounds the candidates a request filters: enough for any
 // limit after heavy filtering, without copying a whole catalog.
 const maxCandidates = 2000
 
 // meta copies the candidates' product data. Caller holds mu for reading.
-func (e *Engine) meta(c []cand) []picked {
+func (e *Engine) meta(c []cand, buf *[]picked) []picked {
 	c = c[:min(len(c), maxCandidates)]
-	out := make([]picked, len(c))
+	out := slices.Grow((*buf)[:0], len(c))[:len(c)]
+	*buf = out
 	for i, x := range c {
 		it := e.items[x.ix]
 		out[i] = picked{x, Item{ID: it.id, Name: it.name, Category: it.category, URL: it.url, Image: it.image,

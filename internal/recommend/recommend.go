@@ -181,13 +181,21 @@ func (e *Engine) Recommend(ctx context.Context, req Request) ([]Item, error) {
 	defer func() { *buf = cands; putCands(buf) }()
 	// Only the best few candidates are sorted; when the filters leave too
 	// few of them, the rest follow. Reasons are written for the chosen.
-	m := 5*req.Limit + len(ex.items) + 50
-	picked := e.meta(e.top(cands, m))
+	m := 2*req.Limit + len(ex.items) + 10
+	if f := req.Filter; f.MaxPerCategory > 0 || len(f.Categories) > 0 || len(f.ExcludeCategories) > 0 || len(ex.cats) > 0 ||
+		f.MinPrice > 0 || f.MaxPrice > 0 {
+		// Filters that may drop many: a wider first pass rather than a
+		// second one over maxCandidates.
+		m = 5*req.Limit + len(ex.items) + 50
+	}
+	pbuf := pickedPool.Get().(*[]picked)
+	defer putPicked(pbuf)
+	picked := e.meta(e.top(cands, m), pbuf)
 	e.mu.RUnlock()
 	chosen, err := e.finish(ctx, req, picked, ex)
 	if err == nil && len(chosen) < req.Limit && len(cands) > m {
 		e.mu.RLock()
-		picked = e.meta(e.top(cands, maxCandidates))
+		picked = e.meta(e.top(cands, maxCandidates), pbuf)
 		e.mu.RUnlock()
 		chosen, err = e.finish(ctx, req, picked, ex)
 	}
@@ -209,6 +217,11 @@ func (e *Engine) Recommend(ctx context.Context, req Request) ([]Item, error) {
 // top returns the best m candidates, sorted. It reorders c. Caller holds
 // mu for reading.
 func (e *Engine) top(c []cand, m int) []cand {
+	if len(c) > m && e.sorted(c) {
+		// A ranking (bestsellers, trending, for_you without history)
+		// comes sorted: its head is the answer.
+		return c[:m]
+	}
 	if len(c) > m {
 		// Partial selection: a min-heap of the best m by (score, id).
 		less := func(a, b cand) bool {
@@ -231,6 +244,17 @@ func (e *Engine) top(c []cand, m int) []cand {
 	}
 	sortCands(c, e.items)
 	return c
+}
+
+// sorted says whether c is best first by (score, id), as sortCands orders.
+func (e *Engine) sorted(c []cand) bool {
+	for i := 1; i < len(c); i++ {
+		a, b := c[i-1], c[i]
+		if a.score < b.score || a.score == b.score && e.items[a.ix].id > e.items[b.ix].id {
+			return false
+		}
+	}
+	return true
 }
 
 func siftDown(h []cand, i int, less func(a, b cand) bool) {
