@@ -143,6 +143,10 @@ type Engine struct {
 	norm [nKinds][]float64
 
 	dues dueHeap // replenishment timers, under mu
+	// profSeq numbers profile changes (prof.seq), across profiles so that
+	// a profile made anew never reuses an old number.
+	profSeq uint64
+	answers answerCache
 
 	rank     rankCache
 	products productCache
@@ -305,6 +309,8 @@ func (e *Engine) profile(id string) *prof {
 		e.profiles[id] = p
 	}
 	e.dirtyProfs[id] = struct{}{}
+	e.profSeq++
+	p.seq = e.profSeq
 	return p
 }
 

@@ -3,7 +3,9 @@ package recommend
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
+	"time"
 )
 
 // generationer is a catalog that says when it last changed; *catalog.Store
@@ -124,4 +126,91 @@ func putCands(c *[]cand) {
 	}
 	*c = (*c)[:0]
 	candPool.Put(c)
+}
+
+// answerCache keeps recent answers per profile and request. An answer is
+// good until the profile's next event (its seq moves), the next catalog
+// write, or answerMaxAge (anonymous visitors: answerMaxAgeAnon, as long
+// as the global rankings themselves are reused); the models' other
+// changes (other profiles' events) reach it within that age.
+type answerCache struct {
+	mu sync.RWMutex
+	m  map[string]answer
+}
+
+type answer struct {
+	seq   uint64
+	gen   uint64
+	at    time.Time
+	items []Item
+}
+
+const (
+	answerMaxAge     = 5 * time.Second
+	answerMaxAgeAnon = rankMaxAge
+	answerCacheMax   = 100_000
+)
+
+// answerKey appends the cache key of req to b.
+func answerKey(b []byte, req *Request) []byte {
+	f := &req.Filter
+	b = fmt.Appendf(b, "%s\x00%s\x00%s\x00%s\x00%s\x00%d\x00%t%t%d\x00%g\x00%g\x00%d", req.ProfileID, req.Strategy, req.ItemID,
+		req.Segment, req.Trait, req.Limit, f.ExcludePurchased, f.InStockOnly, f.ExcludeCategoryFor, f.MinPrice, f.MaxPrice, f.MaxPerCategory)
+	for _, c := range f.Categories {
+		b = append(append(b, "\x00+"...), c...)
+	}
+	for _, c := range f.ExcludeCategories {
+		b = append(append(b, "\x00-"...), c...)
+	}
+	return b
+}
+
+// catalogGen is the catalog's generation, 0 without one that counts.
+func (e *Engine) catalogGen() uint64 {
+	if g, ok := e.opts.Catalog.(generationer); ok {
+		return g.Generation()
+	}
+	return 0
+}
+
+// profileSeq is the profile's change number, 0 when the engine has none.
+func (e *Engine) profileSeq(pid string) uint64 {
+	if pid == "" {
+		return 0
+	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if p := e.profiles[pid]; p != nil {
+		return p.seq
+	}
+	return 0
+}
+
+// cachedAnswer returns a copy of a good cached answer for key.
+func (e *Engine) cachedAnswer(key []byte, pid string, seq, gen uint64, now time.Time) ([]Item, bool) {
+	ac := &e.answers
+	ac.mu.RLock()
+	a, ok := ac.m[string(key)]
+	ac.mu.RUnlock()
+	maxAge := answerMaxAge
+	if pid == "" {
+		maxAge = answerMaxAgeAnon
+	}
+	// Age on the engine's clock: an answer is for a moment (just-bought
+	// windows, repurchase timing), and the clock may be set (tests, replays).
+	if age := now.Sub(a.at); !ok || a.seq != seq || a.gen != gen || age < 0 || age > maxAge {
+		return nil, false
+	}
+	return slices.Clone(a.items), true
+}
+
+// keepAnswer caches items for key, computed for seq and gen.
+func (e *Engine) keepAnswer(key []byte, seq, gen uint64, now time.Time, items []Item) {
+	ac := &e.answers
+	ac.mu.Lock()
+	defer ac.mu.Unlock()
+	if ac.m == nil || len(ac.m) >= answerCacheMax {
+		ac.m = make(map[string]answer, 1024)
+	}
+	ac.m[string(key)] = answer{seq: seq, gen: gen, at: now, items: slices.Clone(items)}
 }

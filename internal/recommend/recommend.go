@@ -160,6 +160,26 @@ func (e *Engine) Recommend(ctx context.Context, req Request) ([]Item, error) {
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
+	if !req.At.IsZero() {
+		return e.recommend(ctx, req)
+	}
+	// A recent answer for the same profile and request is good while
+	// neither the profile nor the catalog changed (answerCache).
+	var kb [256]byte
+	key := answerKey(kb[:0], &req)
+	seq, gen, now := e.profileSeq(req.ProfileID), e.catalogGen(), e.opts.Now()
+	if items, ok := e.cachedAnswer(key, req.ProfileID, seq, gen, now); ok {
+		return items, nil
+	}
+	items, err := e.recommend(ctx, req)
+	if err == nil {
+		e.keepAnswer(key, seq, gen, now, items)
+	}
+	return items, err
+}
+
+// recommend answers a validated request.
+func (e *Engine) recommend(ctx context.Context, req Request) ([]Item, error) {
 	group := e.requestGroup(req)
 	if req.Strategy == ForYou && req.Segment == "" && req.Trait == "" && req.ProfileID != "" {
 		group = e.ownSegment(req.ProfileID)

@@ -1,0 +1,76 @@
+package recommend
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"tailor/internal/catalog"
+)
+
+// The caches (decoded products, recent answers) must never show what a
+// change made wrong: a purchase, a stock change, a price change.
+func TestCachedAnswersFollowEveryChangeAtOnce(t *testing.T) {
+	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	cat := catalog.NewStore(db)
+	ps := []prod{{"a", "Shoes", 50}, {"b", "Shoes", 60}, {"c", "Bags", 30}}
+	put := func(p prod, stock int64, price float64) {
+		t.Helper()
+		cp := productOf(p)
+		cp.Stock, cp.Price = &stock, price
+		if err := cat.Put(ctx, []catalog.Product{cp}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range ps {
+		put(p, 10, p.price)
+	}
+	e, clk := newTestEngine(t0.Add(time.Hour), Options{Catalog: cat})
+	for i, p := range ps {
+		for range 3 - i {
+			buy(e, "x", t0, p) // a sells best, then b, then c
+		}
+	}
+	req := Request{Strategy: Bestsellers, ProfileID: "ann", Limit: 3, Filter: Filter{InStockOnly: true}}
+	ask := func() []Item {
+		t.Helper()
+		items, err := e.Recommend(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return items
+	}
+	if got := ids(ask()); !slices.Equal(got, []string{"a", "b", "c"}) {
+		t.Fatalf("bestsellers %v, want a b c", got)
+	}
+	steps := []struct {
+		name   string
+		change func()
+		check  func(items []Item) bool
+	}{
+		{"out of stock", func() { put(ps[0], 0, 50) }, func(items []Item) bool { return !slices.Contains(ids(items), "a") }},
+		{"a new price", func() { put(ps[1], 10, 55) }, func(items []Item) bool {
+			return len(items) > 0 && items[0].ID == "b" && items[0].Price == 55
+		}},
+		{"bought a moment ago", func() { buy(e, "ann", clk.now, ps[1]) }, func(items []Item) bool { return !slices.Contains(ids(items), "b") }},
+		{"the just-bought window passed", func() { clk.now = clk.now.Add(25 * time.Hour) }, func(items []Item) bool {
+			return slices.Contains(ids(items), "b")
+		}},
+	}
+	for _, st := range steps {
+		ask() // cached now
+		st.change()
+		if got := ask(); !st.check(got) {
+			t.Fatalf("after %s: %v", st.name, got)
+		}
+	}
+}
