@@ -217,7 +217,7 @@ func (e *Engine) forYou(p *prof, group string, now int64, dst []cand) []cand {
 		}
 		return dst
 	}
-	sc := scratchPool.Get().(*scratch)
+	sc := newScratch(len(e.items))
 	defer sc.release()
 	var maxS [3]float64
 	for _, f := range p.freq {

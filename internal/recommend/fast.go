@@ -76,9 +76,13 @@ func (e *Engine) product(ctx context.Context, id string) (product, error) {
 }
 
 // scratch is forYou's per-call working set, pooled so that a call does not
-// allocate a map of its candidates.
+// allocate a map of its candidates. pos and stamp are dense over the
+// catalog: pos[ix] is ix's entry in parts when stamp[ix] is this call's
+// epoch, so nothing needs clearing between calls.
 type scratch struct {
-	idx   map[int32]int32
+	pos   []int32
+	stamp []uint32
+	epoch uint32
 	parts []part
 }
 
@@ -92,25 +96,39 @@ type part struct {
 	top float64
 }
 
-var scratchPool = sync.Pool{New: func() any { return &scratch{idx: make(map[int32]int32, 256)} }}
+var scratchPool = sync.Pool{New: func() any { return &scratch{} }}
+
+// newScratch returns a scratch for a catalog of n items. Caller holds mu
+// for reading (n cannot grow meanwhile).
+func newScratch(n int) *scratch {
+	s := scratchPool.Get().(*scratch)
+	if len(s.pos) < n {
+		grow := n + n/4 + 64
+		s.pos = make([]int32, grow)
+		s.stamp = make([]uint32, grow)
+		s.epoch = 0
+	}
+	s.epoch++
+	if s.epoch == 0 {
+		clear(s.stamp)
+		s.epoch = 1
+	}
+	return s
+}
 
 // get returns the index in parts of ix's entry, adding it.
 func (s *scratch) get(ix int32) int32 {
-	if i, ok := s.idx[ix]; ok {
-		return i
+	if s.stamp[ix] == s.epoch {
+		return s.pos[ix]
 	}
 	i := int32(len(s.parts))
-	s.idx[ix] = i
+	s.stamp[ix], s.pos[ix] = s.epoch, i
 	s.parts = append(s.parts, part{ix: ix, src: -1})
 	return i
 }
 
 func (s *scratch) release() {
-	// A huge map is not worth keeping: clearing it costs its size.
-	if len(s.idx) > 1<<14 {
-		return
-	}
-	clear(s.idx)
+	clear(s.parts) // drop the strings it holds
 	s.parts = s.parts[:0]
 	scratchPool.Put(s)
 }

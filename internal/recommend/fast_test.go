@@ -2,6 +2,8 @@ package recommend
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -72,5 +74,42 @@ func TestCachedAnswersFollowEveryChangeAtOnce(t *testing.T) {
 		if got := ask(); !st.check(got) {
 			t.Fatalf("after %s: %v", st.name, got)
 		}
+	}
+}
+
+// top must pick what a full sort by (score, id) would, ties included.
+func TestTopEqualsTheHeadOfAFullSort(t *testing.T) {
+	e := New(Options{})
+	for i := range 500 {
+		e.index(fmt.Sprintf("i%03d", (i*7919)%500))
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, tc := range []struct {
+		name     string
+		n, m     int
+		distinct int // distinct score values: few means many ties
+	}{
+		{"many ties", 400, 30, 5},
+		{"all tied", 300, 17, 1},
+		{"no ties", 500, 50, 1 << 30},
+		{"m of one", 200, 1, 3},
+		{"m just below n", 120, 119, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for round := range 20 {
+				c := make([]cand, tc.n)
+				for i := range c {
+					c[i] = cand{ix: int32(r.IntN(len(e.items))), score: float64(r.IntN(tc.distinct))}
+				}
+				want := slices.Clone(c)
+				sortCands(want, e.items)
+				got := e.top(slices.Clone(c), tc.m)
+				for i := range tc.m {
+					if got[i].ix != want[i].ix || got[i].score != want[i].score {
+						t.Fatalf("round %d: top[%d] = %+v, want %+v", round, i, got[i], want[i])
+					}
+				}
+			}
+		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -243,24 +244,36 @@ func (e *Engine) top(c []cand, m int) []cand {
 		return c[:m]
 	}
 	if len(c) > m {
-		// Partial selection: a min-heap of the best m by (score, id).
-		less := func(a, b cand) bool {
-			if a.score != b.score {
-				return a.score < b.score
+		// Partial selection: the m-th best score by quickselect over the
+		// scores alone, then the candidates above it and, of those tied
+		// with it, the first by id. A heap compared ids on every tie.
+		scores := scorePool.Get().(*[]float64)
+		xs := (*scores)[:0]
+		for _, x := range c {
+			xs = append(xs, x.score)
+		}
+		thr := kthLargest(xs, m)
+		*scores = xs
+		scorePool.Put(scores)
+		above := 0
+		for i := range c {
+			if c[i].score > thr {
+				c[above], c[i] = c[i], c[above]
+				above++
 			}
-			return e.items[a.ix].id > e.items[b.ix].id
 		}
-		h := c[:m]
-		for i := m/2 - 1; i >= 0; i-- {
-			siftDown(h, i, less)
-		}
-		for i := m; i < len(c); i++ {
-			if less(h[0], c[i]) {
-				h[0], c[i] = c[i], h[0]
-				siftDown(h, 0, less)
+		ties := above
+		for i := above; i < len(c); i++ {
+			if c[i].score == thr {
+				c[ties], c[i] = c[i], c[ties]
+				ties++
 			}
 		}
-		c = h
+		if ties > m {
+			tied := c[above:ties]
+			slices.SortFunc(tied, func(a, b cand) int { return strings.Compare(e.items[a.ix].id, e.items[b.ix].id) })
+		}
+		c = c[:m]
 	}
 	sortCands(c, e.items)
 	return c
@@ -277,22 +290,40 @@ func (e *Engine) sorted(c []cand) bool {
 	return true
 }
 
-func siftDown(h []cand, i int, less func(a, b cand) bool) {
-	for {
-		l := 2*i + 1
-		if l >= len(h) {
-			return
+var scorePool = sync.Pool{New: func() any { s := make([]float64, 0, 1024); return &s }}
+
+// kthLargest returns the k-th largest of xs (1-based), reordering xs.
+func kthLargest(xs []float64, k int) float64 {
+	lo, hi, want := 0, len(xs)-1, k-1
+	for lo < hi {
+		// Median of three as the pivot, Hoare partition, descending.
+		mid := lo + (hi-lo)/2
+		a, b, c := xs[lo], xs[mid], xs[hi]
+		p := max(min(a, b), min(max(a, b), c))
+		i, j := lo, hi
+		for i <= j {
+			for xs[i] > p {
+				i++
+			}
+			for xs[j] < p {
+				j--
+			}
+			if i <= j {
+				xs[i], xs[j] = xs[j], xs[i]
+				i++
+				j--
+			}
 		}
-		s := l
-		if r := l + 1; r < len(h) && less(h[r], h[l]) {
-			s = r
+		switch {
+		case want <= j:
+			hi = j
+		case want >= i:
+			lo = i
+		default:
+			return xs[want]
 		}
-		if !less(h[s], h[i]) {
-			return
-		}
-		h[i], h[s] = h[s], h[i]
-		i = s
 	}
+	return xs[want]
 }
 
 // requestGroup returns the group key of the request, "" for global, making
@@ -393,7 +424,7 @@ type kindWeight struct {
 // reasons are filled by explain, for the few shown.
 func (e *Engine) neighbours(seed int32, kinds []kindWeight, dst []cand) []cand {
 	it := e.items[seed]
-	sc := scratchPool.Get().(*scratch)
+	sc := newScratch(len(e.items))
 	defer sc.release()
 	for _, kw := range kinds {
 		for o, c := range it.co[kw.k] {
