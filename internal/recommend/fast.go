@@ -166,7 +166,7 @@ type answer struct {
 const (
 	answerMaxAge     = 5 * time.Second
 	answerMaxAgeAnon = rankMaxAge
-	answerCacheMax   = 100_000
+	answerCacheMax   = 50_000 // about 1 KB each with 10 items: at most ~60 MB
 )
 
 // answerKey appends the cache key of req to b.
