@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -172,8 +173,16 @@ const (
 // answerKey appends the cache key of req to b.
 func answerKey(b []byte, req *Request) []byte {
 	f := &req.Filter
-	b = fmt.Appendf(b, "%s\x00%s\x00%s\x00%s\x00%s\x00%d\x00%t%t%d\x00%g\x00%g\x00%d", req.ProfileID, req.Strategy, req.ItemID,
-		req.Segment, req.Trait, req.Limit, f.ExcludePurchased, f.InStockOnly, f.ExcludeCategoryFor, f.MinPrice, f.MaxPrice, f.MaxPerCategory)
+	for _, s := range [...]string{req.ProfileID, req.Strategy, req.ItemID, req.Segment, req.Trait} {
+		b = append(append(b, s...), 0)
+	}
+	b = strconv.AppendInt(b, int64(req.Limit), 10)
+	b = strconv.AppendBool(append(b, 0), f.ExcludePurchased)
+	b = strconv.AppendBool(append(b, 0), f.InStockOnly)
+	b = strconv.AppendInt(append(b, 0), int64(f.ExcludeCategoryFor), 10)
+	b = strconv.AppendFloat(append(b, 0), f.MinPrice, 'g', -1, 64)
+	b = strconv.AppendFloat(append(b, 0), f.MaxPrice, 'g', -1, 64)
+	b = strconv.AppendInt(append(b, 0), int64(f.MaxPerCategory), 10)
 	for _, c := range f.Categories {
 		b = append(append(b, "\x00+"...), c...)
 	}

@@ -113,3 +113,33 @@ func TestTopEqualsTheHeadOfAFullSort(t *testing.T) {
 		})
 	}
 }
+
+// Two requests that may be answered differently never share a cached answer.
+func TestAnswerKeyTellsEveryRequestFieldApart(t *testing.T) {
+	base := Request{Strategy: ForYou, ProfileID: "p", Limit: 10}
+	variants := map[string]func(r *Request){
+		"profile":        func(r *Request) { r.ProfileID = "q" },
+		"strategy":       func(r *Request) { r.Strategy = Bestsellers },
+		"item":           func(r *Request) { r.ItemID = "i" },
+		"segment":        func(r *Request) { r.Segment = "s" },
+		"trait":          func(r *Request) { r.Trait = "city=Oslo" },
+		"limit":          func(r *Request) { r.Limit = 11 },
+		"purchased":      func(r *Request) { r.Filter.ExcludePurchased = true },
+		"in stock":       func(r *Request) { r.Filter.InStockOnly = true },
+		"category days":  func(r *Request) { r.Filter.ExcludeCategoryFor = time.Hour },
+		"min price":      func(r *Request) { r.Filter.MinPrice = 1 },
+		"max price":      func(r *Request) { r.Filter.MaxPrice = 1 },
+		"per category":   func(r *Request) { r.Filter.MaxPerCategory = 1 },
+		"categories":     func(r *Request) { r.Filter.Categories = []string{"A"} },
+		"exclude cats":   func(r *Request) { r.Filter.ExcludeCategories = []string{"A"} },
+		"shifted fields": func(r *Request) { r.ProfileID, r.Strategy = "p\x00"+ForYou, "" },
+	}
+	want := string(answerKey(nil, &base))
+	for name, change := range variants {
+		r := base
+		change(&r)
+		if got := string(answerKey(nil, &r)); got == want {
+			t.Errorf("%s: same key %q as the base request", name, got)
+		}
+	}
+}

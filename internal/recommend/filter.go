@@ -134,6 +134,9 @@ func or(a, b string) string {
 // ("Apparel" holds "Apparel > Outerwear > Jackets"), ignoring case and the
 // spaces around ">".
 func inAny(cat string, want []string) bool {
+	if len(want) == 0 {
+		return false
+	}
 	c := normPath(cat)
 	for _, w := range want {
 		w = normPath(w)
