@@ -23,7 +23,9 @@ import (
 	"tailor/internal/event"
 	"tailor/internal/loadgen"
 	"tailor/internal/profile"
+	"tailor/internal/recommend"
 	"tailor/internal/segment"
+	"tailor/internal/server"
 	"tailor/internal/store"
 )
 
@@ -109,6 +111,7 @@ func runDecideBench(ctx context.Context, cfg decideBenchConfig, out io.Writer) e
 	meta := event.Meta{ReceivedAt: now, SourceID: "bench"}
 	var seq uint64
 	var msg []byte
+	var pid string
 	apply := func() error {
 		e, err := event.Decode(msg, meta)
 		if err != nil {
@@ -116,9 +119,14 @@ func runDecideBench(ctx context.Context, cfg decideBenchConfig, out io.Writer) e
 		}
 		seq++
 		e.Seq = seq
-		segs.Apply(&e, st.Apply(&e))
+		r := st.Apply(&e)
+		segs.Apply(&e, r)
+		pid = r.Profile
 		return nil
 	}
+	cat := catalog.NewStore(db)
+	recEng := recommend.New(recommend.Options{Catalog: cat, Membership: segs, Now: func() time.Time { return now }})
+	shop := newBenchShopper(cfg.Products, now, recEng)
 	ts := now.Add(-time.Hour).Format(time.RFC3339)
 	for i := range cfg.Profiles {
 		msg = fmt.Appendf(msg[:0], `{"type":"identify","userId":"u%07d","messageId":"i%d","timestamp":%q,"traits":{"country":%q,"plan":%q}}`,
@@ -133,6 +141,7 @@ func runDecideBench(ctx context.Context, cfg decideBenchConfig, out io.Writer) e
 				return err
 			}
 		}
+		seq += uint64(shop.feed(pid, i%3 == 0))
 		if i%100_000 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -144,7 +153,6 @@ func runDecideBench(ctx context.Context, cfg decideBenchConfig, out io.Writer) e
 	if _, err := segs.Save(segment.Definition{ID: "big-spenders", Name: "Big spenders", Rule: rule}); err != nil {
 		return fmt.Errorf("bench decide: segment: %w", err)
 	}
-	cat := catalog.NewStore(db)
 	batch := make([]catalog.Product, 0, 1000)
 	for i := range cfg.Products {
 		stock := int64(i % 50)
@@ -158,8 +166,8 @@ func runDecideBench(ctx context.Context, cfg decideBenchConfig, out io.Writer) e
 		}
 	}
 	members, _ := segs.Count(rule, now)
-	fmt.Fprintf(out, "build: %s profiles (%s events) with their segment index, segment big-spenders of %s, %s products, in %s; heap in use %s, %s\n",
-		thousands(int64(st.Len())), thousands(int64(seq)), thousands(int64(members)), thousands(int64(cfg.Products)),
+	fmt.Fprintf(out, "build: %s profiles (%s events, %s of them views, cart additions and orders with products for the recommendation engine) with their segment index, segment big-spenders of %s, %s products, in %s; heap in use %s, %s\n",
+		thousands(int64(st.Len())), thousands(int64(seq)), thousands(shop.events), thousands(int64(members)), thousands(int64(cfg.Products)),
 		time.Since(start).Round(100*time.Millisecond), mib(int64(heapInUse())), procMemory())
 
 	ps, err := decide.OpenPlacements(db)
@@ -183,22 +191,31 @@ func runDecideBench(ctx context.Context, cfg decideBenchConfig, out io.Writer) e
 	if err != nil {
 		return err
 	}
-	eng := &decide.Engine{Placements: ps, Profiles: benchFacts{st}, Membership: segs, Recommender: recs, Signer: signer}
-	h := (&decide.HTTP{Engine: eng, WriteKey: func(k string) bool { return k == benchWriteKey }}).Public()
+	// The same decisions twice: with the stand-in list (the cost of
+	// deciding alone) and with the recommendation engine (what a server
+	// does), so that the difference is the recommendations' cost.
+	standIn := &decide.Engine{Placements: ps, Profiles: benchFacts{st}, Membership: segs, Recommender: recs, Signer: signer}
+	real := &decide.Engine{Placements: ps, Profiles: benchFacts{st}, Membership: segs, Recommender: server.DecideRecommender(recEng), Signer: signer}
+	writeKey := func(k string) bool { return k == benchWriteKey }
+	hStandIn := (&decide.HTTP{Engine: standIn, WriteKey: writeKey}).Public()
+	hReal := (&decide.HTTP{Engine: real, WriteKey: writeKey}).Public()
 
 	bodies := renderDecideBodies(cfg)
-	// Check one answer before measuring: a wrong setup must not be timed.
-	rec := &bufferWriter{header: http.Header{}}
-	req, _ := http.NewRequest("POST", "/v1/decide", bytes.NewReader(bodies[0]))
-	h.ServeHTTP(rec, req)
-	var probe struct {
-		Placements []struct{ Items []json.RawMessage }
+	// Check one answer of each before measuring: a wrong setup must not be
+	// timed.
+	for _, h := range []http.Handler{hStandIn, hReal} {
+		rec := &bufferWriter{header: http.Header{}}
+		req, _ := http.NewRequest("POST", "/v1/decide", bytes.NewReader(bodies[0]))
+		h.ServeHTTP(rec, req)
+		var probe struct {
+			Placements []struct{ Items []json.RawMessage }
+		}
+		if rec.status != 0 && rec.status != 200 || json.Unmarshal(rec.buf.Bytes(), &probe) != nil || len(probe.Placements) != 2 || len(probe.Placements[1].Items) != cfg.Recs {
+			return fmt.Errorf("bench decide: a probe answer is not two placements with %d products: %d %.300s", cfg.Recs, rec.status, rec.buf.Bytes())
+		}
+		fmt.Fprintf(out, "request: %d placements, %d products with tokens; %s distinct pre-rendered bodies (2/3 known customers, 1/3 unknown visitors); answer %d bytes\n",
+			2, cfg.Recs, thousands(int64(len(bodies))), rec.buf.Len())
 	}
-	if rec.status != 0 && rec.status != 200 || json.Unmarshal(rec.buf.Bytes(), &probe) != nil || len(probe.Placements) != 2 || len(probe.Placements[1].Items) != cfg.Recs {
-		return fmt.Errorf("bench decide: a probe answer is not two placements with %d products: %d %.300s", cfg.Recs, rec.status, rec.buf.Bytes())
-	}
-	fmt.Fprintf(out, "request: %d placements, %d products with tokens; %s distinct pre-rendered bodies (2/3 known customers, 1/3 unknown visitors); answer %d bytes\n",
-		2, cfg.Recs, thousands(int64(len(bodies))), rec.buf.Len())
 
 	if cfg.CPUProfile != "" {
 		f, err := os.Create(cfg.CPUProfile)
@@ -211,8 +228,21 @@ func runDecideBench(ctx context.Context, cfg decideBenchConfig, out io.Writer) e
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := engineOnly(ctx, eng, cfg, out); err != nil {
-		return err
+	for _, e := range []struct {
+		name     string
+		eng      *decide.Engine
+		distinct int
+	}{
+		{"stand-in recommendations", standIn, 4096},
+		// 4,096 requests repeat within the second, as visitors come back:
+		// the engine's answer cache serves most of them.
+		{"recommendation engine, 4,096 requests", real, 4096},
+		// Every request another visitor: each answer computed afresh.
+		{"recommendation engine, no repeats", real, 1 << 20},
+	} {
+		if err := engineOnly(ctx, e.name, e.eng, e.distinct, cfg, out); err != nil {
+			return err
+		}
 	}
 	null := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
@@ -222,8 +252,8 @@ func runDecideBench(ctx context.Context, cfg decideBenchConfig, out io.Writer) e
 	targets := []struct {
 		name string
 		h    http.Handler
-	}{{"do-nothing handler (load generator ceiling)", null}, {"POST /v1/decide", h}}
-	fmt.Fprintf(out, "%-46s %-10s %12s %9s %9s %9s %9s %7s %4s %11s\n", "target", "load", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "errors", "GCs", "CPU µs/req")
+	}{{"do-nothing handler (load generator ceiling)", null}, {"POST /v1/decide, stand-in recommendations", hStandIn}, {"POST /v1/decide, recommendation engine", hReal}}
+	fmt.Fprintf(out, "%-50s %-10s %12s %9s %9s %9s %9s %7s %4s %11s\n", "target", "load", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "errors", "GCs", "CPU µs/req")
 	for _, mode := range []struct {
 		name string
 		rate float64
@@ -246,7 +276,7 @@ func runDecideBench(ctx context.Context, cfg decideBenchConfig, out io.Writer) e
 			// Server and load generator share the process: the do-nothing
 			// handler's figure is the generator's and net/http's share.
 			perReq := float64(c1-c0) / 1e3 / max(float64(r.hist.N), 1)
-			fmt.Fprintf(out, "%-46s %-10s %12s %9s %9s %9s %9s %7d %4d %11.1f\n", tg.name, mode.name, thousands(int64(r.rps)),
+			fmt.Fprintf(out, "%-50s %-10s %12s %9s %9s %9s %9s %7d %4d %11.1f\n", tg.name, mode.name, thousands(int64(r.rps)),
 				millis(r.hist.Quantile(0.5)), millis(r.hist.Quantile(0.99)), millis(r.hist.Quantile(0.999)), millis(time.Duration(r.hist.Max)), r.errors, gc1.NumGC-gc0.NumGC, perReq)
 		}
 	}
@@ -387,6 +417,71 @@ func (p benchFacts) Read(key string, fn func(id string, f decide.Facts)) bool {
 	return p.st.View(id, func(st *profile.State, _ []event.Identifier) { fn(id, st) })
 }
 
+// benchShopper feeds the recommendation engine demo-shaped behaviour per
+// profile: a few views in one sub-category, and for buyers a cart
+// addition, an earlier order and an order of the carted product with one
+// of a neighbouring sub-category, products drawn with a heavy-tailed
+// popularity. Events go straight to the engine, resolved to the profile
+// the store just made, as the processor would hand them on.
+type benchShopper struct {
+	rec      *recommend.Engine
+	products []map[string]any
+	r        *rand.Rand
+	pick     *rand.Zipf // sub-category
+	within   *rand.Zipf // rank within a sub-category
+	now      time.Time
+	events   int64
+}
+
+const benchSubs = 200 // sub-categories of the bench catalog: "Cat i%20 > Sub i%200"
+
+func newBenchShopper(n int, now time.Time, rec *recommend.Engine) *benchShopper {
+	s := &benchShopper{rec: rec, products: make([]map[string]any, n), r: rand.New(rand.NewPCG(5, 6)), now: now}
+	for i := range s.products {
+		s.products[i] = map[string]any{"product_id": fmt.Sprintf("sku-%06d", i), "name": fmt.Sprintf("Product %d", i),
+			"category": fmt.Sprintf("Cat %d > Sub %d", i%20, i%200), "price": float64(5 + i%300)}
+	}
+	s.pick = rand.NewZipf(s.r, 1.1, 2, benchSubs-1)
+	s.within = rand.NewZipf(s.r, 1.1, 5, uint64(max(n/benchSubs, 1)-1))
+	return s
+}
+
+// product draws a product of sub-category sub.
+func (s *benchShopper) product(sub int) map[string]any {
+	k := sub + benchSubs*int(s.within.Uint64())
+	if k >= len(s.products) {
+		k = sub % len(s.products)
+	}
+	return s.products[k]
+}
+
+// feed applies one profile's behaviour and returns how many events it was.
+func (s *benchShopper) feed(pid string, buyer bool) int {
+	sub := int(s.pick.Uint64())
+	t := s.now.Add(-time.Hour - time.Duration(s.r.Int64N(int64(20*24*time.Hour))))
+	res := profile.Resolution{Profile: pid}
+	n := 0
+	send := func(name string, at time.Time, props map[string]any) {
+		s.rec.Apply(&event.Event{Type: event.Track, Event: name, Timestamp: at, Properties: props}, res)
+		n++
+	}
+	if buyer {
+		send(event.OrderCompleted, t.Add(-10*24*time.Hour), map[string]any{"products": []any{s.product(sub)}})
+	}
+	var viewed []map[string]any
+	for k := range 3 {
+		p := s.product(sub)
+		viewed = append(viewed, p)
+		send(event.ProductViewed, t.Add(time.Duration(k)*2*time.Minute), p)
+	}
+	if buyer {
+		send(event.ProductAdded, t.Add(6*time.Minute), viewed[0])
+		send(event.OrderCompleted, t.Add(10*time.Minute), map[string]any{"products": []any{viewed[0], s.product((sub + 1) % benchSubs)}})
+	}
+	s.events += int64(n)
+	return n
+}
+
 // benchRecs stands in for the recommendation engine as the server's
 // stand-in does: the catalog's first in-stock products.
 type benchRecs struct{ items []decide.RecItem }
@@ -423,8 +518,8 @@ func (b *bufferWriter) WriteHeader(s int)           { b.status = s }
 // engineOnly measures the decisions without HTTP: every CPU deciding in a
 // loop over pre-parsed requests for a second, so that the report shows the
 // engine's own cost beside the HTTP stack's.
-func engineOnly(ctx context.Context, eng *decide.Engine, cfg decideBenchConfig, out io.Writer) error {
-	reqs := make([]decide.Request, 4096)
+func engineOnly(ctx context.Context, name string, eng *decide.Engine, distinct int, cfg decideBenchConfig, out io.Writer) error {
+	reqs := make([]decide.Request, distinct)
 	r := rand.New(rand.NewPCG(3, 4))
 	for i := range reqs {
 		reqs[i].Placements = []string{"exit_offer", "home_recs"}
@@ -472,7 +567,7 @@ func engineOnly(ctx context.Context, eng *decide.Engine, cfg decideBenchConfig, 
 		per := (cpu1 - cpu0) / time.Duration(n)
 		cpu = fmt.Sprintf("%.1f µs of CPU per decision (%s decisions per CPU-second: what the machine's load leaves out)", float64(per)/1e3, rate(n, cpu1-cpu0))
 	}
-	fmt.Fprintf(out, "engine only (no HTTP, %d goroutines, 1 s): %s decisions/s, %.1f allocations and %s bytes per decision, %s\n",
-		workers, rate(n, took), float64(ms1.Mallocs-ms0.Mallocs)/float64(n), thousands(int64(ms1.TotalAlloc-ms0.TotalAlloc)/n), cpu)
+	fmt.Fprintf(out, "engine only, %s (no HTTP, %d goroutines, 1 s): %s decisions/s, %.1f allocations and %s bytes per decision, %s\n",
+		name, workers, rate(n, took), float64(ms1.Mallocs-ms0.Mallocs)/float64(n), thousands(int64(ms1.TotalAlloc-ms0.TotalAlloc)/n), cpu)
 	return nil
 }

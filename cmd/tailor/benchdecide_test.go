@@ -10,8 +10,10 @@ import (
 	"time"
 )
 
-// A small run builds its store, checks a probe answer, and reports four
-// runs (paced and saturated, do-nothing and decide) without errors.
+// A small run builds its store and the recommendation engine, checks a
+// probe answer of each recommender, and reports six runs (paced and
+// saturated; do-nothing, decide with the stand-in list, decide with the
+// engine) without errors.
 func TestBenchDecideReportsEveryRun(t *testing.T) {
 	var out bytes.Buffer
 	cfg := decideBenchConfig{Profiles: 300, Products: 50, Rate: 200, Duration: time.Second, Concurrency: 4, Bodies: 100, Recs: 10, DataDir: t.TempDir()}
@@ -19,16 +21,21 @@ func TestBenchDecideReportsEveryRun(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	rows := regexp.MustCompile(`(?m)^(do-nothing handler|POST /v1/decide).*\s(\d+)\s+\d+\s+[\d.]+$`).FindAllStringSubmatch(out.String(), -1)
-	if len(rows) != 4 {
-		t.Fatalf("want 4 result rows, got %d:\n%s", len(rows), out.String())
+	if len(rows) != 6 {
+		t.Fatalf("want 6 result rows, got %d:\n%s", len(rows), out.String())
+	}
+	for _, want := range []string{"POST /v1/decide, stand-in recommendations", "POST /v1/decide, recommendation engine"} {
+		if n := strings.Count(out.String(), want); n != 2 {
+			t.Errorf("%d rows of %q, want 2 (paced and saturated)", n, want)
+		}
 	}
 	for _, r := range rows {
 		if r[2] != "0" {
 			t.Errorf("errors in %q", r[0])
 		}
 	}
-	if !strings.Contains(out.String(), "engine only") {
-		t.Errorf("no engine-only line:\n%s", out.String())
+	if n := strings.Count(out.String(), "engine only"); n != 3 {
+		t.Errorf("%d engine-only lines, want 3 (stand-in, engine with repeats, engine without):\n%s", n, out.String())
 	}
 }
 

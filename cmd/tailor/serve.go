@@ -43,6 +43,7 @@ func runServe(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.MaxBodyKeyedRequests, "max-body-keyed-requests", cfg.MaxBodyKeyedRequests, "Tracking API requests reading a body that carries the write key (analytics.js) at once; more get 503 (below --max-connections)")
 	fs.BoolVar(&cfg.DoubleOptIn, "double-opt-in", os.Getenv("TAILOR_DOUBLE_OPT_IN") == "1", "email marketing consent counts only after the confirmation link is followed [TAILOR_DOUBLE_OPT_IN=1]")
 	topics := fs.String("topics", os.Getenv("TAILOR_TOPICS"), "comma-separated topics the preference center offers (default new_arrivals,sales,recommendations,newsletter) [TAILOR_TOPICS]")
+	recSegments := fs.String("recommend-segments", os.Getenv("TAILOR_RECOMMEND_SEGMENTS"), "comma-separated segment ids whose bestsellers \"for you\" offers a profile with no history, the first it belongs to (default: global bestsellers) [TAILOR_RECOMMEND_SEGMENTS]")
 	withDemo := fs.Bool("demo", false, "load the demo store on first start (when the data dir holds no events)")
 	demoCustomers := fs.Int("demo-customers", 1000, "customers in the demo store")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
@@ -60,6 +61,11 @@ func runServe(ctx context.Context, args []string) error {
 	}
 	if cfg.JourneyTimeScale < 0 {
 		return fmt.Errorf("%w: --journey-time-scale must not be negative", errUsage)
+	}
+	for _, id := range strings.Split(*recSegments, ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			cfg.RecommendSegments = append(cfg.RecommendSegments, id)
+		}
 	}
 	for _, t := range strings.Split(*topics, ",") {
 		if t = strings.TrimSpace(t); t != "" {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/valyala/fastjson"
@@ -37,6 +38,16 @@ type Store struct {
 
 // NewStore returns a Store over db. The caller owns db and closes it.
 func NewStore(db *pebble.DB) *Store { return &Store{db: db} }
+
+// generation counts the catalog writes of this process, across every Store:
+// a reader that keeps decoded products (the recommendation engine) drops
+// them when it moves, so that a stock or price change is seen at once.
+var generation atomic.Uint64
+
+// Generation is the number of catalog writes (Put, Delete) in this process
+// so far. It moves after a write is committed: a product read after loading
+// it is at least as new as that generation.
+func (s *Store) Generation() uint64 { return generation.Load() }
 
 func productKey(id string) []byte {
 	k := make([]byte, 0, len(keyPrefix)+len(id))
@@ -71,6 +82,7 @@ func (s *Store) Put(ctx context.Context, products []Product) error {
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("catalog put: %w", err)
 	}
+	generation.Add(1)
 	return nil
 }
 
@@ -118,6 +130,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	if err := s.db.Delete(productKey(id), pebble.Sync); err != nil {
 		return fmt.Errorf("catalog delete %q: %w", id, err)
 	}
+	generation.Add(1)
 	return nil
 }
 

@@ -195,78 +195,82 @@ func groupLabel(key string) string {
 // co-occur with what it recently viewed, carted and bought (recent counting
 // more), and the bestsellers of its group (else global), which are all a new
 // visitor gets.
-func (e *Engine) forYou(p *prof, group string, now int64) []cand {
-	type part struct {
-		s   [3]float64
-		src int32 // the profile's item the similar part came from (its best)
-		k   kind
-		pop string
-		top float64
+func (e *Engine) forYou(p *prof, group string, now int64, dst []cand) []cand {
+	if p != nil && len(p.freq) == 0 && len(p.views) == 0 && len(p.carts) == 0 && len(p.buys) == 0 {
+		p = nil
 	}
-	parts := map[int32]*part{}
-	get := func(ix int32) *part {
-		x := parts[ix]
-		if x == nil {
-			x = &part{src: -1}
-			parts[ix] = x
+	pop := e.ranked(group, false)
+	if group != "" && len(pop) == 0 && p == nil {
+		// An empty group falls back to the global bestsellers.
+		return e.forYou(p, "", now, dst)
+	}
+	if p == nil {
+		// No history: the popular part alone, whose order is the
+		// ranking's; nothing to blend.
+		pop = pop[:min(forYouPopular, len(pop))]
+		w := e.opts.Blend.Popular
+		if len(pop) == 0 || pop[0].score <= 0 || w <= 0 {
+			return dst
 		}
-		return x
+		for _, c := range pop {
+			dst = append(dst, cand{ix: c.ix, score: w * c.score / pop[0].score, part: partPopular, reason: c.reason})
+		}
+		return dst
 	}
+	sc := newScratch(len(e.items))
+	defer sc.release()
 	var maxS [3]float64
-	if p != nil {
-		for _, f := range p.freq {
-			if s := frequencyScore(f, now); s > 0 {
-				get(f.Item).s[partRepeat] = s
-				maxS[partRepeat] = math.Max(maxS[partRepeat], s)
-			}
+	for _, f := range p.freq {
+		if s := frequencyScore(f, now); s > 0 {
+			sc.parts[sc.get(f.Item)].s[partRepeat] = s
+			maxS[partRepeat] = math.Max(maxS[partRepeat], s)
 		}
-		const recent = 20
-		seeds := []struct {
-			list  []touch
-			w     float64
-			kinds []kind
-		}{
-			{p.buys, 3, []kind{kindBuy}},
-			{p.carts, 2, []kind{kindCart, kindBuy}},
-			{p.views, 1, []kind{kindView}},
-		}
-		for _, sd := range seeds {
-			for i := len(sd.list) - 1; i >= max(0, len(sd.list)-recent); i-- {
-				t := sd.list[i]
-				rw := sd.w * math.Exp2(-float64(max(now-t.T, 0))/(14*day))
-				src := e.items[t.Item]
-				for _, k := range sd.kinds {
-					for o, c := range src.co[k] {
-						s := rw * e.sim(k, t.Item, o, float64(c))
-						if s <= 0 {
-							continue
-						}
-						x := get(o)
-						x.s[partSimilar] += s
-						if s > x.top {
-							x.top, x.src, x.k = s, t.Item, k
-						}
-						maxS[partSimilar] = math.Max(maxS[partSimilar], x.s[partSimilar])
+	}
+	const recent = 20
+	seeds := [...]struct {
+		list  []touch
+		w     float64
+		kinds []kind
+	}{
+		{p.buys, 3, []kind{kindBuy}},
+		{p.carts, 2, []kind{kindCart, kindBuy}},
+		{p.views, 1, []kind{kindView}},
+	}
+	for _, sd := range seeds {
+		for i := len(sd.list) - 1; i >= max(0, len(sd.list)-recent); i-- {
+			t := sd.list[i]
+			rw := sd.w * math.Exp2(-float64(max(now-t.T, 0))/(14*day))
+			src := e.items[t.Item]
+			for _, k := range sd.kinds {
+				for o, c := range src.co[k] {
+					s := rw * e.sim(k, t.Item, o, float64(c))
+					if s <= 0 {
+						continue
 					}
+					x := &sc.parts[sc.get(o)]
+					x.s[partSimilar] += s
+					if s > x.top {
+						x.top, x.src, x.k = s, t.Item, k
+					}
+					maxS[partSimilar] = math.Max(maxS[partSimilar], x.s[partSimilar])
 				}
 			}
 		}
 	}
-	pop := e.ranked(group, false)
-	for _, c := range pop[:min(200, len(pop))] {
-		x := get(c.ix)
+	for _, c := range pop[:min(forYouPopular, len(pop))] {
+		x := &sc.parts[sc.get(c.ix)]
 		x.s[partPopular], x.pop = c.score, c.reason
 		maxS[partPopular] = math.Max(maxS[partPopular], c.score)
 	}
-	if group != "" && len(parts) == 0 {
-		// An empty group falls back to the global bestsellers.
-		return e.forYou(p, "", now)
+	if group != "" && len(sc.parts) == 0 {
+		return e.forYou(p, "", now, dst)
 	}
 	weights := [3]float64{e.opts.Blend.Repeat, e.opts.Blend.Similar, e.opts.Blend.Popular}
-	out := make([]cand, 0, len(parts))
-	for ix, x := range parts {
+	out := dst
+	for i := range sc.parts {
+		x := &sc.parts[i]
 		var total, top float64
-		c := cand{ix: ix}
+		c := cand{ix: x.ix}
 		for k := range x.s {
 			if maxS[k] == 0 {
 				continue
@@ -288,6 +292,9 @@ func (e *Engine) forYou(p *prof, group string, now int64) []cand {
 	}
 	return out
 }
+
+// forYouPopular is how many bestsellers for_you blends in.
+const forYouPopular = 200
 
 // Bundle is a seed product with complements offered together at a price.
 type Bundle struct {

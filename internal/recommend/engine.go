@@ -68,6 +68,14 @@ type Options struct {
 	BundleDiscount float64
 	// Blend weighs the parts of for_you; zero gets DefaultBlend.
 	Blend Blend
+	// FallbackSegments are the segments whose bestsellers a profile with
+	// no history gets from for_you, in order: the first it belongs to whose
+	// members bought anything, else the global bestsellers. A request that
+	// names a segment or trait value uses that instead. Needs Membership.
+	FallbackSegments []string
+	// RecordDue records replenishment_due events (see Due) to the log; nil
+	// keeps no repurchase timers.
+	RecordDue func(ctx context.Context, ds []Due) error
 	// Shrink damps similarities resting on few co-occurrences: a pair seen
 	// c times has its cosine multiplied by c/(c+Shrink); default 2.
 	Shrink float64
@@ -129,7 +137,19 @@ type Engine struct {
 	dirtyCats  map[string]struct{}
 	deleted    []string
 
-	rank rankCache
+	// norm[k][ix] is items[ix].n[k], kept dense: similarity reads it for
+	// every neighbour of every seed, and chasing item pointers for it was
+	// most of for_you's time.
+	norm [nKinds][]float64
+
+	dues dueHeap // replenishment timers, under mu
+	// profSeq numbers profile changes (prof.seq), across profiles so that
+	// a profile made anew never reuses an old number.
+	profSeq uint64
+	answers answerCache
+
+	rank     rankCache
+	products productCache
 }
 
 // New returns an empty engine; call Load to restore a checkpoint.
@@ -254,6 +274,9 @@ func (e *Engine) index(id string) int32 {
 		it.co[k] = map[int32]float32{}
 	}
 	e.items = append(e.items, it)
+	for k := range e.norm {
+		e.norm[k] = append(e.norm[k], 0)
+	}
 	e.markItem(ix)
 	return ix
 }
@@ -286,6 +309,8 @@ func (e *Engine) profile(id string) *prof {
 		e.profiles[id] = p
 	}
 	e.dirtyProfs[id] = struct{}{}
+	e.profSeq++
+	p.seq = e.profSeq
 	return p
 }
 
@@ -302,6 +327,7 @@ const (
 func (e *Engine) interact(pid string, k kind, ix int32, t int64) {
 	it := e.items[ix]
 	it.n[k]++
+	e.norm[k][ix] = it.n[k]
 	w := 1.0
 	if k == kindCart {
 		w = 3
@@ -338,6 +364,7 @@ func (e *Engine) order(pid string, basket []int32, t int64) {
 	for _, ix := range basket {
 		it := e.items[ix]
 		it.n[kindBuy]++
+		e.norm[kindBuy][ix] = it.n[kindBuy]
 		it.trend.add(5, t, half)
 		e.markItem(ix)
 		if it.category != "" && !slicesContains(cats, it.category) {
@@ -397,6 +424,7 @@ func (e *Engine) order(pid string, basket []int32, t int64) {
 	for _, ix := range basket {
 		p.buys = pushCapped(p.buys, touch{Item: ix, T: t}, e.opts.History)
 		e.count(p, ix, t)
+		e.scheduleDue(pid, p, ix)
 	}
 }
 
@@ -450,7 +478,7 @@ func (e *Engine) pairOne(k kind, a, b int32, w float32) {
 
 // sim is the shrunk cosine similarity of a and b for c co-occurrences.
 func (e *Engine) sim(k kind, a, b int32, c float64) float64 {
-	na, nb := e.items[a].n[k], e.items[b].n[k]
+	na, nb := e.norm[k][a], e.norm[k][b]
 	if na == 0 || nb == 0 || c <= 0 {
 		return 0
 	}

@@ -2,8 +2,9 @@ package recommend
 
 import (
 	"context"
-	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -49,14 +50,28 @@ type picked struct {
 	Item
 }
 
+// pickedPool recycles meta's copies: a request's candidates, copied out
+// of the model, were most of what a decision allocated.
+var pickedPool = sync.Pool{New: func() any { s := make([]picked, 0, 64); return &s }}
+
+func putPicked(p *[]picked) {
+	if cap(*p) > maxCandidates {
+		return
+	}
+	clear(*p) // drop the strings it holds
+	*p = (*p)[:0]
+	pickedPool.Put(p)
+}
+
 // maxCandidates bounds the candidates a request filters: enough for any
 // limit after heavy filtering, without copying a whole catalog.
 const maxCandidates = 2000
 
 // meta copies the candidates' product data. Caller holds mu for reading.
-func (e *Engine) meta(c []cand) []picked {
+func (e *Engine) meta(c []cand, buf *[]picked) []picked {
 	c = c[:min(len(c), maxCandidates)]
-	out := make([]picked, len(c))
+	out := slices.Grow((*buf)[:0], len(c))[:len(c)]
+	*buf = out
 	for i, x := range c {
 		it := e.items[x.ix]
 		out[i] = picked{x, Item{ID: it.id, Name: it.name, Category: it.category, URL: it.url, Image: it.image,
@@ -80,17 +95,17 @@ func (e *Engine) finish(ctx context.Context, req Request, cands []picked, ex exc
 		}
 		it := c.Item
 		if e.opts.Catalog != nil {
-			p, ok, err := e.opts.Catalog.Get(ctx, it.ID)
+			p, err := e.product(ctx, it.ID)
 			if err != nil {
-				return nil, fmt.Errorf("recommend: read product %q: %w", it.ID, err)
+				return nil, err
 			}
-			if ok {
-				if f.InStockOnly && p.Stock != nil && *p.Stock <= 0 {
+			if p.found {
+				if f.InStockOnly && p.outOfStock {
 					continue
 				}
-				it.Name, it.Price = p.Name, p.Price
-				it.Category = or(p.Category, it.Category)
-				it.URL, it.Image = or(p.URL, it.URL), or(p.ImageURL, it.Image)
+				it.Name, it.Price = p.name, p.price
+				it.Category = or(p.category, it.Category)
+				it.URL, it.Image = or(p.url, it.URL), or(p.image, it.Image)
 			}
 		}
 		switch {
@@ -119,6 +134,9 @@ func or(a, b string) string {
 // ("Apparel" holds "Apparel > Outerwear > Jackets"), ignoring case and the
 // spaces around ">".
 func inAny(cat string, want []string) bool {
+	if len(want) == 0 {
+		return false
+	}
 	c := normPath(cat)
 	for _, w := range want {
 		w = normPath(w)

@@ -103,6 +103,9 @@ type bought struct {
 type prof struct {
 	views, carts, buys []touch
 	freq               []bought
+	// seq is Engine.profSeq at the profile's latest change: cached answers
+	// for it are good while it stays.
+	seq uint64
 }
 
 func pushCapped(s []touch, t touch, limit int) []touch {

@@ -220,6 +220,9 @@ func (e *Engine) Load() error {
 			e.setCategory(ix, r.Category)
 		}
 		x.n, x.trend, x.sold, x.gapSum, x.gapN = r.N, r.Trend, r.Sold, r.GapSum, r.GapN
+		for k := range x.n {
+			e.norm[k][ix] = x.n[k]
+		}
 		for k := range r.Co {
 			for o, c := range r.Co[k] {
 				x.co[k][e.index(o)] = c
@@ -229,6 +232,7 @@ func (e *Engine) Load() error {
 	clear(e.dirtyItems)
 	clear(e.dirtyProfs)
 	clear(e.dirtyCats)
+	e.rescheduleDue()
 	return nil
 }
 

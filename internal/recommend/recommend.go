@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -160,26 +161,62 @@ func (e *Engine) Recommend(ctx context.Context, req Request) ([]Item, error) {
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
+	if !req.At.IsZero() {
+		return e.recommend(ctx, req)
+	}
+	// A recent answer for the same profile and request is good while
+	// neither the profile nor the catalog changed (answerCache).
+	var kb [256]byte
+	key := answerKey(kb[:0], &req)
+	seq, gen, now := e.profileSeq(req.ProfileID), e.catalogGen(), e.opts.Now()
+	if items, ok := e.cachedAnswer(key, req.ProfileID, seq, gen, now); ok {
+		return items, nil
+	}
+	items, err := e.recommend(ctx, req)
+	if err == nil {
+		e.keepAnswer(key, seq, gen, now, items)
+	}
+	return items, err
+}
+
+// recommend answers a validated request.
+func (e *Engine) recommend(ctx context.Context, req Request) ([]Item, error) {
 	group := e.requestGroup(req)
+	if req.Strategy == ForYou && req.Segment == "" && req.Trait == "" && req.ProfileID != "" {
+		group = e.ownSegment(req.ProfileID)
+	}
 	now := e.opts.Now().Unix()
 	if !req.At.IsZero() {
 		now = req.At.Unix()
 	}
+	buf := getCands()
 	e.mu.RLock()
-	cands, ex, err := e.candidates(ctx, req, group, now)
+	cands, ex, err := e.candidates(ctx, req, group, now, (*buf)[:0])
 	if err != nil {
 		e.mu.RUnlock()
+		putCands(buf)
 		return nil, err
 	}
+	// The candidates are copied out by meta: their slice goes back to the
+	// pool, whichever strategy made it (none returns a shared one).
+	defer func() { *buf = cands; putCands(buf) }()
 	// Only the best few candidates are sorted; when the filters leave too
 	// few of them, the rest follow. Reasons are written for the chosen.
-	m := 5*req.Limit + len(ex.items) + 50
-	picked := e.meta(e.top(cands, m))
+	m := 2*req.Limit + len(ex.items) + 10
+	if f := req.Filter; f.MaxPerCategory > 0 || len(f.Categories) > 0 || len(f.ExcludeCategories) > 0 || len(ex.cats) > 0 ||
+		f.MinPrice > 0 || f.MaxPrice > 0 {
+		// Filters that may drop many: a wider first pass rather than a
+		// second one over maxCandidates.
+		m = 5*req.Limit + len(ex.items) + 50
+	}
+	pbuf := pickedPool.Get().(*[]picked)
+	defer putPicked(pbuf)
+	picked := e.meta(e.top(cands, m), pbuf)
 	e.mu.RUnlock()
 	chosen, err := e.finish(ctx, req, picked, ex)
 	if err == nil && len(chosen) < req.Limit && len(cands) > m {
 		e.mu.RLock()
-		picked = e.meta(e.top(cands, maxCandidates))
+		picked = e.meta(e.top(cands, maxCandidates), pbuf)
 		e.mu.RUnlock()
 		chosen, err = e.finish(ctx, req, picked, ex)
 	}
@@ -201,46 +238,92 @@ func (e *Engine) Recommend(ctx context.Context, req Request) ([]Item, error) {
 // top returns the best m candidates, sorted. It reorders c. Caller holds
 // mu for reading.
 func (e *Engine) top(c []cand, m int) []cand {
+	if len(c) > m && e.sorted(c) {
+		// A ranking (bestsellers, trending, for_you without history)
+		// comes sorted: its head is the answer.
+		return c[:m]
+	}
 	if len(c) > m {
-		// Partial selection: a min-heap of the best m by (score, id).
-		less := func(a, b cand) bool {
-			if a.score != b.score {
-				return a.score < b.score
+		// Partial selection: the m-th best score by quickselect over the
+		// scores alone, then the candidates above it and, of those tied
+		// with it, the first by id. A heap compared ids on every tie.
+		scores := scorePool.Get().(*[]float64)
+		xs := (*scores)[:0]
+		for _, x := range c {
+			xs = append(xs, x.score)
+		}
+		thr := kthLargest(xs, m)
+		*scores = xs
+		scorePool.Put(scores)
+		above := 0
+		for i := range c {
+			if c[i].score > thr {
+				c[above], c[i] = c[i], c[above]
+				above++
 			}
-			return e.items[a.ix].id > e.items[b.ix].id
 		}
-		h := c[:m]
-		for i := m/2 - 1; i >= 0; i-- {
-			siftDown(h, i, less)
-		}
-		for i := m; i < len(c); i++ {
-			if less(h[0], c[i]) {
-				h[0], c[i] = c[i], h[0]
-				siftDown(h, 0, less)
+		ties := above
+		for i := above; i < len(c); i++ {
+			if c[i].score == thr {
+				c[ties], c[i] = c[i], c[ties]
+				ties++
 			}
 		}
-		c = h
+		if ties > m {
+			tied := c[above:ties]
+			slices.SortFunc(tied, func(a, b cand) int { return strings.Compare(e.items[a.ix].id, e.items[b.ix].id) })
+		}
+		c = c[:m]
 	}
 	sortCands(c, e.items)
 	return c
 }
 
-func siftDown(h []cand, i int, less func(a, b cand) bool) {
-	for {
-		l := 2*i + 1
-		if l >= len(h) {
-			return
+// sorted says whether c is best first by (score, id), as sortCands orders.
+func (e *Engine) sorted(c []cand) bool {
+	for i := 1; i < len(c); i++ {
+		a, b := c[i-1], c[i]
+		if a.score < b.score || a.score == b.score && e.items[a.ix].id > e.items[b.ix].id {
+			return false
 		}
-		s := l
-		if r := l + 1; r < len(h) && less(h[r], h[l]) {
-			s = r
-		}
-		if !less(h[s], h[i]) {
-			return
-		}
-		h[i], h[s] = h[s], h[i]
-		i = s
 	}
+	return true
+}
+
+var scorePool = sync.Pool{New: func() any { s := make([]float64, 0, 1024); return &s }}
+
+// kthLargest returns the k-th largest of xs (1-based), reordering xs.
+func kthLargest(xs []float64, k int) float64 {
+	lo, hi, want := 0, len(xs)-1, k-1
+	for lo < hi {
+		// Median of three as the pivot, Hoare partition, descending.
+		mid := lo + (hi-lo)/2
+		a, b, c := xs[lo], xs[mid], xs[hi]
+		p := max(min(a, b), min(max(a, b), c))
+		i, j := lo, hi
+		for i <= j {
+			for xs[i] > p {
+				i++
+			}
+			for xs[j] < p {
+				j--
+			}
+			if i <= j {
+				xs[i], xs[j] = xs[j], xs[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case want <= j:
+			hi = j
+		case want >= i:
+			lo = i
+		default:
+			return xs[want]
+		}
+	}
+	return xs[want]
 }
 
 // requestGroup returns the group key of the request, "" for global, making
@@ -262,8 +345,41 @@ func (e *Engine) requestGroup(req Request) string {
 	return key
 }
 
+// ownSegment returns the group of the first of Options.FallbackSegments
+// that profile pid belongs to and whose members bought anything, "" when
+// pid has a history of its own (for_you blends that) or no segment fits.
+func (e *Engine) ownSegment(pid string) string {
+	if len(e.opts.FallbackSegments) == 0 || e.opts.Membership == nil {
+		return ""
+	}
+	e.mu.RLock()
+	p := e.profiles[pid]
+	history := p != nil && (len(p.freq) > 0 || len(p.views) > 0 || len(p.carts) > 0 || len(p.buys) > 0)
+	e.mu.RUnlock()
+	if history {
+		return ""
+	}
+	for _, seg := range e.opts.FallbackSegments {
+		if in, err := e.opts.Membership.Contains(seg, pid); err != nil || !in {
+			continue
+		}
+		key := segmentGroup(seg)
+		if !e.track(key) {
+			continue
+		}
+		e.mu.RLock()
+		g := e.groups[key]
+		bought := g != nil && len(g.sold) > 0
+		e.mu.RUnlock()
+		if bought {
+			return key
+		}
+	}
+	return ""
+}
+
 // candidates runs the strategy. Caller holds mu for reading.
-func (e *Engine) candidates(ctx context.Context, req Request, group string, now int64) ([]cand, exclusions, error) {
+func (e *Engine) candidates(ctx context.Context, req Request, group string, now int64, dst []cand) ([]cand, exclusions, error) {
 	ex := e.exclusions(req, now)
 	var seed int32 = -1
 	if IsItemStrategy(req.Strategy) {
@@ -278,9 +394,9 @@ func (e *Engine) candidates(ctx context.Context, req Request, group string, now 
 	var c []cand
 	switch req.Strategy {
 	case AlsoBought:
-		c = e.neighbours(seed, []kindWeight{{kindBuy, 1}, {kindCart, 0.5}})
+		c = e.neighbours(seed, []kindWeight{{kindBuy, 1}, {kindCart, 0.5}}, dst)
 	case AlsoViewed:
-		c = e.neighbours(seed, []kindWeight{{kindView, 1}, {kindCart, 0.3}})
+		c = e.neighbours(seed, []kindWeight{{kindView, 1}, {kindCart, 0.3}}, dst)
 	case Complements, BundleStrategy:
 		c = e.complements(ctx, seed, req.ItemID)
 	case Upsell:
@@ -290,11 +406,11 @@ func (e *Engine) candidates(ctx context.Context, req Request, group string, now 
 	case RecentlyViewed:
 		c = e.recentlyViewed(p, now)
 	case Trending:
-		c = slices.Clone(e.ranked(group, true)) // the ranking is shared; top reorders
+		c = append(dst, e.ranked(group, true)...) // the ranking is shared; top reorders
 	case Bestsellers:
-		c = slices.Clone(e.ranked(group, false))
+		c = append(dst, e.ranked(group, false)...)
 	case ForYou:
-		c = e.forYou(p, group, now)
+		c = e.forYou(p, group, now, dst)
 	}
 	return c, ex, nil
 }
@@ -306,18 +422,19 @@ type kindWeight struct {
 
 // neighbours ranks the items co-occurring with seed by shrunk cosine. The
 // reasons are filled by explain, for the few shown.
-func (e *Engine) neighbours(seed int32, kinds []kindWeight) []cand {
+func (e *Engine) neighbours(seed int32, kinds []kindWeight, dst []cand) []cand {
 	it := e.items[seed]
-	score := make(map[int32]float64, len(it.co[kinds[0].k])+len(it.co[kinds[1].k]))
+	sc := newScratch(len(e.items))
+	defer sc.release()
 	for _, kw := range kinds {
 		for o, c := range it.co[kw.k] {
-			score[o] += kw.w * e.sim(kw.k, seed, o, float64(c))
+			sc.parts[sc.get(o)].s[0] += kw.w * e.sim(kw.k, seed, o, float64(c))
 		}
 	}
-	out := make([]cand, 0, len(score))
-	for o, s := range score {
-		if s > 0 {
-			out = append(out, cand{ix: o, score: s, part: partTogether, src: seed, k: kinds[0].k})
+	out := dst
+	for _, x := range sc.parts {
+		if x.s[0] > 0 {
+			out = append(out, cand{ix: x.ix, score: x.s[0], part: partTogether, src: seed, k: kinds[0].k})
 		}
 	}
 	return out

@@ -53,7 +53,7 @@ func (s *Server) openDecide() error {
 		return err
 	}
 	s.Decide = &decide.Engine{Placements: s.Placements, Profiles: profileFacts{s.Store}, Membership: s.Segments, Predictions: s.Segments,
-		Recommender: decideRecommender{s.Recommend}, Signer: signer}
+		Recommender: DecideRecommender(s.Recommend), Signer: signer}
 	if s.Experiments != nil {
 		s.Decide.Assigner = s.Experiments
 	}
@@ -113,6 +113,11 @@ func (p profileFacts) Read(key string, fn func(id string, f decide.Facts)) bool 
 	}
 	return p.st.View(id, func(st *profile.State, _ []event.Identifier) { fn(id, st) })
 }
+
+// DecideRecommender answers the decision API's recommendation slots with
+// the recommendation engine e; `tailor bench decide` measures decisions
+// through the same conversion.
+func DecideRecommender(e *recommend.Engine) decide.Recommender { return decideRecommender{e} }
 
 // decideRecommender answers the decision API's recommendation slots with
 // the recommendation engine; decide declares the same request, filter and

@@ -9,6 +9,7 @@ import (
 
 	"tailor/internal/catalog"
 	"tailor/internal/event"
+	"tailor/internal/journey"
 	"tailor/internal/message"
 	"tailor/internal/profile"
 	"tailor/internal/recommend"
@@ -23,12 +24,26 @@ func (s *Server) openRecommend() error {
 		Catalog:    catalog.NewStore(s.db), // stateless over the same database
 		Membership: s.Segments,
 		Traits:     profileTraits{s.Store},
+
+		FallbackSegments: s.cfg.RecommendSegments,
+		RecordDue:        s.recordReplenishment,
 	})
 	if err := s.Recommend.Load(); err != nil {
 		return fmt.Errorf("load recommendations: %w", err)
 	}
 	s.Proc.Register(s.Recommend)
 	return nil
+}
+
+// recordReplenishment records the replenishments due as track events of
+// their profiles, through the same path as the journeys' own events.
+func (s *Server) recordReplenishment(ctx context.Context, ds []recommend.Due) error {
+	rs := make([]journey.Record, len(ds))
+	for i, d := range ds {
+		rs[i] = journey.Record{Profile: d.Profile, Type: "track", Event: recommend.EventReplenishmentDue,
+			MessageID: d.MessageID(), At: d.At, Properties: d.Properties()}
+	}
+	return s.recordJourney(ctx, rs)
 }
 
 // wireRecommendations lets message templates use {% recommend %}; call it

@@ -144,3 +144,25 @@ func (n *node) profileID(user string) string {
 	id, _ := n.srv.lookupAnyProfile(user)
 	return id
 }
+
+func TestReplenishmentDueIsRecordedOnTheTimelineOnce(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	now := time.Now().UTC()
+	beans := `{"products":[{"product_id":"beans","category":"Grocery > Coffee","price":12}]}`
+	// Bought 20 and 10 days ago: every ten days, so due now.
+	var batch []string
+	for _, ago := range []time.Duration{20 * 24 * time.Hour, 10*24*time.Hour + time.Minute} {
+		batch = append(batch, fmt.Sprintf(`{"type":"track","userId":"cat","event":"Order Completed","properties":%s,"timestamp":%q}`,
+			beans, now.Add(-ago).Format(time.RFC3339Nano)))
+	}
+	if code, resp := n.post("/v1/batch", `{"batch":[`+strings.Join(batch, ",")+`]}`); code != 200 {
+		t.Fatalf("batch: %d %v", code, resp)
+	}
+	waitUntil(t, 10*time.Second, "replenishment_due on cat's timeline", func() bool {
+		return count(n.timelineEvents("cat"), recommend.EventReplenishmentDue) > 0
+	})
+	time.Sleep(2500 * time.Millisecond) // a few more ticks of the timer loop
+	if c := count(n.timelineEvents("cat"), recommend.EventReplenishmentDue); c != 1 {
+		t.Fatalf("%d replenishment_due events, want 1", c)
+	}
+}

@@ -117,6 +117,9 @@ type Config struct {
 	// DefaultTopics).
 	DoubleOptIn bool
 	Topics      []string
+	// RecommendSegments are the segments whose bestsellers for_you offers
+	// a profile with no history, in order (recommend.Options.FallbackSegments).
+	RecommendSegments []string
 	// Delivery configures the delivery workers, send policy and channels.
 	Delivery deliver.Config
 }
@@ -525,6 +528,7 @@ func (s *Server) Start() (string, error) {
 	s.bgCancel = cancel
 	s.Segments.Start(bg)
 	s.Journeys.Start(bg)
+	s.Recommend.Start(bg)
 	s.startStats(bg)
 	s.startDelivery(bg, "http://"+ln.Addr().String())
 	s.startConsent(bg)

@@ -1,0 +1,75 @@
+package recommend
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+func TestReplenishmentDueFiresOncePerItemAndPurchase(t *testing.T) {
+	coffee := prod{"coffee", "Grocery > Coffee", 9}
+	day := 24 * time.Hour
+	newEngine := func() *Engine {
+		e, _ := newTestEngine(t0, Options{RecordDue: func(context.Context, []Due) error { return nil }})
+		// Two purchases ten days apart: the profile's own interval is ten days.
+		buy(e, "ann", t0, coffee)
+		buy(e, "ann", t0.Add(10*day), coffee)
+		return e
+	}
+	for _, tc := range []struct {
+		name string
+		then func(e *Engine) // more purchases before the checks
+		at   []time.Duration // moments DueAt is asked, from t0
+		want []int           // replenishments each answer holds
+	}{
+		{"not before the interval has passed", nil, []time.Duration{19 * day, 19*day + 23*time.Hour}, []int{0, 0}},
+		{"once when it has, not again", nil, []time.Duration{20 * day, 21 * day, 40 * day}, []int{1, 0, 0}},
+		{"a purchase before the moment replaces its timer", func(e *Engine) { buy(e, "ann", t0.Add(15*day), coffee) },
+			// gaps 10 and 5 days: due 7.5 days after day 15
+			[]time.Duration{20 * day, 22 * day, 23 * day, 30 * day}, []int{0, 0, 1, 0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEngine()
+			if tc.then != nil {
+				tc.then(e)
+			}
+			for i, at := range tc.at {
+				ds := e.DueAt(t0.Add(at))
+				if len(ds) != tc.want[i] {
+					t.Fatalf("DueAt(t0+%s) = %+v, want %d", at, ds, tc.want[i])
+				}
+				for _, d := range ds {
+					if d.Profile != "ann" || d.Item != "coffee" || !d.At.After(d.Last) || d.At.After(t0.Add(at)) {
+						t.Fatalf("due %+v is not ann's coffee, due by t0+%s", d, at)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestReplenishmentDueNeedsARecorderAndAnInterval(t *testing.T) {
+	tea := prod{"tea", "Grocery > Tea", 5}
+	e, _ := newTestEngine(t0, Options{})
+	buy(e, "bob", t0, tea)
+	buy(e, "bob", t0.Add(5*24*time.Hour), tea)
+	if ds := e.DueAt(t0.Add(100 * 24 * time.Hour)); len(ds) != 0 {
+		t.Fatalf("without RecordDue the engine kept timers: %+v", ds)
+	}
+	e, _ = newTestEngine(t0, Options{RecordDue: func(context.Context, []Due) error { return nil }})
+	buy(e, "bob", t0, tea) // once: no interval known
+	if ds := e.DueAt(t0.Add(100 * 24 * time.Hour)); len(ds) != 0 {
+		t.Fatalf("a single purchase nobody repeats fired: %+v", ds)
+	}
+}
+
+func TestReplenishmentDueIDIsOnePerPurchase(t *testing.T) {
+	a := Due{Profile: "p", Item: "i", Last: t0}
+	b := a
+	b.At = t0.Add(time.Hour)
+	c := a
+	c.Last = t0.Add(time.Second)
+	if a.MessageID() != b.MessageID() || a.MessageID() == c.MessageID() {
+		t.Fatalf("message ids %q %q %q: want the same per purchase, another for another purchase", a.MessageID(), b.MessageID(), c.MessageID())
+	}
+}
