@@ -287,10 +287,16 @@ func runDecideBench(ctx context.Context, cfg decideBenchConfig, out io.Writer) e
 // benchPlacements are the two placements every request asks for: an exit
 // offer by segment and spend tier, and a row of products with geo prices.
 func benchPlacements(recs int) []decide.Placement {
-	ps := decide.DemoPlacements()
-	exit := ps[0]
+	var exit, row decide.Placement
+	for _, p := range decide.DemoPlacements() {
+		switch p.ID {
+		case "exit_offer":
+			exit = p
+		case "home_recs":
+			row = p
+		}
+	}
 	exit.Rules[0].Segment = "big-spenders"
-	row := ps[2]
 	row.Recommendations = &decide.RecSlot{Strategy: "for_you", Limit: recs, Filter: decide.RecFilter{ExcludePurchased: true, InStockOnly: true}}
 	return []decide.Placement{exit, row}
 }
