@@ -187,6 +187,20 @@ func (p *Processor) applyEntry(en *eventlog.Entry) {
 		return // already reflected (replay overlap)
 	}
 	p.applied = en.Seq
+	e, ok := entryEvent(en)
+	if !ok {
+		p.corrupt.Add(1)
+		return
+	}
+	r := p.profiles.Apply(e)
+	for _, a := range p.appliers {
+		a.Apply(e, r)
+	}
+}
+
+// entryEvent returns the event of a log entry, decoding it when the entry
+// comes from disk.
+func entryEvent(en *eventlog.Entry) (*event.Event, bool) {
 	var e *event.Event
 	if ev, ok := en.Payload.(*event.Event); ok {
 		e = ev
@@ -195,17 +209,13 @@ func (p *Processor) applyEntry(en *eventlog.Entry) {
 		if err != nil {
 			// Ingest validated the message before appending; only disk
 			// corruption or a decoder change can land here.
-			p.corrupt.Add(1)
 			slog.Error("processor: skipping undecodable log entry", "seq", en.Seq, "err", err)
-			return
+			return nil, false
 		}
 		e = &dec
 	}
 	e.Partition, e.Seq = en.Partition, en.Seq
-	r := p.profiles.Apply(e)
-	for _, a := range p.appliers {
-		a.Apply(e, r)
-	}
+	return e, true
 }
 
 // Replay applies the log after the applied seq to its end. It runs before

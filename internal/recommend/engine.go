@@ -130,6 +130,7 @@ type Engine struct {
 	// catBaskets is the sum of every category's baskets.
 	catBaskets float64
 	version    uint64 // bumped by every Apply that changed a model
+	present    bool   // Load found a checkpoint (see NeedsBackfill)
 	// Changed since the last checkpoint: items, profiles, categories, and
 	// profiles merged away.
 	dirtyItems map[int32]struct{}

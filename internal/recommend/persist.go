@@ -176,6 +176,7 @@ func (e *Engine) Load() error {
 				return fmt.Errorf("%w %q: %v", errBadRecord, key, err)
 			}
 			e.latest, e.version = g.Latest, g.Version
+			e.present = true
 		case len(key) > len(itemPrefix) && key[:len(itemPrefix)] == itemPrefix:
 			r, err := decodeItem(v)
 			if err != nil {
@@ -234,6 +235,23 @@ func (e *Engine) Load() error {
 	clear(e.dirtyCats)
 	e.rescheduleDue()
 	return nil
+}
+
+// NeedsBackfill says Load found no checkpoint of the engine (the global
+// record every checkpoint writes): the store was made by a version without
+// it, or its keys were deleted, and its history is still in the log.
+func (e *Engine) NeedsBackfill() bool {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.opts.DB != nil && !e.present
+}
+
+// MarkBackfilled writes the global record, which NeedsBackfill looks for.
+func (e *Engine) MarkBackfilled(b *pebble.Batch) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.present = true
+	return setJSON(b, string(globalKey), globalRecord{e.latest, e.version})
 }
 
 func (e *Engine) touches(rs []touchRecord) []touch {

@@ -367,6 +367,9 @@ func (s *Server) open(ctx context.Context) error {
 	}
 	from := s.Proc.Applied()
 	start := time.Now()
+	if err := s.backfill(ctx, from); err != nil {
+		return err
+	}
 	if err := s.Segments.Load(ctx, s.Log, from, func(n uint64) {
 		slog.Info("building the segment index", "events", n)
 	}); err != nil {
