@@ -3,6 +3,7 @@ package decide
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -35,7 +36,13 @@ type Stats struct {
 	// checkpoint.
 	clicks      map[string]lastClick
 	dirtyClicks map[string]bool
+	// present: OpenStats found figures, clicks or the mark (NeedsBackfill).
+	present bool
 }
+
+// keyStatsMark says the figures were built from the log; a store made
+// before they existed lacks it (and any figures), see NeedsBackfill.
+var keyStatsMark = []byte(keyStats[:len(keyStats)-1] + "mark")
 
 // AttributionWindow is how long after a click an order counts as the
 // placement's conversion.
@@ -72,6 +79,7 @@ func OpenStats(db *pebble.DB) (*Stats, error) {
 			return fmt.Errorf("decide: figures %q: %w", k, err)
 		}
 		s.days[statKey{string(k[:len(k)-5]), binary.BigEndian.Uint32(k[len(k)-4:])}] = &c
+		s.present = true
 		return nil
 	})
 	if err != nil {
@@ -80,10 +88,35 @@ func OpenStats(db *pebble.DB) (*Stats, error) {
 	err = scan(db, keyClick, func(k, v []byte) error {
 		if len(v) >= 8 {
 			s.clicks[string(k)] = lastClick{placement: string(v[8:]), at: int64(binary.BigEndian.Uint64(v))}
+			s.present = true
 		}
 		return nil
 	})
-	return s, err
+	if err != nil {
+		return nil, err
+	}
+	if !s.present {
+		switch _, closer, err := db.Get(keyStatsMark); {
+		case err == nil:
+			closer.Close()
+			s.present = true
+		case !errors.Is(err, pebble.ErrNotFound):
+			return nil, fmt.Errorf("decide: read the figures' mark: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// NeedsBackfill says OpenStats found neither figures nor the mark: the
+// store was made by a version without them, and the placement events of
+// its log are still to be counted.
+func (s *Stats) NeedsBackfill() bool { return !s.present }
+
+// MarkBackfilled writes the mark NeedsBackfill looks for: a store whose log
+// holds no placement event has no figures to show it.
+func (s *Stats) MarkBackfilled(b *pebble.Batch) error {
+	s.present = true
+	return b.Set(keyStatsMark, nil, nil)
 }
 
 func scan(db *pebble.DB, prefix string, fn func(k, v []byte) error) error {

@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
+
 	"tailor/internal/event"
 	"tailor/internal/profile"
 )
@@ -69,5 +71,55 @@ func TestStatsCountEventsAndCreditOrdersAfterClicks(t *testing.T) {
 	}
 	if c := again.clicks["p_c"]; c.placement != "hero" {
 		t.Errorf("survivor's click: %+v", c)
+	}
+}
+
+// A store without figures asks for a backfill until marked; one with
+// figures from before the mark existed (or with the mark) does not.
+func TestStatsNeedBackfillOnlyWithoutFiguresOrMark(t *testing.T) {
+	day := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		fill func(*Stats, *pebble.Batch) error
+		want bool
+	}{
+		{"empty store", func(*Stats, *pebble.Batch) error { return nil }, true},
+		{"figures, no mark", func(st *Stats, b *pebble.Batch) error {
+			st.Apply(track(EventViewed, "hero", day, nil), profile.Resolution{Profile: "p_a"})
+			return st.Checkpoint(b)
+		}, false},
+		{"a click only", func(st *Stats, b *pebble.Batch) error {
+			st.Apply(track(EventClicked, "hero", day, nil), profile.Resolution{Profile: "p_a"})
+			st.mu.Lock()
+			clear(st.dirty) // the click's key alone
+			st.mu.Unlock()
+			return st.Checkpoint(b)
+		}, false},
+		{"marked, nothing counted", func(st *Stats, b *pebble.Batch) error { return st.MarkBackfilled(b) }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := openDB(t)
+			st, err := OpenStats(db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !st.NeedsBackfill() {
+				t.Fatal("a new store does not ask for a backfill")
+			}
+			b := db.NewBatch()
+			if err := tc.fill(st, b); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Commit(pebble.Sync); err != nil {
+				t.Fatal(err)
+			}
+			again, err := OpenStats(db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := again.NeedsBackfill(); got != tc.want {
+				t.Errorf("NeedsBackfill after reopen = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
+	"tailor/internal/decide"
 	"tailor/internal/store"
 )
 
@@ -52,12 +53,20 @@ func TestBackfillRebuildsRecommendationsOfAStoreWithoutThem(t *testing.T) {
 	// the user's profile.
 	add(`"anonymousId":"anon-1"`, "Product Viewed", phone2, 3*time.Hour)
 	add(`"anonymousId":"anon-1"`, "Product Viewed", cable, 2*time.Hour)
+	add(`"anonymousId":"anon-1"`, "Placement Viewed", `{"placement_id":"hero"}`, 2*time.Hour)
+	add(`"anonymousId":"anon-1"`, "Placement Clicked", `{"placement_id":"hero"}`, 2*time.Hour-time.Minute)
+	add(`"userId":"b1"`, "Placement Viewed", `{"placement_id":"hero"}`, 50*time.Hour)
 	if code, resp := n.post("/v1/batch", `{"batch":[`+strings.Join(batch, ",")+`]}`); code != 200 {
 		t.Fatalf("batch: %d %v", code, resp)
 	}
 	if code, resp := n.post("/v1/identify", fmt.Sprintf(`{"userId":"ann","anonymousId":"anon-1","timestamp":%q}`,
 		now.Add(-time.Hour).Format(time.RFC3339Nano))); code != 200 {
 		t.Fatalf("identify: %d %v", code, resp)
+	}
+	// Ann's order after the anonymous click is the placement's conversion.
+	if code, resp := n.post("/v1/track", fmt.Sprintf(`{"userId":"ann","event":"Order Completed","properties":%s,"timestamp":%q}`,
+		order(cable), now.Add(-30*time.Minute).Format(time.RFC3339Nano))); code != 200 {
+		t.Fatalf("order: %d %v", code, resp)
 	}
 	queries := []string{
 		"strategy=recently_viewed&profile=ann",
@@ -67,8 +76,15 @@ func TestBackfillRebuildsRecommendationsOfAStoreWithoutThem(t *testing.T) {
 		"strategy=trending&limit=20",
 		"strategy=for_you&profile=ann&limit=20",
 	}
+	figures := func() []decide.DayCounts { return n.srv.placementStats.Days("hero", now, 7) }
+	conversions := func() (c uint64) {
+		for _, d := range figures() {
+			c += d.Conversions
+		}
+		return c
+	}
 	waitUntil(t, 5*time.Second, "the events to be applied", func() bool {
-		return len(n.recIDs("strategy=recently_viewed&profile=ann")) == 2
+		return conversions() == 1 // the last event
 	})
 	want := map[string][]string{}
 	for _, q := range queries {
@@ -77,14 +93,21 @@ func TestBackfillRebuildsRecommendationsOfAStoreWithoutThem(t *testing.T) {
 	if len(want["strategy=also_bought&item=phone"]) == 0 || len(want["strategy=bestsellers&limit=20"]) < 4 {
 		t.Fatalf("the store with the engine all along answers too little to compare: %v", want)
 	}
+	wantFigures := figures()
 	n.stop()
 
-	dropKeys(t, dir, store.PrefixRecommend)
+	// A store made before both engines: no model, no figures, no marks.
+	for _, prefix := range []string{store.PrefixRecommend, store.PrefixDecide + "s", store.PrefixDecide + "c/"} {
+		dropKeys(t, dir, prefix)
+	}
 	n = startNode(t, dir)
 	for _, q := range queries {
 		if got := n.recIDs(q); !slices.Equal(got, want[q]) {
 			t.Errorf("%s after the backfill: %v, want %v (the engine all along)", q, got, want[q])
 		}
+	}
+	if got := figures(); !slices.Equal(got, wantFigures) {
+		t.Errorf("placement figures after the backfill: %+v, want %+v", got, wantFigures)
 	}
 	// Later events reach the backfilled engine as usual.
 	if code, resp := n.post("/v1/track", `{"userId":"ann","event":"Product Viewed","properties":`+caseP+`}`); code != 200 {
@@ -93,15 +116,16 @@ func TestBackfillRebuildsRecommendationsOfAStoreWithoutThem(t *testing.T) {
 	waitUntil(t, 5*time.Second, "the new view", func() bool {
 		return slices.Contains(n.recIDs("strategy=recently_viewed&profile=ann"), "case")
 	})
+	viewed := n.recIDs("strategy=recently_viewed&profile=ann")
 	n.stop()
 
 	// The state is marked present: the next start loads it, no backfill.
 	n = startNode(t, dir)
 	defer n.stop()
-	if n.srv.Recommend.NeedsBackfill() {
-		t.Error("the engine asks for a backfill again after one was done")
+	if n.srv.Recommend.NeedsBackfill() || n.srv.placementStats.NeedsBackfill() {
+		t.Error("an engine asks for a backfill again after one was done")
 	}
-	if got := n.recIDs("strategy=recently_viewed&profile=ann"); len(got) != 3 || got[0] != "case" {
-		t.Errorf("recently viewed after the second restart: %v, want case first of 3", got)
+	if got := n.recIDs("strategy=recently_viewed&profile=ann"); !slices.Equal(got, viewed) {
+		t.Errorf("recently viewed after the second restart: %v, want %v", got, viewed)
 	}
 }
