@@ -134,9 +134,13 @@ type Engine struct {
 	// Changed since the last checkpoint: items, profiles, categories, and
 	// profiles merged away.
 	dirtyItems map[int32]struct{}
-	dirtyProfs map[string]struct{}
+	dirtyProfs map[string]*prof // the profile itself: a checkpoint's pause need not look it up
 	dirtyCats  map[string]struct{}
 	deleted    []string
+	// cpMu orders the two parts of checkpoints; frozen is the change set
+	// whose second part has not run yet (see CheckpointSplit).
+	cpMu   sync.Mutex
+	frozen *changeSet
 
 	// norm[k][ix] is items[ix].n[k], kept dense: similarity reads it for
 	// every neighbour of every seed, and chasing item pointers for it was
@@ -165,7 +169,7 @@ func New(opts Options) *Engine {
 		traits:   map[string]bool{},
 
 		dirtyItems: map[int32]struct{}{},
-		dirtyProfs: map[string]struct{}{},
+		dirtyProfs: map[string]*prof{},
 		dirtyCats:  map[string]struct{}{},
 	}
 }
@@ -309,7 +313,7 @@ func (e *Engine) profile(id string) *prof {
 		p = &prof{}
 		e.profiles[id] = p
 	}
-	e.dirtyProfs[id] = struct{}{}
+	e.dirtyProfs[id] = p
 	e.profSeq++
 	p.seq = e.profSeq
 	return p

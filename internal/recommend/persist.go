@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -80,61 +82,174 @@ type globalRecord struct {
 	Version uint64 `json:"version"`
 }
 
-// Checkpoint writes what changed since the last checkpoint into b.
-//
-// It takes only the read lock: the processor runs no Apply meanwhile, so
-// the models do not change, and the dirty sets and deleted it clears are
-// touched by Apply and Checkpoint alone (the processor goroutine), never by
-// readers. Recommendations are therefore served while a checkpoint encodes.
+// Checkpoint writes what changed since the last checkpoint into b: both
+// parts of CheckpointSplit at once.
 func (e *Engine) Checkpoint(b *pebble.Batch) error {
+	finish, err := e.CheckpointSplit(b)
+	if err != nil {
+		return err
+	}
+	return finish()
+}
+
+// changeSet names what changed between two checkpoints: items, profiles,
+// categories, and profiles merged away.
+type changeSet struct {
+	items   map[int32]struct{}
+	profs   map[string]*prof
+	cats    map[string]struct{}
+	deleted []string
+}
+
+// cpSnapshot is what one checkpoint writes, copied at its pause.
+type cpSnapshot struct {
+	items   []item  // copies, with their own neighbour maps
+	names   []*item // the engine's items at the pause, to name neighbours
+	profs   []profCopy
+	deleted []string
+	cats    []catCopy
+	global  globalRecord
+}
+
+type profCopy struct {
+	id string
+	p  prof
+}
+
+type catCopy struct {
+	name string
+	rec  catRecord
+}
+
+// CheckpointSplit implements processor.SplitCheckpointer. Under the
+// processor's pause it copies what changed since the last checkpoint (the
+// changed items with their neighbour maps, the changed profiles' histories,
+// the changed categories) and swaps the change sets for empty ones; the
+// returned second part encodes the copies into b after applying resumed.
+// Copying is a fraction of encoding: the profiles' JSON was most of the
+// pause.
+//
+// What b gets is the state as of the pause. When a second part never runs
+// (its batch was abandoned), its change set is kept and the next
+// checkpoint writes those keys again, with their state then.
+//
+// Only the read lock is taken: the processor runs no Apply during the
+// first part, and the change sets are touched by the processor goroutine
+// alone, so recommendations are served throughout.
+func (e *Engine) CheckpointSplit(b *pebble.Batch) (func() error, error) {
+	e.cpMu.Lock()
+	defer e.cpMu.Unlock()
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	var buf []byte
+	if f := e.frozen; f != nil {
+		for ix := range f.items {
+			e.dirtyItems[ix] = struct{}{}
+		}
+		for id := range f.profs {
+			if _, ok := e.dirtyProfs[id]; !ok && e.profiles[id] != nil { // else merged away since, and in deleted
+				e.dirtyProfs[id] = e.profiles[id]
+			}
+		}
+		for name := range f.cats {
+			e.dirtyCats[name] = struct{}{}
+		}
+		e.deleted = slices.Concat(f.deleted, e.deleted)
+		e.frozen = nil
+	}
+	s := &cpSnapshot{
+		items:   make([]item, 0, len(e.dirtyItems)),
+		names:   e.items, // only grows, and an item's id never changes
+		profs:   make([]profCopy, 0, len(e.dirtyProfs)),
+		deleted: e.deleted,
+		cats:    make([]catCopy, 0, len(e.dirtyCats)),
+		global:  globalRecord{e.latest, e.version},
+	}
 	for ix := range e.dirtyItems {
-		it := e.items[ix]
-		buf = e.appendItem(buf[:0], it)
-		if err := b.Set([]byte(itemPrefix+it.id), buf, nil); err != nil {
+		c := *e.items[ix]
+		for k := range c.co {
+			c.co[k] = maps.Clone(c.co[k])
+		}
+		s.items = append(s.items, c)
+	}
+	// Apply shifts the histories in place (pushCapped): they are copied,
+	// into one array each for touches and purchases.
+	nt, nf := 0, 0
+	for _, p := range e.dirtyProfs {
+		nt += len(p.views) + len(p.carts) + len(p.buys)
+		nf += len(p.freq)
+	}
+	touches, freq := make([]touch, 0, nt), make([]bought, 0, nf)
+	take := func(ts []touch) []touch {
+		touches = append(touches, ts...)
+		return touches[len(touches)-len(ts):]
+	}
+	for id, p := range e.dirtyProfs {
+		c := prof{views: take(p.views), carts: take(p.carts), buys: take(p.buys)}
+		freq = append(freq, p.freq...)
+		c.freq = freq[len(freq)-len(p.freq):]
+		s.profs = append(s.profs, profCopy{id, c})
+	}
+	for name := range e.dirtyCats {
+		c := e.cats[name]
+		s.cats = append(s.cats, catCopy{name, catRecord{c.baskets, maps.Clone(c.with)}})
+	}
+	f := &changeSet{e.dirtyItems, e.dirtyProfs, e.dirtyCats, e.deleted}
+	e.frozen = f
+	e.dirtyItems = make(map[int32]struct{}, len(f.items))
+	e.dirtyProfs = make(map[string]*prof, len(f.profs))
+	e.dirtyCats = make(map[string]struct{}, len(f.cats))
+	e.deleted = nil
+	return func() error {
+		if err := s.write(b); err != nil {
 			return err
 		}
-	}
-	for id := range e.dirtyProfs {
-		p := e.profiles[id]
-		if p == nil {
-			continue
+		e.cpMu.Lock()
+		defer e.cpMu.Unlock()
+		if e.frozen == f {
+			e.frozen = nil
 		}
-		r := profRecord{Views: e.touchRecords(p.views), Carts: e.touchRecords(p.carts), Buys: e.touchRecords(p.buys)}
-		for _, f := range p.freq {
-			r.Freq = append(r.Freq, boughtRecord{e.items[f.Item].id, f.N, f.First, f.Last})
-		}
-		if err := setJSON(b, profPrefix+id, r); err != nil {
-			return err
-		}
-	}
-	for _, id := range e.deleted {
+		return nil
+	}, nil
+}
+
+// write encodes the snapshot into b. Deletions go first: a profile merged
+// away and made again since keeps its new record.
+func (s *cpSnapshot) write(b *pebble.Batch) error {
+	for _, id := range s.deleted {
 		if err := b.Delete([]byte(profPrefix+id), nil); err != nil {
 			return err
 		}
 	}
-	for name := range e.dirtyCats {
-		c := e.cats[name]
-		if err := setJSON(b, catPrefix+name, catRecord{c.baskets, c.with}); err != nil {
+	var buf []byte
+	for i := range s.items {
+		it := &s.items[i]
+		buf = appendItem(buf[:0], it, s.names)
+		if err := b.Set([]byte(itemPrefix+it.id), buf, nil); err != nil {
 			return err
 		}
 	}
-	if err := setJSON(b, string(globalKey), globalRecord{e.latest, e.version}); err != nil {
-		return err
+	for _, pc := range s.profs {
+		p := &pc.p
+		r := profRecord{Views: touchRecords(p.views, s.names), Carts: touchRecords(p.carts, s.names), Buys: touchRecords(p.buys, s.names)}
+		for _, f := range p.freq {
+			r.Freq = append(r.Freq, boughtRecord{s.names[f.Item].id, f.N, f.First, f.Last})
+		}
+		if err := setJSON(b, profPrefix+pc.id, r); err != nil {
+			return err
+		}
 	}
-	clear(e.dirtyItems)
-	clear(e.dirtyProfs)
-	clear(e.dirtyCats)
-	e.deleted = e.deleted[:0]
-	return nil
+	for _, c := range s.cats {
+		if err := setJSON(b, catPrefix+c.name, c.rec); err != nil {
+			return err
+		}
+	}
+	return setJSON(b, string(globalKey), s.global)
 }
 
-func (e *Engine) touchRecords(ts []touch) []touchRecord {
+func touchRecords(ts []touch, items []*item) []touchRecord {
 	out := make([]touchRecord, len(ts))
 	for i, t := range ts {
-		out[i] = touchRecord{e.items[t.Item].id, t.T}
+		out[i] = touchRecord{items[t.Item].id, t.T}
 	}
 	return out
 }
