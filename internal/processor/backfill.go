@@ -20,9 +20,11 @@ type Backfiller interface {
 	Applier
 	// NeedsBackfill says the applier found no mark of its state at load.
 	NeedsBackfill() bool
-	// MarkBackfilled writes into b the mark NeedsBackfill looks for. It is
-	// written on a new store too (nothing to backfill), so that an applier
-	// that never has anything else to write is not backfilled at every start.
+	// MarkBackfilled writes into b the mark NeedsBackfill looks for, once
+	// the backfill has applied the history (the applier may drop what is
+	// only for live events, such as timers already past). It is called on a
+	// new store too (nothing to backfill), so that an applier that never
+	// has anything else to write is not backfilled at every start.
 	MarkBackfilled(b *pebble.Batch) error
 }
 

@@ -4,6 +4,9 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 func TestReplenishmentDueFiresOncePerItemAndPurchase(t *testing.T) {
@@ -71,5 +74,34 @@ func TestReplenishmentDueIDIsOnePerPurchase(t *testing.T) {
 	c.Last = t0.Add(time.Second)
 	if a.MessageID() != b.MessageID() || a.MessageID() == c.MessageID() {
 		t.Fatalf("message ids %q %q %q: want the same per purchase, another for another purchase", a.MessageID(), b.MessageID(), c.MessageID())
+	}
+}
+
+// A backfill applies a history whose replenishments fell due long ago:
+// once it is marked done, only the timers after its latest event remain.
+func TestBackfillKeepsOnlyTimersAfterItsHistory(t *testing.T) {
+	coffee, tea := prod{"coffee", "Grocery > Coffee", 9}, prod{"tea", "Grocery > Tea", 5}
+	day := 24 * time.Hour
+	e, _ := newTestEngine(t0, Options{RecordDue: func(context.Context, []Due) error { return nil }})
+	buy(e, "ann", t0, coffee)
+	buy(e, "ann", t0.Add(10*day), coffee) // due at day 20, before the latest event
+	buy(e, "bob", t0.Add(20*day), tea)
+	buy(e, "bob", t0.Add(30*day), tea) // due at day 40, after it
+	if len(e.dues) < 2 {
+		t.Fatalf("%d timers before the mark; the test needs both", len(e.dues))
+	}
+	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	batch := db.NewBatch()
+	defer batch.Close()
+	if err := e.MarkBackfilled(batch); err != nil {
+		t.Fatal(err)
+	}
+	ds := e.DueAt(t0.Add(100 * day))
+	if len(ds) != 1 || ds[0].Profile != "bob" {
+		t.Fatalf("after the backfill's mark: %+v, want bob's tea alone", ds)
 	}
 }

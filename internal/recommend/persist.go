@@ -362,10 +362,16 @@ func (e *Engine) NeedsBackfill() bool {
 }
 
 // MarkBackfilled writes the global record, which NeedsBackfill looks for.
+// The backfill set a repurchase timer for every purchase of the history;
+// like a restored model's, only those due after its latest event stay: an
+// engine that had been there would have recorded the others when they
+// fell due, and a start-up must not send a year of reminders at once.
 func (e *Engine) MarkBackfilled(b *pebble.Batch) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.present = true
+	e.dues = e.dues[:0]
+	e.rescheduleDue()
 	return setJSON(b, string(globalKey), globalRecord{e.latest, e.version})
 }
 
