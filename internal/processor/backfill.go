@@ -42,6 +42,17 @@ type BackfillStats struct {
 
 var errBackfillDone = errors.New("backfill reached the checkpoint")
 
+// Backfilling names the registered appliers that need a backfill.
+func (p *Processor) Backfilling() []string {
+	var names []string
+	for _, a := range p.appliers {
+		if b, ok := a.(Backfiller); ok && b.NeedsBackfill() {
+			names = append(names, a.Name())
+		}
+	}
+	return names
+}
+
 // Backfill brings every registered Backfiller that needs it up to the
 // applied seq of the last checkpoint: it reads the log up to that seq and
 // hands each event to those appliers alone, with the profile resolve names
@@ -50,8 +61,8 @@ var errBackfillDone = errors.New("backfill reached the checkpoint")
 // checkpointed, which marks it present, so a restart does not redo it.
 //
 // Call it after Load and the appliers' own loads, before Replay: the events
-// after the checkpoint reach every applier by the ordinary replay. total is
-// the number of events to read, for progress.
+// after the checkpoint reach every applier by the ordinary replay. progress
+// gets the events read and the number to read, every 100,000.
 func (p *Processor) Backfill(ctx context.Context, src Source, st DB, resolve Resolver, progress func(done, total uint64)) (BackfillStats, error) {
 	var bs BackfillStats
 	var fill []Applier

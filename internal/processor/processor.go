@@ -11,7 +11,9 @@
 // Checkpoints: every applier writes its changes into one Pebble batch,
 // together with the applied seq (k/applied), taken while no event is being
 // applied. The stored state of all appliers therefore always reflects the
-// same prefix of the log, and a restart replays the log after it.
+// same prefix of the log, and a restart replays the log after it. An
+// applier that joins a store with no state of its own is first brought up
+// to that prefix from the log (Backfill).
 package processor
 
 import (

@@ -19,6 +19,13 @@ import (
 // Events reach the engines with the profile their primary identifier
 // belongs to now, looked up read-only: the profiles already reflect them.
 func (s *Server) backfill(ctx context.Context, from uint64) error {
+	names := s.Proc.Backfilling()
+	if len(names) == 0 {
+		return nil
+	}
+	if from > 0 {
+		slog.Info("building engines the store has no state of from the log", "engines", names, "events", from)
+	}
 	start := time.Now()
 	bs, err := s.Proc.Backfill(ctx, s.Log, s.db, func(e *event.Event) (string, bool) {
 		id, _, _, ok := s.Store.IdentityKeys(e.PrimaryID().Key(), 0)
