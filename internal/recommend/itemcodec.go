@@ -15,10 +15,8 @@ const itemVersion = 1
 // length + bytes), price, the three kind counts, trend and sold (value,
 // time), the repurchase gaps, then per kind the neighbour count and each
 // neighbour's id and count (float32 bits). Numbers are little-endian.
-func (e *Engine) appendItem(b []byte, it *item) []byte { return appendItem(b, it, e.items) }
-
-// appendItem is Engine.appendItem naming neighbours through items, the
-// engine's items as of a checkpoint's pause (see CheckpointSplit).
+// Neighbours are named through items, the engine's items as of a
+// checkpoint's pause (see CheckpointSplit).
 func appendItem(b []byte, it *item, items []*item) []byte {
 	b = append(b, itemVersion)
 	for _, s := range [...]string{it.name, it.category, it.url, it.image} {

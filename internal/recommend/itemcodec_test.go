@@ -9,7 +9,7 @@ func TestItemRecordRoundTripAndTruncation(t *testing.T) {
 	e, _ := newTestEngine(t0, Options{})
 	playShop(e)
 	it := e.items[e.ids["phone"]]
-	b := e.appendItem(nil, it)
+	b := appendItem(nil, it, e.items)
 	r, err := decodeItem(b)
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +36,7 @@ func TestItemRecordRoundTripAndTruncation(t *testing.T) {
 func FuzzDecodeItem(f *testing.F) {
 	e, _ := newTestEngine(t0, Options{})
 	playShop(e)
-	f.Add(e.appendItem(nil, e.items[e.ids["phone"]]))
+	f.Add(appendItem(nil, e.items[e.ids["phone"]], e.items))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _ = decodeItem(b) // must not panic
 	})

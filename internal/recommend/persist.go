@@ -19,7 +19,8 @@ type DB interface {
 	Get(key []byte) ([]byte, io.Closer, error)
 }
 
-// Keys under store.PrefixRecommend, written only by Checkpoint:
+// Keys under store.PrefixRecommend, written only by Checkpoint (and g by
+// MarkBackfilled):
 //
 //	rc/i/<product id>  -> itemRecord (binary, itemcodec.go: written for every
 //	                      changed item at every checkpoint, so JSON was too slow)
