@@ -171,7 +171,7 @@ func benchDashboard(ctx context.Context, args []string) error {
 // builderDebounce is how long the rule builder waits after an edit before
 // it asks for the count (DEBOUNCE_MS of pages/segment-edit.js; a test keeps
 // the two equal).
-const builderDebounce = 130 * time.Millisecond
+const builderDebounce = 100 * time.Millisecond
 
 // builder times the rule builder's count refresh: the debounce, then the
 // preview of the edited rule. Every saved segment's rule stands in for an

@@ -7,8 +7,8 @@ import (
 )
 
 // itemVersion leads every stored item record; a record of another version
-// is refused by Load (the log rebuilds nothing here: change it with a
-// migration).
+// is refused by Load (change it with a migration: the log rebuilds the
+// engine only when it has no state at all, see processor.Backfiller).
 const itemVersion = 1
 
 // appendItem encodes it: version, name, category, url, image (uvarint

@@ -8,7 +8,7 @@ import {
   newNode, nodeKind, setAt, pointer, errorNode, parseList, listText, fixErr,
 } from '../components/seg-rules.js';
 
-const DEBOUNCE_MS = 130;
+const DEBOUNCE_MS = 100;
 
 // fieldTypes: computed fields the engine knows when the vocabulary has not
 // answered yet (the same list as docs/API.md).
