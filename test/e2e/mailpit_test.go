@@ -159,17 +159,27 @@ type mailSummary struct {
 	To        []struct{ Address string }
 }
 
-// messages lists every message in the mailbox.
+// messages lists every message in the mailbox, each once. Pages are
+// newest first by offset, so a message stored while they are read shifts
+// the next page: the same stored message (same Mailpit ID) can come back
+// twice and a newer one not at all. Callers that wait for a count poll
+// again; what this returns is never a false duplicate.
 func (m *mailpit) messages(t *testing.T) []mailSummary {
 	t.Helper()
 	var all []mailSummary
+	seen := map[string]bool{}
 	for start := 0; ; {
 		var page struct {
 			Total    int `json:"total"`
 			Messages []mailSummary
 		}
 		m.get(t, fmt.Sprintf("/api/v1/messages?start=%d&limit=1000", start), &page)
-		all = append(all, page.Messages...)
+		for _, msg := range page.Messages {
+			if !seen[msg.ID] {
+				seen[msg.ID] = true
+				all = append(all, msg)
+			}
+		}
 		start += len(page.Messages)
 		if len(page.Messages) == 0 || start >= page.Total {
 			return all
