@@ -457,7 +457,7 @@ func (h *HTTP) Admin() http.Handler {
 	})
 	mux.HandleFunc("PUT /api/decide/geo", func(w http.ResponseWriter, r *http.Request) {
 		var g Geo
-		if err := decodeJSON(r, &g); err != nil {
+		if err := apierr.DecodeJSON(w, r, maxAdminBody, &g, nil); err != nil {
 			apierr.WriteError(w, r, apierr.Plain, err)
 			return
 		}
@@ -470,30 +470,9 @@ func (h *HTTP) Admin() http.Handler {
 	return mux
 }
 
-// decodeJSON decodes a body into v, refusing unknown fields (a misspelt
-// field would otherwise be silently dropped from a placement).
-func decodeJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxAdminBody+1))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
-		switch {
-		case errors.As(err, &tooBig):
-			return apierr.Errorf(apierr.TooLarge, "body is over the %d byte limit", maxAdminBody)
-		case errors.Is(err, io.EOF):
-			return apierr.New(apierr.InvalidJSON, "body is empty; send the JSON object")
-		}
-		return apierr.New(apierr.InvalidJSON, "body is not valid JSON for this route: "+err.Error())
-	}
-	if dec.More() {
-		return apierr.New(apierr.InvalidJSON, "body holds more than one JSON value")
-	}
-	return nil
-}
-
 func (h *HTTP) put(w http.ResponseWriter, r *http.Request, id string, create bool) {
 	var p Placement
-	if err := decodeJSON(r, &p); err != nil {
+	if err := apierr.DecodeJSON(w, r, maxAdminBody, &p, nil); err != nil {
 		apierr.WriteError(w, r, apierr.Plain, err)
 		return
 	}
@@ -526,7 +505,7 @@ func (h *HTTP) preview(w http.ResponseWriter, r *http.Request) {
 		Lon     *float64 `json:"lon"`
 		ItemID  string   `json:"item_id"`
 	}
-	if err := decodeJSON(r, &in); err != nil {
+	if err := apierr.DecodeJSON(w, r, maxAdminBody, &in, nil); err != nil {
 		apierr.WriteError(w, r, apierr.Plain, err)
 		return
 	}

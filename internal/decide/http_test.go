@@ -197,6 +197,9 @@ func TestPlacementsAdminAPI(t *testing.T) {
 		{"POST", "", `{"id":"x","name":"X","default":"a","variants":[{"id":"a"}],"rulez":[]}`, 400, `unknown field \"rulez\"`},
 		{"POST", "", `{"id":"x","name":"X","default":"b","variants":[{"id":"a"}]}`, 400, `default \"b\"`},
 		{"POST", "", ``, 400, "body is empty"},
+		// Past the limit the answer says so (it once read a cut body and
+		// called it empty or invalid JSON).
+		{"POST", "", strings.Repeat(" ", maxAdminBody+1) + `{}`, 413, "too_large"},
 		{"GET", "/nope", "", 404, "placement_not_found"},
 		{"POST", "/banner/preview", `{"profile":"whale"}`, 200, `"variant":{"id":"b"`},
 		{"POST", "/banner/preview", `{"profile":""}`, 200, `"variant":{"id":"a"`},

@@ -1,10 +1,8 @@
 package experiment
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 
@@ -75,36 +73,13 @@ func fail(w http.ResponseWriter, r *http.Request, err error) {
 // decode reads one JSON object into v, rejecting unknown fields so a typo
 // ("weigth") is an error naming it rather than a silent default.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		return apierr.Errorf(apierr.TooLarge, "body is larger than the limit of %d bytes", MaxBody)
-	case err != nil:
-		return apierr.Errorf(apierr.BadBody, "reading body: %v", err)
-	case len(bytes.TrimSpace(b)) == 0:
-		return apierr.New(apierr.InvalidJSON, "empty body: send a JSON object")
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	err = dec.Decode(v)
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		return apierr.Errorf(apierr.InvalidJSON, "invalid JSON at byte %d: %v", se.Offset, err)
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return apierr.New(apierr.InvalidJSON, "invalid JSON: the body ends in the middle of a value")
-	case errors.As(err, &te):
-		field := strings.TrimPrefix(te.Field, "Experiment.")
-		return invalid(field, "want %s, got %s", te.Type, te.Value)
-	case err != nil:
+	return apierr.DecodeJSON(w, r, MaxBody, v, func(err error) error {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return invalid(strings.TrimPrefix(te.Field, "Experiment."), "want %s, got %s", te.Type, te.Value)
+		}
 		return invalid("body", "%v", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return apierr.New(apierr.InvalidJSON, "invalid JSON: data after the object")
-	}
-	return nil
+	})
 }
 
 // body is what POST and PUT read: an Experiment, with the read-only

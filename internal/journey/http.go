@@ -1,11 +1,9 @@
 package journey
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -98,37 +96,15 @@ type body struct {
 }
 
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		return apierr.Errorf(apierr.TooLarge, "body is larger than the limit of %d bytes", MaxBody)
-	case err != nil:
-		return apierr.Errorf(apierr.BadBody, "reading body: %v", err)
-	case len(bytes.TrimSpace(b)) == 0:
-		return apierr.New(apierr.InvalidJSON, "empty body: send a JSON object")
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	err = dec.Decode(v)
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		return apierr.Errorf(apierr.InvalidJSON, "invalid JSON at byte %d: %v", se.Offset, err)
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return apierr.New(apierr.InvalidJSON, "invalid JSON: the body ends in the middle of a value")
-	case errors.As(err, &te):
-		// The body embeds Journey, whose name encoding/json puts first.
-		field := strings.TrimPrefix(te.Field, "Journey.")
-		return &ValidationError{Path: "/" + strings.ReplaceAll(field, ".", "/"), Msg: "want " + te.Type.String() + ", got " + te.Value}
-	case err != nil:
+	return apierr.DecodeJSON(w, r, MaxBody, v, func(err error) error {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			// The body embeds Journey, whose name encoding/json puts first.
+			field := strings.TrimPrefix(te.Field, "Journey.")
+			return &ValidationError{Path: "/" + strings.ReplaceAll(field, ".", "/"), Msg: "want " + te.Type.String() + ", got " + te.Value}
+		}
 		return &ValidationError{Msg: err.Error()}
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return apierr.New(apierr.InvalidJSON, "invalid JSON: data after the object")
-	}
-	return nil
+	})
 }
 
 func (h *HTTP) list(w http.ResponseWriter, r *http.Request) {
