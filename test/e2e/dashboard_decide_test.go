@@ -31,7 +31,7 @@ func TestDashboardDecide(t *testing.T) {
 	out, err := runNode(t, node, 90*time.Second, filepath.Join(sdkDir(), "dashboard-decide.mjs"),
 		"--url", s.URL, "--email", "admin@tailor.local", "--password", password, "--token", s.AdminToken, "--write-key", s.WriteKey)
 	if err != nil {
-		t.Fatalf("dashboard scenario failed (%v):\n%s", err, out)
+		s.fatalf(t, "dashboard scenario failed (%v):\n%s", err, out)
 	}
 	t.Logf("dashboard scenario: %s", out)
 }

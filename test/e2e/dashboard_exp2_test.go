@@ -30,7 +30,7 @@ func TestDashboardExp2Demo(t *testing.T) {
 	out, err := runNode(t, node, 60*time.Second, filepath.Join(sdkDir(), "dashboard-exp2.mjs"),
 		"--url", s.URL, "--email", "admin@tailor.local", "--password", password, "--token", s.AdminToken)
 	if err != nil {
-		t.Fatalf("dashboard scenario failed (%v):\n%s", err, out)
+		s.fatalf(t, "dashboard scenario failed (%v):\n%s", err, out)
 	}
 	t.Logf("dashboard scenario: %s", out)
 }

@@ -37,7 +37,7 @@ func TestDashboardExp(t *testing.T) {
 		"--url", s.URL, "--email", "admin@tailor.local", "--password", password,
 		"--token", s.AdminToken, "--write-key", s.WriteKey)
 	if err != nil {
-		t.Fatalf("dashboard scenario failed (%v):\n%s", err, out)
+		s.fatalf(t, "dashboard scenario failed (%v):\n%s", err, out)
 	}
 	t.Logf("dashboard scenario: %s", out)
 }

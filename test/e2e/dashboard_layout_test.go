@@ -36,7 +36,7 @@ func TestDashboardLayout(t *testing.T) {
 	out, err := runNode(t, node, 120*time.Second, filepath.Join(sdkDir(), "dashboard-layout.mjs"),
 		"--url", s.URL, "--email", m[2], "--password", m[3], "--token", s.AdminToken, "--customer", ex[1])
 	if err != nil {
-		t.Fatalf("dashboard layout scenario failed (%v):\n%s", err, out)
+		s.fatalf(t, "dashboard layout scenario failed (%v):\n%s", err, out)
 	}
 	t.Logf("dashboard layout scenario: %s", out)
 }

@@ -33,7 +33,7 @@ func TestDashboardPred(t *testing.T) {
 	out, err := runNode(t, node, 90*time.Second, filepath.Join(sdkDir(), "dashboard-pred.mjs"),
 		"--url", s.URL, "--email", "admin@tailor.local", "--password", password, "--token", s.AdminToken)
 	if err != nil {
-		t.Fatalf("dashboard scenario failed (%v):\n%s", err, out)
+		s.fatalf(t, "dashboard scenario failed (%v):\n%s", err, out)
 	}
 	t.Logf("dashboard scenario: %s", out)
 }

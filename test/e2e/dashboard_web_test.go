@@ -52,7 +52,7 @@ func TestDashboardWeb(t *testing.T) {
 	out, err := runNode(t, node, 90*time.Second, filepath.Join(sdkDir(), "dashboard-web.mjs"),
 		"--url", s.URL, "--email", m[2], "--password", m[3], "--token", s.AdminToken, "--customer", customer)
 	if err != nil {
-		t.Fatalf("dashboard scenario failed (%v):\n%s", err, out)
+		s.fatalf(t, "dashboard scenario failed (%v):\n%s", err, out)
 	}
 	t.Logf("dashboard scenario: %s", out)
 }

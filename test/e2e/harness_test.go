@@ -157,6 +157,18 @@ type server struct {
 	err    error         // Wait's result, valid after done
 	killed bool          // the test SIGKILLed it on purpose
 	client *http.Client
+	// failure is what fatalf reported: repeated after the server's logs,
+	// whose hundreds of lines would otherwise bury it at the end of a long
+	// CI log that shows only its tail.
+	failure string
+}
+
+// fatalf fails the test like t.Fatalf, and has the message said again,
+// shortened to its last lines, after the server's logs when the test ends.
+func (s *server) fatalf(t *testing.T, format string, args ...any) {
+	t.Helper()
+	s.failure = fmt.Sprintf(format, args...)
+	t.Fatal(s.failure)
 }
 
 // startServer runs `tailor serve` on a free port with dataDir and waits until
@@ -200,6 +212,9 @@ func startServer(t *testing.T, dataDir string, extraArgs ...string) *server {
 		if t.Failed() {
 			t.Logf("tailor serve (pid %d) stdout:\n%s", s.cmd.Process.Pid, s.stdout.String())
 			t.Logf("tailor serve (pid %d) stderr:\n%s", s.cmd.Process.Pid, tail(s.stderr.String(), 200))
+			if s.failure != "" {
+				t.Logf("the failure, again (end of the message above the server's logs):\n%s", tail(s.failure, 40))
+			}
 		}
 	})
 

@@ -37,7 +37,7 @@ func TestMessagePreferences(t *testing.T) {
 		"--url", s.URL, "--email", "admin@tailor.local", "--password", password,
 		"--token", s.AdminToken, "--customer", customer)
 	if err != nil {
-		t.Fatalf("message scenario failed (%v):\n%s", err, out)
+		s.fatalf(t, "message scenario failed (%v):\n%s", err, out)
 	}
 	t.Logf("message scenario: %s", out)
 }

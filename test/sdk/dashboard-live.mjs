@@ -56,7 +56,9 @@ async function sdkSend(writeKey, userId, event) {
 }
 
 const summary = { steps: [] }
-const step = (name, extra = {}) => summary.steps.push({ name, ...extra })
+const started = Date.now()
+// Each step says when it ended (ms since the start), so a failure's place in time can be told.
+const step = (name, extra = {}) => summary.steps.push({ name, ms: Date.now() - started, ...extra })
 const { browser, page, problems } = await launch()
 try {
   await login(page, base, opts.email, opts.password)
@@ -82,9 +84,13 @@ try {
   step('overview', { profiles: shown })
 
   // The overview refreshes itself every 10 s, and not while its tab is
-  // hidden (a page of its own, on a clock the test moves).
+  // hidden (a page of its own, on a clock the test moves). The page has a
+  // browser context of its own (with the same session): a clock is
+  // installed for a whole context, and the pages used after this one must
+  // keep the real time.
   {
-    const p2 = await page.context().newPage()
+    const ctx2 = await browser.newContext({ storageState: await page.context().storageState() })
+    const p2 = await ctx2.newPage()
     await p2.clock.install()
     let calls = 0
     p2.on('request', (r) => { if (new URL(r.url()).pathname === '/api/stats') calls++ })
@@ -109,7 +115,7 @@ try {
     check(calls === c1, `hidden for 35 s, the overview asked ${calls - c1} times, want none`)
     await setHidden(false)
     await waitCalls(c1 + 1, 'a refresh when the tab shows again')
-    await p2.close()
+    await ctx2.close()
     step('overview refreshes, and pauses while hidden')
   }
 
@@ -258,6 +264,7 @@ try {
   summary.ok = true
 } catch (err) {
   summary.error = String(err?.stack || err)
+  summary.failedAtMs = Date.now() - started
   summary.problems = problems()
   const failure = join(tmpdir(), `dashboard-live-failure-${run}.png`)
   summary.failureScreenshot = failure
