@@ -107,6 +107,19 @@ type Processor struct {
 	batches  []lagMark
 	corrupt  atomic.Uint64
 	appliedN atomic.Uint64
+
+	// The hand-off is bounded in events, not in group commits: at a high
+	// rate a group commit holds a few hundred events, so a bound of a few
+	// commits let a pause of tens of milliseconds (a checkpoint, a
+	// collection, a Pebble flush taking one of two cores) stop every
+	// acknowledgement. roomMu guards queued; room is signalled as the
+	// processor takes batches off the queue.
+	maxQueued int
+	roomMu    sync.Mutex
+	room      *sync.Cond
+	queued    int
+	waits     atomic.Uint64 // hand-offs that waited for room
+	waitNanos atomic.Int64  // their total wait
 }
 
 type lagMark struct {
@@ -114,10 +127,20 @@ type lagMark struct {
 	at      time.Time
 }
 
-// New returns a processor feeding profiles. queue bounds the batches
-// waiting to be applied; when full, the log writer (and so ingest) waits.
+// New returns a processor feeding profiles. queue bounds the events
+// handed off but not yet applied; when a hand-off would pass it, the log
+// writer (and so every acknowledgement) waits for room. A batch larger than
+// the bound waits only for the queue to empty.
 func New(profiles Profiles, queue int) *Processor {
-	return &Processor{profiles: profiles, in: make(chan []eventlog.Entry, queue)}
+	if queue < 1 {
+		queue = 1
+	}
+	p := &Processor{profiles: profiles, maxQueued: queue,
+		// Every queued batch holds at least one event, so the channel never
+		// blocks while the event bound has room; the bound is what waits.
+		in: make(chan []eventlog.Entry, min(queue, 1<<16))}
+	p.room = sync.NewCond(&p.roomMu)
+	return p
 }
 
 // Register adds an applier after the ones registered before it. Call it
@@ -154,11 +177,29 @@ func (p *Processor) Applied() uint64 {
 
 // Sink is the eventlog.Sink handing live entries to the processor.
 func (p *Processor) Sink(entries []eventlog.Entry) {
-	p.pending.Add(int64(len(entries)))
+	n := len(entries)
+	p.roomMu.Lock()
+	if p.queued > 0 && p.queued+n > p.maxQueued {
+		start := time.Now()
+		for p.queued > 0 && p.queued+n > p.maxQueued {
+			p.room.Wait()
+		}
+		p.waits.Add(1)
+		p.waitNanos.Add(int64(time.Since(start)))
+	}
+	p.queued += n
+	p.roomMu.Unlock()
+	p.pending.Add(int64(n))
 	p.lagMu.Lock()
-	p.batches = append(p.batches, lagMark{entries[len(entries)-1].Seq, entries[0].AppendedAt})
+	p.batches = append(p.batches, lagMark{entries[n-1].Seq, entries[0].AppendedAt})
 	p.lagMu.Unlock()
 	p.in <- entries
+}
+
+// HandoffWaits reports how many hand-offs waited for room in the queue and
+// for how long in total: each such wait held up every acknowledgement.
+func (p *Processor) HandoffWaits() (n uint64, total time.Duration) {
+	return p.waits.Load(), time.Duration(p.waitNanos.Load())
 }
 
 // CloseInput tells Run that no more entries come; call after the log is closed.
@@ -175,6 +216,10 @@ func (p *Processor) Run() {
 		last := batch[len(batch)-1].Seq
 		p.appliedN.Add(uint64(len(batch)))
 		p.pending.Add(-int64(len(batch)))
+		p.roomMu.Lock()
+		p.queued -= len(batch)
+		p.room.Broadcast()
+		p.roomMu.Unlock()
 		p.lagMu.Lock()
 		for len(p.batches) > 0 && p.batches[0].lastSeq <= last {
 			p.batches = p.batches[1:]
