@@ -4,11 +4,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 
-	"github.com/bits-and-blooms/bloom/v3"
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/greatroar/blobloom"
 
 	"tailor/internal/store"
 )
@@ -21,6 +22,12 @@ import (
 // capacity of the previous, so a day of any size costs a handful of
 // filters). A filter miss is a certain "new"; a hit is confirmed with a
 // Pebble read, so false positives cost a read, never a lost event.
+//
+// The filters are blocked (all of a key's bits in one 64-byte block) and a
+// key is hashed once for the whole chain: a new key is tested against every
+// filter, and with a plain Bloom filter each test cost fourteen cache
+// misses and a hash of its own. A day of 21 M keys made that about 8 µs a
+// message in the serial log writer, a third of its time at 40k events/s.
 type dedupe struct {
 	db   *pebble.DB
 	mu   sync.Mutex
@@ -31,7 +38,7 @@ type dedupe struct {
 
 type dayFilters struct {
 	day     uint64
-	filters []*bloom.BloomFilter
+	filters []*blobloom.Filter
 	n, cap  uint // entries in and capacity of the last filter
 }
 
@@ -40,14 +47,21 @@ type dayFilters struct {
 // filters) at 1 % each, 7 % of new messages needed a Pebble read, and those
 // reads (filter blocks of a 6 GB store, out of the block cache) took a third
 // of the log writer's time, which every acknowledgement waits for. At 0.01 %
-// a filter costs 19 bits per key instead of 10, and a whole chain stays under
-// 0.1 % false positives.
+// a filter costs about 23 bits per key (blocked) instead of 10, and a whole
+// chain stays under 0.1 % false positives.
 const (
 	firstFilterCap = 1 << 18
 	falsePositive  = 0.0001
 )
 
+// hashSeed is per process: the filters are rebuilt from the d/ keys at
+// every start, so their hashes never outlive it.
+var hashSeed = maphash.MakeSeed()
+
+func hashKey(key []byte) uint64 { return maphash.Bytes(hashSeed, key) }
+
 func (d *dedupe) add(day uint64, key []byte) {
+	h := hashKey(key)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var df *dayFilters
@@ -73,20 +87,21 @@ func (d *dedupe) add(day uint64, key []byte) {
 		if df.cap > 0 {
 			c = df.cap * 2
 		}
-		df.filters = append(df.filters, bloom.NewWithEstimates(c, falsePositive))
+		df.filters = append(df.filters, blobloom.NewOptimized(blobloom.Config{Capacity: uint64(c), FPRate: falsePositive}))
 		df.n, df.cap = 0, c
 	}
-	df.filters[len(df.filters)-1].Add(key)
+	df.filters[len(df.filters)-1].Add(h)
 	df.n++
 }
 
 // mayContain reports whether key may have been added (false: certainly not).
 func (d *dedupe) mayContain(key []byte) bool {
+	h := hashKey(key)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for i := len(d.days) - 1; i >= 0; i-- {
 		for _, f := range d.days[i].filters {
-			if f.Test(key) {
+			if f.Has(h) {
 				return true
 			}
 		}

@@ -209,3 +209,25 @@ func BenchmarkDedupeMayContain(b *testing.B) {
 		d.mayContain(keys[i%len(keys)])
 	}
 }
+
+// BenchmarkDedupeMayContainBigDay is the same test with a day of 21 M keys
+// (the 1 M demo store's import: eight filters, tens of MB, far more than
+// the CPU caches) and a million distinct new keys, as live traffic sends.
+//
+//	go test -run '^$' -bench DedupeMayContainBigDay -benchtime 2000000x ./internal/eventlog/
+func BenchmarkDedupeMayContainBigDay(b *testing.B) {
+	d := &dedupe{}
+	key := make([]byte, 0, 64)
+	for i := range 21_000_000 {
+		key = fmt.Appendf(key[:0], "src\x00msg-%d", i)
+		d.add(20000, key)
+	}
+	keys := make([][]byte, 1<<20)
+	for i := range keys {
+		keys[i] = fmt.Appendf(nil, "src\x00new-%d", i)
+	}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		d.mayContain(keys[i%len(keys)])
+	}
+}
