@@ -149,8 +149,36 @@ if [ -z "$tailor" ]; then
   tailor=$tmp/tailor
 fi
 
+# postfix_cpu prints the CPU time, in clock ticks, that the instance's
+# processes have used: the live ones' and, through the master's counts of
+# its reaped children, the exited ones'.
+postfix_cpu() {
+  local master total=0 p f
+  master=$(tr -d ' ' <"$queue/pid/master.pid")
+  for p in "$master" $(pgrep -P "$master"); do
+    read -r -a f <"/proc/$p/stat" 2>/dev/null || continue
+    total=$((total + f[13] + f[14]))
+    [ "$p" = "$master" ] && total=$((total + f[15] + f[16]))
+  done
+  echo "$total"
+}
+
+# cpu_ticks prints the machine's busy and total clock ticks (all cores).
+cpu_ticks() {
+  local _ user nice sys idle iowait irq softirq steal
+  read -r _ user nice sys idle iowait irq softirq steal _ </proc/stat
+  echo "$((user + nice + sys + irq + softirq + steal)) $((user + nice + sys + idle + iowait + irq + softirq + steal))"
+}
+
+hz=$(getconf CLK_TCK)
 for run in $(seq "$RUNS"); do
   step "run $run/$RUNS: load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  before=$(postfix_cpu)
+  read -r busy0 total0 < <(cpu_ticks)
   "$tailor" bench deliver --smtp "127.0.0.1:$PORT" --n "$N" --workers "$WORKERS" --smtp-conns "$CONNS" --broadcast 0
-  step "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+  after=$(postfix_cpu)
+  read -r busy1 total1 < <(cpu_ticks)
+  # Both phases sent N messages: the server's CPU a message bounds what
+  # the machine can accept, whoever sends.
+  step "postfix used $(( (after - before) * 1000000 / hz / (2 * N) ))µs of CPU a message ($((2 * N)) messages, queued, fsynced and discarded); the machine's cores were $(( (busy1 - busy0) * 100 / (total1 - total0) ))% busy; load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 done
