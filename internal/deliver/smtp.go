@@ -52,8 +52,9 @@ type SMTPOptions struct {
 // gets MAIL, RCPT and DATA in one write, so a message costs two round
 // trips instead of four; one that also offers CHUNKING (RFC 3030) gets
 // MAIL, RCPT, BDAT and the message in one write, one round trip, and
-// neither side scans the message for dots (against a local postfix that
-// took its accepted rate from 1,263 to 1,420 messages/s).
+// neither side scans the message for dots (raw sends to a local postfix,
+// alternated on a loaded machine: 869–1,263 messages/s with DATA,
+// 1,420–1,459 with BDAT, and 7% less of postfix's CPU a message).
 type SMTP struct {
 	o      SMTPOptions
 	from   *mail.Address
