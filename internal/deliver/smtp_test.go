@@ -243,7 +243,10 @@ func TestSMTPChunkIsTheBuiltMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	env := Envelope{Rendered: Rendered{To: "ann@example.com", Subject: "Grüße", Text: "first line\n.a line that starts with a dot\n..and two\nlast"}, Key: "k1"}
+	// Longer than the connection's 4 KiB write buffer: the chunk goes out
+	// in several writes.
+	long := strings.Repeat("a line of the long part of the message\n", 200)
+	env := Envelope{Rendered: Rendered{To: "ann@example.com", Subject: "Grüße", Text: "first line\n.a line that starts with a dot\n..and two\n" + long + "last"}, Key: "k1"}
 	if _, err := s.Send(context.Background(), Envelope{Rendered: Rendered{To: "bob@reject.example", Subject: "x", Text: "refused"}, Key: "k0"}); !isBounce(err) {
 		t.Fatalf("send to a refused recipient: %v, want a bounce", err)
 	}
