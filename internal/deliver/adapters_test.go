@@ -286,3 +286,22 @@ func TestMailPrintFile(t *testing.T) {
 		t.Fatalf("webhook called %d times", hooked)
 	}
 }
+
+// BenchmarkSMTPBuild measures building one rendered email (two parts,
+// unsubscribe headers), which every send pays.
+func BenchmarkSMTPBuild(b *testing.B) {
+	s, err := NewSMTP(SMTPOptions{Addr: "127.0.0.1:1", From: "Shop <news@shop.example>"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	env := Envelope{Key: "k", Rendered: Rendered{Subject: "Thank you for your order, Ann", Text: "Hi Ann,\nyour order 1 is confirmed.\nTrack it: https://shop.example/orders/1",
+		HTML:    `<p>Hi Ann,</p><p>your order 1 is confirmed.</p><p><a href="https://shop.example/t/fc/token">Track your order</a></p>`,
+		Headers: map[string]string{"List-Unsubscribe": "<https://shop.example/t/fu/token>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}}}
+	to := &mail.Address{Name: "Ann", Address: "ann@example.com"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Build(env, to, time.Now()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -270,7 +270,12 @@ type Engine struct {
 	frozen    map[runKey]run
 	frozenGen uint64            // swaps of dirty into frozen
 	gone      map[runKey]uint32 // deleted runs and their saved timer instant
-	locs      map[string]*time.Location
+	// firstNew and firstOld are the messages (firstKey) whose first open
+	// or click the figures counted since the last checkpoint and in the
+	// checkpoint before it, whose batch may not be committed yet; those
+	// of older checkpoints are under ju/ (see countsOnce).
+	firstNew, firstOld map[string]struct{}
+	locs               map[string]*time.Location
 
 	sends   []Message
 	records []Record
@@ -289,6 +294,7 @@ func New(opts Options) *Engine {
 	}
 	return &Engine{opts: opts, journeys: make(map[string]*jstate), byEvent: make(map[string][]*jstate),
 		runs: make(map[runKey]run), dirty: make(map[runKey]run), gone: make(map[runKey]uint32),
+		firstNew: make(map[string]struct{}), firstOld: make(map[string]struct{}),
 		locs: make(map[string]*time.Location), wake: make(chan struct{}, 1)}
 }
 
@@ -425,12 +431,20 @@ func (e *Engine) applyEvent(js *jstate, ev *event.Event, prof string, now time.T
 }
 
 // applyTracked counts a delivery or tracking event of a journey's message
-// for its step and day. Caller holds mu.
+// for its step and day; an open or a click only when it is the message's
+// first. Caller holds mu.
 func (e *Engine) applyTracked(ev *event.Event, counter func(*Tracked) *uint64, now time.Time) {
 	id, _ := ev.Properties["journey"].(string)
 	js := e.journeys[id]
 	if js == nil {
 		return
+	}
+	if kind := firstOnly[ev.Event]; kind != 0 {
+		// A message without a key (none of Tailor's lack one) cannot be
+		// told apart from another: each such event counts.
+		if key, _ := ev.Properties["message_key"].(string); key != "" && !e.countsOnce(firstKey(id, kind, key)) {
+			return
+		}
 	}
 	*counter(&js.stats.day(now).Tracked)++
 	step, _ := ev.Properties["step"].(string)

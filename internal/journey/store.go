@@ -24,6 +24,7 @@ import (
 //	jd/<journey>\x00s             figures and schedule state (JSON)
 //	jp/<profile>\x00<journey>     one profile's run (runSize bytes)
 //	jt/<due:4><profile>\x00<journey>  a pending timer, in due order
+//	ju/<journey>\x00<o|c><message key>  the message's first open or click was counted
 func versionKey(id string, v int) []byte {
 	k := store.Key(store.PrefixJourney, id+"\x00v")
 	return binary.BigEndian.AppendUint32(k, uint32(v))
@@ -341,6 +342,11 @@ func (e *Engine) CheckpointSplit(b *pebble.Batch) (func() error, error) {
 		}
 	}
 	clear(e.gone)
+	// The marks of counted opens and clicks go with the figures that
+	// counted them, at the same log position.
+	if err := e.writeFirsts(b); err != nil {
+		return nil, err
+	}
 	for _, js := range e.byOrd {
 		if !js.dirty {
 			continue

@@ -33,6 +33,7 @@ const (
 	PrefixJourney      = "jd/"
 	PrefixJourneyRun   = "jp/" // journey: <profile>\x00<journey> -> the profile's run
 	PrefixJourneyTimer = "jt/" // journey: <due:4><profile>\x00<journey> -> pending timer
+	PrefixJourneyFirst = "ju/" // journey: <journey>\x00<o|c><message key> -> nothing (the message's first open or click was counted)
 	PrefixOutboxDue    = "ob/" // outbox: <due unix nanos:8><key> -> state byte (queued or sending)
 	PrefixOutboxItem   = "oi/" // outbox: <key> -> message record (JSON); a key seen once stays
 	PrefixOutboxProf   = "op/" // outbox: <profile>\x00<created unix nanos:8><key> -> nothing (history index)
@@ -80,6 +81,7 @@ var Keyspaces = []Keyspace{
 	{PrefixJourney, "journey"},
 	{PrefixJourneyRun, "journey"},
 	{PrefixJourneyTimer, "journey"},
+	{PrefixJourneyFirst, "journey"},
 	{PrefixOutboxDue, "outbox"},
 	{PrefixOutboxItem, "outbox"},
 	{PrefixOutboxProf, "outbox"},
