@@ -82,7 +82,7 @@ function Graph({ j, stats }) {
       const counts = [`${fmtNum(st.entered || 0)} in`];
       if (st.waiting) counts.push(`${fmtNum(st.waiting)} waiting`);
       if (st.sent) counts.push(`${fmtNum(st.sent)} sent`);
-      const tracked = st.sent ? ` — ${fmtNum(st.delivered || 0)} delivered, ${fmtNum(st.opened || 0)} opens, ${fmtNum(st.clicked || 0)} clicks, ${fmtNum(st.unsubscribed || 0)} unsubscribed` : '';
+      const tracked = st.sent ? ` — ${fmtNum(st.delivered || 0)} delivered, ${fmtNum(st.opened || 0)} opened, ${fmtNum(st.clicked || 0)} clicked, ${fmtNum(st.unsubscribed || 0)} unsubscribed` : '';
       if (st.converted) counts.push(`${fmtNum(st.converted)} conv.`);
       return html`<g key=${s.id} class="jr-step" data-step=${s.id} data-entered=${st.entered || 0}>
         <title>${s.id}: ${detail(s)}${tracked}</title>
@@ -98,12 +98,12 @@ function Graph({ j, stats }) {
 // StepTable lists every step's figures: the graph's boxes have room for a
 // few, this has them all.
 const stepCols = [['entered', 'entered'], ['waiting', 'waiting'], ['sent', 'sent'], ['delivered', 'delivered'],
-  ['opened', 'opens'], ['clicked', 'clicks'], ['unsubscribed', 'unsubscribed'], ['converted', 'converted'], ['revenue', 'revenue']];
+  ['opened', 'opened'], ['clicked', 'clicked'], ['unsubscribed', 'unsubscribed'], ['converted', 'converted'], ['revenue', 'revenue']];
 
 function StepTable({ j, stats }) {
   const order = (stats && stats.order) || j.steps.map((s) => s.id);
   return html`<div class="table-wrap"><table class="small" id="jr-step-table">
-    <caption class="muted">Per step, since the journey was created (conversions and revenue: of the messages each step sent last)</caption>
+    <caption class="muted">Per step, since the journey was created (opened, clicked: messages, each counted once; conversions and revenue: of the messages each step sent last)</caption>
     <thead><tr><th scope="col">step</th>${stepCols.map(([, label]) => html`<th scope="col">${label}</th>`)}</tr></thead>
     <tbody>${order.map((id) => {
       const st = (stats && stats.steps && stats.steps[id]) || {};
@@ -112,8 +112,8 @@ function StepTable({ j, stats }) {
 }
 
 // The daily series: counts on one chart, revenue (another scale) on its own.
-const dayCounts = [['entered', 'entered'], ['sent', 'sent'], ['delivered', 'delivered'], ['opened', 'opens'],
-  ['clicked', 'clicks'], ['converted', 'converted'], ['unsubscribed', 'unsubscribed']];
+const dayCounts = [['entered', 'entered'], ['sent', 'sent'], ['delivered', 'delivered'], ['opened', 'opened'],
+  ['clicked', 'clicked'], ['converted', 'converted'], ['unsubscribed', 'unsubscribed']];
 
 /** dayRange lists every UTC day from the first with figures to today (at
  * least the last 14 days, at most 90), so a quiet day shows as 0 rather
