@@ -3,7 +3,6 @@ package recommend
 import (
 	"hash/maphash"
 	"iter"
-	"slices"
 	"unsafe"
 )
 
@@ -105,8 +104,15 @@ func (p *prof) resize(s, n int) {
 		return
 	}
 	total := len(p.h)
-	if d > 0 {
-		p.h = slices.Grow(p.h, d)[:total+d]
+	switch n := total + d; {
+	case n > cap(p.h):
+		// A quarter more, not append's double: these arrays are most of the
+		// engine's heap, and a history grows a few touches at a time.
+		h := make([]touch, n, n+n/4+2)
+		copy(h, p.h)
+		p.h = h
+	case d > 0:
+		p.h = p.h[:n]
 	}
 	copy(p.h[hi+d:], p.h[hi:total])
 	if d < 0 {
