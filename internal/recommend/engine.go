@@ -307,15 +307,14 @@ func (e *Engine) category(name string) *category {
 	return c
 }
 
-// profile returns the profile of id, made when new, marked changed. The
-// pointer is good until the next profile is made.
+// profile returns the profile of id, made when new, marked changed.
 func (e *Engine) profile(id string) *prof {
 	ix := e.profiles.find(id)
 	if ix < 0 {
 		// Room for a first few events: most profiles have a handful.
 		ix = e.profiles.add(id, 4)
 	}
-	p := &e.profiles.recs[ix]
+	p := e.profiles.at(ix)
 	e.dirtyProfs[id] = ix
 	e.profSeq++
 	p.seq = e.profSeq

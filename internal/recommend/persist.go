@@ -179,11 +179,11 @@ func (e *Engine) CheckpointSplit(b *pebble.Batch) (func() error, error) {
 	// all into one array.
 	nt := 0
 	for _, ix := range e.dirtyProfs {
-		nt += len(e.profiles.recs[ix].h)
+		nt += len(e.profiles.at(ix).h)
 	}
 	touches := make([]touch, 0, nt)
 	for id, ix := range e.dirtyProfs {
-		c := e.profiles.recs[ix]
+		c := *e.profiles.at(ix)
 		touches = append(touches, c.h...)
 		c.h = touches[len(touches)-len(c.h) : len(touches) : len(touches)]
 		s.profs = append(s.profs, profCopy{id, c})
@@ -377,7 +377,7 @@ func (e *Engine) loadProfile(id string, r profRecord) {
 	if ix < 0 {
 		ix = e.profiles.add(id, 2*len(r.Freq)+len(r.Buys)+len(r.Carts)+len(r.Views))
 	}
-	p := &e.profiles.recs[ix]
+	p := e.profiles.at(ix)
 	p.resize(secFreq, 2*len(r.Freq))
 	for i, f := range r.Freq {
 		p.freq()[i] = bought{e.index(f.I), f.N, f.First, f.Last}

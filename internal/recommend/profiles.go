@@ -28,8 +28,8 @@ type prof struct {
 	h     []touch
 	end   [nSecs]int32
 	idLen int32 // -1 when removed from its profTable
-	// next is the next profile in profTable.recs whose id has the same
-	// hash, -1 for none.
+	// next is the index in its profTable of the next profile whose id has
+	// the same hash, -1 for none.
 	next int32
 	// seq is Engine.profSeq at the profile's latest change: cached answers
 	// for it are good while it stays.
@@ -155,19 +155,33 @@ func (p *prof) removeFreq(i int) {
 }
 
 // profTable is the engine's profiles by id. The collector need not look
-// into it beyond one array per profile (see prof): recs is a slice of
-// values, the ids live in the profiles' arrays, and the index maps a hash
-// of the id, a map without pointers, to the first of the profiles with that
-// hash (they chain through prof.next).
+// into it beyond one array per profile (see prof): the profiles are values
+// in chunks, the ids live in the profiles' arrays, and the index maps a
+// hash of the id, a map without pointers, to the first of the profiles
+// with that hash (they chain through prof.next).
 //
-// A *prof from it is good until the next add.
+// Chunks of a fixed size, not one growing slice: a profile never moves, so
+// a *prof is good until the profile is removed, and making a profile never
+// copies the others.
 type profTable struct {
-	seed  maphash.Seed
-	first map[uint64]int32
-	recs  []prof
-	free  []int32 // indexes in recs of removed profiles, reused first
+	seed   maphash.Seed
+	first  map[uint64]int32
+	chunks [][]prof // of 1<<profChunkBits each
+	n      int32    // slots ever used
+	free   []int32  // indexes of removed profiles, reused first
 	// hash replaces maphash when set: tests make ids collide.
 	hash func(id string) uint64
+}
+
+const profChunkBits = 10
+
+func newProfTable() profTable {
+	return profTable{seed: maphash.MakeSeed(), first: map[uint64]int32{}}
+}
+
+// at is the profile at index ix.
+func (t *profTable) at(ix int32) *prof {
+	return &t.chunks[ix>>profChunkBits][ix&(1<<profChunkBits-1)]
 }
 
 func (t *profTable) key(id string) uint64 {
@@ -177,20 +191,16 @@ func (t *profTable) key(id string) uint64 {
 	return maphash.String(t.seed, id)
 }
 
-func newProfTable() profTable {
-	return profTable{seed: maphash.MakeSeed(), first: map[uint64]int32{}}
-}
+func (t *profTable) len() int { return int(t.n) - len(t.free) }
 
-func (t *profTable) len() int { return len(t.recs) - len(t.free) }
-
-// find returns the index of id in recs, -1 when absent.
+// find returns the index of id, -1 when absent.
 func (t *profTable) find(id string) int32 {
 	ix, ok := t.first[t.key(id)]
 	if !ok {
 		return -1
 	}
-	for ; ix >= 0; ix = t.recs[ix].next {
-		if t.recs[ix].id() == id {
+	for ; ix >= 0; ix = t.at(ix).next {
+		if t.at(ix).id() == id {
 			return ix
 		}
 	}
@@ -200,7 +210,7 @@ func (t *profTable) find(id string) int32 {
 // get returns the profile of id, nil when absent.
 func (t *profTable) get(id string) *prof {
 	if ix := t.find(id); ix >= 0 {
-		return &t.recs[ix]
+		return t.at(ix)
 	}
 	return nil
 }
@@ -225,11 +235,14 @@ func (t *profTable) add(id string, extra int) int32 {
 	if n := len(t.free); n > 0 {
 		ix = t.free[n-1]
 		t.free = t.free[:n-1]
-		t.recs[ix] = p
 	} else {
-		ix = int32(len(t.recs))
-		t.recs = append(t.recs, p)
+		ix = t.n
+		if int(ix>>profChunkBits) == len(t.chunks) {
+			t.chunks = append(t.chunks, make([]prof, 1<<profChunkBits))
+		}
+		t.n++
 	}
+	*t.at(ix) = p
 	t.first[key] = ix
 	return ix
 }
@@ -242,20 +255,20 @@ func (t *profTable) remove(id string) (prof, bool) {
 		return prof{}, false
 	}
 	prev := int32(-1)
-	for ; ix >= 0; prev, ix = ix, t.recs[ix].next {
-		if t.recs[ix].id() != id {
+	for ; ix >= 0; prev, ix = ix, t.at(ix).next {
+		if t.at(ix).id() != id {
 			continue
 		}
-		p := t.recs[ix]
+		p := *t.at(ix)
 		switch {
 		case prev >= 0:
-			t.recs[prev].next = p.next
+			t.at(prev).next = p.next
 		case p.next >= 0:
 			t.first[key] = p.next
 		default:
 			delete(t.first, key)
 		}
-		t.recs[ix] = prof{idLen: -1, next: -1}
+		*t.at(ix) = prof{idLen: -1, next: -1}
 		t.free = append(t.free, ix)
 		return p, true
 	}
@@ -266,8 +279,8 @@ func (t *profTable) remove(id string) (prof, bool) {
 // holds the array alive: clone it to keep it.
 func (t *profTable) all() iter.Seq2[string, *prof] {
 	return func(yield func(string, *prof) bool) {
-		for i := range t.recs {
-			p := &t.recs[i]
+		for i := range t.n {
+			p := t.at(i)
 			if p.idLen < 0 {
 				continue // removed
 			}

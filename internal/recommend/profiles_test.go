@@ -49,7 +49,7 @@ func TestProfSectionsBehaveLikeSeparateSlices(t *testing.T) {
 	for _, id := range []string{"", "a", "exactly-sixteen!", "2b3e2a4c-1111-4a2b-9c3d-000000000042"} {
 		t.Run(fmt.Sprintf("id%d", len(id)), func(t *testing.T) {
 			tab := newProfTable()
-			p := &tab.recs[tab.add(id, 0)]
+			p := tab.at(tab.add(id, 0))
 			idView := p.id()
 			var r refProf
 			rnd := rand.New(rand.NewPCG(3, uint64(len(id))))
@@ -121,7 +121,7 @@ func TestProfTableFindsAddsAndRemovesThroughHashCollisions(t *testing.T) {
 						t.Fatalf("step %d: %q found before it was added", step, id)
 					}
 					ix := tab.add(id, 0)
-					tab.recs[ix].push(secViews, touch{Item: int32(step), T: int64(step)}, 3)
+					tab.at(ix).push(secViews, touch{Item: int32(step), T: int64(step)}, 3)
 					live[id] = true
 				}
 				if tab.len() != len(live) {
@@ -138,8 +138,8 @@ func TestProfTableFindsAddsAndRemovesThroughHashCollisions(t *testing.T) {
 			if len(seen) != len(live) {
 				t.Fatalf("all yielded %d profiles, want %d", len(seen), len(live))
 			}
-			if len(tab.recs) > 60 {
-				t.Fatalf("%d slots for at most 60 profiles: removed slots are not reused", len(tab.recs))
+			if tab.n > 60 {
+				t.Fatalf("%d slots for at most 60 profiles: removed slots are not reused", tab.n)
 			}
 			if _, ok := tab.remove("nobody"); ok {
 				t.Fatal("removed a profile never added")
