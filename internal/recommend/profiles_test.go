@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -201,5 +202,55 @@ func TestLoadsProfileRecordsOfEarlierVersions(t *testing.T) {
 	e.interact("ann", kindView, e.index("p9"), 200)
 	if got, want := name(e.profiles.get("ann").views()), []string{"p3@103", "p4@104", "p9@200"}; !slices.Equal(got, want) {
 		t.Errorf("after a view: %v, want %v", got, want)
+	}
+}
+
+// TestMergeUnionsHistoriesWithinTheCaps merges a profile into another:
+// each history is the union in time order, cut to History; the distinct
+// purchases add up per item, and items beyond Distinct are dropped.
+func TestMergeUnionsHistoriesWithinTheCaps(t *testing.T) {
+	e := New(Options{History: 3, Distinct: 2})
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	p := func(id string) prod { return prod{id, "C", 10} }
+	view(e, "a", at(1), p("p1"))
+	view(e, "a", at(3), p("p2"))
+	view(e, "a", at(5), p("p3"))
+	buy(e, "a", at(10), p("p1"))
+	buy(e, "a", at(20), p("p2"))
+	view(e, "b", at(2), p("p4"))
+	view(e, "b", at(4), p("p5"))
+	buy(e, "b", at(30), p("p1"))
+	buy(e, "b", at(40), p("p3"))
+	mergeInto("a", "b", at(50))(e)
+
+	if e.profiles.get("a") != nil || e.profiles.len() != 1 {
+		t.Fatalf("after the merge %d profiles, a present: %v", e.profiles.len(), e.profiles.get("a") != nil)
+	}
+	b := e.profiles.get("b")
+	name := func(ts []touch) (out []string) {
+		for _, x := range ts {
+			out = append(out, fmt.Sprintf("%s@%d", e.items[x.Item].id, x.T-t0.Unix()))
+		}
+		return out
+	}
+	for _, c := range []struct {
+		what string
+		got  []touch
+		want []string
+	}{
+		{"views", b.views(), []string{"p2@3", "p5@4", "p3@5"}},
+		{"carts", b.carts(), nil},
+		{"buys", b.buys(), []string{"p2@20", "p1@30", "p3@40"}},
+	} {
+		if got := name(c.got); !slices.Equal(got, c.want) {
+			t.Errorf("%s %v, want %v", c.what, got, c.want)
+		}
+	}
+	var freq []string
+	for _, f := range b.freq() {
+		freq = append(freq, fmt.Sprintf("%s n%g %d-%d", e.items[f.Item].id, f.N, f.First-t0.Unix(), f.Last-t0.Unix()))
+	}
+	if want := []string{"p1 n2 10-30", "p3 n1 40-40"}; !slices.Equal(freq, want) {
+		t.Errorf("freq %v, want %v", freq, want)
 	}
 }
