@@ -196,7 +196,7 @@ func groupLabel(key string) string {
 // more), and the bestsellers of its group (else global), which are all a new
 // visitor gets.
 func (e *Engine) forYou(p *prof, group string, now int64, dst []cand) []cand {
-	if p != nil && len(p.freq) == 0 && len(p.views) == 0 && len(p.carts) == 0 && len(p.buys) == 0 {
+	if p != nil && p.empty() {
 		p = nil
 	}
 	pop := e.ranked(group, false)
@@ -220,7 +220,7 @@ func (e *Engine) forYou(p *prof, group string, now int64, dst []cand) []cand {
 	sc := newScratch(len(e.items))
 	defer sc.release()
 	var maxS [3]float64
-	for _, f := range p.freq {
+	for _, f := range p.freq() {
 		if s := frequencyScore(f, now); s > 0 {
 			sc.parts[sc.get(f.Item)].s[partRepeat] = s
 			maxS[partRepeat] = math.Max(maxS[partRepeat], s)
@@ -232,9 +232,9 @@ func (e *Engine) forYou(p *prof, group string, now int64, dst []cand) []cand {
 		w     float64
 		kinds []kind
 	}{
-		{p.buys, 3, []kind{kindBuy}},
-		{p.carts, 2, []kind{kindCart, kindBuy}},
-		{p.views, 1, []kind{kindView}},
+		{p.buys(), 3, []kind{kindBuy}},
+		{p.carts(), 2, []kind{kindCart, kindBuy}},
+		{p.views(), 1, []kind{kindView}},
 	}
 	for _, sd := range seeds {
 		for i := len(sd.list) - 1; i >= max(0, len(sd.list)-recent); i-- {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -66,7 +67,7 @@ func (e *Engine) scheduleDue(pid string, p *prof, ix int32) {
 	if e.opts.RecordDue == nil {
 		return
 	}
-	for _, f := range p.freq {
+	for _, f := range p.freq() {
 		if f.Item != ix {
 			continue
 		}
@@ -85,9 +86,15 @@ func (e *Engine) rescheduleDue() {
 	if e.opts.RecordDue == nil {
 		return
 	}
-	for pid, p := range e.profiles {
-		for _, f := range p.freq {
+	for view, p := range e.profiles.all() {
+		// view is of the profile's array, which a timer must not keep
+		// alive once the profile outgrows it.
+		pid := ""
+		for _, f := range p.freq() {
 			if interval := e.interval(f); interval > 0 && f.Last+int64(interval) > e.latest {
+				if pid == "" {
+					pid = strings.Clone(view)
+				}
 				heap.Push(&e.dues, dueTimer{at: f.Last + int64(interval), last: f.Last, ix: f.Item, pid: pid})
 			}
 		}
@@ -104,11 +111,11 @@ func (e *Engine) DueAt(t time.Time) []Due {
 	var out []Due
 	for len(e.dues) > 0 && e.dues[0].at <= now {
 		d := heap.Pop(&e.dues).(dueTimer)
-		p := e.profiles[d.pid]
+		p := e.profiles.get(d.pid)
 		if p == nil {
 			continue // merged away: the survivor's purchases have timers of their own
 		}
-		for _, f := range p.freq {
+		for _, f := range p.freq() {
 			if f.Item != d.ix || f.Last != d.last {
 				continue
 			}

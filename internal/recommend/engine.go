@@ -122,7 +122,7 @@ type Engine struct {
 	mu       sync.RWMutex
 	ids      map[string]int32 // product id -> index in items
 	items    []*item
-	profiles map[string]*prof
+	profiles profTable
 	cats     map[string]*category
 	groups   map[string]*group // "seg:<id>" / "trait:<name>=<value>" -> bestsellers of its members
 	traits   map[string]bool   // trait names whose values have groups
@@ -134,7 +134,7 @@ type Engine struct {
 	// Changed since the last checkpoint: items, profiles, categories, and
 	// profiles merged away.
 	dirtyItems map[int32]struct{}
-	dirtyProfs map[string]*prof // the profile itself: a checkpoint's pause need not look it up
+	dirtyProfs map[string]int32 // the profile's index in profiles: a checkpoint's pause need not look it up
 	dirtyCats  map[string]struct{}
 	deleted    []string
 	// cpMu orders the two parts of checkpoints; frozen is the change set
@@ -163,13 +163,13 @@ func New(opts Options) *Engine {
 	return &Engine{
 		opts:     opts,
 		ids:      map[string]int32{},
-		profiles: map[string]*prof{},
+		profiles: newProfTable(),
 		cats:     map[string]*category{},
 		groups:   map[string]*group{},
 		traits:   map[string]bool{},
 
 		dirtyItems: map[int32]struct{}{},
-		dirtyProfs: map[string]*prof{},
+		dirtyProfs: map[string]int32{},
 		dirtyCats:  map[string]struct{}{},
 	}
 }
@@ -307,13 +307,15 @@ func (e *Engine) category(name string) *category {
 	return c
 }
 
+// profile returns the profile of id, made when new, marked changed.
 func (e *Engine) profile(id string) *prof {
-	p := e.profiles[id]
-	if p == nil {
-		p = &prof{}
-		e.profiles[id] = p
+	ix := e.profiles.find(id)
+	if ix < 0 {
+		// Room for a first few events: most profiles have a handful.
+		ix = e.profiles.add(id, 4)
 	}
-	e.dirtyProfs[id] = p
+	p := e.profiles.at(ix)
+	e.dirtyProfs[id] = ix
 	e.profSeq++
 	p.seq = e.profSeq
 	return p
@@ -343,13 +345,14 @@ func (e *Engine) interact(pid string, k kind, ix int32, t int64) {
 		return
 	}
 	p := e.profile(pid)
-	list, window := &p.views, int64(viewWindow)
+	sec, window := secViews, int64(viewWindow)
 	if k == kindCart {
-		list, window = &p.carts, cartWindow
+		sec, window = secCarts, cartWindow
 	}
+	list := p.section(sec)
 	seen := make([]int32, 0, pairLast)
-	for i := len(*list) - 1; i >= 0 && len(seen) < pairLast; i-- {
-		o := (*list)[i]
+	for i := len(list) - 1; i >= 0 && len(seen) < pairLast; i-- {
+		o := list[i]
 		if t-o.T > window || o.T > t {
 			break
 		}
@@ -359,7 +362,7 @@ func (e *Engine) interact(pid string, k kind, ix int32, t int64) {
 		seen = append(seen, o.Item)
 		e.pair(k, ix, o.Item, 1)
 	}
-	*list = pushCapped(*list, touch{Item: ix, T: t}, e.opts.History)
+	p.push(sec, touch{Item: ix, T: t}, e.opts.History)
 }
 
 // order records a completed order of basket (distinct items) by pid.
@@ -401,8 +404,9 @@ func (e *Engine) order(pid string, basket []int32, t int64) {
 	window := int64(e.opts.FollowWindow.Seconds())
 	var prev []int32
 	var prevCats []string
-	for i := len(p.buys) - 1; i >= 0 && len(prev) < pairLast; i-- {
-		o := p.buys[i]
+	buys := p.buys()
+	for i := len(buys) - 1; i >= 0 && len(prev) < pairLast; i-- {
+		o := buys[i]
 		if t-o.T > window || o.T >= t {
 			continue
 		}
@@ -427,7 +431,7 @@ func (e *Engine) order(pid string, basket []int32, t int64) {
 		}
 	}
 	for _, ix := range basket {
-		p.buys = pushCapped(p.buys, touch{Item: ix, T: t}, e.opts.History)
+		p.push(secBuys, touch{Item: ix, T: t}, e.opts.History)
 		e.count(p, ix, t)
 		e.scheduleDue(pid, p, ix)
 	}
@@ -436,8 +440,9 @@ func (e *Engine) order(pid string, basket []int32, t int64) {
 // count adds one purchase of ix to the profile's distinct purchases and the
 // item's repurchase gaps.
 func (e *Engine) count(p *prof, ix int32, t int64) {
-	for i := range p.freq {
-		f := &p.freq[i]
+	freq := p.freq()
+	for i := range freq {
+		f := &freq[i]
 		if f.Item != ix {
 			continue
 		}
@@ -451,17 +456,17 @@ func (e *Engine) count(p *prof, ix int32, t int64) {
 		f.Last = max(f.Last, t)
 		return
 	}
-	if len(p.freq) >= e.opts.Distinct {
+	if len(freq) >= e.opts.Distinct {
 		// Forget the item bought longest ago.
 		old := 0
-		for i := range p.freq {
-			if p.freq[i].Last < p.freq[old].Last {
+		for i := range freq {
+			if freq[i].Last < freq[old].Last {
 				old = i
 			}
 		}
-		p.freq = append(p.freq[:old], p.freq[old+1:]...)
+		p.removeFreq(old)
 	}
-	p.freq = append(p.freq, bought{Item: ix, N: 1, First: t, Last: t})
+	p.addFreq(bought{Item: ix, N: 1, First: t, Last: t})
 }
 
 // pair adds w to the co-occurrence of a and b, both ways.
@@ -516,30 +521,31 @@ func (e *Engine) totalBaskets() float64 { return e.catBaskets }
 
 // merge folds profile from into into.
 func (e *Engine) merge(from, into string) {
-	f := e.profiles[from]
-	if f == nil {
+	// f keeps its array: removing it only drops the table's reference.
+	f, ok := e.profiles.remove(from)
+	if !ok {
 		return
 	}
-	delete(e.profiles, from)
 	delete(e.dirtyProfs, from)
 	e.deleted = append(e.deleted, from)
 	p := e.profile(into)
-	p.views = mergeTouches(p.views, f.views, e.opts.History)
-	p.carts = mergeTouches(p.carts, f.carts, e.opts.History)
-	p.buys = mergeTouches(p.buys, f.buys, e.opts.History)
-	for _, b := range f.freq {
+	for _, s := range []int{secViews, secCarts, secBuys} {
+		p.set(s, mergeTouches(p.section(s), f.section(s), e.opts.History))
+	}
+	for _, b := range f.freq() {
 		found := false
-		for i := range p.freq {
-			if p.freq[i].Item == b.Item {
-				p.freq[i].N += b.N
-				p.freq[i].First = min(p.freq[i].First, b.First)
-				p.freq[i].Last = max(p.freq[i].Last, b.Last)
+		freq := p.freq()
+		for i := range freq {
+			if freq[i].Item == b.Item {
+				freq[i].N += b.N
+				freq[i].First = min(freq[i].First, b.First)
+				freq[i].Last = max(freq[i].Last, b.Last)
 				found = true
 				break
 			}
 		}
-		if !found && len(p.freq) < e.opts.Distinct {
-			p.freq = append(p.freq, b)
+		if !found && len(freq) < e.opts.Distinct {
+			p.addFreq(b)
 		}
 	}
 }

@@ -207,7 +207,7 @@ func (e *Engine) profileSeq(pid string) uint64 {
 	}
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	if p := e.profiles[pid]; p != nil {
+	if p := e.profiles.get(pid); p != nil {
 		return p.seq
 	}
 	return 0

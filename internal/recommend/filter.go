@@ -19,13 +19,13 @@ type exclusions struct {
 // exclusions computes the request's exclusions. Caller holds mu for reading.
 func (e *Engine) exclusions(req Request, now int64) exclusions {
 	ex := exclusions{items: map[int32]bool{}}
-	p := e.profiles[req.ProfileID]
+	p := e.profiles.get(req.ProfileID)
 	if p == nil {
 		return ex
 	}
 	just := now - int64(e.opts.JustBought.Seconds())
 	catSince := now - int64(req.Filter.ExcludeCategoryFor/time.Second)
-	for _, b := range p.buys {
+	for _, b := range p.buys() {
 		if b.T >= just || req.Filter.ExcludePurchased {
 			ex.items[b.Item] = true
 		}
@@ -36,7 +36,7 @@ func (e *Engine) exclusions(req Request, now int64) exclusions {
 		}
 	}
 	if req.Filter.ExcludePurchased {
-		for _, f := range p.freq {
+		for _, f := range p.freq() {
 			ex.items[f.Item] = true
 		}
 	}

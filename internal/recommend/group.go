@@ -89,7 +89,7 @@ func (e *Engine) track(key string) bool {
 			return false
 		}
 		g := newGroup()
-		for pid, p := range e.profiles {
+		for pid, p := range e.profiles.all() {
 			if in, err := e.opts.Membership.Contains(seg, pid); err == nil && in {
 				e.backfill(g, p)
 			}
@@ -105,9 +105,9 @@ func (e *Engine) track(key string) bool {
 	// Every value of a newly tracked trait is filled at once, so that all
 	// its groups count the same purchases.
 	e.traits[name] = true
-	for pid, p := range e.profiles {
+	for pid, p := range e.profiles.all() {
 		v := e.opts.Traits.Trait(pid, name)
-		if v == "" || len(p.freq) == 0 {
+		if v == "" || len(p.freq()) == 0 {
 			continue
 		}
 		g := e.groups[traitGroup(name, v)]
@@ -124,7 +124,7 @@ func (e *Engine) track(key string) bool {
 }
 
 func (e *Engine) backfill(g *group, p *prof) {
-	for _, f := range p.freq {
+	for _, f := range p.freq() {
 		e.groupAdd(g, []int32{f.Item}, []float64{f.N}, f.Last)
 	}
 }

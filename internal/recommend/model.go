@@ -97,25 +97,6 @@ type bought struct {
 	Last  int64
 }
 
-// prof is a profile's recent behaviour, bounded: the last Options.History
-// views, cart additions and purchases (oldest first) and up to
-// Options.Distinct distinct purchased items with their frequency.
-type prof struct {
-	views, carts, buys []touch
-	freq               []bought
-	// seq is Engine.profSeq at the profile's latest change: cached answers
-	// for it are good while it stays.
-	seq uint64
-}
-
-func pushCapped(s []touch, t touch, limit int) []touch {
-	if len(s) >= limit {
-		copy(s, s[len(s)-limit+1:])
-		s = s[:limit-1]
-	}
-	return append(s, t)
-}
-
 // category is what the engine learned of one category: its items, how many
 // baskets held it and which other categories were bought with it or soon
 // after it.

@@ -97,7 +97,7 @@ func (e *Engine) Checkpoint(b *pebble.Batch) error {
 // categories, and profiles merged away.
 type changeSet struct {
 	items   map[int32]struct{}
-	profs   map[string]*prof
+	profs   map[string]int32
 	cats    map[string]struct{}
 	deleted []string
 }
@@ -147,8 +147,11 @@ func (e *Engine) CheckpointSplit(b *pebble.Batch) (func() error, error) {
 			e.dirtyItems[ix] = struct{}{}
 		}
 		for id := range f.profs {
-			if _, ok := e.dirtyProfs[id]; !ok && e.profiles[id] != nil { // else merged away since, and in deleted
-				e.dirtyProfs[id] = e.profiles[id]
+			if _, ok := e.dirtyProfs[id]; ok {
+				continue
+			}
+			if ix := e.profiles.find(id); ix >= 0 { // else merged away since, and in deleted
+				e.dirtyProfs[id] = ix
 			}
 		}
 		for name := range f.cats {
@@ -172,22 +175,17 @@ func (e *Engine) CheckpointSplit(b *pebble.Batch) (func() error, error) {
 		}
 		s.items = append(s.items, c)
 	}
-	// Apply shifts the histories in place (pushCapped): they are copied,
-	// into one array each for touches and purchases.
-	nt, nf := 0, 0
-	for _, p := range e.dirtyProfs {
-		nt += len(p.views) + len(p.carts) + len(p.buys)
-		nf += len(p.freq)
+	// Apply changes the histories in place (prof.push): they are copied,
+	// all into one array.
+	nt := 0
+	for _, ix := range e.dirtyProfs {
+		nt += len(e.profiles.at(ix).h)
 	}
-	touches, freq := make([]touch, 0, nt), make([]bought, 0, nf)
-	take := func(ts []touch) []touch {
-		touches = append(touches, ts...)
-		return touches[len(touches)-len(ts):]
-	}
-	for id, p := range e.dirtyProfs {
-		c := prof{views: take(p.views), carts: take(p.carts), buys: take(p.buys)}
-		freq = append(freq, p.freq...)
-		c.freq = freq[len(freq)-len(p.freq):]
+	touches := make([]touch, 0, nt)
+	for id, ix := range e.dirtyProfs {
+		c := *e.profiles.at(ix)
+		touches = append(touches, c.h...)
+		c.h = touches[len(touches)-len(c.h) : len(touches) : len(touches)]
 		s.profs = append(s.profs, profCopy{id, c})
 	}
 	for name := range e.dirtyCats {
@@ -197,7 +195,7 @@ func (e *Engine) CheckpointSplit(b *pebble.Batch) (func() error, error) {
 	f := &changeSet{e.dirtyItems, e.dirtyProfs, e.dirtyCats, e.deleted}
 	e.frozen = f
 	e.dirtyItems = make(map[int32]struct{}, len(f.items))
-	e.dirtyProfs = make(map[string]*prof, len(f.profs))
+	e.dirtyProfs = make(map[string]int32, len(f.profs))
 	e.dirtyCats = make(map[string]struct{}, len(f.cats))
 	e.deleted = nil
 	return func() error {
@@ -231,8 +229,8 @@ func (s *cpSnapshot) write(b *pebble.Batch) error {
 	}
 	for _, pc := range s.profs {
 		p := &pc.p
-		r := profRecord{Views: touchRecords(p.views, s.names), Carts: touchRecords(p.carts, s.names), Buys: touchRecords(p.buys, s.names)}
-		for _, f := range p.freq {
+		r := profRecord{Views: touchRecords(p.views(), s.names), Carts: touchRecords(p.carts(), s.names), Buys: touchRecords(p.buys(), s.names)}
+		for _, f := range p.freq() {
 			r.Freq = append(r.Freq, boughtRecord{s.names[f.Item].id, f.N, f.First, f.Last})
 		}
 		if err := setJSON(b, profPrefix+pc.id, r); err != nil {
@@ -318,11 +316,7 @@ func (e *Engine) Load() error {
 			if err := json.Unmarshal(v, &r); err != nil {
 				return fmt.Errorf("%w %q: %v", errBadRecord, key, err)
 			}
-			p := &prof{views: e.touches(r.Views), carts: e.touches(r.Carts), buys: e.touches(r.Buys)}
-			for _, f := range r.Freq {
-				p.freq = append(p.freq, bought{e.index(f.I), f.N, f.First, f.Last})
-			}
-			e.profiles[key[len(profPrefix):]] = p
+			e.loadProfile(key[len(profPrefix):], r)
 		}
 	}
 	if err := it.Error(); err != nil {
@@ -376,10 +370,26 @@ func (e *Engine) MarkBackfilled(b *pebble.Batch) error {
 	return setJSON(b, string(globalKey), globalRecord{e.latest, e.version})
 }
 
-func (e *Engine) touches(rs []touchRecord) []touch {
-	out := make([]touch, len(rs))
-	for i, r := range rs {
-		out[i] = touch{e.index(r.I), r.T}
+// loadProfile restores the profile of id from r into one array of its
+// exact size. Caller holds mu for writing.
+func (e *Engine) loadProfile(id string, r profRecord) {
+	ix := e.profiles.find(id)
+	if ix < 0 {
+		ix = e.profiles.add(id, 2*len(r.Freq)+len(r.Buys)+len(r.Carts)+len(r.Views))
 	}
-	return out
+	p := e.profiles.at(ix)
+	p.resize(secFreq, 2*len(r.Freq))
+	for i, f := range r.Freq {
+		p.freq()[i] = bought{e.index(f.I), f.N, f.First, f.Last}
+	}
+	for _, sr := range []struct {
+		s  int
+		rs []touchRecord
+	}{{secBuys, r.Buys}, {secCarts, r.Carts}, {secViews, r.Views}} {
+		p.resize(sr.s, len(sr.rs))
+		ts := p.section(sr.s)
+		for i, tr := range sr.rs {
+			ts[i] = touch{e.index(tr.I), tr.T}
+		}
+	}
 }

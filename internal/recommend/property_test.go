@@ -59,16 +59,16 @@ func TestFiltersAgainstAScan(t *testing.T) {
 
 // scanFilter is the reference: every rule read literally.
 func scanFilter(e *Engine, who string, now time.Time, ranked []Item, f Filter, limit int) []string {
-	p := e.profiles[who]
+	p := e.profiles.get(who)
 	bought := map[string]time.Time{}
 	if p != nil {
-		for _, b := range p.buys {
+		for _, b := range p.buys() {
 			id := e.items[b.Item].id
 			if t := time.Unix(b.T, 0); t.After(bought[id]) {
 				bought[id] = t
 			}
 		}
-		for _, fr := range p.freq {
+		for _, fr := range p.freq() {
 			id := e.items[fr.Item].id
 			if t := time.Unix(fr.Last, 0); t.After(bought[id]) {
 				bought[id] = t
@@ -77,7 +77,7 @@ func scanFilter(e *Engine, who string, now time.Time, ranked []Item, f Filter, l
 	}
 	recentCat := map[string]bool{}
 	if f.ExcludeCategoryFor > 0 && p != nil {
-		for _, b := range p.buys {
+		for _, b := range p.buys() {
 			if !time.Unix(b.T, 0).Before(now.Add(-f.ExcludeCategoryFor)) {
 				recentCat[e.items[b.Item].category] = true
 			}

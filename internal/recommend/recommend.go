@@ -225,7 +225,7 @@ func (e *Engine) recommend(ctx context.Context, req Request) ([]Item, error) {
 	}
 	out := make([]Item, len(chosen))
 	e.mu.RLock()
-	p := e.profiles[req.ProfileID]
+	p := e.profiles.get(req.ProfileID)
 	for i := range chosen {
 		e.explain(&chosen[i].cand, p, now)
 		out[i] = chosen[i].Item
@@ -353,8 +353,8 @@ func (e *Engine) ownSegment(pid string) string {
 		return ""
 	}
 	e.mu.RLock()
-	p := e.profiles[pid]
-	history := p != nil && (len(p.freq) > 0 || len(p.views) > 0 || len(p.carts) > 0 || len(p.buys) > 0)
+	p := e.profiles.get(pid)
+	history := p != nil && !p.empty()
 	e.mu.RUnlock()
 	if history {
 		return ""
@@ -390,7 +390,7 @@ func (e *Engine) candidates(ctx context.Context, req Request, group string, now 
 		seed = ix
 		ex.items[ix] = true
 	}
-	p := e.profiles[req.ProfileID]
+	p := e.profiles.get(req.ProfileID)
 	var c []cand
 	switch req.Strategy {
 	case AlsoBought:
@@ -485,8 +485,8 @@ func (e *Engine) buyAgain(p *prof, now int64) []cand {
 	if p == nil {
 		return nil
 	}
-	out := make([]cand, 0, len(p.freq))
-	for _, f := range p.freq {
+	out := make([]cand, 0, len(p.freq()))
+	for _, f := range p.freq() {
 		if s := e.repeatScore(f, now); s > 0 {
 			out = append(out, cand{ix: f.Item, score: s, part: partRepeat})
 		}
@@ -568,7 +568,7 @@ func (e *Engine) explain(c *cand, p *prof, now int64) {
 	switch c.part {
 	case partRepeat:
 		if p != nil {
-			for _, f := range p.freq {
+			for _, f := range p.freq() {
 				if f.Item == c.ix {
 					c.reason = e.repeatReason(f, now)
 					return
@@ -609,7 +609,7 @@ func (e *Engine) recentlyViewed(p *prof, now int64) []cand {
 		return nil
 	}
 	lastBuy := map[int32]int64{}
-	for _, b := range p.buys {
+	for _, b := range p.buys() {
 		lastBuy[b.Item] = max(lastBuy[b.Item], b.T)
 	}
 	type seen struct {
@@ -617,12 +617,12 @@ func (e *Engine) recentlyViewed(p *prof, now int64) []cand {
 		cart bool
 	}
 	last := map[int32]seen{}
-	for _, v := range p.views {
+	for _, v := range p.views() {
 		if s := last[v.Item]; v.T >= s.t {
 			last[v.Item] = seen{v.T, s.cart}
 		}
 	}
-	for _, c := range p.carts {
+	for _, c := range p.carts() {
 		if s := last[c.Item]; c.T >= s.t {
 			last[c.Item] = seen{c.T, true}
 		}
