@@ -75,7 +75,17 @@ TAILOR_E2E_REQUIRE=1 go test -race -count=1 -timeout 20m -v ./... >"$log" 2>&1 |
 grep -E '^(ok|FAIL|\?|panic:)' "$log" || true
 if [ "$status" != 0 ]; then
   printf '\n--- failing output ---\n'
-  grep -B2 -A30 -E '^\s*--- FAIL' "$log" | head -400 || tail -100 "$log"
+  # With -v a test's own output comes before its "--- FAIL" line: print, for
+  # each failed test, the end of what it printed between its "=== RUN" and
+  # that line (where the reason is), then the line itself.
+  failed_tests=$(sed -nE 's/^\s*--- FAIL: ([^ ]+) .*/\1/p' "$log" | sort -u)
+  if [ -z "$failed_tests" ]; then
+    tail -100 "$log"
+  fi
+  for name in $failed_tests; do
+    printf '\n--- %s (the last 120 lines it printed) ---\n' "$name"
+    awk -v n="$name" '$0 ~ "^=== RUN +"n"$" {on=1; buf=""; c=0} on {lines[c++ % 120]=$0} $0 ~ "^ *--- FAIL: "n" " {on=0; s=(c>120?c-120:0); for (i=s;i<c;i++) print lines[i % 120]; c=0}' "$log"
+  done
 fi
 passed=$(grep -cE '^\s*--- PASS' "$log" || true)
 failed=$(grep -cE '^\s*--- FAIL' "$log" || true)
