@@ -42,7 +42,7 @@ type stream struct {
 	// profile's events mostly arrive together (a session, an imported
 	// history), so most chunks fit in one or two bytes a row instead of four.
 	prev  idvec
-	heads vec32 // ord → row+1 of its latest event in this stream
+	heads headvec // ord → row+1 of its latest event in this stream
 
 	// rev is, for Order Completed, each order's revenue in micro-units as
 	// profiles count it (event.OrderRevenue), for total_spend.
@@ -349,7 +349,10 @@ func (s *stream) column(path string, multi bool) *column {
 func (s *stream) rowBytes() int {
 	n := s.ord.bytes() + s.ts.bytes() + s.prev.bytes() + s.heads.bytes() + s.rev.bytes()
 	for _, p := range s.byTime {
-		n += 2*len(p) + 24
+		n += 24
+		if len(p) > 0 && &p[0] != &inOrder[0] {
+			n += 2 * len(p)
+		}
 	}
 	return n
 }
@@ -370,6 +373,15 @@ func (s *stream) columnBytes() int {
 	return n
 }
 
+// inOrder is the time order of a chunk whose rows are in time order.
+var inOrder = func() []uint16 {
+	p := make([]uint16, vecChunk)
+	for i := range p {
+		p[i] = uint16(i)
+	}
+	return p
+}()
+
 // sortChunk records the time order of full chunk ci. Sorting (time,
 // offset) pairs as plain integers is several times faster than a sort with
 // a comparison function, which matters at start-up (hundreds of chunks).
@@ -378,6 +390,12 @@ func (s *stream) sortChunk(ci int) {
 		s.byTime = append(s.byTime, nil)
 	}
 	tss := s.ts.chunk(ci)
+	if tss == nil || slices.IsSorted(tss) {
+		// Live events arrive in time order: the chunk is its own time
+		// order, which all such chunks share instead of two bytes a row.
+		s.byTime[ci] = inOrder
+		return
+	}
 	keys := make([]uint64, vecChunk)
 	for i := range keys {
 		var t uint64
