@@ -77,6 +77,9 @@ type array struct {
 	ends  vec32 // row → end offset of its items (cumulative)
 	items int   // items so far
 	rows  int   // rows whose end is set
+	// checked counts the full chunks of items whose columns were looked
+	// at for derivation (compactItems).
+	checked int
 }
 
 // catchUp sets the ends of the rows before row that have no items.
@@ -109,9 +112,9 @@ type column struct {
 	savedDict int // dictionary entries the last checkpoint wrote
 	multi     bool
 	dict      dict
-	vals      idvec  // single, not in a tuple table: row → id
-	arr       *array // multi: the array the path goes through
-	mvals     idvec  // multi: item → id
+	vals      idvec   // single, not in a tuple table: row → id
+	arr       *array  // multi: the array the path goes through
+	mvals     itemvec // multi: item → id
 
 	// A single-valued column in its stream's tuple table: its slot there
 	// and its value id per tuple (see tuples.go).
@@ -167,7 +170,10 @@ func (s *stream) idLike(c *column) bool {
 	if c.tup != nil {
 		s.retuple(c)
 	}
-	c.dict, c.vals, c.mvals, c.tvals = dict{}, idvec{}, idvec{}, idvec{}
+	if c.multi {
+		s.ownItems(c)
+	}
+	c.dict, c.vals, c.mvals, c.tvals = dict{}, idvec{}, itemvec{}, idvec{}
 	return true
 }
 
@@ -259,6 +265,9 @@ func (s *stream) appendArray(row int, k string, elems []any) {
 	if a != nil {
 		a.ends.set(row, uint32(a.items))
 		a.rows = row + 1
+		if a.items>>vecShift > a.checked {
+			s.compactItems(a)
+		}
 	}
 }
 

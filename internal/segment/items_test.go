@@ -1,0 +1,110 @@
+package segment
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// Array columns read back every item's value once full chunks derive their
+// ids from another column: where a field follows from the product in one
+// chunk and not in the next, where it is missing on some items, and after
+// the deciding column is dropped.
+func TestItemColumnsReadBackAcrossDerivation(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	s := &stream{key: "Cart Viewed"}
+	var want []map[string]any // by item
+	items := 0
+	for items < 2*vecChunk+vecChunk/2 {
+		var elems []any
+		for i := range 1 + rng.IntN(4) {
+			p := rng.IntN(3000)
+			note := fmt.Sprintf("n%d", p%7) // follows from the product in chunk 0 only
+			if items >= vecChunk {
+				note = fmt.Sprintf("n%d", rng.IntN(7))
+			}
+			m := map[string]any{
+				"product_id": fmt.Sprintf("p%d", p),
+				"sku":        fmt.Sprintf("SKU-%d", p),
+				"price":      float64(p%40) + 0.99,
+				"category":   fmt.Sprintf("c%d", p%60),
+				"quantity":   float64(1 + rng.IntN(3)),
+				"position":   float64(i + 1),
+				"note":       note,
+			}
+			if p%5 == 0 {
+				m["promo"] = true // missing on most items
+			}
+			elems = append(elems, m)
+			want = append(want, m)
+			items++
+		}
+		s.appendEvent(uint32(rng.IntN(1000)), 1_700_000_000, map[string]any{"products": elems})
+	}
+	fields := []string{"product_id", "sku", "price", "category", "quantity", "position", "note", "promo"}
+	check := func(stage string, skip string) {
+		t.Helper()
+		for _, f := range fields {
+			if f == skip {
+				continue
+			}
+			c := s.cols["products[]."+f]
+			for k, m := range want {
+				got := c.dict.value(c.mvals.get(k))
+				if fmt.Sprint(got) != fmt.Sprint(m[f]) && (got != nil || m[f] != nil) {
+					t.Fatalf("%s: item %d %s = %v, want %v", stage, k, f, got, m[f])
+				}
+			}
+		}
+	}
+	check("derived", "")
+	derivedIn := func(f string, ci int) bool {
+		v := &s.cols["products[]."+f].mvals
+		return ci < len(v.derived) && v.derived[ci] != nil
+	}
+	for _, tc := range []struct {
+		field string
+		chunk int
+		want  bool
+	}{
+		{"sku", 0, true}, {"sku", 1, true}, {"price", 0, true}, {"category", 1, true}, {"promo", 0, true},
+		{"note", 0, true}, {"note", 1, false},
+		{"quantity", 0, false}, {"position", 0, false},
+		{"sku", 2, false}, // the last chunk is not full
+	} {
+		if got := derivedIn(tc.field, tc.chunk); got != tc.want {
+			t.Errorf("%s derived in chunk %d: %v, want %v", tc.field, tc.chunk, got, tc.want)
+		}
+	}
+	if sku, qty := s.cols["products[].sku"].mvals.bytes(), s.cols["products[].quantity"].mvals.bytes(); sku >= qty {
+		t.Errorf("sku, derived, takes %d bytes; quantity, one byte an item, %d", sku, qty)
+	}
+
+	// Dropping the column the others derive from leaves them their values.
+	var decider *column
+	for _, f := range fields {
+		c := s.cols["products[]."+f]
+		for _, d := range c.mvals.derived {
+			if d != nil {
+				for _, k := range s.colOrder {
+					if &k.mvals == d.from {
+						decider = k
+					}
+				}
+			}
+		}
+	}
+	if decider == nil {
+		t.Fatal("no column decides another")
+	}
+	s.ownItems(decider)
+	decider.mvals = itemvec{}
+	check("after dropping "+decider.path, decider.path[len("products[]."):])
+
+	// A rewrite of a derived item keeps the chunk's other items.
+	c := s.cols["products[].sku"]
+	id := c.dict.id("SKU-new")
+	c.mvals.set(5, id)
+	want[5]["sku"] = "SKU-new"
+	check("after a rewrite", decider.path[len("products[]."):])
+}
