@@ -19,9 +19,11 @@ type headvec struct {
 
 // headShift sets the block size: small enough that a sparse stream leaves
 // most blocks out and that a block's rows stay close together, large
-// enough that the block headers (32 bytes) cost little per ordinal.
+// enough that the block headers (32 bytes) cost little per ordinal. On
+// the demo shop, blocks of 128 ordinals took 4.9 MB of heads at 200 k
+// customers; 256: 5.0, 512: 5.7, 1,024: 6.3; a plain vector 14.7.
 const (
-	headShift = 9
+	headShift = 7
 	headBlock = 1 << headShift
 	headMask  = headBlock - 1
 )
