@@ -114,10 +114,23 @@ func TestFramevecKeepsValuesAcrossRebasesAndWidths(t *testing.T) {
 		width int // bytes per value expected in the first chunk
 	}{
 		{"close together", func(i int) uint32 { return 4_000_000 + uint32(i%100) }, 1},
-		{"rising slowly", func(i int) uint32 { return 3_000_000 + uint32(i/8) }, 2},
+		{"rising slowly", func(i int) uint32 { return 3_000_000 + uint32(i/8) }, 1},
+		{"rising a frame past a byte", func(i int) uint32 { return 3_000_000 + uint32(i)*3 }, 2},
 		{"late values re-base", func(i int) uint32 { return 1_700_000_000 - uint32(i%3000)*7 }, 2},
+		{"a late value re-bases a frame past a byte", func(i int) uint32 {
+			if i == 3*frameRows+70 {
+				return 2_000_000 - 1000
+			}
+			return 2_000_000 + uint32(i%frameRows)
+		}, 2},
 		{"spread", func(i int) uint32 { return uint32(i*2654435761) % 5_000_000 }, 4},
-		{"zeros then more", func(i int) uint32 { return 3 * uint32(max(0, i-1000)) }, 4},
+		{"one far value widens the chunk", func(i int) uint32 {
+			if i == 5000 {
+				return 4_000_000_000
+			}
+			return uint32(i)
+		}, 4},
+		{"zeros then more", func(i int) uint32 { return 3 * uint32(max(0, i-1000)) }, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var v framevec
@@ -131,7 +144,7 @@ func TestFramevecKeepsValuesAcrossRebasesAndWidths(t *testing.T) {
 				}
 			}
 			buf := make([]uint32, vecChunk)
-			for j, got := range v.decode(1, n-vecChunk, buf) {
+			for j, got := range v.decode(1, n-vecChunk-5, buf) { // a partial frame at the end
 				if want := tc.value(vecChunk + j); got != want {
 					t.Fatalf("decoded value %d: got %d, want %d", vecChunk+j, got, want)
 				}
