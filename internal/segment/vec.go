@@ -311,24 +311,61 @@ func (v *framevec) decode(c, n int, buf []uint32) []uint32 {
 	}
 	ch := &v.chunks[c]
 	out := buf[:n]
-	for f := 0; f<<frameShift < n; f++ {
-		lo, hi, b := f<<frameShift, min(n, (f+1)<<frameShift), ch.bases[f]
-		switch {
-		case ch.w8 != nil:
-			for j, d := range ch.w8[lo:hi] {
-				out[lo+j] = b + uint32(d)
-			}
-		case ch.w16 != nil:
-			for j, d := range ch.w16[lo:hi] {
-				out[lo+j] = b + uint32(d)
-			}
-		default:
-			for j, d := range ch.w32[lo:hi] {
-				out[lo+j] = b + d
-			}
-		}
+	switch {
+	case ch.w8 != nil:
+		decodeFrames8(ch.w8[:n], ch.bases, out)
+	case ch.w16 != nil:
+		decodeFrames16(ch.w16[:n], ch.bases, out)
+	default:
+		decodeFrames32(ch.w32[:n], ch.bases, out)
 	}
 	return out
+}
+
+// decodeFrames8 writes bases[j>>frameShift]+offs[j] into out[j] (len(out)
+// ≥ len(offs)), a frame at a time. One function per width: a generic one
+// ran 1.6 times slower (its loop is not specialised per width). Not
+// inlined: inlined into decode, the loop ran 2.5 times slower (45 against
+// 25 µs a chunk of one-byte offsets).
+//
+//go:noinline
+func decodeFrames8(offs []uint8, bases []uint32, out []uint32) {
+	for f := 0; len(offs) > 0; f++ {
+		k := min(len(offs), frameRows)
+		src, dst, b := offs[:k], out[:k], bases[f]
+		for j, d := range src {
+			dst[j] = b + uint32(d)
+		}
+		offs, out = offs[k:], out[k:]
+	}
+}
+
+// decodeFrames16 is decodeFrames8 for two-byte offsets.
+//
+//go:noinline
+func decodeFrames16(offs []uint16, bases []uint32, out []uint32) {
+	for f := 0; len(offs) > 0; f++ {
+		k := min(len(offs), frameRows)
+		src, dst, b := offs[:k], out[:k], bases[f]
+		for j, d := range src {
+			dst[j] = b + uint32(d)
+		}
+		offs, out = offs[k:], out[k:]
+	}
+}
+
+// decodeFrames32 is decodeFrames8 for four-byte offsets.
+//
+//go:noinline
+func decodeFrames32(offs []uint32, bases []uint32, out []uint32) {
+	for f := 0; len(offs) > 0; f++ {
+		k := min(len(offs), frameRows)
+		src, dst, b := offs[:k], out[:k], bases[f]
+		for j, d := range src {
+			dst[j] = b + d
+		}
+		offs, out = offs[k:], out[k:]
+	}
 }
 
 func (v *framevec) bytes() int {
