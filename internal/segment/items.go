@@ -83,6 +83,11 @@ func (s *stream) compactItems(a *array) {
 // first, since a column decides only columns with as few values or fewer.
 func deriveChunk(cols []*column, ci int) {
 	base := ci << vecShift
+	// Columns with no value in the chunk keep nothing there already.
+	cols = slices.DeleteFunc(cols, func(c *column) bool { return c.mvals.idvec.chunk(ci) == nil })
+	if len(cols) < 2 {
+		return
+	}
 	distinct := make(map[*column]int, len(cols))
 	for _, c := range cols {
 		seen := make([]bool, c.dict.len()+1)
@@ -99,9 +104,6 @@ func deriveChunk(cols []*column, ci int) {
 	var kept []*column
 	for _, c := range cols {
 		ch := c.mvals.idvec.chunk(ci)
-		if ch == nil {
-			continue // all zeros: nothing kept already
-		}
 		own := len(ch.w8) + 2*len(ch.w16) + 4*len(ch.w32)
 		derived := false
 		for _, k := range kept {

@@ -4,6 +4,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // Array columns read back every item's value once full chunks derive their
@@ -107,4 +111,69 @@ func TestItemColumnsReadBackAcrossDerivation(t *testing.T) {
 	c.mvals.set(5, id)
 	want[5]["sku"] = "SKU-new"
 	check("after a rewrite", decider.path[len("products[]."):])
+}
+
+// Item columns read back from a checkpoint as they were written, derived
+// chunks included, whether a checkpoint ended inside a chunk of items or
+// not.
+func TestPersistedItemColumnsReadBack(t *testing.T) {
+	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rng := rand.New(rand.NewPCG(11, 12))
+	live := NewEngine(Options{DB: db})
+	checkpoint := func() {
+		b := db.NewBatch()
+		if err := live.Checkpoint(b); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Commit(pebble.Sync); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ids idsOnly
+	for i := 0; live.ix.streams["Cart Viewed"] == nil || live.ix.streams["Cart Viewed"].arrays["products"].items < vecChunk+vecChunk/2; i++ {
+		id := fmt.Sprintf("u%d", i/4)
+		if i%4 == 0 {
+			ids = append(ids, id)
+		}
+		var elems []any
+		for k := range 1 + rng.IntN(5) {
+			p := rng.IntN(2000)
+			elems = append(elems, map[string]any{"product_id": fmt.Sprintf("p%d", p), "name": fmt.Sprintf("Product %d", p%700), "price": float64(p % 90), "position": float64(k + 1)})
+		}
+		ev, res := track(id, "Cart Viewed", time.Unix(genNow-int64(rng.IntN(86400*300)), 0), map[string]any{"products": elems})
+		live.Apply(ev, res)
+		if i == 9000 {
+			checkpoint() // inside the first chunk of items
+		}
+	}
+	checkpoint()
+	back := NewEngine(Options{DB: db, Profiles: ids})
+	if err := back.Load(t.Context(), nil, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	ls, bs := live.ix.streams["Cart Viewed"], back.ix.streams["Cart Viewed"]
+	if ls.n != bs.n {
+		t.Fatalf("%d rows live, %d loaded", ls.n, bs.n)
+	}
+	derived := 0
+	for _, lc := range ls.colOrder {
+		bc := bs.cols[lc.path]
+		for k := range ls.arrays["products"].items {
+			if a, b := lc.dict.value(lc.mvals.get(k)), bc.dict.value(bc.mvals.get(k)); fmt.Sprint(a) != fmt.Sprint(b) {
+				t.Fatalf("%s item %d: live %v, loaded %v", lc.path, k, a, b)
+			}
+		}
+		for _, d := range bc.mvals.derived {
+			if d != nil {
+				derived++
+			}
+		}
+	}
+	if derived == 0 {
+		t.Error("no loaded chunk of items derives a column")
+	}
 }
