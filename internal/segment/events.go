@@ -72,11 +72,14 @@ type stream struct {
 // order, and each of its columns keeps one value id per item (0 when the
 // item has no such scalar field). Sharing the row → items offsets among
 // the fields of a line item (sku, name, price, category, brand …) costs
-// four bytes per row for the array instead of four per row per field.
+// two to four bytes per row for the array instead of one to four per row
+// per field.
 type array struct {
-	ends  vec32 // row → end offset of its items (cumulative)
-	items int   // items so far
-	rows  int   // rows whose end is set
+	// ends is each row's end offset of its items (cumulative): a frame's
+	// rows hold a few hundred items, so mostly two bytes a row.
+	ends  framevec
+	items int // items so far
+	rows  int // rows whose end is set
 	// checked counts the full chunks of items whose columns were looked
 	// at for derivation (compactItems).
 	checked int

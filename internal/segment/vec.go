@@ -275,6 +275,12 @@ func (v *framevec) set(i int, x uint32) {
 	j := i & vecMask
 	f := j >> frameShift
 	if ch.bases == nil {
+		if x == 0 {
+			// A chunk of zeros (the item offsets before a stream's
+			// first array) is never allocated; its frames keep base 0.
+			ch.next = j + 1
+			return
+		}
 		ch.bases = make([]uint32, vecChunk>>frameShift)
 	}
 	if ch.next <= f<<frameShift {

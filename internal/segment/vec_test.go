@@ -156,3 +156,36 @@ func TestFramevecKeepsValuesAcrossRebasesAndWidths(t *testing.T) {
 		})
 	}
 }
+
+// framevec allocates nothing for a chunk of zeros, and reads the zeros
+// before a chunk's first other value as zeros, in its frame and before.
+func TestFramevecLeavesZeroChunksOut(t *testing.T) {
+	for _, first := range []int{0, 1, frameRows - 1, frameRows, 3*frameRows + 5} {
+		t.Run(fmt.Sprint(first), func(t *testing.T) {
+			var v framevec
+			value := func(i int) uint32 {
+				if i < vecChunk+first {
+					return 0
+				}
+				return 70_000 + uint32(i)
+			}
+			n := 2 * vecChunk
+			for i := range n {
+				v.set(i, value(i))
+			}
+			if v.chunkAt(0) != nil || v.decode(0, vecChunk, make([]uint32, vecChunk)) != nil {
+				t.Error("a chunk of zeros was allocated")
+			}
+			for i := range n {
+				if got := v.get(i); got != value(i) {
+					t.Fatalf("value %d: got %d, want %d", i, got, value(i))
+				}
+			}
+			for j, got := range v.decode(1, vecChunk, make([]uint32, vecChunk)) {
+				if want := value(vecChunk + j); got != want {
+					t.Fatalf("decoded value %d: got %d, want %d", vecChunk+j, got, want)
+				}
+			}
+		})
+	}
+}
