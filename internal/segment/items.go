@@ -77,79 +77,101 @@ func (s *stream) compactItems(a *array) {
 	}
 }
 
+// deriveFrom bounds the columns a column is tried against, so that a
+// stream of many array fields (a write key's choice) costs a few scans of
+// a chunk per field, not one per pair of fields.
+const deriveFrom = 4
+
 // deriveChunk derives chunk ci of each of cols from another of cols when
-// that one decides it there. A column is derived only from one that keeps
-// its own ids; the columns with the most distinct values are looked at
-// first, since a column decides only columns with as few values or fewer.
+// that one decides it there and its table costs less than the chunk. A
+// column is derived only from one that keeps its own ids; the columns with
+// the most distinct values are looked at first, since a column decides
+// only columns with as few values or fewer.
 func deriveChunk(cols []*column, ci int) {
 	base := ci << vecShift
-	// Columns with no value in the chunk keep nothing there already.
-	cols = slices.DeleteFunc(cols, func(c *column) bool { return c.mvals.idvec.chunk(ci) == nil })
-	if len(cols) < 2 {
-		return
+	type cand struct {
+		c        *column
+		own      int    // bytes of its chunk
+		hi       uint32 // its largest id in the chunk
+		distinct int
 	}
-	distinct := make(map[*column]int, len(cols))
-	for _, c := range cols {
-		seen := make([]bool, c.dict.len()+1)
-		n := 0
-		for j := range vecChunk {
-			if id := c.mvals.idvec.get(base + j); !seen[id] {
-				seen[id] = true
-				n++
-			}
-		}
-		distinct[c] = n
-	}
-	slices.SortStableFunc(cols, func(x, y *column) int { return cmp.Compare(distinct[y], distinct[x]) })
-	var kept []*column
+	var cs []cand
 	for _, c := range cols {
 		ch := c.mvals.idvec.chunk(ci)
-		own := len(ch.w8) + 2*len(ch.w16) + 4*len(ch.w32)
+		if ch == nil {
+			continue // no value in the chunk: nothing kept already
+		}
+		x := cand{c: c, own: len(ch.w8) + 2*len(ch.w16) + 4*len(ch.w32)}
+		for j := range vecChunk {
+			x.hi = max(x.hi, ch.at(j))
+		}
+		if x.hi < vecChunk {
+			seen := make([]bool, x.hi+1)
+			for j := range vecChunk {
+				if id := ch.at(j); !seen[id] {
+					seen[id] = true
+					x.distinct++
+				}
+			}
+		} else {
+			// Too many values to decide another column for less than its
+			// chunk costs; it keeps its own.
+			x.distinct = math.MaxInt
+		}
+		cs = append(cs, x)
+	}
+	if len(cs) < 2 {
+		return
+	}
+	slices.SortStableFunc(cs, func(x, y cand) int { return cmp.Compare(y.distinct, x.distinct) })
+	var kept []cand
+	for _, x := range cs {
 		derived := false
 		for _, k := range kept {
-			if fn := decides(k, c, base); fn != nil && 4*len(fn) < own {
+			if 4*(int(k.hi)+1) >= x.own {
+				continue
+			}
+			if fn := decides(k.c, x.c, base, k.hi); fn != nil {
+				c := x.c
 				for len(c.mvals.derived) <= ci {
 					c.mvals.derived = append(c.mvals.derived, nil)
 				}
-				c.mvals.derived[ci] = &derivedChunk{from: &k.mvals, fn: fn}
+				c.mvals.derived[ci] = &derivedChunk{from: &k.c.mvals, fn: fn}
 				c.mvals.idvec.chunks[ci] = idchunk{}
 				derived = true
 				break
 			}
 		}
-		if !derived {
-			kept = append(kept, c)
+		if !derived && x.hi < vecChunk && len(kept) < deriveFrom {
+			kept = append(kept, x)
 		}
 	}
 }
 
-// decides returns the table from k's ids to c's over the chunk at base,
-// nil when some id of k goes with two ids of c there.
-func decides(k, c *column, base int) []uint32 {
+// decides returns the table from k's ids (at most hi) to c's over the
+// chunk at base, nil when some id of k goes with two ids of c there.
+func decides(k, c *column, base int, hi uint32) []uint32 {
 	const unset = math.MaxUint32
-	fn := make([]uint32, k.dict.len()+1)
+	fn := make([]uint32, hi+1)
 	for i := range fn {
 		fn[i] = unset
 	}
-	hi := 0
 	for j := range vecChunk {
 		from, to := k.mvals.idvec.get(base+j), c.mvals.idvec.get(base+j)
 		switch fn[from] {
 		case unset:
 			fn[from] = to
-			hi = max(hi, int(from))
 		case to:
 		default:
 			return nil
 		}
 	}
-	fn = fn[:hi+1]
 	for i, x := range fn {
 		if x == unset {
 			fn[i] = 0
 		}
 	}
-	return slices.Clone(fn)
+	return fn
 }
 
 // ownItems makes the columns derived from c keep their own ids, before c's

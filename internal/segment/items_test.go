@@ -177,3 +177,36 @@ func TestPersistedItemColumnsReadBack(t *testing.T) {
 		t.Error("no loaded chunk of items derives a column")
 	}
 }
+
+// Items of many unrelated fields, and fields with more values than a table
+// could hold for less than their chunk, read back unchanged: past the
+// columns tried as deciders, the others keep their own ids.
+func TestItemColumnsOfManyFieldsReadBack(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	s := &stream{key: "Bulk"}
+	var want []map[string]any
+	for len(want) < vecChunk+100 {
+		var elems []any
+		for range 4 {
+			m := map[string]any{"wide": float64(rng.IntN(200_000))}
+			for f := range 30 {
+				m[fmt.Sprintf("f%02d", f)] = float64(rng.IntN(10))
+			}
+			m["twin"] = m["f00"]
+			elems = append(elems, m)
+			want = append(want, m)
+		}
+		s.appendEvent(uint32(rng.IntN(100)), 1_700_000_000, map[string]any{"items": elems})
+	}
+	for path, c := range s.cols {
+		f := path[len("items[]."):]
+		for k, m := range want {
+			if got := c.dict.value(c.mvals.get(k)); got != m[f] {
+				t.Fatalf("item %d %s = %v, want %v", k, f, got, m[f])
+			}
+		}
+	}
+	if w := s.cols["items[].wide"].mvals; len(w.derived) > 0 && w.derived[0] != nil {
+		t.Error("a column of 200,000 values was derived")
+	}
+}
