@@ -42,7 +42,7 @@ type stream struct {
 	// profile's events mostly arrive together (a session, an imported
 	// history), so most chunks fit in one or two bytes a row instead of four.
 	prev  idvec
-	heads vec32 // ord → row+1 of its latest event in this stream
+	heads headvec // ord → row+1 of its latest event in this stream
 
 	// rev is, for Order Completed, each order's revenue in micro-units as
 	// profiles count it (event.OrderRevenue), for total_spend.
@@ -72,11 +72,17 @@ type stream struct {
 // order, and each of its columns keeps one value id per item (0 when the
 // item has no such scalar field). Sharing the row → items offsets among
 // the fields of a line item (sku, name, price, category, brand …) costs
-// four bytes per row for the array instead of four per row per field.
+// two to four bytes per row for the array instead of one to four per row
+// per field.
 type array struct {
-	ends  vec32 // row → end offset of its items (cumulative)
-	items int   // items so far
-	rows  int   // rows whose end is set
+	// ends is each row's end offset of its items (cumulative): a frame's
+	// rows hold a few hundred items, so mostly two bytes a row.
+	ends  framevec
+	items int // items so far
+	rows  int // rows whose end is set
+	// checked counts the full chunks of items whose columns were looked
+	// at for derivation (compactItems).
+	checked int
 }
 
 // catchUp sets the ends of the rows before row that have no items.
@@ -109,9 +115,9 @@ type column struct {
 	savedDict int // dictionary entries the last checkpoint wrote
 	multi     bool
 	dict      dict
-	vals      idvec  // single, not in a tuple table: row → id
-	arr       *array // multi: the array the path goes through
-	mvals     idvec  // multi: item → id
+	vals      idvec   // single, not in a tuple table: row → id
+	arr       *array  // multi: the array the path goes through
+	mvals     itemvec // multi: item → id
 
 	// A single-valued column in its stream's tuple table: its slot there
 	// and its value id per tuple (see tuples.go).
@@ -167,7 +173,10 @@ func (s *stream) idLike(c *column) bool {
 	if c.tup != nil {
 		s.retuple(c)
 	}
-	c.dict, c.vals, c.mvals, c.tvals = dict{}, idvec{}, idvec{}, idvec{}
+	if c.multi {
+		s.ownItems(c)
+	}
+	c.dict, c.vals, c.mvals, c.tvals = dict{}, idvec{}, itemvec{}, idvec{}
 	return true
 }
 
@@ -259,6 +268,9 @@ func (s *stream) appendArray(row int, k string, elems []any) {
 	if a != nil {
 		a.ends.set(row, uint32(a.items))
 		a.rows = row + 1
+		if a.items>>vecShift > a.checked {
+			s.compactItems(a)
+		}
 	}
 }
 
@@ -349,7 +361,10 @@ func (s *stream) column(path string, multi bool) *column {
 func (s *stream) rowBytes() int {
 	n := s.ord.bytes() + s.ts.bytes() + s.prev.bytes() + s.heads.bytes() + s.rev.bytes()
 	for _, p := range s.byTime {
-		n += 2*len(p) + 24
+		n += 24
+		if len(p) > 0 && &p[0] != &inOrder[0] {
+			n += 2 * len(p)
+		}
 	}
 	return n
 }
@@ -370,6 +385,15 @@ func (s *stream) columnBytes() int {
 	return n
 }
 
+// inOrder is the time order of a chunk whose rows are in time order.
+var inOrder = func() []uint16 {
+	p := make([]uint16, vecChunk)
+	for i := range p {
+		p[i] = uint16(i)
+	}
+	return p
+}()
+
 // sortChunk records the time order of full chunk ci. Sorting (time,
 // offset) pairs as plain integers is several times faster than a sort with
 // a comparison function, which matters at start-up (hundreds of chunks).
@@ -378,6 +402,12 @@ func (s *stream) sortChunk(ci int) {
 		s.byTime = append(s.byTime, nil)
 	}
 	tss := s.ts.chunk(ci)
+	if tss == nil || slices.IsSorted(tss) {
+		// Live events arrive in time order: the chunk is its own time
+		// order, which all such chunks share instead of two bytes a row.
+		s.byTime[ci] = inOrder
+		return
+	}
 	keys := make([]uint64, vecChunk)
 	for i := range keys {
 		var t uint64

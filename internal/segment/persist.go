@@ -482,6 +482,9 @@ func (s *stream) decodePage(b []byte, nords int) error {
 		s.endRow(base + i)
 	}
 	s.n = base + rows
+	for _, a := range s.arrays {
+		s.compactItems(a)
+	}
 	return nil
 }
 

@@ -114,10 +114,23 @@ func TestFramevecKeepsValuesAcrossRebasesAndWidths(t *testing.T) {
 		width int // bytes per value expected in the first chunk
 	}{
 		{"close together", func(i int) uint32 { return 4_000_000 + uint32(i%100) }, 1},
-		{"rising slowly", func(i int) uint32 { return 3_000_000 + uint32(i/8) }, 2},
+		{"rising slowly", func(i int) uint32 { return 3_000_000 + uint32(i/8) }, 1},
+		{"rising a frame past a byte", func(i int) uint32 { return 3_000_000 + uint32(i)*3 }, 2},
 		{"late values re-base", func(i int) uint32 { return 1_700_000_000 - uint32(i%3000)*7 }, 2},
+		{"a late value re-bases a frame past a byte", func(i int) uint32 {
+			if i == 3*frameRows+70 {
+				return 2_000_000 - 1000
+			}
+			return 2_000_000 + uint32(i%frameRows)
+		}, 2},
 		{"spread", func(i int) uint32 { return uint32(i*2654435761) % 5_000_000 }, 4},
-		{"zeros then more", func(i int) uint32 { return 3 * uint32(max(0, i-1000)) }, 4},
+		{"one far value widens the chunk", func(i int) uint32 {
+			if i == 5000 {
+				return 4_000_000_000
+			}
+			return uint32(i)
+		}, 4},
+		{"zeros then more", func(i int) uint32 { return 3 * uint32(max(0, i-1000)) }, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var v framevec
@@ -131,7 +144,7 @@ func TestFramevecKeepsValuesAcrossRebasesAndWidths(t *testing.T) {
 				}
 			}
 			buf := make([]uint32, vecChunk)
-			for j, got := range v.decode(1, n-vecChunk, buf) {
+			for j, got := range v.decode(1, n-vecChunk-5, buf) { // a partial frame at the end
 				if want := tc.value(vecChunk + j); got != want {
 					t.Fatalf("decoded value %d: got %d, want %d", vecChunk+j, got, want)
 				}
@@ -139,6 +152,39 @@ func TestFramevecKeepsValuesAcrossRebasesAndWidths(t *testing.T) {
 			ch := v.chunkAt(0)
 			if w := len(ch.w8) + 2*len(ch.w16) + 4*len(ch.w32); w != tc.width*vecChunk {
 				t.Errorf("first chunk holds %d bytes a value, want %d", w/vecChunk, tc.width)
+			}
+		})
+	}
+}
+
+// framevec allocates nothing for a chunk of zeros, and reads the zeros
+// before a chunk's first other value as zeros, in its frame and before.
+func TestFramevecLeavesZeroChunksOut(t *testing.T) {
+	for _, first := range []int{0, 1, frameRows - 1, frameRows, 3*frameRows + 5} {
+		t.Run(fmt.Sprint(first), func(t *testing.T) {
+			var v framevec
+			value := func(i int) uint32 {
+				if i < vecChunk+first {
+					return 0
+				}
+				return 70_000 + uint32(i)
+			}
+			n := 2 * vecChunk
+			for i := range n {
+				v.set(i, value(i))
+			}
+			if v.chunkAt(0) != nil || v.decode(0, vecChunk, make([]uint32, vecChunk)) != nil {
+				t.Error("a chunk of zeros was allocated")
+			}
+			for i := range n {
+				if got := v.get(i); got != value(i) {
+					t.Fatalf("value %d: got %d, want %d", i, got, value(i))
+				}
+			}
+			for j, got := range v.decode(1, vecChunk, make([]uint32, vecChunk)) {
+				if want := value(vecChunk + j); got != want {
+					t.Fatalf("decoded value %d: got %d, want %d", vecChunk+j, got, want)
+				}
 			}
 		})
 	}
