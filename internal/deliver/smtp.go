@@ -199,40 +199,61 @@ func (s *SMTP) transact(c *smtp.Client, rcpt string, msg []byte) error {
 	return nil
 }
 
-// transactPipelined sends MAIL, RCPT and DATA as one group and reads
-// their three replies (all of them, so that the connection stays in step
-// even when one fails), then the message.
+// sendEnvelope writes MAIL, RCPT and last (DATA, or a BDAT line with its
+// chunk in body) in one write and reads the three replies, all of them,
+// so that the connection stays in step whatever they say. err is set when
+// nothing came back: a pooled connection the server closed, retried on a
+// fresh one. (A server that queued a message and died before answering
+// gets it again, with the same Message-ID, as when the reply to the end of
+// DATA is lost.)
+func (s *SMTP) sendEnvelope(t *textproto.Conn, rcpt, last string, body []byte, lastCode int) (mailErr, rcptErr, lastErr, err error) {
+	if strings.ContainsAny(s.from.Address+rcpt, "\r\n<>") {
+		return nil, nil, nil, fmt.Errorf("smtp RCPT TO: address %q holds a line break or angle bracket", rcpt)
+	}
+	fmt.Fprintf(t.W, "MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\n%s\r\n", s.from.Address, rcpt, last)
+	t.W.Write(body)
+	if err := t.W.Flush(); err != nil {
+		return nil, nil, nil, fmt.Errorf("%w: %w", errMailFrom, err)
+	}
+	_, _, mailErr = t.ReadResponse(25)
+	var te *textproto.Error
+	if mailErr != nil && !errors.As(mailErr, &te) {
+		return nil, nil, nil, fmt.Errorf("%w: %w", errMailFrom, mailErr)
+	}
+	_, _, rcptErr = t.ReadResponse(25)
+	_, _, lastErr = t.ReadResponse(lastCode)
+	return mailErr, rcptErr, lastErr, nil
+}
+
+// refused is the error of a refused sender or recipient, nil if neither.
+func refused(mailErr, rcptErr error) error {
+	switch {
+	case mailErr != nil:
+		return fmt.Errorf("%w: %w", errMailFrom, mailErr)
+	case rcptErr != nil:
+		return fmt.Errorf("smtp RCPT TO: %w", rcptErr)
+	}
+	return nil
+}
+
+// transactPipelined sends MAIL, RCPT and DATA as one group, then the
+// message.
 func (s *SMTP) transactPipelined(c *smtp.Client, rcpt string, msg []byte) error {
 	t := c.Text
-	if strings.ContainsAny(s.from.Address+rcpt, "\r\n<>") {
-		return fmt.Errorf("smtp RCPT TO: address %q holds a line break or angle bracket", rcpt)
+	mailErr, rcptErr, dataErr, err := s.sendEnvelope(t, rcpt, "DATA", nil, 354)
+	if err != nil {
+		return err
 	}
-	fmt.Fprintf(t.W, "MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n", s.from.Address, rcpt)
-	if err := t.W.Flush(); err != nil {
-		return fmt.Errorf("%w: %w", errMailFrom, err)
-	}
-	_, _, mailErr := t.ReadResponse(25)
-	if mailErr != nil {
-		var te *textproto.Error
-		if !errors.As(mailErr, &te) {
-			// Nothing came back: a pooled connection the server closed.
-			return fmt.Errorf("%w: %w", errMailFrom, mailErr)
-		}
-	}
-	_, _, rcptErr := t.ReadResponse(25)
-	_, _, dataErr := t.ReadResponse(354)
 	if dataErr == nil && (mailErr != nil || rcptErr != nil) {
 		// A server that took DATA without a sender or recipient: end
 		// the empty message so that the connection could go on; it is
 		// dropped anyway.
 		t.PrintfLine(".")
 	}
-	switch {
-	case mailErr != nil:
-		return fmt.Errorf("%w: %w", errMailFrom, mailErr)
-	case rcptErr != nil:
-		return fmt.Errorf("smtp RCPT TO: %w", rcptErr)
-	case dataErr != nil:
+	if err := refused(mailErr, rcptErr); err != nil {
+		return err
+	}
+	if dataErr != nil {
 		return fmt.Errorf("smtp DATA: %w", dataErr)
 	}
 	w := t.DotWriter()
@@ -249,39 +270,18 @@ func (s *SMTP) transactPipelined(c *smtp.Client, rcpt string, msg []byte) error 
 }
 
 // transactChunked sends MAIL, RCPT and the message as one BDAT LAST
-// chunk in one write and reads the three replies. The chunk's size tells
-// the server where the message ends, so it reads (and discards) the chunk
-// also after refusing the sender or the recipient: the connection stays
-// in step whatever the replies.
+// chunk in one write. The chunk's size tells the server where the message
+// ends, so it reads (and discards) the chunk also after refusing the
+// sender or the recipient.
 func (s *SMTP) transactChunked(c *smtp.Client, rcpt string, msg []byte) error {
-	t := c.Text
-	if strings.ContainsAny(s.from.Address+rcpt, "\r\n<>") {
-		return fmt.Errorf("smtp RCPT TO: address %q holds a line break or angle bracket", rcpt)
+	mailErr, rcptErr, dataErr, err := s.sendEnvelope(c.Text, rcpt, fmt.Sprintf("BDAT %d LAST", len(msg)), msg, 250)
+	if err != nil {
+		return err
 	}
-	fmt.Fprintf(t.W, "MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nBDAT %d LAST\r\n", s.from.Address, rcpt, len(msg))
-	t.W.Write(msg)
-	if err := t.W.Flush(); err != nil {
-		return fmt.Errorf("%w: %w", errMailFrom, err)
+	if err := refused(mailErr, rcptErr); err != nil {
+		return err
 	}
-	_, _, mailErr := t.ReadResponse(25)
-	if mailErr != nil {
-		var te *textproto.Error
-		if !errors.As(mailErr, &te) {
-			// Nothing came back: a pooled connection the server closed,
-			// retried on a fresh one. (A server that queued the message
-			// and died before answering gets it again, with the same
-			// Message-ID, as when the reply to DATA's end is lost.)
-			return fmt.Errorf("%w: %w", errMailFrom, mailErr)
-		}
-	}
-	_, _, rcptErr := t.ReadResponse(25)
-	_, _, dataErr := t.ReadResponse(250)
-	switch {
-	case mailErr != nil:
-		return fmt.Errorf("%w: %w", errMailFrom, mailErr)
-	case rcptErr != nil:
-		return fmt.Errorf("smtp RCPT TO: %w", rcptErr)
-	case dataErr != nil:
+	if dataErr != nil {
 		return fmt.Errorf("smtp end of data (BDAT): %w", dataErr)
 	}
 	return nil
