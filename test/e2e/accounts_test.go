@@ -73,7 +73,25 @@ func TestServeDashboardAccounts(t *testing.T) {
 
 func waitStdout(t *testing.T, s *server, re *regexp.Regexp) []string {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	return waitStdoutWithin(t, s, re, 10*time.Second)
+}
+
+// demoLoadWait bounds the wait for the demo store's example customer line,
+// which comes once the demo is applied: seconds alone, longer beside a
+// full parallel test run.
+const demoLoadWait = 60 * time.Second
+
+// waitExampleCustomer waits for `serve --demo`'s example customer line and returns its
+// submatches (the customer id first).
+func waitExampleCustomer(t *testing.T, s *server) []string {
+	t.Helper()
+	return waitStdoutWithin(t, s, exampleLine, demoLoadWait)
+}
+
+// waitStdoutWithin is waitStdout with its own bound.
+func waitStdoutWithin(t *testing.T, s *server, re *regexp.Regexp, d time.Duration) []string {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for {
 		if m := re.FindStringSubmatch(s.stdout.String()); m != nil {
 			return m

@@ -19,13 +19,7 @@ func TestDashboardExp2Demo(t *testing.T) {
 	}
 	const password = "exp2-dashboard-e2e-pw"
 	s := startServer(t, t.TempDir(), "--demo", "--admin-password", password)
-	deadline := time.Now().Add(60 * time.Second)
-	for exampleLine.FindStringSubmatch(s.stdout.String()) == nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("no example customer line on stdout:\n%s", s.stdout.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitExampleCustomer(t, s)
 	t.Setenv("CHROMIUM", chrome)
 	out, err := runNode(t, node, 60*time.Second, filepath.Join(sdkDir(), "dashboard-exp2.mjs"),
 		"--url", s.URL, "--email", "admin@tailor.local", "--password", password, "--token", s.AdminToken)

@@ -29,7 +29,7 @@ func TestDashboardJdash(t *testing.T) {
 	mp := startMailpit(t, false)
 	const password = "jdash-dashboard-e2e-pw"
 	s := startServer(t, t.TempDir(), deliverArgs(mp, "--demo", "--demo-customers", "60", "--admin-password", password, "--double-opt-in")...)
-	m := waitStdout(t, s, exampleLine)
+	m := waitExampleCustomer(t, s)
 	user := "user_id:" + m[1]
 	deadline := time.Now().Add(90 * time.Second)
 	for !strings.Contains(s.stdout.String(), "demo journeys saved") {

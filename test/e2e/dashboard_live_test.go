@@ -28,13 +28,7 @@ func TestDashboardLive(t *testing.T) {
 	s := startServer(t, t.TempDir(), "--demo", "--admin-password", password)
 	// The figures settle once the demo store is applied: its example
 	// customer line comes then.
-	deadline := time.Now().Add(60 * time.Second)
-	for exampleLine.FindStringSubmatch(s.stdout.String()) == nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("no example customer line on stdout:\n%s", s.stdout.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitExampleCustomer(t, s)
 
 	t.Setenv("CHROMIUM", chrome) // dashboard-lib.mjs's browser
 	out, err := runNode(t, node, 90*time.Second, filepath.Join(sdkDir(), "dashboard-live.mjs"),

@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -72,11 +73,7 @@ func TestDashboardSeg(t *testing.T) {
 // waitDemo waits for the line saying the demo segments are saved.
 func waitDemo(t *testing.T, s *server) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !strings.Contains(s.stdout.String(), "demo segments saved") {
-		if time.Now().After(deadline) {
-			t.Fatalf("serve --demo printed no `demo segments saved` line in 60s:\n%s", s.stdout.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitStdoutWithin(t, s, demoSegmentsLine, demoLoadWait)
 }
+
+var demoSegmentsLine = regexp.MustCompile(`demo segments saved`)

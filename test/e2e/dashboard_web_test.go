@@ -39,14 +39,7 @@ func TestDashboardWeb(t *testing.T) {
 	if got := strings.TrimRight(m[1], "/"); got != s.URL {
 		t.Errorf("dashboard line names %s, the server listens on %s", m[1], s.URL)
 	}
-	// The example customer line comes once the demo store is applied.
-	for exampleLine.FindStringSubmatch(s.stdout.String()) == nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("no example customer line on stdout:\n%s", s.stdout.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	customer := exampleLine.FindStringSubmatch(s.stdout.String())[1]
+	customer := waitExampleCustomer(t, s)[1]
 
 	t.Setenv("CHROMIUM", chrome) // dashboard-lib.mjs's browser
 	out, err := runNode(t, node, 90*time.Second, filepath.Join(sdkDir(), "dashboard-web.mjs"),

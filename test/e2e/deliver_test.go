@@ -56,7 +56,7 @@ func TestDeliverEmail(t *testing.T) {
 	mp := startMailpit(t, true)
 	s := startServer(t, t.TempDir(), deliverArgs(mp, "--demo", "--demo-customers", "50",
 		"--smtp-tls", "require", "--smtp-tls-insecure", "--smtp-user", "tailor")...)
-	m := waitStdout(t, s, exampleLine)
+	m := waitExampleCustomer(t, s)
 	user := "user_id:" + m[1]
 	var p struct {
 		ID     string         `json:"id"`

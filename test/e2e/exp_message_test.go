@@ -177,7 +177,7 @@ func TestMessageExperimentSplitsSubjectLines(t *testing.T) {
 // journey's first email with a template per variant.
 func TestDemoShipsARunningExperiment(t *testing.T) {
 	s := startServer(t, t.TempDir(), "--demo", "--demo-customers", "400")
-	waitStdout(t, s, exampleLine)
+	waitExampleCustomer(t, s)
 	var res struct {
 		Experiment struct{ Status, Kind string }
 		Variants   []struct {

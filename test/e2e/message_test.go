@@ -23,13 +23,7 @@ func TestMessagePreferences(t *testing.T) {
 	}
 	const password = "msg-dashboard-e2e-pw"
 	s := startServer(t, t.TempDir(), "--demo", "--demo-customers", "200", "--admin-password", password)
-	deadline := time.Now().Add(60 * time.Second)
-	for exampleLine.FindStringSubmatch(s.stdout.String()) == nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("no example customer line on stdout:\n%s", s.stdout.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitExampleCustomer(t, s)
 	customer := exampleLine.FindStringSubmatch(s.stdout.String())[1]
 
 	t.Setenv("CHROMIUM", chrome)
