@@ -35,6 +35,13 @@ func runServe(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.Partitions, "partitions", cfg.Partitions, "log partitions (fixed when the data dir is created)")
 	fs.DurationVar(&cfg.DedupeWindow, "dedupe-window", cfg.DedupeWindow, "how long messageIds are remembered for de-duplication")
 	fs.DurationVar(&cfg.CheckpointEvery, "checkpoint-every", cfg.CheckpointEvery, "how often changed profiles are persisted")
+	cache := byteSize(cfg.CacheBytes)
+	if v := os.Getenv("TAILOR_STORE_CACHE"); v != "" {
+		if err := cache.Set(v); err != nil {
+			return fmt.Errorf("%w: TAILOR_STORE_CACHE: %v", errUsage, err)
+		}
+	}
+	fs.Var(&cache, "store-cache", "memory for the store's block cache, such as 512MiB or 2GiB; a big store's lookups read index and filter blocks from it [TAILOR_STORE_CACHE]")
 	fs.IntVar(&cfg.HotProfiles, "hot-profiles", cfg.HotProfiles, "profiles kept decoded in memory (the rest are kept encoded)")
 	fs.DurationVar(&cfg.HeaderReadTimeout, "header-read-timeout", cfg.HeaderReadTimeout, "deadline for reading a request's headers")
 	fs.DurationVar(&cfg.BodyReadTimeout, "body-read-timeout", cfg.BodyReadTimeout, "deadline for reading a whole request, body included (slower clients get 408)")
@@ -56,6 +63,10 @@ func runServe(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
+	if cache < 8<<20 {
+		return fmt.Errorf("%w: --store-cache must be at least 8MiB", errUsage)
+	}
+	cfg.CacheBytes = int64(cache)
 	if err := applyIdentity(); err != nil {
 		return err
 	}

@@ -81,6 +81,9 @@ type Log struct {
 	Appended   atomic.Uint64
 	Duplicates atomic.Uint64
 	Commits    atomic.Uint64
+	// Bytes counts the bytes of the committed batches (entries, their
+	// timeline and de-duplication keys).
+	Bytes atomic.Uint64
 }
 
 // DedupeReads counts the messageIds the in-memory filters could not rule
@@ -262,6 +265,7 @@ func (l *Log) writeLoop() {
 		if err == nil {
 			err = b.Commit(pebble.Sync)
 		}
+		batchBytes := b.Len()
 		b.Close()
 		if err != nil {
 			// Nothing of this batch is durable: reuse its sequence numbers.
@@ -273,6 +277,7 @@ func (l *Log) writeLoop() {
 			continue
 		}
 		l.Commits.Add(1)
+		l.Bytes.Add(uint64(batchBytes))
 		synced := time.Now()
 		var appended, dups uint64
 		entries := make([]Entry, 0, 64)

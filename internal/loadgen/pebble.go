@@ -18,7 +18,7 @@ import (
 )
 
 // storeCacheBytes is the block cache `tailor serve` gives its store.
-const storeCacheBytes = 128 << 20
+const storeCacheBytes = 1 << 30
 
 // PebbleConfig configures `tailor bench pebble`, the storage baseline: the
 // same pre-rendered messages committed as raw synced Pebble batches, with the

@@ -127,6 +127,14 @@ type Config struct {
 	Delivery deliver.Config
 }
 
+// DefaultCacheBytes is the default size of the store's block cache. Into
+// the 1 M-customer demo store (12 GB), 128 MiB held too few of the sstables'
+// filter and index blocks: every confirming read of a repeated messageId
+// read megabyte filter blocks from disk in the serial log writer, and
+// ingest went from 23.5 k to 30.4 k events/s (ack p99 480 → 121 ms, same
+// run) with 1 GiB. The cache takes memory only as blocks are read.
+const DefaultCacheBytes = 1 << 30
+
 // Defaults returns the default configuration.
 func Defaults() Config {
 	return Config{
@@ -136,7 +144,7 @@ func Defaults() Config {
 		Partitions:      8,
 		DedupeWindow:    7 * 24 * time.Hour,
 		CheckpointEvery: 2 * time.Second,
-		CacheBytes:      128 << 20,
+		CacheBytes:      DefaultCacheBytes,
 		HotProfiles:     profile.DefaultHot,
 		Identity:        identity.Defaults(),
 		ProcessorQueue:  1 << 15,
@@ -470,6 +478,7 @@ func (s *Server) registerGauges() {
 			func() float64 { _, d := s.Proc.HandoffWaits(); return d.Seconds() }),
 		identityCollector{s.Store},
 		segmentCollector{s.Segments},
+		storeCollector{s.db},
 		s.segmentLatency,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tailor_profiles",
 			Help: "Profiles in memory."}, func() float64 { return float64(s.Store.Len()) }),
@@ -478,6 +487,8 @@ func (s *Server) registerGauges() {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tailor_log_dedupe_reads_total",
 			Help: "MessageIds the de-duplication filters could not rule out, confirmed with a store read (duplicates and false positives)."},
 			func() float64 { return float64(s.Log.DedupeReads()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tailor_log_bytes_total",
+			Help: "Bytes of the log's group commits (entries with their timeline and de-duplication keys) since start."}, func() float64 { return float64(s.Log.Bytes.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tailor_log_commits_total",
 			Help: "Group commits (synced batches) since start."}, func() float64 { return float64(s.Log.Commits.Load()) }),
 	)
