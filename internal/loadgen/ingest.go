@@ -135,6 +135,7 @@ func RunIngest(ctx context.Context, cfg IngestConfig) (*IngestReport, error) {
 	if lag == nil {
 		rep.Target = runHTTP(ctx, "target", target, cfg, corpus, cfg.Duration, cfg.Rate, nil)
 	} else {
+		start, _ := lag.fetch(ctx) // a failed reading only loses the CPU figure
 		pctx, stopPoll := context.WithCancel(ctx)
 		polled := make(chan struct{})
 		go func() { defer close(polled); lag.poll(pctx, time.Second) }()
@@ -142,7 +143,7 @@ func RunIngest(ctx context.Context, cfg IngestConfig) (*IngestReport, error) {
 		stopped := time.Now()
 		stopPoll()
 		<-polled
-		rep.Lag = lag.drain(ctx, stopped, cfg.DrainTimeout)
+		rep.Lag = lag.drain(ctx, start, stopped, cfg.DrainTimeout)
 	}
 	if err := ctx.Err(); err != nil {
 		return rep, err

@@ -15,6 +15,11 @@ import (
 const (
 	metricLagEvents  = "tailor_processor_lag_events"
 	metricLagSeconds = "tailor_processor_lag_seconds"
+	// The server's CPU time and applied events, read before and after a
+	// run: CPU per event is steadier than a rate on a machine the load
+	// generator shares.
+	metricCPU     = "process_cpu_seconds_total"
+	metricApplied = "tailor_processor_applied_total"
 )
 
 // lagGauges is one reading of the processor lag.
@@ -23,6 +28,9 @@ type lagGauges struct {
 	seconds    float64 // age of the oldest acknowledged, unapplied event
 	hasEvents  bool
 	hasSeconds bool
+	cpu        float64 // the server process's CPU seconds
+	applied    float64 // events the processor applied
+	hasCPU     bool
 }
 
 // parseLag reads the lag gauges from Prometheus text exposition. The gauges
@@ -42,6 +50,17 @@ func parseLag(text []byte) (lagGauges, error) {
 		case hasMetricName(line, metricLagEvents):
 			events = true
 		case hasMetricName(line, metricLagSeconds):
+		case hasMetricName(line, metricCPU), hasMetricName(line, metricApplied):
+			v, err := sampleValue(line)
+			if err != nil {
+				return g, err
+			}
+			if hasMetricName(line, metricCPU) {
+				g.cpu, g.hasCPU = v, true
+			} else {
+				g.applied += v
+			}
+			continue
 		default:
 			continue
 		}
@@ -199,11 +218,16 @@ type LagReport struct {
 	AtStopSeconds float64
 	Drained       bool
 	DrainTime     time.Duration // from the load stopping until lag_events read 0
+	// CPUPerEvent is the server's CPU time over the events it applied, from
+	// just before the run until the lag drained (background work such as
+	// compaction included); 0 when the server does not export its CPU time.
+	CPUPerEvent time.Duration
 }
 
 // drain reads every 100ms from the moment the load stopped until the events
-// lag is zero or timeout passes.
-func (l *lagSampler) drain(ctx context.Context, stopped time.Time, timeout time.Duration) *LagReport {
+// lag is zero or timeout passes. start is the reading taken just before the
+// load began.
+func (l *lagSampler) drain(ctx context.Context, start lagGauges, stopped time.Time, timeout time.Duration) *LagReport {
 	r := &LagReport{}
 	first := true
 	for {
@@ -214,6 +238,7 @@ func (l *lagSampler) drain(ctx context.Context, stopped time.Time, timeout time.
 			}
 			if g.events == 0 {
 				r.Drained, r.DrainTime = true, time.Since(stopped)
+				r.CPUPerEvent = cpuPerEvent(start, g)
 				break
 			}
 		}
@@ -231,12 +256,26 @@ func (l *lagSampler) drain(ctx context.Context, stopped time.Time, timeout time.
 	return r
 }
 
+// cpuPerEvent is the server's CPU time per event applied between two
+// readings; 0 without the figures.
+func cpuPerEvent(a, b lagGauges) time.Duration {
+	n := b.applied - a.applied
+	if !a.hasCPU || !b.hasCPU || n <= 0 {
+		return 0
+	}
+	return time.Duration((b.cpu - a.cpu) / n * float64(time.Second))
+}
+
 // String is "processor lag max 0.40s (1234 events), at stop 0.10s (87 events), drained in 0.20s".
 func (r *LagReport) String() string {
 	s := fmt.Sprintf("processor lag max %.2fs (%.0f events), at stop %.2fs (%.0f events), ",
 		r.MaxSeconds, r.MaxEvents, r.AtStopSeconds, r.AtStopEvents)
-	if r.Drained {
-		return s + fmt.Sprintf("drained in %.2fs", r.DrainTime.Seconds())
+	if !r.Drained {
+		return s + "not drained"
 	}
-	return s + "not drained"
+	s += fmt.Sprintf("drained in %.2fs", r.DrainTime.Seconds())
+	if r.CPUPerEvent > 0 {
+		s += fmt.Sprintf("; server CPU %.1fµs an event", float64(r.CPUPerEvent)/float64(time.Microsecond))
+	}
+	return s
 }

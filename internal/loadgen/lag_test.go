@@ -3,6 +3,7 @@ package loadgen
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseLag(t *testing.T) {
@@ -44,6 +45,11 @@ tailor_processor_lag_seconds{partition="1"} 0.2
 			want: lagGauges{events: 7, seconds: 0.5, hasEvents: true, hasSeconds: true},
 		},
 		{
+			name: "the server's CPU time and applied events",
+			text: "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 81.5\nprocess_cpu_seconds_totalx 3\ntailor_processor_applied_total 2e6\ntailor_processor_lag_events 0\n",
+			want: lagGauges{hasEvents: true, cpu: 81.5, applied: 2e6, hasCPU: true},
+		},
+		{
 			name: "absent",
 			text: "go_goroutines 12\n",
 			want: lagGauges{},
@@ -82,4 +88,22 @@ func FuzzParseLag(f *testing.F) {
 	f.Fuzz(func(t *testing.T, text string) {
 		parseLag([]byte(text)) // must not panic
 	})
+}
+
+func TestCPUPerEvent(t *testing.T) {
+	at := func(cpu, applied float64) lagGauges { return lagGauges{cpu: cpu, applied: applied, hasCPU: true} }
+	for _, tc := range []struct {
+		name string
+		a, b lagGauges
+		want time.Duration
+	}{
+		{"two seconds over 40,000 events", at(10, 1000), at(12, 41000), 50 * time.Microsecond},
+		{"no events applied", at(10, 1000), at(12, 1000), 0},
+		{"no CPU figure before", lagGauges{applied: 1000}, at(12, 41000), 0},
+		{"no CPU figure after", at(10, 1000), lagGauges{applied: 41000}, 0},
+	} {
+		if got := cpuPerEvent(tc.a, tc.b); got != tc.want {
+			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
+		}
+	}
 }
