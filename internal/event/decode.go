@@ -188,13 +188,14 @@ func DecodeValue(v *fastjson.Value, m Meta) (Event, error) {
 	if e.UserID == "" && e.AnonymousID == "" {
 		return e, fieldErr("userId", "every message needs a userId or an anonymousId")
 	}
-	if e.Properties, err = objField("properties", f.properties); err != nil {
+	var d valueDecoder
+	if e.Properties, err = d.objField("properties", f.properties); err != nil {
 		return e, err
 	}
-	if e.Traits, err = objField("traits", f.traits); err != nil {
+	if e.Traits, err = d.objField("traits", f.traits); err != nil {
 		return e, err
 	}
-	if e.Context, err = objField("context", f.context); err != nil {
+	if e.Context, err = d.objField("context", f.context); err != nil {
 		return e, err
 	}
 	if e.Context == nil && m.Context != nil {
@@ -360,14 +361,21 @@ func strField(field string, v *fastjson.Value, max int) (string, error) {
 	return strings.TrimSpace(s), nil
 }
 
-func objField(field string, v *fastjson.Value) (map[string]any, error) {
+// valueDecoder converts the parsed properties, traits and context of one
+// message (see toAny); num is scratch space for a number's digits, reused
+// for every number of the message.
+type valueDecoder struct {
+	num []byte
+}
+
+func (d *valueDecoder) objField(field string, v *fastjson.Value) (map[string]any, error) {
 	if isNull(v) {
 		return nil, nil
 	}
 	if v.Type() != fastjson.TypeObject {
 		return nil, fieldErr(field, "must be a JSON object, got %s", kindOf(v))
 	}
-	x, err := toAny(v)
+	x, err := d.toAny(v)
 	if err != nil {
 		return nil, fieldErr(field, "%v", err)
 	}
@@ -377,7 +385,13 @@ func objField(field string, v *fastjson.Value) (map[string]any, error) {
 // toAny converts a parsed value to the Go shapes encoding/json produces
 // (map[string]any, []any, string, float64, bool, nil), rejecting what
 // encoding/json would reject (numbers that do not parse or overflow).
-func toAny(v *fastjson.Value) (any, error) {
+//
+// It is most of the cost of decoding a message, so it avoids the
+// allocations it can: frequent keys come from a fixed table (see
+// internKey), numbers are parsed from the parser's bytes without a
+// string of their own, and small whole numbers share one boxed value
+// (see smallNumbers). Every result is read-only, so sharing is safe.
+func (d *valueDecoder) toAny(v *fastjson.Value) (any, error) {
 	switch v.Type() {
 	case fastjson.TypeObject:
 		o, _ := v.Object()
@@ -388,8 +402,8 @@ func toAny(v *fastjson.Value) (any, error) {
 				return
 			}
 			var x any
-			if x, err = toAny(v); err == nil {
-				m[validKey(k)] = x
+			if x, err = d.toAny(v); err == nil {
+				m[internKey(k)] = x
 			}
 		})
 		return m, err
@@ -397,7 +411,7 @@ func toAny(v *fastjson.Value) (any, error) {
 		vs, _ := v.Array()
 		a := make([]any, len(vs))
 		for i, el := range vs {
-			x, err := toAny(el)
+			x, err := d.toAny(el)
 			if err != nil {
 				return nil, err
 			}
@@ -407,18 +421,84 @@ func toAny(v *fastjson.Value) (any, error) {
 	case fastjson.TypeString:
 		return validString(v), nil
 	case fastjson.TypeNumber:
-		n := v.String()
-		f, err := strconv.ParseFloat(n, 64)
-		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-			return nil, fmt.Errorf("invalid number %s", truncate(n))
-		}
-		return f, nil
+		return d.number(v)
 	case fastjson.TypeTrue:
 		return true, nil
 	case fastjson.TypeFalse:
 		return false, nil
 	}
 	return nil, nil
+}
+
+// number converts a JSON number exactly as strconv.ParseFloat does,
+// rejecting what does not parse, overflows, or is one of the Inf and NaN
+// spellings fastjson lets through. fastjson only hands out a number's
+// digits by appending them (String allocates them anew each time), so they
+// go to d.num; converting them for ParseFloat does not allocate, since
+// ParseFloat keeps no reference.
+func (d *valueDecoder) number(v *fastjson.Value) (any, error) {
+	d.num = v.MarshalTo(d.num[:0])
+	n := d.num
+	f, err := strconv.ParseFloat(string(n), 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return nil, fmt.Errorf("invalid number %s", truncate(string(n)))
+	}
+	if f >= 0 && f < float64(len(smallNumbers)) && f == math.Trunc(f) && !math.Signbit(f) {
+		return smallNumbers[int(f)], nil
+	}
+	return f, nil
+}
+
+// smallNumbers are the whole numbers 0 to 255 already boxed, so a
+// quantity, a position or a count costs no allocation.
+var smallNumbers = func() (a [256]any) {
+	for i := range a {
+		a[i] = float64(i)
+	}
+	return a
+}()
+
+// commonKeys are object keys frequent in Segment messages: the spec's
+// context, e-commerce and page fields. A key found here is not allocated
+// per message (a map lookup with string(k) does not allocate). The table
+// is fixed, so it cannot grow with what clients send.
+var commonKeys = func() map[string]string {
+	keys := []string{
+		// properties: e-commerce spec
+		"product_id", "sku", "name", "price", "quantity", "category", "brand",
+		"variant", "currency", "url", "image_url", "position", "coupon",
+		"discount", "order_id", "checkout_id", "cart_id", "products", "revenue",
+		"value", "total", "subtotal", "tax", "shipping", "affiliation",
+		"list_id", "query", "step", "payment_method", "shipping_method",
+		// properties: page spec
+		"path", "title", "referrer", "search", "keywords",
+		// traits
+		"email", "phone", "firstName", "lastName", "first_name", "last_name",
+		"username", "address", "city", "country", "postalCode", "state",
+		"street", "birthday", "gender", "createdAt", "plan", "company", "id",
+		"age", "avatar", "description", "website", "industry", "employees",
+		// context
+		"ip", "locale", "timezone", "userAgent", "library", "version", "page",
+		"campaign", "source", "medium", "term", "content", "app", "build",
+		"namespace", "device", "type", "manufacturer", "model", "advertisingId",
+		"adTrackingEnabled", "token", "os", "screen", "width", "height",
+		"density", "network", "bluetooth", "carrier", "cellular", "wifi",
+		"location", "latitude", "longitude", "speed", "traits", "active",
+		"groupId", "userAgentData", "brands", "mobile", "platform", "channel",
+	}
+	m := make(map[string]string, len(keys))
+	for _, k := range keys {
+		m[k] = k
+	}
+	return m
+}()
+
+// internKey returns k as a string, from commonKeys when it is there.
+func internKey(k []byte) string {
+	if s, ok := commonKeys[string(k)]; ok {
+		return s
+	}
+	return validKey(k)
 }
 
 // validString returns v's string with invalid UTF-8 replaced, as
