@@ -387,10 +387,11 @@ func (d *valueDecoder) objField(field string, v *fastjson.Value) (map[string]any
 // encoding/json would reject (numbers that do not parse or overflow).
 //
 // It is most of the cost of decoding a message, so it avoids the
-// allocations it can: frequent keys come from a fixed table (see
-// internKey), numbers are parsed from the parser's bytes without a
-// string of their own, and small whole numbers share one boxed value
-// (see smallNumbers). Every result is read-only, so sharing is safe.
+// allocations it can: frequent keys come from a fixed table, the strings
+// of keys whose values repeat across messages come from a cache (see
+// intern.go), numbers are parsed from the parser's bytes without a string
+// of their own, and small whole numbers share one boxed value (see
+// smallNumbers). Every result is read-only, so sharing is safe.
 func (d *valueDecoder) toAny(v *fastjson.Value) (any, error) {
 	switch v.Type() {
 	case fastjson.TypeObject:
@@ -401,10 +402,14 @@ func (d *valueDecoder) toAny(v *fastjson.Value) (any, error) {
 			if err != nil {
 				return
 			}
+			key, repeats := internKey(k)
 			var x any
-			if x, err = d.toAny(v); err == nil {
-				m[internKey(k)] = x
+			if repeats && v.Type() == fastjson.TypeString {
+				x = internString(v)
+			} else if x, err = d.toAny(v); err != nil {
+				return
 			}
+			m[key] = x
 		})
 		return m, err
 	case fastjson.TypeArray:
@@ -457,49 +462,6 @@ var smallNumbers = func() (a [256]any) {
 	}
 	return a
 }()
-
-// commonKeys are object keys frequent in Segment messages: the spec's
-// context, e-commerce and page fields. A key found here is not allocated
-// per message (a map lookup with string(k) does not allocate). The table
-// is fixed, so it cannot grow with what clients send.
-var commonKeys = func() map[string]string {
-	keys := []string{
-		// properties: e-commerce spec
-		"product_id", "sku", "name", "price", "quantity", "category", "brand",
-		"variant", "currency", "url", "image_url", "position", "coupon",
-		"discount", "order_id", "checkout_id", "cart_id", "products", "revenue",
-		"value", "total", "subtotal", "tax", "shipping", "affiliation",
-		"list_id", "query", "step", "payment_method", "shipping_method",
-		// properties: page spec
-		"path", "title", "referrer", "search", "keywords",
-		// traits
-		"email", "phone", "firstName", "lastName", "first_name", "last_name",
-		"username", "address", "city", "country", "postalCode", "state",
-		"street", "birthday", "gender", "createdAt", "plan", "company", "id",
-		"age", "avatar", "description", "website", "industry", "employees",
-		// context
-		"ip", "locale", "timezone", "userAgent", "library", "version", "page",
-		"campaign", "source", "medium", "term", "content", "app", "build",
-		"namespace", "device", "type", "manufacturer", "model", "advertisingId",
-		"adTrackingEnabled", "token", "os", "screen", "width", "height",
-		"density", "network", "bluetooth", "carrier", "cellular", "wifi",
-		"location", "latitude", "longitude", "speed", "traits", "active",
-		"groupId", "userAgentData", "brands", "mobile", "platform", "channel",
-	}
-	m := make(map[string]string, len(keys))
-	for _, k := range keys {
-		m[k] = k
-	}
-	return m
-}()
-
-// internKey returns k as a string, from commonKeys when it is there.
-func internKey(k []byte) string {
-	if s, ok := commonKeys[string(k)]; ok {
-		return s
-	}
-	return validKey(k)
-}
 
 // validString returns v's string with invalid UTF-8 replaced, as
 // encoding/json does, so a stored message always re-encodes.
