@@ -347,6 +347,8 @@ func idField(field string, v *fastjson.Value) (string, error) {
 	return s, nil
 }
 
+// strField reads type, event and name, whose values are few (call types,
+// event names, page names), so they come from the value cache.
 func strField(field string, v *fastjson.Value, max int) (string, error) {
 	if isNull(v) {
 		return "", nil
@@ -354,7 +356,7 @@ func strField(field string, v *fastjson.Value, max int) (string, error) {
 	if v.Type() != fastjson.TypeString {
 		return "", fieldErr(field, "must be a string, got %s", kindOf(v))
 	}
-	s := validString(v)
+	s := internString(v).(string)
 	if len(s) > max {
 		return "", fieldErr(field, "is %d bytes, over the %d byte limit", len(s), max)
 	}
