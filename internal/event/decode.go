@@ -195,11 +195,13 @@ func DecodeValue(v *fastjson.Value, m Meta) (Event, error) {
 	if e.Traits, err = d.objField("traits", f.traits); err != nil {
 		return e, err
 	}
-	if e.Context, err = d.objField("context", f.context); err != nil {
-		return e, err
+	if !isNull(f.context) {
+		if e.Context, err = d.context(f.context); err != nil {
+			return e, err
+		}
 	}
-	if e.Context == nil && m.Context != nil {
-		e.Context = m.Context
+	if e.Context.IsZero() {
+		e.Context = ContextFromMap(m.Context)
 	}
 	if e.Name, err = strField("name", f.name, maxNameBytes); err != nil {
 		return e, err
@@ -437,18 +439,27 @@ func (d *valueDecoder) toAny(v *fastjson.Value) (any, error) {
 	return nil, nil
 }
 
-// number converts a JSON number exactly as strconv.ParseFloat does,
+// float converts a JSON number exactly as strconv.ParseFloat does,
 // rejecting what does not parse, overflows, or is one of the Inf and NaN
 // spellings fastjson lets through. fastjson only hands out a number's
 // digits by appending them (String allocates them anew each time), so they
-// go to d.num; converting them for ParseFloat does not allocate, since
-// ParseFloat keeps no reference.
-func (d *valueDecoder) number(v *fastjson.Value) (any, error) {
+// go to d.num, where they stay until the next number; converting them for
+// ParseFloat does not allocate, since ParseFloat keeps no reference.
+func (d *valueDecoder) float(v *fastjson.Value) (float64, error) {
 	d.num = v.MarshalTo(d.num[:0])
 	n := d.num
 	f, err := strconv.ParseFloat(string(n), 64)
 	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-		return nil, fmt.Errorf("invalid number %s", truncate(string(n)))
+		return 0, fmt.Errorf("invalid number %s", truncate(string(n)))
+	}
+	return f, nil
+}
+
+// number is float, boxed.
+func (d *valueDecoder) number(v *fastjson.Value) (any, error) {
+	f, err := d.float(v)
+	if err != nil {
+		return nil, err
 	}
 	if f >= 0 && f < float64(len(smallNumbers)) && f == math.Trunc(f) && !math.Signbit(f) {
 		return smallNumbers[int(f)], nil

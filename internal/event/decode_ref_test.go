@@ -81,6 +81,36 @@ func sameAsReference(t *testing.T, raw []byte) {
 	if gotErr == nil && !sameValue(got, want) {
 		t.Fatalf("%s:\n got %#v\nwant %#v", raw, got, want)
 	}
+	if v1.Type() == fastjson.TypeObject {
+		sameContext(t, raw, want, wantErr)
+	}
+}
+
+// sameContext fails t unless raw, decoded as a message's context, gives
+// the map, the fields and the error the reference conversion gives.
+func sameContext(t *testing.T, raw []byte, want any, wantErr error) {
+	t.Helper()
+	var p fastjson.Parser
+	v, _ := p.ParseBytes(raw)
+	var d valueDecoder
+	c, err := d.context(v)
+	if wantErr != nil {
+		if err == nil || err.Error() != "context: "+wantErr.Error() {
+			t.Fatalf("%s as context: error %v, reference %v", raw, err, wantErr)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("%s as context: %v", raw, err)
+	}
+	m := want.(map[string]any)
+	wantTraits, _ := m["traits"].(map[string]any)
+	if got := c.Map(); !sameValue(got, m) || !sameValue(c.traits, wantTraits) || (c.traits == nil) != (wantTraits == nil) {
+		t.Fatalf("%s as context:\n got %#v, traits %#v\nwant %#v", raw, got, c.traits, m)
+	}
+	if ref := ContextFromMap(m); c.Timezone != ref.Timezone || c.Locale != ref.Locale {
+		t.Fatalf("%s as context: timezone %q, locale %q; reference %q, %q", raw, c.Timezone, c.Locale, m["timezone"], m["locale"])
+	}
 }
 
 // sameValue is reflect.DeepEqual that also tells 0 from -0, which
@@ -131,6 +161,9 @@ var valueCases = []string{
 	`{"na\u006de":1,"nam":2,"names":3,"Name":4,"":5}`,
 	"{\"k\xff\":\"v\xfe\",\"email\":\"a@b.c\"}",
 	`{"context":{"traits":{"email":"a@b.c"},"library":{"name":"l","version":"1"}}}`,
+	`{"timezone":"Europe/Paris","locale":"fr-FR","timezone":5,"traits":{"email":"a@b.c"},"traits":null}`,
+	`{"locale":"a\"b\\c\u0001\n\u2028é","k\"\u0000":"","":[],"o":{},"deep":[[{"a":[null,true,false,-0,1e-7]}]]}`,
+	"{\"traits\":{\"phone\":\"+1 555\xff\"},\"timezone\":\"\xc3\"}",
 	`[true,false,null,"s",{}]`, `"s"`, `7`, `null`,
 }
 

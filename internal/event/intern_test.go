@@ -26,9 +26,10 @@ func TestInternedValuesUnderChurn(t *testing.T) {
 					errs <- err
 					return
 				}
-				lib, _ := e.Context["library"].(map[string]any)
-				if e.Context["timezone"] != shared || e.Context["locale"] != own || lib["version"] != own || e.Properties["currency"] != "USD" {
-					errs <- fmt.Errorf("%s: decoded context %v, properties %v", raw, e.Context, e.Properties)
+				ctx := e.Context.Map()
+				lib, _ := ctx["library"].(map[string]any)
+				if e.Context.Timezone != shared || e.Context.Locale != own || ctx["locale"] != own || lib["version"] != own || e.Properties["currency"] != "USD" {
+					errs <- fmt.Errorf("%s: decoded context %v %+v, properties %v", raw, ctx, e.Context, e.Properties)
 					return
 				}
 			}
@@ -61,7 +62,7 @@ func TestInternStringKeepsOddValues(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if got := e.Context["locale"]; got != tt.want {
+				if got := e.Context.Locale; got != tt.want {
 					t.Fatalf("locale = %q, want %q", got, tt.want)
 				}
 			}
