@@ -3,9 +3,7 @@ package event
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
 )
@@ -138,8 +136,7 @@ func stringOrEmpty(v *fastjson.Value) string {
 }
 
 // appendJSON appends v to dst as JSON that decodes (toAny) to the same
-// value as v: strings and keys as validString and validKey make them,
-// numbers as their original digits, after the same check toAny makes, so
+// value as v: strings and keys unescaped, numbers as their original digits, after the same check toAny makes, so
 // it fails where toAny fails, with the same error. member, when not nil,
 // is called with each member of the top-level object.
 func (d *valueDecoder) appendJSON(dst []byte, v *fastjson.Value, member func(k []byte, v *fastjson.Value) error) ([]byte, error) {
@@ -193,12 +190,10 @@ func (d *valueDecoder) appendJSON(dst []byte, v *fastjson.Value, member func(k [
 	return append(dst, "null"...), nil
 }
 
-// appendJSONString appends s as a JSON string, invalid UTF-8 replaced as
-// validString does; only what JSON requires is escaped.
+// appendJSONString appends s as a JSON string, escaping only what JSON
+// requires. Invalid UTF-8 is kept as it is: Map decodes with toAny, which
+// replaces it exactly as validString and validKey did for the message.
 func appendJSONString(dst, s []byte) []byte {
-	if !utf8.Valid(s) {
-		s = []byte(strings.ToValidUTF8(string(s), "\uFFFD"))
-	}
 	dst = append(dst, '"')
 	start := 0 // s[start:i] is still to be copied
 	for i, c := range s {
