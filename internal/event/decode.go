@@ -96,9 +96,9 @@ type fields struct {
 }
 
 // DecodeValue validates one parsed message. Decoding walks the parsed tree
-// once (fastjson), converting only properties, traits and context into Go
-// maps; encoding/json scanned every byte several times and was the largest
-// CPU cost of ingest.
+// once (fastjson), converting only properties and traits into Go maps and
+// context into compact JSON (see Context); encoding/json scanned every byte
+// several times and was the largest CPU cost of ingest.
 //
 // Clock skew: a device's clock may be wrong, so when the message carries both
 // its own timestamp and the time it was sent, the event time is
@@ -390,7 +390,7 @@ func (d *valueDecoder) objField(field string, v *fastjson.Value) (map[string]any
 // (map[string]any, []any, string, float64, bool, nil), rejecting what
 // encoding/json would reject (numbers that do not parse or overflow).
 //
-// It is most of the cost of decoding a message, so it avoids the
+// It is much of the cost of decoding a message, so it avoids the
 // allocations it can: frequent keys come from a fixed table, the strings
 // of keys whose values repeat across messages come from a cache (see
 // intern.go), numbers are parsed from the parser's bytes without a string
