@@ -289,7 +289,7 @@ func (a *API) getTimeline(w http.ResponseWriter, r *http.Request) {
 		out = append(out, TimelineEvent{MessageID: e.MessageID, Type: e.Type, Event: e.Event, Name: e.Name,
 			UserID: e.UserID, AnonymousID: e.AnonymousID, PreviousID: e.PreviousID, GroupID: e.GroupID,
 			Timestamp: e.Timestamp, ReceivedAt: e.ReceivedAt, SourceID: e.SourceID,
-			Properties: e.Properties, Traits: e.Traits, Context: e.Context})
+			Properties: e.Properties, Traits: e.Traits, Context: e.Context.Map()})
 	}
 	next := ""
 	if len(ptrs) == limit {

@@ -96,9 +96,9 @@ type fields struct {
 }
 
 // DecodeValue validates one parsed message. Decoding walks the parsed tree
-// once (fastjson), converting only properties, traits and context into Go
-// maps; encoding/json scanned every byte several times and was the largest
-// CPU cost of ingest.
+// once (fastjson), converting only properties and traits into Go maps and
+// context into compact JSON (see Context); encoding/json scanned every byte
+// several times and was the largest CPU cost of ingest.
 //
 // Clock skew: a device's clock may be wrong, so when the message carries both
 // its own timestamp and the time it was sent, the event time is
@@ -188,17 +188,20 @@ func DecodeValue(v *fastjson.Value, m Meta) (Event, error) {
 	if e.UserID == "" && e.AnonymousID == "" {
 		return e, fieldErr("userId", "every message needs a userId or an anonymousId")
 	}
-	if e.Properties, err = objField("properties", f.properties); err != nil {
+	var d valueDecoder
+	if e.Properties, err = d.objField("properties", f.properties); err != nil {
 		return e, err
 	}
-	if e.Traits, err = objField("traits", f.traits); err != nil {
+	if e.Traits, err = d.objField("traits", f.traits); err != nil {
 		return e, err
 	}
-	if e.Context, err = objField("context", f.context); err != nil {
-		return e, err
+	if !isNull(f.context) {
+		if e.Context, err = d.context(f.context); err != nil {
+			return e, err
+		}
 	}
-	if e.Context == nil && m.Context != nil {
-		e.Context = m.Context
+	if e.Context.IsZero() {
+		e.Context = ContextFromMap(m.Context)
 	}
 	if e.Name, err = strField("name", f.name, maxNameBytes); err != nil {
 		return e, err
@@ -346,6 +349,8 @@ func idField(field string, v *fastjson.Value) (string, error) {
 	return s, nil
 }
 
+// strField reads type, event and name, whose values are few (call types,
+// event names, page names), so they come from the value cache.
 func strField(field string, v *fastjson.Value, max int) (string, error) {
 	if isNull(v) {
 		return "", nil
@@ -353,21 +358,28 @@ func strField(field string, v *fastjson.Value, max int) (string, error) {
 	if v.Type() != fastjson.TypeString {
 		return "", fieldErr(field, "must be a string, got %s", kindOf(v))
 	}
-	s := validString(v)
+	s := internString(v).(string)
 	if len(s) > max {
 		return "", fieldErr(field, "is %d bytes, over the %d byte limit", len(s), max)
 	}
 	return strings.TrimSpace(s), nil
 }
 
-func objField(field string, v *fastjson.Value) (map[string]any, error) {
+// valueDecoder converts the parsed properties, traits and context of one
+// message (see toAny); num is scratch space for a number's digits, reused
+// for every number of the message.
+type valueDecoder struct {
+	num []byte
+}
+
+func (d *valueDecoder) objField(field string, v *fastjson.Value) (map[string]any, error) {
 	if isNull(v) {
 		return nil, nil
 	}
 	if v.Type() != fastjson.TypeObject {
 		return nil, fieldErr(field, "must be a JSON object, got %s", kindOf(v))
 	}
-	x, err := toAny(v)
+	x, err := d.toAny(v)
 	if err != nil {
 		return nil, fieldErr(field, "%v", err)
 	}
@@ -377,7 +389,14 @@ func objField(field string, v *fastjson.Value) (map[string]any, error) {
 // toAny converts a parsed value to the Go shapes encoding/json produces
 // (map[string]any, []any, string, float64, bool, nil), rejecting what
 // encoding/json would reject (numbers that do not parse or overflow).
-func toAny(v *fastjson.Value) (any, error) {
+//
+// It is much of the cost of decoding a message, so it avoids the
+// allocations it can: frequent keys come from a fixed table, the strings
+// of keys whose values repeat across messages come from a cache (see
+// intern.go), numbers are parsed from the parser's bytes without a string
+// of their own, and small whole numbers share one boxed value (see
+// smallNumbers). Every result is read-only, so sharing is safe.
+func (d *valueDecoder) toAny(v *fastjson.Value) (any, error) {
 	switch v.Type() {
 	case fastjson.TypeObject:
 		o, _ := v.Object()
@@ -387,17 +406,21 @@ func toAny(v *fastjson.Value) (any, error) {
 			if err != nil {
 				return
 			}
+			key, repeats := internKey(k)
 			var x any
-			if x, err = toAny(v); err == nil {
-				m[validKey(k)] = x
+			if repeats && v.Type() == fastjson.TypeString {
+				x = internString(v)
+			} else if x, err = d.toAny(v); err != nil {
+				return
 			}
+			m[key] = x
 		})
 		return m, err
 	case fastjson.TypeArray:
 		vs, _ := v.Array()
 		a := make([]any, len(vs))
 		for i, el := range vs {
-			x, err := toAny(el)
+			x, err := d.toAny(el)
 			if err != nil {
 				return nil, err
 			}
@@ -407,12 +430,7 @@ func toAny(v *fastjson.Value) (any, error) {
 	case fastjson.TypeString:
 		return validString(v), nil
 	case fastjson.TypeNumber:
-		n := v.String()
-		f, err := strconv.ParseFloat(n, 64)
-		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-			return nil, fmt.Errorf("invalid number %s", truncate(n))
-		}
-		return f, nil
+		return d.number(v)
 	case fastjson.TypeTrue:
 		return true, nil
 	case fastjson.TypeFalse:
@@ -420,6 +438,43 @@ func toAny(v *fastjson.Value) (any, error) {
 	}
 	return nil, nil
 }
+
+// float converts a JSON number exactly as strconv.ParseFloat does,
+// rejecting what does not parse, overflows, or is one of the Inf and NaN
+// spellings fastjson lets through. fastjson only hands out a number's
+// digits by appending them (String allocates them anew each time), so they
+// go to d.num, where they stay until the next number; converting them for
+// ParseFloat does not allocate, since ParseFloat keeps no reference.
+func (d *valueDecoder) float(v *fastjson.Value) (float64, error) {
+	d.num = v.MarshalTo(d.num[:0])
+	n := d.num
+	f, err := strconv.ParseFloat(string(n), 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return 0, fmt.Errorf("invalid number %s", truncate(string(n)))
+	}
+	return f, nil
+}
+
+// number is float, boxed.
+func (d *valueDecoder) number(v *fastjson.Value) (any, error) {
+	f, err := d.float(v)
+	if err != nil {
+		return nil, err
+	}
+	if f >= 0 && f < float64(len(smallNumbers)) && f == math.Trunc(f) && !math.Signbit(f) {
+		return smallNumbers[int(f)], nil
+	}
+	return f, nil
+}
+
+// smallNumbers are the whole numbers 0 to 255 already boxed, so a
+// quantity, a position or a count costs no allocation.
+var smallNumbers = func() (a [256]any) {
+	for i := range a {
+		a[i] = float64(i)
+	}
+	return a
+}()
 
 // validString returns v's string with invalid UTF-8 replaced, as
 // encoding/json does, so a stored message always re-encodes.
@@ -455,15 +510,31 @@ func timeField(field string, v *fastjson.Value) (time.Time, error) {
 	if v.Type() != fastjson.TypeString {
 		return time.Time{}, fieldErr(field, "must be an ISO 8601 date string, got %s", kindOf(v))
 	}
-	s := validString(v)
-	t, ok := ParseTime(s)
+	b, _ := v.StringBytes()
+	t, ok := parseRFC3339(b)
 	if !ok {
-		return time.Time{}, fieldErr(field, "%q is not an ISO 8601 date such as 2026-11-24T10:00:00.000Z", truncate(s))
+		s := validString(v)
+		if t, ok = ParseTime(s); !ok {
+			return time.Time{}, fieldErr(field, "%q is not an ISO 8601 date such as 2026-11-24T10:00:00.000Z", truncate(s))
+		}
 	}
 	if !InTimeRange(t) {
 		return time.Time{}, fieldErr(field, "%s", outOfRange(t))
 	}
 	return t, nil
+}
+
+// parseRFC3339 is ParseTime's first and by far most common form, parsed
+// from the bytes without making them a string first (time.Parse keeps its
+// argument in its error, so a string would escape and be allocated for
+// every message). Where it says false, ParseTime still decides: it tells
+// nothing about whether ParseTime accepts b.
+func parseRFC3339(b []byte) (time.Time, bool) {
+	var t time.Time
+	if t.UnmarshalText(b) != nil {
+		return time.Time{}, false
+	}
+	return t.UTC(), true
 }
 
 // ParseTime parses the ISO 8601 forms SDKs send; times without a zone are UTC.

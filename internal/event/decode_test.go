@@ -148,7 +148,7 @@ func TestStoredRoundTrip(t *testing.T) {
 
 func TestIdentifiers(t *testing.T) {
 	e := Event{Type: Alias, UserID: "u", AnonymousID: "a", PreviousID: "0b3e2a4c-1111-4a2b-9c3d-123456789abc",
-		Traits: map[string]any{"email": " Ann@Example.COM "}, Context: map[string]any{"traits": map[string]any{"phone": "+33 6 12 34 56 78"}}}
+		Traits: map[string]any{"email": " Ann@Example.COM "}, Context: ContextFromMap(map[string]any{"traits": map[string]any{"phone": "+33 6 12 34 56 78"}})}
 	got := e.Identifiers()
 	want := []Identifier{{KindUserID, "u"}, {KindAnonymousID, "a"}, {KindAnonymousID, "0b3e2a4c-1111-4a2b-9c3d-123456789abc"},
 		{KindEmail, "ann@example.com"}, {KindPhone, "+33612345678"}}
@@ -220,5 +220,41 @@ func BenchmarkDecodeNaive(b *testing.B) {
 		if err := json.Unmarshal(benchMessage, &m); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestContextJSON checks that an Event's JSON is what it was when Context
+// was a map: the whole context, null when absent, and back again.
+func TestContextJSON(t *testing.T) {
+	tests := []struct {
+		name, context, want string
+	}{
+		{"whole context", `{"locale":"fr-FR","library":{"name":"l","version":"1"},"traits":{"email":"A@b.c"},"n":[1.5,-0,null]}`,
+			`{"library":{"name":"l","version":"1"},"locale":"fr-FR","n":[1.5,-0,null],"traits":{"email":"A@b.c"}}`},
+		{"empty", `{}`, `{}`},
+		{"absent", `null`, `null`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, err := Decode([]byte(`{"type":"identify","userId":"u","messageId":"m","context":`+tt.context+`}`), Meta{ReceivedAt: recv})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := json.Marshal(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got struct{ Context json.RawMessage }
+			if err := json.Unmarshal(b, &got); err != nil || string(got.Context) != tt.want {
+				t.Fatalf("context encodes as %s (err %v), want %s", got.Context, err, tt.want)
+			}
+			var back Event
+			if err := json.Unmarshal(b, &back); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(back.Context.Map(), e.Context.Map()) || back.Context.Locale != e.Context.Locale || back.Email() != e.Email() {
+				t.Fatalf("decoded back: %+v, want %+v", back.Context, e.Context)
+			}
+		})
 	}
 }

@@ -81,8 +81,9 @@ func ParseTrust(s string) (Trust, bool) {
 
 // Event is one validated, normalized message.
 //
-// Properties, Traits and Context hold decoded JSON (map[string]any, []any,
-// string, float64, bool, nil). They are shared, read-only after decoding.
+// Properties and Traits hold decoded JSON (map[string]any, []any, string,
+// float64, bool, nil); Context holds the same, decoded on demand (see
+// Context). They are shared, read-only after decoding.
 type Event struct {
 	Type        Type
 	MessageID   string
@@ -95,7 +96,7 @@ type Event struct {
 	Name        string // page/screen name
 	Properties  map[string]any
 	Traits      map[string]any
-	Context     map[string]any
+	Context     Context
 
 	// Timestamp is when the event happened, corrected for client clock skew
 	// (see Decode), in UTC. Time windows use it, never ReceivedAt.
@@ -115,12 +116,12 @@ type Event struct {
 // Email returns the event's email identifier: traits.email, else
 // context.traits.email, lower-cased and trimmed; "" when absent or not a string.
 func (e *Event) Email() string {
-	return normEmail(firstString("email", e.Traits, contextTraits(e.Context)))
+	return normEmail(firstString("email", e.Traits, e.Context.traits))
 }
 
 // Phone returns the event's phone identifier (digits and a leading +), or "".
 func (e *Event) Phone() string {
-	return normPhone(firstString("phone", e.Traits, contextTraits(e.Context)))
+	return normPhone(firstString("phone", e.Traits, e.Context.traits))
 }
 
 // PrimaryID is the identifier the event is filed under in timelines and routed
@@ -130,14 +131,6 @@ func (e *Event) PrimaryID() Identifier {
 		return Identifier{Kind: KindUserID, Value: e.UserID}
 	}
 	return Identifier{Kind: KindAnonymousID, Value: e.AnonymousID}
-}
-
-func contextTraits(ctx map[string]any) map[string]any {
-	if ctx == nil {
-		return nil
-	}
-	t, _ := ctx["traits"].(map[string]any)
-	return t
 }
 
 func firstString(key string, maps ...map[string]any) string {

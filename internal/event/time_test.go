@@ -155,3 +155,26 @@ func FuzzStoredRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseRFC3339 checks that the allocation-free path for timestamps
+// agrees with ParseTime wherever it accepts a time.
+func FuzzParseRFC3339(f *testing.F) {
+	for _, s := range []string{
+		"2026-11-24T11:59:00.123Z", "2026-11-24T11:59:00Z", "2026-11-24T11:59:00+02:00",
+		"2026-11-24T11:59:00.123456789-07:30", "2026-11-24T24:00:00Z", "2026-11-24T11:59:60Z",
+		"2026-11-24T11:59:00+24:00", "2026-11-24t11:59:00z", " 2026-11-24T11:59:00Z", "2026-11-24T11:59:00.Z",
+		"2026-11-24T1:59:00Z", "0000-01-01T00:00:00Z", "2026-11-24", "2026-11-24 11:59:00Z", "",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, ok := parseRFC3339(b)
+		if !ok {
+			return
+		}
+		want, wantOK := ParseTime(string(b))
+		if !wantOK || !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: fast path %v, ParseTime %v (ok %v)", b, got, want, wantOK)
+		}
+	})
+}

@@ -57,7 +57,7 @@ func TestStoredFormReplays(t *testing.T) {
 		if !bytes.Equal(lj, bj) {
 			t.Fatalf("record %d replays differently:\nlive   %s\nreplay %s", i, lj, bj)
 		}
-		if back.Context["locale"] != "fr-FR" || back.MessageID == "" {
+		if back.Context.Map()["locale"] != "fr-FR" || back.Context.Locale != "fr-FR" || back.MessageID == "" {
 			t.Fatalf("batch context or assigned messageId lost: %+v", back)
 		}
 	}

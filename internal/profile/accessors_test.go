@@ -15,7 +15,7 @@ func TestAccessors(t *testing.T) {
 		identifyEvent("a", atSec(1), map[string]any{"name": "Ann", "quote": `say "hi"`, "age": 42.5, "vip": true,
 			"address": map[string]any{"city": "Paris"}, "gone": "x"}),
 		identifyEvent("b", atSec(2), map[string]any{"gone": nil}),
-		&event.Event{Type: event.Page, MessageID: "c", Timestamp: atSec(3), Context: map[string]any{"timezone": "Europe/Paris", "locale": "fr-FR"}},
+		&event.Event{Type: event.Page, MessageID: "c", Timestamp: atSec(3), Context: event.ContextFromMap(map[string]any{"timezone": "Europe/Paris", "locale": "fr-FR"})},
 		trackEvent("d", atSec(4), event.ProductViewed, map[string]any{"product_id": "p1", "category": "Shoes"}),
 		trackEvent("e", atSec(5), event.ProductViewed, map[string]any{"product_id": "p2", "category": "Hats"}),
 		trackEvent("f", atSec(6), event.ProductAdded, map[string]any{"product_id": "p2", "category": "Hats"}),

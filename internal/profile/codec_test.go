@@ -54,7 +54,7 @@ func goldenEvents() []*event.Event {
 	return []*event.Event{
 		identifyEvent("m1", atSec(1), map[string]any{"email": "a@example.com", "name": "Ann", "plan": nil}),
 		{Type: event.Track, MessageID: "m2", Timestamp: atSec(2), Event: event.OrderCompleted,
-			Context:    map[string]any{"timezone": "Europe/Paris"},
+			Context:    event.ContextFromMap(map[string]any{"timezone": "Europe/Paris"}),
 			Properties: map[string]any{"revenue": 12.5, "products": []any{map[string]any{"product_id": "p1", "category": "Hats"}}}},
 		trackEvent("m3", atSec(3), event.ProductViewed, map[string]any{"product_id": "p2", "category": "Shoes"}),
 	}

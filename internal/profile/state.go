@@ -312,10 +312,10 @@ func (s *State) Apply(e *event.Event) Refused {
 	}
 
 	msg := msgHash(e.MessageID)
-	if tz, ok := e.Context["timezone"].(string); ok && tz != "" {
+	if tz := e.Context.Timezone; tz != "" {
 		s.timezone.offer(tz, sym{}, ts, msg)
 	}
-	if loc, ok := e.Context["locale"].(string); ok && loc != "" {
+	if loc := e.Context.Locale; loc != "" {
 		s.locale.offer(loc, sym{}, ts, msg)
 	}
 

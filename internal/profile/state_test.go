@@ -276,7 +276,7 @@ func TestFavouriteCategory(t *testing.T) {
 
 func TestTimezoneLocale(t *testing.T) {
 	ctx := func(msg string, sec int, tz, loc any) *event.Event {
-		return &event.Event{Type: event.Page, MessageID: msg, Timestamp: atSec(sec), Context: map[string]any{"timezone": tz, "locale": loc}}
+		return &event.Event{Type: event.Page, MessageID: msg, Timestamp: atSec(sec), Context: event.ContextFromMap(map[string]any{"timezone": tz, "locale": loc})}
 	}
 	tests := []struct {
 		name       string
@@ -330,7 +330,7 @@ func TestViewJSONShape(t *testing.T) {
 	s := stateOf(
 		identifyEvent("a", atSec(0), map[string]any{"email": "x@example.com"}),
 		&event.Event{Type: event.Track, MessageID: "b", Timestamp: atSec(60).Add(500 * time.Millisecond), Event: event.OrderCompleted,
-			Context:    map[string]any{"timezone": "Europe/Paris", "locale": "fr-FR"},
+			Context:    event.ContextFromMap(map[string]any{"timezone": "Europe/Paris", "locale": "fr-FR"}),
 			Properties: map[string]any{"revenue": 120.5, "products": []any{map[string]any{"product_id": "sku1", "category": "Shoes"}}}},
 	)
 	want := `{"traits":{"email":"x@example.com"},"computed":{"first_seen":"2025-03-01T12:00:00Z","last_seen":"2025-03-01T12:01:00.5Z",` +
@@ -553,7 +553,7 @@ func randomEvents(r *rand.Rand, n int) []*event.Event {
 			Trust:     pick(event.TrustServer, event.TrustServer, event.TrustClient).(event.Trust),
 		}
 		if r.IntN(3) > 0 {
-			e.Context = map[string]any{"timezone": pick("Europe/Paris", "America/New_York", "", nil), "locale": pick("fr-FR", "en-US", "")}
+			e.Context = event.ContextFromMap(map[string]any{"timezone": pick("Europe/Paris", "America/New_York", "", nil), "locale": pick("fr-FR", "en-US", "")})
 		}
 		switch k := r.IntN(10); {
 		case k < 2:
@@ -685,10 +685,10 @@ func referenceView(evs []*event.Event) View {
 		c.LastSeen = e.Timestamp
 		c.EventCount++
 		c.TypeCounts[string(e.Type)]++
-		if tz, _ := e.Context["timezone"].(string); tz != "" {
+		if tz, _ := e.Context.Map()["timezone"].(string); tz != "" {
 			c.Timezone = tz
 		}
-		if l, _ := e.Context["locale"].(string); l != "" {
+		if l, _ := e.Context.Map()["locale"].(string); l != "" {
 			c.Locale = l
 		}
 		for k, x := range e.Traits {
@@ -829,7 +829,7 @@ func typicalProfile(r *rand.Rand, user int) []*event.Event {
 	}
 	next := func(typ event.Type, name string) *event.Event {
 		ts = ts.Add(time.Duration(1+r.IntN(600)) * time.Second)
-		return &event.Event{Type: typ, Event: name, MessageID: msg(), UserID: fmt.Sprint("user-", user), Timestamp: ts, Context: ctx}
+		return &event.Event{Type: typ, Event: name, MessageID: msg(), UserID: fmt.Sprint("user-", user), Timestamp: ts, Context: event.ContextFromMap(ctx)}
 	}
 	cat := func() string { return []string{"Shoes", "Hats", "Bags", "Socks", "Jackets", "Shirts"}[r.IntN(6)] }
 	prod := func() string { return fmt.Sprintf("SKU-%05d", r.IntN(5000)) }
