@@ -252,6 +252,9 @@ func loadDemo(ctx context.Context, srv *server.Server, customers int) error {
 	}
 	slog.Info("demo store loaded", "customers", customers, "events", total.Load(), "rejected", rejected.Load(),
 		"took", time.Since(start).Round(time.Millisecond))
+	if err := srv.SettleStore(ctx); err != nil {
+		return err
+	}
 	fmt.Printf("tailor: demo store loaded: %d customers, %d events\n", customers, total.Load())
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -316,6 +318,19 @@ func TestIngestErrors(t *testing.T) {
 		} {
 			if !bytes.Contains(body, []byte(series)) {
 				t.Errorf("GET /metrics lacks %s", series)
+			}
+		}
+		// What the events written so far cost the store, and the bench's
+		// CPU-per-event figures: each must have counted something.
+		for _, series := range []string{"tailor_log_bytes_total", "tailor_store_wal_bytes_total",
+			"tailor_store_cache_bytes", "tailor_store_disk_bytes", "process_cpu_seconds_total", "tailor_processor_applied_total"} {
+			m := regexp.MustCompile(`(?m)^` + series + ` (\S+)$`).FindSubmatch(body)
+			if m == nil {
+				t.Errorf("GET /metrics lacks %s", series)
+				continue
+			}
+			if v, err := strconv.ParseFloat(string(m[1]), 64); err != nil || v <= 0 {
+				t.Errorf("%s = %s, want a positive value after the events above", series, m[1])
 			}
 		}
 	})
