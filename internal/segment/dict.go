@@ -31,6 +31,13 @@ type dict struct {
 	// so a probe past another value's slot rarely leaves the table.
 	tags  []uint8
 	bools [2]uint32
+	// lastStr and lastNum are the ids id last gave a plain string and a
+	// number (0: none): events in a row often repeat a column's value
+	// (the currency, a session's page, a customer's own product), and a
+	// comparison with the entry costs less than parsing, hashing and
+	// probing. They read the entry, not the caller's string, so that a
+	// message's bytes are not kept.
+	lastStr, lastNum uint32
 }
 
 const (
@@ -66,15 +73,23 @@ func (d *dict) id(v any) uint32 {
 	case nil:
 		return 0
 	case string:
+		if id := d.lastStr; id != 0 && d.str(id-1) == x {
+			return id
+		}
 		if bits, ok := timeBits(x); ok {
 			return d.intern(kindTime, "", bits)
 		}
 		if bits, ok := digitBits(x); ok {
 			return d.intern(kindDigits, "", bits)
 		}
-		return d.intern(kindString, x, 0)
+		d.lastStr = d.intern(kindString, x, 0)
+		return d.lastStr
 	case float64:
-		return d.intern(kindNumber, "", math.Float64bits(x))
+		if id := d.lastNum; id != 0 && d.num(id) == x {
+			return id
+		}
+		d.lastNum = d.intern(kindNumber, "", math.Float64bits(x))
+		return d.lastNum
 	case bool:
 		i := 0
 		if x {
