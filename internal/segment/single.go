@@ -87,6 +87,9 @@ type single struct {
 	// asked for; hoursNext is the earliest future engagement event.
 	hoursBuf  [1]sendHours
 	hoursNext int64
+	// mergedOrds is ix.merged[ord] once mergedSet.
+	mergedOrds []uint32
+	mergedSet  bool
 }
 
 // singleAgg holds one profile's aggregates for a single evaluation.
@@ -376,7 +379,11 @@ func (sg *single) rowsFrom(s *stream, from int64, fn func(row int, ts uint32)) {
 		}
 	}
 	walk(sg.ord)
-	for _, o := range sg.ix.merged[sg.ord] {
+	if !sg.mergedSet {
+		// Looked up once per evaluation, not once per walk.
+		sg.mergedOrds, sg.mergedSet = sg.ix.merged[sg.ord], true
+	}
+	for _, o := range sg.mergedOrds {
 		walk(o)
 	}
 }
