@@ -59,11 +59,11 @@ func (in *demoApplyInput) engine(b *testing.B, copies int) *Engine {
 
 // BenchmarkApplyDemoSegments is the live path of one event with the demo's
 // saved segments evaluated: the index's share and the re-evaluation of the
-// segments the event affects. history=N applies the (N)th copy of each
+// segments the event affects. history=N applies the Nth copy of each
 // customer's events onto N-1 copies already indexed, so ns/op grows with
 // what a profile's history costs each event.
 func BenchmarkApplyDemoSegments(b *testing.B) {
-	for _, tc := range []struct{ customers, history int }{{2000, 1}, {500, 1}, {500, 10}} {
+	for _, tc := range []struct{ customers, history int }{{2000, 1}, {100, 1}, {100, 10}, {100, 50}} {
 		b.Run("customers="+strconv.Itoa(tc.customers)+"/history="+strconv.Itoa(tc.history), func(b *testing.B) {
 			in := newDemoApplyInput(b, tc.customers)
 			var e *Engine

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"testing"
 )
 
@@ -102,6 +103,7 @@ func TestDictIDsAreTheSameWhenValuesRepeat(t *testing.T) {
 		{"a number and the string of it", []any{42.0, "42", 42.0, "42"}, []uint32{1, 2, 1, 2}},
 		{"the empty string", []any{"", "", "a", ""}, []uint32{1, 1, 2, 1}},
 		{"bools between", []any{"a", true, "a", 1.0, false, 1.0}, []uint32{1, 2, 1, 3, 4, 3}},
+		cycle(),
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var d dict
@@ -116,4 +118,21 @@ func TestDictIDsAreTheSameWhenValuesRepeat(t *testing.T) {
 			}
 		})
 	}
+}
+
+// cycle is 60 strings and numbers given in turn three times over, more
+// than the dictionary's caches hold: each keeps the id of its first time.
+func cycle() (tc struct {
+	name string
+	vals []any
+	want []uint32
+}) {
+	tc.name = "more values than the caches hold, in turn"
+	for range 3 {
+		for i := range 30 {
+			tc.vals = append(tc.vals, "v"+strconv.Itoa(i*i), float64(i)/4)
+			tc.want = append(tc.want, uint32(2*i+1), uint32(2*i+2))
+		}
+	}
+	return tc
 }
