@@ -46,7 +46,7 @@ func TestRowsFromVisitsEveryRowAtOrAfterItsStart(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		ts     func(r *rand.Rand, row int) uint32
-		stopFT bool // rows in time order: the walk visits no row before from
+		stopFT bool // rows in time order: no lag kept, and the walk visits no row before from
 	}{
 		{"in time order", func(_ *rand.Rand, row int) uint32 { return start + uint32(row) }, true},
 		{"re-sent histories", func(_ *rand.Rand, row int) uint32 { return start + uint32(row%4000)*300 }, false},
@@ -60,6 +60,9 @@ func TestRowsFromVisitsEveryRowAtOrAfterItsStart(t *testing.T) {
 			const profiles, n = 7, 20000
 			for row := range n {
 				s.appendEvent(uint32(rng.IntN(profiles)), tc.ts(rng, row), nil)
+			}
+			if tc.stopFT && s.lag.bytes() != 0 {
+				t.Errorf("rows in time order: the lag column holds %d bytes, want none", s.lag.bytes())
 			}
 			for range 200 {
 				from := int64(s.ts.get(rng.IntN(n))) + int64(rng.IntN(3)) - 1
