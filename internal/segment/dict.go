@@ -31,25 +31,6 @@ type dict struct {
 	// so a probe past another value's slot rarely leaves the table.
 	tags  []uint8
 	bools [2]uint32
-	// lastStr and lastNum are small direct-mapped caches of the ids id
-	// last gave plain strings and numbers (0: none): a column's values
-	// repeat (a currency, a category, a page, a price), and comparing with
-	// one entry costs less than parsing, hashing and probing; on the demo
-	// shop's events about half the strings and a third of the numbers hit.
-	// They read the entry, not the caller's string, so that no message's
-	// bytes are kept.
-	lastStr [16]uint32
-	lastNum [8]uint32
-}
-
-// strSlot is s's place in dict.lastStr, from its length and three of its
-// bytes: cheaper than a hash, and enough to keep a column's few frequent
-// values from evicting each other.
-func strSlot(s string) int {
-	if s == "" {
-		return 0
-	}
-	return (len(s)*7 + int(s[0])*3 + int(s[len(s)-1]) + int(s[len(s)/2])) & 15
 }
 
 const (
@@ -85,26 +66,15 @@ func (d *dict) id(v any) uint32 {
 	case nil:
 		return 0
 	case string:
-		slot := strSlot(x)
-		if id := d.lastStr[slot]; id != 0 && d.str(id-1) == x {
-			return id
-		}
 		if bits, ok := timeBits(x); ok {
 			return d.intern(kindTime, "", bits)
 		}
 		if bits, ok := digitBits(x); ok {
 			return d.intern(kindDigits, "", bits)
 		}
-		d.lastStr[slot] = d.intern(kindString, x, 0)
-		return d.lastStr[slot]
+		return d.intern(kindString, x, 0)
 	case float64:
-		b := math.Float64bits(x)
-		nslot := (b ^ b>>17 ^ b>>31 ^ b>>47) & 7
-		if id := d.lastNum[nslot]; id != 0 && d.num(id) == x {
-			return id
-		}
-		d.lastNum[nslot] = d.intern(kindNumber, "", b)
-		return d.lastNum[nslot]
+		return d.intern(kindNumber, "", math.Float64bits(x))
 	case bool:
 		i := 0
 		if x {

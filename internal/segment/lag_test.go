@@ -4,7 +4,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"strconv"
 	"testing"
 )
 
@@ -88,54 +87,4 @@ func TestRowsFromVisitsEveryRowAtOrAfterItsStart(t *testing.T) {
 			}
 		})
 	}
-}
-
-// The dictionary's memory of the last string and number it gave an id
-// changes no id: a value repeated, alternated with others, or equal only
-// as a number (-0 and 0) gets the id of its first entry, and each id
-// stands for its value.
-func TestDictIDsAreTheSameWhenValuesRepeat(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		vals []any
-		want []uint32
-	}{
-		{"a string repeated", []any{"USD", "USD", "EUR", "USD", "USD"}, []uint32{1, 1, 2, 1, 1}},
-		{"numbers repeated, -0 is 0", []any{1.5, 1.5, 0.0, math.Copysign(0, -1), 1.5}, []uint32{1, 1, 2, 2, 1}},
-		{"strings that are times and digits", []any{"2026-01-02T03:04:05Z", "2026-01-02T03:04:05Z", "42", "42", "x", "42"}, []uint32{1, 1, 2, 2, 3, 2}},
-		{"a number and the string of it", []any{42.0, "42", 42.0, "42"}, []uint32{1, 2, 1, 2}},
-		{"the empty string", []any{"", "", "a", ""}, []uint32{1, 1, 2, 1}},
-		{"bools between", []any{"a", true, "a", 1.0, false, 1.0}, []uint32{1, 2, 1, 3, 4, 3}},
-		cycle(),
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var d dict
-			for i, v := range tc.vals {
-				id := d.id(v)
-				if id != tc.want[i] {
-					t.Fatalf("value %d (%v): id %d, want %d", i, v, id, tc.want[i])
-				}
-				if got := d.value(id); got != v && !(got == 0.0 && v == 0.0) {
-					t.Fatalf("value %d (%v): id %d stands for %v", i, v, id, got)
-				}
-			}
-		})
-	}
-}
-
-// cycle is 60 strings and numbers given in turn three times over, more
-// than the dictionary's caches hold: each keeps the id of its first time.
-func cycle() (tc struct {
-	name string
-	vals []any
-	want []uint32
-}) {
-	tc.name = "more values than the caches hold, in turn"
-	for range 3 {
-		for i := range 30 {
-			tc.vals = append(tc.vals, "v"+strconv.Itoa(i*i), float64(i)/4)
-			tc.want = append(tc.want, uint32(2*i+1), uint32(2*i+2))
-		}
-	}
-	return tc
 }
