@@ -3,6 +3,7 @@ package segment
 import (
 	"cmp"
 	"math"
+	"math/bits"
 	"slices"
 	"strings"
 	"time"
@@ -43,6 +44,13 @@ type stream struct {
 	// history), so most chunks fit in one or two bytes a row instead of four.
 	prev  idvec
 	heads headvec // ord → row+1 of its latest event in this stream
+	// lag bounds, for each row, how much later than the row's own time
+	// the latest event of its chain up to it (it and the rows prev
+	// reaches) is, as a lagCode: a walk back from a profile's head stops
+	// where the rest of the chain cannot reach a window's start. Rows of a
+	// profile mostly arrive in time order, and their lag is 0, which costs
+	// no memory; a re-sent or imported history costs two bytes a row.
+	lag idvec
 
 	// rev is, for Order Completed, each order's revenue in micro-units as
 	// profiles count it (event.OrderRevenue), for total_spend.
@@ -199,9 +207,50 @@ func secs(t time.Time) uint32 {
 func (s *stream) link(row int, ord uint32) {
 	if h := s.heads.get(int(ord)); h != 0 {
 		s.prev.set(row, uint32(row+1)-h)
+		if up, ts := s.upTo(int(h)-1), int64(s.ts.get(row)); up > ts {
+			s.lag.set(row, lagCode(uint64(up-ts)))
+		}
 	}
 	s.heads.set(int(ord), uint32(row+1))
 }
+
+// upTo is an upper bound of the times of row and of the rows before it in
+// its chain (unix seconds; math.MaxInt64 when unknown).
+func (s *stream) upTo(row int) int64 {
+	c := s.lag.get(row)
+	if c == 0 {
+		return int64(s.ts.get(row))
+	}
+	if c == lagUnknown {
+		return math.MaxInt64
+	}
+	return int64(s.ts.get(row)) + int64(lagValue(c))
+}
+
+// A lag is kept in 16 bits as a float rounded up: 4 bits of exponent e
+// and 12 of mantissa m stand for m << e seconds, exact below 4096 and
+// within 0.05 % above (a year's lag is bounded to within 5 hours), up to
+// four years; lagUnknown stands for more.
+const lagUnknown = 0xFFFF
+
+// lagCode encodes lag seconds rounded up.
+func lagCode(lag uint64) uint32 {
+	if lag < 1<<12 {
+		return uint32(lag)
+	}
+	e := bits.Len64(lag) - 12
+	m := (lag + 1<<e - 1) >> e
+	if m == 1<<12 {
+		m, e = 1<<11, e+1
+	}
+	if e > 15 {
+		return lagUnknown
+	}
+	return uint32(e)<<12 | uint32(m)
+}
+
+// lagValue decodes a lagCode other than lagUnknown.
+func lagValue(c uint32) uint64 { return uint64(c&(1<<12-1)) << (c >> 12) }
 
 // appendEvent adds one event of profile ord at time ts with props.
 func (s *stream) appendEvent(ord uint32, ts uint32, props map[string]any) {
@@ -359,7 +408,7 @@ func (s *stream) column(path string, multi bool) *column {
 // rowBytes is the memory of the stream's rows: profile, time, chains,
 // revenue and time order.
 func (s *stream) rowBytes() int {
-	n := s.ord.bytes() + s.ts.bytes() + s.prev.bytes() + s.heads.bytes() + s.rev.bytes()
+	n := s.ord.bytes() + s.ts.bytes() + s.prev.bytes() + s.lag.bytes() + s.heads.bytes() + s.rev.bytes()
 	for _, p := range s.byTime {
 		n += 24
 		if len(p) > 0 && &p[0] != &inOrder[0] {

@@ -46,8 +46,20 @@ type RefEvent struct {
 // else "$" and the call type ("$page", "$screen", "$identify", "$group",
 // "$alias").
 func EventKey(e *event.Event) string {
-	if e.Type == event.Track {
+	switch e.Type {
+	case event.Track:
 		return e.Event
+	// The keys of the other types are constants: no string built per event.
+	case event.Identify:
+		return "$identify"
+	case event.Page:
+		return "$page"
+	case event.Screen:
+		return "$screen"
+	case event.Group:
+		return "$group"
+	case event.Alias:
+		return "$alias"
 	}
 	return "$" + string(e.Type)
 }

@@ -87,6 +87,9 @@ type single struct {
 	// asked for; hoursNext is the earliest future engagement event.
 	hoursBuf  [1]sendHours
 	hoursNext int64
+	// mergedOrds is ix.merged[ord] once mergedSet.
+	mergedOrds []uint32
+	mergedSet  bool
 }
 
 // singleAgg holds one profile's aggregates for a single evaluation.
@@ -344,7 +347,8 @@ func (sg *single) trailingNow(a *aggregates) {
 	sg.aggBuf.trail, sg.aggBuf.trailNext = [1]int64{}, [1]int64{}
 	a.trail, a.trailNext = sg.aggBuf.trail[:], sg.aggBuf.trailNext[:]
 	if s := sg.ix.streams[event.OrderCompleted]; s != nil {
-		sg.rows(s, func(row int, ts uint32) {
+		// Orders a year before now add nothing (addTrailing).
+		sg.rowsFrom(s, sg.now-spendWindowSecs+1, func(row int, ts uint32) {
 			a.addTrailing(0, ts, s.rev.get(row), sg.now)
 		})
 	}
@@ -352,9 +356,21 @@ func (sg *single) trailingNow(a *aggregates) {
 
 // rows calls fn for every row of the profile in stream s.
 func (sg *single) rows(s *stream, fn func(row int, ts uint32)) {
+	sg.rowsFrom(s, math.MinInt64, fn)
+}
+
+// rowsFrom calls fn for the profile's rows in stream s, skipping some of
+// those before from: a walk back along a chain stops where the rest of it
+// (stream.lag) holds no row at from or later. A window's condition needs
+// no more, and a profile's years of history cost a week's window nothing.
+func (sg *single) rowsFrom(s *stream, from int64, fn func(row int, ts uint32)) {
 	walk := func(o uint32) {
 		for r := int(s.heads.get(int(o))) - 1; r >= 0; {
-			fn(r, s.ts.get(r))
+			ts := s.ts.get(r)
+			if int64(ts) < from && s.upTo(r) < from {
+				return
+			}
+			fn(r, ts)
 			d := s.prev.get(r)
 			if d == 0 {
 				break
@@ -363,7 +379,11 @@ func (sg *single) rows(s *stream, fn func(row int, ts uint32)) {
 		}
 	}
 	walk(sg.ord)
-	for _, o := range sg.ix.merged[sg.ord] {
+	if !sg.mergedSet {
+		// Looked up once per evaluation, not once per walk.
+		sg.mergedOrds, sg.mergedSet = sg.ix.merged[sg.ord], true
+	}
+	for _, o := range sg.mergedOrds {
 		walk(o)
 	}
 }
@@ -431,7 +451,8 @@ func (sg *single) event(r *Rule, path string) (bool, any, string, error) {
 	}
 	var a acc
 	if pl.s != nil {
-		sg.rows(pl.s, func(row int, ts uint32) {
+		// A row before the window and not after now counts nowhere.
+		sg.rowsFrom(pl.s, min(pl.lo, sg.now+1), func(row int, ts uint32) {
 			t := int64(ts)
 			if !pl.inWindow(t) && t <= sg.now {
 				return
