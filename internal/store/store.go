@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"runtime"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -26,13 +25,6 @@ func Options(cacheBytes int64) *pebble.Options {
 		// 400 MB more memory at peak.
 		MemTableSize: 256 << 20,
 		Logger:       &throttledLogger{},
-		// One compaction at a time while compaction keeps up; more when
-		// debt or L0 read amplification pile up, or a manual compaction
-		// (Settle) is split. With Pebble's default of one, the 1 M demo
-		// load left 4.7 GB of compaction debt that an idle server never
-		// paid (L0 stayed under its file threshold) and later ingest paid
-		// while it ran.
-		CompactionConcurrencyRange: func() (int, int) { return 1, max(2, runtime.NumCPU()/2) },
 	}
 	// A messageId seen by the in-memory filter is confirmed with a read, and
 	// reads of absent keys are the rule: bloom filters make such a read cost
