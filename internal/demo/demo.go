@@ -127,30 +127,45 @@ func (g *Generator) play(index int) error {
 	return g.sim.run()
 }
 
+// exampleMessages is the fewest messages Example looks for: more than a
+// page (50) of the profile's timeline.
+const exampleMessages = 60
+
 // Example returns a customer worth looking up in the demo store, and how
-// many orders it completed: the first, in index order, with at least two
-// completed orders (a repeat buyer shows more of a profile: an average order
-// value, several purchases), else the first with one. Every Order Completed
-// message carries the customer's userId (checkout signs the customer in
-// first), so the profile of c.UserID holds them all. ok is false when no
-// customer completed an order, which only happens in very small stores.
+// many orders it completed: the first, in index order, that shows most of a
+// profile (at least two completed orders, so an average order value and
+// several purchases; more than a page of timeline, exampleMessages
+// messages; email marketing allowed), else the first repeat buyer, else the
+// first with one order. Every Order Completed message carries the
+// customer's userId (checkout signs the customer in first), so the profile
+// of c.UserID holds them all. ok is false when no customer completed an
+// order, which only happens in very small stores.
 //
-// Example plays customers until it finds a repeat buyer; in the default
-// store that is within the first few dozen, so it costs a millisecond.
+// The store's history ends on the day it is made, so which customer this
+// is changes with the date; the conditions keep what it shows the same.
+// Example plays customers until it finds one; in the default store that is
+// within the first hundred or so, a few milliseconds.
 func (g *Generator) Example() (c Customer, orders int, ok bool) {
 	g.sim.fn = func([]byte) error { return nil }
 	defer func() { g.sim.fn = nil }()
-	first := -1
+	first, repeat, repeatOrders := -1, -1, 0
 	for i := 0; i < g.cfg.Customers; i++ {
 		if err := g.play(i); err != nil {
 			break
 		}
-		if g.sim.orders >= 2 {
-			return g.Customer(i), g.sim.orders, true
+		n := g.sim.orders
+		if n >= 2 && g.sim.n >= exampleMessages && g.sim.optIn {
+			return g.Customer(i), n, true
 		}
-		if g.sim.orders > 0 && first < 0 {
-			first, orders = i, g.sim.orders
+		if n >= 2 && repeat < 0 {
+			repeat, repeatOrders = i, n
 		}
+		if n > 0 && first < 0 {
+			first, orders = i, n
+		}
+	}
+	if repeat >= 0 {
+		return g.Customer(repeat), repeatOrders, true
 	}
 	if first < 0 {
 		return Customer{}, 0, false

@@ -813,15 +813,17 @@ func topCategories(leaves []string) map[string]bool {
 }
 
 // TestExample checks Example against a scan of the messages: it names the
-// first customer with two or more Order Completed messages, else the first
-// with one; every order of that customer carries its userId, and the count
-// matches.
+// first customer with two or more Order Completed messages, at least
+// exampleMessages messages and email_opt_in true in its last traits, else
+// the first with two or more orders, else the first with one; every order of
+// that customer carries its userId, and the count matches.
 func TestExample(t *testing.T) {
 	tests := []struct {
 		name string
 		cfg  Config
 	}{
 		{"default store", Config{}},
+		{"default store, another day", Config{End: time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)}},
 		{"other seed", Config{Customers: 300, Seed: 7}},
 		{"one customer who orders", Config{Customers: 1, Seed: 3}},
 		{"one customer who never orders", Config{Customers: 1, Seed: 2}},
@@ -831,17 +833,23 @@ func TestExample(t *testing.T) {
 			g := New(tt.cfg)
 			orders := make([]int, g.Config().Customers) // Order Completed per customer index
 			userIDs := make([]string, len(orders))
+			msgs := make([]int, len(orders))
+			optIn := make([]bool, len(orders))
 			err := g.Messages(func(b []byte) error {
 				var m msg
 				if err := json.Unmarshal(b, &m); err != nil {
 					return err
 				}
-				if m.Event != "Order Completed" {
-					return nil
-				}
 				var c int
 				if _, err := fmt.Sscanf(m.MessageID, "demo-%d-", &c); err != nil {
 					return fmt.Errorf("messageId %q: %w", m.MessageID, err)
+				}
+				msgs[c-1]++
+				if v, ok := m.Traits["email_opt_in"].(bool); ok {
+					optIn[c-1] = v
+				}
+				if m.Event != "Order Completed" {
+					return nil
 				}
 				if m.UserID == "" || userIDs[c-1] != "" && m.UserID != userIDs[c-1] {
 					return fmt.Errorf("order %s has userId %q, want the customer's (%q)", m.MessageID, m.UserID, userIDs[c-1])
@@ -853,15 +861,24 @@ func TestExample(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := -1
+			want, repeat, first := -1, -1, -1
 			for i, n := range orders {
-				if n >= 2 {
+				if n >= 2 && msgs[i] >= exampleMessages && optIn[i] {
 					want = i
 					break
 				}
-				if n == 1 && want < 0 {
-					want = i
+				if n >= 2 && repeat < 0 {
+					repeat = i
 				}
+				if n >= 1 && first < 0 {
+					first = i
+				}
+			}
+			if want < 0 {
+				want = repeat
+			}
+			if want < 0 {
+				want = first
 			}
 			c, n, ok := New(tt.cfg).Example()
 			if ok != (want >= 0) {

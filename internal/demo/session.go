@@ -52,6 +52,7 @@ type sim struct {
 	viewed   []int
 	bought   []int // recent purchases, newest last
 	emails   int
+	optIn    bool // the email_opt_in trait last sent
 
 	// Landing attribution of the next page message.
 	referrer string
@@ -83,6 +84,7 @@ func (s *sim) reset(p *plan) {
 	s.viewed = s.viewed[:0]
 	s.bought = s.bought[:0]
 	s.emails = 0
+	s.optIn = false
 	s.cnum = strconv.AppendInt(s.cnum[:0], int64(p.index+1), 10)
 }
 
@@ -812,7 +814,8 @@ func (s *sim) signUp() {
 		b = append(b, `","created_at":"`...)
 		b = appendTime(b, p.created)
 		b = append(b, `","email_opt_in":`...)
-		b = strconv.AppendBool(b, r.IntN(100) < 78)
+		s.optIn = r.IntN(100) < 78
+		b = strconv.AppendBool(b, s.optIn)
 		s.buf = append(b, '}')
 		s.send()
 	}
