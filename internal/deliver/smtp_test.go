@@ -1,160 +1,17 @@
 package deliver
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"net/mail"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"tailor/internal/deliver/smtptest"
 )
-
-// fakeSMTP is a minimal SMTP server: it offers PIPELINING and CHUNKING
-// when told, refuses recipients at reject.example with 550, and counts
-// connections and messages.
-type fakeSMTP struct {
-	ln         net.Listener
-	pipelining bool
-	chunking   bool
-
-	mu              sync.Mutex
-	open, maxOpen   int
-	conns, messages int
-	bodies          []string
-	grouped         int // MAIL, RCPT and DATA (or BDAT) that arrived in one read
-	chunked         int // messages that came in BDAT chunks
-}
-
-func newFakeSMTP(t *testing.T, pipelining, chunking bool) *fakeSMTP {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fakeSMTP{ln: ln, pipelining: pipelining, chunking: chunking}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go f.serve(c)
-		}
-	}()
-	return f
-}
-
-func (f *fakeSMTP) serve(c net.Conn) {
-	defer c.Close()
-	f.mu.Lock()
-	f.open++
-	f.conns++
-	f.maxOpen = max(f.maxOpen, f.open)
-	f.mu.Unlock()
-	defer func() { f.mu.Lock(); f.open--; f.mu.Unlock() }()
-	r, w := bufio.NewReader(c), bufio.NewWriter(c)
-	reply := func(s string) { w.WriteString(s + "\r\n") }
-	reply("220 fake ESMTP")
-	w.Flush()
-	rcptOK := false
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return
-		}
-		cmd := strings.ToUpper(strings.TrimSpace(line))
-		switch {
-		case strings.HasPrefix(cmd, "EHLO"):
-			reply("250-fake")
-			if f.pipelining {
-				reply("250-PIPELINING")
-			}
-			if f.chunking {
-				reply("250-CHUNKING")
-			}
-			reply("250 8BITMIME")
-		case strings.HasPrefix(cmd, "MAIL FROM"):
-			if r.Buffered() > 0 && (strings.Contains(peek(r), "DATA") || strings.Contains(peek(r), "BDAT")) {
-				f.mu.Lock()
-				f.grouped++
-				f.mu.Unlock()
-			}
-			rcptOK = false
-			reply("250 ok")
-		case strings.HasPrefix(cmd, "RCPT TO"):
-			if strings.Contains(cmd, "REJECT.EXAMPLE") {
-				reply("550 no such user")
-			} else {
-				rcptOK = true
-				reply("250 ok")
-			}
-		case cmd == "DATA":
-			if !rcptOK {
-				reply("554 no valid recipients")
-				break
-			}
-			reply("354 go on")
-			w.Flush()
-			var body strings.Builder
-			for {
-				l, err := r.ReadString('\n')
-				if err != nil {
-					return
-				}
-				if l == ".\r\n" {
-					break
-				}
-				body.WriteString(l)
-			}
-			f.mu.Lock()
-			f.messages++
-			f.bodies = append(f.bodies, body.String())
-			f.mu.Unlock()
-			reply("250 queued")
-		case strings.HasPrefix(cmd, "BDAT ") && strings.HasSuffix(cmd, " LAST"):
-			var n int
-			if _, err := fmt.Sscanf(cmd, "BDAT %d LAST", &n); err != nil {
-				reply("501 bad chunk size")
-				break
-			}
-			// The chunk is read whatever the replies before it.
-			chunk := make([]byte, n)
-			if _, err := io.ReadFull(r, chunk); err != nil {
-				return
-			}
-			if !rcptOK {
-				reply("554 no valid recipients")
-				break
-			}
-			f.mu.Lock()
-			f.messages++
-			f.chunked++
-			f.bodies = append(f.bodies, string(chunk))
-			f.mu.Unlock()
-			reply("250 queued")
-		case cmd == "QUIT":
-			reply("221 bye")
-			w.Flush()
-			return
-		default:
-			reply("250 ok")
-		}
-		if r.Buffered() == 0 {
-			w.Flush()
-		}
-	}
-}
-
-func peek(r *bufio.Reader) string {
-	b, _ := r.Peek(r.Buffered())
-	return strings.ToUpper(string(b))
-}
 
 // Concurrent sends share at most MaxConns connections, reused from
 // message to message; with PIPELINING a message's MAIL, RCPT and DATA go
@@ -165,8 +22,8 @@ func TestSMTPSendsOnFewConnectionsPipelined(t *testing.T) {
 	for _, ext := range []struct{ pipelining, chunking bool }{{false, false}, {true, false}, {true, true}, {false, true}} {
 		pipelining := ext.pipelining
 		t.Run(fmt.Sprintf("pipelining=%v,chunking=%v", ext.pipelining, ext.chunking), func(t *testing.T) {
-			f := newFakeSMTP(t, ext.pipelining, ext.chunking)
-			s, err := NewSMTP(SMTPOptions{Addr: f.ln.Addr().String(), From: "Shop <news@shop.example>", TLS: "none", MaxConns: 3})
+			f := smtptest.New(t, ext.pipelining, ext.chunking)
+			s, err := NewSMTP(SMTPOptions{Addr: f.Addr(), From: "Shop <news@shop.example>", TLS: "none", MaxConns: 3})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -195,22 +52,21 @@ func TestSMTPSendsOnFewConnectionsPipelined(t *testing.T) {
 			if err := send(n+1, "example.com"); err != nil {
 				t.Errorf("send after a bounce: %v", err)
 			}
-			f.mu.Lock()
-			defer f.mu.Unlock()
-			if f.messages != n+1 {
-				t.Errorf("server took %d messages, want %d", f.messages, n+1)
+			st := f.Stats()
+			if st.Messages != n+1 {
+				t.Errorf("server took %d messages, want %d", st.Messages, n+1)
 			}
-			if f.maxOpen > 3 {
-				t.Errorf("%d connections open at once, want at most MaxConns 3", f.maxOpen)
+			if st.MaxOpen > 3 {
+				t.Errorf("%d connections open at once, want at most MaxConns 3", st.MaxOpen)
 			}
-			if f.conns > 3+1 {
-				t.Errorf("%d connections for %d messages, want them reused (at most 4)", f.conns, n+2)
+			if st.Conns > 3+1 {
+				t.Errorf("%d connections for %d messages, want them reused (at most 4)", st.Conns, n+2)
 			}
-			if pipelining && f.grouped < n+1 {
-				t.Errorf("%d of %d transactions pipelined", f.grouped, n+2)
+			if pipelining && st.Grouped < n+1 {
+				t.Errorf("%d of %d transactions pipelined", st.Grouped, n+2)
 			}
-			if !pipelining && f.grouped != 0 {
-				t.Errorf("%d transactions pipelined to a server without PIPELINING", f.grouped)
+			if !pipelining && st.Grouped != 0 {
+				t.Errorf("%d transactions pipelined to a server without PIPELINING", st.Grouped)
 			}
 			// BDAT only where commands may be pipelined: without it the
 			// chunk would wait for MAIL's and RCPT's replies anyway.
@@ -218,10 +74,10 @@ func TestSMTPSendsOnFewConnectionsPipelined(t *testing.T) {
 			if ext.pipelining && ext.chunking {
 				wantChunked = n + 1
 			}
-			if f.chunked != wantChunked {
-				t.Errorf("%d messages in BDAT chunks, want %d", f.chunked, wantChunked)
+			if st.Chunked != wantChunked {
+				t.Errorf("%d messages in BDAT chunks, want %d", st.Chunked, wantChunked)
 			}
-			for _, b := range f.bodies {
+			for _, b := range st.Bodies {
 				if !strings.Contains(b, "Message-Id: <") && !strings.Contains(b, "Message-ID: <") {
 					t.Errorf("message without its Message-ID:\n%s", b)
 					break
@@ -237,8 +93,8 @@ func TestSMTPSendsOnFewConnectionsPipelined(t *testing.T) {
 // write the server has read the whole chunk, so the next message on a
 // connection arrives whole.
 func TestSMTPChunkIsTheBuiltMessage(t *testing.T) {
-	f := newFakeSMTP(t, true, true)
-	s, err := NewSMTP(SMTPOptions{Addr: f.ln.Addr().String(), From: "Shop <news@shop.example>", TLS: "none", MaxConns: 1})
+	f := smtptest.New(t, true, true)
+	s, err := NewSMTP(SMTPOptions{Addr: f.Addr(), From: "Shop <news@shop.example>", TLS: "none", MaxConns: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,12 +109,11 @@ func TestSMTPChunkIsTheBuiltMessage(t *testing.T) {
 	if _, err := s.Send(context.Background(), env); err != nil {
 		t.Fatal(err)
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.messages != 1 || f.chunked != 1 {
-		t.Fatalf("server took %d messages, %d chunked, want the one after the refused one", f.messages, f.chunked)
+	st := f.Stats()
+	if st.Messages != 1 || st.Chunked != 1 {
+		t.Fatalf("server took %d messages, %d chunked, want the one after the refused one", st.Messages, st.Chunked)
 	}
-	got := f.bodies[0]
+	got := st.Bodies[0]
 	to, _ := mail.ParseAddress(env.To)
 	want, err := s.Build(env, to, time.Now())
 	if err != nil {
