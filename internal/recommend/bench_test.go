@@ -8,9 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/vfs"
-
 	"tailor/internal/event"
 	"tailor/internal/profile"
 )
@@ -134,11 +131,7 @@ func BenchmarkCheckpoint(b *testing.B) {
 	for i := range 400_000 {
 		e.Apply(s.events[i], s.res[i])
 	}
-	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
+	db := memDB(b)
 	warm := db.NewBatch()
 	if err := e.Checkpoint(warm); err != nil {
 		b.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // mergeInto folds profile from into profile into, as an identify does.
@@ -83,11 +82,7 @@ func commit(t *testing.T, b *pebble.Batch) {
 func TestCheckpointWritesTheStateAsOfThePause(t *testing.T) {
 	events := checkpointEvents()
 	pause, next := 1000, 2000 // the visitor's merge comes between them
-	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := memDB(t)
 	opts := checkpointOpts
 	opts.DB = db
 	e, _ := newTestEngine(t0.AddDate(0, 3, 0), opts)
@@ -124,11 +119,7 @@ func TestCheckpointWritesTheStateAsOfThePause(t *testing.T) {
 // their state then, and deletes the profiles merged away before it.
 func TestCheckpointAfterAnAbandonedOneWritesItsChanges(t *testing.T) {
 	events := checkpointEvents()
-	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := memDB(t)
 	opts := checkpointOpts
 	opts.DB = db
 	e, _ := newTestEngine(t0.AddDate(0, 3, 0), opts)

@@ -4,9 +4,6 @@ import (
 	"context"
 	"testing"
 	"time"
-
-	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 func TestReplenishmentDueFiresOncePerItemAndPurchase(t *testing.T) {
@@ -90,11 +87,7 @@ func TestBackfillKeepsOnlyTimersAfterItsHistory(t *testing.T) {
 	if len(e.dues) < 2 {
 		t.Fatalf("%d timers before the mark; the test needs both", len(e.dues))
 	}
-	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := memDB(t)
 	batch := db.NewBatch()
 	defer batch.Close()
 	if err := e.MarkBackfilled(batch); err != nil {

@@ -8,20 +8,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/vfs"
-
 	"tailor/internal/catalog"
 )
 
 // The caches (decoded products, recent answers) must never show what a
 // change made wrong: a purchase, a stock change, a price change.
 func TestCachedAnswersFollowEveryChangeAtOnce(t *testing.T) {
-	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := memDB(t)
 	ctx := context.Background()
 	cat := catalog.NewStore(db)
 	ps := []prod{{"a", "Shoes", 50}, {"b", "Shoes", 60}, {"c", "Bags", 30}}

@@ -6,9 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/vfs"
-
 	"tailor/internal/event"
 	"tailor/internal/profile"
 )
@@ -57,11 +54,7 @@ func BenchmarkGCWithProfiles(b *testing.B) {
 		apply(who, event.ProductAdded, p(2))
 		apply(who, event.OrderCompleted, map[string]any{"products": []any{p(1), p(2)}})
 	}
-	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
+	db := memDB(b)
 	batch := db.NewBatch()
 	if err := e.Checkpoint(batch); err != nil {
 		b.Fatal(err)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // randomEvents is a deterministic stream of views, cart additions and
@@ -71,11 +70,7 @@ func TestReplayAfterRestartGivesTheSameAnswers(t *testing.T) {
 	}
 	want := answers(t, whole)
 
-	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := memDB(t)
 	opts.DB = db
 	// Run with checkpoints at uneven points, restarting after each.
 	cuts := []int{0, 400, 1700, 2999, 3000}

@@ -8,9 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // refProf is a profile as separate slices, the layout prof replaced: the
@@ -154,11 +151,7 @@ func TestProfTableFindsAddsAndRemovesThroughHashCollisions(t *testing.T) {
 // History allows now: the history is as stored, and the next view trims it
 // to History.
 func TestLoadsProfileRecordsOfEarlierVersions(t *testing.T) {
-	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := memDB(t)
 	var views []string
 	for i := range 5 {
 		views = append(views, fmt.Sprintf(`{"i":"p%d","t":%d}`, i, 100+i))
