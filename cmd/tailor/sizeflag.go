@@ -10,22 +10,22 @@ import (
 // (512MiB, 2GiB), a decimal one (500MB) or none (bytes).
 type byteSize int64
 
-var sizeUnits = []struct {
+type sizeUnit struct {
 	suffix string
 	mult   int64
-}{
-	// Longest first, so that "MiB" is not read as "B".
-	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+}
+
+// sizeUnits are the units Set reads, longest suffix first so that "MiB" is
+// not read as "B"; String writes the binary ones (the first four).
+var sizeUnits = []sizeUnit{
+	{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10},
 	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
 	{"B", 1},
 }
 
 func (b *byteSize) String() string {
 	v := int64(*b)
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+	for _, u := range sizeUnits[:4] {
 		if v != 0 && v%u.mult == 0 {
 			return strconv.FormatInt(v/u.mult, 10) + u.suffix
 		}
