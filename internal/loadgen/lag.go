@@ -45,35 +45,31 @@ func parseLag(text []byte) (lagGauges, error) {
 		if len(line) == 0 || line[0] == '#' {
 			continue
 		}
-		var events bool
-		switch {
-		case hasMetricName(line, metricLagEvents):
-			events = true
-		case hasMetricName(line, metricLagSeconds):
-		case hasMetricName(line, metricCPU), hasMetricName(line, metricApplied):
-			v, err := sampleValue(line)
-			if err != nil {
-				return g, err
+		var name string
+		for _, m := range [...]string{metricLagEvents, metricLagSeconds, metricCPU, metricApplied} {
+			if hasMetricName(line, m) {
+				name = m
+				break
 			}
-			if hasMetricName(line, metricCPU) {
-				g.cpu, g.hasCPU = v, true
-			} else {
-				g.applied += v
-			}
-			continue
-		default:
+		}
+		if name == "" {
 			continue
 		}
 		v, err := sampleValue(line)
 		if err != nil {
 			return g, err
 		}
-		if events {
+		switch name {
+		case metricLagEvents:
 			g.events += v
 			g.hasEvents = true
-		} else {
+		case metricLagSeconds:
 			g.seconds = max(g.seconds, v)
 			g.hasSeconds = true
+		case metricCPU:
+			g.cpu, g.hasCPU = v, true
+		case metricApplied:
+			g.applied += v
 		}
 	}
 	return g, nil
