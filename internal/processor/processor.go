@@ -112,12 +112,12 @@ type Processor struct {
 	// rate a group commit holds a few hundred events, so a bound of a few
 	// commits let a pause of tens of milliseconds (a checkpoint, a
 	// collection, a Pebble flush taking one of two cores) stop every
-	// acknowledgement. roomMu guards queued; room is signalled as the
-	// processor takes batches off the queue.
+	// acknowledgement. pending changes only under roomMu (it is atomic
+	// for the lag gauges' readers); room is signalled as the processor
+	// takes batches off the queue.
 	maxQueued int
 	roomMu    sync.Mutex
 	room      *sync.Cond
-	queued    int
 	waits     atomic.Uint64 // hand-offs that waited for room
 	waitNanos atomic.Int64  // their total wait
 }
@@ -179,17 +179,17 @@ func (p *Processor) Applied() uint64 {
 func (p *Processor) Sink(entries []eventlog.Entry) {
 	n := len(entries)
 	p.roomMu.Lock()
-	if p.queued > 0 && p.queued+n > p.maxQueued {
+	full := func() bool { q := int(p.pending.Load()); return q > 0 && q+n > p.maxQueued }
+	if full() {
 		start := time.Now()
-		for p.queued > 0 && p.queued+n > p.maxQueued {
+		for full() {
 			p.room.Wait()
 		}
 		p.waits.Add(1)
 		p.waitNanos.Add(int64(time.Since(start)))
 	}
-	p.queued += n
-	p.roomMu.Unlock()
 	p.pending.Add(int64(n))
+	p.roomMu.Unlock()
 	p.lagMu.Lock()
 	p.batches = append(p.batches, lagMark{entries[n-1].Seq, entries[0].AppendedAt})
 	p.lagMu.Unlock()
@@ -215,9 +215,8 @@ func (p *Processor) Run() {
 		p.mu.Unlock()
 		last := batch[len(batch)-1].Seq
 		p.appliedN.Add(uint64(len(batch)))
-		p.pending.Add(-int64(len(batch)))
 		p.roomMu.Lock()
-		p.queued -= len(batch)
+		p.pending.Add(-int64(len(batch)))
 		p.room.Broadcast()
 		p.roomMu.Unlock()
 		p.lagMu.Lock()
