@@ -60,8 +60,11 @@ var hashSeed = maphash.MakeSeed()
 
 func hashKey(key []byte) uint64 { return maphash.Bytes(hashSeed, key) }
 
-func (d *dedupe) add(day uint64, key []byte) {
-	h := hashKey(key)
+func (d *dedupe) add(day uint64, key []byte) { d.addHash(day, hashKey(key)) }
+
+// addHash adds the key whose hashKey is h: the log writer hashes a new
+// key once for the test and the add.
+func (d *dedupe) addHash(day uint64, h uint64) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var df *dayFilters
@@ -95,8 +98,9 @@ func (d *dedupe) add(day uint64, key []byte) {
 }
 
 // mayContain reports whether key may have been added (false: certainly not).
-func (d *dedupe) mayContain(key []byte) bool {
-	h := hashKey(key)
+func (d *dedupe) mayContain(key []byte) bool { return d.mayContainHash(hashKey(key)) }
+
+func (d *dedupe) mayContainHash(h uint64) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for i := len(d.days) - 1; i >= 0; i-- {
@@ -110,8 +114,9 @@ func (d *dedupe) mayContain(key []byte) bool {
 }
 
 // contains is the exact answer: filter, then the d/ key.
-func (d *dedupe) contains(key []byte) (bool, error) {
-	if !d.mayContain(key) {
+// h is hashKey(key).
+func (d *dedupe) contains(key []byte, h uint64) (bool, error) {
+	if !d.mayContainHash(h) {
 		return false, nil
 	}
 	d.reads.Add(1)

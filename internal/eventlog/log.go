@@ -233,7 +233,8 @@ func (l *Log) writeLoop() {
 			for i := range r.recs {
 				rec := &r.recs[i]
 				if len(rec.DedupeKey) > 0 {
-					dup, derr := l.isDuplicate(rec.DedupeKey, seen)
+					h := hashKey(rec.DedupeKey)
+					dup, derr := l.isDuplicate(rec.DedupeKey, h, seen)
 					if derr != nil {
 						err = derr
 						break
@@ -245,7 +246,7 @@ func (l *Log) writeLoop() {
 					seen[string(rec.DedupeKey)] = struct{}{}
 					// Added before the commit: if it fails, the extra filter
 					// entry only costs a confirming read later.
-					l.dedupe.add(today, rec.DedupeKey)
+					l.dedupe.addHash(today, h)
 					b.Set(dedupeKey(rec.DedupeKey), dayBuf, nil)
 				}
 				seq := l.nextSeq
@@ -312,11 +313,11 @@ func reqSize(r *appendReq) int {
 	return n
 }
 
-func (l *Log) isDuplicate(key []byte, seen map[string]struct{}) (bool, error) {
+func (l *Log) isDuplicate(key []byte, h uint64, seen map[string]struct{}) (bool, error) {
 	if _, ok := seen[string(key)]; ok {
 		return true, nil
 	}
-	return l.dedupe.contains(key)
+	return l.dedupe.contains(key, h)
 }
 
 // Get reads one entry's stored value.
