@@ -330,11 +330,14 @@ func (l *Log) Get(p int, seq uint64) ([]byte, error) {
 	return append([]byte(nil), v...), nil
 }
 
-// ExpireDedupe deletes de-duplication keys older than the window. It scans
-// the d/ keyspace, so it runs rarely (hourly) in the background.
+// ExpireDedupe deletes de-duplication keys older than the window, and folds
+// the filters of the days before now's into one (see dedupe). It scans the
+// d/ keyspace, so it runs rarely (hourly) in the background.
 func (l *Log) ExpireDedupe(ctx context.Context, now time.Time) (int, error) {
+	start := time.Now()
 	cutoff := dayOf(now.Add(-l.opts.DedupeWindow))
 	l.dedupe.dropBefore(cutoff)
+	f := l.dedupe.beginFold(cutoff, dayOf(now))
 	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: []byte(store.PrefixDedupe), UpperBound: store.UpperBound(store.PrefixDedupe)})
 	if err != nil {
 		return 0, err
@@ -347,6 +350,8 @@ func (l *Log) ExpireDedupe(ctx context.Context, now time.Time) (int, error) {
 		if k > 0 && day < cutoff {
 			b.Delete(it.Key(), nil)
 			n++
+		} else if k > 0 && f != nil {
+			f.add(day, it.Key()[len(store.PrefixDedupe):])
 		}
 		if b.Len() > 4<<20 {
 			if err := b.Commit(pebble.NoSync); err != nil {
@@ -360,6 +365,14 @@ func (l *Log) ExpireDedupe(ctx context.Context, now time.Time) (int, error) {
 	}
 	if err := it.Error(); err != nil {
 		return n, err
+	}
+	if f != nil {
+		l.dedupe.finishFold(f)
+		var keys uint64
+		for _, n := range f.seen {
+			keys += n
+		}
+		slog.Info("dedupe filters folded", "days", len(f.seen), "keys", keys, "took", time.Since(start).Round(time.Millisecond))
 	}
 	return n, b.Commit(pebble.NoSync)
 }

@@ -2,6 +2,7 @@ package eventlog
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"sync"
 	"testing"
@@ -191,6 +192,108 @@ func TestDedupeFalsePositives(t *testing.T) {
 	}
 }
 
+// TestDedupeFold: the expiry scan folds the chains of ended days into one
+// filter that still holds every key of them; today's chain stays; a key
+// counted but not yet in the store keeps its day's chain; an expired day
+// leaves the folded filter at the next fold.
+func TestDedupeFold(t *testing.T) {
+	db, l := openTest(t, 1)
+	defer db.Close()
+	defer l.Close()
+	ctx := context.Background()
+	now := time.Now()
+	today := dayOf(now)
+	key := func(day uint64, i int) []byte { return fmt.Appendf(nil, "src\x00%d-%d", day, i) }
+	// Two ended days, the first a chain of two filters, and today.
+	sizes := map[uint64]int{today - 2: 300_000, today - 1: 100_000, today: 1_000}
+	b := db.NewBatch()
+	for day, n := range sizes {
+		v := binary.AppendUvarint(nil, day)
+		for i := range n {
+			k := key(day, i)
+			if err := b.Set(dedupeKey(k), v, nil); err != nil {
+				t.Fatal(err)
+			}
+			l.dedupe.add(day, k)
+		}
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(l.dedupe.days); got != 3 {
+		t.Fatalf("%d chains before the fold, want 3", got)
+	}
+	if got := len(l.dedupe.days[0].filters); got != 2 {
+		t.Fatalf("the first day's chain has %d filters, want 2", got)
+	}
+	if _, err := l.ExpireDedupe(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	if len(l.dedupe.days) != 1 || l.dedupe.days[0].day != today || l.dedupe.past == nil {
+		t.Fatalf("after the fold: %d chains (first day %d), past filter %v; want only today's chain (%d) and a past filter",
+			len(l.dedupe.days), l.dedupe.days[0].day, l.dedupe.past != nil, today)
+	}
+	for day, n := range sizes {
+		for i := 0; i < n; i += 97 {
+			if !l.dedupe.mayContain(key(day, i)) {
+				t.Fatalf("day %d key %d was written but the filters miss it after the fold", day, i)
+			}
+		}
+	}
+	falsePositives := func(prefix string) float64 {
+		fp := 0
+		const probes = 200_000
+		for i := range probes {
+			if l.dedupe.mayContain(fmt.Appendf(nil, "src\x00%s-%d", prefix, i)) {
+				fp++
+			}
+		}
+		return float64(fp) / probes
+	}
+	if rate := falsePositives("new"); rate > 0.0005 {
+		t.Fatalf("false positive rate %.5f after the fold, want under 0.0005", rate)
+	}
+	// Nothing changed: the next scan does not fold again.
+	past := l.dedupe.past
+	if _, err := l.ExpireDedupe(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	if l.dedupe.past != past {
+		t.Fatal("a scan with nothing new to fold built the past filter again")
+	}
+
+	// A key of an ended day that the writer has counted but not committed
+	// (a fold at midnight): its chain must survive the fold.
+	late := key(today-1, -1)
+	l.dedupe.add(today-1, late)
+	if _, err := l.ExpireDedupe(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	if !l.dedupe.mayContain(late) {
+		t.Fatal("a counted key the scan could not see was dropped from the filters")
+	}
+
+	// Six days later the oldest day has expired: its keys are deleted and
+	// leave the folded filter.
+	n, err := l.ExpireDedupe(ctx, now.Add(6*24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != sizes[today-2] {
+		t.Fatalf("expired %d keys, want the oldest day's %d", n, sizes[today-2])
+	}
+	if rate := falsePositives(fmt.Sprint(today - 2)); rate > 0.0005 {
+		t.Fatalf("%.5f of the expired day's keys still pass the filters, want under 0.0005", rate)
+	}
+	for _, day := range []uint64{today - 1, today} {
+		for i := 0; i < sizes[day]; i += 97 {
+			if !l.dedupe.mayContain(key(day, i)) {
+				t.Fatalf("day %d key %d lost at the second fold", day, i)
+			}
+		}
+	}
+}
+
 // BenchmarkDedupeMayContain measures the filter test every new messageId
 // gets inside the log writer, with a day of 2 M keys (four filters).
 //
@@ -221,6 +324,37 @@ func BenchmarkDedupeMayContainBigDay(b *testing.B) {
 	for i := range 21_000_000 {
 		key = fmt.Appendf(key[:0], "src\x00msg-%d", i)
 		d.add(20000, key)
+	}
+	keys := make([][]byte, 1<<20)
+	for i := range keys {
+		keys[i] = fmt.Appendf(nil, "src\x00new-%d", i)
+	}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		d.mayContain(keys[i%len(keys)])
+	}
+}
+
+// BenchmarkDedupeMayContainFolded is BenchmarkDedupeMayContainBigDay after
+// the day has ended and the expiry scan has folded its eight filters into
+// one.
+//
+//	go test -run '^$' -bench 'DedupeMayContain(BigDay|Folded)' -benchtime 2000000x ./internal/eventlog/
+func BenchmarkDedupeMayContainFolded(b *testing.B) {
+	d := &dedupe{}
+	key := make([]byte, 0, 64)
+	for i := range 21_000_000 {
+		key = fmt.Appendf(key[:0], "src\x00msg-%d", i)
+		d.add(20000, key)
+	}
+	f := d.beginFold(20000, 20001)
+	for i := range 21_000_000 {
+		key = fmt.Appendf(key[:0], "src\x00msg-%d", i)
+		f.add(20000, key)
+	}
+	d.finishFold(f)
+	if len(d.days) != 0 || d.past == nil {
+		b.Fatalf("%d chains left after the fold", len(d.days))
 	}
 	keys := make([][]byte, 1<<20)
 	for i := range keys {

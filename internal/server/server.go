@@ -585,7 +585,7 @@ func (s *Server) Start() (string, error) {
 	}()
 	go func() {
 		defer s.bgWG.Done()
-		every(bg, time.Hour, func() {
+		housekeeping := func() {
 			if n, err := s.Log.ExpireDedupe(bg, time.Now()); err != nil {
 				slog.Error("expire dedupe keys", "err", err)
 			} else if n > 0 {
@@ -596,7 +596,19 @@ func (s *Server) Start() (string, error) {
 			} else if n > 0 {
 				slog.Info("swept expired sessions", "n", n)
 			}
-		})
+		}
+		// A first run soon after the start folds the de-duplication filters
+		// the start loaded (see eventlog.ExpireDedupe): after a restart the
+		// day after a big import, every new messageId would otherwise be
+		// tested against that day's whole chain for an hour. A minute
+		// leaves the start's own work done first.
+		select {
+		case <-bg.Done():
+			return
+		case <-time.After(time.Minute):
+			housekeeping()
+		}
+		every(bg, time.Hour, housekeeping)
 	}()
 
 	s.httpSrv = &http.Server{
