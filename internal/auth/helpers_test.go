@@ -2,11 +2,9 @@ package auth
 
 import (
 	"sync"
+	"tailor/internal/store/storetest"
 	"testing"
 	"time"
-
-	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // fastParams keep tests quick, above all under -race; the encoding and the
@@ -33,16 +31,6 @@ func (c *clock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func memDB(t testing.TB) *pebble.DB {
-	t.Helper()
-	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
 // newService opens a service on a fresh in-memory store with the test clock.
 func newService(t testing.TB, c *clock, tune ...func(*Options)) *Service {
 	t.Helper()
@@ -50,7 +38,7 @@ func newService(t testing.TB, c *clock, tune ...func(*Options)) *Service {
 	for _, f := range tune {
 		f(&o)
 	}
-	s, err := Open(memDB(t), o)
+	s, err := Open(storetest.MemDB(t), o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"tailor/internal/store/storetest"
 	"testing"
 	"time"
 
@@ -160,7 +161,7 @@ func TestCSRFTokenIsBoundToTheSessionAndTheSecret(t *testing.T) {
 }
 
 func TestCSRFSecretSurvivesReopening(t *testing.T) {
-	db := memDB(t)
+	db := storetest.MemDB(t)
 	s1, err := Open(db, Options{Params: fastParams})
 	if err != nil {
 		t.Fatal(err)

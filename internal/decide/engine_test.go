@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"tailor/internal/store/storetest"
 	"testing"
 	"time"
 
@@ -51,7 +52,7 @@ type answer struct {
 // placement with geo.
 func testEngine(t *testing.T) (*Engine, *fakeProfiles, *fakeRecs) {
 	t.Helper()
-	db := openDB(t)
+	db := storetest.MemDB(t)
 	ps, err := OpenPlacements(db)
 	if err != nil {
 		t.Fatal(err)
@@ -241,7 +242,7 @@ func TestDecideRefusesBadRequests(t *testing.T) {
 }
 
 func TestPlacementsSurviveReopen(t *testing.T) {
-	db := openDB(t)
+	db := storetest.MemDB(t)
 	ps, _ := OpenPlacements(db)
 	p := validPlacement()
 	p.Rules = []Rule{{Trait: "plan", Value: "pro", Variant: "b"}}

@@ -2,23 +2,8 @@ package decide
 
 import (
 	"context"
-	"fmt"
 	"strings"
-	"testing"
-
-	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/vfs"
 )
-
-func openDB(t *testing.T) *pebble.DB {
-	t.Helper()
-	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem(), Logger: quiet{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
 
 // fakeFacts is a profile: traits by name and its aggregates.
 type fakeFacts struct {
@@ -77,9 +62,3 @@ func (r *fakeRecs) Recommend(_ context.Context, req RecRequest) ([]RecItem, erro
 	}
 	return out, nil
 }
-
-type quiet struct{}
-
-func (quiet) Infof(string, ...any)      {}
-func (quiet) Errorf(string, ...any)     {}
-func (quiet) Fatalf(f string, a ...any) { panic(fmt.Sprintf(f, a...)) }

@@ -1,6 +1,7 @@
 package decide
 
 import (
+	"tailor/internal/store/storetest"
 	"testing"
 	"time"
 
@@ -26,7 +27,7 @@ func track(name, placement string, at time.Time, props map[string]any) *event.Ev
 // clicking profile merged into another; and all of it survives a
 // checkpoint and reopen.
 func TestStatsCountEventsAndCreditOrdersAfterClicks(t *testing.T) {
-	db := openDB(t)
+	db := storetest.MemDB(t)
 	st, err := OpenStats(db)
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +99,7 @@ func TestStatsNeedBackfillOnlyWithoutFiguresOrMark(t *testing.T) {
 		{"marked, nothing counted", func(st *Stats, b *pebble.Batch) error { return st.MarkBackfilled(b) }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			db := openDB(t)
+			db := storetest.MemDB(t)
 			st, err := OpenStats(db)
 			if err != nil {
 				t.Fatal(err)

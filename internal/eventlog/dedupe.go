@@ -197,7 +197,8 @@ func (d *dedupe) beginFold(from, end uint64) *fold {
 		}
 	}
 	unfolded := len(d.days) > 0 && d.days[0].day < end
-	if !unfolded && (d.past == nil && total == 0 || d.past != nil && d.pastFrom == from && d.pastEnd == end) {
+	current := d.past != nil && d.pastFrom == from && d.pastEnd == end
+	if !unfolded && (current || d.past == nil && total == 0) {
 		return nil
 	}
 	if total > 0 {

@@ -3,12 +3,13 @@ package experiment
 import (
 	"strconv"
 	"strings"
+	"tailor/internal/store/storetest"
 	"testing"
 	"time"
 )
 
 func TestBanditShiftsNewTrafficToTheWinner(t *testing.T) {
-	db := memDB(t)
+	db := storetest.MemDB(t)
 	e := New(Options{DB: db, Now: func() time.Time { return t0.Add(48 * time.Hour) }})
 	x := def("offer", 0)
 	x.Variants = []Variant{{ID: "a", Name: "10 % off", Weight: 1}, {ID: "b", Name: "Free shipping", Weight: 1}, {ID: "c", Name: "Gift", Weight: 1}}

@@ -6,11 +6,11 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"tailor/internal/store/storetest"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"tailor/internal/event"
 	"tailor/internal/profile"
@@ -23,16 +23,6 @@ func (quiet) Errorf(string, ...any)        {}
 func (quiet) Fatalf(f string, args ...any) { panic(fmt.Sprintf(f, args...)) }
 
 var t0 = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
-
-func memDB(t testing.TB) *pebble.DB {
-	t.Helper()
-	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem(), Logger: quiet{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
 
 func def(id string, pre int, metrics ...Metric) Experiment {
 	if len(metrics) == 0 {
@@ -205,7 +195,7 @@ func TestMergeOfTwoExposedProfilesKeepsTheEarlierExposure(t *testing.T) {
 }
 
 func TestCheckpointAndLoadRoundTrip(t *testing.T) {
-	db := memDB(t)
+	db := storetest.MemDB(t)
 	e := New(Options{DB: db})
 	running(t, e, def("x", 7, Metric{ID: "rev", Kind: MetricRevenue}))
 	e.Apply(track("Order Completed", t0.Add(-time.Hour), map[string]any{"revenue": 3.0}), profile.Resolution{Profile: "p1"})
@@ -425,7 +415,7 @@ func TestReadersRunBesideTheProcessor(t *testing.T) {
 }
 
 func TestCheckpointDropsStalePrePeriodBuffers(t *testing.T) {
-	db := memDB(t)
+	db := storetest.MemDB(t)
 	e := New(Options{DB: db})
 	running(t, e, def("x", 2, Metric{ID: "rev", Kind: MetricRevenue}))
 	order := func(prof string, at time.Time) {

@@ -6,13 +6,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"tailor/internal/store/storetest"
 	"testing"
 	"time"
 )
 
 func TestHTTPAnswersBadInputWithNamedErrors(t *testing.T) {
 	var recorded []map[string]any
-	e := New(Options{DB: memDB(t), Now: func() time.Time { return t0 }, Record: func(_ context.Context, prof string, p map[string]any) error {
+	e := New(Options{DB: storetest.MemDB(t), Now: func() time.Time { return t0 }, Record: func(_ context.Context, prof string, p map[string]any) error {
 		recorded = append(recorded, p)
 		return nil
 	}})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"tailor/internal/store/storetest"
 	"testing"
 	"time"
 
@@ -131,7 +132,7 @@ func BenchmarkCheckpoint(b *testing.B) {
 	for i := range 400_000 {
 		e.Apply(s.events[i], s.res[i])
 	}
-	db := memDB(b)
+	db := storetest.MemDB(b)
 	warm := db.NewBatch()
 	if err := e.Checkpoint(warm); err != nil {
 		b.Fatal(err)

@@ -2,6 +2,7 @@ package recommend
 
 import (
 	"reflect"
+	"tailor/internal/store/storetest"
 	"testing"
 	"time"
 
@@ -82,7 +83,7 @@ func commit(t *testing.T, b *pebble.Batch) {
 func TestCheckpointWritesTheStateAsOfThePause(t *testing.T) {
 	events := checkpointEvents()
 	pause, next := 1000, 2000 // the visitor's merge comes between them
-	db := memDB(t)
+	db := storetest.MemDB(t)
 	opts := checkpointOpts
 	opts.DB = db
 	e, _ := newTestEngine(t0.AddDate(0, 3, 0), opts)
@@ -119,7 +120,7 @@ func TestCheckpointWritesTheStateAsOfThePause(t *testing.T) {
 // their state then, and deletes the profiles merged away before it.
 func TestCheckpointAfterAnAbandonedOneWritesItsChanges(t *testing.T) {
 	events := checkpointEvents()
-	db := memDB(t)
+	db := storetest.MemDB(t)
 	opts := checkpointOpts
 	opts.DB = db
 	e, _ := newTestEngine(t0.AddDate(0, 3, 0), opts)

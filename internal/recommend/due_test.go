@@ -2,6 +2,7 @@ package recommend
 
 import (
 	"context"
+	"tailor/internal/store/storetest"
 	"testing"
 	"time"
 )
@@ -87,7 +88,7 @@ func TestBackfillKeepsOnlyTimersAfterItsHistory(t *testing.T) {
 	if len(e.dues) < 2 {
 		t.Fatalf("%d timers before the mark; the test needs both", len(e.dues))
 	}
-	db := memDB(t)
+	db := storetest.MemDB(t)
 	batch := db.NewBatch()
 	defer batch.Close()
 	if err := e.MarkBackfilled(batch); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"tailor/internal/store/storetest"
 	"testing"
 	"time"
 
@@ -14,7 +15,7 @@ import (
 // The caches (decoded products, recent answers) must never show what a
 // change made wrong: a purchase, a stock change, a price change.
 func TestCachedAnswersFollowEveryChangeAtOnce(t *testing.T) {
-	db := memDB(t)
+	db := storetest.MemDB(t)
 	ctx := context.Background()
 	cat := catalog.NewStore(db)
 	ps := []prod{{"a", "Shoes", 50}, {"b", "Shoes", 60}, {"c", "Bags", 30}}

@@ -3,6 +3,7 @@ package recommend
 import (
 	"fmt"
 	"runtime"
+	"tailor/internal/store/storetest"
 	"testing"
 	"time"
 
@@ -54,7 +55,7 @@ func BenchmarkGCWithProfiles(b *testing.B) {
 		apply(who, event.ProductAdded, p(2))
 		apply(who, event.OrderCompleted, map[string]any{"products": []any{p(1), p(2)}})
 	}
-	db := memDB(b)
+	db := storetest.MemDB(b)
 	batch := db.NewBatch()
 	if err := e.Checkpoint(batch); err != nil {
 		b.Fatal(err)

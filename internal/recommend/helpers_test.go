@@ -6,9 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/vfs"
-
 	"tailor/internal/catalog"
 	"tailor/internal/event"
 	"tailor/internal/profile"
@@ -104,15 +101,4 @@ func stock(n int64) *int64 { return &n }
 
 func productOf(p prod) catalog.Product {
 	return catalog.Product{ID: p.id, Name: "Name " + p.id, Category: p.cat, Price: p.price}
-}
-
-// memDB is an in-memory store, closed when the test ends.
-func memDB(t testing.TB) *pebble.DB {
-	t.Helper()
-	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"tailor/internal/store/storetest"
 	"testing"
 	"time"
 
@@ -70,7 +71,7 @@ func TestReplayAfterRestartGivesTheSameAnswers(t *testing.T) {
 	}
 	want := answers(t, whole)
 
-	db := memDB(t)
+	db := storetest.MemDB(t)
 	opts.DB = db
 	// Run with checkpoints at uneven points, restarting after each.
 	cuts := []int{0, 400, 1700, 2999, 3000}

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"tailor/internal/store/storetest"
 	"testing"
 	"time"
 )
@@ -151,7 +152,7 @@ func TestProfTableFindsAddsAndRemovesThroughHashCollisions(t *testing.T) {
 // History allows now: the history is as stored, and the next view trims it
 // to History.
 func TestLoadsProfileRecordsOfEarlierVersions(t *testing.T) {
-	db := memDB(t)
+	db := storetest.MemDB(t)
 	var views []string
 	for i := range 5 {
 		views = append(views, fmt.Sprintf(`{"i":"p%d","t":%d}`, i, 100+i))

@@ -6,11 +6,11 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"tailor/internal/store/storetest"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // node is a fake node: the test moves its counters and its clock.
@@ -55,16 +55,6 @@ func newNode(t *testing.T, db *pebble.DB) (*node, *Sampler) {
 		t.Fatal(err)
 	}
 	return n, s
-}
-
-func memDB(t *testing.T) *pebble.DB {
-	t.Helper()
-	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
 }
 
 func last[T any](s []T) T { return s[len(s)-1] }
@@ -205,7 +195,7 @@ func TestOldPointsAreGaps(t *testing.T) {
 }
 
 func TestHistorySurvivesRestart(t *testing.T) {
-	db := memDB(t)
+	db := storetest.MemDB(t)
 	n, s := newNode(t, db)
 	for range 6 {
 		n.step(10*time.Second, 200, 1, 1)
