@@ -48,7 +48,7 @@ func runVerify(ctx context.Context, args []string) error {
 	} else if !errors.Is(err, pebble.ErrNotFound) {
 		return err
 	}
-	log, err := eventlog.Open(db, eventlog.Options{Partitions: parts})
+	log, err := eventlog.Open(db, eventlog.Options{Partitions: parts, ReadOnly: true})
 	if err != nil {
 		return err
 	}

@@ -40,7 +40,9 @@ func timelineAPI(t *testing.T, msgs []string) *API {
 	rules.MaxIdentities, rules.Limits[event.KindAnonymousID] = 1<<20, 1<<20
 	store.SetIdentityRules(rules)
 	proc := processor.New(store, 16)
-	l.Start(proc.Sink)
+	if err := l.Start(proc.Sink); err != nil {
+		t.Fatal(err)
+	}
 	done := make(chan struct{})
 	go func() { proc.Run(); close(done) }()
 	t.Cleanup(func() { l.Close(); proc.CloseInput(); <-done })

@@ -26,14 +26,48 @@ func openTest(t testing.TB, parts int) (*pebble.DB, *Log) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	<-l.loaded // tests that write d/ keys themselves must not race the load
 	return db, l
+}
+
+func mustStart(t testing.TB, l *Log, sink Sink) {
+	t.Helper()
+	if err := l.Start(sink); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReadOnlyLogDoesNotStart: a log opened for reading loads no filters,
+// and refuses to start instead of appending without de-duplication.
+func TestReadOnlyLogDoesNotStart(t *testing.T) {
+	db, l := openTest(t, 1)
+	defer db.Close()
+	mustStart(t, l, nil)
+	if _, err := l.Append(context.Background(), []Record{{Value: []byte("v"), DedupeKey: []byte("s\x00m")}}); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	ro, err := Open(db, Options{Partitions: 1, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if err := ro.Start(nil); err == nil {
+		t.Fatal("a read-only log started")
+	}
+	if ro.dedupe.mayContain([]byte("s\x00m")) {
+		t.Error("a read-only log loaded the de-duplication filters")
+	}
+	if ro.LastSeq() != 1 {
+		t.Errorf("read-only log: last seq %d, want 1", ro.LastSeq())
+	}
 }
 
 func TestAppendReplayDedupe(t *testing.T) {
 	db, l := openTest(t, 4)
 	var mu sync.Mutex
 	var sunk []Entry
-	l.Start(func(es []Entry) {
+	mustStart(t, l, func(es []Entry) {
 		mu.Lock()
 		sunk = append(sunk, es...)
 		mu.Unlock()
@@ -95,7 +129,7 @@ func TestAppendReplayDedupe(t *testing.T) {
 	if n != 300 {
 		t.Fatalf("replayed %d, want 300", n)
 	}
-	l2.Start(nil)
+	mustStart(t, l2, nil)
 	res, err := l2.Append(ctx, []Record{{Partition: 1, Value: []byte("again"), DedupeKey: []byte("s\x00m3-7")}})
 	if err != nil || !res[0].Duplicate {
 		t.Fatalf("dedupe after reopen: %+v %v", res, err)
@@ -120,7 +154,7 @@ func TestAppendReplayDedupe(t *testing.T) {
 // records (as /v1/batch does), one sync per group.
 func BenchmarkAppend(b *testing.B) {
 	db, l := openTest(b, 8)
-	l.Start(func([]Entry) {})
+	mustStart(b, l, func([]Entry) {})
 	defer db.Close()
 	defer l.Close()
 	val := make([]byte, 600)

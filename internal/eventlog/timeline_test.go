@@ -101,7 +101,7 @@ func pages(t *testing.T, l *Log, ids []string, limit int) []Pointer {
 func TestTimelineMergesIdentifiersNewestFirst(t *testing.T) {
 	db, l := openTest(t, 4)
 	defer db.Close()
-	l.Start(func([]Entry) {})
+	mustStart(t, l, func([]Entry) {})
 	defer l.Close()
 	ids := []string{"user_id:u", "user_id:u2", "anonymous_id:a", "anonymous_id:b", "user_id:none"}
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -150,7 +150,7 @@ func TestTimelineMergesIdentifiersNewestFirst(t *testing.T) {
 func TestTimelineConsultsAtMostMaxIdentifiers(t *testing.T) {
 	db, l := openTest(t, 2)
 	defer db.Close()
-	l.Start(func([]Entry) {})
+	mustStart(t, l, func([]Entry) {})
 	defer l.Close()
 	ids := make([]string, MaxTimelineIdentifiers+1)
 	for i := range ids {
@@ -174,7 +174,7 @@ func TestTimelineConsultsAtMostMaxIdentifiers(t *testing.T) {
 func TestTimelineCursorsAtTheEdgesOfTime(t *testing.T) {
 	db, l := openTest(t, 1)
 	defer db.Close()
-	l.Start(func([]Entry) {})
+	mustStart(t, l, func([]Entry) {})
 	defer l.Close()
 	id := "user_id:u"
 	times := []time.Time{
@@ -341,7 +341,7 @@ func timelineLinear(l *Log, identifiers []string, beforeTs int64, beforeSeq uint
 func BenchmarkTimeline(b *testing.B) {
 	for _, n := range []int{1, 100, 1000, 10000} {
 		db, l := openTest(b, 8)
-		l.Start(func([]Entry) {})
+		mustStart(b, l, func([]Entry) {})
 		ids := make([]string, n)
 		for i := range ids {
 			ids[i] = fmt.Sprintf("anonymous_id:%08x-1111-4a2b-9c3d-123456789abc", i)
@@ -396,7 +396,7 @@ func TestTimelineReportsReadErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.Start(func([]Entry) {})
+	mustStart(t, l, func([]Entry) {})
 	defer l.Close()
 	ids := []string{"user_id:a", "user_id:b", "user_id:c"}
 	fill(t, l, ids, func(int) int { return 3 }, func(i, j int) time.Time { return time.Unix(int64(100*i+j), 0) })

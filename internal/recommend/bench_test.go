@@ -2,15 +2,19 @@ package recommend
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"tailor/internal/store/storetest"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
+
 	"tailor/internal/event"
 	"tailor/internal/profile"
+	"tailor/internal/store/storetest"
 )
 
 // benchShop is a synthetic shop of nProducts in 500 categories with a
@@ -162,4 +166,59 @@ func BenchmarkCheckpoint(b *testing.B) {
 	}
 	b.ReportMetric(float64(bytes)/1e6, "MB/checkpoint")
 	b.ReportMetric(float64(pause.Microseconds())/1e3/float64(b.N), "pause-ms/op")
+}
+
+// BenchmarkLoad is a restart's load of the profile histories (200,000
+// profiles after 400,000 events), from records in the binary format and
+// in the JSON one it replaced, in the same run.
+func BenchmarkLoad(b *testing.B) {
+	s := newBenchShop(100_000, 200_000, 400_000)
+	e := New(Options{})
+	for i := range s.events {
+		e.Apply(s.events[i], s.res[i])
+	}
+	bin := storetest.MemDB(b)
+	cp := bin.NewBatch()
+	if err := e.Checkpoint(cp); err != nil {
+		b.Fatal(err)
+	}
+	if err := cp.Commit(nil); err != nil {
+		b.Fatal(err)
+	}
+	js := storetest.MemDB(b)
+	cp = js.NewBatch()
+	it, err := bin.NewIter(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for it.First(); it.Valid(); it.Next() {
+		v := it.Value()
+		if k := string(it.Key()); strings.HasPrefix(k, profPrefix) {
+			var r profRecord
+			if err := decodeProf(v, &r); err != nil {
+				b.Fatal(err)
+			}
+			v, _ = json.Marshal(r)
+		}
+		if err := cp.Set(append([]byte(nil), it.Key()...), v, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	it.Close()
+	if err := cp.Commit(nil); err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		db   *pebble.DB
+	}{{"json", js}, {"binary", bin}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if err := New(Options{DB: c.db}).Load(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(e.profiles.len()), "profiles")
+		})
+	}
 }

@@ -24,7 +24,7 @@ type DB interface {
 //
 //	rc/i/<product id>  -> itemRecord (binary, itemcodec.go: written for every
 //	                      changed item at every checkpoint, so JSON was too slow)
-//	rc/p/<profile id>  -> profRecord (JSON)
+//	rc/p/<profile id>  -> profRecord (binary, profcodec.go; JSON before it)
 //	rc/c/<category>    -> catRecord (JSON)
 //	rc/g               -> globalRecord (JSON)
 //
@@ -228,12 +228,8 @@ func (s *cpSnapshot) write(b *pebble.Batch) error {
 		}
 	}
 	for _, pc := range s.profs {
-		p := &pc.p
-		r := profRecord{Views: touchRecords(p.views(), s.names), Carts: touchRecords(p.carts(), s.names), Buys: touchRecords(p.buys(), s.names)}
-		for _, f := range p.freq() {
-			r.Freq = append(r.Freq, boughtRecord{s.names[f.Item].id, f.N, f.First, f.Last})
-		}
-		if err := setJSON(b, profPrefix+pc.id, r); err != nil {
+		buf = appendProf(buf[:0], &pc.p, s.names)
+		if err := b.Set([]byte(profPrefix+pc.id), buf, nil); err != nil {
 			return err
 		}
 	}
@@ -243,14 +239,6 @@ func (s *cpSnapshot) write(b *pebble.Batch) error {
 		}
 	}
 	return setJSON(b, string(globalKey), s.global)
-}
-
-func touchRecords(ts []touch, items []*item) []touchRecord {
-	out := make([]touchRecord, len(ts))
-	for i, t := range ts {
-		out[i] = touchRecord{items[t.Item].id, t.T}
-	}
-	return out
 }
 
 func setJSON(b *pebble.Batch, key string, v any) error {
@@ -277,6 +265,7 @@ func (e *Engine) Load() error {
 	defer it.Close()
 	items := map[string]itemRecord{}
 	var order []string
+	var prof profRecord // reused: loadProfile copies what it keeps
 	for ok := it.First(); ok; ok = it.Next() {
 		key := string(it.Key())
 		v, err := it.ValueAndErr()
@@ -312,11 +301,10 @@ func (e *Engine) Load() error {
 				c.with = r.With
 			}
 		case len(key) > len(profPrefix) && key[:len(profPrefix)] == profPrefix:
-			var r profRecord
-			if err := json.Unmarshal(v, &r); err != nil {
+			if err := decodeProf(v, &prof); err != nil {
 				return fmt.Errorf("%w %q: %v", errBadRecord, key, err)
 			}
-			e.loadProfile(key[len(profPrefix):], r)
+			e.loadProfile(key[len(profPrefix):], &prof)
 		}
 	}
 	if err := it.Error(); err != nil {
@@ -372,7 +360,7 @@ func (e *Engine) MarkBackfilled(b *pebble.Batch) error {
 
 // loadProfile restores the profile of id from r into one array of its
 // exact size. Caller holds mu for writing.
-func (e *Engine) loadProfile(id string, r profRecord) {
+func (e *Engine) loadProfile(id string, r *profRecord) {
 	ix := e.profiles.find(id)
 	if ix < 0 {
 		ix = e.profiles.add(id, 2*len(r.Freq)+len(r.Buys)+len(r.Carts)+len(r.Views))

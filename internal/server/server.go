@@ -303,6 +303,9 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, db: db, procDone: make(chan struct{})}
 	if err := s.open(ctx); err != nil {
+		if s.Log != nil {
+			s.Log.Close() // its filters may still be loading from db
+		}
 		db.Close()
 		return nil, err
 	}
@@ -551,13 +554,17 @@ func (s *Server) Start() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
 	}
+	// Waits for the de-duplication filters (see eventlog.Open).
+	if err := s.Log.Start(s.Proc.Sink); err != nil {
+		ln.Close()
+		return "", err
+	}
 	ln = newLimitListener(ln, s.cfg.MaxConnections)
 	s.listener = ln
 	go func() {
 		defer close(s.procDone)
 		s.Proc.Run()
 	}()
-	s.Log.Start(s.Proc.Sink)
 
 	bg, cancel := context.WithCancel(context.Background())
 	s.bgCancel = cancel
@@ -736,6 +743,8 @@ func (s *Server) Close(ctx context.Context) error {
 			s.Log.Close()
 			s.Proc.CloseInput()
 			<-s.procDone
+		} else {
+			s.Log.Close() // a failed Start: the filters may still be loading
 		}
 		if err := s.Proc.Checkpoint(s.db); err != nil {
 			errs = append(errs, err)
