@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -17,10 +19,12 @@ import (
 type DB interface {
 	NewIter(o *pebble.IterOptions) (*pebble.Iterator, error)
 	Get(key []byte) ([]byte, io.Closer, error)
+	// NewBatch is for Load's one rewrite of records of an older format.
+	NewBatch(opts ...pebble.BatchOption) *pebble.Batch
 }
 
 // Keys under store.PrefixRecommend, written only by Checkpoint (and g by
-// MarkBackfilled):
+// MarkBackfilled, and p/ records of the JSON format by Load, rewritten):
 //
 //	rc/i/<product id>  -> itemRecord (binary, itemcodec.go: written for every
 //	                      changed item at every checkpoint, so JSON was too slow)
@@ -266,6 +270,7 @@ func (e *Engine) Load() error {
 	items := map[string]itemRecord{}
 	var order []string
 	var prof profRecord // reused: loadProfile copies what it keeps
+	var fromJSON []string
 	for ok := it.First(); ok; ok = it.Next() {
 		key := string(it.Key())
 		v, err := it.ValueAndErr()
@@ -305,6 +310,9 @@ func (e *Engine) Load() error {
 				return fmt.Errorf("%w %q: %v", errBadRecord, key, err)
 			}
 			e.loadProfile(key[len(profPrefix):], &prof)
+			if v[0] == '{' {
+				fromJSON = append(fromJSON, key[len(profPrefix):])
+			}
 		}
 	}
 	if err := it.Error(); err != nil {
@@ -332,6 +340,40 @@ func (e *Engine) Load() error {
 	clear(e.dirtyProfs)
 	clear(e.dirtyCats)
 	e.rescheduleDue()
+	if err := e.rewriteBinary(fromJSON); err != nil {
+		return fmt.Errorf("recommend: rewrite profile records: %w", err)
+	}
+	return nil
+}
+
+// rewriteBinary writes the profiles of ids, loaded from JSON records, in
+// the binary format, once: else each would be decoded from JSON at every
+// start until its next change. The records say the same thing in either
+// format, so a crash halfway loses nothing. Caller holds mu.
+func (e *Engine) rewriteBinary(ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	start := time.Now()
+	b := e.opts.DB.NewBatch()
+	defer b.Close()
+	var buf []byte
+	for _, id := range ids {
+		buf = appendProf(buf[:0], e.profiles.get(id), e.items)
+		if err := b.Set([]byte(profPrefix+id), buf, nil); err != nil {
+			return err
+		}
+		if b.Len() >= 32<<20 {
+			if err := b.Commit(pebble.NoSync); err != nil {
+				return err
+			}
+			b.Reset()
+		}
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return err
+	}
+	slog.Info("recommend: rewrote profile records in the binary format", "profiles", len(ids), "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 

@@ -59,7 +59,7 @@ func TestProfRecordRoundTripAndTruncation(t *testing.T) {
 }
 
 // TestLoadReadsJSONProfileRecords: a store checkpointed before the binary
-// format keeps its histories, and the next checkpoint writes them binary.
+// format keeps its histories, and its first load rewrites them binary.
 func TestLoadReadsJSONProfileRecords(t *testing.T) {
 	events := randomEvents(2000)
 	now := t0.AddDate(0, 3, 0)
@@ -113,6 +113,33 @@ func TestLoadReadsJSONProfileRecords(t *testing.T) {
 	for k, w := range want {
 		if !reflect.DeepEqual(got[k], w) {
 			t.Errorf("%s after loading JSON records:\n got %v\nwant %v", k, ids(got[k]), ids(w))
+		}
+	}
+	// The load rewrote every record in the binary format, once.
+	n = 0
+	it, err = db.NewIter(&pebble.IterOptions{LowerBound: []byte(profPrefix), UpperBound: []byte(profPrefix + "\xff")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for it.First(); it.Valid(); it.Next() {
+		if it.Value()[0] != profVersion {
+			t.Errorf("%s is still %.20q after the load", it.Key(), it.Value())
+		}
+		n++
+	}
+	if err := it.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n != e.profiles.len() {
+		t.Errorf("%d profile records after the rewrite, want %d", n, e.profiles.len())
+	}
+	again, _ := newTestEngine(now, opts)
+	if err := again.Load(); err != nil {
+		t.Fatal(err)
+	}
+	for id, p := range e.profiles.all() {
+		if w, g := recordOf(p, e.items), recordOf(again.profiles.get(id), again.items); !reflect.DeepEqual(g, w) {
+			t.Fatalf("profile %s loaded from the rewritten record:\n got %+v\nwant %+v", id, g, w)
 		}
 	}
 	for id, p := range e.profiles.all() {
