@@ -235,8 +235,12 @@ func (d *dedupe) finishFold(f *fold) {
 	d.past, d.pastFrom, d.pastEnd = f.filter, f.from, f.end
 }
 
-// load fills the filters from the d/ keyspace, skipping expired days.
-func (d *dedupe) load(cutoff uint64) (int, error) {
+// errLoadStopped: the log was closed during the load.
+var errLoadStopped = errors.New("closed while loading")
+
+// load fills the filters from the d/ keyspace, skipping expired days,
+// until stop is closed.
+func (d *dedupe) load(cutoff uint64, stop <-chan struct{}) (int, error) {
 	it, err := d.db.NewIter(&pebble.IterOptions{LowerBound: []byte(store.PrefixDedupe), UpperBound: store.UpperBound(store.PrefixDedupe)})
 	if err != nil {
 		return 0, err
@@ -244,6 +248,13 @@ func (d *dedupe) load(cutoff uint64) (int, error) {
 	defer it.Close()
 	n := 0
 	for it.First(); it.Valid(); it.Next() {
+		if n%(1<<16) == 0 {
+			select {
+			case <-stop:
+				return n, errLoadStopped
+			default:
+			}
+		}
 		day, k := binary.Uvarint(it.Value())
 		if k <= 0 || day < cutoff {
 			continue

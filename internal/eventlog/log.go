@@ -81,8 +81,9 @@ type Log struct {
 	dedupe  *dedupe
 	// loaded is closed when the de-duplication filters are loaded (or
 	// failed to load, then loadErr says why); see Open.
-	loaded  chan struct{}
-	loadErr error
+	loaded   chan struct{}
+	loadErr  error
+	stopLoad chan struct{} // closed by Close: a load still running gives up
 
 	// Stats for metrics.
 	Appended   atomic.Uint64
@@ -127,7 +128,7 @@ func Open(db *pebble.DB, opts Options) (*Log, error) {
 	}
 	l.nextSeq = last + 1
 	l.dedupe = &dedupe{db: db}
-	l.loaded = make(chan struct{})
+	l.loaded, l.stopLoad = make(chan struct{}), make(chan struct{})
 	if opts.ReadOnly {
 		l.loadErr = errors.New("eventlog: opened read-only")
 		close(l.loaded)
@@ -137,7 +138,7 @@ func Open(db *pebble.DB, opts Options) (*Log, error) {
 	go func() {
 		defer close(l.loaded)
 		start := time.Now()
-		n, err := l.dedupe.load(cutoff)
+		n, err := l.dedupe.load(cutoff, l.stopLoad)
 		if err != nil {
 			l.loadErr = fmt.Errorf("eventlog: load dedupe keys: %w", err)
 			return
@@ -218,11 +219,12 @@ func (l *Log) Append(ctx context.Context, recs []Record) ([]Result, error) {
 }
 
 // Close stops accepting appends, finishes the queued ones and stops the
-// writer (and waits for the filters' load, which reads the store).
+// writer (and the filters' load, if still running: it reads the store).
 func (l *Log) Close() {
 	l.mu.Lock()
 	if !l.closed.Swap(true) {
 		close(l.reqs)
+		close(l.stopLoad)
 	}
 	l.mu.Unlock()
 	l.wg.Wait()
