@@ -412,20 +412,11 @@ func (s *Store) LoadEach(db *pebble.DB, fn func(id string, st *State)) error {
 	s.redirect, s.dirty, s.gone = fresh.redirect, fresh.dirty, fresh.gone
 	s.merges, s.events = nil, 0
 	s.hotHead, s.hotTail, s.hotLen = nil, nil, 0
-	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte(store.PrefixProfile), UpperBound: store.UpperBound(store.PrefixProfile)})
-	if err != nil {
-		return err
-	}
-	for it.First(); it.Valid(); it.Next() {
-		dec, st, err := decodeProfile(it.Value())
-		if err != nil {
-			it.Close()
-			return fmt.Errorf("load profile %s: %w", it.Key()[len(store.PrefixProfile):], err)
-		}
+	err := decodeAll(db, func(id string, dec *Profile, st *State) {
 		p := s.slab.alloc()
 		ord := p.ord
 		*p = *dec
-		p.ord, p.ID = ord, string(it.Key()[len(store.PrefixProfile):])
+		p.ord, p.ID = ord, id
 		if fn != nil {
 			fn(p.ID, st)
 		}
@@ -433,11 +424,11 @@ func (s *Store) LoadEach(db *pebble.DB, fn func(id string, st *State)) error {
 		for _, id := range p.Identities() {
 			s.setOwner(id, p)
 		}
-	}
-	if err := it.Close(); err != nil {
+	})
+	if err != nil {
 		return err
 	}
-	it, err = db.NewIter(&pebble.IterOptions{LowerBound: []byte(store.PrefixRedirect), UpperBound: store.UpperBound(store.PrefixRedirect)})
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte(store.PrefixRedirect), UpperBound: store.UpperBound(store.PrefixRedirect)})
 	if err != nil {
 		return err
 	}
