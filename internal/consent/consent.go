@@ -278,16 +278,24 @@ func (c *Consent) Load() error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	var fromJSON []string
 	for it.First(); it.Valid(); it.Next() {
-		var s State
-		if err := json.Unmarshal(it.Value(), &s); err != nil {
+		rs, err := c.decodeRecord(it.Value())
+		if err != nil {
 			it.Close()
 			return fmt.Errorf("load consent of %s: %w", it.Key(), err)
 		}
-		c.states[strings.TrimPrefix(string(it.Key()), store.PrefixConsent)] = c.pack(&s)
+		id := strings.TrimPrefix(string(it.Key()), store.PrefixConsent)
+		c.states[id] = rs
+		if it.Value()[0] == '{' {
+			fromJSON = append(fromJSON, id)
+		}
 	}
 	if err := it.Close(); err != nil {
 		return err
+	}
+	if err := c.rewriteBinary(fromJSON); err != nil {
+		return fmt.Errorf("load consent: rewrite records: %w", err)
 	}
 	// State written before Reach was kept: compute it now, once.
 	if c.opts.Reach != nil && c.profiles != nil {
@@ -297,6 +305,35 @@ func (c *Consent) Load() error {
 			}
 		}
 	}
+	return nil
+}
+
+// rewriteBinary writes the states of ids, loaded from JSON records, in the
+// binary format, once: else each would be decoded from JSON at every start
+// until its next change. Either format says the same, so a crash halfway
+// loses nothing. Caller holds mu.
+func (c *Consent) rewriteBinary(ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	start := time.Now()
+	b := c.db.NewBatch()
+	defer b.Close()
+	for _, id := range ids {
+		if err := b.Set(store.Key(store.PrefixConsent, id), appendRecord(nil, c.states[id]), nil); err != nil {
+			return err
+		}
+		if b.Len() >= 32<<20 {
+			if err := b.Commit(pebble.NoSync); err != nil {
+				return err
+			}
+			b.Reset()
+		}
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return err
+	}
+	slog.Info("consent: rewrote records in the binary format", "profiles", len(ids), "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
@@ -618,11 +655,7 @@ func (c *Consent) Checkpoint(b *pebble.Batch) error {
 			}
 			continue
 		}
-		v, err := json.Marshal(unpack(rs))
-		if err != nil {
-			return fmt.Errorf("encode consent of %s: %w", id, err)
-		}
-		if err := b.Set(k, v, nil); err != nil {
+		if err := b.Set(k, appendRecord(nil, rs), nil); err != nil {
 			return err
 		}
 	}
