@@ -317,20 +317,12 @@ func (c *Consent) rewriteBinary(ids []string) error {
 		return nil
 	}
 	start := time.Now()
-	b := c.db.NewBatch()
-	defer b.Close()
-	for _, id := range ids {
-		if err := b.Set(store.Key(store.PrefixConsent, id), appendRecord(nil, c.states[id]), nil); err != nil {
-			return err
-		}
-		if b.Len() >= 32<<20 {
-			if err := b.Commit(pebble.NoSync); err != nil {
-				return err
-			}
-			b.Reset()
-		}
-	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	var buf []byte
+	err := store.SetEach(c.db, len(ids), func(i int) ([]byte, []byte) {
+		buf = appendRecord(buf[:0], c.states[ids[i]])
+		return store.Key(store.PrefixConsent, ids[i]), buf
+	})
+	if err != nil {
 		return err
 	}
 	slog.Info("consent: rewrote records in the binary format", "profiles", len(ids), "took", time.Since(start).Round(time.Millisecond))

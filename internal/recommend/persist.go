@@ -355,22 +355,12 @@ func (e *Engine) rewriteBinary(ids []string) error {
 		return nil
 	}
 	start := time.Now()
-	b := e.opts.DB.NewBatch()
-	defer b.Close()
 	var buf []byte
-	for _, id := range ids {
-		buf = appendProf(buf[:0], e.profiles.get(id), e.items)
-		if err := b.Set([]byte(profPrefix+id), buf, nil); err != nil {
-			return err
-		}
-		if b.Len() >= 32<<20 {
-			if err := b.Commit(pebble.NoSync); err != nil {
-				return err
-			}
-			b.Reset()
-		}
-	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	err := store.SetEach(e.opts.DB, len(ids), func(i int) ([]byte, []byte) {
+		buf = appendProf(buf[:0], e.profiles.get(ids[i]), e.items)
+		return []byte(profPrefix + ids[i]), buf
+	})
+	if err != nil {
 		return err
 	}
 	slog.Info("recommend: rewrote profile records in the binary format", "profiles", len(ids), "took", time.Since(start).Round(time.Millisecond))

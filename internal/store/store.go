@@ -58,3 +58,35 @@ func Open(dir string, cacheBytes int64) (*pebble.DB, error) {
 	}
 	return db, nil
 }
+
+// Batcher makes write batches: a *pebble.DB.
+type Batcher interface {
+	NewBatch(opts ...pebble.BatchOption) *pebble.Batch
+}
+
+// setEachBatchBytes bounds one batch of SetEach: a million records in one
+// batch would hold them all in memory twice.
+const setEachBatchBytes = 32 << 20
+
+// SetEach sets, for i in [0, n), the key and value kv returns (copied:
+// kv may reuse one buffer), in batches of bounded size, and syncs the
+// last. A crash part-way leaves some records set and others not: it is for
+// rewrites that change a record's form, not what it says (a new record
+// format), where either state is correct.
+func SetEach(db Batcher, n int, kv func(i int) (key, val []byte)) error {
+	b := db.NewBatch()
+	defer b.Close()
+	for i := range n {
+		k, v := kv(i)
+		if err := b.Set(k, v, nil); err != nil {
+			return err
+		}
+		if b.Len() >= setEachBatchBytes {
+			if err := b.Commit(pebble.NoSync); err != nil {
+				return err
+			}
+			b.Reset()
+		}
+	}
+	return b.Commit(pebble.Sync)
+}

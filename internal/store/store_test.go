@@ -55,3 +55,34 @@ func TestSettleLeavesNoLevelZero(t *testing.T) {
 		closer.Close()
 	}
 }
+
+// TestSetEachBatches: SetEach sets every record of a write bigger than
+// one batch, each with its own value although kv reuses one buffer.
+func TestSetEachBatches(t *testing.T) {
+	db, err := Open(t.TempDir(), 8<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	const n, size = 40, 1 << 20 // 40 MB: more than one batch
+	buf := make([]byte, size)
+	err = SetEach(db, n, func(i int) ([]byte, []byte) {
+		for j := range buf {
+			buf[j] = byte(i)
+		}
+		return []byte(fmt.Sprintf("x/%02d", i)), buf
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		v, closer, err := db.Get([]byte(fmt.Sprintf("x/%02d", i)))
+		if err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+		if len(v) != size || v[0] != byte(i) || v[size-1] != byte(i) {
+			t.Errorf("record %d: %d bytes starting %d, want %d bytes of %d", i, len(v), v[0], size, i)
+		}
+		closer.Close()
+	}
+}
