@@ -638,6 +638,7 @@ func (c *Consent) Checkpoint(b *pebble.Batch) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	var buf []byte
 	for id := range c.dirty {
 		k := store.Key(store.PrefixConsent, id)
 		rs := c.states[id]
@@ -647,7 +648,8 @@ func (c *Consent) Checkpoint(b *pebble.Batch) error {
 			}
 			continue
 		}
-		if err := b.Set(k, appendRecord(nil, rs), nil); err != nil {
+		buf = appendRecord(buf[:0], rs) // Set copies it
+		if err := b.Set(k, buf, nil); err != nil {
 			return err
 		}
 	}
