@@ -10,24 +10,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
-
 	"tailor/internal/event"
 	"tailor/internal/eventlog"
 	"tailor/internal/identity"
 	"tailor/internal/processor"
 	"tailor/internal/profile"
+	"tailor/internal/store/storetest"
 )
 
 // timelineAPI is the admin API over a real log and store, with the events
 // appended the way ingest does and applied by the processor.
 func timelineAPI(t *testing.T, msgs []string) *API {
 	t.Helper()
-	db, err := pebble.Open(t.TempDir(), &pebble.Options{Logger: quiet{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := storetest.DiskDB(t)
 	l, err := eventlog.Open(db, eventlog.Options{Partitions: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -188,9 +183,3 @@ func TestTimelineRequestErrors(t *testing.T) {
 		}
 	}
 }
-
-type quiet struct{}
-
-func (quiet) Infof(string, ...any)         {}
-func (quiet) Errorf(string, ...any)        {}
-func (quiet) Fatalf(f string, args ...any) { panic(fmt.Sprintf(f, args...)) }

@@ -8,25 +8,14 @@ import (
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"tailor/internal/store/storetest"
 )
 
 // openDB opens a real Pebble database in a temporary directory.
 func openDB(t testing.TB) *pebble.DB {
 	t.Helper()
-	db, err := pebble.Open(t.TempDir(), &pebble.Options{Logger: quietLogger{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
-type quietLogger struct{}
-
-func (quietLogger) Infof(string, ...any)  {}
-func (quietLogger) Errorf(string, ...any) {}
-func (quietLogger) Fatalf(format string, args ...any) {
-	panic(fmt.Sprintf(format, args...))
+	return storetest.DiskDB(t)
 }
 
 func TestStoreRoundTrip(t *testing.T) {

@@ -10,11 +10,13 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+
+	"tailor/internal/store/storetest"
 )
 
 func openTest(t testing.TB, parts int) (*pebble.DB, *Log) {
 	t.Helper()
-	o := &pebble.Options{Logger: quiet{}, MemTableSize: 64 << 20}
+	o := &pebble.Options{Logger: storetest.Quiet{}, MemTableSize: 64 << 20}
 	for i := range o.Levels {
 		o.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
@@ -189,12 +191,6 @@ func (c *atomicCounter) next() uint64 {
 	c.n++
 	return c.n
 }
-
-type quiet struct{}
-
-func (quiet) Infof(string, ...any)         {}
-func (quiet) Errorf(string, ...any)        {}
-func (quiet) Fatalf(f string, args ...any) { panic(fmt.Sprintf(f, args...)) }
 
 // TestDedupeFalsePositives fills a day's filter chain past three filters and
 // checks that new keys rarely need a confirming read: each read sits in the

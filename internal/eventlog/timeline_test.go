@@ -18,6 +18,8 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
+
+	"tailor/internal/store/storetest"
 )
 
 // fill appends n records per identifier, event times from times(i, j), and
@@ -387,7 +389,7 @@ func TestTimelineReportsReadErrors(t *testing.T) {
 		}
 		return nil
 	})}
-	db, err := pebble.Open("db", &pebble.Options{FS: errorfs.Wrap(vfs.NewMem(), fail), Logger: quiet{}, CacheSize: 1})
+	db, err := pebble.Open("db", &pebble.Options{FS: errorfs.Wrap(vfs.NewMem(), fail), Logger: storetest.Quiet{}, CacheSize: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

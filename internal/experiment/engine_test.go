@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
-	"tailor/internal/store/storetest"
 	"testing"
 	"time"
 
@@ -14,13 +13,8 @@ import (
 
 	"tailor/internal/event"
 	"tailor/internal/profile"
+	"tailor/internal/store/storetest"
 )
-
-type quiet struct{}
-
-func (quiet) Infof(string, ...any)         {}
-func (quiet) Errorf(string, ...any)        {}
-func (quiet) Fatalf(f string, args ...any) { panic(fmt.Sprintf(f, args...)) }
 
 var t0 = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"tailor/internal/store/storetest"
 )
 
 // diskLog stands in for the server's AppendInternal: each append is one
@@ -18,12 +20,7 @@ type diskLog struct {
 }
 
 func openDiskLog(b *testing.B) *diskLog {
-	db, err := pebble.Open(b.TempDir(), &pebble.Options{Logger: quiet{}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	return &diskLog{db: db}
+	return &diskLog{db: storetest.DiskDB(b)}
 }
 
 func (l *diskLog) append(xs []Exposure) error {

@@ -16,18 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
-
 	"tailor/internal/catalog"
+	"tailor/internal/store/storetest"
 )
-
-type quietLogger struct{}
-
-func (quietLogger) Infof(string, ...any)  {}
-func (quietLogger) Errorf(string, ...any) {}
-func (quietLogger) Fatalf(format string, args ...any) {
-	panic(fmt.Sprintf(format, args...))
-}
 
 func TestSenderUnreachable(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
@@ -198,12 +189,7 @@ func TestRunOptions(t *testing.T) {
 // TestRunProducts imports both product formats through the real catalog
 // handler over a real Pebble store.
 func TestRunProducts(t *testing.T) {
-	db, err := pebble.Open(t.TempDir(), &pebble.Options{Logger: quietLogger{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	store := catalog.NewStore(db)
+	store := catalog.NewStore(storetest.DiskDB(t))
 	api := catalog.Handler(store)
 	var auth []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
-	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/vfs"
+	"tailor/internal/store/storetest"
 )
 
 // invalidBatch is a batch of n empty messages (each rejected: no userId or
@@ -35,22 +33,8 @@ func invalidBatch(tb testing.TB, n int) []byte {
 	return gz.Bytes()
 }
 
-// silent drops Pebble's informational lines, which would interleave with
-// benchmark results.
-type silent struct{}
-
-func (silent) Infof(string, ...any)  {}
-func (silent) Errorf(string, ...any) {}
-func (silent) Fatalf(format string, args ...any) {
-	panic(fmt.Sprintf(format, args...))
-}
-
 func newRejectedHandler(tb testing.TB) (*Handler, *Rejected) {
-	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem(), Logger: silent{}})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
+	db := storetest.MemDB(tb)
 	src := &Sources{}
 	src.Add("wk", "default")
 	rej := NewRejected(db)

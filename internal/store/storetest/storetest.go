@@ -1,4 +1,4 @@
-// Package storetest opens in-memory Pebble stores for unit tests.
+// Package storetest opens Pebble stores for unit tests.
 package storetest
 
 import (
@@ -13,7 +13,20 @@ import (
 // Pebble's informational logging is dropped; a fatal error still panics.
 func MemDB(tb testing.TB) *pebble.DB {
 	tb.Helper()
-	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem(), Logger: quiet{}})
+	return open(tb, "", &pebble.Options{FS: vfs.NewMem(), Logger: Quiet{}})
+}
+
+// DiskDB opens an empty store on disk, in a directory of the test's own,
+// for tests that need the real file system (flushes, sstables, sizes). It is
+// closed when the test ends.
+func DiskDB(tb testing.TB) *pebble.DB {
+	tb.Helper()
+	return open(tb, tb.TempDir(), &pebble.Options{Logger: Quiet{}})
+}
+
+func open(tb testing.TB, dir string, o *pebble.Options) *pebble.DB {
+	tb.Helper()
+	db, err := pebble.Open(dir, o)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -21,8 +34,16 @@ func MemDB(tb testing.TB) *pebble.DB {
 	return db
 }
 
-type quiet struct{}
+// Quiet is a Pebble logger for tests: it drops informational lines, which
+// would interleave with test and benchmark output, and panics on a fatal
+// error as Pebble's default logger does.
+type Quiet struct{}
 
-func (quiet) Infof(string, ...any)         {}
-func (quiet) Errorf(string, ...any)        {}
-func (quiet) Fatalf(f string, args ...any) { panic(fmt.Sprintf(f, args...)) }
+// Infof drops the line.
+func (Quiet) Infof(string, ...any) {}
+
+// Errorf drops the line.
+func (Quiet) Errorf(string, ...any) {}
+
+// Fatalf panics with the message.
+func (Quiet) Fatalf(f string, args ...any) { panic(fmt.Sprintf(f, args...)) }
