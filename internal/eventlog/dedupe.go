@@ -52,7 +52,24 @@ type dedupe struct {
 	counts map[uint64]uint64
 	// reads counts filter hits confirmed against Pebble.
 	reads atomic.Uint64
+
+	// oldest is the earliest day a d/ key may hold: the load and every add
+	// lower it, a complete expiry scan sets it to what the scan kept. An
+	// expiry scan reads every key of the window (27 M in the 1 M-customer
+	// demo store), so ExpireDedupe skips it unless a day has left the window
+	// (oldest < cutoff) or a fold is due: once a day instead of every hour.
+	// Zero, before a load, means any day: scan.
+	oldest uint64
+	// scanning is set while an expiry scan runs; scanMin is then the
+	// earliest day added since it began, which the scan may not see.
+	scanning bool
+	scanMin  uint64
+	// scans counts expiry scans (tests).
+	scans atomic.Uint64
 }
+
+// noKeys is oldest when no d/ key exists.
+const noKeys = ^uint64(0)
 
 type dayFilters struct {
 	day     uint64
@@ -89,6 +106,7 @@ func (d *dedupe) addHash(day uint64, h uint64) {
 		d.counts = make(map[uint64]uint64)
 	}
 	d.counts[day]++
+	d.noteDayLocked(day)
 	var df *dayFilters
 	if n := len(d.days); n > 0 && d.days[n-1].day == day {
 		df = d.days[n-1]
@@ -117,6 +135,39 @@ func (d *dedupe) addHash(day uint64, h uint64) {
 	}
 	df.filters[len(df.filters)-1].Add(h)
 	df.n++
+}
+
+// noteDayLocked records that a d/ key of day exists; d.mu is held.
+func (d *dedupe) noteDayLocked(day uint64) {
+	d.oldest = min(d.oldest, day)
+	if d.scanning {
+		d.scanMin = min(d.scanMin, day)
+	}
+}
+
+// beginScan reports whether an expiry scan is needed (a key may be older
+// than cutoff, or folding is set) and, if so, starts tracking the days
+// added while it runs.
+func (d *dedupe) beginScan(cutoff uint64, folding bool) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !folding && d.oldest >= cutoff {
+		return false
+	}
+	d.scanning, d.scanMin = true, noKeys
+	d.scans.Add(1)
+	return true
+}
+
+// endScan ends a scan; a complete one saw every key that existed when it
+// began and kept none older than kept.
+func (d *dedupe) endScan(complete bool, kept uint64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if complete {
+		d.oldest = min(kept, d.scanMin)
+	}
+	d.scanning = false
 }
 
 // mayContain reports whether key may have been added (false: certainly not).
@@ -246,9 +297,12 @@ func (d *dedupe) load(cutoff uint64, stop <-chan struct{}) (int, error) {
 		return 0, err
 	}
 	defer it.Close()
-	n := 0
+	d.mu.Lock()
+	d.oldest = noKeys
+	d.mu.Unlock()
+	n, skipped := 0, 0
 	for it.First(); it.Valid(); it.Next() {
-		if n%(1<<16) == 0 {
+		if (n+skipped)%(1<<16) == 0 {
 			select {
 			case <-stop:
 				return n, errLoadStopped
@@ -257,6 +311,13 @@ func (d *dedupe) load(cutoff uint64, stop <-chan struct{}) (int, error) {
 		}
 		day, k := binary.Uvarint(it.Value())
 		if k <= 0 || day < cutoff {
+			// Expired keys stay until the next expiry scan deletes them.
+			skipped++
+			if k > 0 {
+				d.mu.Lock()
+				d.noteDayLocked(day)
+				d.mu.Unlock()
+			}
 			continue
 		}
 		d.add(day, it.Key()[len(store.PrefixDedupe):])

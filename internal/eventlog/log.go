@@ -369,8 +369,9 @@ func (l *Log) Get(p int, seq uint64) ([]byte, error) {
 }
 
 // ExpireDedupe deletes de-duplication keys older than the window, and folds
-// the filters of the days before now's into one (see dedupe). It scans the
-// d/ keyspace, so it runs rarely (hourly) in the background.
+// the filters of the days before now's into one (see dedupe). Both need a
+// scan of the whole d/ keyspace, so it runs in the background, hourly, and
+// scans only when a day has left the window or ended since the last fold.
 func (l *Log) ExpireDedupe(ctx context.Context, now time.Time) (int, error) {
 	select { // the fold replaces filters: the load must have made them
 	case <-l.loaded:
@@ -384,32 +385,12 @@ func (l *Log) ExpireDedupe(ctx context.Context, now time.Time) (int, error) {
 	cutoff := dayOf(now.Add(-l.opts.DedupeWindow))
 	l.dedupe.dropBefore(cutoff)
 	f := l.dedupe.beginFold(cutoff, dayOf(now))
-	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: []byte(store.PrefixDedupe), UpperBound: store.UpperBound(store.PrefixDedupe)})
+	if !l.dedupe.beginScan(cutoff, f != nil) {
+		return 0, nil
+	}
+	n, kept, err := l.expireScan(ctx, cutoff, f)
+	l.dedupe.endScan(err == nil, kept)
 	if err != nil {
-		return 0, err
-	}
-	defer it.Close()
-	b := l.db.NewBatch()
-	n := 0
-	for it.First(); it.Valid(); it.Next() {
-		day, k := binary.Uvarint(it.Value())
-		if k > 0 && day < cutoff {
-			b.Delete(it.Key(), nil)
-			n++
-		} else if k > 0 && f != nil {
-			f.add(day, it.Key()[len(store.PrefixDedupe):])
-		}
-		if b.Len() > 4<<20 {
-			if err := b.Commit(pebble.NoSync); err != nil {
-				return n, err
-			}
-			b = l.db.NewBatch()
-			if ctx.Err() != nil {
-				return n, ctx.Err()
-			}
-		}
-	}
-	if err := it.Error(); err != nil {
 		return n, err
 	}
 	if f != nil {
@@ -420,7 +401,45 @@ func (l *Log) ExpireDedupe(ctx context.Context, now time.Time) (int, error) {
 		}
 		slog.Info("dedupe filters folded", "days", len(f.seen), "keys", keys, "took", time.Since(start).Round(time.Millisecond))
 	}
-	return n, b.Commit(pebble.NoSync)
+	return n, nil
+}
+
+// expireScan deletes the d/ keys of days before cutoff and adds the others
+// to f (when not nil). It returns how many it deleted and the earliest day
+// it kept (noKeys: none).
+func (l *Log) expireScan(ctx context.Context, cutoff uint64, f *fold) (n int, kept uint64, err error) {
+	kept = noKeys
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: []byte(store.PrefixDedupe), UpperBound: store.UpperBound(store.PrefixDedupe)})
+	if err != nil {
+		return 0, kept, err
+	}
+	defer it.Close()
+	b := l.db.NewBatch()
+	for it.First(); it.Valid(); it.Next() {
+		day, k := binary.Uvarint(it.Value())
+		if k > 0 && day < cutoff {
+			b.Delete(it.Key(), nil)
+			n++
+		} else if k > 0 {
+			kept = min(kept, day)
+			if f != nil {
+				f.add(day, it.Key()[len(store.PrefixDedupe):])
+			}
+		}
+		if b.Len() > 4<<20 {
+			if err := b.Commit(pebble.NoSync); err != nil {
+				return n, kept, err
+			}
+			b = l.db.NewBatch()
+			if ctx.Err() != nil {
+				return n, kept, ctx.Err()
+			}
+		}
+	}
+	if err := it.Error(); err != nil {
+		return n, kept, err
+	}
+	return n, kept, b.Commit(pebble.NoSync)
 }
 
 func logKey(p int, seq uint64) []byte {

@@ -324,6 +324,80 @@ func TestDedupeFold(t *testing.T) {
 	}
 }
 
+// TestExpireDedupeScansOnlyWhenDue: the expiry scan reads every key of the
+// window, so it runs only when a day has left the window or ended since the
+// last fold, and the start's load tells it about expired keys still stored.
+func TestExpireDedupeScansOnlyWhenDue(t *testing.T) {
+	dir := t.TempDir()
+	o := &pebble.Options{Logger: storetest.Quiet{}}
+	db, err := pebble.Open(dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := Open(db, Options{Partitions: 1, DedupeWindow: 7 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-l.loaded
+	ctx := context.Background()
+	now := time.Now()
+	today := dayOf(now)
+	write := func(day uint64, n int) {
+		t.Helper()
+		b := db.NewBatch()
+		for i := range n {
+			k := fmt.Appendf(nil, "src\x00%d-%d", day, i)
+			if err := b.Set(dedupeKey(k), binary.AppendUvarint(nil, day), nil); err != nil {
+				t.Fatal(err)
+			}
+			l.dedupe.add(day, k)
+		}
+		if err := b.Commit(pebble.Sync); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(today, 50)
+	steps := []struct {
+		name      string
+		at        time.Time
+		expired   int
+		scansLeft uint64 // total scans after the step
+	}{
+		{"today's keys only: nothing to expire or fold", now, 0, 0},
+		{"an hour later: still nothing", now.Add(time.Hour), 0, 0},
+		{"the next day: today has ended, fold it", now.Add(24 * time.Hour), 0, 1},
+		{"later that day: the fold is current", now.Add(25 * time.Hour), 0, 1},
+		{"a week later: the day has left the window", now.Add(8 * 24 * time.Hour), 50, 2},
+		{"then: no keys left, the fold is current", now.Add(8*24*time.Hour + time.Hour), 0, 2},
+	}
+	for _, s := range steps {
+		n, err := l.ExpireDedupe(ctx, s.at)
+		if err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		if n != s.expired || l.dedupe.scans.Load() != s.scansLeft {
+			t.Fatalf("%s: expired %d keys in %d scans so far, want %d in %d", s.name, n, l.dedupe.scans.Load(), s.expired, s.scansLeft)
+		}
+	}
+	// Keys of a day already out of the window when the log opens: the load
+	// skips them, but the first expiry scan must still delete them.
+	write(today-30, 20)
+	l.Close()
+	l, err = Open(db, Options{Partitions: 1, DedupeWindow: 7 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	<-l.loaded
+	if n, err := l.ExpireDedupe(ctx, now); err != nil || n != 20 || l.dedupe.scans.Load() != 1 {
+		t.Fatalf("after reopening: expired %d keys in %d scans (%v), want 20 in 1", n, l.dedupe.scans.Load(), err)
+	}
+	if n, err := l.ExpireDedupe(ctx, now); err != nil || n != 0 || l.dedupe.scans.Load() != 1 {
+		t.Fatalf("again: expired %d keys in %d scans (%v), want 0 in 1", n, l.dedupe.scans.Load(), err)
+	}
+	db.Close()
+}
+
 // BenchmarkDedupeMayContain measures the filter test every new messageId
 // gets inside the log writer, with a day of 2 M keys (four filters).
 //
