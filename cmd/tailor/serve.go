@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -59,7 +60,7 @@ func runServe(ctx context.Context, args []string) error {
 	lifecycle := fs.String("lifecycle", os.Getenv("TAILOR_LIFECYCLE"), "lifecycle stage thresholds of the segment models: new=30d,active=90d,lapsed=180d (any subset) [TAILOR_LIFECYCLE]")
 	fs.IntVar(&cfg.ProcessorQueue, "processor-queue", cfg.ProcessorQueue, "acknowledged events that may wait for the processor before acknowledgements wait for it")
 	fs.Float64Var(&cfg.JourneyTimeScale, "journey-time-scale", 0, "for tests: journey waits, timeouts, goal windows and entry periods last this many times less (86400: a day per second); keep one scale per data dir")
-	debugAddr := fs.String("debug-addr", "", "serve Go's /debug/pprof on this address (e.g. 127.0.0.1:6060); off by default")
+	debugAddr := fs.String("debug-addr", "", "serve Go's /debug/pprof and the store's /debug/store on this address (e.g. 127.0.0.1:6060); off by default")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -117,6 +118,12 @@ func runServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *debugAddr != "" {
+		// The store's own account of its levels, compactions and caches.
+		http.HandleFunc("/debug/store", func(w http.ResponseWriter, _ *http.Request) {
+			io.WriteString(w, srv.StoreMetrics())
+		})
+	}
 	// Log.LastSeq is only valid before Start: ask before ingest opens.
 	hasEvents := srv.Log.LastSeq() > 0 || srv.Store.Len() > 0
 	url, err := srv.Start()
@@ -135,24 +142,10 @@ func runServe(ctx context.Context, args []string) error {
 	}
 
 	if *withDemo {
-		loaded := true
-		if hasEvents {
-			slog.Info("demo store not loaded: the data directory already holds events")
-		} else if err := loadDemo(ctx, srv, *demoCustomers); err != nil {
-			slog.Error("loading demo store", "err", err)
-			loaded = false
-		} else {
-			saveDemoSegments(ctx, srv)
-			if n, err := srv.SaveDemoMessages(); err != nil {
-				slog.Error("saving demo templates", "err", err)
-			} else {
-				fmt.Printf("tailor: %d demo templates and coupon pools saved (GET /api/templates)\n", n)
-			}
-			saveDemoJourneys(srv)
-			saveDemoPlacements(srv)
-		}
-		if loaded {
-			printDemoExample(ctx, os.Stdout, srv, url, *demoCustomers)
+		if err := serveDemo(ctx, srv, cfg.DataDir, url, *demoCustomers, hasEvents); ctx.Err() != nil {
+			slog.Info("demo load stopped: the next start with --demo resumes it")
+		} else if err != nil {
+			slog.Error("demo store", "err", err)
 		}
 	}
 	<-ctx.Done()
@@ -172,10 +165,69 @@ func demoConfig(customers int) demo.Config {
 
 var demoEnd = time.Now().UTC().Truncate(24 * time.Hour)
 
+// serveDemo loads the demo store into a data directory that holds no
+// events, or resumes a load that was stopped, then saves the demo's
+// segments, templates, journeys and placements and prints an example.
+func serveDemo(ctx context.Context, srv *server.Server, dataDir, url string, customers int, hasEvents bool) error {
+	prog, err := readDemoLoadState(dataDir)
+	if err != nil {
+		return err
+	}
+	if prog != nil && !hasEvents {
+		prog = nil // the store was emptied: start over
+	}
+	switch {
+	case prog != nil && prog.Done || prog == nil && hasEvents:
+		slog.Info("demo store not loaded: the data directory already holds events")
+		return nil
+	case prog != nil:
+		if prog.Customers != customers {
+			slog.Warn("resuming the demo load begun with another --demo-customers", "customers", prog.Customers, "flag", customers)
+		}
+		customers = prog.Customers
+		demoEnd = prog.End
+		slog.Info("resuming the demo load", "customers", customers, "left", prog.remaining())
+	default:
+		prog = &demoLoadState{Customers: customers, End: demoEnd}
+		for i := range demoProducers {
+			from, _ := demoRange(customers, demoProducers, i)
+			prog.Next = append(prog.Next, from)
+		}
+		if err := prog.save(dataDir); err != nil {
+			return fmt.Errorf("demo progress: %w", err)
+		}
+	}
+	if err := loadDemo(ctx, srv, dataDir, prog); err != nil {
+		return err
+	}
+	saveDemoSegments(ctx, srv)
+	if n, err := srv.SaveDemoMessages(); err != nil {
+		slog.Error("saving demo templates", "err", err)
+	} else {
+		fmt.Printf("tailor: %d demo templates and coupon pools saved (GET /api/templates)\n", n)
+	}
+	saveDemoJourneys(srv)
+	saveDemoPlacements(srv)
+	prog.Done = true
+	if err := prog.save(dataDir); err != nil {
+		return fmt.Errorf("demo progress: %w", err)
+	}
+	printDemoExample(ctx, os.Stdout, srv, url, customers)
+	return nil
+}
+
+// demoProducers is how many goroutines generate and append the demo
+// store, one per core of the machines it was tuned on. Each owns a range
+// of customers, whose messages stay in order within it.
+const demoProducers = 2
+
 // loadDemo feeds the deterministic demo store through the ingest pipeline
-// in-process: products into the catalog, messages into the log.
-func loadDemo(ctx context.Context, srv *server.Server, customers int) error {
+// in-process: products into the catalog, messages into the log. It starts
+// each producer at prog.Next and records in prog each chunk of customers
+// the log has acknowledged.
+func loadDemo(ctx context.Context, srv *server.Server, dataDir string, prog *demoLoadState) error {
 	start := time.Now()
+	customers := prog.Customers
 	startDemoExperiment(srv) // before the history: its exposures are woven in
 	g := demo.New(demoConfig(customers))
 	var products []catalog.Product
@@ -196,11 +248,8 @@ func loadDemo(ctx context.Context, srv *server.Server, customers int) error {
 	if err != nil {
 		return fmt.Errorf("demo products: %w", err)
 	}
-	// Two producers (one per core) each generate and append half of the
-	// customers; a customer's messages stay in order within its producer.
-	var total, rejected atomic.Int64
-	producers := 2
-	per := (customers + producers - 1) / producers
+	left := prog.remaining()
+	var total, rejected, done atomic.Int64
 	stopProgress := make(chan struct{})
 	go func() {
 		t := time.NewTicker(2 * time.Second)
@@ -210,15 +259,17 @@ func loadDemo(ctx context.Context, srv *server.Server, customers int) error {
 			case <-stopProgress:
 				return
 			case <-t.C:
-				slog.Info("loading demo store", "events", total.Load(), "events_per_s", int(float64(total.Load())/time.Since(start).Seconds()))
+				slog.Info("loading demo store", "events", total.Load(), "events_per_s", int(float64(total.Load())/time.Since(start).Seconds()),
+					"customers_left", left-int(done.Load()))
 			}
 		}
 	}()
 	defer close(stopProgress)
+	var progMu sync.Mutex
 	eg, ectx := errgroup.WithContext(ctx)
-	for i := 0; i < producers; i++ {
-		from, to := i*per, min((i+1)*per, customers)
-		if from >= to {
+	for i := range prog.Next {
+		_, to := demoRange(customers, len(prog.Next), i)
+		if prog.Next[i] >= to {
 			continue
 		}
 		eg.Go(func() error {
@@ -231,20 +282,37 @@ func loadDemo(ctx context.Context, srv *server.Server, customers int) error {
 				batch = batch[:0]
 				return err
 			}
-			err := gen.MessagesRange(from, to, func(msg []byte) error {
-				batch = append(batch, append([]byte(nil), msg...))
-				if x := demoExposure(msg, demoEnd); x != nil {
-					batch = append(batch, x)
+			progMu.Lock()
+			from := prog.Next[i]
+			progMu.Unlock()
+			for c := from; c < to; c += demoChunk {
+				end := min(c+demoChunk, to)
+				err := gen.MessagesRange(c, end, func(msg []byte) error {
+					batch = append(batch, append([]byte(nil), msg...))
+					if x := demoExposure(msg, demoEnd); x != nil {
+						batch = append(batch, x)
+					}
+					if len(batch) >= 1000 {
+						return flush()
+					}
+					return ectx.Err()
+				})
+				if err == nil && len(batch) > 0 {
+					err = flush()
 				}
-				if len(batch) >= 1000 {
-					return flush()
+				if err != nil {
+					return err
 				}
-				return ectx.Err()
-			})
-			if err == nil && len(batch) > 0 {
-				err = flush()
+				done.Add(int64(end - c))
+				progMu.Lock()
+				prog.Next[i] = end
+				err = prog.save(dataDir)
+				progMu.Unlock()
+				if err != nil {
+					return fmt.Errorf("demo progress: %w", err)
+				}
 			}
-			return err
+			return nil
 		})
 	}
 	if err := eg.Wait(); err != nil {

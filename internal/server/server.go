@@ -286,6 +286,10 @@ type Server struct {
 	closeOne sync.Once
 }
 
+// StoreMetrics is Pebble's table of the store's levels, compactions, caches
+// and write-ahead log, for the debug server.
+func (s *Server) StoreMetrics() string { return s.db.Metrics().String() }
+
 // OpenDB opens the Pebble store of a data directory.
 func OpenDB(dir string, cacheBytes int64) (*pebble.DB, error) {
 	return store.Open(filepath.Join(dir, "pebble"), cacheBytes)

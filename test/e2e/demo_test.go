@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -164,4 +166,88 @@ func atof(t *testing.T, s string) float64 {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// TestServeDemoResumes kills `tailor serve --demo` (kill -9) part way through
+// its load and starts it again on the same directory: the load resumes from
+// its progress record instead of giving up on a directory that holds events,
+// and the store ends like one loaded in a single run.
+func TestServeDemoResumes(t *testing.T) {
+	const customers = "6000" // three chunks per producer
+	dir := t.TempDir()
+	s := startServer(t, dir, "--demo", "--demo-customers", customers)
+	progress := func() (next []int, done bool) {
+		b, err := os.ReadFile(filepath.Join(dir, "demo-progress.json"))
+		if err != nil {
+			return nil, false
+		}
+		var p struct {
+			Next []int `json:"next"`
+			Done bool  `json:"done"`
+		}
+		if err := json.Unmarshal(b, &p); err != nil {
+			t.Fatalf("demo-progress.json: %v\n%s", err, b)
+		}
+		return p.Next, p.Done
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		next, done := progress()
+		if done {
+			t.Fatal("the demo load finished before a partial progress record was seen")
+		}
+		if len(next) == 2 && next[0] > 0 {
+			t.Logf("killing the load at %v", next)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no chunk of the demo load recorded in 60s; progress %v", next)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	s.kill(t)
+
+	s = startServer(t, dir, "--demo", "--demo-customers", customers)
+	resumed := waitExample(t, s)
+	if !strings.Contains(s.stderr.String(), "resuming the demo load") {
+		t.Errorf("the second start did not say it resumed the load:\n%s", tail(s.stderr.String(), 20))
+	}
+	if _, done := progress(); !done {
+		t.Error("demo-progress.json not marked done after the resumed load")
+	}
+	resumedProfiles := promSum(t, s, "tailor_profiles")
+
+	whole := startServer(t, t.TempDir(), "--demo", "--demo-customers", customers)
+	want := waitExample(t, whole)
+	if resumed != want {
+		t.Errorf("resumed load's example:\n%s\nwant, as in a single run:\n%s", resumed, want)
+	}
+	if p := promSum(t, whole, "tailor_profiles"); resumedProfiles != p {
+		t.Errorf("resumed load has %v profiles, a single run %v", resumedProfiles, p)
+	}
+	s.stopClean(t)
+	if out := runTailor(t, 5*time.Minute, "verify", "--data-dir", dir); !strings.Contains(out, "identical") {
+		t.Errorf("tailor verify after the resumed load:\n%s", out)
+	}
+}
+
+// waitExample waits for serve --demo's example line (printed once the load
+// is applied) and returns its first line.
+func waitExample(t *testing.T, s *server) string {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if m := exampleLine.FindStringSubmatch(s.stdout.String()); m != nil {
+			return strings.SplitN(strings.ReplaceAll(m[0], s.URL, "URL"), "\n", 2)[0]
+		}
+		select {
+		case <-s.done:
+			t.Fatalf("tailor serve exited (%v) before printing the example look-up", s.err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no example customer on stdout after 2m:\n%s", s.stdout.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
