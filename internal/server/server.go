@@ -234,6 +234,7 @@ func (c *Config) Validate() error {
 type Server struct {
 	cfg      Config
 	db       *pebble.DB
+	lapAt    time.Time // when the start's current step began (see lap)
 	Log      *eventlog.Log
 	Store    *profile.Store
 	Proc     *processor.Processor
@@ -301,11 +302,13 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	began := time.Now()
 	db, err := OpenDB(cfg.DataDir, cfg.CacheBytes)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, db: db, procDone: make(chan struct{})}
+	s := &Server{cfg: cfg, db: db, procDone: make(chan struct{}), lapAt: began}
+	s.lap("store opened")
 	if err := s.open(ctx); err != nil {
 		if s.Log != nil {
 			s.Log.Close() // its filters may still be loading from db
@@ -370,9 +373,11 @@ func (s *Server) open(ctx context.Context) error {
 	} else if n > 0 {
 		slog.Info("moved merge records to the per-profile format", "records", n)
 	}
+	s.lap("settings, accounts and segment definitions loaded")
 	if err := s.Store.LoadEach(s.db, s.Segments.LoadProfile); err != nil {
 		return fmt.Errorf("load profiles: %w", err)
 	}
+	s.lap("profiles loaded")
 	// Engines register here, after the profiles, in the order they read
 	// each other's state.
 	s.Proc = processor.New(s.Store, s.cfg.ProcessorQueue)
@@ -383,6 +388,7 @@ func (s *Server) open(ctx context.Context) error {
 	if err := s.openConsent(); err != nil {
 		return err
 	}
+	s.lap("consent loaded")
 	if err := s.openExperiments(); err != nil { // before journeys: their ab steps assign through it
 		return err
 	}
@@ -392,9 +398,11 @@ func (s *Server) open(ctx context.Context) error {
 	if err := s.openPlacementStats(); err != nil {
 		return err
 	}
+	s.lap("experiments, journeys and placements loaded")
 	if err := s.openRecommend(); err != nil {
 		return err
 	}
+	s.lap("recommendations loaded")
 	from := s.Proc.Applied()
 	start := time.Now()
 	if err := s.backfill(ctx, from); err != nil {
@@ -424,6 +432,7 @@ func (s *Server) open(ctx context.Context) error {
 		return err
 	}
 	slog.Info("profiles ready", "profiles", s.Store.Len(), "replayed", n, "took", time.Since(start).Round(time.Millisecond))
+	s.lapAt = time.Now()
 
 	s.Rejected = ingest.NewRejected(s.db)
 	s.Catalog = catalog.NewStore(s.db)
@@ -443,7 +452,19 @@ func (s *Server) open(ctx context.Context) error {
 		return err
 	}
 	s.wireRecommendations()
-	return s.openDashboardData()
+	if err := s.openDashboardData(); err != nil {
+		return err
+	}
+	s.lap("messages, delivery, decide and dashboard opened")
+	return nil
+}
+
+// lap logs how long the start's last step took: on a big store the start
+// takes minutes, and this says where.
+func (s *Server) lap(step string) {
+	now := time.Now()
+	slog.Info("start", "step", step, "took", now.Sub(s.lapAt).Round(time.Millisecond))
+	s.lapAt = now
 }
 
 // setting returns the persisted value of key; on first start it stores
