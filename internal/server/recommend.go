@@ -15,10 +15,11 @@ import (
 	"tailor/internal/recommend"
 )
 
-// openRecommend makes the recommendation engine, restores its checkpoint
-// and registers it after the segment engine (per-segment bestsellers read
-// memberships the segment engine has just updated).
-func (s *Server) openRecommend() error {
+// openRecommend makes the recommendation engine and registers it after the
+// segment engine (per-segment bestsellers read memberships the segment
+// engine has just updated). It restores the engine's checkpoint in the
+// background: loaded closes when that is done, after an error if it failed.
+func (s *Server) openRecommend() (loaded <-chan error) {
 	s.Recommend = recommend.New(recommend.Options{
 		DB:         s.db,
 		Catalog:    catalog.NewStore(s.db), // stateless over the same database
@@ -28,11 +29,15 @@ func (s *Server) openRecommend() error {
 		FallbackSegments: s.cfg.RecommendSegments,
 		RecordDue:        s.recordReplenishment,
 	})
-	if err := s.Recommend.Load(); err != nil {
-		return fmt.Errorf("load recommendations: %w", err)
-	}
 	s.Proc.Register(s.Recommend)
-	return nil
+	done := make(chan error, 1)
+	go func() {
+		if err := s.Recommend.Load(); err != nil {
+			done <- fmt.Errorf("load recommendations: %w", err)
+		}
+		close(done)
+	}()
+	return done
 }
 
 // recordReplenishment records the replenishments due as track events of
