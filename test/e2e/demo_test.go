@@ -24,22 +24,7 @@ func TestServeDemoLookup(t *testing.T) {
 	start := time.Now()
 	s := startServer(t, t.TempDir(), "--demo", "--demo-customers", "100")
 
-	var m []string
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if m = exampleLine.FindStringSubmatch(s.stdout.String()); m != nil {
-			break
-		}
-		select {
-		case <-s.done:
-			t.Fatalf("tailor serve exited (%v) before printing the example look-up", s.err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no example customer and curl lines on stdout after 30s:\n%s", s.stdout.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	m := waitExampleMatch(t, s, 30*time.Second)
 	t.Logf("serve --demo printed its look-ups %v after start:\n%s", time.Since(start).Round(time.Millisecond), m[0])
 	userID, orders, revenue := m[1], atoi(t, m[2]), atof(t, m[3])
 	if orders < 1 || revenue <= 0 {
@@ -232,13 +217,20 @@ func TestServeDemoResumes(t *testing.T) {
 }
 
 // waitExample waits for serve --demo's example line (printed once the load
-// is applied) and returns its first line.
+// is applied) and returns its first line, the server's URL replaced.
 func waitExample(t *testing.T, s *server) string {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
+	m := waitExampleMatch(t, s, 2*time.Minute)
+	return strings.SplitN(strings.ReplaceAll(m[0], s.URL, "URL"), "\n", 2)[0]
+}
+
+// waitExampleMatch waits up to timeout for exampleLine on s's stdout.
+func waitExampleMatch(t *testing.T, s *server, timeout time.Duration) []string {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
 	for {
 		if m := exampleLine.FindStringSubmatch(s.stdout.String()); m != nil {
-			return strings.SplitN(strings.ReplaceAll(m[0], s.URL, "URL"), "\n", 2)[0]
+			return m
 		}
 		select {
 		case <-s.done:
@@ -246,7 +238,7 @@ func waitExample(t *testing.T, s *server) string {
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no example customer on stdout after 2m:\n%s", s.stdout.String())
+			t.Fatalf("no example customer and curl lines on stdout after %v:\n%s", timeout, s.stdout.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
