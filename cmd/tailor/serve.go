@@ -10,6 +10,7 @@ import (
 	_ "net/http/pprof"
 	"net/url"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -108,6 +109,13 @@ func runServe(ctx context.Context, args []string) error {
 				slog.Error("debug server", "err", err)
 			}
 		}()
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// Off the Go heap: the block cache and two 256 MB memtables.
+		if limit := server.MemoryLimit(cfg.CacheBytes + 512<<20); limit > 0 {
+			debug.SetMemoryLimit(limit)
+			slog.Debug("soft memory limit of the Go heap", "bytes", limit)
+		}
 	}
 	if os.Getenv("GOGC") == "" {
 		// Profiles live in the heap for the life of the process: see

@@ -20,3 +20,22 @@ func TestGCPercent(t *testing.T) {
 		}
 	}
 }
+
+func TestMemoryLimit(t *testing.T) {
+	const gb = 1 << 30
+	tests := []struct {
+		total, offHeap, want int64
+	}{
+		{0, 0, 0}, // unknown: no limit
+		{24 * gb, 1536 << 20, 24*gb*8/10 - 1536<<20}, // a 24 GiB machine: 80 % less 1.5 GiB of cache and memtables (17.7 GiB)
+		{2 * gb, 1536 << 20, 2 * gb / 4},             // a small box with the default cache: a quarter, not a negative
+	}
+	for _, tt := range tests {
+		if got := memoryLimit(tt.total, tt.offHeap); got != tt.want {
+			t.Errorf("memoryLimit(%d, %d) = %d, want %d", tt.total, tt.offHeap, got, tt.want)
+		}
+	}
+	if m := machineMemory(); m < 0 {
+		t.Errorf("machineMemory() = %d", m)
+	}
+}
