@@ -147,9 +147,9 @@ func runDemo(ctx context.Context, args []string) error {
 	return nil
 }
 
-// writeDemoFile writes path through a buffered writer into path+".partial"
-// and renames it into place only when fill succeeded, so an interrupted run
-// never leaves a file that looks complete.
+// writeDemoFile writes path through a buffered writer into path+".partial",
+// syncs it and renames it into place only when fill succeeded, so an
+// interrupted run or a crash never leaves a file that looks complete.
 func writeDemoFile(path string, fill func(io.Writer) error) error {
 	tmp := path + ".partial"
 	f, err := os.Create(tmp)
@@ -160,6 +160,9 @@ func writeDemoFile(path string, fill func(io.Writer) error) error {
 	err = fill(bw)
 	if err == nil {
 		err = bw.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -54,31 +55,18 @@ func readDemoLoadState(dataDir string) (*demoLoadState, error) {
 	return &p, nil
 }
 
-// save replaces the progress file atomically (write, sync, rename, sync the
-// directory), so a crash leaves the old record or the new one.
+// save replaces the progress file atomically (see writeDemoFile) and syncs
+// the directory, so a crash leaves the old record or the new one.
 func (p *demoLoadState) save(dataDir string) error {
 	b, err := json.Marshal(p)
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(dataDir, demoProgressFile)
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
+	err = writeDemoFile(filepath.Join(dataDir, demoProgressFile), func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	})
 	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
 		return err
 	}
 	d, err := os.Open(dataDir)

@@ -276,8 +276,9 @@ func loadDemo(ctx context.Context, srv *server.Server, dataDir string, prog *dem
 	var progMu sync.Mutex
 	eg, ectx := errgroup.WithContext(ctx)
 	for i := range prog.Next {
+		from := prog.Next[i] // producer i alone writes it, once started
 		_, to := demoRange(customers, len(prog.Next), i)
-		if prog.Next[i] >= to {
+		if from >= to {
 			continue
 		}
 		eg.Go(func() error {
@@ -290,9 +291,6 @@ func loadDemo(ctx context.Context, srv *server.Server, dataDir string, prog *dem
 				batch = batch[:0]
 				return err
 			}
-			progMu.Lock()
-			from := prog.Next[i]
-			progMu.Unlock()
 			for c := from; c < to; c += demoChunk {
 				end := min(c+demoChunk, to)
 				err := gen.MessagesRange(c, end, func(msg []byte) error {
