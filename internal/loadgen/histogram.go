@@ -150,3 +150,29 @@ func (s *HistSnapshot) Mean() time.Duration {
 	}
 	return time.Duration(s.Sum / s.N)
 }
+
+// Since returns the observations s holds that prev (an earlier snapshot of
+// the same histograms) did not: what happened in between. Min and Max are
+// those of the buckets the interval's observations fell in, clamped to s's.
+func (s *HistSnapshot) Since(prev *HistSnapshot) *HistSnapshot {
+	d := new(HistSnapshot)
+	lo, hi := -1, -1
+	for i := range s.Counts {
+		c := s.Counts[i] - prev.Counts[i]
+		d.Counts[i] = c
+		if c > 0 {
+			if lo < 0 {
+				lo = i
+			}
+			hi = i
+		}
+	}
+	if lo < 0 {
+		return d
+	}
+	d.N, d.Sum = s.N-prev.N, s.Sum-prev.Sum
+	d.Min, _ = bucketBounds(lo)
+	_, d.Max = bucketBounds(hi)
+	d.Min, d.Max = max(d.Min, s.Min), min(d.Max, s.Max)
+	return d
+}

@@ -100,3 +100,33 @@ func TestHistogramRecordDoesNotAllocate(t *testing.T) {
 		t.Fatalf("Record allocates %.1f times", n)
 	}
 }
+
+func TestHistogramSince(t *testing.T) {
+	var h Histogram
+	for range 1000 {
+		h.Record(time.Millisecond)
+	}
+	before := h.Snapshot()
+	for range 99 {
+		h.Record(2 * time.Millisecond)
+	}
+	h.Record(500 * time.Millisecond)
+	d := h.Snapshot().Since(before)
+	if d.N != 100 {
+		t.Fatalf("interval holds %d observations, want 100", d.N)
+	}
+	// The whole run's p99 is still 1 ms-ish; the interval's is 2 ms and its
+	// max the 500 ms outlier (within a bucket's width).
+	if got := d.Quantile(0.5); got < 1960*time.Microsecond || got > 2040*time.Microsecond {
+		t.Errorf("interval p50 = %v, want about 2ms", got)
+	}
+	if got := d.Max; got < uint64(490*time.Millisecond) || got > uint64(500*time.Millisecond) {
+		t.Errorf("interval max = %v, want about 500ms", time.Duration(got))
+	}
+	if got := d.Min; got < uint64(1960*time.Microsecond) {
+		t.Errorf("interval min = %v, want about 2ms", time.Duration(got))
+	}
+	if e := h.Snapshot().Since(h.Snapshot()); e.N != 0 || e.Quantile(0.99) != 0 {
+		t.Errorf("empty interval: %+v", e.Quantile(0.99))
+	}
+}

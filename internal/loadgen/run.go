@@ -197,7 +197,7 @@ func run(ctx context.Context, s runSpec) *Result {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	interrupted := false
-	lastAt, lastEvents := start, uint64(0)
+	lastAt, lastEvents, lastSnap := start, uint64(0), new(HistSnapshot)
 	for running := true; running; {
 		select {
 		case <-timer.C:
@@ -217,9 +217,12 @@ func run(ctx context.Context, s runSpec) *Result {
 				errors += stats[i].errors.Load()
 				late += stats[i].late.n.Load()
 			}
-			line := fmt.Sprintf("bench %s %4.0fs %9.0f events/s  p99 %s  errors %d",
+			// The run's p99 so far, and the last second's p99 and max:
+			// a stall shows in the second it happened.
+			sec := snap.Since(lastSnap)
+			line := fmt.Sprintf("bench %s %4.0fs %9.0f events/s  p99 %s  last second p99 %s max %s  errors %d",
 				s.name, now.Sub(start).Seconds(), perSec(events-lastEvents, now.Sub(lastAt)),
-				fmtDur(snap.Quantile(0.99)), errors)
+				fmtDur(snap.Quantile(0.99)), fmtDur(sec.Quantile(0.99)), fmtDur(time.Duration(sec.Max)), errors)
 			if s.pace != nil {
 				line += fmt.Sprintf("  late starts %d", late)
 			}
@@ -229,7 +232,7 @@ func run(ctx context.Context, s runSpec) *Result {
 				}
 			}
 			fmt.Fprintln(s.progress, line)
-			lastAt, lastEvents = now, events
+			lastAt, lastEvents, lastSnap = now, events, snap
 		}
 	}
 	stop.stop()
