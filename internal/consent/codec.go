@@ -68,7 +68,12 @@ func (c *Consent) decodeRecord(v []byte) ([]rec, error) {
 		return nil, errRecord
 	}
 	b = b[k:]
-	rs := make([]rec, 0, n)
+	var rs []rec
+	if c.load != nil {
+		rs = c.load.recs.Make(int(n))[:0]
+	} else {
+		rs = make([]rec, 0, n)
+	}
 	for range n {
 		if len(b) == 0 {
 			return nil, errRecord
@@ -101,9 +106,11 @@ func (c *Consent) decodeRecord(v []byte) ([]rec, error) {
 		}
 		r.ch, r.pur = uint8(ci), uint8(pi)
 		if r.kind == kindSuppressed {
-			r.text = string(text) // reason and address: one each
+			r.text = c.str(text) // reason and address: one each
+		} else if v, ok := c.intern[string(text)]; ok {
+			r.text = v
 		} else {
-			r.text = c.internStr(string(text))
+			r.text = c.internStr(c.str(text))
 		}
 		rs = append(rs, r)
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
+	"tailor/internal/arena"
 	"tailor/internal/event"
 	"tailor/internal/outbox"
 	"tailor/internal/profile"
@@ -155,6 +156,27 @@ type Consent struct {
 	wake     chan struct{}
 	dirty    map[string]bool   // profile ids changed (or removed) since the last checkpoint
 	intern   map[string]string // sources, so that a million "trait" strings are one
+	// load packs what Load reads (ids, facts, texts) into shared chunks;
+	// nil outside Load. See package arena: a million profiles' consent was
+	// 40 % of the garbage collector's marking in a 1 M-customer store.
+	load *loadArenas
+}
+
+// packLoad is false only in the benchmark measuring what packing saves.
+var packLoad = true
+
+// loadArenas are the chunks the state Load reads is packed into.
+type loadArenas struct {
+	strs arena.Strings
+	recs arena.Slab[rec]
+}
+
+// str copies b into a string: into the load's arena during Load.
+func (c *Consent) str(b []byte) string {
+	if c.load != nil {
+		return c.load.strs.String(b)
+	}
+	return string(b)
 }
 
 // rec is one fact of a profile's consent, packed.
@@ -279,13 +301,17 @@ func (c *Consent) Load() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var fromJSON []string
+	if packLoad {
+		c.load = new(loadArenas)
+		defer func() { c.load = nil }()
+	}
 	for it.First(); it.Valid(); it.Next() {
 		rs, err := c.decodeRecord(it.Value())
 		if err != nil {
 			it.Close()
 			return fmt.Errorf("load consent of %s: %w", it.Key(), err)
 		}
-		id := strings.TrimPrefix(string(it.Key()), store.PrefixConsent)
+		id := c.str(it.Key()[len(store.PrefixConsent):])
 		c.states[id] = rs
 		if it.Value()[0] == '{' {
 			fromJSON = append(fromJSON, id)

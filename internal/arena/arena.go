@@ -1,0 +1,79 @@
+// Package arena packs many small, long-lived values into a few large
+// allocations, so that the garbage collector marks one object where it would
+// mark thousands scattered over the heap.
+//
+// Why: the live heap of a 1 M-customer store is 2.4 GB, and every collection
+// marks all of it while ingest goes on; at 40 k events/s a cycle took 0.7 to
+// 1.1 s of a quarter of the machine, and requests arriving meanwhile waited
+// (ack latency rose with each cycle). The consent state loaded at start-up
+// (an id, a fact list and texts per profile, 1.7 M objects) was 40 % of a
+// cycle's marking; packed, it is a few hundred chunks.
+//
+// The cost: a value copied into an arena keeps its whole chunk alive, so a
+// value replaced later leaves its old bytes in the chunk until every value of
+// the chunk is gone. Use an arena for values that are mostly written once and
+// live long: what a store loads at start-up.
+//
+// An arena is not safe for concurrent use.
+package arena
+
+import "unsafe"
+
+// chunkSize is the size of a chunk: large enough that the collector sees few
+// objects, small enough that a chunk whose values are mostly replaced does not
+// pin much.
+const chunkSize = 64 << 10
+
+// Strings copies byte slices into shared chunks and returns them as strings.
+// The zero value is ready to use.
+type Strings struct {
+	buf []byte // the current chunk; bytes before len(buf) are handed out
+}
+
+// String returns a string with b's bytes, copied into the arena. Values
+// larger than a quarter of a chunk get an allocation of their own.
+func (a *Strings) String(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > chunkSize/4 {
+		return string(b)
+	}
+	if cap(a.buf)-len(a.buf) < len(b) {
+		a.buf = make([]byte, 0, chunkSize)
+	}
+	start := len(a.buf)
+	// Appending within the capacity never moves the chunk, and the bytes
+	// already handed out are never written again: the strings stay immutable.
+	a.buf = append(a.buf, b...)
+	return unsafe.String(&a.buf[start], len(b))
+}
+
+// Clone returns a copy of s in the arena (see String).
+func (a *Strings) Clone(s string) string {
+	return a.String(unsafe.Slice(unsafe.StringData(s), len(s)))
+}
+
+// Slab hands out slices of T from shared chunks. The zero value is ready to
+// use.
+type Slab[T any] struct {
+	buf []T
+}
+
+// Make returns a slice of n zero Ts with capacity n (so that an append to it
+// reallocates instead of writing into its neighbour's part of the chunk).
+func (s *Slab[T]) Make(n int) []T {
+	if n == 0 {
+		return nil
+	}
+	per := max(chunkSize/max(int(unsafe.Sizeof(*new(T))), 1), 1)
+	if n > per/4 {
+		return make([]T, n)
+	}
+	if cap(s.buf)-len(s.buf) < n {
+		s.buf = make([]T, 0, per)
+	}
+	start := len(s.buf)
+	s.buf = s.buf[:start+n]
+	return s.buf[start : start+n : start+n]
+}
