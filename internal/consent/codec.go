@@ -107,10 +107,8 @@ func (c *Consent) decodeRecord(v []byte) ([]rec, error) {
 		r.ch, r.pur = uint8(ci), uint8(pi)
 		if r.kind == kindSuppressed {
 			r.text = c.str(text) // reason and address: one each
-		} else if v, ok := c.intern[string(text)]; ok {
-			r.text = v
 		} else {
-			r.text = c.internStr(c.str(text))
+			r.text = c.internBytes(text)
 		}
 		rs = append(rs, r)
 	}

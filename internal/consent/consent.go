@@ -205,6 +205,15 @@ func (c *Consent) internStr(s string) string {
 	return s
 }
 
+// internBytes is internStr for bytes: it copies b only when b is not
+// interned yet.
+func (c *Consent) internBytes(b []byte) string {
+	if v, ok := c.intern[string(b)]; ok { // no allocation: the lookup only
+		return v
+	}
+	return c.internStr(c.str(b))
+}
+
 func (c *Consent) pack(s *State) []rec {
 	var out []rec
 	defer func() {

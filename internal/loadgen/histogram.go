@@ -152,14 +152,17 @@ func (s *HistSnapshot) Mean() time.Duration {
 }
 
 // Since returns the observations s holds that prev (an earlier snapshot of
-// the same histograms) did not: what happened in between. Min and Max are
-// those of the buckets the interval's observations fell in, clamped to s's.
+// the same histograms) did not: what happened in between. N is the sum of
+// the buckets' differences (the counters of a snapshot are read one by one,
+// so s.N-prev.N may disagree with them by a few); Min and Max are those of
+// the buckets the interval's observations fell in, clamped to s's.
 func (s *HistSnapshot) Since(prev *HistSnapshot) *HistSnapshot {
 	d := new(HistSnapshot)
 	lo, hi := -1, -1
 	for i := range s.Counts {
 		c := s.Counts[i] - prev.Counts[i]
 		d.Counts[i] = c
+		d.N += c
 		if c > 0 {
 			if lo < 0 {
 				lo = i
@@ -170,7 +173,7 @@ func (s *HistSnapshot) Since(prev *HistSnapshot) *HistSnapshot {
 	if lo < 0 {
 		return d
 	}
-	d.N, d.Sum = s.N-prev.N, s.Sum-prev.Sum
+	d.Sum = s.Sum - prev.Sum
 	d.Min, _ = bucketBounds(lo)
 	_, d.Max = bucketBounds(hi)
 	d.Min, d.Max = max(d.Min, s.Min), min(d.Max, s.Max)
