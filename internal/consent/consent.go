@@ -24,6 +24,7 @@ import (
 	"tailor/internal/event"
 	"tailor/internal/outbox"
 	"tailor/internal/profile"
+	"tailor/internal/rwyield"
 	"tailor/internal/store"
 	"tailor/internal/track"
 )
@@ -142,7 +143,7 @@ type Consent struct {
 	profiles track.Profiles
 	opts     Options
 
-	mu     sync.RWMutex      // state is written on the processor goroutine, read by senders and the API
+	mu     rwyield.RWMutex   // state is written on the processor goroutine, read by senders and the API
 	states map[string][]rec  // compact: a profile costs ~100 bytes, not a State's three maps
 	work   map[string]*State // the profiles one Apply changes, packed back at its end
 	// touched says this Apply changed the state of its profile.
@@ -788,3 +789,7 @@ type Checker interface {
 }
 
 var _ Checker = (*Consent)(nil)
+
+// LockWaited reports how often writers of consent state (the processor, an
+// admin write) found its lock held, and how long they waited in all.
+func (c *Consent) LockWaited() (uint64, time.Duration) { return c.mu.Waited() }

@@ -9,13 +9,13 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
 	"tailor/internal/event"
 	"tailor/internal/profile"
+	"tailor/internal/rwyield"
 	"tailor/internal/store"
 )
 
@@ -109,7 +109,7 @@ func (s *expState) stride() int { return 2 * len(s.def.Metrics) }
 // writer of units (Apply); the admin API writes definitions; both under mu.
 type Engine struct {
 	opts Options
-	mu   sync.RWMutex
+	mu   rwyield.RWMutex
 	exps map[string]*expState
 
 	inflight inflight
@@ -477,3 +477,7 @@ func (e *Engine) Load() error {
 	}
 	return nil
 }
+
+// LockWaited reports how often writers of experiment state (the processor, an
+// admin write) found its lock held, and how long they waited in all.
+func (e *Engine) LockWaited() (uint64, time.Duration) { return e.mu.Waited() }

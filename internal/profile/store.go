@@ -10,13 +10,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
 	"tailor/internal/event"
 	"tailor/internal/identity"
+	"tailor/internal/rwyield"
 	"tailor/internal/store"
 )
 
@@ -69,7 +69,7 @@ type Merge struct {
 // which holds mu for writing; readers hold mu for reading and copy what they
 // return.
 type Store struct {
-	mu   sync.RWMutex
+	mu   rwyield.RWMutex
 	slab slab
 	// ids maps a profile id's 64-bit hash to its slot; idOverflow takes ids
 	// whose hash slot belongs to another id (slab.go).
@@ -545,3 +545,7 @@ func lowerASCII(c byte) byte {
 	}
 	return c
 }
+
+// LockWaited reports how often writers of the profile store (the processor, an
+// admin write) found its lock held, and how long they waited in all.
+func (s *Store) LockWaited() (uint64, time.Duration) { return s.mu.Waited() }

@@ -9,6 +9,7 @@ import (
 	"tailor/internal/catalog"
 	"tailor/internal/event"
 	"tailor/internal/profile"
+	"tailor/internal/rwyield"
 )
 
 // Catalog is what the engine reads of the product catalog: names, prices,
@@ -119,7 +120,7 @@ func (o *Options) ensureDefaults() {
 type Engine struct {
 	opts Options
 
-	mu       sync.RWMutex
+	mu       rwyield.RWMutex
 	ids      map[string]int32 // product id -> index in items
 	items    []*item
 	profiles profTable
@@ -589,3 +590,7 @@ func slicesContains(s []string, v string) bool {
 }
 
 func (e *Engine) markItem(ix int32) { e.dirtyItems[ix] = struct{}{} }
+
+// LockWaited reports how often writers of the recommendation models (the processor, an
+// admin write) found its lock held, and how long they waited in all.
+func (e *Engine) LockWaited() (uint64, time.Duration) { return e.mu.Waited() }

@@ -864,3 +864,7 @@ func (e *Engine) refresh(s *saved, now time.Time, cause string, emit bool) error
 	}
 	return nil
 }
+
+// LockWaited reports how often writers of the segment index (the processor, an
+// admin write) found its lock held, and how long they waited in all.
+func (e *Engine) LockWaited() (uint64, time.Duration) { return e.ix.mu.Waited() }

@@ -2,12 +2,12 @@ package segment
 
 import (
 	"slices"
-	"sync"
 
 	"github.com/RoaringBitmap/roaring/v2"
 
 	"tailor/internal/event"
 	"tailor/internal/profile"
+	"tailor/internal/rwyield"
 )
 
 // systemEvents are the events Tailor itself records on profiles. They are
@@ -31,7 +31,7 @@ const (
 // it holds mu for writing while it changes anything. Evaluations hold mu
 // for reading.
 type Index struct {
-	mu sync.RWMutex
+	mu rwyield.RWMutex
 
 	// ids numbers profile ids, merged-away ones too: ord o is entry o+1.
 	// A dictionary costs a profile id its bytes plus about 17, where a Go

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"tailor/internal/event"
@@ -84,4 +86,34 @@ func (c segmentCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(segmentTimersDesc, prometheus.GaugeValue, float64(st.Timers))
 	ch <- prometheus.MustNewConstMetric(segmentIndexBytesDesc, prometheus.GaugeValue, float64(st.Index.Bytes))
 	ch <- prometheus.MustNewConstMetric(segmentIndexEventsDesc, prometheus.GaugeValue, float64(st.Index.Events))
+}
+
+var (
+	lockWaitsDesc = prometheus.NewDesc("tailor_state_lock_waits_total",
+		"Writes to a state the processor owns (per event) or the admin API changes that found its lock held by a reader since start, by state.",
+		[]string{"state"}, nil)
+	lockWaitSecondsDesc = prometheus.NewDesc("tailor_state_lock_wait_seconds_total",
+		"Time those writes waited for the lock since start, by state. A high rate means readers (delivery, decide, the admin API) hold the processor up.",
+		[]string{"state"}, nil)
+)
+
+// lockWaiter is a state whose lock counts its writers' waits.
+type lockWaiter interface {
+	LockWaited() (uint64, time.Duration)
+}
+
+// lockCollector exports the lock waits of the states the processor writes.
+type lockCollector map[string]lockWaiter
+
+func (c lockCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- lockWaitsDesc
+	ch <- lockWaitSecondsDesc
+}
+
+func (c lockCollector) Collect(ch chan<- prometheus.Metric) {
+	for name, l := range c {
+		n, d := l.LockWaited()
+		ch <- prometheus.MustNewConstMetric(lockWaitsDesc, prometheus.CounterValue, float64(n), name)
+		ch <- prometheus.MustNewConstMetric(lockWaitSecondsDesc, prometheus.CounterValue, d.Seconds(), name)
+	}
 }

@@ -523,6 +523,7 @@ func (s *Server) registerGauges() {
 			func() float64 { _, d := s.Proc.HandoffWaits(); return d.Seconds() }),
 		identityCollector{s.Store},
 		segmentCollector{s.Segments},
+		lockCollector{"profiles": s.Store, "segments": s.Segments, "consent": s.Consent, "experiments": s.Experiments, "recommendations": s.Recommend},
 		storeCollector{s.db},
 		s.segmentLatency,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tailor_profiles",

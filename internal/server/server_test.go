@@ -402,6 +402,21 @@ func TestProfileLimits(t *testing.T) {
 	}
 }
 
+// TestStateLockMetrics: every state the processor writes under a lock
+// reports its writers' waits, so an operator can see readers holding the
+// processor up.
+func TestStateLockMetrics(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	m := n.metrics()
+	for _, state := range []string{"profiles", "segments", "consent", "experiments", "recommendations"} {
+		for _, name := range []string{"tailor_state_lock_waits_total", "tailor_state_lock_wait_seconds_total"} {
+			if series := name + `{state="` + state + `"}`; !strings.Contains(m, series) {
+				t.Errorf("metrics lack %s:\n%s", series, grepLines(m, "tailor_state_lock"))
+			}
+		}
+	}
+}
+
 func (n *node) metrics() string {
 	n.t.Helper()
 	resp, err := http.Get(n.url + "/metrics")
