@@ -90,32 +90,27 @@ func TestExclusion(t *testing.T) {
 // sync.RWMutex's: the yield and the wait accounting must cost the
 // processor's per-event Lock next to nothing.
 func BenchmarkRWMutex(b *testing.B) {
-	b.Run("read/sync", func(b *testing.B) {
-		var m sync.RWMutex
-		for b.Loop() {
-			m.RLock()
-			m.RUnlock()
-		}
-	})
-	b.Run("read/rwyield", func(b *testing.B) {
-		var m RWMutex
-		for b.Loop() {
-			m.RLock()
-			m.RUnlock()
-		}
-	})
-	b.Run("write/sync", func(b *testing.B) {
-		var m sync.RWMutex
-		for b.Loop() {
-			m.Lock()
-			m.Unlock()
-		}
-	})
-	b.Run("write/rwyield", func(b *testing.B) {
-		var m RWMutex
-		for b.Loop() {
-			m.Lock()
-			m.Unlock()
-		}
-	})
+	type rw interface {
+		RLock()
+		RUnlock()
+		Lock()
+		Unlock()
+	}
+	for _, tc := range []struct {
+		name string
+		m    rw
+	}{{"sync", new(sync.RWMutex)}, {"rwyield", new(RWMutex)}} {
+		b.Run("read/"+tc.name, func(b *testing.B) {
+			for b.Loop() {
+				tc.m.RLock()
+				tc.m.RUnlock()
+			}
+		})
+		b.Run("write/"+tc.name, func(b *testing.B) {
+			for b.Loop() {
+				tc.m.Lock()
+				tc.m.Unlock()
+			}
+		})
+	}
 }
