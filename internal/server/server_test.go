@@ -417,6 +417,17 @@ func TestStateLockMetrics(t *testing.T) {
 	}
 }
 
+// TestStoreStallMetrics: the store's write stalls are exported.
+func TestStoreStallMetrics(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	m := n.metrics()
+	for _, name := range []string{"tailor_store_write_stalls_total ", "tailor_store_write_stall_seconds_total "} {
+		if !strings.Contains(m, "\n"+name) {
+			t.Errorf("metrics lack %s:\n%s", name, grepLines(m, "tailor_store_"))
+		}
+	}
+}
+
 func (n *node) metrics() string {
 	n.t.Helper()
 	resp, err := http.Get(n.url + "/metrics")

@@ -3,6 +3,8 @@ package server
 import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"tailor/internal/store"
 )
 
 // storeCollector exports what the embedded store spends: how many bytes
@@ -30,11 +32,16 @@ var (
 		"Sstables in level 0; many mean compaction is behind and reads slow down.", nil, nil)
 	storeReadAmpDesc = prometheus.NewDesc("tailor_store_read_amplification",
 		"Sstables or sublevels a point read may consult.", nil, nil)
+	storeStallsDesc = prometheus.NewDesc("tailor_store_write_stalls_total",
+		"Times the store stopped accepting writes until a flush or compaction caught up, since start; every acknowledgement waits meanwhile.", nil, nil)
+	storeStallSecondsDesc = prometheus.NewDesc("tailor_store_write_stall_seconds_total",
+		"Time the store's writes were stalled since start.", nil, nil)
 )
 
 func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{storeWALBytesDesc, storeFlushBytesDesc, storeCompactBytesDesc, storeCacheHitsDesc,
-		storeCacheMissesDesc, storeCacheBytesDesc, storeDiskBytesDesc, storeL0FilesDesc, storeReadAmpDesc} {
+		storeCacheMissesDesc, storeCacheBytesDesc, storeDiskBytesDesc, storeL0FilesDesc, storeReadAmpDesc,
+		storeStallsDesc, storeStallSecondsDesc} {
 		ch <- d
 	}
 }
@@ -48,6 +55,9 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v)
 	}
 	counter(storeWALBytesDesc, float64(m.WAL.BytesIn))
+	stalls, stalled := store.WriteStalls()
+	counter(storeStallsDesc, float64(stalls))
+	counter(storeStallSecondsDesc, stalled.Seconds())
 	var flushed uint64
 	for i := range m.Levels {
 		flushed += m.Levels[i].TableBytesFlushed

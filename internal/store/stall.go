@@ -1,0 +1,87 @@
+package store
+
+import (
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Write stalls. Pebble stops accepting writes when flushes or compactions
+// fall too far behind (too many memtables waiting to be flushed, too many
+// sublevels in L0); every write, and so every acknowledgement, then waits.
+// A stall is the first thing to rule out when acks are slow, so each one
+// is counted and timed, and the first of each minute is logged with
+// Pebble's reason.
+
+// stallCounter counts the stalls of the stores a process opens: one, in
+// a server.
+type stallCounter struct {
+	n     atomic.Uint64
+	nanos atomic.Int64
+
+	mu      sync.Mutex
+	began   time.Time // zero when no stall is under way
+	logged  time.Time // when a stall was last logged
+	skipped int       // stalls begun since then and not logged
+	log     *slog.Logger
+}
+
+var stalls stallCounter
+
+// WriteStalls reports how many write stalls the process's stores went
+// through since it started, and how long they lasted in all (a stall under
+// way counts from when it began).
+func WriteStalls() (n uint64, d time.Duration) { return stalls.totals(time.Now()) }
+
+func (c *stallCounter) totals(now time.Time) (uint64, time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d := time.Duration(c.nanos.Load())
+	if !c.began.IsZero() {
+		d += now.Sub(c.began)
+	}
+	return c.n.Load(), d
+}
+
+func (c *stallCounter) begin(now time.Time, reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n.Add(1)
+	if c.began.IsZero() {
+		c.began = now
+	}
+	if now.Sub(c.logged) < logEvery {
+		c.skipped++
+		return
+	}
+	attrs := []any{"component", "pebble", "reason", reason}
+	if c.skipped > 0 {
+		attrs = append(attrs, "stalls_not_logged", c.skipped)
+	}
+	c.logged, c.skipped = now, 0
+	log := c.log
+	if log == nil {
+		log = slog.Default()
+	}
+	log.Warn("store write stall: writes wait until flushes or compactions catch up", attrs...)
+}
+
+func (c *stallCounter) end(now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.began.IsZero() {
+		c.nanos.Add(int64(now.Sub(c.began)))
+		c.began = time.Time{}
+	}
+}
+
+// listener is the event listener every store opens with.
+func (c *stallCounter) listener() *pebble.EventListener {
+	return &pebble.EventListener{
+		WriteStallBegin: func(i pebble.WriteStallBeginInfo) { c.begin(time.Now(), i.Reason) },
+		WriteStallEnd:   func() { c.end(time.Now()) },
+	}
+}

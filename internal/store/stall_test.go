@@ -1,0 +1,55 @@
+package store
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// TestStallCounter: stalls are counted and timed (one under way counts up
+// to now), and only the first of each minute is logged, with the reason
+// and how many were not.
+func TestStallCounter(t *testing.T) {
+	var out bytes.Buffer
+	c := &stallCounter{log: slog.New(slog.NewTextHandler(&out, nil))}
+	t0 := time.Unix(1_000_000, 0)
+
+	c.begin(t0, "memtable count limit reached")
+	if n, d := c.totals(t0.Add(300 * time.Millisecond)); n != 1 || d != 300*time.Millisecond {
+		t.Fatalf("during the first stall: %d stalls, %v; want 1, 300ms", n, d)
+	}
+	c.end(t0.Add(500 * time.Millisecond))
+	c.begin(t0.Add(10*time.Second), "L0 file count limit exceeded")
+	c.end(t0.Add(10*time.Second + 200*time.Millisecond))
+	c.end(t0.Add(11 * time.Second)) // an end without a begin changes nothing
+	if n, d := c.totals(t0.Add(time.Hour)); n != 2 || d != 700*time.Millisecond {
+		t.Fatalf("after two stalls: %d stalls, %v; want 2, 700ms", n, d)
+	}
+	if got := strings.Count(out.String(), "store write stall"); got != 1 {
+		t.Fatalf("logged %d stalls within a minute, want 1:\n%s", got, out.String())
+	}
+	if !strings.Contains(out.String(), `reason="memtable count limit reached"`) {
+		t.Fatalf("the log line lacks the reason:\n%s", out.String())
+	}
+	c.begin(t0.Add(2*time.Minute), "memtable count limit reached")
+	if s := out.String(); strings.Count(s, "store write stall") != 2 || !strings.Contains(s, "stalls_not_logged=1") {
+		t.Fatalf("a stall a minute later is logged with the count not logged:\n%s", s)
+	}
+}
+
+// TestOptionsCountStalls: the stores Tailor opens report their stalls to
+// WriteStalls.
+func TestOptionsCountStalls(t *testing.T) {
+	o := Options(1 << 20)
+	defer o.Cache.Unref()
+	before, _ := WriteStalls()
+	o.EventListener.WriteStallBegin(pebble.WriteStallBeginInfo{Reason: "test"})
+	o.EventListener.WriteStallEnd()
+	if after, _ := WriteStalls(); after != before+1 {
+		t.Fatalf("WriteStalls counts %d after a stall, want %d", after, before+1)
+	}
+}
