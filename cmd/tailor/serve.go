@@ -10,6 +10,7 @@ import (
 	_ "net/http/pprof"
 	"net/url"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -109,6 +110,11 @@ func runServe(ctx context.Context, args []string) error {
 				slog.Error("debug server", "err", err)
 			}
 		}()
+	}
+	if os.Getenv("GOMAXPROCS") == "" {
+		// More Ps than CPUs, so that the goroutines every ack waits on
+		// run when woken: see server.Procs.
+		runtime.GOMAXPROCS(server.Procs(runtime.GOMAXPROCS(0)))
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// Off the Go heap: the block cache and two 256 MB memtables.
