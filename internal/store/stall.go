@@ -3,7 +3,6 @@ package store
 import (
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -19,13 +18,12 @@ import (
 // stallCounter counts the stalls of the stores a process opens: one, in
 // a server.
 type stallCounter struct {
-	n     atomic.Uint64
-	nanos atomic.Int64
-
 	mu      sync.Mutex
-	began   time.Time // zero when no stall is under way
-	logged  time.Time // when a stall was last logged
-	skipped int       // stalls begun since then and not logged
+	n       uint64
+	total   time.Duration // of the stalls that ended
+	began   time.Time     // zero when no stall is under way
+	logged  time.Time     // when a stall was last logged
+	skipped int           // stalls begun since then and not logged
 	log     *slog.Logger
 }
 
@@ -39,17 +37,17 @@ func WriteStalls() (n uint64, d time.Duration) { return stalls.totals(time.Now()
 func (c *stallCounter) totals(now time.Time) (uint64, time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	d := time.Duration(c.nanos.Load())
+	d := c.total
 	if !c.began.IsZero() {
 		d += now.Sub(c.began)
 	}
-	return c.n.Load(), d
+	return c.n, d
 }
 
 func (c *stallCounter) begin(now time.Time, reason string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.n.Add(1)
+	c.n++
 	if c.began.IsZero() {
 		c.began = now
 	}
@@ -73,7 +71,7 @@ func (c *stallCounter) end(now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.began.IsZero() {
-		c.nanos.Add(int64(now.Sub(c.began)))
+		c.total += now.Sub(c.began)
 		c.began = time.Time{}
 	}
 }
