@@ -3,8 +3,9 @@ package arena
 import (
 	"bytes"
 	"fmt"
-	"runtime"
 	"testing"
+
+	"tailor/internal/arena/arenatest"
 )
 
 func TestStringsKeepValues(t *testing.T) {
@@ -84,12 +85,7 @@ func BenchmarkGCStrings(b *testing.B) {
 					keep[i] = string(buf)
 				}
 			}
-			runtime.GC()
-			b.ResetTimer()
-			for b.Loop() {
-				runtime.GC()
-			}
-			runtime.KeepAlive(keep)
+			arenatest.Collect(b, keep, len(keep), "string")
 		})
 	}
 }

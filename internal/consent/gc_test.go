@@ -3,11 +3,11 @@ package consent
 import (
 	"fmt"
 	"reflect"
-	"runtime"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
 
+	"tailor/internal/arena/arenatest"
 	"tailor/internal/profile"
 	"tailor/internal/store"
 )
@@ -55,15 +55,7 @@ func BenchmarkGCWithConsent(b *testing.B) {
 			if len(c.states) != n {
 				b.Fatalf("loaded %d states, want %d", len(c.states), n)
 			}
-			runtime.GC()
-			var ms runtime.MemStats
-			runtime.ReadMemStats(&ms)
-			b.ResetTimer()
-			for b.Loop() {
-				runtime.GC()
-			}
-			b.ReportMetric(float64(ms.HeapObjects)/n, "objects/profile")
-			runtime.KeepAlive(c)
+			arenatest.Collect(b, c, n, "profile")
 		})
 	}
 }

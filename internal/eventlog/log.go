@@ -272,7 +272,9 @@ func (l *Log) writeLoop() {
 		dayBuf = binary.AppendUvarint(dayBuf[:0], today)
 		var err error
 		startSeq := l.nextSeq
+		nrecs := 0
 		for _, r := range pending {
+			nrecs += len(r.recs)
 			for i := range r.recs {
 				rec := &r.recs[i]
 				if len(rec.DedupeKey) > 0 {
@@ -324,11 +326,7 @@ func (l *Log) writeLoop() {
 		l.Bytes.Add(uint64(batchBytes))
 		synced := time.Now()
 		var appended, dups uint64
-		n := 0
-		for _, r := range pending {
-			n += len(r.recs)
-		}
-		entries := make([]Entry, 0, n)
+		entries := make([]Entry, 0, nrecs)
 		for _, r := range pending {
 			for i := range r.recs {
 				if r.results[i].Duplicate {

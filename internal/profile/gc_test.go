@@ -2,10 +2,10 @@ package profile
 
 import (
 	"fmt"
-	"runtime"
 	"testing"
 	"time"
 
+	"tailor/internal/arena/arenatest"
 	"tailor/internal/event"
 )
 
@@ -37,14 +37,5 @@ func BenchmarkGCWithProfiles(b *testing.B) {
 			s.apply(e)
 		}
 	}
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	b.ResetTimer()
-	for b.Loop() {
-		runtime.GC()
-	}
-	b.ReportMetric(float64(ms.HeapObjects)/n, "objects/profile")
-	b.ReportMetric(float64(ms.HeapAlloc)/n, "heap-bytes/profile")
-	runtime.KeepAlive(s)
+	arenatest.Collect(b, s, n, "profile")
 }

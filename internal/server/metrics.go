@@ -90,7 +90,7 @@ func (c segmentCollector) Collect(ch chan<- prometheus.Metric) {
 
 var (
 	lockWaitsDesc = prometheus.NewDesc("tailor_state_lock_waits_total",
-		"Writes to a state the processor owns (per event) or the admin API changes that found its lock held by a reader since start, by state.",
+		"Writes to a state the processor changes per event (or the admin API changes) that found its lock held, since start, by state.",
 		[]string{"state"}, nil)
 	lockWaitSecondsDesc = prometheus.NewDesc("tailor_state_lock_wait_seconds_total",
 		"Time those writes waited for the lock since start, by state. A high rate means readers (delivery, decide, the admin API) hold the processor up.",

@@ -70,6 +70,11 @@ func (l *throttledLogger) admit(format string) (suppressed int, ok bool) {
 	if l.now != nil {
 		now = l.now()
 	}
+	return l.admitAt(format, now)
+}
+
+// admitAt is admit at time now.
+func (l *throttledLogger) admitAt(format string, now time.Time) (suppressed int, ok bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	t := l.seen[format]

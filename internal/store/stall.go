@@ -1,7 +1,6 @@
 package store
 
 import (
-	"log/slog"
 	"sync"
 	"time"
 
@@ -18,14 +17,16 @@ import (
 // stallCounter counts the stalls of the stores a process opens: one, in
 // a server.
 type stallCounter struct {
-	mu      sync.Mutex
-	n       uint64
-	total   time.Duration // of the stalls that ended
-	began   time.Time     // zero when no stall is under way
-	logged  time.Time     // when a stall was last logged
-	skipped int           // stalls begun since then and not logged
-	log     *slog.Logger
+	mu    sync.Mutex
+	n     uint64
+	total time.Duration // of the stalls that ended
+	began time.Time     // zero when no stall is under way
+	// throttle logs the first stall of each logEvery, with how many
+	// began since the last one logged.
+	throttle throttledLogger
 }
+
+const stallMessage = "store write stall: writes wait until flushes or compactions catch up"
 
 var stalls stallCounter
 
@@ -51,20 +52,15 @@ func (c *stallCounter) begin(now time.Time, reason string) {
 	if c.began.IsZero() {
 		c.began = now
 	}
-	if now.Sub(c.logged) < logEvery {
-		c.skipped++
+	skipped, ok := c.throttle.admitAt(stallMessage, now)
+	if !ok {
 		return
 	}
 	attrs := []any{"component", "pebble", "reason", reason}
-	if c.skipped > 0 {
-		attrs = append(attrs, "stalls_not_logged", c.skipped)
+	if skipped > 0 {
+		attrs = append(attrs, "stalls_not_logged", skipped)
 	}
-	c.logged, c.skipped = now, 0
-	log := c.log
-	if log == nil {
-		log = slog.Default()
-	}
-	log.Warn("store write stall: writes wait until flushes or compactions catch up", attrs...)
+	c.throttle.logger().Warn(stallMessage, attrs...)
 }
 
 func (c *stallCounter) end(now time.Time) {

@@ -15,7 +15,7 @@ import (
 // and how many were not.
 func TestStallCounter(t *testing.T) {
 	var out bytes.Buffer
-	c := &stallCounter{log: slog.New(slog.NewTextHandler(&out, nil))}
+	c := &stallCounter{throttle: throttledLogger{log: slog.New(slog.NewTextHandler(&out, nil))}}
 	t0 := time.Unix(1_000_000, 0)
 
 	c.begin(t0, "memtable count limit reached")
