@@ -17,9 +17,9 @@ var (
 	storeWALBytesDesc = prometheus.NewDesc("tailor_store_wal_bytes_total",
 		"Bytes of batches written to the store's write-ahead log since start.", nil, nil)
 	storeFlushBytesDesc = prometheus.NewDesc("tailor_store_flush_bytes_total",
-		"Bytes of sstables written by memtable flushes since start.", nil, nil)
+		"Bytes of sstables and blob files written by memtable flushes since start.", nil, nil)
 	storeCompactBytesDesc = prometheus.NewDesc("tailor_store_compaction_bytes_total",
-		"Bytes of sstables written by compactions since start, by output level.", []string{"level"}, nil)
+		"Bytes of sstables and blob files written by compactions since start, by output level.", []string{"level"}, nil)
 	storeCacheHitsDesc = prometheus.NewDesc("tailor_store_cache_hits_total",
 		"Block cache hits since start.", nil, nil)
 	storeCacheMissesDesc = prometheus.NewDesc("tailor_store_cache_misses_total",
@@ -60,8 +60,9 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(storeStallSecondsDesc, stalled.Seconds())
 	var flushed uint64
 	for i := range m.Levels {
-		flushed += m.Levels[i].TableBytesFlushed
-		counter(storeCompactBytesDesc, float64(m.Levels[i].TableBytesCompacted), levelName[i])
+		// Blob files too: the log's values are written to them (store.Options).
+		flushed += m.Levels[i].TableBytesFlushed + m.Levels[i].BlobBytesFlushed
+		counter(storeCompactBytesDesc, float64(m.Levels[i].TableBytesCompacted+m.Levels[i].BlobBytesCompacted), levelName[i])
 	}
 	counter(storeFlushBytesDesc, float64(flushed))
 	counter(storeCacheHitsDesc, float64(m.BlockCache.Hits))
