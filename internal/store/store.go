@@ -4,11 +4,9 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -28,24 +26,7 @@ func Options(cacheBytes int64) *pebble.Options {
 		MemTableSize:  256 << 20,
 		Logger:        &throttledLogger{},
 		EventListener: stalls.listener(),
-		// Value separation (below) needs this format; opening an older
-		// store ratchets it forward, a metadata change.
-		FormatMajorVersion: pebble.FormatValueSeparation,
 	}
-	// The log's values (the events, ~700 bytes each) are written once and
-	// never changed, yet every compaction that moves their keys down a
-	// level rewrote them. Separated into blob files at flush, they are
-	// written once and compactions move only the keys and a handle.
-	o.Experimental.ValueSeparationPolicy = func() pebble.ValueSeparationPolicy {
-		return pebble.ValueSeparationPolicy{
-			Enabled:               true,
-			MinimumSize:           valueSeparationMinSize,
-			MaxBlobReferenceDepth: 10,
-			RewriteMinimumAge:     5 * time.Minute,
-			TargetGarbageRatio:    0.2,
-		}
-	}
-	o.Experimental.SpanPolicyFunc = logValuesApart
 	// A messageId seen by the in-memory filter is confirmed with a read, and
 	// reads of absent keys are the rule: bloom filters make such a read cost
 	// a few hash probes instead of a block from every sstable.
@@ -54,27 +35,6 @@ func Options(cacheBytes int64) *pebble.Options {
 		o.Levels[i].FilterType = pebble.TableFilter
 	}
 	return o
-}
-
-// valueSeparationMinSize is the smallest value kept in a blob file: the
-// log's events are larger, the profiles' and engines' small records stay
-// beside their keys.
-const valueSeparationMinSize = 256
-
-// logValuesApart is the store's span policy: only the log's values go to
-// blob files. Profiles, checkpoints and the engines' records are rewritten
-// often; apart, each rewrite would leave garbage in a blob file to be
-// collected by rewriting it again.
-func logValuesApart(start []byte) (pebble.SpanPolicy, []byte, error) {
-	inPlace := pebble.SpanPolicy{ValueStoragePolicy: pebble.ValueStorageLowReadLatency}
-	lo, hi := []byte(PrefixLog), UpperBound(PrefixLog)
-	switch {
-	case bytes.Compare(start, lo) < 0:
-		return inPlace, lo, nil
-	case bytes.Compare(start, hi) < 0:
-		return pebble.SpanPolicy{}, hi, nil
-	}
-	return inPlace, nil, nil
 }
 
 // Settle compacts the whole store, the last step of a bulk load: a load at

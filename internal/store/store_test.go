@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"testing"
@@ -85,86 +84,5 @@ func TestSetEachBatches(t *testing.T) {
 			t.Errorf("record %d: %d bytes starting %d, want %d bytes of %d", i, len(v), v[0], size, i)
 		}
 		closer.Close()
-	}
-}
-
-// TestOnlyLogValuesApart: a flush puts the log's large values in a blob
-// file and leaves every other keyspace's values, and the log's small ones,
-// beside their keys; all read back the same.
-func TestOnlyLogValuesApart(t *testing.T) {
-	big := bytes.Repeat([]byte("e"), 2*valueSeparationMinSize)
-	small := []byte("tiny")
-	cases := []struct {
-		name      string
-		keys      []string
-		val       []byte
-		wantBlobs bool
-	}{
-		{"log values", []string{PrefixLog + "a", PrefixLog + "b"}, big, true},
-		{"small log values", []string{PrefixLog + "a", PrefixLog + "b"}, small, false},
-		{"profiles", []string{PrefixProfile + "a", PrefixProfile + "b"}, big, false},
-		{"keyspaces before and after the log", []string{PrefixCatalog + "a", PrefixTimeline + "a", PrefixDedupe + "a"}, big, false},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			db, err := Open(t.TempDir(), 8<<20)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			b := db.NewBatch()
-			for _, k := range c.keys {
-				if err := b.Set([]byte(k), c.val, nil); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := b.Commit(pebble.Sync); err != nil {
-				t.Fatal(err)
-			}
-			if err := db.Flush(); err != nil {
-				t.Fatal(err)
-			}
-			var blob uint64
-			for _, l := range db.Metrics().Levels {
-				blob += l.BlobBytesFlushed
-			}
-			if got := blob > 0; got != c.wantBlobs {
-				t.Errorf("blob bytes flushed %d, want blob files %v", blob, c.wantBlobs)
-			}
-			for _, k := range c.keys {
-				v, closer, err := db.Get([]byte(k))
-				if err != nil {
-					t.Fatalf("%s: %v", k, err)
-				}
-				if !bytes.Equal(v, c.val) {
-					t.Errorf("%s reads back %d bytes, want %d", k, len(v), len(c.val))
-				}
-				closer.Close()
-			}
-		})
-	}
-}
-
-func TestLogValuesApartSpans(t *testing.T) {
-	cases := []struct {
-		start   string
-		inPlace bool
-		end     []byte
-	}{
-		{"", true, []byte(PrefixLog)},
-		{PrefixCatalog + "x", true, []byte(PrefixLog)},
-		{PrefixLog, false, UpperBound(PrefixLog)},
-		{PrefixLog + "\x00\x07\xff", false, UpperBound(PrefixLog)},
-		{PrefixMerge, true, nil},
-		{PrefixTimeline + "x", true, nil},
-	}
-	for _, c := range cases {
-		p, end, err := logValuesApart([]byte(c.start))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := p.ValueStoragePolicy == pebble.ValueStorageLowReadLatency; got != c.inPlace || !bytes.Equal(end, c.end) {
-			t.Errorf("%q: in place %v until %q, want %v until %q", c.start, got, end, c.inPlace, c.end)
-		}
 	}
 }
