@@ -78,7 +78,10 @@ type Log struct {
 	mu     sync.RWMutex // held for reading by Append while sending on reqs
 
 	nextSeq uint64 // owned by the writer goroutine after Start
-	dedupe  *dedupe
+	// committed is the last seq of the last committed group, for readers
+	// outside the writer (the expiry scan's dn/ record).
+	committed atomic.Uint64
+	dedupe    *dedupe
 	// loaded is closed when the de-duplication filters are loaded (or
 	// failed to load, then loadErr says why); see Open.
 	loaded   chan struct{}
@@ -127,6 +130,7 @@ func Open(db *pebble.DB, opts Options) (*Log, error) {
 		return nil, err
 	}
 	l.nextSeq = last + 1
+	l.committed.Store(last)
 	l.dedupe = &dedupe{db: db}
 	l.loaded, l.stopLoad = make(chan struct{}), make(chan struct{})
 	if opts.ReadOnly {
@@ -134,16 +138,24 @@ func Open(db *pebble.DB, opts Options) (*Log, error) {
 		close(l.loaded)
 		return l, nil
 	}
-	cutoff := dayOf(time.Now().Add(-opts.DedupeWindow))
+	bound, err := keysBound(db, last)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	cutoff, today := dayOf(now.Add(-opts.DedupeWindow)), dayOf(now)
 	go func() {
 		defer close(l.loaded)
 		start := time.Now()
-		n, err := l.dedupe.load(cutoff, l.stopLoad)
+		n, err := l.dedupe.load(cutoff, today, bound, l.stopLoad)
 		if err != nil {
 			l.loadErr = fmt.Errorf("eventlog: load dedupe keys: %w", err)
 			return
 		}
-		slog.Debug("eventlog: de-duplication filters loaded", "keys", n, "took", time.Since(start).Round(time.Millisecond))
+		if err := l.dedupe.saveSize(uint64(n), last); err != nil {
+			slog.Warn("eventlog: record the de-duplication keys", "err", err)
+		}
+		slog.Debug("eventlog: de-duplication filters loaded", "keys", n, "bound", bound, "took", time.Since(start).Round(time.Millisecond))
 	}()
 	return l, nil
 }
@@ -322,6 +334,7 @@ func (l *Log) writeLoop() {
 			}
 			continue
 		}
+		l.committed.Store(l.nextSeq - 1)
 		l.Commits.Add(1)
 		l.Bytes.Add(uint64(batchBytes))
 		synced := time.Now()
@@ -399,10 +412,14 @@ func (l *Log) ExpireDedupe(ctx context.Context, now time.Time) (int, error) {
 	if !l.dedupe.beginScan(cutoff, f != nil) {
 		return 0, nil
 	}
-	n, kept, err := l.expireScan(ctx, cutoff, f)
+	seq := l.committed.Load() // before the scan's iterator: see keysBound
+	n, kept, keys, err := l.expireScan(ctx, cutoff, f)
 	l.dedupe.endScan(err == nil, kept)
 	if err != nil {
 		return n, err
+	}
+	if err := l.dedupe.saveSize(keys, seq); err != nil {
+		slog.Warn("eventlog: record the de-duplication keys", "err", err)
 	}
 	if f != nil {
 		l.dedupe.finishFold(f)
@@ -416,13 +433,13 @@ func (l *Log) ExpireDedupe(ctx context.Context, now time.Time) (int, error) {
 }
 
 // expireScan deletes the d/ keys of days before cutoff and adds the others
-// to f (when not nil). It returns how many it deleted and the earliest day
-// it kept (noKeys: none).
-func (l *Log) expireScan(ctx context.Context, cutoff uint64, f *fold) (n int, kept uint64, err error) {
+// to f (when not nil). It returns how many it deleted, the earliest day it
+// kept (noKeys: none) and how many it kept.
+func (l *Log) expireScan(ctx context.Context, cutoff uint64, f *fold) (n int, kept, keys uint64, err error) {
 	kept = noKeys
 	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: []byte(store.PrefixDedupe), UpperBound: store.UpperBound(store.PrefixDedupe)})
 	if err != nil {
-		return 0, kept, err
+		return 0, kept, 0, err
 	}
 	defer it.Close()
 	b := l.db.NewBatch()
@@ -433,24 +450,25 @@ func (l *Log) expireScan(ctx context.Context, cutoff uint64, f *fold) (n int, ke
 			n++
 		} else if k > 0 {
 			kept = min(kept, day)
+			keys++
 			if f != nil {
 				f.add(day, it.Key()[len(store.PrefixDedupe):])
 			}
 		}
 		if b.Len() > 4<<20 {
 			if err := b.Commit(pebble.NoSync); err != nil {
-				return n, kept, err
+				return n, kept, keys, err
 			}
 			b = l.db.NewBatch()
 			if ctx.Err() != nil {
-				return n, kept, ctx.Err()
+				return n, kept, keys, ctx.Err()
 			}
 		}
 	}
 	if err := it.Error(); err != nil {
-		return n, kept, err
+		return n, kept, keys, err
 	}
-	return n, kept, b.Commit(pebble.NoSync)
+	return n, kept, keys, b.Commit(pebble.NoSync)
 }
 
 func logKey(p int, seq uint64) []byte {

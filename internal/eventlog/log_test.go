@@ -11,6 +11,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
 
+	"tailor/internal/store"
 	"tailor/internal/store/storetest"
 )
 
@@ -457,5 +458,163 @@ func benchBigDay(b *testing.B, folded bool) {
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		d.mayContain(keys[i%len(keys)])
+	}
+}
+
+// TestLoadFolds: a start's load puts the ended days' keys into one filter
+// when the last full scan's dn/ record bounds them, so the expiry scan a
+// minute after the start has nothing to fold; without a record (a store
+// from before it) or with one that bounds too few keys, the keys it cannot
+// hold go into chains and the expiry scan folds them as before. Every key
+// is found whichever way it was loaded.
+func TestLoadFolds(t *testing.T) {
+	dir := t.TempDir()
+	o := &pebble.Options{Logger: storetest.Quiet{}}
+	db, err := pebble.Open(dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Now()
+	today := dayOf(now)
+	key := func(day uint64, i int) []byte { return fmt.Appendf(nil, "src\x00%d-%d", day, i) }
+	sizes := map[uint64]int{today - 2: 300_000, today - 1: 100_000, today: 1_000}
+	b := db.NewBatch()
+	for day, n := range sizes {
+		v := binary.AppendUvarint(nil, day)
+		for i := range n {
+			if err := b.Set(dedupeKey(key(day, i)), v, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	open := func() *Log {
+		t.Helper()
+		l, err := Open(db, Options{Partitions: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-l.loaded
+		if l.loadErr != nil {
+			t.Fatal(l.loadErr)
+		}
+		return l
+	}
+	check := func(step string, l *Log) {
+		t.Helper()
+		for day, n := range sizes {
+			for i := 0; i < n; i += 97 {
+				if !l.dedupe.mayContain(key(day, i)) {
+					t.Fatalf("%s: day %d key %d was written but the filters miss it", step, day, i)
+				}
+			}
+		}
+		fp := 0
+		const probes = 100_000
+		for i := range probes {
+			if l.dedupe.mayContain(fmt.Appendf(nil, "src\x00new-%d", i)) {
+				fp++
+			}
+		}
+		if rate := float64(fp) / probes; rate > 0.0005 {
+			t.Fatalf("%s: false positive rate %.5f, want under 0.0005", step, rate)
+		}
+	}
+	chains := func(l *Log) int { l.dedupe.mu.Lock(); defer l.dedupe.mu.Unlock(); return len(l.dedupe.days) }
+	total := uint64(0)
+	for _, n := range sizes {
+		total += uint64(n)
+	}
+
+	// No record: chains for all three days; the expiry scan folds.
+	l := open()
+	if got := chains(l); got != 3 {
+		t.Fatalf("without a record: %d chains after the load, want 3", got)
+	}
+	check("without a record", l)
+	if _, err := l.ExpireDedupe(ctx, now); err != nil || l.dedupe.scans.Load() != 1 {
+		t.Fatalf("without a record: %d expiry scans (%v), want 1 (the fold)", l.dedupe.scans.Load(), err)
+	}
+	l.Close()
+	if got, err := keysBound(db, 0); err != nil || got != total {
+		t.Fatalf("the load and the scan recorded a bound of %d keys (%v), want the %d stored", got, err, total)
+	}
+
+	// With the record the load folds the ended days itself.
+	l = open()
+	if got := chains(l); got != 1 || l.dedupe.past == nil || l.dedupe.days[0].day != today {
+		t.Fatalf("with a record: %d chains, past filter %v; want today's chain only and a past filter", got, l.dedupe.past != nil)
+	}
+	check("folded by the load", l)
+	if _, err := l.ExpireDedupe(ctx, now); err != nil || l.dedupe.scans.Load() != 0 {
+		t.Fatalf("after a folding load: %d expiry scans (%v), want none", l.dedupe.scans.Load(), err)
+	}
+	l.Close()
+
+	// A record that bounds too few keys: the rest go into chains, and
+	// the expiry scan folds them.
+	if err := db.Set([]byte(store.PrefixDedupeSize), binary.AppendUvarint(binary.AppendUvarint(nil, 1000), 0), pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	l = open()
+	if got := chains(l); got != 3 {
+		t.Fatalf("with too small a bound: %d chains after the load, want 3", got)
+	}
+	check("past a too small bound", l)
+	if _, err := l.ExpireDedupe(ctx, now); err != nil || l.dedupe.scans.Load() != 1 {
+		t.Fatalf("with too small a bound: %d expiry scans (%v), want 1 (the fold)", l.dedupe.scans.Load(), err)
+	}
+	check("after the fold", l)
+	l.Close()
+}
+
+// TestKeysBoundCoversAppends: every d/ key the writer adds after the last
+// full scan comes with a new seq, so the bound holds every key the next
+// load finds, also after a crash that lost no acknowledged append.
+func TestKeysBoundCoversAppends(t *testing.T) {
+	db, l := openTest(t, 2)
+	defer db.Close()
+	mustStart(t, l, nil)
+	ctx := context.Background()
+	for i := range 30 {
+		recs := []Record{
+			{Partition: i % 2, Value: []byte("v"), DedupeKey: fmt.Appendf(nil, "s\x00a%d", i)},
+			{Partition: 0, Value: []byte("no dedupe key")},
+			{Partition: 1, Value: []byte("dup"), DedupeKey: fmt.Appendf(nil, "s\x00a%d", i)},
+		}
+		if _, err := l.Append(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A scan records what it kept and where the log was; appends follow.
+	if _, err := l.ExpireDedupe(ctx, time.Now().Add(24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if _, err := l.Append(ctx, []Record{{Partition: 0, Value: []byte("v"), DedupeKey: fmt.Appendf(nil, "s\x00b%d", i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last := l.committed.Load()
+	l.Close()
+	stored := 0
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte(store.PrefixDedupe), UpperBound: store.UpperBound(store.PrefixDedupe)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for it.First(); it.Valid(); it.Next() {
+		stored++
+	}
+	it.Close()
+	bound, err := keysBound(db, last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored != 50 || bound < uint64(stored) || bound > 80 {
+		t.Fatalf("%d d/ keys stored, bound %d; want 50 keys and a bound of at least them, at most the 80 entries' worth", stored, bound)
 	}
 }

@@ -12,6 +12,7 @@ const (
 	PrefixLog        = "l/"   // eventlog: <partition:2><seq:8> -> stored message
 	PrefixTimeline   = "t/"   // eventlog: <identifier>\x00<ts:8><seq:8> -> <partition:2>
 	PrefixDedupe     = "d/"   // eventlog: <source>\x00<messageId> -> receive day
+	PrefixDedupeSize = "dn/"  // eventlog: dn/ -> <d/ keys the last full scan kept><the log's last seq when it began> (uvarints)
 	PrefixCheckpoint = "k/"   // processor: k/applied -> <seq:8>
 	PrefixProfile    = "p/"   // profile: <profile id> -> profile record
 	PrefixRedirect   = "x/"   // profile: <merged-away id> -> surviving id
@@ -61,6 +62,7 @@ var Keyspaces = []Keyspace{
 	{PrefixLog, "eventlog"},
 	{PrefixTimeline, "eventlog"},
 	{PrefixDedupe, "eventlog"},
+	{PrefixDedupeSize, "eventlog"},
 	{PrefixCheckpoint, "processor"},
 	{PrefixProfile, "profile"},
 	{PrefixRedirect, "profile"},
