@@ -20,6 +20,11 @@ const (
 	// generator shares.
 	metricCPU     = "process_cpu_seconds_total"
 	metricApplied = "tailor_processor_applied_total"
+	// When the server process started: a run in the first minutes after a
+	// start shares the machine with the start's background work
+	// (compactions, filling caches, growing memtables), so the report says
+	// how long the server had been up.
+	metricStarted = "process_start_time_seconds"
 )
 
 // lagGauges is one reading of the processor lag.
@@ -31,6 +36,8 @@ type lagGauges struct {
 	cpu        float64 // the server process's CPU seconds
 	applied    float64 // events the processor applied
 	hasCPU     bool
+	started    float64 // the server process's start, Unix seconds; 0 unknown
+	at         time.Time
 }
 
 // parseLag reads the lag gauges from Prometheus text exposition. The gauges
@@ -46,7 +53,7 @@ func parseLag(text []byte) (lagGauges, error) {
 			continue
 		}
 		var name string
-		for _, m := range [...]string{metricLagEvents, metricLagSeconds, metricCPU, metricApplied} {
+		for _, m := range [...]string{metricLagEvents, metricLagSeconds, metricCPU, metricApplied, metricStarted} {
 			if hasMetricName(line, m) {
 				name = m
 				break
@@ -70,6 +77,8 @@ func parseLag(text []byte) (lagGauges, error) {
 			g.cpu, g.hasCPU = v, true
 		case metricApplied:
 			g.applied += v
+		case metricStarted:
+			g.started = v
 		}
 	}
 	return g, nil
@@ -176,6 +185,7 @@ func (l *lagSampler) fetch(ctx context.Context) (lagGauges, error) {
 	if err != nil {
 		return g, err
 	}
+	g.at = time.Now()
 	if !g.hasEvents {
 		return g, fmt.Errorf("GET %s: no %s gauge", l.url, metricLagEvents)
 	}
@@ -218,13 +228,16 @@ type LagReport struct {
 	// just before the run until the lag drained (background work such as
 	// compaction included); 0 when the server does not export its CPU time.
 	CPUPerEvent time.Duration
+	// Uptime is how long the server had been running when the run began;
+	// 0 when it does not export its start time.
+	Uptime time.Duration
 }
 
 // drain reads every 100ms from the moment the load stopped until the events
 // lag is zero or timeout passes. start is the reading taken just before the
 // load began.
 func (l *lagSampler) drain(ctx context.Context, start lagGauges, stopped time.Time, timeout time.Duration) *LagReport {
-	r := &LagReport{}
+	r := &LagReport{Uptime: uptime(start)}
 	first := true
 	for {
 		g, err := l.read(ctx)
@@ -262,6 +275,14 @@ func cpuPerEvent(a, b lagGauges) time.Duration {
 	return time.Duration((b.cpu - a.cpu) / n * float64(time.Second))
 }
 
+// uptime is the server's uptime at reading g; 0 without the figure.
+func uptime(g lagGauges) time.Duration {
+	if g.started <= 0 || g.at.IsZero() {
+		return 0
+	}
+	return max(0, g.at.Sub(time.Unix(0, int64(g.started*1e9))))
+}
+
 // String is "processor lag max 0.40s (1234 events), at stop 0.10s (87 events), drained in 0.20s".
 func (r *LagReport) String() string {
 	s := fmt.Sprintf("processor lag max %.2fs (%.0f events), at stop %.2fs (%.0f events), ",
@@ -272,6 +293,9 @@ func (r *LagReport) String() string {
 	s += fmt.Sprintf("drained in %.2fs", r.DrainTime.Seconds())
 	if r.CPUPerEvent > 0 {
 		s += fmt.Sprintf("; server CPU %.1fµs an event", float64(r.CPUPerEvent)/float64(time.Microsecond))
+	}
+	if r.Uptime > 0 {
+		s += fmt.Sprintf("; server up %s when the run began", r.Uptime.Round(time.Second))
 	}
 	return s
 }

@@ -50,6 +50,11 @@ tailor_processor_lag_seconds{partition="1"} 0.2
 			want: lagGauges{hasEvents: true, cpu: 81.5, applied: 2e6, hasCPU: true},
 		},
 		{
+			name: "the server's start time",
+			text: "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds 1.76474e+09\ntailor_processor_lag_events 2\n",
+			want: lagGauges{hasEvents: true, events: 2, started: 1.76474e9},
+		},
+		{
 			name: "absent",
 			text: "go_goroutines 12\n",
 			want: lagGauges{},
@@ -105,5 +110,27 @@ func TestCPUPerEvent(t *testing.T) {
 		if got := cpuPerEvent(tc.a, tc.b); got != tc.want {
 			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+func TestUptime(t *testing.T) {
+	at := time.Unix(1_764_740_000, 0)
+	for _, tc := range []struct {
+		name string
+		g    lagGauges
+		want time.Duration
+	}{
+		{"started 95.5 s before the reading", lagGauges{started: 1_764_739_904.5, at: at}, 95500 * time.Millisecond},
+		{"no start time", lagGauges{at: at}, 0},
+		{"not read", lagGauges{started: 1_764_739_904.5}, 0},
+		{"a clock behind the server's", lagGauges{started: 1_764_740_010, at: at}, 0},
+	} {
+		if got := uptime(tc.g); got != tc.want {
+			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	r := &LagReport{Drained: true, DrainTime: time.Second, Uptime: 95500 * time.Millisecond}
+	if s := r.String(); !strings.HasSuffix(s, "; server up 1m36s when the run began") {
+		t.Errorf("report %q does not end with the uptime", s)
 	}
 }
