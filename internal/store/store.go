@@ -26,7 +26,13 @@ func Options(cacheBytes int64) *pebble.Options {
 		MemTableSize:  256 << 20,
 		Logger:        &throttledLogger{},
 		EventListener: stalls.listener(),
+		// The newest sstable format: columnar blocks and MinLZ, which
+		// the format Pebble defaults to for compatibility (row blocks,
+		// Snappy) cannot use. Opening a store ratchets it (once, in
+		// place); a binary of the same Pebble version opens it either way.
+		FormatMajorVersion: pebble.FormatNewest,
 	}
+	o.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionFastest })
 	// A messageId seen by the in-memory filter is confirmed with a read, and
 	// reads of absent keys are the rule: bloom filters make such a read cost
 	// a few hash probes instead of a block from every sstable.
