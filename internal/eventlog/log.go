@@ -423,11 +423,11 @@ func (l *Log) ExpireDedupe(ctx context.Context, now time.Time) (int, error) {
 	}
 	if f != nil {
 		l.dedupe.finishFold(f)
-		var keys uint64
+		var folded uint64
 		for _, n := range f.seen {
-			keys += n
+			folded += n
 		}
-		slog.Info("dedupe filters folded", "days", len(f.seen), "keys", keys, "took", time.Since(start).Round(time.Millisecond))
+		slog.Info("dedupe filters folded", "days", len(f.seen), "keys", folded, "took", time.Since(start).Round(time.Millisecond))
 	}
 	return n, nil
 }
