@@ -223,6 +223,31 @@ func TestDedupeFalsePositives(t *testing.T) {
 	}
 }
 
+// dayKey is the i-th test messageId stored on day.
+func dayKey(day uint64, i int) []byte { return fmt.Appendf(nil, "src\x00%d-%d", day, i) }
+
+// writeDays stores sizes[day] d/ keys (dayKey) for each day, handing each
+// to add when not nil, as the log writer feeds its filters.
+func writeDays(t *testing.T, db *pebble.DB, sizes map[uint64]int, add func(day uint64, key []byte)) {
+	t.Helper()
+	b := db.NewBatch()
+	for day, n := range sizes {
+		v := binary.AppendUvarint(nil, day)
+		for i := range n {
+			k := dayKey(day, i)
+			if err := b.Set(dedupeKey(k), v, nil); err != nil {
+				t.Fatal(err)
+			}
+			if add != nil {
+				add(day, k)
+			}
+		}
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestDedupeFold: the expiry scan folds the chains of ended days into one
 // filter that still holds every key of them; today's chain stays; a key
 // counted but not yet in the store keeps its day's chain; an expired day
@@ -234,23 +259,10 @@ func TestDedupeFold(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
 	today := dayOf(now)
-	key := func(day uint64, i int) []byte { return fmt.Appendf(nil, "src\x00%d-%d", day, i) }
+	key := dayKey
 	// Two ended days, the first a chain of two filters, and today.
 	sizes := map[uint64]int{today - 2: 300_000, today - 1: 100_000, today: 1_000}
-	b := db.NewBatch()
-	for day, n := range sizes {
-		v := binary.AppendUvarint(nil, day)
-		for i := range n {
-			k := key(day, i)
-			if err := b.Set(dedupeKey(k), v, nil); err != nil {
-				t.Fatal(err)
-			}
-			l.dedupe.add(day, k)
-		}
-	}
-	if err := b.Commit(pebble.Sync); err != nil {
-		t.Fatal(err)
-	}
+	writeDays(t, db, sizes, l.dedupe.add)
 	if got := len(l.dedupe.days); got != 3 {
 		t.Fatalf("%d chains before the fold, want 3", got)
 	}
@@ -477,20 +489,9 @@ func TestLoadFolds(t *testing.T) {
 	defer db.Close()
 	now := time.Now()
 	today := dayOf(now)
-	key := func(day uint64, i int) []byte { return fmt.Appendf(nil, "src\x00%d-%d", day, i) }
+	key := dayKey
 	sizes := map[uint64]int{today - 2: 300_000, today - 1: 100_000, today: 1_000}
-	b := db.NewBatch()
-	for day, n := range sizes {
-		v := binary.AppendUvarint(nil, day)
-		for i := range n {
-			if err := b.Set(dedupeKey(key(day, i)), v, nil); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if err := b.Commit(pebble.Sync); err != nil {
-		t.Fatal(err)
-	}
+	writeDays(t, db, sizes, nil)
 	ctx := context.Background()
 	open := func() *Log {
 		t.Helper()
