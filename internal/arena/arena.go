@@ -49,6 +49,11 @@ func (a *Strings) String(b []byte) string {
 	return unsafe.String(&a.buf[start], len(b))
 }
 
+// Clone returns a copy of s in the arena, like String.
+func (a *Strings) Clone(s string) string {
+	return a.String(unsafe.Slice(unsafe.StringData(s), len(s)))
+}
+
 // Slab hands out slices of T from shared chunks. The zero value is ready to
 // use.
 type Slab[T any] struct {

@@ -33,6 +33,20 @@ func TestStringsKeepValues(t *testing.T) {
 	}
 }
 
+func TestCloneCopies(t *testing.T) {
+	var a Strings
+	src := []byte("user-1")
+	s := string(src)
+	c := a.Clone(s)
+	if c != s || a.Clone("") != "" {
+		t.Fatalf("Clone(%q) = %q", s, c)
+	}
+	next := a.Clone("user-2") // the next value goes after it, not over it
+	if c != "user-1" || next != "user-2" {
+		t.Fatalf("clones %q, %q", c, next)
+	}
+}
+
 func TestSlabSlicesDoNotOverlap(t *testing.T) {
 	var s Slab[int64]
 	parts := make([][]int64, 0, 5000)

@@ -7,6 +7,7 @@ import (
 
 	"tailor/internal/arena/arenatest"
 	"tailor/internal/event"
+	"tailor/internal/store/storetest"
 )
 
 // BenchmarkGCWithProfiles measures what a store of many profiles costs the
@@ -19,6 +20,40 @@ import (
 //	go test -run '^$' -bench GCWithProfiles -benchtime 3x ./internal/profile/
 func BenchmarkGCWithProfiles(b *testing.B) {
 	const n = 300_000
+	s := gcStore(n)
+	arenatest.Collect(b, s, n, "profile")
+}
+
+// BenchmarkGCAfterLoad is BenchmarkGCWithProfiles for a store loaded from
+// its checkpoint, as a restarted server holds it: the load packs what it
+// keeps of each profile (loadArena).
+//
+//	go test -run '^$' -bench GCAfterLoad -benchtime 3x ./internal/profile/
+func BenchmarkGCAfterLoad(b *testing.B) {
+	const n = 300_000
+	db := storetest.MemDB(b)
+	batch := db.NewBatch()
+	if err := gcStore(n).Checkpoint(batch); err != nil {
+		b.Fatal(err)
+	}
+	if err := batch.Commit(nil); err != nil {
+		b.Fatal(err)
+	}
+	batch.Close()
+	s := NewStore()
+	s.SetHot(10_000)
+	if err := s.Load(db); err != nil {
+		b.Fatal(err)
+	}
+	if s.Len() != n {
+		b.Fatalf("loaded %d profiles, want %d", s.Len(), n)
+	}
+	arenatest.Collect(b, s, n, "profile")
+}
+
+// gcStore is a store of n profiles, each with a userId, an anonymousId and
+// an email and one order; 10,000 of them are hot.
+func gcStore(n int) *Store {
 	s := NewStore()
 	s.SetHot(10_000)
 	ts := time.Unix(1700000000, 0)
@@ -37,5 +72,5 @@ func BenchmarkGCWithProfiles(b *testing.B) {
 			s.apply(e)
 		}
 	}
-	arenatest.Collect(b, s, n, "profile")
+	return s
 }

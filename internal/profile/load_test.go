@@ -58,3 +58,45 @@ func TestLoadEachInKeyOrder(t *testing.T) {
 		t.Fatalf("load over a corrupt record: %v, want an error naming %s", err, bad)
 	}
 }
+
+// TestLoadedProfilesChangeApart: a load packs the profiles' identifiers and
+// states side by side (loadArena); changing some of them (a new trait, a
+// new identifier, evictions that re-encode) leaves their neighbours as they
+// were, and a checkpoint and a second load give the same store as applying
+// everything to one never reloaded.
+func TestLoadedProfilesChangeApart(t *testing.T) {
+	db := openTestDB(t)
+	src := NewStore()
+	const n = 2*loadChunkRecords + 9
+	ev := func(seq, i int, traits map[string]any) *event.Event {
+		return &event.Event{Seq: uint64(seq), Type: event.Identify, MessageID: fmt.Sprint("m", seq), UserID: fmt.Sprint("u", i),
+			Timestamp: time.Unix(1700000000+int64(seq), 0).UTC(), Traits: traits}
+	}
+	var first []*event.Event
+	for i := range n {
+		first = append(first, ev(i+1, i, map[string]any{"plan": "free", "n": float64(i)}))
+	}
+	checkpoint(t, src, db, first...)
+
+	dst := NewStore()
+	dst.SetHot(7) // every change past the seventh profile evicts and re-encodes one
+	if err := dst.Load(db); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i += 3 {
+		e := ev(n+1+i, i, map[string]any{"plan": "a much longer plan name than free", "email": fmt.Sprintf("u%d@example.org", i)})
+		src.apply(e)
+		dst.apply(e)
+	}
+	if d := Diff(src, dst, 3); len(d) > 0 {
+		t.Fatalf("store changed after its load differs:\n%s", strings.Join(d, "\n"))
+	}
+	checkpoint(t, dst, db)
+	again := NewStore()
+	if err := again.Load(db); err != nil {
+		t.Fatal(err)
+	}
+	if d := Diff(src, again, 3); len(d) > 0 {
+		t.Fatalf("reloaded store differs:\n%s", strings.Join(d, "\n"))
+	}
+}

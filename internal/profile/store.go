@@ -458,7 +458,7 @@ func encodeProfile(dst []byte, p *Profile) ([]byte, error) {
 
 var errCorruptProfile = errors.New("corrupt profile record")
 
-func decodeProfile(b []byte) (*Profile, *State, error) {
+func decodeProfile(b []byte, pack *loadArena) (*Profile, *State, error) {
 	if len(b) == 0 || b[0] != profileVersion {
 		return nil, nil, errCorruptProfile
 	}
@@ -493,7 +493,13 @@ func decodeProfile(b []byte) (*Profile, *State, error) {
 	if err := st.UnmarshalBinary(b); err != nil {
 		return nil, nil, err
 	}
-	p.enc = append([]byte(nil), b...)
+	if pack == nil {
+		p.enc = append([]byte(nil), b...)
+		return p, st, nil
+	}
+	p.ids = idSet(pack.ids.Clone(string(p.ids)))
+	p.enc = pack.enc.Make(len(b))
+	copy(p.enc, b)
 	return p, st, nil
 }
 

@@ -77,7 +77,7 @@ func TestHotAndCodecRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		back, _, err := decodeProfile(b)
+		back, _, err := decodeProfile(b, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

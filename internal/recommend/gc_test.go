@@ -3,12 +3,13 @@ package recommend
 import (
 	"fmt"
 	"runtime"
-	"tailor/internal/store/storetest"
 	"testing"
 	"time"
 
+	"tailor/internal/arena/arenatest"
 	"tailor/internal/event"
 	"tailor/internal/profile"
+	"tailor/internal/store/storetest"
 )
 
 // BenchmarkGCWithProfiles measures what the engine's profiles cost the
@@ -73,4 +74,38 @@ func BenchmarkGCWithProfiles(b *testing.B) {
 	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "heap-bytes/profile")
 	runtime.KeepAlive(e)
 	runtime.KeepAlive(products)
+}
+
+// BenchmarkGCAfterLoad is the time of one full collection while an engine
+// loaded from its checkpoint is live (200,000 profiles after 400,000
+// events), with the heap's objects per profile: a load packs the profiles'
+// arrays (profTable.addIn).
+//
+//	go test -run '^$' -bench GCAfterLoad -benchtime 3x ./internal/recommend/
+func BenchmarkGCAfterLoad(b *testing.B) {
+	db := storetest.MemDB(b)
+	n := func() int {
+		s := newBenchShop(100_000, 200_000, 400_000)
+		e := New(Options{})
+		for i := range s.events {
+			e.Apply(s.events[i], s.res[i])
+		}
+		cp := db.NewBatch()
+		defer cp.Close()
+		if err := e.Checkpoint(cp); err != nil {
+			b.Fatal(err)
+		}
+		if err := cp.Commit(nil); err != nil {
+			b.Fatal(err)
+		}
+		return e.profiles.len()
+	}()
+	e := New(Options{DB: db})
+	if err := e.Load(); err != nil {
+		b.Fatal(err)
+	}
+	if got := e.profiles.len(); got != n {
+		b.Fatalf("loaded %d profiles, want %d", got, n)
+	}
+	arenatest.Collect(b, e, n, "profile")
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
+	"tailor/internal/arena"
 	"tailor/internal/store"
 )
 
@@ -269,7 +270,8 @@ func (e *Engine) Load() error {
 	defer it.Close()
 	items := map[string]itemRecord{}
 	var order []string
-	var prof profRecord // reused: loadProfile copies what it keeps
+	var prof profRecord        // reused: loadProfile copies what it keeps
+	var pack arena.Slab[touch] // the loaded profiles' arrays (profTable.addIn)
 	var fromJSON []string
 	for ok := it.First(); ok; ok = it.Next() {
 		key := string(it.Key())
@@ -309,7 +311,7 @@ func (e *Engine) Load() error {
 			if err := decodeProf(v, &prof); err != nil {
 				return fmt.Errorf("%w %q: %v", errBadRecord, key, err)
 			}
-			e.loadProfile(key[len(profPrefix):], &prof)
+			e.loadProfile(key[len(profPrefix):], &prof, &pack)
 			if v[0] == '{' {
 				fromJSON = append(fromJSON, key[len(profPrefix):])
 			}
@@ -392,10 +394,10 @@ func (e *Engine) MarkBackfilled(b *pebble.Batch) error {
 
 // loadProfile restores the profile of id from r into one array of its
 // exact size. Caller holds mu for writing.
-func (e *Engine) loadProfile(id string, r *profRecord) {
+func (e *Engine) loadProfile(id string, r *profRecord, pack *arena.Slab[touch]) {
 	ix := e.profiles.find(id)
 	if ix < 0 {
-		ix = e.profiles.add(id, 2*len(r.Freq)+len(r.Buys)+len(r.Carts)+len(r.Views))
+		ix = e.profiles.addIn(id, 2*len(r.Freq)+len(r.Buys)+len(r.Carts)+len(r.Views), pack)
 	}
 	p := e.profiles.at(ix)
 	p.resize(secFreq, 2*len(r.Freq))

@@ -4,6 +4,8 @@ import (
 	"hash/maphash"
 	"iter"
 	"unsafe"
+
+	"tailor/internal/arena"
 )
 
 // prof is a profile's recent behaviour, bounded: the last Options.History
@@ -217,9 +219,22 @@ func (t *profTable) get(id string) *prof {
 
 // add adds an empty profile of id, which must be absent, with room for
 // extra touches of history, and returns its index.
-func (t *profTable) add(id string, extra int) int32 {
+func (t *profTable) add(id string, extra int) int32 { return t.addIn(id, extra, nil) }
+
+// addIn is add with the profile's array taken from pack when not nil. A
+// load packs its arrays (package arena): the loaded profiles' arrays were a
+// million objects for the collector to mark on every cycle, and most of a
+// big store's profiles are dormant, so their arrays never change. One that
+// grows past its room moves to an array of its own (resize) and leaves its
+// packed bytes behind until the rest of their chunk moves too.
+func (t *profTable) addIn(id string, extra int, pack *arena.Slab[touch]) int32 {
 	idN := (len(id) + touchSize - 1) / touchSize
-	h := make([]touch, idN, idN+extra)
+	var h []touch
+	if pack != nil {
+		h = pack.Make(idN + extra)[:idN]
+	} else {
+		h = make([]touch, idN, idN+extra)
+	}
 	if idN > 0 {
 		copy(unsafe.Slice((*byte)(unsafe.Pointer(&h[0])), idN*touchSize), id)
 	}
