@@ -24,6 +24,14 @@ import "unsafe"
 // pin much.
 const chunkSize = 64 << 10
 
+// firstChunk is the size of an arena's first chunk; each next one doubles,
+// up to chunkSize, so that an arena that keeps a few values (a small
+// table's keys) does not hold a whole chunk.
+const firstChunk = 1 << 10
+
+// nextChunk is the size in bytes of the chunk after one of prev bytes.
+func nextChunk(prev int) int { return min(chunkSize, max(firstChunk, 2*prev)) }
+
 // Strings copies byte slices into shared chunks and returns them as strings.
 // The zero value is ready to use.
 type Strings struct {
@@ -40,7 +48,7 @@ func (a *Strings) String(b []byte) string {
 		return string(b)
 	}
 	if cap(a.buf)-len(a.buf) < len(b) {
-		a.buf = make([]byte, 0, chunkSize)
+		a.buf = make([]byte, 0, max(nextChunk(cap(a.buf)), len(b)))
 	}
 	start := len(a.buf)
 	// Appending within the capacity never moves the chunk, and the bytes
@@ -66,12 +74,13 @@ func (s *Slab[T]) Make(n int) []T {
 	if n == 0 {
 		return nil
 	}
-	per := max(chunkSize/max(int(unsafe.Sizeof(*new(T))), 1), 1)
+	size := max(int(unsafe.Sizeof(*new(T))), 1)
+	per := max(chunkSize/size, 1)
 	if n > per/4 {
 		return make([]T, n)
 	}
 	if cap(s.buf)-len(s.buf) < n {
-		s.buf = make([]T, 0, per)
+		s.buf = make([]T, 0, max(nextChunk(cap(s.buf)*size)/size, n))
 	}
 	start := len(s.buf)
 	s.buf = s.buf[:start+n]

@@ -77,6 +77,35 @@ func TestSlabSlicesDoNotOverlap(t *testing.T) {
 	}
 }
 
+// TestChunksGrow: an arena's first chunk is small and each next one doubles
+// up to chunkSize, for strings and slabs alike.
+func TestChunksGrow(t *testing.T) {
+	var a Strings
+	a.String([]byte("x"))
+	if cap(a.buf) != firstChunk {
+		t.Fatalf("first chunk %d bytes, want %d", cap(a.buf), firstChunk)
+	}
+	caps := []int{cap(a.buf)}
+	for range 200_000 {
+		a.String([]byte("profile-1"))
+		if c := cap(a.buf); c != caps[len(caps)-1] {
+			caps = append(caps, c)
+		}
+	}
+	if caps[1] != 2*firstChunk || caps[len(caps)-1] != chunkSize {
+		t.Fatalf("string chunks %v, want doubling from %d to %d", caps, firstChunk, chunkSize)
+	}
+	var s Slab[[3]int64]
+	s.Make(1)
+	first := cap(s.buf)
+	for range 100_000 {
+		s.Make(2)
+	}
+	if first != firstChunk/24 || cap(s.buf) != chunkSize/24 {
+		t.Fatalf("slab chunks of %d then %d values, want %d then %d", first, cap(s.buf), firstChunk/24, chunkSize/24)
+	}
+}
+
 // BenchmarkGCStrings compares what a million small long-lived strings cost a
 // full collection, one allocation each (naive) against packed in an arena.
 //

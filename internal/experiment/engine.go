@@ -13,6 +13,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
+	"tailor/internal/arena"
 	"tailor/internal/event"
 	"tailor/internal/profile"
 	"tailor/internal/rwyield"
@@ -447,6 +448,10 @@ func (e *Engine) Load() error {
 		return fmt.Errorf("load experiment units: %w", err)
 	}
 	defer it.Close()
+	// The units' strings go into shared chunks: a big store's experiments
+	// load hundreds of thousands of units, each two strings the collector
+	// would otherwise mark on every cycle (package arena).
+	var strs arena.Strings
 	for it.First(); it.Valid(); it.Next() {
 		rest := it.Key()[len(lo):]
 		sep := bytes.IndexByte(rest, 0)
@@ -465,9 +470,13 @@ func (e *Engine) Load() error {
 		if vi < 0 || len(su.Vals) != s.stride() {
 			return fmt.Errorf("load experiment unit %q: variant %q or %d values do not fit the definition", it.Key(), su.Variant, len(su.Vals))
 		}
-		prof := string(rest[sep+1:])
+		prof := strs.String(rest[sep+1:])
+		id := prof
+		if su.ID != prof {
+			id = strs.Clone(su.ID)
+		}
 		s.byProfile[prof] = int32(len(s.units))
-		s.units = append(s.units, unit{variant: int16(vi), exposed: su.Exposed, id: su.ID})
+		s.units = append(s.units, unit{variant: int16(vi), exposed: su.Exposed, id: id})
 		s.vals = append(s.vals, su.Vals...)
 	}
 	for _, s := range e.exps {

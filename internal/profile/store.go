@@ -14,6 +14,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
+	"tailor/internal/arena"
 	"tailor/internal/event"
 	"tailor/internal/identity"
 	"tailor/internal/rwyield"
@@ -432,8 +433,9 @@ func (s *Store) LoadEach(db *pebble.DB, fn func(id string, st *State)) error {
 	if err != nil {
 		return err
 	}
+	var strs arena.Strings // redirects are never removed: see loadArena
 	for it.First(); it.Valid(); it.Next() {
-		s.redirect[string(it.Key()[len(store.PrefixRedirect):])] = string(it.Value())
+		s.redirect[strs.String(it.Key()[len(store.PrefixRedirect):])] = strs.String(it.Value())
 	}
 	return it.Close()
 }

@@ -5,8 +5,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
+
+	"tailor/internal/arena"
 )
 
 // EventReplenishmentDue is the event the engine records when a profile's
@@ -86,6 +87,10 @@ func (e *Engine) rescheduleDue() {
 	if e.opts.RecordDue == nil {
 		return
 	}
+	// A start schedules a timer for many profiles at once: their ids go
+	// into shared chunks (package arena), which the timers free as they
+	// fire, rather than one object each for the collector to mark.
+	var ids arena.Strings
 	for view, p := range e.profiles.all() {
 		// view is of the profile's array, which a timer must not keep
 		// alive once the profile outgrows it.
@@ -93,7 +98,7 @@ func (e *Engine) rescheduleDue() {
 		for _, f := range p.freq() {
 			if interval := e.interval(f); interval > 0 && f.Last+int64(interval) > e.latest {
 				if pid == "" {
-					pid = strings.Clone(view)
+					pid = ids.Clone(view)
 				}
 				heap.Push(&e.dues, dueTimer{at: f.Last + int64(interval), last: f.Last, ix: f.Item, pid: pid})
 			}

@@ -3,6 +3,8 @@ package segment
 import (
 	"encoding/binary"
 	"slices"
+
+	"tailor/internal/arena"
 )
 
 // tuples stores a stream's single-valued columns by row as one id into a
@@ -22,6 +24,10 @@ type tuples struct {
 	n     int               // tuples, ids 1..n
 	index map[string]uint32 // the packed ids of a tuple → its id
 	cols  []*column         // the tuple's columns, by slot
+	// keys holds index's keys: a table only grows (or is rebuilt whole), so
+	// its keys live as long as it does, and packed they are a few objects
+	// for the collector instead of one per combination (package arena).
+	keys arena.Strings
 
 	cur []uint32 // the row being appended: id by slot
 	key []byte
@@ -68,7 +74,7 @@ func (t *tuples) id() uint32 {
 		if t.index == nil {
 			t.index = make(map[string]uint32)
 		}
-		t.index[string(t.key)] = id
+		t.index[t.keys.String(t.key)] = id
 		for i, v := range t.cur[:last+1] {
 			if v != 0 {
 				t.cols[i].tvals.set(int(id), v)
