@@ -110,6 +110,9 @@ type Engine struct {
 	prepared, fed bool
 
 	timers timerHeap
+	// numbered holds the segments by number (saved.num), nil for one
+	// replaced or deleted; 0 is no segment. reorder keeps it.
+	numbered []*saved
 	// fired is the instant (unix seconds) up to which due timers have
 	// fired: memberships are those of that instant as far as time goes.
 	// The checkpoint keeps it, and Begin after a restart evaluates at it,
@@ -149,8 +152,9 @@ type Engine struct {
 // saved is one saved segment and its membership.
 type saved struct {
 	def             Definition
-	fresh           bool // no checkpointed members (saved since the last checkpoint)
-	idx             int  // position in Engine.order
+	fresh           bool   // no checkpointed members (saved since the last checkpoint)
+	idx             int    // position in Engine.order
+	num             uint32 // in Engine.numbered, for timers; 0 until reorder numbers it
 	members         *roaring.Bitmap
 	deps            deps
 	due             vec32 // ord → pending timer instant, 0 = none
@@ -739,9 +743,33 @@ func (e *Engine) loadMembers(db *pebble.DB, s *saved) error {
 	return nil
 }
 
+// number gives each segment of segs a number the first time it is seen and
+// clears the numbers of segments no longer there (replaced or deleted), so
+// that their timers find none. A segment put back (a failed save restores
+// the one it replaced) gets its number back.
+func (e *Engine) number() {
+	if len(e.numbered) == 0 {
+		e.numbered = []*saved{nil}
+	}
+	for _, s := range e.segs {
+		if s.num == 0 {
+			s.num = uint32(len(e.numbered))
+			e.numbered = append(e.numbered, s)
+		} else {
+			e.numbered[s.num] = s
+		}
+	}
+	for i, s := range e.numbered {
+		if s != nil && e.segs[s.def.ID] != s {
+			e.numbered[i] = nil
+		}
+	}
+}
+
 // reorder sorts the saved segments so that every segment comes after the
 // ones it refers to. Caller holds ix.mu for writing.
 func (e *Engine) reorder() {
+	e.number()
 	e.plans.reset()
 	e.byKey = nil
 	e.order = e.order[:0]

@@ -11,10 +11,16 @@ import (
 
 // timer is a pending re-evaluation of one profile in one segment, at the
 // instant its answer may change because time passed.
+//
+// A timer names its segment by number (saved.num, Engine.numbered), not by
+// pointer: a million-customer store holds timers by the million, and
+// without pointers the heap of them is one object the garbage collector
+// never scans. A number also lets a replaced or deleted segment go while
+// its timers wait: they find no segment and are dropped.
 type timer struct {
 	at  uint32 // unix seconds
 	ord uint32
-	seg *saved
+	seg uint32 // saved.num
 }
 
 // timerHeap orders timers by instant. Invariant: for each (segment,
@@ -48,7 +54,7 @@ func (e *Engine) schedule(s *saved, ord uint32, at int64) {
 	}
 	s.due.set(int(ord), t)
 	if cur == 0 || t < cur {
-		heap.Push(&e.timers, timer{at: t, ord: ord, seg: s})
+		heap.Push(&e.timers, timer{at: t, ord: ord, seg: s.num})
 	}
 	// Later than the pending timer: that one moves here when it comes up.
 }
@@ -60,16 +66,16 @@ func (e *Engine) fire(now time.Time) int {
 	sec := now.Unix()
 	for len(e.timers) > 0 && int64(e.timers[0].at) <= sec {
 		t := heap.Pop(&e.timers).(timer)
-		s := t.seg
-		if e.segs[s.def.ID] != s || !e.ix.alive.Contains(t.ord) {
-			continue // deleted segment, merged-away profile
+		s := e.numbered[t.seg]
+		if s == nil || !e.ix.alive.Contains(t.ord) {
+			continue // deleted or replaced segment, merged-away profile
 		}
 		due := s.due.get(int(t.ord))
 		switch {
 		case due == 0 || due < t.at:
 			continue // stale: an earlier timer replaced it
 		case due > t.at:
-			heap.Push(&e.timers, timer{at: due, ord: t.ord, seg: s})
+			heap.Push(&e.timers, timer{at: due, ord: t.ord, seg: t.seg})
 			continue
 		}
 		s.due.set(int(t.ord), 0)
