@@ -66,6 +66,50 @@ func TestLiveMembershipEntersAndExpires(t *testing.T) {
 	}
 }
 
+// TestTimersOfReplacedAndDeletedSegments: timers name their segment by
+// number; those of a segment replaced by a new rule or deleted fire nothing,
+// and the replacing rule's own timers fire at its instants.
+func TestTimersOfReplacedAndDeletedSegments(t *testing.T) {
+	c := &clock{t: t0}
+	e := NewEngine(Options{Now: c.now})
+	e.Begin()
+	for _, id := range []string{"recent", "gone"} {
+		if _, err := e.Save(Definition{ID: id, Rule: mustRule(t, `{"event":"Order Completed","within":{"last":"7d"}}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.Apply(track("p_1", "Order Completed", t0.Add(-time.Hour), nil))
+	if len(e.Transitions()) != 2 {
+		t.Fatal("p_1 did not enter both segments")
+	}
+	// "recent" becomes a 3-day window: p_1 now leaves 3 days after the order,
+	// and the 7-day timer of the rule it replaced must not fire for it.
+	if _, err := e.Save(Definition{ID: "recent", Rule: mustRule(t, `{"event":"Order Completed","within":{"last":"3d"}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Delete("gone"); err != nil {
+		t.Fatal(err)
+	}
+	e.Transitions()
+	c.t = t0.Add(3*24*time.Hour - time.Hour)
+	if n := e.Tick(); n != 1 {
+		t.Fatalf("at 3 days: timers fired = %d, want 1 (the new rule's)", n)
+	}
+	if in, _ := e.Contains("recent", "p_1"); in {
+		t.Fatal("still in recent after its 3-day window")
+	}
+	if tr := e.Transitions(); len(tr) != 1 || tr[0].Entered || tr[0].Segment != "recent" {
+		t.Fatalf("transitions at 3 days = %+v, want p_1 exited recent", tr)
+	}
+	c.t = t0.Add(8 * 24 * time.Hour)
+	if n := e.Tick(); n != 0 {
+		t.Fatalf("at 8 days: timers fired = %d, want 0 (the replaced and the deleted rule's)", n)
+	}
+	if tr := e.Transitions(); len(tr) != 0 {
+		t.Fatalf("transitions at 8 days = %+v, want none", tr)
+	}
+}
+
 func TestNotDidEntersWhenWindowPasses(t *testing.T) {
 	c := &clock{t: t0}
 	e := NewEngine(Options{Now: c.now})
