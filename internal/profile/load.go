@@ -30,8 +30,9 @@ type loadChunk struct {
 // ids, which the reader packs the same way, a third million); packed into
 // shared chunks (package arena) they are a few thousand. The price: a value
 // that a change replaces stays in its chunk until the chunk's other values
-// are replaced too, so a store whose profiles all change holds up to its
-// loaded bytes twice. Most of a big store's profiles are dormant on any day.
+// are replaced too, so a store where most profiles but not all change holds
+// up to its loaded bytes twice (BenchmarkGCAfterLoad/changed). Most of a big
+// store's profiles are dormant on any day.
 type loadArena struct {
 	ids arena.Strings
 	enc arena.Slab[byte]
