@@ -460,6 +460,8 @@ func encodeProfile(dst []byte, p *Profile) ([]byte, error) {
 
 var errCorruptProfile = errors.New("corrupt profile record")
 
+// decodeProfile decodes and validates a profile record, keeping its
+// identifiers and encoded state in pack's chunks.
 func decodeProfile(b []byte, pack *loadArena) (*Profile, *State, error) {
 	if len(b) == 0 || b[0] != profileVersion {
 		return nil, nil, errCorruptProfile
@@ -494,10 +496,6 @@ func decodeProfile(b []byte, pack *loadArena) (*Profile, *State, error) {
 	st := new(State)
 	if err := st.UnmarshalBinary(b); err != nil {
 		return nil, nil, err
-	}
-	if pack == nil {
-		p.enc = append([]byte(nil), b...)
-		return p, st, nil
 	}
 	p.ids = idSet(pack.ids.Clone(string(p.ids)))
 	p.enc = pack.enc.Make(len(b))

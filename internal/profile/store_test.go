@@ -77,7 +77,7 @@ func TestHotAndCodecRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		back, _, err := decodeProfile(b, nil)
+		back, _, err := decodeProfile(b, &loadArena{})
 		if err != nil {
 			t.Fatal(err)
 		}

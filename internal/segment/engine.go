@@ -177,7 +177,7 @@ func NewEngine(opts Options) *Engine {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Engine{opts: opts, ix: NewIndex(), segs: make(map[string]*saved), wake: make(chan struct{}, 1), plans: planCache{owned: true}}
+	return &Engine{opts: opts, ix: NewIndex(), segs: make(map[string]*saved), numbered: []*saved{nil}, wake: make(chan struct{}, 1), plans: planCache{owned: true}}
 }
 
 // Index is the engine's index.
@@ -748,9 +748,6 @@ func (e *Engine) loadMembers(db *pebble.DB, s *saved) error {
 // that their timers find none. A segment put back (a failed save restores
 // the one it replaced) gets its number back.
 func (e *Engine) number() {
-	if len(e.numbered) == 0 {
-		e.numbered = []*saved{nil}
-	}
 	for _, s := range e.segs {
 		if s.num == 0 {
 			s.num = uint32(len(e.numbered))
