@@ -25,6 +25,11 @@ const (
 	// (compactions, filling caches, growing memtables), so the report says
 	// how long the server had been up.
 	metricStarted = "process_start_time_seconds"
+	// How often and how long group commits waited for room in the
+	// processor's queue: each such wait held up every acknowledgement, so
+	// a tail that these account for is the processor's, not ingest's.
+	metricHandoffWaits   = "tailor_processor_handoff_waits_total"
+	metricHandoffSeconds = "tailor_processor_handoff_wait_seconds_total"
 )
 
 // lagGauges is one reading of the processor lag.
@@ -37,6 +42,9 @@ type lagGauges struct {
 	applied    float64 // events the processor applied
 	hasCPU     bool
 	started    float64 // the server process's start, Unix seconds; 0 unknown
+	handoffs   float64 // group commits that waited for the processor's queue
+	handoffSec float64 // their total wait
+	hasHandoff bool
 	at         time.Time
 }
 
@@ -53,7 +61,7 @@ func parseLag(text []byte) (lagGauges, error) {
 			continue
 		}
 		var name string
-		for _, m := range [...]string{metricLagEvents, metricLagSeconds, metricCPU, metricApplied, metricStarted} {
+		for _, m := range [...]string{metricLagEvents, metricLagSeconds, metricCPU, metricApplied, metricStarted, metricHandoffWaits, metricHandoffSeconds} {
 			if hasMetricName(line, m) {
 				name = m
 				break
@@ -79,6 +87,11 @@ func parseLag(text []byte) (lagGauges, error) {
 			g.applied += v
 		case metricStarted:
 			g.started = v
+		case metricHandoffWaits:
+			g.handoffs += v
+			g.hasHandoff = true
+		case metricHandoffSeconds:
+			g.handoffSec += v
 		}
 	}
 	return g, nil
@@ -231,6 +244,13 @@ type LagReport struct {
 	// Uptime is how long the server had been running when the run began;
 	// 0 when it does not export its start time.
 	Uptime time.Duration
+	// HandoffWaits is how many group commits found the processor's queue
+	// full during the run, and HandoffWait how long they waited in all:
+	// every acknowledgement waited with them. HasHandoff is false when the
+	// server does not export the figures.
+	HandoffWaits float64
+	HandoffWait  time.Duration
+	HasHandoff   bool
 }
 
 // drain reads every 100ms from the moment the load stopped until the events
@@ -245,6 +265,7 @@ func (l *lagSampler) drain(ctx context.Context, start lagGauges, stopped time.Ti
 			if first {
 				r.AtStopEvents, r.AtStopSeconds, first = g.events, g.seconds, false
 			}
+			r.handoffs(start, g) // the last reading's: waits end with the drain
 			if g.events == 0 {
 				r.Drained, r.DrainTime = true, time.Since(stopped)
 				r.CPUPerEvent = cpuPerEvent(start, g)
@@ -265,6 +286,17 @@ func (l *lagSampler) drain(ctx context.Context, start lagGauges, stopped time.Ti
 	return r
 }
 
+// handoffs sets the hand-off waits between two readings: the one before
+// the run and one after the load stopped.
+func (r *LagReport) handoffs(a, b lagGauges) {
+	if !a.hasHandoff || !b.hasHandoff {
+		return
+	}
+	r.HasHandoff = true
+	r.HandoffWaits = max(0, b.handoffs-a.handoffs)
+	r.HandoffWait = time.Duration(max(0, b.handoffSec-a.handoffSec) * float64(time.Second))
+}
+
 // cpuPerEvent is the server's CPU time per event applied between two
 // readings; 0 without the figures.
 func cpuPerEvent(a, b lagGauges) time.Duration {
@@ -283,10 +315,18 @@ func uptime(g lagGauges) time.Duration {
 	return max(0, g.at.Sub(time.Unix(0, int64(g.started*1e9))))
 }
 
-// String is "processor lag max 0.40s (1234 events), at stop 0.10s (87 events), drained in 0.20s".
+// String is "processor lag max 0.40s (1234 events), at stop 0.10s (87
+// events), acks held by a full processor queue 0 times, drained in 0.20s".
 func (r *LagReport) String() string {
 	s := fmt.Sprintf("processor lag max %.2fs (%.0f events), at stop %.2fs (%.0f events), ",
 		r.MaxSeconds, r.MaxEvents, r.AtStopSeconds, r.AtStopEvents)
+	if r.HasHandoff {
+		s += fmt.Sprintf("acks held by a full processor queue %.0f times", r.HandoffWaits)
+		if r.HandoffWaits > 0 {
+			s += fmt.Sprintf(" (%.2fs in all)", r.HandoffWait.Seconds())
+		}
+		s += ", "
+	}
 	if !r.Drained {
 		return s + "not drained"
 	}

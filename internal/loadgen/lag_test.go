@@ -134,3 +134,34 @@ func TestUptime(t *testing.T) {
 		t.Errorf("report %q does not end with the uptime", s)
 	}
 }
+
+// TestHandoffs: the report says how often acknowledgements waited for the
+// processor's full queue during the run (the counters' difference), and
+// says nothing of it when the server does not export the counters.
+func TestHandoffs(t *testing.T) {
+	text := "tailor_processor_lag_events 0\ntailor_processor_handoff_waits_total 12\ntailor_processor_handoff_wait_seconds_total 0.75\n"
+	before, err := parseLag([]byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !before.hasHandoff || before.handoffs != 12 || before.handoffSec != 0.75 {
+		t.Fatalf("parsed %+v, want 12 waits, 0.75 s", before)
+	}
+	after := lagGauges{handoffs: 49, handoffSec: 2.85, hasHandoff: true}
+	for _, tc := range []struct {
+		name   string
+		a, b   lagGauges
+		suffix string // of the report's text up to "drained"
+	}{
+		{"waits during the run", before, after, "acks held by a full processor queue 37 times (2.10s in all), "},
+		{"none", before, before, "acks held by a full processor queue 0 times, "},
+		{"an old server", lagGauges{}, lagGauges{}, "at stop 0.00s (0 events), "},
+	} {
+		r := &LagReport{Drained: true, DrainTime: time.Second}
+		r.handoffs(tc.a, tc.b)
+		s, _, _ := strings.Cut(r.String(), "drained")
+		if !strings.HasSuffix(s, tc.suffix) {
+			t.Errorf("%s: report %q, want it to end in %q before \"drained\"", tc.name, r.String(), tc.suffix)
+		}
+	}
+}
