@@ -30,22 +30,29 @@ const (
 	// a tail that these account for is the processor's, not ingest's.
 	metricHandoffWaits   = "tailor_processor_handoff_waits_total"
 	metricHandoffSeconds = "tailor_processor_handoff_wait_seconds_total"
+	// A server whose processor reads a full queue's overflow back from the
+	// log (acknowledgements do not wait): how often, and how many events.
+	metricOverflows = "tailor_processor_overflows_total"
+	metricReadBack  = "tailor_processor_read_back_total"
 )
 
 // lagGauges is one reading of the processor lag.
 type lagGauges struct {
-	events     float64 // acknowledged but not yet applied
-	seconds    float64 // age of the oldest acknowledged, unapplied event
-	hasEvents  bool
-	hasSeconds bool
-	cpu        float64 // the server process's CPU seconds
-	applied    float64 // events the processor applied
-	hasCPU     bool
-	started    float64 // the server process's start, Unix seconds; 0 unknown
-	handoffs   float64 // group commits that waited for the processor's queue
-	handoffSec float64 // their total wait
-	hasHandoff bool
-	at         time.Time
+	events      float64 // acknowledged but not yet applied
+	seconds     float64 // age of the oldest acknowledged, unapplied event
+	hasEvents   bool
+	hasSeconds  bool
+	cpu         float64 // the server process's CPU seconds
+	applied     float64 // events the processor applied
+	hasCPU      bool
+	started     float64 // the server process's start, Unix seconds; 0 unknown
+	handoffs    float64 // group commits that waited for the processor's queue
+	handoffSec  float64 // their total wait
+	hasHandoff  bool
+	overflows   float64 // times the processor's queue overflowed to the log
+	readBack    float64 // events read back from the log
+	hasOverflow bool
+	at          time.Time
 }
 
 // parseLag reads the lag gauges from Prometheus text exposition. The gauges
@@ -61,7 +68,7 @@ func parseLag(text []byte) (lagGauges, error) {
 			continue
 		}
 		var name string
-		for _, m := range [...]string{metricLagEvents, metricLagSeconds, metricCPU, metricApplied, metricStarted, metricHandoffWaits, metricHandoffSeconds} {
+		for _, m := range [...]string{metricLagEvents, metricLagSeconds, metricCPU, metricApplied, metricStarted, metricHandoffWaits, metricHandoffSeconds, metricOverflows, metricReadBack} {
 			if hasMetricName(line, m) {
 				name = m
 				break
@@ -92,6 +99,11 @@ func parseLag(text []byte) (lagGauges, error) {
 			g.hasHandoff = true
 		case metricHandoffSeconds:
 			g.handoffSec += v
+		case metricOverflows:
+			g.overflows += v
+			g.hasOverflow = true
+		case metricReadBack:
+			g.readBack += v
 		}
 	}
 	return g, nil
@@ -251,6 +263,12 @@ type LagReport struct {
 	HandoffWaits float64
 	HandoffWait  time.Duration
 	HasHandoff   bool
+	// Overflows is how many times the processor's queue overflowed to the
+	// log during the run, and ReadBack how many events the processor read
+	// back from it; HasOverflow is false when the server does not export
+	// the figures.
+	Overflows, ReadBack float64
+	HasOverflow         bool
 }
 
 // drain reads every 100ms from the moment the load stopped until the events
@@ -286,9 +304,13 @@ func (l *lagSampler) drain(ctx context.Context, start lagGauges, stopped time.Ti
 	return r
 }
 
-// handoffs sets the hand-off waits between two readings: the one before
-// the run and one after the load stopped.
+// handoffs sets the hand-off waits and overflows between two readings: the
+// one before the run and one after the load stopped.
 func (r *LagReport) handoffs(a, b lagGauges) {
+	if a.hasOverflow && b.hasOverflow {
+		r.HasOverflow = true
+		r.Overflows, r.ReadBack = max(0, b.overflows-a.overflows), max(0, b.readBack-a.readBack)
+	}
 	if !a.hasHandoff || !b.hasHandoff {
 		return
 	}
@@ -316,7 +338,8 @@ func uptime(g lagGauges) time.Duration {
 }
 
 // String is "processor lag max 0.40s (1234 events), at stop 0.10s (87
-// events), acks held by a full processor queue 0 times, drained in 0.20s".
+// events), acks held by a full processor queue 0 times, processor queue
+// overflowed to the log 2 times (5120 events read back), drained in 0.20s".
 func (r *LagReport) String() string {
 	s := fmt.Sprintf("processor lag max %.2fs (%.0f events), at stop %.2fs (%.0f events), ",
 		r.MaxSeconds, r.MaxEvents, r.AtStopSeconds, r.AtStopEvents)
@@ -326,6 +349,9 @@ func (r *LagReport) String() string {
 			s += fmt.Sprintf(" (%.2fs in all)", r.HandoffWait.Seconds())
 		}
 		s += ", "
+	}
+	if r.HasOverflow {
+		s += fmt.Sprintf("processor queue overflowed to the log %.0f times (%.0f events read back), ", r.Overflows, r.ReadBack)
 	}
 	if !r.Drained {
 		return s + "not drained"

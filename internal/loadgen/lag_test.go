@@ -136,17 +136,20 @@ func TestUptime(t *testing.T) {
 }
 
 // TestHandoffs: the report says how often acknowledgements waited for the
-// processor's full queue during the run (the counters' difference), and
-// says nothing of it when the server does not export the counters.
+// processor's full queue during the run, and how often the queue
+// overflowed to the log (the counters' differences), and says nothing of
+// either when the server does not export the counters.
 func TestHandoffs(t *testing.T) {
-	text := "tailor_processor_lag_events 0\ntailor_processor_handoff_waits_total 12\ntailor_processor_handoff_wait_seconds_total 0.75\n"
+	text := "tailor_processor_lag_events 0\ntailor_processor_handoff_waits_total 12\ntailor_processor_handoff_wait_seconds_total 0.75\n" +
+		"tailor_processor_overflows_total 4\ntailor_processor_read_back_total 1e4\n"
 	before, err := parseLag([]byte(text))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !before.hasHandoff || before.handoffs != 12 || before.handoffSec != 0.75 {
-		t.Fatalf("parsed %+v, want 12 waits, 0.75 s", before)
+	if !before.hasHandoff || before.handoffs != 12 || before.handoffSec != 0.75 || !before.hasOverflow || before.overflows != 4 || before.readBack != 1e4 {
+		t.Fatalf("parsed %+v, want 12 waits, 0.75 s, 4 overflows, 10,000 read back", before)
 	}
+	before.hasOverflow = false // a server that blocks instead
 	after := lagGauges{handoffs: 49, handoffSec: 2.85, hasHandoff: true}
 	for _, tc := range []struct {
 		name   string
@@ -156,6 +159,10 @@ func TestHandoffs(t *testing.T) {
 		{"waits during the run", before, after, "acks held by a full processor queue 37 times (2.10s in all), "},
 		{"none", before, before, "acks held by a full processor queue 0 times, "},
 		{"an old server", lagGauges{}, lagGauges{}, "at stop 0.00s (0 events), "},
+		{"overflows to the log",
+			lagGauges{handoffs: 3, hasHandoff: true, overflows: 2, readBack: 900, hasOverflow: true},
+			lagGauges{handoffs: 3, hasHandoff: true, overflows: 7, readBack: 42900, hasOverflow: true},
+			"acks held by a full processor queue 0 times, processor queue overflowed to the log 5 times (42000 events read back), "},
 	} {
 		r := &LagReport{Drained: true, DrainTime: time.Second}
 		r.handoffs(tc.a, tc.b)

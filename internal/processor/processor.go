@@ -17,6 +17,7 @@
 package processor
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -115,14 +116,27 @@ type Processor struct {
 	// rate a group commit holds a few hundred events, so a bound of a few
 	// commits let a pause of tens of milliseconds (a checkpoint, a
 	// collection, a Pebble flush taking one of two cores) stop every
-	// acknowledgement. pending changes only under roomMu (it is atomic
-	// for the lag gauges' readers); room is signalled as the processor
-	// takes batches off the queue.
+	// acknowledgement. queued (events in the queue) and pending change
+	// only under roomMu (pending is atomic for the lag gauges' readers);
+	// room is signalled as the processor takes batches off the queue.
 	maxQueued int
 	roomMu    sync.Mutex
 	room      *sync.Cond
+	queued    int
 	waits     atomic.Uint64 // hand-offs that waited for room
 	waitNanos atomic.Int64  // their total wait
+
+	// Overflow (SetOverflow): when the queue is full, a hand-off returns
+	// at once and the entries stay in the log, which a reader goroutine
+	// reads back, in order, into the queue as it empties. Guarded by
+	// roomMu: overflow says the reader owns the queue's input; handed is
+	// the last seq put on the queue, seen the last seq handed to Sink.
+	src          Source
+	overflow     bool
+	handed, seen uint64
+	closing      bool
+	overflows    atomic.Uint64 // times the queue overflowed to the log
+	readBackN    atomic.Uint64 // entries the reader read back from the log
 }
 
 type lagMark struct {
@@ -178,11 +192,32 @@ func (p *Processor) Applied() uint64 {
 	return p.applied
 }
 
+// SetOverflow makes a full queue overflow to src (the log the entries were
+// appended to) instead of holding up the log writer: the hand-off returns
+// at once, and a reader goroutine reads the entries back from src, in seq
+// order, into the queue as it empties, until it has caught up with the
+// hand-offs. Acknowledgements then never wait for the processor; its lag
+// grows instead, bounded by the log, not by memory. Call before Run.
+func (p *Processor) SetOverflow(src Source) { p.src = src }
+
 // Sink is the eventlog.Sink handing live entries to the processor.
 func (p *Processor) Sink(entries []eventlog.Entry) {
 	n := len(entries)
 	p.roomMu.Lock()
-	full := func() bool { q := int(p.pending.Load()); return q > 0 && q+n > p.maxQueued }
+	p.seen = entries[n-1].Seq
+	full := func() bool { return p.queued > 0 && p.queued+n > p.maxQueued }
+	if !p.overflow && full() && p.src != nil && !p.closing {
+		p.overflow = true
+		p.overflows.Add(1)
+		go p.readBackLoop()
+	}
+	if p.overflow {
+		// The entries are in the log; the reader puts them on the queue.
+		p.pending.Add(int64(n))
+		p.roomMu.Unlock()
+		p.mark(entries)
+		return
+	}
 	if full() {
 		start := time.Now()
 		for full() {
@@ -192,11 +227,103 @@ func (p *Processor) Sink(entries []eventlog.Entry) {
 		p.waitNanos.Add(int64(time.Since(start)))
 	}
 	p.pending.Add(int64(n))
+	p.queued += n
+	p.handed = entries[n-1].Seq
 	p.roomMu.Unlock()
-	p.lagMu.Lock()
-	p.batches = append(p.batches, lagMark{entries[n-1].Seq, entries[0].AppendedAt})
-	p.lagMu.Unlock()
+	p.mark(entries)
 	p.in <- entries
+}
+
+// mark records when a handed-off batch was synced, for LagSeconds.
+func (p *Processor) mark(entries []eventlog.Entry) {
+	p.lagMu.Lock()
+	p.batches = append(p.batches, lagMark{entries[len(entries)-1].Seq, entries[0].AppendedAt})
+	p.lagMu.Unlock()
+}
+
+// readBackBatch is how many entries the reader puts on the queue at once.
+const readBackBatch = 512
+
+// errCaughtUp stops a read-back pass at the last seq handed to Sink.
+var errCaughtUp = errors.New("caught up")
+
+// readBackLoop reads the entries that overflowed from the log onto the
+// queue, in passes up to the last seq handed to Sink, until a pass finds
+// nothing left; then hand-offs go to the queue again. Entries appended
+// but not yet handed to Sink are left to it, so none reaches the queue
+// twice.
+func (p *Processor) readBackLoop() {
+	for {
+		p.roomMu.Lock()
+		from, to := p.handed, p.seen
+		if from >= to {
+			p.overflow = false
+			p.room.Broadcast() // CloseInput may be waiting for the reader
+			p.roomMu.Unlock()
+			return
+		}
+		p.roomMu.Unlock()
+		if err := p.readBack(from, to); err != nil {
+			// The entries are in the log and unapplied: a restart replays
+			// them from the last checkpoint. So on the way down, rather
+			// than retry for ever, the reader leaves them there.
+			slog.Error("processor: reading overflowed entries back from the log", "after_seq", from, "err", err)
+			p.roomMu.Lock()
+			if p.closing {
+				p.overflow = false
+				p.room.Broadcast()
+				p.roomMu.Unlock()
+				return
+			}
+			p.roomMu.Unlock()
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}
+
+// readBack puts the log's entries after seq from, up to seq to, on the
+// queue, decoded, waiting for room as the processor empties it.
+func (p *Processor) readBack(from, to uint64) error {
+	batch := make([]eventlog.Entry, 0, readBackBatch)
+	push := func() {
+		if len(batch) == 0 {
+			return
+		}
+		n := len(batch)
+		p.roomMu.Lock()
+		for p.queued > 0 && p.queued+n > p.maxQueued {
+			p.room.Wait()
+		}
+		p.queued += n
+		p.handed = batch[n-1].Seq
+		p.roomMu.Unlock()
+		p.readBackN.Add(uint64(n))
+		p.in <- batch
+		batch = make([]eventlog.Entry, 0, readBackBatch)
+	}
+	err := p.src.ReplayAll(context.Background(), from, func(en eventlog.Entry) error {
+		if en.Seq > to {
+			return errCaughtUp
+		}
+		// Decoded here, beside the processor, not on it. An entry that does
+		// not decode keeps a copy of its bytes: applyEntry logs and skips
+		// it as a replay does.
+		if dec, err := event.DecodeStored(en.Value); err == nil {
+			en.Payload, en.Value = &dec, nil
+		} else {
+			en.Value = bytes.Clone(en.Value) // valid only during the callback
+		}
+		batch = append(batch, en)
+		if len(batch) == readBackBatch {
+			push()
+		}
+		return nil
+	})
+	push()
+	if errors.Is(err, errCaughtUp) {
+		return nil
+	}
+	return err
 }
 
 // HandoffWaits reports how many hand-offs waited for room in the queue and
@@ -205,8 +332,23 @@ func (p *Processor) HandoffWaits() (n uint64, total time.Duration) {
 	return p.waits.Load(), time.Duration(p.waitNanos.Load())
 }
 
-// CloseInput tells Run that no more entries come; call after the log is closed.
-func (p *Processor) CloseInput() { close(p.in) }
+// Overflows reports how many times the queue overflowed to the log and
+// how many entries were read back from it (SetOverflow).
+func (p *Processor) Overflows() (times, entries uint64) {
+	return p.overflows.Load(), p.readBackN.Load()
+}
+
+// CloseInput tells Run that no more entries come; call after the log is
+// closed. Entries that overflowed are read back first.
+func (p *Processor) CloseInput() {
+	p.roomMu.Lock()
+	p.closing = true
+	for p.overflow {
+		p.room.Wait()
+	}
+	p.roomMu.Unlock()
+	close(p.in)
+}
 
 // Run applies entries until the input is closed and drained.
 func (p *Processor) Run() {
@@ -220,6 +362,7 @@ func (p *Processor) Run() {
 		p.appliedN.Add(uint64(len(batch)))
 		p.roomMu.Lock()
 		p.pending.Add(-int64(len(batch)))
+		p.queued -= len(batch)
 		p.room.Broadcast()
 		p.roomMu.Unlock()
 		p.lagMu.Lock()

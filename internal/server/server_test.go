@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
+
+	"tailor/internal/event"
 	"tailor/internal/processor"
 	"tailor/internal/profile"
 )
@@ -221,7 +224,42 @@ func TestIngestErrors(t *testing.T) {
 // replay of its log, with merges across identities.
 func TestReplayEqualsLive(t *testing.T) {
 	dir := t.TempDir()
-	n := startNode(t, dir)
+	replayEqualsLive(t, dir, startNode(t, dir))
+}
+
+// slowApplier makes the processor slower than ingest.
+type slowApplier struct{}
+
+func (slowApplier) Name() string { return "slow" }
+func (slowApplier) Apply(*event.Event, profile.Resolution) {
+	time.Sleep(200 * time.Microsecond)
+}
+func (slowApplier) Checkpoint(*pebble.Batch) error { return nil }
+
+// TestReplayEqualsLiveThroughOverflow: a processor slower than ingest
+// behind a small queue: the queue overflows to the log, no acknowledgement
+// waits for the processor, and the profiles it built from the entries read
+// back from the log equal a replay's.
+func TestReplayEqualsLiveThroughOverflow(t *testing.T) {
+	dir := t.TempDir()
+	n := startNodeWith(t, dir, func(c *Config) {
+		c.CheckpointEvery = 50 * time.Millisecond
+		c.ProcessorQueue = 20
+		c.ProcessorOverflow = true
+	}, func(s *Server) { s.Proc.Register(slowApplier{}) })
+	proc := n.srv.Proc
+	replayEqualsLive(t, dir, n)
+	if times, back := proc.Overflows(); times == 0 || back < 1000 {
+		t.Errorf("the queue overflowed %d times, %d entries read back; want some, and most of the 3000 events", times, back)
+	}
+	if waits, _ := proc.HandoffWaits(); waits != 0 {
+		t.Errorf("%d hand-offs waited for the processor, want 0", waits)
+	}
+}
+
+// replayEqualsLive posts 3000 events to n (on dir), stops it, and checks
+// that the profiles it stored equal a replay of its log.
+func replayEqualsLive(t *testing.T, dir string, n *node) {
 	var b strings.Builder
 	for i := 0; i < 300; i++ {
 		b.Reset()
