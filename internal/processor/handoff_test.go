@@ -1,6 +1,11 @@
 package processor
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -89,5 +94,177 @@ func TestHandoffIsBoundedInEventsNotCommits(t *testing.T) {
 			t.Fatalf("applied %d of %d events", p.AppliedEvents(), seq-1)
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// memLog is a log in memory, for the overflow's unit tests: entries are
+// appended (encoded, as the log stores them) before they are handed to
+// Sink, as the log writer does, and ReplayAll reads what was appended when
+// it began.
+type memLog struct {
+	mu      sync.Mutex
+	entries []eventlog.Entry
+	fail    error // ReplayAll's answer, when set
+}
+
+func (l *memLog) append(first uint64, n int) []eventlog.Entry {
+	out := make([]eventlog.Entry, n)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := range out {
+		seq := first + uint64(i)
+		raw := fmt.Appendf(nil, `{"type":"track","event":"x","userId":"u%d","messageId":"m%d"}`, seq%7, seq)
+		stored := event.AppendStored(nil, raw, event.Meta{ReceivedAt: time.Now()})
+		l.entries = append(l.entries, eventlog.Entry{Seq: seq, Value: stored})
+		e, err := event.DecodeStored(stored)
+		if err != nil {
+			panic(err)
+		}
+		out[i] = eventlog.Entry{Seq: seq, Payload: &e, AppendedAt: time.Now()}
+	}
+	return out
+}
+
+func (l *memLog) ReplayAll(ctx context.Context, after uint64, fn func(eventlog.Entry) error) error {
+	l.mu.Lock()
+	entries, fail := slices.Clone(l.entries), l.fail
+	l.mu.Unlock()
+	if fail != nil {
+		return fail
+	}
+	for _, en := range entries {
+		if en.Seq <= after {
+			continue
+		}
+		en.Value = slices.Clone(en.Value)
+		if err := fn(en); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// seqProfiles records the seq of every event it applies, after its gate
+// opens (closed: a processor pause).
+type seqProfiles struct {
+	gate chan struct{}
+	mu   sync.Mutex
+	seqs []uint64
+	ids  []string // the events' userIds: decoded from the log or handed off
+}
+
+func (s *seqProfiles) Apply(e *event.Event) profile.Resolution {
+	<-s.gate
+	s.mu.Lock()
+	s.seqs = append(s.seqs, e.Seq)
+	s.ids = append(s.ids, e.UserID)
+	s.mu.Unlock()
+	return profile.Resolution{}
+}
+func (*seqProfiles) Checkpoint(*pebble.Batch) error { return nil }
+
+func (s *seqProfiles) applied() []uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.seqs)
+}
+
+// TestOverflowToTheLog: with SetOverflow, hand-offs past a full queue
+// return at once (acknowledgements never wait for the processor), and the
+// processor applies every entry once, in seq order, reading the ones that
+// overflowed back from the log while hand-offs go on; CloseInput reads the
+// rest back before Run ends. Without the overflow, the 1001st event's
+// hand-off waits (TestHandoffIsBoundedInEventsNotCommits).
+func TestOverflowToTheLog(t *testing.T) {
+	lg := &memLog{}
+	prof := &seqProfiles{gate: make(chan struct{})}
+	p := New(prof, 1000)
+	p.SetOverflow(lg)
+	done := make(chan struct{})
+	go func() { p.Run(); close(done) }()
+
+	seq := uint64(1)
+	handOff := func(n int) {
+		t.Helper()
+		if _, ok := sinkReturns(p, lg.append(seq, n), time.Second); !ok {
+			t.Fatalf("hand-off of events %d..%d waited", seq, seq+uint64(n)-1)
+		}
+		seq += uint64(n)
+	}
+	// 300 commits of 10 events while the processor applies nothing: three
+	// times the queue's bound, and none waits.
+	for range 300 {
+		handOff(10)
+	}
+	if n, _ := p.HandoffWaits(); n != 0 {
+		t.Fatalf("%d hand-offs waited, want 0", n)
+	}
+	if times, _ := p.Overflows(); times != 1 {
+		t.Fatalf("overflowed %d times, want 1", times)
+	}
+	if got := p.LagEvents(); got != 3000 {
+		t.Fatalf("lag %d events, want 3000", got)
+	}
+	close(prof.gate) // the processor resumes
+	// Hand-offs go on while the processor catches up from the log.
+	for range 200 {
+		handOff(7)
+		time.Sleep(50 * time.Microsecond)
+	}
+	p.CloseInput()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("Run did not end after CloseInput; applied %d of %d", len(prof.applied()), seq-1)
+	}
+	got := prof.applied()
+	if len(got) != int(seq-1) {
+		t.Fatalf("applied %d events, want %d", len(got), seq-1)
+	}
+	for i, s := range got {
+		if s != uint64(i+1) {
+			t.Fatalf("the %dth event applied has seq %d, want %d (each once, in order)", i+1, s, i+1)
+		}
+	}
+	for i, id := range prof.ids {
+		if want := fmt.Sprintf("u%d", (i+1)%7); id != want {
+			t.Fatalf("event %d has userId %q, want %q", i+1, id, want)
+		}
+	}
+	if _, back := p.Overflows(); back < 2000 {
+		t.Fatalf("%d entries read back from the log, want at least the 2000 past the queue", back)
+	}
+	if n := p.LagEvents(); n != 0 {
+		t.Fatalf("lag %d events after Run ended, want 0", n)
+	}
+}
+
+// TestOverflowReadErrorOnClose: when the log cannot be read back, the
+// server still stops: CloseInput gives up on the overflowed entries (a
+// restart replays them from the last checkpoint) instead of retrying for
+// ever, after the processor applied the ones queued in memory.
+func TestOverflowReadErrorOnClose(t *testing.T) {
+	lg := &memLog{fail: errors.New("store closed")}
+	prof := &seqProfiles{gate: make(chan struct{})}
+	p := New(prof, 100)
+	p.SetOverflow(lg)
+	done := make(chan struct{})
+	go func() { p.Run(); close(done) }()
+	for i := range 50 {
+		if _, ok := sinkReturns(p, lg.append(uint64(1+10*i), 10), time.Second); !ok {
+			t.Fatalf("hand-off %d waited", i)
+		}
+	}
+	close(prof.gate)
+	closed := make(chan struct{})
+	go func() { p.CloseInput(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("CloseInput did not return while the log could not be read back")
+	}
+	<-done
+	if got := prof.applied(); len(got) != 100 || got[99] != 100 {
+		t.Fatalf("applied %d events (last %v), want the 100 queued in memory", len(got), got[len(got)-1:])
 	}
 }
