@@ -283,7 +283,7 @@ func (l *lagSampler) drain(ctx context.Context, start lagGauges, stopped time.Ti
 			if first {
 				r.AtStopEvents, r.AtStopSeconds, first = g.events, g.seconds, false
 			}
-			r.handoffs(start, g) // the last reading's: waits end with the drain
+			r.counters(start, g) // the last reading's: waits end with the drain
 			if g.events == 0 {
 				r.Drained, r.DrainTime = true, time.Since(stopped)
 				r.CPUPerEvent = cpuPerEvent(start, g)
@@ -304,9 +304,9 @@ func (l *lagSampler) drain(ctx context.Context, start lagGauges, stopped time.Ti
 	return r
 }
 
-// handoffs sets the hand-off waits and overflows between two readings: the
+// counters sets the hand-off waits and overflows between two readings: the
 // one before the run and one after the load stopped.
-func (r *LagReport) handoffs(a, b lagGauges) {
+func (r *LagReport) counters(a, b lagGauges) {
 	if a.hasOverflow && b.hasOverflow {
 		r.HasOverflow = true
 		r.Overflows, r.ReadBack = max(0, b.overflows-a.overflows), max(0, b.readBack-a.readBack)

@@ -165,7 +165,7 @@ func TestHandoffs(t *testing.T) {
 			"acks held by a full processor queue 0 times, processor queue overflowed to the log 5 times (42000 events read back), "},
 	} {
 		r := &LagReport{Drained: true, DrainTime: time.Second}
-		r.handoffs(tc.a, tc.b)
+		r.counters(tc.a, tc.b)
 		s, _, _ := strings.Cut(r.String(), "drained")
 		if !strings.HasSuffix(s, tc.suffix) {
 			t.Errorf("%s: report %q, want it to end in %q before \"drained\"", tc.name, r.String(), tc.suffix)
