@@ -173,9 +173,20 @@ func (s *seqProfiles) applied() []uint64 {
 // return at once (acknowledgements never wait for the processor), and the
 // processor applies every entry once, in seq order, reading the ones that
 // overflowed back from the log while hand-offs go on; CloseInput reads the
-// rest back before Run ends. Without the overflow, the 1001st event's
-// hand-off waits (TestHandoffIsBoundedInEventsNotCommits).
+// rest back before Run ends, also in passes shorter than the backlog.
+// Without the overflow, the 1001st event's hand-off waits
+// (TestHandoffIsBoundedInEventsNotCommits).
 func TestOverflowToTheLog(t *testing.T) {
+	for _, pass := range []int{readBackPass, 100} {
+		t.Run(fmt.Sprintf("passes of %d", pass), func(t *testing.T) {
+			defer func(b, p int) { readBackBatch, readBackPass = b, p }(readBackBatch, readBackPass)
+			readBackBatch, readBackPass = min(readBackBatch, pass), pass
+			overflowToTheLog(t)
+		})
+	}
+}
+
+func overflowToTheLog(t *testing.T) {
 	lg := &memLog{}
 	prof := &seqProfiles{gate: make(chan struct{})}
 	p := New(prof, 1000)

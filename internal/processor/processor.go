@@ -241,11 +241,19 @@ func (p *Processor) mark(entries []eventlog.Entry) {
 	p.lagMu.Unlock()
 }
 
-// readBackBatch is how many entries the reader puts on the queue at once.
-const readBackBatch = 512
+// readBackBatch is how many entries the reader puts on the queue at once,
+// and readBackPass how many it reads with one set of log iterators: they
+// pin the memtables and tables they read while the reader waits for room,
+// so a pass is kept to seconds of the processor's work. Variables so that
+// tests can lower them.
+var (
+	readBackBatch = 512
+	readBackPass  = 64 * readBackBatch
+)
 
-// errCaughtUp stops a read-back pass at the last seq handed to Sink.
-var errCaughtUp = errors.New("caught up")
+// errPassDone stops a read-back pass at the last seq handed to Sink or
+// after readBackPass entries.
+var errPassDone = errors.New("read-back pass done")
 
 // readBackLoop reads the entries that overflowed from the log onto the
 // queue, in passes up to the last seq handed to Sink, until a pass finds
@@ -281,8 +289,9 @@ func (p *Processor) readBackLoop() {
 	}
 }
 
-// readBack puts the log's entries after seq from, up to seq to, on the
-// queue, decoded, waiting for room as the processor empties it.
+// readBack puts the log's entries after seq from, up to seq to (or the
+// first readBackPass of them), on the queue, decoded, waiting for room as
+// the processor empties it.
 func (p *Processor) readBack(from, to uint64) error {
 	batch := make([]eventlog.Entry, 0, readBackBatch)
 	push := func() {
@@ -301,10 +310,12 @@ func (p *Processor) readBack(from, to uint64) error {
 		p.in <- batch
 		batch = make([]eventlog.Entry, 0, readBackBatch)
 	}
+	read := 0
 	err := p.src.ReplayAll(context.Background(), from, func(en eventlog.Entry) error {
-		if en.Seq > to {
-			return errCaughtUp
+		if en.Seq > to || read == readBackPass {
+			return errPassDone
 		}
+		read++
 		// Decoded here, beside the processor, not on it. An entry that does
 		// not decode keeps a copy of its bytes: applyEntry logs and skips
 		// it as a replay does.
@@ -320,7 +331,7 @@ func (p *Processor) readBack(from, to uint64) error {
 		return nil
 	})
 	push()
-	if errors.Is(err, errCaughtUp) {
+	if errors.Is(err, errPassDone) {
 		return nil
 	}
 	return err
