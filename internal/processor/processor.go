@@ -202,36 +202,45 @@ func (p *Processor) SetOverflow(src Source) { p.src = src }
 
 // Sink is the eventlog.Sink handing live entries to the processor.
 func (p *Processor) Sink(entries []eventlog.Entry) {
-	n := len(entries)
+	n, last := len(entries), entries[len(entries)-1].Seq
 	p.roomMu.Lock()
-	p.seen = entries[n-1].Seq
-	full := func() bool { return p.queued > 0 && p.queued+n > p.maxQueued }
-	if !p.overflow && full() && p.src != nil && !p.closing {
-		p.overflow = true
-		p.overflows.Add(1)
-		go p.readBackLoop()
-	}
-	if p.overflow {
-		// The entries are in the log; the reader puts them on the queue.
-		p.pending.Add(int64(n))
-		p.roomMu.Unlock()
-		p.mark(entries)
-		return
-	}
-	if full() {
-		start := time.Now()
-		for full() {
-			p.room.Wait()
+	p.seen = last
+	if !p.overflow && p.full(n) {
+		if p.src != nil && !p.closing {
+			p.overflow = true // the entries are in the log: the reader queues them
+			p.overflows.Add(1)
+			go p.readBackLoop()
+		} else {
+			start := time.Now()
+			for p.full(n) {
+				p.room.Wait()
+			}
+			p.waits.Add(1)
+			p.waitNanos.Add(int64(time.Since(start)))
 		}
-		p.waits.Add(1)
-		p.waitNanos.Add(int64(time.Since(start)))
 	}
 	p.pending.Add(int64(n))
-	p.queued += n
-	p.handed = entries[n-1].Seq
+	live := !p.overflow
+	if live {
+		p.queued += n
+		p.handed = last
+	}
 	p.roomMu.Unlock()
 	p.mark(entries)
-	p.in <- entries
+	if live {
+		p.in <- entries
+	}
+}
+
+// full says whether n more events would pass the queue's bound; a batch
+// larger than the bound waits only for the queue to empty. Caller holds
+// roomMu.
+func (p *Processor) full(n int) bool { return p.queued > 0 && p.queued+n > p.maxQueued }
+
+// endOverflow gives the queue's input back to Sink. Caller holds roomMu.
+func (p *Processor) endOverflow() {
+	p.overflow = false
+	p.room.Broadcast() // CloseInput may be waiting for the reader
 }
 
 // mark records when a handed-off batch was synced, for LagSeconds.
@@ -265,8 +274,7 @@ func (p *Processor) readBackLoop() {
 		p.roomMu.Lock()
 		from, to := p.handed, p.seen
 		if from >= to {
-			p.overflow = false
-			p.room.Broadcast() // CloseInput may be waiting for the reader
+			p.endOverflow()
 			p.roomMu.Unlock()
 			return
 		}
@@ -278,8 +286,7 @@ func (p *Processor) readBackLoop() {
 			slog.Error("processor: reading overflowed entries back from the log", "after_seq", from, "err", err)
 			p.roomMu.Lock()
 			if p.closing {
-				p.overflow = false
-				p.room.Broadcast()
+				p.endOverflow()
 				p.roomMu.Unlock()
 				return
 			}
@@ -300,7 +307,7 @@ func (p *Processor) readBack(from, to uint64) error {
 		}
 		n := len(batch)
 		p.roomMu.Lock()
-		for p.queued > 0 && p.queued+n > p.maxQueued {
+		for p.full(n) {
 			p.room.Wait()
 		}
 		p.queued += n
