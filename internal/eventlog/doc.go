@@ -2,7 +2,9 @@
 //
 // Keyspace (all big-endian, so range scans are ordered):
 //
-//	l/<partition:2><seq:8>                -> stored message (event.AppendStored form)
+//	l/<partition:2><seq:8>                -> stored message (event.AppendStored form),
+//	                                         framed and compressed once the log has a dictionary
+//	ld/<id:8>                             -> S2 dictionary (compress.go), written before any value uses it
 //	t/<identifier>\x00<ts:8><seq:8>       -> <partition:2>   timeline index
 //	d/<source>\x00<messageId>             -> <day:uvarint>   de-duplication
 //

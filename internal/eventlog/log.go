@@ -65,6 +65,14 @@ type Options struct {
 	// ReadOnly opens the log for Replay, Get and the timeline only (verify,
 	// tools): the de-duplication filters are not loaded and Start fails.
 	ReadOnly bool
+	// Compress stores values compressed with a dictionary trained from the
+	// first DictSamples values appended (default DefaultDictSamples), once
+	// the store has one, and trains a new one when the ratio of the
+	// DictReview values (default DefaultDictReview) since the last review
+	// drifted (see compress.go). Values are read back the same either way.
+	Compress    bool
+	DictSamples int
+	DictReview  int
 }
 
 // Log is the embedded Pebble event log. Append is safe for concurrent use.
@@ -82,6 +90,7 @@ type Log struct {
 	// outside the writer (the expiry scan's dn/ record).
 	committed atomic.Uint64
 	dedupe    *dedupe
+	codec     *codec
 	// loaded is closed when the de-duplication filters are loaded (or
 	// failed to load, then loadErr says why); see Open.
 	loaded   chan struct{}
@@ -97,12 +106,28 @@ type Log struct {
 	Bytes atomic.Uint64
 }
 
+// ValueBytes returns the bytes of the values appended since start, as given
+// and as stored (compressed, once the log has a dictionary).
+func (l *Log) ValueBytes() (given, stored uint64) {
+	return l.codec.Received.Load(), l.codec.Stored.Load()
+}
+
+// Dictionary is the id of the dictionary new values are compressed with
+// (0: none yet, or compression is off).
+func (l *Log) Dictionary() uint64 {
+	if a := l.codec.active.Load(); a != nil {
+		return a.id
+	}
+	return 0
+}
+
 // DedupeReads counts the messageIds the in-memory filters could not rule
 // out, confirmed with a read (duplicates and false positives).
 func (l *Log) DedupeReads() uint64 { return l.dedupe.reads.Load() }
 
 type appendReq struct {
 	recs    []Record
+	values  [][]byte // each record's stored form
 	results []Result
 	done    chan error
 }
@@ -124,7 +149,21 @@ func Open(db *pebble.DB, opts Options) (*Log, error) {
 	if opts.MaxBatchBytes <= 0 {
 		opts.MaxBatchBytes = 2 << 20
 	}
+	if opts.DictSamples <= 0 {
+		opts.DictSamples = DefaultDictSamples
+	}
+	if opts.DictReview <= 0 {
+		opts.DictReview = DefaultDictReview
+	}
 	l := &Log{db: db, opts: opts, reqs: make(chan *appendReq, 256)}
+	samples := 0
+	if opts.Compress && !opts.ReadOnly {
+		samples = opts.DictSamples
+	}
+	var err error
+	if l.codec, err = openCodec(db, samples, opts.DictReview); err != nil {
+		return nil, err
+	}
 	last, err := l.lastSeq()
 	if err != nil {
 		return nil, err
@@ -211,7 +250,7 @@ func (l *Log) Append(ctx context.Context, recs []Record) ([]Result, error) {
 			return nil, fmt.Errorf("eventlog: record %d: partition %d out of range", i, recs[i].Partition)
 		}
 	}
-	req := &appendReq{recs: recs, results: make([]Result, len(recs)), done: make(chan error, 1)}
+	req := &appendReq{recs: recs, values: l.encode(recs), results: make([]Result, len(recs)), done: make(chan error, 1)}
 	l.mu.RLock()
 	if l.closed.Load() {
 		l.mu.RUnlock()
@@ -230,6 +269,46 @@ func (l *Log) Append(ctx context.Context, recs []Record) ([]Result, error) {
 	return req.results, err
 }
 
+// encode returns the records' stored forms, compressed in the caller's
+// goroutine (the HTTP handlers run in parallel; the writer is one goroutine).
+func (l *Log) encode(recs []Record) [][]byte {
+	values := make([][]byte, len(recs))
+	if l.codec.samples == 0 { // compression off: stored as given, unless one needs a frame
+		n := 0
+		for i := range recs {
+			if v := recs[i].Value; len(v) > 0 && v[0] == frameMark {
+				n = -1
+				break
+			}
+			values[i] = recs[i].Value
+			n += len(recs[i].Value)
+		}
+		if n >= 0 {
+			l.codec.Received.Add(uint64(n))
+			l.codec.Stored.Add(uint64(n))
+			return values
+		}
+	}
+	size := 0
+	for i := range recs {
+		size += encodedLen(len(recs[i].Value))
+	}
+	// One buffer for the request; the values are cut from it at the end
+	// because encode may grow it.
+	buf := make([]byte, 0, size)
+	ends := make([]int, len(recs))
+	for i := range recs {
+		buf = l.codec.encode(buf, recs[i].Value)
+		ends[i] = len(buf)
+	}
+	start := 0
+	for i, end := range ends {
+		values[i] = buf[start:end:end]
+		start = end
+	}
+	return values
+}
+
 // Close stops accepting appends, finishes the queued ones and stops the
 // writer (and the filters' load, if still running: it reads the store).
 func (l *Log) Close() {
@@ -241,6 +320,7 @@ func (l *Log) Close() {
 	l.mu.Unlock()
 	l.wg.Wait()
 	<-l.loaded
+	l.codec.wait()
 }
 
 // writeLoop is the group commit: it takes every request queued while the
@@ -309,7 +389,7 @@ func (l *Log) writeLoop() {
 				seq := l.nextSeq
 				l.nextSeq++
 				r.results[i] = Result{Seq: seq}
-				b.Set(logKey(rec.Partition, seq), rec.Value, nil)
+				b.Set(logKey(rec.Partition, seq), r.values[i], nil)
 				binary.BigEndian.PutUint16(ptr[:], uint16(rec.Partition))
 				for _, ix := range rec.Index {
 					// Set copies the key: one buffer serves every key.
@@ -369,8 +449,8 @@ const batchRetainBytes = 4 << 20
 
 func reqSize(r *appendReq) int {
 	n := 0
-	for i := range r.recs {
-		n += len(r.recs[i].Value) + 64
+	for _, v := range r.values {
+		n += len(v) + 64
 	}
 	return n
 }
@@ -389,7 +469,14 @@ func (l *Log) Get(p int, seq uint64) ([]byte, error) {
 		return nil, err
 	}
 	defer closer.Close()
-	return append([]byte(nil), v...), nil
+	out, own, err := l.codec.decode(nil, v)
+	if err != nil {
+		return nil, fmt.Errorf("eventlog: entry %d: %w", seq, err)
+	}
+	if !own { // Pebble's memory, valid until closer.Close
+		out = append([]byte(nil), out...)
+	}
+	return out, nil
 }
 
 // ExpireDedupe deletes de-duplication keys older than the window, and folds

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -25,6 +26,7 @@ func (l *Log) ReplayAll(ctx context.Context, after uint64, fn func(Entry) error)
 		its = append(its, it)
 		it.First()
 	}
+	var buf []byte // decompressed values; an Entry's Value is valid only during fn
 	// Partitions are few; a linear scan for the smallest head is cheaper than a heap.
 	n := 0
 	for {
@@ -43,7 +45,14 @@ func (l *Log) ReplayAll(ctx context.Context, after uint64, fn func(Entry) error)
 		if n++; n%4096 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if err := fn(Entry{Partition: best, Seq: bestSeq, Value: its[best].Value()}); err != nil {
+		v, own, err := l.codec.decode(buf, its[best].Value())
+		if err != nil {
+			return fmt.Errorf("eventlog: entry %d: %w", bestSeq, err)
+		}
+		if own {
+			buf = v // reused for the next value, grown if it had to be
+		}
+		if err := fn(Entry{Partition: best, Seq: bestSeq, Value: v}); err != nil {
 			return err
 		}
 		its[best].Next()

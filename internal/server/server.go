@@ -82,6 +82,10 @@ type Config struct {
 	// 1 M-customer store (docs/ARCHITECTURE.md), it took more events in a
 	// closed loop but did not lower ack latency at a steady rate.
 	ProcessorOverflow bool
+	// LogCompression stores the log's values compressed with a dictionary
+	// trained from the store's first messages (eventlog.Options.Compress):
+	// less to write, flush and compact for every event. Default on.
+	LogCompression bool
 	// Identity is the identity resolution rules (see package identity).
 	// Changing them affects the events applied after the change; a replay
 	// from scratch (tailor verify) applies the rules it is given to all.
@@ -168,6 +172,7 @@ func Defaults() Config {
 		HotProfiles:     profile.DefaultHot,
 		Identity:        identity.Defaults(),
 		ProcessorQueue:  1 << 15,
+		LogCompression:  true,
 
 		HeaderReadTimeout:    10 * time.Second,
 		BodyReadTimeout:      60 * time.Second,
@@ -359,7 +364,7 @@ func (s *Server) open(ctx context.Context) error {
 		return err
 	}
 
-	if s.Log, err = eventlog.Open(s.db, eventlog.Options{Partitions: p, DedupeWindow: s.cfg.DedupeWindow}); err != nil {
+	if s.Log, err = eventlog.Open(s.db, eventlog.Options{Partitions: p, DedupeWindow: s.cfg.DedupeWindow, Compress: s.cfg.LogCompression}); err != nil {
 		return err
 	}
 	// The outbox opens before the appliers: the journey engine enqueues
@@ -552,6 +557,15 @@ func (s *Server) registerGauges() {
 			func() float64 { return float64(s.Log.DedupeReads()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tailor_log_bytes_total",
 			Help: "Bytes of the log's group commits (entries with their timeline and de-duplication keys) since start."}, func() float64 { return float64(s.Log.Bytes.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tailor_log_value_bytes_total",
+			Help: "Bytes of the events appended to the log since start, as received (form=\"received\") and as stored, compressed once the log has a dictionary (form=\"stored\").", ConstLabels: prometheus.Labels{"form": "received"}},
+			func() float64 { n, _ := s.Log.ValueBytes(); return float64(n) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tailor_log_value_bytes_total",
+			Help: "Bytes of the events appended to the log since start, as received (form=\"received\") and as stored, compressed once the log has a dictionary (form=\"stored\").", ConstLabels: prometheus.Labels{"form": "stored"}},
+			func() float64 { _, n := s.Log.ValueBytes(); return float64(n) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tailor_log_dictionary",
+			Help: "Id of the dictionary the log compresses new events with (0: none yet, or --log-compression=false)."},
+			func() float64 { return float64(s.Log.Dictionary()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tailor_log_commits_total",
 			Help: "Group commits (synced batches) since start."}, func() float64 { return float64(s.Log.Commits.Load()) }),
 	)

@@ -224,7 +224,24 @@ func TestIngestErrors(t *testing.T) {
 // replay of its log, with merges across identities.
 func TestReplayEqualsLive(t *testing.T) {
 	dir := t.TempDir()
-	replayEqualsLive(t, dir, startNode(t, dir))
+	n := startNode(t, dir)
+	lg := n.srv.Log
+	replayEqualsLive(t, dir, n)
+	// Past its first 2,000 events the log compresses: the replay read both.
+	if given, stored := lg.ValueBytes(); lg.Dictionary() == 0 || stored >= given {
+		t.Errorf("log compression: dictionary %d, %d bytes stored for %d given", lg.Dictionary(), stored, given)
+	}
+}
+
+// TestReplayEqualsLiveUncompressed: the same with --log-compression=false.
+func TestReplayEqualsLiveUncompressed(t *testing.T) {
+	dir := t.TempDir()
+	n := startNodeWith(t, dir, func(c *Config) { c.LogCompression = false }, nil)
+	lg := n.srv.Log
+	replayEqualsLive(t, dir, n)
+	if given, stored := lg.ValueBytes(); lg.Dictionary() != 0 || stored != given || given == 0 {
+		t.Errorf("no log compression: dictionary %d, %d bytes stored for %d given", lg.Dictionary(), stored, given)
+	}
 }
 
 // slowApplier makes the processor slower than ingest.

@@ -10,6 +10,7 @@ const (
 	PrefixConfig     = "cfg/" // server: settings (write key, admin token, partitions)
 	PrefixSource     = "src/" // ingest: sources and their write keys
 	PrefixLog        = "l/"   // eventlog: <partition:2><seq:8> -> stored message
+	PrefixLogDict    = "ld/"  // eventlog: <id:8> -> S2 dictionary the log's values are compressed with
 	PrefixTimeline   = "t/"   // eventlog: <identifier>\x00<ts:8><seq:8> -> <partition:2>
 	PrefixDedupe     = "d/"   // eventlog: <source>\x00<messageId> -> receive day
 	PrefixDedupeSize = "dn/"  // eventlog: dn/ -> <d/ keys the last full scan kept><the log's last seq when it began> (uvarints)
@@ -60,6 +61,7 @@ var Keyspaces = []Keyspace{
 	{PrefixConfig, "server"},
 	{PrefixSource, "ingest"},
 	{PrefixLog, "eventlog"},
+	{PrefixLogDict, "eventlog"},
 	{PrefixTimeline, "eventlog"},
 	{PrefixDedupe, "eventlog"},
 	{PrefixDedupeSize, "eventlog"},

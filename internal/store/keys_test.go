@@ -24,7 +24,7 @@ func TestKeyspaces(t *testing.T) {
 			}
 		}
 	}
-	if len(seen) != 36 {
+	if len(seen) != 37 {
 		t.Errorf("%d keyspaces; a new prefix needs a constant, a line in Keyspaces and this count", len(seen))
 	}
 }
