@@ -67,8 +67,8 @@ const (
 	// ratio: a few seconds of heavy traffic, so that a review's atomics and
 	// a retraining (~0.2 s of a core) are rare.
 	DefaultDictReview = 100_000
-	// poorRatio is the ratio past which a dictionary whose training ratio is
-	// unknown (loaded at start) is retrained.
+	// poorRatio is the ratio past which a dictionary is retrained at its
+	// first review (after training, or loaded at start).
 	poorRatio = 0.5
 	// maxDicts bounds the dictionaries a store makes (each up to 64 KB,
 	// and its encoder's table 32 KB, in memory): past it, retraining only
@@ -109,8 +109,8 @@ type codec struct {
 type activeDict struct {
 	id uint64
 	d  *s2.Dict
-	// ratio is what the dictionary made of the samples it was last
-	// measured on (0: unknown, loaded at start).
+	// ratio is what the dictionary made of the values of its first review,
+	// or of the samples of a retraining that kept it (0: not reviewed yet).
 	ratio float64
 }
 
@@ -227,13 +227,17 @@ func (c *codec) observe(a *activeDict, in, out int) {
 		return
 	}
 	ratio := float64(c.winOut.Swap(0)) / float64(max(c.winIn.Swap(0), 1))
-	drifted := ratio > poorRatio
-	if a.ratio > 0 {
-		drifted = ratio > 1.25*a.ratio && ratio > a.ratio+0.05
+	drifted := ratio > 1.25*a.ratio && ratio > a.ratio+0.05
+	if a.ratio == 0 {
+		// The first review of a dictionary sets what it is judged against
+		// later: the traffic it compresses, not the samples it was trained
+		// on (it fits those better than any other values).
+		drifted = ratio > poorRatio
+		c.active.CompareAndSwap(a, &activeDict{id: a.id, d: a.d, ratio: ratio})
 	}
 	if drifted && !c.collecting.Load() && !c.training.Load() {
 		slog.Info("eventlog: compression ratio drifted, training a new dictionary", "dictionary", a.id,
-			"trained", fmt.Sprintf("%.3f", a.ratio), "now", fmt.Sprintf("%.3f", ratio))
+			"before", fmt.Sprintf("%.3f", a.ratio), "now", fmt.Sprintf("%.3f", ratio))
 		c.collecting.Store(true)
 	}
 }
@@ -327,14 +331,14 @@ func (c *codec) train(samples [][]byte) error {
 			next := maps.Clone(dicts)
 			next[id] = d
 			c.dicts.Store(&next)
-			c.use(id, d, ratio)
+			c.use(id, d)
 			slog.Info("eventlog: values are stored compressed", "dictionary", id, "bytes", len(raw), "samples", len(samples),
 				"ratio", fmt.Sprintf("%.3f", ratio), "took", time.Since(start).Round(time.Millisecond))
 			return nil
 		}
 	}
 	if bestRatio <= worthIt && (old == nil || bestID != old.id && bestRatio < 0.9*ratioOf(old.d, samples)) {
-		c.use(bestID, dicts[bestID], bestRatio)
+		c.use(bestID, dicts[bestID])
 		slog.Info("eventlog: values are stored compressed", "dictionary", bestID, "samples", len(samples),
 			"ratio", fmt.Sprintf("%.3f", bestRatio), "took", time.Since(start).Round(time.Millisecond))
 		return nil
@@ -353,8 +357,8 @@ func (c *codec) train(samples [][]byte) error {
 }
 
 // use makes d the dictionary new values are compressed with.
-func (c *codec) use(id uint64, d *s2.Dict, ratio float64) {
-	c.active.Store(&activeDict{id: id, d: d, ratio: ratio})
+func (c *codec) use(id uint64, d *s2.Dict) {
+	c.active.Store(&activeDict{id: id, d: d})
 	c.next.Store(c.review)
 	// The next review judges d alone, not the values compressed with the
 	// previous dictionary while d was being trained.
