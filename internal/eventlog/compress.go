@@ -157,14 +157,13 @@ func dictKey(id uint64) []byte {
 // encodedLen bounds the length of encode's output for a value of n bytes.
 func encodedLen(n int) int { return 2 + binary.MaxVarintLen64 + s2.MaxEncodedLen(n) }
 
-// encode appends v's stored form to dst.
-func (c *codec) encode(dst, v []byte) []byte {
-	c.Received.Add(uint64(len(v)))
+// encode appends v's stored form to dst: compressed with a (nil: none)
+// when that makes it smaller.
+func (c *codec) encode(dst, v []byte, a *activeDict) []byte {
 	if c.collecting.Load() {
 		c.offer(v)
 	}
 	start := len(dst)
-	a := c.active.Load()
 	if a != nil && len(v) > 0 {
 		dst = slices.Grow(dst, encodedLen(len(v)))
 		dst = append(dst, frameMark)
@@ -182,11 +181,18 @@ func (c *codec) encode(dst, v []byte) []byte {
 		}
 		dst = append(dst, v...)
 	}
-	c.Stored.Add(uint64(len(dst) - start))
-	if a != nil && c.samples > 0 {
-		c.observe(a, len(v), len(dst)-start)
-	}
 	return dst
+}
+
+// account counts n values of in bytes stored in out bytes, those
+// compressed with a (nil: none) toward the review. Once a request: the
+// counters are shared by every handler.
+func (c *codec) account(a *activeDict, n, in, out int) {
+	c.Received.Add(uint64(in))
+	c.Stored.Add(uint64(out))
+	if a != nil && c.samples > 0 {
+		c.observe(a, n, in, out)
+	}
 }
 
 // decode returns the value stored as v. A compressed value is decompressed
@@ -218,12 +224,12 @@ func (c *codec) decode(buf, v []byte) (out []byte, own bool, err error) {
 	return out, true, nil
 }
 
-// observe counts a value compressed with a toward the review, and reviews
+// observe counts values compressed with a toward the review, and reviews
 // when it is due: a ratio that drifted from a's starts a new collection.
-func (c *codec) observe(a *activeDict, in, out int) {
+func (c *codec) observe(a *activeDict, values, in, out int) {
 	c.winIn.Add(uint64(in))
 	c.winOut.Add(uint64(out))
-	if n := c.winN.Add(1); n < c.next.Load() || !c.winN.CompareAndSwap(n, 0) {
+	if n := c.winN.Add(uint64(values)); n < c.next.Load() || !c.winN.CompareAndSwap(n, 0) {
 		return
 	}
 	ratio := float64(c.winOut.Swap(0)) / float64(max(c.winIn.Swap(0), 1))

@@ -330,7 +330,7 @@ func FuzzDecodeValue(f *testing.F) {
 	f.Add([]byte{frameMark, frameRaw, 'x'})
 	f.Fuzz(func(t *testing.T, v []byte) {
 		c.decode(nil, v) // must not panic
-		stored := c.encode(nil, v)
+		stored := c.encode(nil, v, c.active.Load())
 		got, _, err := c.decode(nil, stored)
 		if err != nil || !bytes.Equal(got, v) {
 			t.Fatalf("round trip of %q: %q, %v", v, got, err)
@@ -389,7 +389,7 @@ func BenchmarkValueCodec(b *testing.B) {
 		var dst []byte
 		stored := 0
 		for i := 0; b.Loop(); i++ {
-			dst = c.encode(dst[:0], msgs[i%len(msgs)])
+			dst = c.encode(dst[:0], msgs[i%len(msgs)], c.active.Load())
 			stored += len(dst)
 		}
 		b.ReportMetric(float64(stored)/float64(b.N), "B/value")
@@ -399,7 +399,7 @@ func BenchmarkValueCodec(b *testing.B) {
 		c.active.Store(&activeDict{id: 1, d: d})
 		stored := make([][]byte, len(msgs))
 		for i, m := range msgs {
-			stored[i] = c.encode(nil, m)
+			stored[i] = c.encode(nil, m, c.active.Load())
 		}
 		var buf []byte
 		for i := 0; b.Loop(); i++ {

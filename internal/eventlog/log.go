@@ -91,6 +91,7 @@ type Log struct {
 	committed atomic.Uint64
 	dedupe    *dedupe
 	codec     *codec
+	bufs      sync.Pool // *[]byte: the stored values of one Append
 	// loaded is closed when the de-duplication filters are loaded (or
 	// failed to load, then loadErr says why); see Open.
 	loaded   chan struct{}
@@ -156,6 +157,7 @@ func Open(db *pebble.DB, opts Options) (*Log, error) {
 		opts.DictReview = DefaultDictReview
 	}
 	l := &Log{db: db, opts: opts, reqs: make(chan *appendReq, 256)}
+	l.bufs.New = func() any { return new([]byte) }
 	samples := 0
 	if opts.Compress && !opts.ReadOnly {
 		samples = opts.DictSamples
@@ -250,7 +252,15 @@ func (l *Log) Append(ctx context.Context, recs []Record) ([]Result, error) {
 			return nil, fmt.Errorf("eventlog: record %d: partition %d out of range", i, recs[i].Partition)
 		}
 	}
-	req := &appendReq{recs: recs, values: l.encode(recs), results: make([]Result, len(recs)), done: make(chan error, 1)}
+	values, buf := l.encode(recs)
+	if buf != nil {
+		defer func() {
+			if cap(*buf) <= maxPooledBuf {
+				l.bufs.Put(buf)
+			}
+		}()
+	}
+	req := &appendReq{recs: recs, values: values, results: make([]Result, len(recs)), done: make(chan error, 1)}
 	l.mu.RLock()
 	if l.closed.Load() {
 		l.mu.RUnlock()
@@ -270,43 +280,42 @@ func (l *Log) Append(ctx context.Context, recs []Record) ([]Result, error) {
 }
 
 // encode returns the records' stored forms, compressed in the caller's
-// goroutine (the HTTP handlers run in parallel; the writer is one goroutine).
-func (l *Log) encode(recs []Record) [][]byte {
-	values := make([][]byte, len(recs))
-	if l.codec.samples == 0 { // compression off: stored as given, unless one needs a frame
-		n := 0
-		for i := range recs {
-			if v := recs[i].Value; len(v) > 0 && v[0] == frameMark {
-				n = -1
-				break
-			}
-			values[i] = recs[i].Value
-			n += len(recs[i].Value)
-		}
-		if n >= 0 {
-			l.codec.Received.Add(uint64(n))
-			l.codec.Stored.Add(uint64(n))
-			return values
-		}
-	}
-	size := 0
+// goroutine (the HTTP handlers run in parallel; the writer is one
+// goroutine), in a buffer from bufs when it needs one (nil otherwise): the
+// caller gives it back once the writer is done with the values.
+func (l *Log) encode(recs []Record) (values [][]byte, buf *[]byte) {
+	values = make([][]byte, len(recs))
+	in := 0
+	framed := false
 	for i := range recs {
-		size += encodedLen(len(recs[i].Value))
+		v := recs[i].Value
+		in += len(v)
+		framed = framed || len(v) > 0 && v[0] == frameMark
 	}
-	// One buffer for the request; the values are cut from it at the end
-	// because encode may grow it.
-	buf := make([]byte, 0, size)
+	if l.codec.samples == 0 && !framed { // compression off: stored as given
+		for i := range recs {
+			values[i] = recs[i].Value
+		}
+		l.codec.account(nil, len(recs), in, in)
+		return values, nil
+	}
+	buf = l.bufs.Get().(*[]byte)
+	b := (*buf)[:0]
+	a := l.codec.active.Load()
 	ends := make([]int, len(recs))
 	for i := range recs {
-		buf = l.codec.encode(buf, recs[i].Value)
-		ends[i] = len(buf)
+		b = l.codec.encode(b, recs[i].Value, a)
+		ends[i] = len(b)
 	}
+	*buf = b
+	// Cut at the end: encode may have grown the buffer.
 	start := 0
 	for i, end := range ends {
-		values[i] = buf[start:end:end]
+		values[i] = b[start:end:end]
 		start = end
 	}
-	return values
+	l.codec.account(a, len(recs), in, len(b))
+	return values, buf
 }
 
 // Close stops accepting appends, finishes the queued ones and stops the
@@ -442,6 +451,10 @@ func (l *Log) writeLoop() {
 		}
 	}
 }
+
+// maxPooledBuf is the largest buffer of stored values kept for reuse: a
+// full batch request, compressed or not.
+const maxPooledBuf = 1 << 20
 
 // batchRetainBytes is the largest group commit batch Pebble's pool keeps
 // for reuse: MaxBatchBytes by default, and the records' keys.
