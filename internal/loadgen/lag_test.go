@@ -139,6 +139,19 @@ func TestUptime(t *testing.T) {
 // processor's full queue during the run, and how often the queue
 // overflowed to the log (the counters' differences), and says nothing of
 // either when the server does not export the counters.
+// TestLogBytesParsed: the log's value bytes are told apart by their form
+// label, the WAL's read as is.
+func TestLogBytesParsed(t *testing.T) {
+	g, err := parseLag([]byte("tailor_log_value_bytes_total{form=\"received\"} 4.5e+08\n" +
+		"tailor_log_value_bytes_total{form=\"stored\"} 1.5e+08\ntailor_store_wal_bytes_total 2.6e+08\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !g.hasValues || g.valueIn != 4.5e8 || g.valueOut != 1.5e8 || !g.hasWAL || g.wal != 2.6e8 {
+		t.Fatalf("parsed %+v", g)
+	}
+}
+
 func TestHandoffs(t *testing.T) {
 	text := "tailor_processor_lag_events 0\ntailor_processor_handoff_waits_total 12\ntailor_processor_handoff_wait_seconds_total 0.75\n" +
 		"tailor_processor_overflows_total 4\ntailor_processor_read_back_total 1e4\n"
@@ -159,6 +172,10 @@ func TestHandoffs(t *testing.T) {
 		{"waits during the run", before, after, "acks held by a full processor queue 37 times (2.10s in all), "},
 		{"none", before, before, "acks held by a full processor queue 0 times, "},
 		{"an old server", lagGauges{}, lagGauges{}, "at stop 0.00s (0 events), "},
+		{"the log's bytes",
+			lagGauges{applied: 1000, valueIn: 1e6, valueOut: 9e5, hasValues: true, wal: 5e6, hasWAL: true},
+			lagGauges{applied: 3000, valueIn: 2.5e6, valueOut: 1.425e6, hasValues: true, wal: 6.2e6, hasWAL: true},
+			"at stop 0.00s (0 events), log values stored at 0.35× their bytes, WAL 600 bytes an event, "},
 		{"overflows to the log",
 			lagGauges{handoffs: 3, hasHandoff: true, overflows: 2, readBack: 900, hasOverflow: true},
 			lagGauges{handoffs: 3, hasHandoff: true, overflows: 7, readBack: 42900, hasOverflow: true},
