@@ -33,12 +33,13 @@ import (
 // with a sync before any value uses it, and from then on stores each value
 // framed and compressed with it. Traffic changes (the first messages of a
 // store may be an import, or the server's own events), so the log reviews
-// the ratio it gets every DictReview values and trains a new dictionary
-// when it has drifted from the one measured at training; a new one is used
-// only if it beats the old on the same samples, and each futile attempt
-// doubles the interval to the next review. Values written before it (and by older
-// binaries) are read as they are: the frame is recognised by its first
-// byte, which event.AppendStored never writes.
+// the ratio it gets every DictReview values and trains again when it has
+// drifted from the one of the dictionary's first review; a new dictionary
+// is kept only if it beats every one the store has by 10 % on the same
+// samples (otherwise the best of those is used), and a futile attempt
+// doubles the interval to the next review. Values written before any (and
+// by older binaries) are read as they are: the frame is recognised by its
+// first byte, which event.AppendStored never writes.
 //
 // A JetStream-backed log would use the stream's own S2 compression instead;
 // the frame is this implementation's business and never leaves the package.
