@@ -226,8 +226,16 @@ func TestReplayEqualsLive(t *testing.T) {
 	dir := t.TempDir()
 	n := startNode(t, dir)
 	lg := n.srv.Log
-	replayEqualsLive(t, dir, n)
-	// Past its first 2,000 events the log compresses: the replay read both.
+	// Past its first 2,000 events the log trains a dictionary, in the
+	// background (slow under the race detector): the last 500 of the 3,000
+	// wait for it, so that the replay reads both kinds of values.
+	replayEqualsLive(t, dir, n, func(batch int) {
+		for deadline := time.Now().Add(30 * time.Second); batch == 250 && lg.Dictionary() == 0; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("no compression dictionary 30 s after 2,500 events")
+			}
+		}
+	})
 	if given, stored := lg.ValueBytes(); lg.Dictionary() == 0 || stored >= given {
 		t.Errorf("log compression: dictionary %d, %d bytes stored for %d given", lg.Dictionary(), stored, given)
 	}
@@ -238,7 +246,7 @@ func TestReplayEqualsLiveUncompressed(t *testing.T) {
 	dir := t.TempDir()
 	n := startNodeWith(t, dir, func(c *Config) { c.LogCompression = false }, nil)
 	lg := n.srv.Log
-	replayEqualsLive(t, dir, n)
+	replayEqualsLive(t, dir, n, nil)
 	if given, stored := lg.ValueBytes(); lg.Dictionary() != 0 || stored != given || given == 0 {
 		t.Errorf("no log compression: dictionary %d, %d bytes stored for %d given", lg.Dictionary(), stored, given)
 	}
@@ -265,7 +273,7 @@ func TestReplayEqualsLiveThroughOverflow(t *testing.T) {
 		c.ProcessorOverflow = true
 	}, func(s *Server) { s.Proc.Register(slowApplier{}) })
 	proc := n.srv.Proc
-	replayEqualsLive(t, dir, n)
+	replayEqualsLive(t, dir, n, nil)
 	if times, back := proc.Overflows(); times == 0 || back < 1000 {
 		t.Errorf("the queue overflowed %d times, %d entries read back; want some, and at least 1000 of the 3000 events", times, back)
 	}
@@ -274,11 +282,15 @@ func TestReplayEqualsLiveThroughOverflow(t *testing.T) {
 	}
 }
 
-// replayEqualsLive posts 3000 events to n (on dir), stops it, and checks
-// that the profiles it stored equal a replay of its log.
-func replayEqualsLive(t *testing.T, dir string, n *node) {
+// replayEqualsLive posts 3000 events to n (on dir) in 300 batches, calling
+// before (when not nil) ahead of each, stops it, and checks that the
+// profiles it stored equal a replay of its log.
+func replayEqualsLive(t *testing.T, dir string, n *node, before func(batch int)) {
 	var b strings.Builder
 	for i := 0; i < 300; i++ {
+		if before != nil {
+			before(i)
+		}
 		b.Reset()
 		b.WriteString(`{"batch":[`)
 		for j := 0; j < 10; j++ {
