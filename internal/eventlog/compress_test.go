@@ -41,6 +41,20 @@ func openCompressed(t testing.TB, db *pebble.DB, samples int) *Log {
 	return l
 }
 
+// sampledLog opens a compressing log that trains on its first n values and
+// appends n messages (seeded) to it.
+func sampledLog(t *testing.T, n int, seed uint64) (*pebble.DB, *Log, *rand.Rand, [][]byte, []uint64) {
+	t.Helper()
+	db, _ := openTest(t, 2)
+	l := openCompressed(t, db, n)
+	r := rand.New(rand.NewPCG(seed, seed+1))
+	var values [][]byte
+	for i := range n {
+		values = append(values, message(r, i))
+	}
+	return db, l, r, values, appendValues(t, l, values)
+}
+
 // appendValues appends values, the i-th to partition i%2.
 func appendValues(t testing.TB, l *Log, values [][]byte) []uint64 {
 	t.Helper()
@@ -73,15 +87,8 @@ func waitTrained(t testing.TB, l *Log) {
 // ReplayAll give back every value as it was appended, across a reopen (with
 // and without compression), and a reopened log keeps its dictionary.
 func TestCompressedValues(t *testing.T) {
-	db, _ := openTest(t, 2)
+	db, l, r, values, seqs := sampledLog(t, 50, 1)
 	defer db.Close()
-	l := openCompressed(t, db, 50)
-	r := rand.New(rand.NewPCG(1, 2))
-	var values [][]byte
-	for i := range 50 {
-		values = append(values, message(r, i))
-	}
-	seqs := appendValues(t, l, values)
 	var parts []int
 	for i := range values {
 		parts = append(parts, i%2)
@@ -260,15 +267,8 @@ func TestIncompressibleTrafficStaysRaw(t *testing.T) {
 // TestCorruptValues: a stored value that cannot be decoded is an error
 // naming the entry, never a panic or an allocation its length asks for.
 func TestCorruptValues(t *testing.T) {
-	db, _ := openTest(t, 2)
+	db, l, r, _, _ := sampledLog(t, 20, 5)
 	defer db.Close()
-	l := openCompressed(t, db, 20)
-	r := rand.New(rand.NewPCG(5, 6))
-	var values [][]byte
-	for i := range 20 {
-		values = append(values, message(r, i))
-	}
-	appendValues(t, l, values)
 	waitTrained(t, l)
 	good := appendValues(t, l, [][]byte{message(r, 99)})[0]
 	l.Close()
