@@ -79,7 +79,8 @@ const (
 )
 
 // errCorruptValue is returned for a stored value whose frame cannot be read.
-var errCorruptValue = errors.New("eventlog: corrupt stored value")
+// The log's readers wrap it with the entry's seq.
+var errCorruptValue = errors.New("corrupt stored value")
 
 // codec frames and compresses the log's values. encode and decode are safe
 // for concurrent use; the dictionaries are immutable once published.
@@ -102,9 +103,9 @@ type codec struct {
 	winN, winIn, winOut atomic.Uint64
 	next                atomic.Uint64
 
-	// Received and Stored count the bytes of values before and after
+	// received and stored count the bytes of values before and after
 	// encoding, for the compression ratio.
-	Received, Stored atomic.Uint64
+	received, stored atomic.Uint64
 }
 
 type activeDict struct {
@@ -189,8 +190,8 @@ func (c *codec) encode(dst, v []byte, a *activeDict) []byte {
 // compressed with a (nil: none) toward the review. Once a request: the
 // counters are shared by every handler.
 func (c *codec) account(a *activeDict, n, in, out int) {
-	c.Received.Add(uint64(in))
-	c.Stored.Add(uint64(out))
+	c.received.Add(uint64(in))
+	c.stored.Add(uint64(out))
 	if a != nil && c.samples > 0 {
 		c.observe(a, n, in, out)
 	}
@@ -213,7 +214,7 @@ func (c *codec) decode(buf, v []byte) (out []byte, own bool, err error) {
 	}
 	d := (*c.dicts.Load())[id]
 	if d == nil {
-		return nil, false, fmt.Errorf("eventlog: a value needs compression dictionary %d, which the store does not have", id)
+		return nil, false, fmt.Errorf("compressed with dictionary %d, which the store does not have", id)
 	}
 	if l, err := s2.DecodedLen(body); err != nil || l > maxDecoded {
 		return nil, false, errCorruptValue
@@ -299,52 +300,32 @@ func (c *codec) train(samples [][]byte) error {
 	start := time.Now()
 	old := c.active.Load()
 	dicts := *c.dicts.Load()
+	ratios := make(map[uint64]float64, len(dicts)) // what each dictionary the store has makes of samples
 	var bestID uint64
 	bestRatio := 2.0
 	for id, d := range dicts {
-		if r := ratioOf(d, samples); r < bestRatio {
-			bestID, bestRatio = id, r
+		ratios[id] = ratioOf(d, samples)
+		if ratios[id] < bestRatio {
+			bestID, bestRatio = id, ratios[id]
 		}
 	}
 	var buildErr error
 	if len(dicts) < maxDicts {
-		raw, err := buildDict(samples)
-		var d *s2.Dict
-		if err == nil {
-			if d = s2.NewDict(raw); d == nil {
-				err = errors.New("the builder made an invalid one")
+		raw, d, ratio, err := build(samples)
+		switch {
+		case err != nil:
+			buildErr = err
+		case ratio < 0.9*bestRatio:
+			id, err := c.persist(raw, d)
+			if err != nil {
+				return err
 			}
-		}
-		if err != nil {
-			buildErr = fmt.Errorf("train a dictionary: %w", err)
-		} else if ratio := ratioOf(d, samples); ratio > worthIt {
-			buildErr = fmt.Errorf("a dictionary of %d messages compresses them only to %.2f× their size", len(samples), ratio)
-		} else if ratio < 0.9*bestRatio {
-			id := uint64(1)
-			for k := range dicts {
-				id = max(id, k+1)
-			}
-			// An id names one dictionary forever: values compressed with it
-			// must never meet another.
-			if _, closer, err := c.db.Get(dictKey(id)); err == nil {
-				closer.Close()
-				return fmt.Errorf("compression dictionary %d exists already", id)
-			} else if !errors.Is(err, pebble.ErrNotFound) {
-				return fmt.Errorf("compression dictionary %d: %w", id, err)
-			}
-			if err := c.db.Set(dictKey(id), raw, pebble.Sync); err != nil {
-				return fmt.Errorf("persist compression dictionary %d: %w", id, err)
-			}
-			next := maps.Clone(dicts)
-			next[id] = d
-			c.dicts.Store(&next)
-			c.use(id, d)
 			slog.Info("eventlog: values are stored compressed", "dictionary", id, "bytes", len(raw), "samples", len(samples),
 				"ratio", fmt.Sprintf("%.3f", ratio), "took", time.Since(start).Round(time.Millisecond))
 			return nil
 		}
 	}
-	if bestRatio <= worthIt && (old == nil || bestID != old.id && bestRatio < 0.9*ratioOf(old.d, samples)) {
+	if bestRatio <= worthIt && (old == nil || bestID != old.id && bestRatio < 0.9*ratios[old.id]) {
 		c.use(bestID, dicts[bestID])
 		slog.Info("eventlog: values are stored compressed", "dictionary", bestID, "samples", len(samples),
 			"ratio", fmt.Sprintf("%.3f", bestRatio), "took", time.Since(start).Round(time.Millisecond))
@@ -355,12 +336,51 @@ func (c *codec) train(samples [][]byte) error {
 	}
 	// Nothing does better enough: keep the one in use, measured on
 	// today's traffic, and review less often.
-	was := ratioOf(old.d, samples)
-	c.active.Store(&activeDict{id: old.id, d: old.d, ratio: was})
+	c.active.Store(&activeDict{id: old.id, d: old.d, ratio: ratios[old.id]})
 	c.next.Store(min(2*c.next.Load(), 1<<40))
 	slog.Info("eventlog: the compression dictionary in use still fits best", "dictionary", old.id,
-		"ratio", fmt.Sprintf("%.3f", was), "next_review", c.next.Load())
+		"ratio", fmt.Sprintf("%.3f", ratios[old.id]), "next_review", c.next.Load())
 	return nil
+}
+
+// build makes a dictionary of samples and says what it makes of them; an
+// error when it cannot, or when it would not pay for its CPU (worthIt).
+func build(samples [][]byte) (raw []byte, d *s2.Dict, ratio float64, err error) {
+	if raw, err = buildDict(samples); err != nil {
+		return nil, nil, 0, fmt.Errorf("train a dictionary: %w", err)
+	}
+	if d = s2.NewDict(raw); d == nil {
+		return nil, nil, 0, errors.New("train a dictionary: the builder made an invalid one")
+	}
+	if ratio = ratioOf(d, samples); ratio > worthIt {
+		return nil, nil, 0, fmt.Errorf("a dictionary of %d messages compresses them only to %.2f× their size", len(samples), ratio)
+	}
+	return raw, d, ratio, nil
+}
+
+// persist writes d under the next id, synced, then puts it in use.
+func (c *codec) persist(raw []byte, d *s2.Dict) (uint64, error) {
+	dicts := *c.dicts.Load()
+	id := uint64(1)
+	for k := range dicts {
+		id = max(id, k+1)
+	}
+	// An id names one dictionary forever: values compressed with it must
+	// never meet another.
+	if _, closer, err := c.db.Get(dictKey(id)); err == nil {
+		closer.Close()
+		return 0, fmt.Errorf("compression dictionary %d exists already", id)
+	} else if !errors.Is(err, pebble.ErrNotFound) {
+		return 0, fmt.Errorf("compression dictionary %d: %w", id, err)
+	}
+	if err := c.db.Set(dictKey(id), raw, pebble.Sync); err != nil {
+		return 0, fmt.Errorf("persist compression dictionary %d: %w", id, err)
+	}
+	next := maps.Clone(dicts)
+	next[id] = d
+	c.dicts.Store(&next)
+	c.use(id, d)
+	return id, nil
 }
 
 // use makes d the dictionary new values are compressed with.

@@ -110,7 +110,7 @@ type Log struct {
 // ValueBytes returns the bytes of the values appended since start, as given
 // and as stored (compressed, once the log has a dictionary).
 func (l *Log) ValueBytes() (given, stored uint64) {
-	return l.codec.Received.Load(), l.codec.Stored.Load()
+	return l.codec.received.Load(), l.codec.stored.Load()
 }
 
 // Dictionary is the id of the dictionary new values are compressed with

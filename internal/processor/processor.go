@@ -270,6 +270,7 @@ var errPassDone = errors.New("read-back pass done")
 // but not yet handed to Sink are left to it, so none reaches the queue
 // twice.
 func (p *Processor) readBackLoop() {
+	var logged time.Time // a read error that persists is logged every 10 s, not every retry
 	for {
 		p.roomMu.Lock()
 		from, to := p.handed, p.seen
@@ -283,7 +284,10 @@ func (p *Processor) readBackLoop() {
 			// The entries are in the log and unapplied: a restart replays
 			// them from the last checkpoint. So on the way down, rather
 			// than retry for ever, the reader leaves them there.
-			slog.Error("processor: reading overflowed entries back from the log", "after_seq", from, "err", err)
+			if time.Since(logged) >= 10*time.Second {
+				slog.Error("processor: reading overflowed entries back from the log", "after_seq", from, "err", err)
+				logged = time.Now()
+			}
 			p.roomMu.Lock()
 			if p.closing {
 				p.endOverflow()

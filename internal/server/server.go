@@ -139,6 +139,13 @@ type Config struct {
 	Delivery deliver.Config
 }
 
+// valueBytes is one form of tailor_log_value_bytes_total.
+func valueBytes(form string, f func() float64) prometheus.Collector {
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tailor_log_value_bytes_total",
+		Help:        "Bytes of the events appended to the log since start, as received (form=\"received\") and as stored, compressed once the log has a dictionary (form=\"stored\").",
+		ConstLabels: prometheus.Labels{"form": form}}, f)
+}
+
 // DefaultCacheBytes is the default size of the store's block cache. In a
 // 1 M-customer demo store that benchmarks had grown to 12 GB, 128 MiB held
 // too few of the sstables' filter and index blocks: every confirming read
@@ -557,12 +564,8 @@ func (s *Server) registerGauges() {
 			func() float64 { return float64(s.Log.DedupeReads()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tailor_log_bytes_total",
 			Help: "Bytes of the log's group commits (entries with their timeline and de-duplication keys) since start."}, func() float64 { return float64(s.Log.Bytes.Load()) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tailor_log_value_bytes_total",
-			Help: "Bytes of the events appended to the log since start, as received (form=\"received\") and as stored, compressed once the log has a dictionary (form=\"stored\").", ConstLabels: prometheus.Labels{"form": "received"}},
-			func() float64 { n, _ := s.Log.ValueBytes(); return float64(n) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tailor_log_value_bytes_total",
-			Help: "Bytes of the events appended to the log since start, as received (form=\"received\") and as stored, compressed once the log has a dictionary (form=\"stored\").", ConstLabels: prometheus.Labels{"form": "stored"}},
-			func() float64 { _, n := s.Log.ValueBytes(); return float64(n) }),
+		valueBytes("received", func() float64 { n, _ := s.Log.ValueBytes(); return float64(n) }),
+		valueBytes("stored", func() float64 { _, n := s.Log.ValueBytes(); return float64(n) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tailor_log_dictionary",
 			Help: "Id of the dictionary the log compresses new events with (0: none yet, or --log-compression=false)."},
 			func() float64 { return float64(s.Log.Dictionary()) }),
