@@ -1,6 +1,9 @@
 package loadgen
 
 import (
+	"math"
+	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -81,7 +84,7 @@ tailor_processor_lag_seconds{partition="1"} 0.2
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got != tc.want {
+			if !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("got %+v, want %+v", got, tc.want)
 			}
 		})
@@ -149,6 +152,53 @@ func TestLogBytesParsed(t *testing.T) {
 	}
 	if !g.hasValues || g.valueIn != 4.5e8 || g.valueOut != 1.5e8 || !g.hasWAL || g.wal != 2.6e8 {
 		t.Fatalf("parsed %+v", g)
+	}
+}
+
+// TestWALFsyncTail: the WAL fsync histogram is read from its buckets, and
+// the run's share is the difference of two readings.
+func TestWALFsyncTail(t *testing.T) {
+	reading := func(counts ...float64) lagGauges {
+		var text strings.Builder
+		for i, le := range []string{"0.001", "0.005", "0.025", "0.1", "+Inf"} {
+			text.WriteString(`tailor_store_wal_fsync_seconds_bucket{le="` + le + `"} ` + strconv.FormatFloat(counts[i], 'g', -1, 64) + "\n")
+		}
+		text.WriteString("tailor_store_wal_fsync_seconds_sum 3.2\ntailor_store_wal_fsync_seconds_count 1e9\n")
+		g, err := parseLag([]byte(text.String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	// Before the run: 1,000 fsyncs, some slow; the run's own: 1,000 more,
+	// 985 within 1 ms, 10 within 5 ms, 5 within 25 ms, none slower.
+	before := reading(500, 800, 900, 990, 1000)
+	if len(before.fsyncs) != 5 || before.fsyncs[0.005] != 800 || before.fsyncs[math.Inf(1)] != 1000 {
+		t.Fatalf("parsed %v", before.fsyncs)
+	}
+	after := reading(1485, 1795, 1900, 1990, 2000)
+	for _, tc := range []struct {
+		name         string
+		a, b         lagGauges
+		n, p99, maxb float64
+	}{
+		{"the run's fsyncs", before, after, 1000, 0.005, 0.025},
+		{"none during the run", before, before, 0, 0, 0},
+		{"an old server", lagGauges{}, after, 0, 0, 0},
+		{"slower than the last bound", before, reading(1485, 1795, 1900, 1990, 2001), 1001, 0.005, math.Inf(1)},
+	} {
+		n, p99, maxb := fsyncTail(tc.a, tc.b)
+		if n != tc.n || p99 != tc.p99 || maxb != tc.maxb {
+			t.Errorf("%s: %v fsyncs, p99 %v, max %v; want %v, %v, %v", tc.name, n, p99, maxb, tc.n, tc.p99, tc.maxb)
+		}
+	}
+	r := &LagReport{Drained: true}
+	r.counters(before, after)
+	if s := r.String(); !strings.Contains(s, "1000 WAL fsyncs p99 ≤ 5ms max ≤ 25ms, ") {
+		t.Errorf("report %q lacks the fsyncs", s)
+	}
+	if _, err := parseLag([]byte("tailor_store_wal_fsync_seconds_bucket 3\n")); err == nil {
+		t.Error("a bucket without le parsed")
 	}
 }
 

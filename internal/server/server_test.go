@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -492,6 +493,49 @@ func TestStoreStallMetrics(t *testing.T) {
 		if !strings.Contains(m, "\n"+name) {
 			t.Errorf("metrics lack %s:\n%s", name, grepLines(m, "tailor_store_"))
 		}
+	}
+}
+
+// TestWALFsyncMetric: every acknowledgement waits for a WAL fsync, so
+// their latency is exported, in seconds, on Pebble's own bucket bounds.
+func TestWALFsyncMetric(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	count := func(m string) float64 {
+		for _, line := range strings.Split(m, "\n") {
+			if v, ok := strings.CutPrefix(line, "tailor_store_wal_fsync_seconds_count "); ok {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return f
+			}
+		}
+		t.Fatalf("metrics lack tailor_store_wal_fsync_seconds_count:\n%s", grepLines(m, "tailor_store_"))
+		return 0
+	}
+	before := count(n.metrics())
+	for i := range 3 {
+		if code, resp := n.post("/v1/track", fmt.Sprintf(`{"userId":"u","event":"e%d"}`, i)); code != 200 {
+			t.Fatalf("track: %d %v", code, resp)
+		}
+	}
+	m := n.metrics()
+	if after := count(m); after < before+3 {
+		t.Fatalf("fsyncs %v after 3 acknowledged posts, %v before", after, before)
+	}
+	var last float64
+	for _, le := range []string{"0.0001", "0.001", "0.005", "+Inf"} {
+		prefix := `tailor_store_wal_fsync_seconds_bucket{le="` + le + `"} `
+		i := strings.Index(m, prefix)
+		if i < 0 {
+			t.Fatalf("metrics lack %s:\n%s", prefix, grepLines(m, "tailor_store_wal_fsync"))
+		}
+		v, _, _ := strings.Cut(m[i+len(prefix):], "\n")
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < last {
+			t.Fatalf("bucket le=%s is %q after %v: not cumulative", le, v, last)
+		}
+		last = f
 	}
 }
 

@@ -1,8 +1,12 @@
 package server
 
 import (
+	"math"
+	"time"
+
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"tailor/internal/store"
 )
@@ -36,12 +40,67 @@ var (
 		"Times the store stopped accepting writes until a flush or compaction caught up, since start; every acknowledgement waits meanwhile.", nil, nil)
 	storeStallSecondsDesc = prometheus.NewDesc("tailor_store_write_stall_seconds_total",
 		"Time the store's writes were stalled since start.", nil, nil)
+	storeWALFsyncDesc = prometheus.NewDesc("tailor_store_wal_fsync_seconds",
+		"Time each fsync of the store's write-ahead log took since start; every group commit, and so every acknowledgement, waits for one.", nil, nil)
 )
+
+// walFsyncBounds are the upper bounds (seconds) tailor_store_wal_fsync_seconds
+// reports: each is one of Pebble's own bounds (pebble.FsyncLatencyBuckets,
+// in nanoseconds, 100 of them), so that the counts are exact, not
+// interpolated; walFsyncBuckets picks the nearest.
+var walFsyncBounds = walFsyncBuckets([]time.Duration{
+	100 * time.Microsecond, 500 * time.Microsecond, time.Millisecond, 2 * time.Millisecond,
+	5 * time.Millisecond, 10 * time.Millisecond, 25 * time.Millisecond, 50 * time.Millisecond,
+	100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond, time.Second,
+	2500 * time.Millisecond, 5 * time.Second, 10 * time.Second,
+})
+
+// walFsyncBuckets returns, for each wanted bound, Pebble's bucket bound
+// nearest to it, in nanoseconds, without repeats.
+func walFsyncBuckets(want []time.Duration) []float64 {
+	var out []float64
+	for _, w := range want {
+		best := math.Inf(1)
+		for _, b := range pebble.FsyncLatencyBuckets {
+			if math.Abs(b-float64(w)) < math.Abs(best-float64(w)) {
+				best = b
+			}
+		}
+		if len(out) == 0 || best > out[len(out)-1] {
+			out = append(out, best)
+		}
+	}
+	return out
+}
+
+// walFsyncHistogram converts Pebble's WAL fsync histogram (nanoseconds)
+// to seconds on walFsyncBounds; ok is false when Pebble has none.
+func walFsyncHistogram(h prometheus.Histogram) (count uint64, sum float64, buckets map[float64]uint64, ok bool) {
+	if h == nil {
+		return 0, 0, nil, false
+	}
+	var m dto.Metric
+	if h.Write(&m) != nil || m.Histogram == nil {
+		return 0, 0, nil, false
+	}
+	buckets = make(map[float64]uint64, len(walFsyncBounds))
+	src := m.Histogram.GetBucket()
+	for _, want := range walFsyncBounds {
+		for _, b := range src {
+			// Pebble's bounds are the same float64s as walFsyncBounds'.
+			if b.GetUpperBound() == want {
+				buckets[want/1e9] = b.GetCumulativeCount()
+				break
+			}
+		}
+	}
+	return m.Histogram.GetSampleCount(), m.Histogram.GetSampleSum() / 1e9, buckets, true
+}
 
 func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{storeWALBytesDesc, storeFlushBytesDesc, storeCompactBytesDesc, storeCacheHitsDesc,
 		storeCacheMissesDesc, storeCacheBytesDesc, storeDiskBytesDesc, storeL0FilesDesc, storeReadAmpDesc,
-		storeStallsDesc, storeStallSecondsDesc} {
+		storeStallsDesc, storeStallSecondsDesc, storeWALFsyncDesc} {
 		ch <- d
 	}
 }
@@ -72,6 +131,9 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(storeDiskBytesDesc, float64(m.DiskSpaceUsage()))
 	gauge(storeL0FilesDesc, float64(m.Levels[0].TablesCount))
 	gauge(storeReadAmpDesc, float64(m.ReadAmp()))
+	if n, sum, b, ok := walFsyncHistogram(m.LogWriter.FsyncLatency); ok {
+		ch <- prometheus.MustNewConstHistogram(storeWALFsyncDesc, n, sum, b)
+	}
 }
 
 var levelName = [...]string{"0", "1", "2", "3", "4", "5", "6"}
