@@ -86,7 +86,7 @@ func benchIngest(ctx context.Context, args []string) error {
 	if metrics == "" {
 		metrics = strings.TrimRight(cfg.Target, "/") + "/metrics"
 	}
-	var before histogram
+	var before loadgen.PromHistogram
 	if *segments > 0 {
 		if *adminToken == "" {
 			return fmt.Errorf("%w: --segments needs --admin-token", errUsage)
@@ -95,20 +95,20 @@ func benchIngest(ctx context.Context, args []string) error {
 			return err
 		}
 		fmt.Printf("saved %d live segments\n", *segments)
-		before, _ = readHistogram(ctx, metrics, "tailor_segment_transition_seconds")
+		before, _ = loadgen.ReadPromHistogram(ctx, metrics, "tailor_segment_transition_seconds")
 	}
 	rep, err := loadgen.RunIngest(ctx, cfg)
 	if rep != nil {
 		rep.WriteSummary(os.Stdout)
 	}
 	if *segments > 0 && err == nil {
-		after, herr := readHistogram(ctx, metrics, "tailor_segment_transition_seconds")
+		after, herr := loadgen.ReadPromHistogram(ctx, metrics, "tailor_segment_transition_seconds")
 		if herr != nil {
 			return herr
 		}
-		d := after.minus(before)
+		d := after.Minus(before)
 		fmt.Printf("segment changes recorded: %.0f; event to segment_entered/exited durable: p50 <= %.0f ms, p99 <= %.0f ms (histogram bucket bounds)\n",
-			d.total(), 1000*d.quantile(0.5), 1000*d.quantile(0.99))
+			d.Total(), 1000*d.Quantile(0.5), 1000*d.Quantile(0.99))
 	}
 	return interrupted(err)
 }

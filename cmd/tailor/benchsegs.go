@@ -1,17 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
-	"sort"
-	"strconv"
-	"strings"
 )
 
 // benchSegmentTemplates are the kinds of segments `bench ingest --segments`
@@ -59,85 +54,4 @@ func createBenchSegments(ctx context.Context, target, token string, n int) error
 		}
 	}
 	return nil
-}
-
-// histogram is a Prometheus histogram read from the text exposition.
-type histogram struct {
-	bounds []float64 // upper bounds, ascending; the last is +Inf
-	counts []float64 // cumulative
-	sum    float64
-}
-
-// readHistogram reads a histogram without labels from a metrics endpoint.
-func readHistogram(ctx context.Context, url, name string) (histogram, error) {
-	var h histogram
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return h, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return h, err
-	}
-	defer resp.Body.Close()
-	type bucket struct{ le, n float64 }
-	var bs []bucket
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case strings.HasPrefix(line, name+"_bucket{le=\""):
-			rest := strings.TrimPrefix(line, name+"_bucket{le=\"")
-			le, val, ok := strings.Cut(rest, "\"} ")
-			if !ok {
-				continue
-			}
-			b := bucket{le: math.Inf(1)}
-			if le != "+Inf" {
-				b.le, _ = strconv.ParseFloat(le, 64)
-			}
-			b.n, _ = strconv.ParseFloat(val, 64)
-			bs = append(bs, b)
-		case strings.HasPrefix(line, name+"_sum "):
-			h.sum, _ = strconv.ParseFloat(strings.TrimPrefix(line, name+"_sum "), 64)
-		}
-	}
-	sort.Slice(bs, func(i, j int) bool { return bs[i].le < bs[j].le })
-	for _, b := range bs {
-		h.bounds, h.counts = append(h.bounds, b.le), append(h.counts, b.n)
-	}
-	return h, sc.Err()
-}
-
-// total is the number of observations.
-func (h histogram) total() float64 {
-	if len(h.counts) == 0 {
-		return 0
-	}
-	return h.counts[len(h.counts)-1]
-}
-
-// quantile is the upper bound of the bucket holding quantile q: an upper
-// estimate, as precise as the buckets.
-func (h histogram) quantile(q float64) float64 {
-	want := q * h.total()
-	for i, c := range h.counts {
-		if c >= want {
-			return h.bounds[i]
-		}
-	}
-	return math.Inf(1)
-}
-
-// minus is h's observations since an earlier reading.
-func (h histogram) minus(o histogram) histogram {
-	if len(o.counts) != len(h.counts) {
-		return h
-	}
-	d := histogram{bounds: h.bounds, counts: make([]float64, len(h.counts)), sum: h.sum - o.sum}
-	for i := range h.counts {
-		d.counts[i] = h.counts[i] - o.counts[i]
-	}
-	return d
 }

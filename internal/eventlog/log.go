@@ -292,7 +292,10 @@ func (l *Log) encode(recs []Record) (values [][]byte, buf *[]byte) {
 		in += len(v)
 		framed = framed || len(v) > 0 && v[0] == frameMark
 	}
-	if l.codec.samples == 0 && !framed { // compression off: stored as given
+	a := l.codec.active.Load()
+	// Nothing to compress, frame or sample (compression off, or no
+	// dictionary worth using): stored as given, without a copy.
+	if a == nil && !framed && !l.codec.collecting.Load() {
 		for i := range recs {
 			values[i] = recs[i].Value
 		}
@@ -301,7 +304,6 @@ func (l *Log) encode(recs []Record) (values [][]byte, buf *[]byte) {
 	}
 	buf = l.bufs.Get().(*[]byte)
 	b := (*buf)[:0]
-	a := l.codec.active.Load()
 	ends := make([]int, len(recs))
 	for i := range recs {
 		b = l.codec.encode(b, recs[i].Value, a)

@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -66,7 +65,7 @@ type lagGauges struct {
 	hasValues   bool
 	wal         float64 // bytes written to the store's WAL
 	hasWAL      bool
-	fsyncs      map[float64]float64 // WAL fsyncs by bucket: upper bound (s, +Inf) → cumulative count
+	fsyncs      PromHistogram // the store's WAL fsyncs (seconds)
 	at          time.Time
 }
 
@@ -130,18 +129,9 @@ func parseLag(text []byte) (lagGauges, error) {
 		case metricWALBytes:
 			g.wal, g.hasWAL = v, true
 		case metricFsyncBucket:
-			le, ok := labelValue(line, "le")
-			if !ok {
-				return g, fmt.Errorf("metrics line %q: no le label", line)
+			if err := g.fsyncs.parseBucket(line); err != nil {
+				return g, err
 			}
-			bound, err := strconv.ParseFloat(le, 64)
-			if err != nil {
-				return g, fmt.Errorf("metrics line %q: %w", line, err)
-			}
-			if g.fsyncs == nil {
-				g.fsyncs = make(map[float64]float64)
-			}
-			g.fsyncs[bound] += v
 		}
 	}
 	return g, nil
@@ -194,44 +184,30 @@ func labelsEnd(line []byte, i int) int {
 }
 
 // labelValue is the value of label name in a sample line (unescaped
-// values only: enough for le).
+// values only: enough for le). The name must start a label, so that le is
+// not found inside, say, handle.
 func labelValue(line []byte, name string) (string, bool) {
-	_, rest, ok := bytes.Cut(line, []byte(name+`="`))
-	if !ok {
-		return "", false
+	for _, open := range []string{"{", ","} {
+		if _, rest, ok := bytes.Cut(line, []byte(open+name+`="`)); ok {
+			v, _, ok := bytes.Cut(rest, []byte{'"'})
+			return string(v), ok
+		}
 	}
-	v, _, ok := bytes.Cut(rest, []byte{'"'})
-	return string(v), ok
+	return "", false
 }
 
 // fsyncTail is the WAL fsyncs between two readings: how many, and the
 // upper bounds of the buckets holding their 99th percentile and their
-// slowest (+Inf when past the last bound).
-func fsyncTail(a, b lagGauges) (n, p99, max float64) {
-	if a.fsyncs == nil || b.fsyncs == nil {
+// slowest (+Inf when past the last bound); zeros without the figures.
+func fsyncTail(a, b lagGauges) (n, p99, slowest float64) {
+	if len(a.fsyncs.Bounds) == 0 { // not exported before the run
 		return 0, 0, 0
 	}
-	bounds := make([]float64, 0, len(b.fsyncs))
-	for le := range b.fsyncs {
-		bounds = append(bounds, le)
-	}
-	slices.Sort(bounds)
-	n = b.fsyncs[math.Inf(1)] - a.fsyncs[math.Inf(1)]
-	if n <= 0 {
+	d := b.fsyncs.Minus(a.fsyncs)
+	if n = d.Total(); n <= 0 {
 		return 0, 0, 0
 	}
-	p99, max = math.Inf(1), math.Inf(1)
-	for i := len(bounds) - 1; i >= 0; i-- {
-		le := bounds[i]
-		c := b.fsyncs[le] - a.fsyncs[le]
-		if c >= 0.99*n {
-			p99 = le
-		}
-		if c >= n {
-			max = le
-		}
-	}
-	return n, p99, max
+	return n, d.Quantile(0.99), d.Quantile(1)
 }
 
 // lagSampler polls the server's /metrics.

@@ -173,8 +173,8 @@ func TestWALFsyncTail(t *testing.T) {
 	// Before the run: 1,000 fsyncs, some slow; the run's own: 1,000 more,
 	// 985 within 1 ms, 10 within 5 ms, 5 within 25 ms, none slower.
 	before := reading(500, 800, 900, 990, 1000)
-	if len(before.fsyncs) != 5 || before.fsyncs[0.005] != 800 || before.fsyncs[math.Inf(1)] != 1000 {
-		t.Fatalf("parsed %v", before.fsyncs)
+	if h := before.fsyncs; len(h.Bounds) != 5 || h.Bounds[1] != 0.005 || h.Counts[1] != 800 || h.Bounds[4] != math.Inf(1) || h.Counts[4] != 1000 {
+		t.Fatalf("parsed %+v", before.fsyncs)
 	}
 	after := reading(1485, 1795, 1900, 1990, 2000)
 	for _, tc := range []struct {
