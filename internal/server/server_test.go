@@ -520,7 +520,9 @@ func TestWALFsyncMetric(t *testing.T) {
 		}
 	}
 	m := n.metrics()
-	if after := count(m); after < before+3 {
+	// At least one: Pebble's WAL writer may cover two commits with one
+	// fsync (a suite run saw 2 for 3 posts), so the count is not exact.
+	if after := count(m); after <= before {
 		t.Fatalf("fsyncs %v after 3 acknowledged posts, %v before", after, before)
 	}
 	var last float64
