@@ -58,6 +58,13 @@ tailor_processor_lag_seconds{partition="1"} 0.2
 			want: lagGauges{hasEvents: true, events: 2, started: 1.76474e9},
 		},
 		{
+			name: "the collector's figures",
+			text: "go_gc_duration_seconds{quantile=\"0.5\"} 0.001\ngo_gc_duration_seconds_sum 0.5\ngo_gc_duration_seconds_count 42\n" +
+				"go_cpu_classes_gc_total_cpu_seconds_total 12.5\ngo_cpu_classes_gc_mark_assist_cpu_seconds_total 2.5\n" +
+				"go_memstats_alloc_bytes_total 3e9\ngo_memstats_alloc_bytes 1e8\ngo_gc_scan_heap_bytes 4.5e8\n",
+			want: lagGauges{gcs: 42, gcCPU: 12.5, gcAssist: 2.5, hasGCCPU: true, alloc: 3e9, hasAlloc: true, scanHeap: 4.5e8},
+		},
+		{
 			name: "absent",
 			text: "go_goroutines 12\n",
 			want: lagGauges{},
@@ -237,5 +244,32 @@ func TestHandoffs(t *testing.T) {
 		if !strings.HasSuffix(s, tc.suffix) {
 			t.Errorf("%s: report %q, want it to end in %q before \"drained\"", tc.name, r.String(), tc.suffix)
 		}
+	}
+}
+
+// TestGCReport: the run's collections, the collector's CPU and the
+// allocations are per event applied between the two readings; a server
+// without the runtime's CPU classes still reports what it exports.
+func TestGCReport(t *testing.T) {
+	a := lagGauges{applied: 1e6, gcs: 10, gcCPU: 20, gcAssist: 5, hasGCCPU: true, alloc: 1e9, hasAlloc: true, scanHeap: 1e8}
+	b := lagGauges{applied: 3e6, gcs: 14, gcCPU: 22, gcAssist: 5.5, hasGCCPU: true, alloc: 7e9, hasAlloc: true, scanHeap: 3.5e8}
+	var r LagReport
+	r.gc(a, b)
+	if r.GCs != 4 || r.GCPerEvent != time.Microsecond || r.AssistShare != 0.25 || r.AllocPerEvent != 3000 || r.ScanHeap != 3.5e8 {
+		t.Fatalf("report %+v", r)
+	}
+	if s := r.String(); !strings.Contains(s, "4 collections (1.0µs of CPU an event, 25% assists, 3.0 kB allocated an event, 350 MB to scan), ") {
+		t.Errorf("report %q lacks the collector's figures", s)
+	}
+	a.hasGCCPU, b.hasGCCPU = false, false
+	r = LagReport{}
+	r.gc(a, b)
+	if s := r.String(); !strings.Contains(s, "4 collections (3.0 kB allocated an event, 350 MB to scan), ") {
+		t.Errorf("report without CPU classes %q", s)
+	}
+	r = LagReport{}
+	r.gc(b, b) // no event applied: nothing to divide by
+	if r.AllocPerEvent != 0 || r.GCs != 0 || strings.Contains(r.String(), "collections") {
+		t.Errorf("report of no events %+v", r)
 	}
 }

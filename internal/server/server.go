@@ -465,7 +465,7 @@ func (s *Server) open(ctx context.Context) error {
 	s.Rejected = ingest.NewRejected(s.db)
 	s.Catalog = catalog.NewStore(s.db)
 	s.Registry = prometheus.NewRegistry()
-	s.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.Registry.MustRegister(newGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.Ingest = ingest.NewHandler(s.Log, s.Sources, s.Rejected, s.Registry)
 	s.Ingest.BodyKeyedLimit = s.cfg.MaxBodyKeyedRequests
 	s.registerGauges()

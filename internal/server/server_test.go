@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -539,6 +540,37 @@ func TestWALFsyncMetric(t *testing.T) {
 		}
 		last = f
 	}
+}
+
+// TestGCMetrics: /metrics carries what the collector scans and the CPU it
+// takes, which `tailor bench ingest` reports; after a forced collection
+// the scanned heap is not empty and the collector's CPU has grown.
+func TestGCMetrics(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	value := func(m, name string) float64 {
+		for _, line := range strings.Split(m, "\n") {
+			if v, ok := strings.CutPrefix(line, name+" "); ok {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return f
+			}
+		}
+		t.Fatalf("metrics lack %s:\n%s", name, grepLines(m, "go_gc"))
+		return 0
+	}
+	before := n.metrics()
+	runtime.GC()
+	after := n.metrics()
+	if v := value(after, "go_gc_scan_heap_bytes"); v <= 0 {
+		t.Errorf("go_gc_scan_heap_bytes %v", v)
+	}
+	const cpu = "go_cpu_classes_gc_total_cpu_seconds_total"
+	if a, b := value(before, cpu), value(after, cpu); b <= a {
+		t.Errorf("%s %v after a collection, %v before", cpu, b, a)
+	}
+	value(after, "go_cpu_classes_gc_mark_assist_cpu_seconds_total")
 }
 
 func (n *node) metrics() string {
