@@ -57,8 +57,11 @@ func NormalizeIdentifier(k Kind, v string) string {
 // Identifiers lists every identifier the event proves belongs to its person:
 // userId, anonymousId, email, phone, and for alias the previousId. The first
 // element is PrimaryID. Order is deterministic.
-func (e *Event) Identifiers() []Identifier {
-	ids := make([]Identifier, 0, 4)
+func (e *Event) Identifiers() []Identifier { return e.AppendIdentifiers(nil) }
+
+// AppendIdentifiers appends Identifiers to ids: with room for five (every
+// kind), a caller's array on the stack saves an allocation an event.
+func (e *Event) AppendIdentifiers(ids []Identifier) []Identifier {
 	if e.UserID != "" {
 		ids = append(ids, Identifier{KindUserID, e.UserID})
 	}

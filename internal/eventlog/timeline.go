@@ -38,10 +38,13 @@ const MaxTimelineIdentifiers = 1000
 // event belongs and a cursor built from it reads back the same key. Ingest
 // accepts no such times; the clamp keeps the index ordered regardless.
 func IndexKey(identifier string, ts time.Time) []byte {
-	k := make([]byte, 0, len(identifier)+1+8)
-	k = append(k, identifier...)
-	k = append(k, 0)
-	return binary.BigEndian.AppendUint64(k, indexTime(ts))
+	return AppendIndexTime(append(make([]byte, 0, len(identifier)+1+8), identifier...), ts)
+}
+
+// AppendIndexTime appends what follows the identifier in its IndexKey for
+// ts: a caller that wrote the identifier into dst itself completes the key.
+func AppendIndexTime(dst []byte, ts time.Time) []byte {
+	return binary.BigEndian.AppendUint64(append(dst, 0), indexTime(ts))
 }
 
 var maxIndexTime = time.Unix(0, math.MaxInt64)

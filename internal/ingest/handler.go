@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,7 +26,9 @@ import (
 	"tailor/internal/live"
 )
 
-// Appender is the part of the event log ingest needs.
+// Appender is the part of the event log ingest needs. The records, their
+// values and keys are ingest's (pooled) only for the call: Append copies
+// what it keeps, as the embedded log does into its Pebble batch.
 type Appender interface {
 	Append(ctx context.Context, recs []eventlog.Record) ([]eventlog.Result, error)
 	Partitions() int
@@ -201,6 +204,46 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, err error) {
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
+// batchScratch holds what a request's messages need besides their bytes:
+// the slices serveBatch fills and append turns into log records, and the
+// records' keys. A batch of 100 messages made ~45 KB of them, an eighth of
+// what ingest allocated, and every byte allocated brings the next
+// collection nearer (whose marking takes a share of the cores the
+// acknowledgements wait for). Nothing in them outlives the request: the
+// log copies keys and values into its own batch, and entries carry the
+// events, not these slices.
+type batchScratch struct {
+	evs   []*event.Event
+	raws  [][]byte
+	metas []event.Meta
+	recs  []eventlog.Record
+	index [][]byte
+	keys  []byte
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(batchScratch) }}
+
+// maxScratchItems bounds what a pooled scratch keeps: a request of huge
+// (or huge numbers of tiny) messages does not pin its slices for good.
+const maxScratchItems = 4096
+
+func getScratch() *batchScratch { return scratchPool.Get().(*batchScratch) }
+
+// release clears what the scratch points to (events, bytes of pooled
+// buffers) and pools it again.
+func (sc *batchScratch) release() {
+	if cap(sc.evs) > maxScratchItems || cap(sc.recs) > maxScratchItems || cap(sc.keys) > maxScratchItems*256 {
+		return
+	}
+	clear(sc.evs)
+	clear(sc.raws)
+	clear(sc.metas)
+	clear(sc.recs)
+	clear(sc.index)
+	sc.evs, sc.raws, sc.metas, sc.recs, sc.index, sc.keys = sc.evs[:0], sc.raws[:0], sc.metas[:0], sc.recs[:0], sc.index[:0], sc.keys[:0]
+	scratchPool.Put(sc)
+}
+
 // readBody reads the (possibly gzip-compressed) body, refusing more than max
 // bytes after decompression.
 func readBody(r *http.Request, buf *bytes.Buffer, max int64) error {
@@ -336,7 +379,9 @@ func (h *Handler) serveSingle(w http.ResponseWriter, r *http.Request, typ event.
 		h.fail(w, r, apierr.New(apierr.InvalidMessage, decodeErr.Error()))
 		return
 	}
-	if err := h.append(r.Context(), []*event.Event{&e}, [][]byte{raw}, []event.Meta{meta}); err != nil {
+	sc := getScratch()
+	defer sc.release()
+	if err := h.append(r.Context(), []*event.Event{&e}, [][]byte{raw}, []event.Meta{meta}, sc); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -392,6 +437,8 @@ func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request) {
 	arena := bufPool.Get().(*bytes.Buffer)
 	arena.Reset()
 	defer bufPool.Put(arena)
+	sc := getScratch()
+	defer sc.release()
 	var (
 		src       string
 		trust     event.Trust
@@ -434,10 +481,7 @@ func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request) {
 		arena.Grow(len(raw))
 		// Capped: a count of messages is not a count of valid ones, and a
 		// small body can hold a huge array of invalid ones.
-		n := min(len(msgs), 1024)
-		evs = make([]*event.Event, 0, n)
-		raws = make([][]byte, 0, n)
-		metas = make([]event.Meta, 0, n)
+		evs, raws, metas = sc.evs[:0], sc.raws[:0], sc.metas[:0]
 		for i, mv := range msgs {
 			// The stored form is the message re-serialized from the parse
 			// tree: the same JSON values, without the batch around it.
@@ -477,6 +521,7 @@ func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request) {
 			raws = append(raws, m)
 			metas = append(metas, meta)
 		}
+		sc.evs, sc.raws, sc.metas = evs, raws, metas // grown: kept for the next request
 		return nil
 	})
 	if err != nil {
@@ -497,7 +542,7 @@ func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request) {
 		h.metrics.requests.WithLabelValues(strconv.Itoa(status)).Inc()
 		return
 	}
-	if err := h.append(r.Context(), evs, raws, metas); err != nil {
+	if err := h.append(r.Context(), evs, raws, metas, sc); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -512,18 +557,28 @@ func (h *Handler) ok(w http.ResponseWriter, start time.Time, body any) {
 
 // append builds log records and waits until they are durable. raws[i] is
 // only valid during the call: AppendStored copies it.
-func (h *Handler) append(ctx context.Context, evs []*event.Event, raws [][]byte, metas []event.Meta) error {
+func (h *Handler) append(ctx context.Context, evs []*event.Event, raws [][]byte, metas []event.Meta, sc *batchScratch) error {
 	if len(evs) == 0 {
 		return nil
 	}
 	parts := h.Log.Partitions()
-	recs := make([]eventlog.Record, len(evs))
+	// The records' keys share one buffer, sized first so that it never
+	// moves while slices of it are taken.
+	size := 0
+	for _, e := range evs {
+		pk := e.PrimaryID()
+		size += len(e.SourceID) + 1 + len(e.MessageID) + len(pk.Kind) + 1 + len(pk.Value) + 1 + 8
+	}
+	keys := slices.Grow(sc.keys[:0], size)
+	recs := slices.Grow(sc.recs[:0], len(evs))[:len(evs)]
+	index := slices.Grow(sc.index[:0], len(evs))[:len(evs)]
+	sc.keys, sc.recs, sc.index = keys, recs, index
 	// Stored values share one pooled buffer: the log copies them into its
 	// batch before Append returns.
 	sb := bufPool.Get().(*bytes.Buffer)
 	sb.Reset()
 	defer bufPool.Put(sb)
-	size := 0
+	size = 0
 	for _, r := range raws {
 		size += len(r) + 64
 	}
@@ -532,14 +587,24 @@ func (h *Handler) append(ctx context.Context, evs []*event.Event, raws [][]byte,
 		if metas[i].MessageID != e.MessageID {
 			metas[i].MessageID = "" // the client sent one: do not store ours
 		}
-		pk := e.PrimaryID().Key()
 		start := sb.Len()
 		sb.Write(event.AppendStored(sb.AvailableBuffer(), raws[i], metas[i]))
+		k := len(keys)
+		keys = append(append(append(keys, e.SourceID...), 0), e.MessageID...)
+		dedupe := keys[k:len(keys):len(keys)]
+		// The timeline key is the primary identifier's key (kind:value),
+		// which also picks the partition, then the time.
+		pk := e.PrimaryID()
+		k = len(keys)
+		keys = append(append(append(keys, pk.Kind...), ':'), pk.Value...)
+		part := partitionOf(keys[k:], parts)
+		keys = eventlog.AppendIndexTime(keys, e.Timestamp)
+		index[i] = keys[k:len(keys):len(keys)]
 		recs[i] = eventlog.Record{
-			Partition: partitionOf(pk, parts),
+			Partition: part,
 			Value:     sb.Bytes()[start:sb.Len():sb.Len()],
-			DedupeKey: []byte(e.SourceID + "\x00" + e.MessageID),
-			Index:     [][]byte{eventlog.IndexKey(pk, e.Timestamp)},
+			DedupeKey: dedupe,
+			Index:     index[i : i+1 : i+1],
 			Payload:   e,
 		}
 	}
@@ -600,7 +665,7 @@ func (h *Handler) reject(src, endpoint string, evs []RejectedEvent, at time.Time
 }
 
 // partitionOf maps a profile routing key to its partition.
-func partitionOf(key string, n int) int {
+func partitionOf[K string | []byte](key K, n int) int {
 	h := uint32(2166136261) // FNV-1a, inline: no hasher allocation per event
 	for i := 0; i < len(key); i++ {
 		h ^= uint32(key[i])
@@ -658,5 +723,7 @@ func (h *Handler) AppendRaw(ctx context.Context, sourceID string, raws [][]byte)
 		}
 		evs, keep, metas = append(evs, &e), append(keep, raw), append(metas, meta)
 	}
-	return len(evs), rejected, h.append(ctx, evs, keep, metas)
+	sc := getScratch()
+	defer sc.release()
+	return len(evs), rejected, h.append(ctx, evs, keep, metas, sc)
 }

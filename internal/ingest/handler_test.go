@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,11 +19,19 @@ import (
 
 // memLog is an in-memory Appender for handler unit tests (the durable log is
 // tested in eventlog and end to end in server and test/e2e).
+// It keeps copies of the records, as the real log does (Appender).
 type memLog struct{ recs []eventlog.Record }
 
 func (m *memLog) Partitions() int { return 4 }
 func (m *memLog) Append(_ context.Context, recs []eventlog.Record) ([]eventlog.Result, error) {
-	m.recs = append(m.recs, recs...)
+	for _, r := range recs {
+		r.Value, r.DedupeKey = bytes.Clone(r.Value), bytes.Clone(r.DedupeKey)
+		r.Index = slices.Clone(r.Index)
+		for i := range r.Index {
+			r.Index[i] = bytes.Clone(r.Index[i])
+		}
+		m.recs = append(m.recs, r)
+	}
 	res := make([]eventlog.Result, len(recs))
 	for i := range res {
 		res[i].Seq = uint64(len(m.recs) - len(recs) + i + 1)
@@ -59,6 +69,52 @@ func TestStoredFormReplays(t *testing.T) {
 		}
 		if back.Context.Map()["locale"] != "fr-FR" || back.Context.Locale != "fr-FR" || back.MessageID == "" {
 			t.Fatalf("batch context or assigned messageId lost: %+v", back)
+		}
+	}
+}
+
+// TestRecordKeys: the keys ingest builds for each record in its pooled
+// buffer (de-duplication, timeline, partition) are the ones the reference
+// functions make, over consecutive requests that reuse the buffers with
+// messages of other sizes and identities.
+func TestRecordKeys(t *testing.T) {
+	h, l := newTestHandler()
+	var want []eventlog.Record
+	for req := range 4 {
+		var msgs []string
+		for i := range 3 + 40*(req%2) {
+			id := `"userId":"user-` + strconv.Itoa(req*1000+i) + `"`
+			if i%3 == 1 {
+				id = `"anonymousId":"anon-` + strings.Repeat("x", i) + `"`
+			}
+			mid := ""
+			if i%2 == 0 {
+				mid = `,"messageId":"m-` + strconv.Itoa(req) + "-" + strconv.Itoa(i) + `"`
+			}
+			msgs = append(msgs, `{"type":"track","event":"E",`+id+mid+`,"timestamp":"2026-11-2`+strconv.Itoa(i%10)+`T10:00:00Z"}`)
+		}
+		n := len(l.recs)
+		req := httptest.NewRequest("POST", "/v1/batch", strings.NewReader(`{"batch":[`+strings.Join(msgs, ",")+`]}`))
+		req.SetBasicAuth("wk", "")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != 200 || len(l.recs) != n+len(msgs) {
+			t.Fatalf("status %d, %d records: %s", w.Code, len(l.recs)-n, w.Body)
+		}
+		for _, r := range l.recs[n:] {
+			e := r.Payload.(*event.Event)
+			pk := e.PrimaryID().Key()
+			want = append(want, eventlog.Record{
+				Partition: partitionOf(pk, 4),
+				DedupeKey: []byte(e.SourceID + "\x00" + e.MessageID),
+				Index:     [][]byte{eventlog.IndexKey(pk, e.Timestamp)},
+			})
+		}
+	}
+	for i, r := range l.recs {
+		if r.Partition != want[i].Partition || !bytes.Equal(r.DedupeKey, want[i].DedupeKey) || len(r.Index) != 1 || !bytes.Equal(r.Index[0], want[i].Index[0]) {
+			t.Fatalf("record %d: partition %d, dedupe %q, index %q; want %d, %q, %q",
+				i, r.Partition, r.DedupeKey, r.Index, want[i].Partition, want[i].DedupeKey, want[i].Index)
 		}
 	}
 }

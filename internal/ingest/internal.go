@@ -28,5 +28,7 @@ func (h *Handler) AppendInternal(ctx context.Context, msgs [][]byte) error {
 		}
 		evs[i] = &e
 	}
-	return h.append(ctx, evs, msgs, metas)
+	sc := getScratch()
+	defer sc.release()
+	return h.append(ctx, evs, msgs, metas, sc)
 }

@@ -191,6 +191,67 @@ func TestCheckpointAndReplay(t *testing.T) {
 	}
 }
 
+// TestCheckpointsReuseBatch: checkpoints in a row write through the batch
+// the previous one kept (reset), and a restart from the last of them holds
+// what applying everything holds; another store does not get that batch.
+func TestCheckpointsReuseBatch(t *testing.T) {
+	entries := demoEntries(t, 100, 1<<30)
+	db, err := store.Open(t.TempDir(), 8<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	live := profile.NewStore()
+	p := New(live, 1)
+	c := &counter{perProf: map[string]int{}}
+	p.Register(c)
+	var kept *pebble.Batch
+	for i, part := range [][]eventlog.Entry{entries[:len(entries)/3], entries[:2*len(entries)/3], entries} {
+		if _, err := p.Replay(context.Background(), sliceSource(part), nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Checkpoint(db); err != nil {
+			t.Fatal(err)
+		}
+		if p.cpBatch == nil || p.cpDB != DB(db) {
+			t.Fatalf("checkpoint %d kept no batch for its store", i)
+		}
+		if i > 0 && p.cpBatch != kept {
+			t.Fatalf("checkpoint %d did not reuse the batch the one before kept", i)
+		}
+		if !p.cpBatch.Empty() {
+			t.Fatalf("kept batch holds %d bytes, not reset", p.cpBatch.Len())
+		}
+		kept = p.cpBatch
+	}
+	restarted := profile.NewStore()
+	if err := restarted.Load(db); err != nil {
+		t.Fatal(err)
+	}
+	q := New(restarted, 1)
+	if err := q.Load(db); err != nil {
+		t.Fatal(err)
+	}
+	if q.Applied() != uint64(len(entries)) {
+		t.Fatalf("last checkpoint holds seq %d, want %d", q.Applied(), len(entries))
+	}
+	if d := profile.Diff(restarted, live, 5); len(d) > 0 {
+		t.Fatalf("restart from the last checkpoint differs from the live state:\n%s", strings.Join(d, "\n"))
+	}
+
+	other, err := store.Open(t.TempDir(), 8<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if b := p.takeBatch(other); b != nil {
+		t.Fatal("another store took the first store's batch")
+	}
+	if p.takeBatch(db) != kept {
+		t.Fatal("the first store's batch was not kept for it")
+	}
+}
+
 // TestAppliersInOrder checks the processor calls the appliers in the order
 // they registered, after the profiles.
 func TestAppliersInOrder(t *testing.T) {

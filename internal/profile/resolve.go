@@ -58,7 +58,8 @@ func (s *Store) resolve(e *event.Event) *Profile {
 	if e.Type == event.Alias && e.PreviousID != "" {
 		s.alias(e)
 	}
-	ids := e.Identifiers()
+	var idBuf [5]event.Identifier
+	ids := e.AppendIdentifiers(idBuf[:0])
 	if e.Type == event.Alias {
 		// previousId was handled by alias; as an implicit link it would
 		// bypass the alias rules.
@@ -76,7 +77,8 @@ func (s *Store) resolve(e *event.Event) *Profile {
 		return true
 	})
 
-	var owners []*Profile
+	var ownBuf [4]*Profile
+	owners := ownBuf[:0]
 	for _, id := range ids {
 		if o := s.owner(id); o != nil && !slices.Contains(owners, o) {
 			owners = append(owners, o)

@@ -72,13 +72,18 @@ func (e *Engine) checkpointStreams(b *pebble.Batch) error {
 		}
 		ix.staleColumns = false
 	}
+	// One buffer for every record: the batch copies what it is given, and
+	// each checkpoint rewrites each stream's last page and dictionary block,
+	// which made them most of what a checkpoint allocated.
+	var buf []byte
 	for _, s := range ix.streamOrd {
 		if s.saved == s.n {
 			continue
 		}
 		changed = true
 		for page := s.saved / pageRows; page*pageRows < s.n; page++ {
-			if err := b.Set(pageKey(s.num, page), s.encodePage(page), nil); err != nil {
+			buf = s.appendPage(buf[:0], page)
+			if err := b.Set(pageKey(s.num, page), buf, nil); err != nil {
 				return err
 			}
 		}
@@ -94,7 +99,8 @@ func (e *Engine) checkpointStreams(b *pebble.Batch) error {
 				continue
 			}
 			for blk := c.savedDict / dictBlock; blk*dictBlock < c.dict.len(); blk++ {
-				if err := b.Set(dictKey(s.num, c.num, blk), c.dict.encodeBlock(blk), nil); err != nil {
+				buf = c.dict.appendBlock(buf[:0], blk)
+				if err := b.Set(dictKey(s.num, c.num, blk), buf, nil); err != nil {
 					return err
 				}
 			}
@@ -121,9 +127,12 @@ func (e *Engine) checkpointStreams(b *pebble.Batch) error {
 
 // encodePage encodes the rows of one page: for each row its ordinal and
 // time, the revenue of an order, then per column the row's value ids.
-func (s *stream) encodePage(page int) []byte {
+func (s *stream) encodePage(page int) []byte { return s.appendPage(nil, page) }
+
+// appendPage appends encodePage(page) to v.
+func (s *stream) appendPage(v []byte, page int) []byte {
 	lo, hi := page*pageRows, min((page+1)*pageRows, s.n)
-	v := binary.AppendUvarint(nil, uint64(hi-lo))
+	v = binary.AppendUvarint(v, uint64(hi-lo))
 	for r := lo; r < hi; r++ {
 		v = binary.AppendUvarint(v, uint64(s.ord.get(r)))
 		v = binary.AppendUvarint(v, uint64(s.ts.get(r)))
@@ -162,9 +171,18 @@ func (s *stream) encodePage(page int) []byte {
 }
 
 // encodeBlock encodes dictionary entries [blk*dictBlock, …).
-func (d *dict) encodeBlock(blk int) []byte {
-	var v []byte
+func (d *dict) encodeBlock(blk int) []byte { return d.appendBlock(nil, blk) }
+
+// appendBlock appends encodeBlock(blk) to v.
+func (d *dict) appendBlock(v []byte, blk int) []byte {
 	for id := blk*dictBlock + 1; id <= min((blk+1)*dictBlock, d.len()); id++ {
+		if d.kinds[id-1] == kindString { // most entries: no boxing on the way
+			x := d.str(uint32(id - 1))
+			v = append(v, 's')
+			v = binary.AppendUvarint(v, uint64(len(x)))
+			v = append(v, x...)
+			continue
+		}
 		x := d.value(uint32(id))
 		switch x := x.(type) {
 		case string:
