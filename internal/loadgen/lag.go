@@ -81,7 +81,7 @@ type lagGauges struct {
 	hasGCCPU    bool
 	alloc       float64 // bytes allocated on the Go heap
 	hasAlloc    bool
-	scanHeap    float64 // bytes of heap a collection scans
+	scanHeap    float64 // pointer-holding heap bytes at the last collection's start
 	at          time.Time
 }
 
@@ -362,7 +362,9 @@ type LagReport struct {
 	// GCs is the collections during the run; GCPerEvent the collector's
 	// CPU an event applied and AssistShare the part of it taken as
 	// assists; AllocPerEvent the bytes allocated an event; ScanHeap the
-	// heap a collection scanned at the end (bytes). 0 when not exported.
+	// pointer-holding heap when the last collection began, the garbage
+	// allocated since the one before included (bytes: an upper bound of
+	// what it marked). 0 when not exported.
 	GCs                     float64
 	GCPerEvent              time.Duration
 	AssistShare             float64
@@ -465,7 +467,7 @@ func uptime(g lagGauges) time.Duration {
 // overflowed to the log 2 times (5120 events read back), log values stored
 // at 0.35× their bytes, WAL 519 bytes an event, 3012 WAL fsyncs p99 ≤ 25ms
 // max ≤ 100ms, 4 collections (0.9µs of CPU an event, 12% assists, 3.1 kB
-// allocated an event, 350 MB to scan), drained in 0.20s".
+// allocated an event, 350 MB scannable), drained in 0.20s".
 func (r *LagReport) String() string {
 	s := fmt.Sprintf("processor lag max %.2fs (%.0f events), at stop %.2fs (%.0f events), ",
 		r.MaxSeconds, r.MaxEvents, r.AtStopSeconds, r.AtStopEvents)
@@ -495,7 +497,7 @@ func (r *LagReport) String() string {
 		}
 		s += fmt.Sprintf("%.1f kB allocated an event", r.AllocPerEvent/1e3)
 		if r.ScanHeap > 0 {
-			s += fmt.Sprintf(", %.0f MB to scan", r.ScanHeap/1e6)
+			s += fmt.Sprintf(", %.0f MB scannable", r.ScanHeap/1e6)
 		}
 		s += "), "
 	}

@@ -258,13 +258,13 @@ func TestGCReport(t *testing.T) {
 	if r.GCs != 4 || r.GCPerEvent != time.Microsecond || r.AssistShare != 0.25 || r.AllocPerEvent != 3000 || r.ScanHeap != 3.5e8 {
 		t.Fatalf("report %+v", r)
 	}
-	if s := r.String(); !strings.Contains(s, "4 collections (1.0µs of CPU an event, 25% assists, 3.0 kB allocated an event, 350 MB to scan), ") {
+	if s := r.String(); !strings.Contains(s, "4 collections (1.0µs of CPU an event, 25% assists, 3.0 kB allocated an event, 350 MB scannable), ") {
 		t.Errorf("report %q lacks the collector's figures", s)
 	}
 	a.hasGCCPU, b.hasGCCPU = false, false
 	r = LagReport{}
 	r.gc(a, b)
-	if s := r.String(); !strings.Contains(s, "4 collections (3.0 kB allocated an event, 350 MB to scan), ") {
+	if s := r.String(); !strings.Contains(s, "4 collections (3.0 kB allocated an event, 350 MB scannable), ") {
 		t.Errorf("report without CPU classes %q", s)
 	}
 	r = LagReport{}
