@@ -225,14 +225,17 @@ var scratchPool = sync.Pool{New: func() any { return new(batchScratch) }}
 
 // maxScratchItems bounds what a pooled scratch keeps: a request of huge
 // (or huge numbers of tiny) messages does not pin its slices for good.
-const maxScratchItems = 4096
+const (
+	maxScratchItems    = 4096
+	maxScratchKeyBytes = 1 << 20
+)
 
 func getScratch() *batchScratch { return scratchPool.Get().(*batchScratch) }
 
 // release clears what the scratch points to (events, bytes of pooled
 // buffers) and pools it again.
 func (sc *batchScratch) release() {
-	if cap(sc.evs) > maxScratchItems || cap(sc.recs) > maxScratchItems || cap(sc.keys) > maxScratchItems*256 {
+	if cap(sc.evs) > maxScratchItems || cap(sc.recs) > maxScratchItems || cap(sc.keys) > maxScratchKeyBytes {
 		return
 	}
 	clear(sc.evs)
@@ -562,23 +565,18 @@ func (h *Handler) append(ctx context.Context, evs []*event.Event, raws [][]byte,
 		return nil
 	}
 	parts := h.Log.Partitions()
-	// The records' keys share one buffer, sized first so that it never
-	// moves while slices of it are taken.
-	size := 0
-	for _, e := range evs {
-		pk := e.PrimaryID()
-		size += len(e.SourceID) + 1 + len(e.MessageID) + len(pk.Kind) + 1 + len(pk.Value) + 1 + 8
-	}
-	keys := slices.Grow(sc.keys[:0], size)
+	// The records' keys share one buffer. A key taken before the buffer
+	// grows keeps the array it was cut from, which stays valid; after the
+	// first requests the pooled buffer is big enough anyway.
+	keys := sc.keys[:0]
 	recs := slices.Grow(sc.recs[:0], len(evs))[:len(evs)]
 	index := slices.Grow(sc.index[:0], len(evs))[:len(evs)]
-	sc.keys, sc.recs, sc.index = keys, recs, index
 	// Stored values share one pooled buffer: the log copies them into its
 	// batch before Append returns.
 	sb := bufPool.Get().(*bytes.Buffer)
 	sb.Reset()
 	defer bufPool.Put(sb)
-	size = 0
+	size := 0
 	for _, r := range raws {
 		size += len(r) + 64
 	}
@@ -608,6 +606,7 @@ func (h *Handler) append(ctx context.Context, evs []*event.Event, raws [][]byte,
 			Payload:   e,
 		}
 	}
+	sc.keys, sc.recs, sc.index = keys, recs, index // grown: kept for the next request
 	res, err := h.Log.Append(ctx, recs)
 	if err != nil {
 		if errors.Is(err, eventlog.ErrClosed) {

@@ -16,6 +16,7 @@ import (
 	"tailor/internal/eventlog"
 	"tailor/internal/profile"
 	"tailor/internal/store"
+	"tailor/internal/store/storetest"
 )
 
 var errStop = errors.New("stop")
@@ -196,11 +197,7 @@ func TestCheckpointAndReplay(t *testing.T) {
 // what applying everything holds; another store does not get that batch.
 func TestCheckpointsReuseBatch(t *testing.T) {
 	entries := demoEntries(t, 100, 1<<30)
-	db, err := store.Open(t.TempDir(), 8<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := storetest.MemDB(t)
 	live := profile.NewStore()
 	p := New(live, 1)
 	c := &counter{perProf: map[string]int{}}
@@ -239,12 +236,7 @@ func TestCheckpointsReuseBatch(t *testing.T) {
 		t.Fatalf("restart from the last checkpoint differs from the live state:\n%s", strings.Join(d, "\n"))
 	}
 
-	other, err := store.Open(t.TempDir(), 8<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	if b := p.takeBatch(other); b != nil {
+	if b := p.takeBatch(storetest.MemDB(t)); b != nil {
 		t.Fatal("another store took the first store's batch")
 	}
 	if p.takeBatch(db) != kept {

@@ -125,11 +125,9 @@ func (e *Engine) checkpointStreams(b *pebble.Batch) error {
 	return b.Set(metaKey, v, nil)
 }
 
-// encodePage encodes the rows of one page: for each row its ordinal and
-// time, the revenue of an order, then per column the row's value ids.
-func (s *stream) encodePage(page int) []byte { return s.appendPage(nil, page) }
-
-// appendPage appends encodePage(page) to v.
+// appendPage appends the encoding of the rows of one page to v: for each
+// row its ordinal and time, the revenue of an order, then per column the
+// row's value ids.
 func (s *stream) appendPage(v []byte, page int) []byte {
 	lo, hi := page*pageRows, min((page+1)*pageRows, s.n)
 	v = binary.AppendUvarint(v, uint64(hi-lo))
@@ -170,25 +168,17 @@ func (s *stream) appendPage(v []byte, page int) []byte {
 	return v
 }
 
-// encodeBlock encodes dictionary entries [blk*dictBlock, …).
-func (d *dict) encodeBlock(blk int) []byte { return d.appendBlock(nil, blk) }
-
-// appendBlock appends encodeBlock(blk) to v.
+// appendBlock appends the encoding of dictionary entries
+// [blk*dictBlock, …) to v.
 func (d *dict) appendBlock(v []byte, blk int) []byte {
 	for id := blk*dictBlock + 1; id <= min((blk+1)*dictBlock, d.len()); id++ {
-		if d.kinds[id-1] == kindString { // most entries: no boxing on the way
-			x := d.str(uint32(id - 1))
-			v = append(v, 's')
-			v = binary.AppendUvarint(v, uint64(len(x)))
-			v = append(v, x...)
+		if d.kinds[id-1] == kindString { // most entries: read in place, not boxed by value
+			v = appendStringEntry(v, d.str(uint32(id-1)))
 			continue
 		}
-		x := d.value(uint32(id))
-		switch x := x.(type) {
-		case string:
-			v = append(v, 's')
-			v = binary.AppendUvarint(v, uint64(len(x)))
-			v = append(v, x...)
+		switch x := d.value(uint32(id)).(type) {
+		case string: // times and digit strings, formatted
+			v = appendStringEntry(v, x)
 		case float64:
 			v = append(v, 'n')
 			v = binary.BigEndian.AppendUint64(v, math.Float64bits(x))
@@ -206,6 +196,12 @@ func (d *dict) appendBlock(v []byte, blk int) []byte {
 		}
 	}
 	return v
+}
+
+func appendStringEntry(v []byte, x string) []byte {
+	v = append(v, 's')
+	v = binary.AppendUvarint(v, uint64(len(x)))
+	return append(v, x...)
 }
 
 var errCorruptIndex = errors.New("segment index: corrupt record")

@@ -109,13 +109,13 @@ func FuzzDecodePage(f *testing.F) {
 	s.key = "Order Completed"
 	s.appendEvent(1, 100, map[string]any{"revenue": 12.5, "products": []any{map[string]any{"category": "Hats"}}, "page": map[string]any{"path": "/x"}})
 	s.appendEvent(0, 200, map[string]any{"revenue": "n/a"})
-	f.Add(s.encodePage(0), byte(2))
+	f.Add(s.appendPage(nil, 0), byte(2))
 	var d dict
 	d.id("a")
 	d.id(1.5)
 	d.id(true)
 	d.id([]any{"x"})
-	f.Add(d.encodeBlock(0), byte(0))
+	f.Add(d.appendBlock(nil, 0), byte(0))
 	f.Fuzz(func(t *testing.T, b []byte, nords byte) {
 		var d dict
 		_ = d.decodeBlock(b)
