@@ -75,14 +75,7 @@ func TestBackfillBringsANewApplierToTheCheckpoint(t *testing.T) {
 		t.Fatal("the first half of the demo log merges no profiles; the test proves nothing about identity")
 	}
 
-	second := profile.NewStore()
-	if err := second.Load(db); err != nil {
-		t.Fatal(err)
-	}
-	q := New(second, 1)
-	if err := q.Load(db); err != nil {
-		t.Fatal(err)
-	}
+	second, q := restart(t, db)
 	newbie := &filler{counter: counter{perProf: map[string]int{}}, need: true, key: "test/mark-new"}
 	old := &filler{counter: counter{perProf: map[string]int{}}, key: "test/mark-old"}
 	q.Register(newbie)

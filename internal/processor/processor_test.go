@@ -156,14 +156,7 @@ func TestCheckpointAndReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	second := profile.NewStore()
-	if err := second.Load(db); err != nil {
-		t.Fatal(err)
-	}
-	q := New(second, 1)
-	if err := q.Load(db); err != nil {
-		t.Fatal(err)
-	}
+	second, q := restart(t, db)
 	if q.Applied() != uint64(half) {
 		t.Fatalf("checkpoint holds seq %d, want %d", q.Applied(), half)
 	}
@@ -221,14 +214,7 @@ func TestCheckpointsReuseBatch(t *testing.T) {
 		}
 		kept = p.cpBatch
 	}
-	restarted := profile.NewStore()
-	if err := restarted.Load(db); err != nil {
-		t.Fatal(err)
-	}
-	q := New(restarted, 1)
-	if err := q.Load(db); err != nil {
-		t.Fatal(err)
-	}
+	restarted, q := restart(t, db)
 	if q.Applied() != uint64(len(entries)) {
 		t.Fatalf("last checkpoint holds seq %d, want %d", q.Applied(), len(entries))
 	}
@@ -242,6 +228,21 @@ func TestCheckpointsReuseBatch(t *testing.T) {
 	if p.takeBatch(db) != kept {
 		t.Fatal("the first store's batch was not kept for it")
 	}
+}
+
+// restart loads the profiles and the processor's checkpoint from db, as a
+// start does.
+func restart(t *testing.T, db *pebble.DB) (*profile.Store, *Processor) {
+	t.Helper()
+	s := profile.NewStore()
+	if err := s.Load(db); err != nil {
+		t.Fatal(err)
+	}
+	q := New(s, 1)
+	if err := q.Load(db); err != nil {
+		t.Fatal(err)
+	}
+	return s, q
 }
 
 // TestAppliersInOrder checks the processor calls the appliers in the order
