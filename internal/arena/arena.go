@@ -11,8 +11,13 @@
 //
 // The cost: a value copied into an arena keeps its whole chunk alive, so a
 // value replaced later leaves its old bytes in the chunk until every value of
-// the chunk is gone. Use an arena for values that are mostly written once and
-// live long: what a store loads at start-up.
+// the chunk is gone. Use Strings and Slab for values that are mostly written
+// once and live long: what a store loads at start-up.
+//
+// Bytes goes further, for values that change: it names each by a Ref, a
+// number, so that the structs holding them hold no pointers for the collector
+// to follow at all, and it compacts the chunks that replaced values left
+// mostly empty.
 //
 // An arena is not safe for concurrent use.
 package arena

@@ -20,7 +20,7 @@ func Diff(a, b *Store, max int) []string {
 	}
 	ids := make([]string, 0, a.slab.len())
 	a.slab.each(func(p *Profile) bool {
-		ids = append(ids, p.ID)
+		ids = append(ids, a.pid(p))
 		return true
 	})
 	slices.Sort(ids)
@@ -31,24 +31,24 @@ func Diff(a, b *Store, max int) []string {
 			if !add("profile %s: only in the first", id) {
 				return out
 			}
-		case pa.ids != pb.ids:
-			if !add("profile %s: identities %v vs %v", id, pa.Identities(), pb.Identities()) {
+		case a.idsOf(pa) != b.idsOf(pb):
+			if !add("profile %s: identities %v vs %v", id, a.identities(pa), b.identities(pb)) {
 				return out
 			}
 		case pa.CreatedSeq != pb.CreatedSeq:
 			if !add("profile %s: created at seq %d vs %d", id, pa.CreatedSeq, pb.CreatedSeq) {
 				return out
 			}
-		case !decodedState(pa).Equal(decodedState(pb)):
-			if !add("profile %s: state differs:\n  %+v\n  %+v", id, decodedState(pa).View().Computed, decodedState(pb).View().Computed) {
+		case !a.decodedState(pa).Equal(b.decodedState(pb)):
+			if !add("profile %s: state differs:\n  %+v\n  %+v", id, a.decodedState(pa).View().Computed, b.decodedState(pb).View().Computed) {
 				return out
 			}
 		}
 	}
 	var second []string
 	b.slab.each(func(p *Profile) bool {
-		if a.byID(p.ID) == nil {
-			second = append(second, p.ID)
+		if id := b.pid(p); a.byID(id) == nil {
+			second = append(second, id)
 		}
 		return true
 	})

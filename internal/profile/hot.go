@@ -7,11 +7,11 @@ import (
 
 // A profile's State lives in one of two forms:
 //
-//   - enc, its encoding (MarshalBinary): a pointer-free []byte that the
-//     garbage collector never scans. Every profile has it (it may be stale
-//     while the profile is hot and modified).
-//   - hot, the decoded State of a recently active profile, kept in an LRU
-//     list of at most Store.hotMax entries.
+//   - its encoding (MarshalBinary), in the profile's record (rec.go), that
+//     the garbage collector never sees. Every profile has it (it may be
+//     stale while the profile is hot and modified).
+//   - a hotEntry, the decoded State of a recently active profile, kept in
+//     an LRU list of at most Store.hotMax entries and in Store.hot.
 //
 // Why: decoded, a profile is a dozen small pointer-holding objects (traits,
 // counters, recent lists, strings). With a million profiles the GC spent
@@ -20,9 +20,9 @@ import (
 // when a cold profile gets an event, and an encode when a modified one is
 // evicted or checkpointed.
 //
-// Ownership: hot entries and enc are changed only with Store.mu held for
-// writing; readers holding it for reading use hot if present, else decode
-// enc into a private State.
+// Ownership: hot entries and records are changed only with Store.mu held for
+// writing; readers holding it for reading use the hot entry if present, else
+// decode the record's encoding into a private State.
 type hotEntry struct {
 	st         State
 	p          *Profile
@@ -34,19 +34,19 @@ type hotEntry struct {
 // state returns p's decoded state, decoding and caching it if needed. Caller
 // holds mu for writing.
 func (s *Store) state(p *Profile) *State {
-	if h := p.hot; h != nil {
+	if h := s.hotOf(p); h != nil {
 		s.hotMoveFront(h)
 		return &h.st
 	}
 	h := &hotEntry{p: p}
-	if len(p.enc) > 0 {
-		if err := h.st.UnmarshalBinary(p.enc); err != nil {
-			// Load validated every record, and enc is only written by
-			// MarshalBinary: this is memory corruption or a codec bug.
-			panic(fmt.Sprintf("profile %s: stored state does not decode: %v", p.ID, err))
+	if enc := s.encOf(p); len(enc) > 0 {
+		if err := h.st.UnmarshalBinary(enc); err != nil {
+			// Load validated every record, and the encoding is only written
+			// by MarshalBinary: this is memory corruption or a codec bug.
+			panic(fmt.Sprintf("profile %s: stored state does not decode: %v", s.pid(p), err))
 		}
 	}
-	p.hot = h
+	p.hot, s.hot[p.ord] = true, h
 	s.hotPushFront(h)
 	for s.hotLen > s.hotMax && s.hotTail != nil && s.hotTail != h {
 		s.evict(s.hotTail)
@@ -54,30 +54,45 @@ func (s *Store) state(p *Profile) *State {
 	return &h.st
 }
 
+// hotOf returns p's hot entry, nil when p is not hot.
+func (s *Store) hotOf(p *Profile) *hotEntry {
+	if !p.hot {
+		return nil
+	}
+	return s.hot[p.ord]
+}
+
 // decodedState returns p's state for reading without caching it. Callers may
 // hold mu for reading only.
-func decodedState(p *Profile) *State {
-	if p.hot != nil {
-		return &p.hot.st
+func (s *Store) decodedState(p *Profile) *State {
+	if h := s.hotOf(p); h != nil {
+		return &h.st
 	}
 	var st State
-	if err := st.UnmarshalBinary(p.enc); err != nil {
-		slog.Error("profile state does not decode", "profile", p.ID, "err", err)
+	if err := st.UnmarshalBinary(s.encOf(p)); err != nil {
+		slog.Error("profile state does not decode", "profile", s.pid(p), "err", err)
 	}
 	return &st
 }
 
-// flush brings p.enc up to date with its hot state.
+// maxEncBuf bounds the encoding buffer the store keeps between flushes.
+const maxEncBuf = 1 << 20
+
+// flush brings p's encoded state up to date with its hot state.
 func (s *Store) flush(p *Profile) error {
-	h := p.hot
+	h := s.hotOf(p)
 	if h == nil || !h.modified {
 		return nil
 	}
-	enc, err := h.st.AppendBinary(p.enc[:0:0])
+	enc, err := h.st.AppendBinary(s.encBuf[:0])
 	if err != nil {
 		return err
 	}
-	p.enc, h.modified = enc, false
+	s.setRec(p, s.idsOf(p), enc)
+	h.modified = false
+	if cap(enc) <= maxEncBuf {
+		s.encBuf = enc[:0]
+	}
 	return nil
 }
 
@@ -88,14 +103,16 @@ func (s *Store) evict(h *hotEntry) {
 		return
 	}
 	s.hotUnlink(h)
-	h.p.hot = nil
+	h.p.hot = false
+	delete(s.hot, h.p.ord)
 }
 
 // drop forgets p's hot state without flushing (p is being merged away).
 func (s *Store) drop(p *Profile) {
-	if p.hot != nil {
-		s.hotUnlink(p.hot)
-		p.hot = nil
+	if h := s.hotOf(p); h != nil {
+		s.hotUnlink(h)
+		p.hot = false
+		delete(s.hot, p.ord)
 	}
 }
 

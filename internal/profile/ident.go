@@ -16,15 +16,10 @@ func fnvIdentifier(id event.Identifier) uint64 {
 	return fnv64(fnv64(fnvOffset64, string(id.Kind))*fnvPrime64, id.Value)
 }
 
-// has reports whether p holds id.
-func (p *Profile) has(id event.Identifier) bool {
-	return p.ids.has(id)
-}
-
 // owner returns the profile holding id, or nil.
 func (s *Store) owner(id event.Identifier) *Profile {
 	if o, ok := s.byIdent[s.identHash(id)]; ok {
-		if p := s.slab.at(o); p.has(id) {
+		if p := s.slab.at(o); s.has(p, id) {
 			return p
 		}
 	}
@@ -40,10 +35,12 @@ func (s *Store) owner(id event.Identifier) *Profile {
 // setOwner records that p holds id (p's identifiers must already contain it).
 func (s *Store) setOwner(id event.Identifier, p *Profile) {
 	h := s.identHash(id)
-	if o, ok := s.byIdent[h]; !ok || o == p.ord || s.slab.at(o).has(id) {
+	if o, ok := s.byIdent[h]; !ok || o == p.ord || s.has(s.slab.at(o), id) {
 		s.byIdent[h] = p.ord
 		delete(s.overflow, id)
 		return
 	}
-	s.overflow[id] = p.ord
+	// id may view a record (a merge's moved identifiers): a key kept for
+	// good gets its own copy.
+	s.overflow[cloneIdentifier(id)] = p.ord
 }

@@ -28,7 +28,7 @@ func (s *Store) IdentityKeys(key string, limit int, kinds ...event.Kind) (id str
 		if !known {
 			continue
 		}
-		p.ids.each(func(c byte, v string) bool {
+		s.idsOf(p).each(func(c byte, v string) bool {
 			if c == code {
 				total++
 				if len(lens) < limit {
@@ -49,5 +49,5 @@ func (s *Store) IdentityKeys(key string, limit int, kinds ...event.Kind) (id str
 	for _, l := range lens {
 		keys, all = append(keys, all[:l]), all[l:]
 	}
-	return p.ID, keys, total, true
+	return s.pid(p), keys, total, true
 }

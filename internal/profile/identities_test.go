@@ -100,10 +100,10 @@ func (s *Store) Identities(key string) (string, []string, bool) {
 	if p == nil {
 		return "", nil, false
 	}
-	ids := p.Identities()
+	ids := s.identities(p)
 	keys := make([]string, len(ids))
 	for i, id := range ids {
 		keys[i] = id.Key()
 	}
-	return p.ID, keys, true
+	return s.pid(p), keys, true
 }

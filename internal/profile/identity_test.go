@@ -146,13 +146,13 @@ func readIdentityCase(t *testing.T, path string) ([]*event.Event, identity.Rules
 func describeProfiles(s *Store) string {
 	var lines []string
 	for _, p := range s.all() {
-		ids := p.Identities()
+		ids := s.identities(p)
 		keys := make([]string, len(ids))
 		for i, id := range ids {
 			keys[i] = id.Key()
 		}
 		slices.Sort(keys)
-		v := decodedState(p).View()
+		v := s.decodedState(p).View()
 		lines = append(lines, fmt.Sprintf("%s | events=%d orders=%d revenue=%g", strings.Join(keys, " "),
 			v.Computed.EventCount, v.Computed.Orders, v.Computed.TotalRevenue))
 	}
@@ -239,29 +239,29 @@ func TestIdentityInvariants(t *testing.T) {
 		}
 		var total int64
 		for _, p := range s.all() {
-			st := decodedState(p).View()
+			st := s.decodedState(p).View()
 			total += st.Computed.EventCount
 			filed := 0
 			for _, e := range evs {
-				if p.has(e.PrimaryID()) {
+				if s.has(p, e.PrimaryID()) {
 					filed++
 				}
 			}
 			if int64(filed) != st.Computed.EventCount {
-				t.Fatalf("seed %d: profile %s %v has %d events but %d are filed under its identifiers", seed, p.ID, p.Identities(), st.Computed.EventCount, filed)
+				t.Fatalf("seed %d: profile %s %v has %d events but %d are filed under its identifiers", seed, s.pid(p), s.identities(p), st.Computed.EventCount, filed)
 			}
-			if len(p.Identities()) > rules.MaxIdentities {
-				t.Fatalf("seed %d: profile %s holds %d identifiers, over %d", seed, p.ID, len(p.Identities()), rules.MaxIdentities)
+			if len(s.identities(p)) > rules.MaxIdentities {
+				t.Fatalf("seed %d: profile %s holds %d identifiers, over %d", seed, s.pid(p), len(s.identities(p)), rules.MaxIdentities)
 			}
 			var users []string
-			for _, id := range p.Identities() {
+			for _, id := range s.identities(p) {
 				if id.Kind == event.KindUserID {
 					users = append(users, id.Value)
 				}
 			}
 			for _, u := range users[min(1, len(users)):] {
 				if !aliasConnected(evs, users[0], u) {
-					t.Fatalf("seed %d: profile %s holds users %v, not connected by aliases", seed, p.ID, users)
+					t.Fatalf("seed %d: profile %s holds users %v, not connected by aliases", seed, s.pid(p), users)
 				}
 			}
 		}

@@ -17,25 +17,10 @@ type loadChunk struct {
 	keys []string
 	vals [][]byte // views of buf, one per record
 	buf  []byte
-	ps   []*Profile
+	ps   []*loaded // their encodings view buf
 	sts  []*State
 	err  error
 	done chan struct{} // closed once decoded
-}
-
-// loadArena is where a load packs what it keeps of each profile: its
-// identifiers and its encoded state, two pointer-free values that live until
-// the profile changes. One allocation each, a million loaded profiles were
-// two million objects for the collector to mark on every cycle (and their
-// ids, which the reader packs the same way, a third million); packed into
-// shared chunks (package arena) they are a few thousand. The price: a value
-// that a change replaces stays in its chunk until the chunk's other values
-// are replaced too, so a store where most profiles but not all change holds
-// up to its loaded bytes twice (BenchmarkGCAfterLoad/changed). Most of a big
-// store's profiles are dormant on any day.
-type loadArena struct {
-	ids arena.Strings
-	enc arena.Slab[byte]
 }
 
 // loadChunkRecords is how many records a chunk holds: enough to make the
@@ -43,11 +28,11 @@ type loadArena struct {
 const loadChunkRecords = 512
 
 // decodeAll reads every profile record of db in key order and calls put
-// with each, decoded. Decoding (validating each state and interning its
+// with each, decoded; what put gets is valid during the call. Decoding (validating each state and interning its
 // strings) is most of a load's work and needs no store, so GOMAXPROCS
 // workers do it while the caller inserts in order: at 1 M profiles the
 // load was 20 s of a 67 s start on one core.
-func decodeAll(db *pebble.DB, put func(id string, p *Profile, st *State)) error {
+func decodeAll(db *pebble.DB, put func(id string, p *loaded, st *State)) error {
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte(store.PrefixProfile), UpperBound: store.UpperBound(store.PrefixProfile)})
 	if err != nil {
 		return err
@@ -65,7 +50,7 @@ func decodeAll(db *pebble.DB, put func(id string, p *Profile, st *State)) error 
 		defer close(ordered)
 		c := &loadChunk{done: make(chan struct{})}
 		var lens []int
-		var ids arena.Strings // see loadArena
+		var ids arena.Strings // the keys: two allocations a chunk, not one a key
 		flush := func() bool {
 			c.vals = make([][]byte, len(lens))
 			off := 0
@@ -103,18 +88,17 @@ func decodeAll(db *pebble.DB, put func(id string, p *Profile, st *State)) error 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var pack loadArena // this worker's: an arena is not safe for concurrent use
 			for c := range work {
-				c.ps, c.sts = make([]*Profile, len(c.vals)), make([]*State, len(c.vals))
+				c.ps, c.sts = make([]*loaded, len(c.vals)), make([]*State, len(c.vals))
 				for i, v := range c.vals {
-					p, st, err := decodeProfile(v, &pack)
+					p, st, err := decodeProfile(v)
 					if err != nil {
 						c.err = fmt.Errorf("load profile %s: %w", c.keys[i], err)
 						break
 					}
 					c.ps[i], c.sts[i] = p, st
 				}
-				c.buf, c.vals = nil, nil
+				c.vals = nil
 				close(c.done)
 			}
 		}()

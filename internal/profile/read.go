@@ -14,7 +14,7 @@ func (s *Store) View(id string, fn func(st *State, ids []event.Identifier)) bool
 	if p == nil {
 		return false
 	}
-	fn(decodedState(p), p.Identities())
+	fn(s.decodedState(p), s.identities(p))
 	return true
 }
 
@@ -24,7 +24,7 @@ func (s *Store) View(id string, fn func(st *State, ids []event.Identifier)) bool
 func (s *Store) Each(fn func(id string, st *State) bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	s.slab.each(func(p *Profile) bool { return fn(p.ID, decodedState(p)) })
+	s.slab.each(func(p *Profile) bool { return fn(s.pid(p), s.decodedState(p)) })
 }
 
 // Owner returns the id of the profile that holds e's primary identifier
@@ -35,7 +35,7 @@ func (s *Store) Owner(e *event.Event) (string, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if p := s.owner(e.PrimaryID()); p != nil {
-		return p.ID, true
+		return s.pid(p), true
 	}
 	return "", false
 }

@@ -87,13 +87,13 @@ func (s *Store) resolve(e *event.Event) *Profile {
 	var p *Profile
 	switch {
 	case len(owners) == 0:
-	case conflictingUsers(owners, e.UserID):
+	case s.conflictingUsers(owners, e.UserID):
 		s.stats.Conflicts++
 		p = s.owner(primary)
 	default:
 		p = owners[0]
 		for _, o := range owners[1:] {
-			if o.CreatedSeq < p.CreatedSeq || o.CreatedSeq == p.CreatedSeq && o.ID < p.ID {
+			if o.CreatedSeq < p.CreatedSeq || o.CreatedSeq == p.CreatedSeq && s.pid(o) < s.pid(p) {
 				p = o
 			}
 		}
@@ -143,7 +143,7 @@ func (s *Store) alias(e *event.Event) {
 	case to != nil && from == to:
 		// Already one person (also the second alias of a cycle).
 	case to != nil && from != nil:
-		if e.Trust == event.TrustClient && hasUser(to) && hasUser(from) {
+		if e.Trust == event.TrustClient && s.hasUser(to) && s.hasUser(from) {
 			s.stats.AliasRefused++
 			return
 		}
@@ -195,7 +195,7 @@ func (s *Store) canLink(p *Profile, id event.Identifier) bool {
 		return false
 	}
 	code, _ := kindCode(id.Kind)
-	if p.ids.countKind(code) >= s.rules.Limit(id.Kind) {
+	if s.idsOf(p).countKind(code) >= s.rules.Limit(id.Kind) {
 		if s.stats.Limited == nil {
 			s.stats.Limited = make(map[event.Kind]uint64)
 		}
@@ -206,25 +206,25 @@ func (s *Store) canLink(p *Profile, id event.Identifier) bool {
 }
 
 func (s *Store) link(p *Profile, id event.Identifier) {
-	p.addIdentity(id)
+	s.addIdentities(p, id)
 	s.setOwner(id, p)
 }
 
 // conflictingUsers reports whether linking the profiles (and the event's
 // userId) would join different users: more than one of them holds userIds,
 // or one holds userIds that do not include the event's.
-func conflictingUsers(owners []*Profile, userID string) bool {
+func (s *Store) conflictingUsers(owners []*Profile, userID string) bool {
 	withUsers := 0
 	for _, o := range owners {
-		if !hasUser(o) {
+		if !s.hasUser(o) {
 			continue
 		}
 		withUsers++
-		if userID != "" && !o.has(event.Identifier{Kind: event.KindUserID, Value: userID}) {
+		if userID != "" && !s.has(o, event.Identifier{Kind: event.KindUserID, Value: userID}) {
 			return true
 		}
 	}
 	return withUsers > 1
 }
 
-func hasUser(p *Profile) bool { return p.ids.countKind(codeUserID) > 0 }
+func (s *Store) hasUser(p *Profile) bool { return s.idsOf(p).countKind(codeUserID) > 0 }

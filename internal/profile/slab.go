@@ -14,6 +14,12 @@ package profile
 // refers to it by then. Invariant: every entry of the two indexes points at a
 // live profile holding its key, because a merge re-points each identifier of
 // the merged-away profile and removes its id before its slot is freed.
+//
+// A Profile holds no pointers (its id and record are arena.Refs, its hot
+// state is in Store.hot), so the collector does not scan the pages at all:
+// with a string id, an identifier string and an encoding slice each, a
+// million profiles were 3.5 M pointers for every collection to follow, a
+// quarter of all in a 1 M-customer server (BenchmarkGCAfterLoad).
 const pageBits = 12 // 4,096 profiles a page
 
 type slab struct {
@@ -56,7 +62,7 @@ func (sl *slab) len() int { return int(sl.used) - len(sl.free) }
 // each calls fn for every live profile, in slot order, until fn returns false.
 func (sl *slab) each(fn func(*Profile) bool) {
 	for o := range sl.used {
-		if p := sl.at(o); p.ID != "" && !fn(p) {
+		if p := sl.at(o); p.id != 0 && !fn(p) {
 			return
 		}
 	}
@@ -66,7 +72,7 @@ func (sl *slab) each(fn func(*Profile) bool) {
 // and checked against the profile, colliding ids go to idOverflow.
 func (s *Store) byID(id string) *Profile {
 	if o, ok := s.ids[s.idHash(id)]; ok {
-		if p := s.slab.at(o); p.ID == id {
+		if p := s.slab.at(o); s.pid(p) == id {
 			return p
 		}
 	}
@@ -80,20 +86,22 @@ func (s *Store) byID(id string) *Profile {
 }
 
 func (s *Store) indexID(p *Profile) {
-	h := s.idHash(p.ID)
+	pid := s.pid(p)
+	h := s.idHash(pid)
 	if _, taken := s.ids[h]; taken {
-		s.idOverflow[p.ID] = p.ord
+		s.idOverflow[pid] = p.ord
 		return
 	}
 	s.ids[h] = p.ord
 }
 
 func (s *Store) unindexID(p *Profile) {
-	if _, ok := s.idOverflow[p.ID]; ok {
-		delete(s.idOverflow, p.ID)
+	pid := s.pid(p)
+	if _, ok := s.idOverflow[pid]; ok {
+		delete(s.idOverflow, pid)
 		return
 	}
-	delete(s.ids, s.idHash(p.ID))
+	delete(s.ids, s.idHash(pid))
 }
 
 func fnvID(id string) uint64 { return fnv64(fnvOffset64, id) }

@@ -35,18 +35,20 @@ import (
 // profiles are always exactly the result of applying the log up to it.
 
 // Profile is one person: the identifiers known to name them and their state.
+//
+// It holds no pointers (see slab.go): its id, identifiers and encoded state
+// are in the store's arenas, named by Refs.
 type Profile struct {
-	ID string
 	// CreatedSeq is the log seq of the event that created the profile; the
 	// older profile survives a merge.
 	CreatedSeq uint64
-	// ids holds the identifiers, packed and sorted (idset.go); nids counts them.
-	ids  idSet
-	nids int32
-
-	enc []byte    // encoded State (see hot.go)
-	hot *hotEntry // decoded State while the profile is hot
-	ord uint32    // slot in the store's slab (slab.go)
+	id         arena.Ref // in Store.idStrs; zero for a free slot
+	// rec is the profile's record in Store.recs: its identifiers, packed
+	// and sorted (idset.go), and its encoded State (hot.go). See recOf.
+	rec  arena.Ref
+	nids int32  // how many identifiers rec holds
+	ord  uint32 // slot in the store's slab (slab.go)
+	hot  bool   // Store.hot holds its decoded State
 }
 
 // Merge records that identity resolution found two profiles to be one person.
@@ -99,7 +101,17 @@ type Store struct {
 	// refused counts what the per-profile limits kept out since start.
 	refused Refused
 
-	// LRU of decoded profile states (hot.go).
+	// idStrs holds the profile ids, never moved nor freed: a profile id
+	// handed out (a Resolution, a redirect) may be kept for good, and keeps
+	// its chunk alive. recs holds each profile's record, replaced at every
+	// change and compacted at checkpoints (compactRecs).
+	idStrs arena.Bytes
+	recs   arena.Bytes
+	// encBuf is where flush encodes a state before it is copied into recs.
+	encBuf []byte
+
+	// LRU of decoded profile states (hot.go), and the entries by slot.
+	hot              map[uint32]*hotEntry
 	hotHead, hotTail *hotEntry
 	hotLen, hotMax   int
 }
@@ -119,6 +131,7 @@ func NewStore() *Store {
 		redirect:   make(map[string]string),
 		dirty:      make(map[string]struct{}),
 		gone:       make(map[string]string),
+		hot:        make(map[uint32]*hotEntry),
 		hotMax:     DefaultHot,
 		rules:      identity.Defaults(),
 	}
@@ -179,16 +192,18 @@ func (s *Store) apply(e *event.Event) Resolution {
 	p := s.resolve(e)
 	st := s.state(p)
 	s.refused = s.refused.Add(st.Apply(e))
-	p.hot.modified = true
-	s.dirty[p.ID] = struct{}{}
+	s.hot[p.ord].modified = true
+	pid := s.pid(p)
+	s.dirty[pid] = struct{}{}
 	s.events++
-	s.res.Profile = p.ID
+	s.res.Profile = pid
 	return s.res
 }
 
 func (s *Store) create(primary event.Identifier, seq uint64) *Profile {
 	p := s.slab.alloc()
-	p.ID, p.CreatedSeq = s.newID(primary, seq), seq
+	s.setID(p, s.newID(primary, seq))
+	p.CreatedSeq = seq
 	s.indexID(p)
 	s.link(p, primary)
 	s.res.Created = true
@@ -200,33 +215,26 @@ func (s *Store) create(primary event.Identifier, seq uint64) *Profile {
 // 1 it always did) between the two look-ups.
 func (s *Store) merge(into, from *Profile, e *event.Event, via string) {
 	st := s.state(into)
-	s.refused = s.refused.Add(st.Merge(decodedState(from)))
-	into.hot.modified = true
+	s.refused = s.refused.Add(st.Merge(s.decodedState(from)))
+	s.hot[into.ord].modified = true
 	s.drop(from)
-	moved := from.Identities()
+	// Views of from's record: valid after it is freed (rec.go), and kept
+	// only until the next checkpoint (merges).
+	moved := s.identities(from)
+	s.addIdentities(into, moved...)
 	for _, id := range moved {
-		into.addIdentity(id)
 		s.setOwner(id, into)
 	}
 	s.unindexID(from)
-	delete(s.dirty, from.ID)
-	s.redirect[from.ID] = into.ID
-	s.gone[from.ID] = into.ID
-	s.res.Merged = append(s.res.Merged, from.ID)
+	fromID, intoID := s.pid(from), s.pid(into)
+	delete(s.dirty, fromID)
+	s.redirect[fromID] = intoID
+	s.gone[fromID] = intoID
+	s.res.Merged = append(s.res.Merged, fromID)
 	s.merges = append(s.merges, Merge{Seq: e.Seq, At: e.Timestamp, MessageID: e.MessageID, Type: e.Type, Via: via,
-		Into: into.ID, From: from.ID, Moved: moved})
-	s.slab.release(from)
+		Into: intoID, From: fromID, Moved: moved})
+	s.release(from)
 }
-
-// addIdentity adds id to the profile's identifiers.
-func (p *Profile) addIdentity(id event.Identifier) {
-	if ids, added := p.ids.insert(id); added {
-		p.ids, p.nids = ids, p.nids+1
-	}
-}
-
-// Identities returns the profile's identifiers, sorted by kind and value.
-func (p *Profile) Identities() []event.Identifier { return p.ids.identities() }
 
 // compareIdentifier orders identifiers as their keys "kind:value" sort.
 func compareIdentifier(a, b event.Identifier) int {
@@ -267,7 +275,7 @@ func (s *Store) Lookup(key string) (Snapshot, bool) {
 	if p == nil {
 		return Snapshot{}, false
 	}
-	return p.snapshot(), true
+	return s.snapshot(p), true
 }
 
 func (s *Store) find(key string) *Profile {
@@ -296,8 +304,8 @@ func (s *Store) find(key string) *Profile {
 	return s.owner(id)
 }
 
-func (p *Profile) snapshot() Snapshot {
-	return Snapshot{ID: p.ID, Identities: p.Identities(), View: decodedState(p).View()}
+func (s *Store) snapshot(p *Profile) Snapshot {
+	return Snapshot{ID: s.pid(p), Identities: s.identities(p), View: s.decodedState(p).View()}
 }
 
 // Search returns up to limit profiles whose trait name equals value (string
@@ -326,28 +334,28 @@ func (s *Store) Search(name, value string, limit int) []Snapshot {
 	for i := 0; i < len(all); i += chunk {
 		s.mu.RLock()
 		for _, p := range all[i:min(i+chunk, len(all))] {
-			if s.byID(p.ID) != p {
+			if p.id == 0 || s.byID(s.pid(p)) != p {
 				continue // merged away since the list was taken
 			}
-			if prefilter && p.hot == nil && !containsFoldASCII(p.enc, value) {
+			if prefilter && !p.hot && !containsFoldASCII(s.encOf(p), value) {
 				continue
 			}
-			if j, ok := decodedState(p).TraitJSON(name); ok && (j == value || strings.EqualFold(j, quoted)) {
+			if j, ok := s.decodedState(p).TraitJSON(name); ok && (j == value || strings.EqualFold(j, quoted)) {
 				found = append(found, p)
 			}
 		}
 		s.mu.RUnlock()
 	}
-	slices.SortFunc(found, func(a, b *Profile) int { return strings.Compare(a.ID, b.ID) })
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	slices.SortFunc(found, func(a, b *Profile) int { return strings.Compare(s.pid(a), s.pid(b)) })
 	out := make([]Snapshot, 0, min(len(found), limit))
 	for _, p := range found {
 		if len(out) == limit {
 			break
 		}
-		if s.byID(p.ID) == p {
-			out = append(out, p.snapshot())
+		if p.id != 0 && s.byID(s.pid(p)) == p {
+			out = append(out, s.snapshot(p))
 		}
 	}
 	return out
@@ -368,10 +376,7 @@ func (s *Store) Checkpoint(b *pebble.Batch) error {
 		if err := s.flush(p); err != nil {
 			return fmt.Errorf("checkpoint profile %s: %w", id, err)
 		}
-		var err error
-		if buf, err = encodeProfile(buf[:0], p); err != nil {
-			return fmt.Errorf("checkpoint profile %s: %w", id, err)
-		}
+		buf = s.encodeProfile(buf[:0], p)
 		if err := b.Set(store.Key(store.PrefixProfile, id), buf, nil); err != nil {
 			return err
 		}
@@ -393,6 +398,7 @@ func (s *Store) Checkpoint(b *pebble.Batch) error {
 	clear(s.dirty)
 	clear(s.gone)
 	s.merges = s.merges[:0]
+	s.compactRecs()
 	return nil
 }
 
@@ -412,17 +418,19 @@ func (s *Store) LoadEach(db *pebble.DB, fn func(id string, st *State)) error {
 	s.slab, s.ids, s.idOverflow, s.byIdent, s.overflow = fresh.slab, fresh.ids, fresh.idOverflow, fresh.byIdent, fresh.overflow
 	s.redirect, s.dirty, s.gone = fresh.redirect, fresh.dirty, fresh.gone
 	s.merges, s.events = nil, 0
+	s.idStrs, s.recs, s.hot = arena.Bytes{}, arena.Bytes{}, fresh.hot
 	s.hotHead, s.hotTail, s.hotLen = nil, nil, 0
-	err := decodeAll(db, func(id string, dec *Profile, st *State) {
+	err := decodeAll(db, func(id string, dec *loaded, st *State) {
 		p := s.slab.alloc()
-		ord := p.ord
-		*p = *dec
-		p.ord, p.ID = ord, id
+		p.CreatedSeq, p.nids = dec.createdSeq, dec.nids
+		s.setID(p, id)
+		s.setRec(p, dec.ids, dec.enc)
+		pid := s.pid(p)
 		if fn != nil {
-			fn(p.ID, st)
+			fn(pid, st)
 		}
 		s.indexID(p)
-		for _, id := range p.Identities() {
+		for _, id := range dec.ids.identities() {
 			s.setOwner(id, p)
 		}
 	})
@@ -433,7 +441,7 @@ func (s *Store) LoadEach(db *pebble.DB, fn func(id string, st *State)) error {
 	if err != nil {
 		return err
 	}
-	var strs arena.Strings // redirects are never removed: see loadArena
+	var strs arena.Strings // redirects are never removed
 	for it.First(); it.Valid(); it.Next() {
 		s.redirect[strs.String(it.Key()[len(store.PrefixRedirect):])] = strs.String(it.Value())
 	}
@@ -442,11 +450,14 @@ func (s *Store) LoadEach(db *pebble.DB, fn func(id string, st *State)) error {
 
 const profileVersion = 1
 
-func encodeProfile(dst []byte, p *Profile) ([]byte, error) {
+// encodeProfile appends p's stored record (the caller flushed p, so its
+// encoded state is current).
+func (s *Store) encodeProfile(dst []byte, p *Profile) []byte {
+	ids, enc := s.recOf(p)
 	dst = append(dst, profileVersion)
 	dst = binary.AppendUvarint(dst, p.CreatedSeq)
 	dst = binary.AppendUvarint(dst, uint64(p.nids))
-	p.ids.each(func(code byte, val string) bool {
+	ids.each(func(code byte, val string) bool {
 		kind := kindByCode[code]
 		dst = binary.AppendUvarint(dst, uint64(len(kind)))
 		dst = append(dst, kind...)
@@ -454,22 +465,28 @@ func encodeProfile(dst []byte, p *Profile) ([]byte, error) {
 		dst = append(dst, val...)
 		return true
 	})
-	// The caller flushed p, so enc is current.
-	return append(dst, p.enc...), nil
+	return append(dst, enc...)
 }
 
 var errCorruptProfile = errors.New("corrupt profile record")
 
-// decodeProfile decodes and validates a profile record, keeping its
-// identifiers and encoded state in pack's chunks.
-func decodeProfile(b []byte, pack *loadArena) (*Profile, *State, error) {
+// loaded is a decoded profile record. ids and enc may view the record.
+type loaded struct {
+	createdSeq uint64
+	ids        idSet
+	nids       int32
+	enc        []byte
+}
+
+// decodeProfile decodes and validates a profile record.
+func decodeProfile(b []byte) (*loaded, *State, error) {
 	if len(b) == 0 || b[0] != profileVersion {
 		return nil, nil, errCorruptProfile
 	}
 	b = b[1:]
-	p := &Profile{}
+	p := &loaded{}
 	var n int
-	if p.CreatedSeq, n = binary.Uvarint(b); n <= 0 {
+	if p.createdSeq, n = binary.Uvarint(b); n <= 0 {
 		return nil, nil, errCorruptProfile
 	}
 	b = b[n:]
@@ -490,16 +507,16 @@ func decodeProfile(b []byte, pack *loadArena) (*Profile, *State, error) {
 		if _, known := kindCode(event.Kind(kind)); !known {
 			return nil, nil, errCorruptProfile
 		}
-		p.addIdentity(event.Identifier{Kind: event.Kind(kind), Value: val})
+		if ids, added := p.ids.insert(event.Identifier{Kind: event.Kind(kind), Value: val}); added {
+			p.ids, p.nids = ids, p.nids+1
+		}
 	}
 	// Decode once to validate, then keep only the encoding.
 	st := new(State)
 	if err := st.UnmarshalBinary(b); err != nil {
 		return nil, nil, err
 	}
-	p.ids = idSet(pack.ids.Clone(string(p.ids)))
-	p.enc = pack.enc.Make(len(b))
-	copy(p.enc, b)
+	p.enc = b
 	return p, st, nil
 }
 

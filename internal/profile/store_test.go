@@ -69,20 +69,20 @@ func TestHotAndCodecRoundTrip(t *testing.T) {
 	}
 	// Encode every profile and decode it back.
 	for _, pr := range live.all() {
-		id := pr.ID
+		id := live.pid(pr)
 		if err := live.flush(pr); err != nil {
 			t.Fatal(err)
 		}
-		b, err := encodeProfile(nil, pr)
+		b := live.encodeProfile(nil, pr)
+		back, _, err := decodeProfile(b)
 		if err != nil {
 			t.Fatal(err)
 		}
-		back, _, err := decodeProfile(b, &loadArena{})
-		if err != nil {
+		var st State
+		if err := st.UnmarshalBinary(back.enc); err != nil {
 			t.Fatal(err)
 		}
-		back.ID = id
-		if back.CreatedSeq != pr.CreatedSeq || !decodedState(back).Equal(decodedState(pr)) || back.ids != pr.ids {
+		if back.createdSeq != pr.CreatedSeq || back.nids != pr.nids || !st.Equal(live.decodedState(pr)) || back.ids != live.idsOf(pr) {
 			t.Fatalf("profile %s does not round trip", id)
 		}
 	}
@@ -205,7 +205,7 @@ func TestSearchPrefilter(t *testing.T) {
 	// Reference: decode every profile.
 	want := 0
 	for _, p := range s.all() {
-		if j, ok := decodedState(p).TraitJSON("city"); ok && strings.EqualFold(j, `"paris"`) {
+		if j, ok := s.decodedState(p).TraitJSON("city"); ok && strings.EqualFold(j, `"paris"`) {
 			want++
 		}
 	}
@@ -249,5 +249,50 @@ func TestSearchWhileApplying(t *testing.T) {
 	}
 	if got := len(s.Search("country", "FR", 1000)); got == 0 {
 		t.Fatal("no French customers found after applying")
+	}
+}
+
+// TestRecordsCompacted applies the demo with few profiles decoded, so that
+// records are replaced at every eviction, and checkpoints often, so that
+// the records' arena is compacted while events go on: the profiles must be
+// those of a store that never compacted.
+func TestRecordsCompacted(t *testing.T) {
+	evs := demoEvents(t, 200, 1<<30)
+	ref := NewStore()
+	s := NewStore()
+	s.SetHot(3)
+	s.recs.CompactAt = 1 << 10
+	db := openTestDB(t)
+	passes := 0
+	for i, e := range evs {
+		ref.Apply(e)
+		s.Apply(e)
+		if i%500 == 499 {
+			held, _ := s.recs.Stats()
+			b := db.NewBatch()
+			if err := s.Checkpoint(b); err != nil {
+				t.Fatal(err)
+			}
+			b.Close()
+			if after, _ := s.recs.Stats(); after < held {
+				passes++
+			}
+			if err := s.recs.Check(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if passes == 0 {
+		t.Fatal("the records were never compacted")
+	}
+	if d := Diff(s, ref, 5); len(d) > 0 {
+		t.Fatalf("after %d compactions: %v", passes, d)
+	}
+	for _, p := range s.all() {
+		for _, id := range s.identities(p) {
+			if o := s.owner(id); o != p {
+				t.Fatalf("%s does not resolve to its profile %s after compactions", id.Key(), s.pid(p))
+			}
+		}
 	}
 }
