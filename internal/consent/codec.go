@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"unsafe"
 )
 
 // recordVersion leads every consent record written since the binary
@@ -48,15 +49,16 @@ func appendStr(b []byte, s string) []byte {
 
 var errRecord = errors.New("corrupt consent record")
 
-// decodeRecord reads a record of either format. Facts of a channel or
-// purpose this version does not know are dropped, as the JSON form's were.
-func (c *Consent) decodeRecord(v []byte) ([]rec, error) {
+// decodeRecord reads a record of either format, appending its facts to rs.
+// Facts of a channel or purpose this version does not know are dropped, as
+// the JSON form's were. The facts' texts may view v.
+func (c *Consent) decodeRecord(rs []rec, v []byte) ([]rec, error) {
 	if len(v) > 0 && v[0] == '{' {
 		var s State
 		if err := json.Unmarshal(v, &s); err != nil {
 			return nil, err
 		}
-		return c.pack(&s), nil
+		return append(rs, c.pack(&s)...), nil
 	}
 	if len(v) < 2 || v[0] != recordVersion {
 		return nil, errRecord
@@ -68,12 +70,6 @@ func (c *Consent) decodeRecord(v []byte) ([]rec, error) {
 		return nil, errRecord
 	}
 	b = b[k:]
-	var rs []rec
-	if c.load != nil {
-		rs = c.load.recs.Make(int(n))[:0]
-	} else {
-		rs = make([]rec, 0, n)
-	}
 	for range n {
 		if len(b) == 0 {
 			return nil, errRecord
@@ -106,7 +102,7 @@ func (c *Consent) decodeRecord(v []byte) ([]rec, error) {
 		}
 		r.ch, r.pur = uint8(ci), uint8(pi)
 		if r.kind == kindSuppressed {
-			r.text = c.str(text) // reason and address: one each
+			r.text = unsafe.String(unsafe.SliceData(text), len(text)) // reason and address: one each
 		} else {
 			r.text = c.internBytes(text)
 		}

@@ -27,7 +27,7 @@ func TestRecordRoundTripAndTruncation(t *testing.T) {
 	s := sampleState()
 	rs := w.c.pack(&s)
 	b := appendRecord(nil, rs)
-	got, err := w.c.decodeRecord(b)
+	got, err := w.c.decodeRecord(nil, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,11 +38,11 @@ func TestRecordRoundTripAndTruncation(t *testing.T) {
 		t.Errorf("state after the round trip:\n got %+v\nwant %+v", *u, s)
 	}
 	for n := range len(b) {
-		if _, err := w.c.decodeRecord(b[:n]); err == nil {
+		if _, err := w.c.decodeRecord(nil, b[:n]); err == nil {
 			t.Fatalf("a record cut at %d of %d bytes decoded", n, len(b))
 		}
 	}
-	if _, err := w.c.decodeRecord(append(b, 0)); err == nil {
+	if _, err := w.c.decodeRecord(nil, append(b, 0)); err == nil {
 		t.Error("trailing bytes accepted")
 	}
 }
@@ -81,6 +81,6 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add(appendRecord(nil, c.pack(&s)))
 	f.Add([]byte(`{"consents":{"email/marketing":{"granted":true}}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _ = c.decodeRecord(b) // must not panic
+		_, _ = c.decodeRecord(nil, b) // must not panic
 	})
 }

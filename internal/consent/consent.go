@@ -17,10 +17,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/cockroachdb/pebble/v2"
 
-	"tailor/internal/arena"
 	"tailor/internal/event"
 	"tailor/internal/outbox"
 	"tailor/internal/profile"
@@ -143,9 +143,9 @@ type Consent struct {
 	profiles track.Profiles
 	opts     Options
 
-	mu     rwyield.RWMutex   // state is written on the processor goroutine, read by senders and the API
-	states map[string][]rec  // compact: a profile costs ~100 bytes, not a State's three maps
-	work   map[string]*State // the profiles one Apply changes, packed back at its end
+	mu    rwyield.RWMutex   // state is written on the processor goroutine, read by senders and the API
+	facts factTable         // compact: a profile costs ~100 bytes, not a State's three maps
+	work  map[string]*State // the profiles one Apply changes, packed back at its end
 	// touched says this Apply changed the state of its profile.
 	touched bool
 	// confirms are the confirmation messages derived and not yet in the
@@ -157,27 +157,6 @@ type Consent struct {
 	wake     chan struct{}
 	dirty    map[string]bool   // profile ids changed (or removed) since the last checkpoint
 	intern   map[string]string // sources, so that a million "trait" strings are one
-	// load packs what Load reads (ids, facts, texts) into shared chunks;
-	// nil outside Load. See package arena: a million profiles' consent was
-	// 40 % of the garbage collector's marking in a 1 M-customer store.
-	load *loadArenas
-}
-
-// packLoad is false only in the benchmark measuring what packing saves.
-var packLoad = true
-
-// loadArenas are the chunks the state Load reads is packed into.
-type loadArenas struct {
-	strs arena.Strings
-	recs arena.Slab[rec]
-}
-
-// str copies b into a string: into the load's arena during Load.
-func (c *Consent) str(b []byte) string {
-	if c.load != nil {
-		return c.load.strs.String(b)
-	}
-	return string(b)
 }
 
 // rec is one fact of a profile's consent, packed.
@@ -201,6 +180,7 @@ func (c *Consent) internStr(s string) string {
 		return v
 	}
 	if len(c.intern) < 1024 {
+		s = strings.Clone(s) // s may view a record of the fact table
 		c.intern[s] = s
 	}
 	return s
@@ -212,7 +192,7 @@ func (c *Consent) internBytes(b []byte) string {
 	if v, ok := c.intern[string(b)]; ok { // no allocation: the lookup only
 		return v
 	}
-	return c.internStr(c.str(b))
+	return c.internStr(unsafe.String(unsafe.SliceData(b), len(b)))
 }
 
 func (c *Consent) pack(s *State) []rec {
@@ -295,7 +275,7 @@ func New(db *pebble.DB, profiles track.Profiles, opts Options) *Consent {
 	if opts.ConfirmAgainAfter <= 0 {
 		opts.ConfirmAgainAfter = 24 * time.Hour
 	}
-	return &Consent{db: db, profiles: profiles, opts: opts, states: map[string][]rec{}, work: map[string]*State{},
+	return &Consent{db: db, profiles: profiles, opts: opts, facts: newFactTable(), work: map[string]*State{},
 		dirty: map[string]bool{}, intern: map[string]string{}, wake: make(chan struct{}, 1)}
 }
 
@@ -311,20 +291,17 @@ func (c *Consent) Load() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var fromJSON []string
-	if packLoad {
-		c.load = new(loadArenas)
-		defer func() { c.load = nil }()
-	}
+	var rs []rec
 	for it.First(); it.Valid(); it.Next() {
-		rs, err := c.decodeRecord(it.Value())
+		rs, err = c.decodeRecord(rs[:0], it.Value())
 		if err != nil {
 			it.Close()
 			return fmt.Errorf("load consent of %s: %w", it.Key(), err)
 		}
-		id := c.str(it.Key()[len(store.PrefixConsent):])
-		c.states[id] = rs
+		key := it.Key()[len(store.PrefixConsent):]
+		c.facts.set(unsafe.String(unsafe.SliceData(key), len(key)), rs) // set copies it
 		if it.Value()[0] == '{' {
-			fromJSON = append(fromJSON, id)
+			fromJSON = append(fromJSON, string(key))
 		}
 	}
 	if err := it.Close(); err != nil {
@@ -335,11 +312,12 @@ func (c *Consent) Load() error {
 	}
 	// State written before Reach was kept: compute it now, once.
 	if c.opts.Reach != nil && c.profiles != nil {
-		for id, rs := range c.states {
+		c.facts.each(func(id string, rs []rec) bool {
 			if rs[0].reach&reachKnown == 0 {
 				c.refreshReach(id)
 			}
-		}
+			return true
+		})
 	}
 	return nil
 }
@@ -355,7 +333,7 @@ func (c *Consent) rewriteBinary(ids []string) error {
 	start := time.Now()
 	var buf []byte
 	err := store.SetEach(c.db, len(ids), func(i int) ([]byte, []byte) {
-		buf = appendRecord(buf[:0], c.states[ids[i]])
+		buf = appendRecord(buf[:0], c.facts.get(ids[i]))
 		return store.Key(store.PrefixConsent, ids[i]), buf
 	})
 	if err != nil {
@@ -371,11 +349,12 @@ func (c *Consent) rewriteBinary(ids []string) error {
 func (c *Consent) EachReachable(fn func(profile string, channels []string)) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	for id, rs := range c.states {
+	c.facts.each(func(id string, rs []rec) bool {
 		if m := rs[0].reach; m&reachKnown != 0 {
 			fn(id, reachChannels(m))
 		}
-	}
+		return true
+	})
 }
 
 func reachChannels(m uint8) []string {
@@ -391,7 +370,8 @@ func reachChannels(m uint8) []string {
 // refreshReach recomputes profile id's Reach and reports whether it
 // changed. Caller holds mu for writing.
 func (c *Consent) refreshReach(id string) (uint8, bool) {
-	rs := c.states[id]
+	var buf [8]rec
+	rs := c.facts.appendFacts(buf[:0], id)
 	if len(rs) == 0 {
 		return 0, false
 	}
@@ -407,6 +387,7 @@ func (c *Consent) refreshReach(id string) (uint8, bool) {
 		return m, false
 	}
 	rs[0].reach = m
+	c.facts.set(id, rs)
 	c.dirty[id] = true
 	return m, true
 }
@@ -587,6 +568,7 @@ func (c *Consent) Run(ctx context.Context) {
 
 // traits takes the *_opt_in traits of a channel that has no record yet.
 func (c *Consent) traits(id string, traits map[string]any, at time.Time) {
+	var buf [8]rec
 	for t, ch := range optInTraits {
 		v, ok := traits[t].(bool)
 		if !ok {
@@ -596,7 +578,7 @@ func (c *Consent) traits(id string, traits map[string]any, at time.Time) {
 			if _, seen := s.Consents[ch+"/marketing"]; seen {
 				continue
 			}
-		} else if _, seen := find(c.states[id], kindConsent, ch, "marketing"); seen {
+		} else if _, seen := find(c.facts.appendFacts(buf[:0], id), kindConsent, ch, "marketing"); seen {
 			continue
 		}
 		c.state(id).set(ch, "marketing", Entry{Granted: v, Source: SourceTrait, At: at})
@@ -609,7 +591,7 @@ func (c *Consent) state(id string) *State {
 	c.touched = true
 	s := c.work[id]
 	if s == nil {
-		s = unpack(c.states[id])
+		s = unpack(c.facts.get(id))
 		c.work[id] = s
 	}
 	return s
@@ -618,11 +600,7 @@ func (c *Consent) state(id string) *State {
 // flush packs the states this Apply changed.
 func (c *Consent) flush() {
 	for id, s := range c.work {
-		if rs := c.pack(s); len(rs) > 0 {
-			c.states[id] = rs
-		} else {
-			delete(c.states, id)
-		}
+		c.facts.set(id, c.pack(s)) // none: removed
 	}
 	clear(c.work)
 }
@@ -632,13 +610,13 @@ func (c *Consent) merge(into, from string) {
 	var f *State
 	if w := c.work[from]; w != nil {
 		f = w
-	} else if rs := c.states[from]; rs != nil {
+	} else if rs := c.facts.get(from); rs != nil {
 		f = unpack(rs)
 	} else {
 		return
 	}
 	delete(c.work, from)
-	delete(c.states, from)
+	c.facts.delete(from)
 	c.dirty[from] = true
 	s := c.state(into)
 	for k, e := range f.Consents {
@@ -677,7 +655,7 @@ func (c *Consent) Checkpoint(b *pebble.Batch) error {
 	var buf []byte
 	for id := range c.dirty {
 		k := store.Key(store.PrefixConsent, id)
-		rs := c.states[id]
+		rs := c.facts.get(id)
 		if rs == nil {
 			if err := b.Delete(k, nil); err != nil {
 				return err
@@ -690,6 +668,7 @@ func (c *Consent) Checkpoint(b *pebble.Batch) error {
 		}
 	}
 	clear(c.dirty)
+	c.facts.compact()
 	return nil
 }
 
@@ -697,7 +676,7 @@ func (c *Consent) Checkpoint(b *pebble.Batch) error {
 func (c *Consent) Get(id string) State {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return *unpack(c.states[id])
+	return *unpack(c.facts.get(id))
 }
 
 // Address returns the address p is reached at on channel; inapp and
@@ -750,7 +729,8 @@ func (c *Consent) Allowed(profileID, channel, purpose string) (bool, string) {
 	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return c.decide(p, c.states[p.ID], channel, purpose)
+	var buf [8]rec // a profile's facts: at most a few a channel
+	return c.decide(p, c.facts.appendFacts(buf[:0], p.ID), channel, purpose)
 }
 
 // decide is Allowed over p's recs rs. Caller holds mu.

@@ -13,9 +13,9 @@ import (
 )
 
 // BenchmarkGCWithConsent measures what the loaded consent of many profiles
-// costs one full collection, with the load's arenas (packed) and with one
-// allocation per id, fact list and text (naive). Every profile has the
-// sample state: two consents and a suppression with its own address.
+// costs one full collection (the fact table holds no pointer per profile).
+// Every profile has the sample state: two consents and a suppression with
+// its own address.
 //
 //	go test -run '^$' -bench GCWithConsent -benchtime 20x ./internal/consent/
 func BenchmarkGCWithConsent(b *testing.B) {
@@ -40,27 +40,17 @@ func BenchmarkGCWithConsent(b *testing.B) {
 	if err := batch.Commit(pebble.NoSync); err != nil {
 		b.Fatal(err)
 	}
-	for _, packed := range []bool{false, true} {
-		name := "naive"
-		if packed {
-			name = "packed"
-		}
-		b.Run(name, func(b *testing.B) {
-			packLoad = packed
-			defer func() { packLoad = true }()
-			c := New(db, nil, Options{})
-			if err := c.Load(); err != nil {
-				b.Fatal(err)
-			}
-			if len(c.states) != n {
-				b.Fatalf("loaded %d states, want %d", len(c.states), n)
-			}
-			arenatest.Collect(b, c, n, "profile")
-		})
+	c = New(db, nil, Options{})
+	if err := c.Load(); err != nil {
+		b.Fatal(err)
 	}
+	if c.facts.len() != n {
+		b.Fatalf("loaded %d states, want %d", c.facts.len(), n)
+	}
+	arenatest.Collect(b, c, n, "profile")
 }
 
-// TestPackedLoadKeepsNeighbours: states loaded into shared chunks stay each
+// TestPackedLoadKeepsNeighbours: states loaded into the fact table stay each
 // their own when one of them changes after the load.
 func TestPackedLoadKeepsNeighbours(t *testing.T) {
 	w := newWorld(t, Options{})

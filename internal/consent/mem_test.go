@@ -36,9 +36,10 @@ func BenchmarkConsentMemory(b *testing.B) {
 		clear(c.dirty)
 		packed := heap() - before
 		maps := make(map[string]*State, n)
-		for id, rs := range c.states {
+		c.facts.each(func(id string, rs []rec) bool {
 			maps[id] = unpack(rs)
-		}
+			return true
+		})
 		c = nil
 		asMaps := heap() - before
 		b.ReportMetric(float64(packed)/n, "packed_B/profile")
@@ -84,6 +85,26 @@ func BenchmarkApplyAddressChange(b *testing.B) {
 			for b.Loop() {
 				c.Apply(evs[i%n], profile.Resolution{Profile: fmt.Sprintf("p_%d", i%n)})
 				i++
+			}
+		})
+	}
+}
+
+// BenchmarkAllowed is the check delivery makes before every send, for a
+// profile with consent state (read from the fact table) and for one
+// without.
+func BenchmarkAllowed(b *testing.B) {
+	profiles := mapProfiles{
+		"p_ann": track.Profile{ID: "p_ann", Traits: map[string]any{"email": "ann@example.org"}},
+		"p_bob": track.Profile{ID: "p_bob", Traits: map[string]any{"email": "bob@example.org"}},
+	}
+	c := New(nil, profiles, Options{})
+	c.Apply(&event.Event{Type: event.Identify, Traits: map[string]any{"email_opt_in": true, "sms_opt_in": false}, Timestamp: time.Now()},
+		profile.Resolution{Profile: "p_ann"})
+	for _, id := range []string{"p_ann", "p_bob"} {
+		b.Run(id, func(b *testing.B) {
+			for b.Loop() {
+				c.Allowed(id, "email", "marketing")
 			}
 		})
 	}
