@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -338,6 +339,7 @@ func (l *Log) Close() {
 // previous batch was syncing, writes them as one Pebble batch with one sync,
 // hands the entries to the sink, then answers the requests.
 func (l *Log) writeLoop() {
+	pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("stage", "log-writer")))
 	var pending []*appendReq
 	seen := make(map[string]struct{})
 	var ptr [2]byte

@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -384,6 +385,9 @@ func (p *Processor) CloseInput() {
 
 // Run applies entries until the input is closed and drained.
 func (p *Processor) Run() {
+	// A CPU profile (serve --debug-addr) can then be cut to the processor's
+	// own work: go tool pprof -tagfocus=stage=processor.
+	pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("stage", "processor")))
 	for batch := range p.in {
 		p.mu.Lock()
 		for i := range batch {

@@ -497,6 +497,30 @@ func TestStoreStallMetrics(t *testing.T) {
 	}
 }
 
+// TestStoreMemtableMetrics: the store's memtables are exported; an open
+// store always has the one taking writes, and no flushed one is held yet.
+func TestStoreMemtableMetrics(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	m := n.metrics()
+	for name, ok := range map[string]func(float64) bool{
+		"tailor_store_memtables":        func(v float64) bool { return v >= 1 },
+		"tailor_store_memtable_zombies": func(v float64) bool { return v == 0 },
+	} {
+		var v float64
+		found := false
+		for _, line := range strings.Split(m, "\n") {
+			if rest, cut := strings.CutPrefix(line, name+" "); cut {
+				if _, err := fmt.Sscan(rest, &v); err == nil {
+					found = true
+				}
+			}
+		}
+		if !found || !ok(v) {
+			t.Errorf("%s = %v (found %v):\n%s", name, v, found, grepLines(m, "tailor_store_"))
+		}
+	}
+}
+
 // TestWALFsyncMetric: every acknowledgement waits for a WAL fsync, so
 // their latency is exported, in seconds, on Pebble's own bucket bounds.
 func TestWALFsyncMetric(t *testing.T) {

@@ -40,6 +40,10 @@ var (
 		"Times the store stopped accepting writes until a flush or compaction caught up, since start; every acknowledgement waits meanwhile.", nil, nil)
 	storeStallSecondsDesc = prometheus.NewDesc("tailor_store_write_stall_seconds_total",
 		"Time the store's writes were stalled since start.", nil, nil)
+	storeMemtablesDesc = prometheus.NewDesc("tailor_store_memtables",
+		"Memtables the store holds: the one taking writes and those queued for a flush.", nil, nil)
+	storeZombieMemtablesDesc = prometheus.NewDesc("tailor_store_memtable_zombies",
+		"Memtables already flushed but still held by an open iterator; the store cannot reuse their memory, so the next memtable is fresh memory (page faults on every write into it).", nil, nil)
 	storeWALFsyncDesc = prometheus.NewDesc("tailor_store_wal_fsync_seconds",
 		"Time each fsync of the store's write-ahead log took since start; every group commit, and so every acknowledgement, waits for one.", nil, nil)
 )
@@ -100,7 +104,7 @@ func walFsyncHistogram(h prometheus.Histogram) (count uint64, sum float64, bucke
 func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{storeWALBytesDesc, storeFlushBytesDesc, storeCompactBytesDesc, storeCacheHitsDesc,
 		storeCacheMissesDesc, storeCacheBytesDesc, storeDiskBytesDesc, storeL0FilesDesc, storeReadAmpDesc,
-		storeStallsDesc, storeStallSecondsDesc, storeWALFsyncDesc} {
+		storeStallsDesc, storeStallSecondsDesc, storeWALFsyncDesc, storeMemtablesDesc, storeZombieMemtablesDesc} {
 		ch <- d
 	}
 }
@@ -131,6 +135,8 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(storeDiskBytesDesc, float64(m.DiskSpaceUsage()))
 	gauge(storeL0FilesDesc, float64(m.Levels[0].TablesCount))
 	gauge(storeReadAmpDesc, float64(m.ReadAmp()))
+	gauge(storeMemtablesDesc, float64(m.MemTable.Count))
+	gauge(storeZombieMemtablesDesc, float64(m.MemTable.ZombieCount))
 	if n, sum, b, ok := walFsyncHistogram(m.LogWriter.FsyncLatency); ok {
 		ch <- prometheus.MustNewConstHistogram(storeWALFsyncDesc, n, sum, b)
 	}
