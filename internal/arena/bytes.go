@@ -64,8 +64,8 @@ func (b *Bytes) Alloc(n int) (Ref, []byte) {
 	h := binary.PutUvarint(hdr[:], uint64(n))
 	need := h + n
 	if need > chunkSize/4 {
-		// A big value gets a chunk of its own, dropped as soon as it is
-		// freed (Compact finds it empty).
+		// A big value gets a chunk of its own, which the first compaction
+		// after its free drops (an empty chunk is the sparsest).
 		c := b.newChunk(need)
 		return b.put(c, hdr[:h], n)
 	}
