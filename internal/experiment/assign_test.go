@@ -143,8 +143,7 @@ func BenchmarkEngineAssign(b *testing.B) {
 	s := e.exps["hero"]
 	for i := range 100_000 {
 		p := "p" + strconv.Itoa(i)
-		s.byProfile[p] = int32(len(s.units))
-		s.units = append(s.units, unit{variant: int16(i % 2), id: p})
+		s.addUnit(p, p, int16(i%2), 0)
 	}
 	b.ReportAllocs()
 	for b.Loop() {

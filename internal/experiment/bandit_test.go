@@ -36,7 +36,8 @@ func TestBanditShiftsNewTrafficToTheWinner(t *testing.T) {
 	for i := range 3000 {
 		p := "p" + strconv.Itoa(i)
 		s := e.exps["offer"]
-		want := s.def.Variants[s.units[s.byProfile[p]].variant].ID
+		i, _ := s.byProfile.Get(p)
+		want := s.def.Variants[s.units[i].variant].ID
 		if v, _ := e.Assign("offer", p); v != want {
 			t.Fatalf("exposed unit %s moved from %s to %s", p, want, v)
 		}

@@ -66,17 +66,23 @@ type Options struct {
 // it (they are the same person's). Assign answers from the stored unit
 // before hashing, so a merged profile keeps the variant it was shown.
 type unit struct {
-	variant int16 // -1: a tombstone left by a merge
-	exposed int64 // first exposure, unix seconds
-	id      string
+	variant int16     // -1: a tombstone left by a merge
+	exposed int64     // first exposure, unix seconds
+	id      arena.Ref // in expState.ids
 }
 
 // expState is one experiment's definition and units. Guarded by Engine.mu.
 type expState struct {
 	def *Experiment
 
+	// units and byProfile (a unit's index by current profile id) hold no
+	// pointer per unit, and the units' first-known ids are in ids (never
+	// freed: a unit outlives merges): a big store's experiments hold
+	// hundreds of thousands of units, and as strings and a map of strings
+	// they were two pointers each for every collection to follow.
 	units     []unit
-	byProfile map[string]int32
+	byProfile arena.StrIndex
+	ids       arena.Bytes
 	// vals holds, for unit i and metric m, the value at vals[i*2M+2m] and
 	// the pre-period covariate at vals[i*2M+2m+1] (M = len(def.Metrics)).
 	vals []float64
@@ -106,6 +112,15 @@ type preEntry struct {
 
 func (s *expState) stride() int { return 2 * len(s.def.Metrics) }
 
+// addUnit appends the unit of profile prof, first known as id (the caller
+// appends its values).
+func (s *expState) addUnit(prof, id string, variant int16, exposed int64) {
+	r, dst := s.ids.Alloc(len(id))
+	copy(dst, id)
+	s.byProfile.Set(prof, int32(len(s.units)))
+	s.units = append(s.units, unit{variant: variant, exposed: exposed, id: r})
+}
+
 // Engine holds every experiment. The processor goroutine is the only
 // writer of units (Apply); the admin API writes definitions; both under mu.
 type Engine struct {
@@ -133,7 +148,7 @@ func New(opts Options) *Engine {
 }
 
 func newState(def *Experiment) *expState {
-	return &expState{def: def, byProfile: map[string]int32{}, pre: map[string][]preEntry{},
+	return &expState{def: def, pre: map[string][]preEntry{},
 		dirty: map[string]struct{}{}, deleted: map[string]struct{}{}}
 }
 
@@ -208,15 +223,14 @@ func (s *expState) expose(ev *event.Event, prof string) {
 		s.unknown++
 		return
 	}
-	if i, ok := s.byProfile[prof]; ok {
+	if i, ok := s.byProfile.Get(prof); ok {
 		if int(s.units[i].variant) != vi {
 			s.conflicts++
 		}
 		return
 	}
 	at := ev.Timestamp.Unix()
-	s.byProfile[prof] = int32(len(s.units))
-	s.units = append(s.units, unit{variant: int16(vi), exposed: at, id: prof})
+	s.addUnit(prof, prof, int16(vi), at)
 	base := len(s.vals)
 	s.vals = append(s.vals, make([]float64, s.stride())...)
 	from := at - int64(*s.def.PreDays)*86400
@@ -232,7 +246,7 @@ func (s *expState) expose(ev *event.Event, prof string) {
 func (s *expState) goal(ev *event.Event, prof string) {
 	at := ev.Timestamp.Unix()
 	s.newest = max(s.newest, at)
-	i, exposed := s.byProfile[prof]
+	i, exposed := s.byProfile.Get(prof)
 	for m := range s.def.Metrics {
 		v, ok := s.def.Metrics[m].value(ev)
 		if !ok {
@@ -273,16 +287,16 @@ func (s *expState) merge(from, into string) {
 		s.pre[into] = append(s.pre[into], p...)
 		delete(s.pre, from)
 	}
-	fi, ok := s.byProfile[from]
+	fi, ok := s.byProfile.Get(from)
 	if !ok {
 		return
 	}
-	delete(s.byProfile, from)
+	s.byProfile.Delete(from)
 	s.deleted[from] = struct{}{}
 	delete(s.dirty, from)
-	ti, ok := s.byProfile[into]
+	ti, ok := s.byProfile.Get(into)
 	if !ok {
-		s.byProfile[into] = fi
+		s.byProfile.Set(into, fi)
 		s.dirty[into] = struct{}{}
 		delete(s.deleted, into)
 		return
@@ -301,7 +315,7 @@ func (s *expState) merge(from, into string) {
 		}
 	}
 	s.units[drop].variant = -1
-	s.byProfile[into] = keep
+	s.byProfile.Set(into, keep)
 	s.dirty[into] = struct{}{}
 }
 
@@ -391,9 +405,9 @@ func (e *Engine) Checkpoint(b *pebble.Batch) error {
 		}
 		st := s.stride()
 		for prof := range s.dirty {
-			i := s.byProfile[prof]
+			i, _ := s.byProfile.Get(prof)
 			u := s.units[i]
-			v, err := json.Marshal(storedUnit{Variant: s.def.Variants[u.variant].ID, Exposed: u.exposed, ID: u.id,
+			v, err := json.Marshal(storedUnit{Variant: s.def.Variants[u.variant].ID, Exposed: u.exposed, ID: s.ids.String(u.id),
 				Vals: s.vals[int(i)*st : int(i+1)*st]})
 			if err != nil {
 				return fmt.Errorf("experiment %s: encode unit: %w", id, err)
@@ -404,6 +418,7 @@ func (e *Engine) Checkpoint(b *pebble.Batch) error {
 		}
 		clear(s.deleted)
 		clear(s.dirty)
+		s.byProfile.Compact()
 		if s.def.Status != StatusRunning {
 			clear(s.pre)
 			continue
@@ -448,10 +463,6 @@ func (e *Engine) Load() error {
 		return fmt.Errorf("load experiment units: %w", err)
 	}
 	defer it.Close()
-	// The units' strings go into shared chunks: a big store's experiments
-	// load hundreds of thousands of units, each two strings the collector
-	// would otherwise mark on every cycle (package arena).
-	var strs arena.Strings
 	for it.First(); it.Valid(); it.Next() {
 		rest := it.Key()[len(lo):]
 		sep := bytes.IndexByte(rest, 0)
@@ -470,13 +481,7 @@ func (e *Engine) Load() error {
 		if vi < 0 || len(su.Vals) != s.stride() {
 			return fmt.Errorf("load experiment unit %q: variant %q or %d values do not fit the definition", it.Key(), su.Variant, len(su.Vals))
 		}
-		prof := strs.String(rest[sep+1:])
-		id := prof
-		if su.ID != prof {
-			id = strs.Clone(su.ID)
-		}
-		s.byProfile[prof] = int32(len(s.units))
-		s.units = append(s.units, unit{variant: int16(vi), exposed: su.Exposed, id: id})
+		s.addUnit(string(rest[sep+1:]), su.ID, int16(vi), su.Exposed)
 		s.vals = append(s.vals, su.Vals...)
 	}
 	for _, s := range e.exps {

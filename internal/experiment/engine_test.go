@@ -129,7 +129,7 @@ func TestEnginePrePeriodBecomesTheCovariate(t *testing.T) {
 	e.Apply(track("Order Completed", t0.Add(-1*24*time.Hour), map[string]any{"revenue": "12.5"}), profile.Resolution{Profile: "p1"})
 	expose(e, "x", "p1", "b", t0)
 	s := e.exps["x"]
-	i := s.byProfile["p1"]
+	i, _ := s.byProfile.Get("p1")
 	if got := s.vals[int(i)*s.stride()+1]; got != 42.5 {
 		t.Errorf("pre-period covariate %v, want 42.5 (30 + 12.5; the 10-day-old order is outside 7 days)", got)
 	}
@@ -167,8 +167,9 @@ func TestAssignmentIsStickyAcrossMerges(t *testing.T) {
 		t.Errorf("variant %s row %+v, want the one unit with its conversion after the merge", va, got)
 	}
 	s := e.exps["x"]
-	if u := s.units[s.byProfile[known]]; u.id != anon {
-		t.Errorf("unit id %q, want the first-known id %q", u.id, anon)
+	i, _ := s.byProfile.Get(known)
+	if id := s.ids.String(s.units[i].id); id != anon {
+		t.Errorf("unit id %q, want the first-known id %q", id, anon)
 	}
 }
 
@@ -219,7 +220,7 @@ func TestCheckpointAndLoadRoundTrip(t *testing.T) {
 	if v, _ := again.Assign("x", "p3"); v != "a" {
 		t.Errorf("merged unit after load: %q, want a", v)
 	}
-	if _, ok := again.exps["x"].byProfile["p2"]; ok {
+	if _, ok := again.exps["x"].byProfile.Get("p2"); ok {
 		t.Error("the merged-away profile's unit came back after load")
 	}
 }
@@ -347,8 +348,7 @@ func BenchmarkResults1M(b *testing.B) {
 	const n = 1_000_000
 	for i := range n {
 		p := "p" + strconv.Itoa(i)
-		s.byProfile[p] = int32(len(s.units))
-		s.units = append(s.units, unit{variant: int16(Assign("x", p, []uint32{50, 50})), exposed: t0.Unix() + int64(i%30)*86400, id: p})
+		s.addUnit(p, p, int16(Assign("x", p, []uint32{50, 50})), t0.Unix()+int64(i%30)*86400)
 		for range 3 {
 			s.vals = append(s.vals, float64(rng.IntN(2)), rng.Float64()*10)
 		}

@@ -113,7 +113,7 @@ func (e *Engine) assign(experimentID, prof string) (variant string, exposed, ok 
 	if s == nil || s.def.Status != StatusRunning {
 		return "", false, false
 	}
-	if i, ok := s.byProfile[prof]; ok {
+	if i, ok := s.byProfile.Get(prof); ok {
 		return s.def.Variants[s.units[i].variant].ID, true, true
 	}
 	w := s.alloc
