@@ -70,10 +70,9 @@ func (b *Bytes) Alloc(n int) (Ref, []byte) {
 		return b.put(c, hdr[:h], n)
 	}
 	if !b.started || cap(b.chunks[b.cur])-len(b.chunks[b.cur]) < need {
-		size := chunkSize
-		if !b.started || b.held < chunkSize {
-			size = nextChunk(b.held)
-		}
+		// As big as the live bytes (up to chunkSize): a small arena grows by
+		// doubling, and one that compaction emptied starts again small.
+		size := nextChunk((b.held - b.freed) / 2)
 		b.cur, b.started = b.newChunk(max(size, need)), true
 	}
 	return b.put(b.cur, hdr[:h], n)

@@ -2,9 +2,12 @@ package recommend
 
 import (
 	"context"
-	"tailor/internal/store/storetest"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"tailor/internal/store/storetest"
 )
 
 func TestReplenishmentDueFiresOncePerItemAndPurchase(t *testing.T) {
@@ -97,5 +100,47 @@ func TestBackfillKeepsOnlyTimersAfterItsHistory(t *testing.T) {
 	ds := e.DueAt(t0.Add(100 * day))
 	if len(ds) != 1 || ds[0].Profile != "bob" {
 		t.Fatalf("after the backfill's mark: %+v, want bob's tea alone", ds)
+	}
+}
+
+// TestDueTimersSurviveCompaction: timers fire in turns, and the arena of
+// their profile ids compacts between turns (its threshold lowered): every
+// profile's replenishment still fires once, under its own id.
+func TestDueTimersSurviveCompaction(t *testing.T) {
+	coffee := prod{"coffee", "Grocery > Coffee", 9}
+	day := 24 * time.Hour
+	e, _ := newTestEngine(t0, Options{RecordDue: func(context.Context, []Due) error { return nil }})
+	e.dueIDs.CompactAt = 1
+	const n = 300
+	for i := range n {
+		p := "customer-with-a-long-id-" + strconv.Itoa(i)
+		// Gaps of 1 to 30 days: the timers fall due on different days.
+		buy(e, p, t0, coffee)
+		buy(e, p, t0.Add(time.Duration(1+i%30)*day), coffee)
+	}
+	fired := map[string]int{}
+	compacted := false
+	for d := range 61 {
+		_, before := e.dueIDs.Stats()
+		for _, due := range e.DueAt(t0.Add(time.Duration(d) * day)) {
+			fired[due.Profile]++
+		}
+		if _, after := e.dueIDs.Stats(); after < before {
+			compacted = true // only a compaction makes freed bytes fewer
+		}
+		if err := e.dueIDs.Check(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(fired) != n {
+		t.Fatalf("%d profiles' replenishments fired, want %d", len(fired), n)
+	}
+	for p, k := range fired {
+		if k != 1 || !strings.HasPrefix(p, "customer-with-a-long-id-") {
+			t.Fatalf("%q fired %d times", p, k)
+		}
+	}
+	if !compacted {
+		t.Fatal("the ids' arena never compacted")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"tailor/internal/arena"
 	"tailor/internal/catalog"
 	"tailor/internal/event"
 	"tailor/internal/profile"
@@ -148,7 +149,8 @@ type Engine struct {
 	// most of for_you's time.
 	norm [nKinds][]float64
 
-	dues dueHeap // replenishment timers, under mu
+	dues   dueHeap     // replenishment timers, under mu
+	dueIDs arena.Bytes // the timers' profile ids (dueTimer), under mu
 	// profSeq numbers profile changes (prof.seq), across profiles so that
 	// a profile made anew never reuses an old number.
 	profSeq uint64

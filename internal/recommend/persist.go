@@ -387,7 +387,7 @@ func (e *Engine) MarkBackfilled(b *pebble.Batch) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.present = true
-	e.dues = e.dues[:0]
+	e.dues, e.dueIDs = e.dues[:0], arena.Bytes{}
 	e.rescheduleDue()
 	return setJSON(b, string(globalKey), globalRecord{e.latest, e.version})
 }
