@@ -6,8 +6,9 @@ import (
 	"strings"
 )
 
-// StrIndex maps strings to int32s with no pointer per entry, for the large
-// per-profile tables (an experiment's units by profile id): the map is keyed
+// StrIndex maps strings to numbers (an index, a Ref) with no pointer per
+// entry, for the large per-profile tables (an experiment's units, consent's
+// records, by profile id): the map is keyed
 // by a 64-bit hash of the string, and the entry names the string, kept in a
 // Bytes, so that a look-up checks it; strings whose hash slot another string
 // holds go to a small overflow map.
@@ -16,36 +17,40 @@ import (
 // for every collection to follow.
 //
 // The zero value is ready to use. A StrIndex is not safe for concurrent use.
-type StrIndex struct {
+type StrIndex[V ~int32 | ~uint64] struct {
 	seed     maphash.Seed
-	byHash   map[uint64]strEntry
-	overflow map[string]int32
+	byHash   map[uint64]strEntry[V]
+	overflow map[string]V
 	keys     Bytes
 	// Hash replaces maphash when set: tests make strings collide.
 	Hash func(string) uint64
 }
 
-type strEntry struct {
+type strEntry[V ~int32 | ~uint64] struct {
 	key Ref
-	val int32
+	val V
 }
 
-func (x *StrIndex) hash(k string) uint64 {
+func (x *StrIndex[V]) hash(k string) uint64 {
 	if x.Hash != nil {
 		return x.Hash(k)
 	}
 	if x.byHash == nil {
 		x.seed = maphash.MakeSeed()
-		x.byHash = map[uint64]strEntry{}
+		x.byHash = map[uint64]strEntry[V]{}
 	}
 	return maphash.String(x.seed, k)
 }
 
+// Collisions is how many strings sit in the overflow map, their hash slot
+// taken by another string.
+func (x *StrIndex[V]) Collisions() int { return len(x.overflow) }
+
 // Len is the number of strings indexed.
-func (x *StrIndex) Len() int { return len(x.byHash) + len(x.overflow) }
+func (x *StrIndex[V]) Len() int { return len(x.byHash) + len(x.overflow) }
 
 // Get returns k's value.
-func (x *StrIndex) Get(k string) (int32, bool) {
+func (x *StrIndex[V]) Get(k string) (V, bool) {
 	if x.Len() == 0 {
 		return 0, false
 	}
@@ -57,33 +62,33 @@ func (x *StrIndex) Get(k string) (int32, bool) {
 }
 
 // Set sets k's value.
-func (x *StrIndex) Set(k string, v int32) {
+func (x *StrIndex[V]) Set(k string, v V) {
 	if _, ok := x.overflow[k]; ok {
 		x.overflow[k] = v
 		return
 	}
 	h := x.hash(k)
 	if x.byHash == nil {
-		x.byHash = map[uint64]strEntry{}
+		x.byHash = map[uint64]strEntry[V]{}
 	}
 	if e, ok := x.byHash[h]; ok {
 		if x.keys.String(e.key) == k {
-			x.byHash[h] = strEntry{e.key, v}
+			x.byHash[h] = strEntry[V]{e.key, v}
 			return
 		}
 		if x.overflow == nil {
-			x.overflow = map[string]int32{}
+			x.overflow = map[string]V{}
 		}
 		x.overflow[strings.Clone(k)] = v
 		return
 	}
 	r, dst := x.keys.Alloc(len(k))
 	copy(dst, k)
-	x.byHash[h] = strEntry{r, v}
+	x.byHash[h] = strEntry[V]{r, v}
 }
 
 // Delete removes k.
-func (x *StrIndex) Delete(k string) {
+func (x *StrIndex[V]) Delete(k string) {
 	if x.Len() == 0 {
 		return
 	}
@@ -97,9 +102,10 @@ func (x *StrIndex) Delete(k string) {
 }
 
 // All yields every string and its value, in no order. The strings view
-// the index's chunks: clone one to keep it.
-func (x *StrIndex) All() iter.Seq2[string, int32] {
-	return func(yield func(string, int32) bool) {
+// the index's chunks: clone one to keep it. The loop may Set the string it
+// is given.
+func (x *StrIndex[V]) All() iter.Seq2[string, V] {
+	return func(yield func(string, V) bool) {
 		for _, e := range x.byHash {
 			if !yield(x.keys.String(e.key), e.val) {
 				return
@@ -114,10 +120,10 @@ func (x *StrIndex) All() iter.Seq2[string, int32] {
 }
 
 // Compact reclaims what deleted strings leave in the chunks (Bytes.Compact).
-func (x *StrIndex) Compact() {
+func (x *StrIndex[V]) Compact() {
 	x.keys.Compact(func(move func(Ref) Ref) {
 		for h, e := range x.byHash {
-			x.byHash[h] = strEntry{move(e.key), e.val}
+			x.byHash[h] = strEntry[V]{move(e.key), e.val}
 		}
 	})
 }

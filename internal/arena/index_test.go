@@ -12,7 +12,7 @@ import (
 func TestStrIndex(t *testing.T) {
 	for _, collide := range []bool{true, false} {
 		rng := rand.New(rand.NewPCG(3, 4))
-		var x StrIndex
+		var x StrIndex[int32]
 		x.keys.CompactAt = 1 << 10
 		if collide {
 			x.Hash = func(s string) uint64 { return uint64(len(s) % 3) }
@@ -59,7 +59,7 @@ func TestStrIndex(t *testing.T) {
 			t.Fatal("no string went to overflow with three hash values")
 		}
 	}
-	var zero StrIndex
+	var zero StrIndex[int32]
 	if _, ok := zero.Get("a"); ok || zero.Len() != 0 {
 		t.Fatal("the zero index is not empty")
 	}

@@ -275,7 +275,7 @@ func New(db *pebble.DB, profiles track.Profiles, opts Options) *Consent {
 	if opts.ConfirmAgainAfter <= 0 {
 		opts.ConfirmAgainAfter = 24 * time.Hour
 	}
-	return &Consent{db: db, profiles: profiles, opts: opts, facts: newFactTable(), work: map[string]*State{},
+	return &Consent{db: db, profiles: profiles, opts: opts, work: map[string]*State{},
 		dirty: map[string]bool{}, intern: map[string]string{}, wake: make(chan struct{}, 1)}
 }
 

@@ -13,10 +13,10 @@ import (
 func TestFactTable(t *testing.T) {
 	for _, collide := range []bool{true, false} {
 		rng := rand.New(rand.NewPCG(1, 2))
-		tb := newFactTable()
+		var tb factTable
 		tb.vals.CompactAt = 1 << 10
 		if collide {
-			tb.hash = func(id string) uint64 { return uint64(len(id) % 3) }
+			tb.idx.Hash = func(id string) uint64 { return uint64(len(id) % 3) }
 		}
 		want := map[string][]rec{}
 		for step := range 20000 {
@@ -65,7 +65,7 @@ func TestFactTable(t *testing.T) {
 		if tb.get("p_none") != nil {
 			t.Fatal("an id never set has facts")
 		}
-		if collide && len(tb.overflow) == 0 {
+		if collide && tb.idx.Collisions() == 0 {
 			t.Fatal("no id went to overflow with three hash values")
 		}
 	}

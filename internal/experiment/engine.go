@@ -81,7 +81,7 @@ type expState struct {
 	// hundreds of thousands of units, and as strings and a map of strings
 	// they were two pointers each for every collection to follow.
 	units     []unit
-	byProfile arena.StrIndex
+	byProfile arena.StrIndex[int32]
 	ids       arena.Bytes
 	// vals holds, for unit i and metric m, the value at vals[i*2M+2m] and
 	// the pre-period covariate at vals[i*2M+2m+1] (M = len(def.Metrics)).

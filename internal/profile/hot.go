@@ -31,12 +31,12 @@ type hotEntry struct {
 	modified bool
 }
 
-// state returns p's decoded state, decoding and caching it if needed. Caller
-// holds mu for writing.
-func (s *Store) state(p *Profile) *State {
+// hotEntry returns p's decoded state in its hot entry, decoding and caching
+// it if needed; the caller marks it modified. Caller holds mu for writing.
+func (s *Store) hotEntry(p *Profile) *hotEntry {
 	if h := s.hotOf(p); h != nil {
 		s.hotMoveFront(h)
-		return &h.st
+		return h
 	}
 	h := &hotEntry{p: p}
 	if enc := s.encOf(p); len(enc) > 0 {
@@ -51,7 +51,7 @@ func (s *Store) state(p *Profile) *State {
 	for s.hotLen > s.hotMax && s.hotTail != nil && s.hotTail != h {
 		s.evict(s.hotTail)
 	}
-	return &h.st
+	return h
 }
 
 // hotOf returns p's hot entry, nil when p is not hot.

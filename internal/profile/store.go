@@ -190,9 +190,9 @@ func (s *Store) Apply(e *event.Event) Resolution {
 func (s *Store) apply(e *event.Event) Resolution {
 	s.res = Resolution{Merged: s.res.Merged[:0]}
 	p := s.resolve(e)
-	st := s.state(p)
-	s.refused = s.refused.Add(st.Apply(e))
-	s.hot[p.ord].modified = true
+	h := s.hotEntry(p)
+	s.refused = s.refused.Add(h.st.Apply(e))
+	h.modified = true
 	pid := s.pid(p)
 	s.dirty[pid] = struct{}{}
 	s.events++
@@ -214,9 +214,9 @@ func (s *Store) create(primary event.Identifier, seq uint64) *Profile {
 // without caching it: caching could evict into's state (with --hot-profiles
 // 1 it always did) between the two look-ups.
 func (s *Store) merge(into, from *Profile, e *event.Event, via string) {
-	st := s.state(into)
-	s.refused = s.refused.Add(st.Merge(s.decodedState(from)))
-	s.hot[into.ord].modified = true
+	h := s.hotEntry(into)
+	s.refused = s.refused.Add(h.st.Merge(s.decodedState(from)))
+	h.modified = true
 	s.drop(from)
 	// Views of from's record: valid after it is freed (rec.go), and kept
 	// only until the next checkpoint (merges).
