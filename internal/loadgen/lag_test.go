@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"fmt"
 	"math"
 	"reflect"
 	"strconv"
@@ -271,5 +272,45 @@ func TestGCReport(t *testing.T) {
 	r.gc(b, b) // no event applied: nothing to divide by
 	if r.AllocPerEvent != 0 || r.GCs != 0 || strings.Contains(r.String(), "collections") {
 		t.Errorf("report of no events %+v", r)
+	}
+}
+
+// TestCheckpointReport: the run's checkpoints, their mean pause and the
+// mean of each part, largest first (three named), come from two scrapes of
+// the server's histograms; a server without them reports none.
+func TestCheckpointReport(t *testing.T) {
+	scrape := func(pause, count, profiles, segments, recommend, journeys float64) lagGauges {
+		t.Helper()
+		text := fmt.Sprintf(`# TYPE tailor_checkpoint_pause_seconds histogram
+tailor_checkpoint_pause_seconds_bucket{le="+Inf"} %[2]g
+tailor_checkpoint_pause_seconds_sum %[1]g
+tailor_checkpoint_pause_seconds_count %[2]g
+tailor_checkpoint_part_seconds_sum{part="profiles"} %[3]g
+tailor_checkpoint_part_seconds_count{part="profiles"} %[2]g
+tailor_checkpoint_part_seconds_sum{part="segments"} %[4]g
+tailor_checkpoint_part_seconds_sum{part="recommend"} %[5]g
+tailor_checkpoint_part_seconds_sum{part="journeys"} %[6]g
+`, pause, count, profiles, segments, recommend, journeys)
+		g, err := parseLag([]byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	a := scrape(1, 10, 0.6, 0.2, 0.1, 0.01)
+	b := scrape(2.7, 30, 1.8, 0.5, 0.3, 0.02)
+	var r LagReport
+	r.checkpoints(a, b)
+	if r.Checkpoints != 20 || r.CheckpointPause != 85*time.Millisecond {
+		t.Fatalf("%v checkpoints, mean pause %v; want 20, 85ms", r.Checkpoints, r.CheckpointPause)
+	}
+	want := "20 checkpoints paused the processor 85.0ms on average (profiles 60.0ms, segments 15.0ms, recommend 10.0ms), "
+	if s := r.String(); !strings.Contains(s, want) {
+		t.Errorf("report %q lacks %q", s, want)
+	}
+	var none LagReport
+	none.checkpoints(lagGauges{}, lagGauges{})
+	if s := none.String(); strings.Contains(s, "checkpoints") {
+		t.Errorf("a server without the figures: %q", s)
 	}
 }

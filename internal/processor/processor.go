@@ -477,6 +477,15 @@ type CheckpointStats struct {
 	Total time.Duration
 	// Bytes is the size of the batch.
 	Bytes int
+	// Parts says where the pause went: the profiles first, then each
+	// applier in order (a split applier's first part only).
+	Parts []Part
+}
+
+// Part is one writer's share of a checkpoint's pause.
+type Part struct {
+	Name string
+	Took time.Duration
 }
 
 // Checkpoint persists the state of the profiles and every applier, with the
@@ -511,10 +520,18 @@ func (p *Processor) CheckpointStats(st DB) (CheckpointStats, error) {
 			b.Close()
 		}
 	}()
+	cs.Parts = make([]Part, 0, 1+len(p.appliers))
+	t := time.Now()
+	took := func(name string) {
+		now := time.Now()
+		cs.Parts = append(cs.Parts, Part{name, now.Sub(t)})
+		t = now
+	}
 	if err := p.profiles.Checkpoint(b); err != nil {
 		p.mu.Unlock()
 		return cs, fmt.Errorf("checkpoint profiles: %w", err)
 	}
+	took("profiles")
 	var finish []func() error
 	var finishers []string
 	for _, a := range p.appliers {
@@ -525,12 +542,14 @@ func (p *Processor) CheckpointStats(st DB) (CheckpointStats, error) {
 				return cs, fmt.Errorf("checkpoint %s: %w", a.Name(), err)
 			}
 			finish, finishers = append(finish, f), append(finishers, a.Name())
+			took(a.Name())
 			continue
 		}
 		if err := a.Checkpoint(b); err != nil {
 			p.mu.Unlock()
 			return cs, fmt.Errorf("checkpoint %s: %w", a.Name(), err)
 		}
+		took(a.Name())
 	}
 	if err := b.Set(appliedKey, binary.BigEndian.AppendUint64(nil, p.applied), nil); err != nil {
 		p.mu.Unlock()

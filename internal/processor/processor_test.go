@@ -390,3 +390,53 @@ func BenchmarkCheckpoint(b *testing.B) {
 		}
 	}
 }
+
+// sleepyApplier's checkpoint takes d.
+type sleepyApplier struct {
+	named
+	d time.Duration
+}
+
+func (s sleepyApplier) Checkpoint(*pebble.Batch) error { time.Sleep(s.d); return nil }
+
+// A checkpoint says where its pause went: the profiles, then each applier
+// in registration order (a split one's first part only), each with its
+// own time, together within the pause.
+func TestCheckpointPartsSayWhereThePauseWent(t *testing.T) {
+	entries := demoEntries(t, 20, 200)
+	db := storetest.MemDB(t)
+	p := New(profile.NewStore(), 1)
+	var order []string
+	const slow = 30 * time.Millisecond
+	p.Register(named{"first", &order})
+	p.Register(sleepyApplier{named{"sleepy", &order}, slow})
+	p.Register(&splitCounter{counter: counter{perProf: map[string]int{}}, p: p, delay: slow})
+	if _, err := p.Replay(context.Background(), sliceSource(entries), nil); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := p.CheckpointStats(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	var sum time.Duration
+	for _, pt := range cs.Parts {
+		names = append(names, pt.Name)
+		sum += pt.Took
+	}
+	if want := []string{"profiles", "first", "sleepy", "counter"}; !slices.Equal(names, want) {
+		t.Fatalf("parts %v, want %v", names, want)
+	}
+	if got := cs.Parts[2].Took; got < slow {
+		t.Errorf("the sleepy applier's part took %v, its checkpoint sleeps %v", got, slow)
+	}
+	if got := cs.Parts[3].Took; got >= slow {
+		t.Errorf("the split applier's part took %v: its second part (a %v sleep, after the pause) was counted", got, slow)
+	}
+	if sum > cs.Pause {
+		t.Errorf("parts sum to %v, more than the pause %v", sum, cs.Pause)
+	}
+	if cs.Total < cs.Pause+slow {
+		t.Errorf("total %v, want at least the pause %v and the split part's %v", cs.Total, cs.Pause, slow)
+	}
+}

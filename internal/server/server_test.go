@@ -617,3 +617,44 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestCheckpointPartMetrics: each checkpoint with work observes its pause
+// and each part of it (the profiles, then every applier), so the parts'
+// counts follow the pause's.
+func TestCheckpointPartMetrics(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	if code, resp := n.post("/v1/track", `{"userId":"u","event":"e"}`); code != 200 {
+		t.Fatalf("track: %d %v", code, resp)
+	}
+	value := func(m, series string) (float64, bool) {
+		for _, line := range strings.Split(m, "\n") {
+			if v, ok := strings.CutPrefix(line, series+" "); ok {
+				f, err := strconv.ParseFloat(v, 64)
+				return f, err == nil
+			}
+		}
+		return 0, false
+	}
+	// A scrape can fall between a checkpoint's observations: compare two
+	// scrapes that agree (no checkpoint between them).
+	deadline := time.Now().Add(10 * time.Second)
+	var prev [3]float64
+	for {
+		m := n.metrics()
+		pauses, _ := value(m, "tailor_checkpoint_pause_seconds_count")
+		profiles, ok1 := value(m, `tailor_checkpoint_part_seconds_count{part="profiles"}`)
+		segments, ok2 := value(m, `tailor_checkpoint_part_seconds_count{part="segments"}`)
+		cur := [3]float64{pauses, profiles, segments}
+		if ok1 && ok2 && pauses >= 1 && cur == prev {
+			if profiles != pauses || segments != pauses {
+				t.Fatalf("%v pauses, %v profiles parts, %v segments parts:\n%s", pauses, profiles, segments, grepLines(m, "tailor_checkpoint_"))
+			}
+			return
+		}
+		prev = cur
+		if time.Now().After(deadline) {
+			t.Fatalf("no checkpoint parts after an event:\n%s", grepLines(m, "tailor_checkpoint_"))
+		}
+		time.Sleep(120 * time.Millisecond)
+	}
+}
