@@ -353,7 +353,9 @@ func TestExpireDedupeScansOnlyWhenDue(t *testing.T) {
 	}
 	<-l.loaded
 	ctx := context.Background()
-	now := time.Now()
+	// Noon of today (UTC), not the wall clock: run in the last hour of a
+	// day, "an hour later" was the next day and the step failed.
+	now := time.Now().UTC().Truncate(24 * time.Hour).Add(12 * time.Hour)
 	today := dayOf(now)
 	write := func(day uint64, n int) {
 		t.Helper()
