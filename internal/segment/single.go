@@ -49,9 +49,10 @@ func (pc *planCache) reset() {
 
 // leafPlan is a leaf's compiled form, kept in the node (see planCache).
 type leafPlan struct {
-	gen uint64
-	cmp *comparison
-	pl  *eventPlan
+	gen  uint64
+	cmp  *comparison
+	pl   *eventPlan
+	memo *countMemos // count leaves: the newest matching rows by profile (countmemo.go)
 }
 
 // ownedLeaf returns r's compiled leaf when the cache may keep it in the
@@ -450,7 +451,7 @@ func (sg *single) event(r *Rule, path string) (bool, any, string, error) {
 		return false, nil, "", err
 	}
 	var a acc
-	if pl.s != nil {
+	if pl.s != nil && !sg.countFromMemo(r, pl, &a) {
 		// A row before the window and not after now counts nowhere.
 		sg.rowsFrom(pl.s, min(pl.lo, sg.now+1), func(row int, ts uint32) {
 			t := int64(ts)
