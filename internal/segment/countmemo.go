@@ -31,9 +31,10 @@ const maxCountMemoK = 8
 const maxCountMemos = 1 << 16
 
 // countMemos are one count leaf's memos, by profile ordinal.
+// A leaf's plan binds its stream once and keeps it, and a new plan gets new
+// memos, so they are always of one stream.
 type countMemos struct {
-	k int     // times kept per profile; 0: the comparison cannot use memos
-	s *stream // the stream they were read from
+	k int // times kept per profile; 0: the comparison cannot use memos
 	m map[uint32]countMemo
 }
 
@@ -119,90 +120,61 @@ func (sg *single) countFromMemo(r *Rule, pl *eventPlan, a *acc) bool {
 	if cm.k == 0 || sg.now < 0 || sg.now >= math.MaxUint32 {
 		return false
 	}
-	if !sg.mergedSet {
-		sg.mergedOrds, sg.mergedSet = sg.ix.merged[sg.ord], true
-	}
-	s, now, k, merged := pl.s, sg.now, cm.k, sg.mergedOrds
-	// A walk stops where the rest of the chain is all before the window:
-	// the window's start only moves forward, so those rows never count.
+	s, now, merged := pl.s, sg.now, sg.merged()
+	// A walk stops early where the rest of the chain is all before the
+	// window: the window's start only moves forward, so those rows never
+	// count.
 	from := min(pl.lo, now+1)
-	var m countMemo // the probe's, then the profile's
-	// walk adds the matching rows of the chain from row down to (not
-	// below) stop; false when one is dated after now.
-	walk := func(row, stop int, early bool) bool {
-		for row >= stop {
+	var m countMemo
+	// walk adds to m the matching rows of the chain from row down to (not
+	// below) stop, at most limit of them, and returns the row it stopped
+	// at (-1: the chain's end, or its rest all before the window); false
+	// when a matching row is dated after now.
+	walk := func(row, stop, limit int, early bool) (int, bool) {
+		for ; row >= stop && limit > 0; limit-- {
 			ts := s.ts.get(row)
 			if early && int64(ts) < from && s.upTo(row) < from {
-				return true
+				return -1, true
 			}
 			if pl.rowMatches(row) {
 				if int64(ts) > now {
-					return false
+					return row, false
 				}
-				m.add(ts, k)
+				m.add(ts, cm.k)
 			}
 			d := s.prev.get(row)
 			if d == 0 {
-				return true
+				return -1, true
 			}
 			row -= int(d)
 		}
-		return true
+		return row, true
 	}
 	head := s.heads.get(int(sg.ord))
-	var (
-		visited [probeRows]struct {
-			row int
-			ts  uint32
-		} // the probe's matching rows
-		nv int
-	)
-	row := int(head) - 1
+	row, ok := int(head)-1, true
 	if len(merged) == 0 {
-		for steps := 0; row >= 0 && steps < probeRows; steps++ {
-			ts := s.ts.get(row)
-			if int64(ts) < from && s.upTo(row) < from {
-				row = -1
-				break
-			}
-			if pl.rowMatches(row) {
-				if int64(ts) > now {
-					return false
-				}
-				visited[nv].row, visited[nv].ts = row, ts
-				nv++
-				m.add(ts, k)
-			}
-			d := s.prev.get(row)
-			if d == 0 {
-				row = -1
-				break
-			}
-			row -= int(d)
+		if row, ok = walk(row, 0, probeRows, true); !ok {
+			return false
 		}
 	}
 	if row >= 0 || len(merged) > 0 {
-		// Many rows: the memo, and the rows added since it was read.
-		if cm.s != s || cm.m == nil {
-			cm.s, cm.m = s, make(map[uint32]countMemo)
+		// Many rows: the memo, and the rows added since it was read (the
+		// probe's few are read again, from the cache).
+		if cm.m == nil {
+			cm.m = make(map[uint32]countMemo)
 		}
 		old, known := cm.m[sg.ord]
-		if known && int64(old.at) <= now && int(old.merged) == len(merged) {
+		known = known && int64(old.at) <= now && int(old.merged) == len(merged)
+		m = countMemo{}
+		if known {
 			m = old
-			for _, v := range visited[:nv] {
-				if v.row >= int(m.head) {
-					m.add(v.ts, k)
-				}
-			}
-		} else {
-			known = false
 		}
-		ok := walk(row, int(m.head), !known)
+		_, ok = walk(int(head)-1, int(m.head), math.MaxInt, !known)
 		for _, o := range merged {
 			if !ok || known {
 				break
 			}
-			ok = walk(int(s.heads.get(int(o)))-1, 0, true)
+			_, ok = walk(int(s.heads.get(int(o)))-1, 0, math.MaxInt, true)
 		}
 		if !ok {
 			delete(cm.m, sg.ord)

@@ -380,13 +380,18 @@ func (sg *single) rowsFrom(s *stream, from int64, fn func(row int, ts uint32)) {
 		}
 	}
 	walk(sg.ord)
-	if !sg.mergedSet {
-		// Looked up once per evaluation, not once per walk.
-		sg.mergedOrds, sg.mergedSet = sg.ix.merged[sg.ord], true
-	}
-	for _, o := range sg.mergedOrds {
+	for _, o := range sg.merged() {
 		walk(o)
 	}
+}
+
+// merged returns the ordinals merged into the profile, looked up once per
+// evaluation, not once per walk.
+func (sg *single) merged() []uint32 {
+	if !sg.mergedSet {
+		sg.mergedOrds, sg.mergedSet = sg.ix.merged[sg.ord], true
+	}
+	return sg.mergedOrds
 }
 
 func (sg *single) computed(r *Rule, path string) (bool, any, string, error) {
