@@ -1,12 +1,14 @@
 package eventlog
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/pprof"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -351,6 +353,7 @@ func (l *Log) writeLoop() {
 		}
 	}()
 	dayBuf := make([]byte, 0, binary.MaxVarintLen64)
+	var kept []keptRec
 	for {
 		req, ok := <-l.reqs
 		if !ok {
@@ -390,6 +393,14 @@ func (l *Log) writeLoop() {
 		var err error
 		startSeq := l.nextSeq
 		nrecs := 0
+		// Duplicates first, then the keys in three runs: Pebble inserts a
+		// batch into its memtable key by key, and an insert next to the
+		// previous one skips most of the skiplist's search. Interleaved per
+		// record (its de-duplication key, log entry, timeline keys), every
+		// insert searched from the top; the log entries of one partition
+		// have consecutive sequence numbers, so grouped by partition each
+		// lands beside the one before.
+		kept = kept[:0]
 		for _, r := range pending {
 			nrecs += len(r.recs)
 			for i := range r.recs {
@@ -409,19 +420,36 @@ func (l *Log) writeLoop() {
 					// Added before the commit: if it fails, the extra filter
 					// entry only costs a confirming read later.
 					l.dedupe.addHash(today, h)
-					b.Set(dedupeKey(rec.DedupeKey), dayBuf, nil)
 				}
 				seq := l.nextSeq
 				l.nextSeq++
 				r.results[i] = Result{Seq: seq}
-				b.Set(logKey(rec.Partition, seq), r.values[i], nil)
+				kept = append(kept, keptRec{r, i, rec.Partition})
+			}
+			if err != nil {
+				break
+			}
+		}
+		if err == nil {
+			// Stable: within a partition, sequence order.
+			slices.SortStableFunc(kept, func(a, b keptRec) int { return cmp.Compare(a.part, b.part) })
+			for _, k := range kept {
+				b.Set(logKey(k.part, k.r.results[k.i].Seq), k.r.values[k.i], nil)
+			}
+			for _, k := range kept {
+				rec := &k.r.recs[k.i]
 				binary.BigEndian.PutUint16(ptr[:], uint16(rec.Partition))
 				for _, ix := range rec.Index {
 					// Set copies the key: one buffer serves every key.
 					keyBuf = append(keyBuf[:0], store.PrefixTimeline...)
 					keyBuf = append(keyBuf, ix...)
-					keyBuf = binary.BigEndian.AppendUint64(keyBuf, seq)
+					keyBuf = binary.BigEndian.AppendUint64(keyBuf, k.r.results[k.i].Seq)
 					b.Set(keyBuf, ptr[:], nil)
+				}
+			}
+			for _, k := range kept {
+				if dk := k.r.recs[k.i].DedupeKey; len(dk) > 0 {
+					b.Set(dedupeKey(dk), dayBuf, nil)
 				}
 			}
 		}
@@ -473,6 +501,14 @@ func (l *Log) writeLoop() {
 			r.done <- nil
 		}
 	}
+}
+
+// keptRec is a record of a group commit that is not a duplicate: request
+// r's record i.
+type keptRec struct {
+	r    *appendReq
+	i    int
+	part int // r.recs[i].Partition, for the sort
 }
 
 // maxPooledBuf is the largest buffer of stored values kept for reuse: a
