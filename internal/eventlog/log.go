@@ -1,7 +1,6 @@
 package eventlog
 
 import (
-	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -353,7 +352,8 @@ func (l *Log) writeLoop() {
 		}
 	}()
 	dayBuf := make([]byte, 0, binary.MaxVarintLen64)
-	var kept []keptRec
+	var kept, byPart []keptRec
+	starts := make([]int, l.opts.Partitions+1)
 	for {
 		req, ok := <-l.reqs
 		if !ok {
@@ -431,9 +431,21 @@ func (l *Log) writeLoop() {
 			}
 		}
 		if err == nil {
-			// Stable: within a partition, sequence order.
-			slices.SortStableFunc(kept, func(a, b keptRec) int { return cmp.Compare(a.part, b.part) })
+			// A counting sort by partition, stable: within a partition,
+			// sequence order.
+			clear(starts)
 			for _, k := range kept {
+				starts[k.part+1]++
+			}
+			for p := 1; p < len(starts); p++ {
+				starts[p] += starts[p-1]
+			}
+			byPart = slices.Grow(byPart[:0], len(kept))[:len(kept)]
+			for _, k := range kept {
+				byPart[starts[k.part]] = k
+				starts[k.part]++
+			}
+			for _, k := range byPart {
 				b.Set(logKey(k.part, k.r.results[k.i].Seq), k.r.values[k.i], nil)
 			}
 			for _, k := range kept {
