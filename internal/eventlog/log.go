@@ -465,6 +465,10 @@ func (l *Log) writeLoop() {
 				}
 			}
 		}
+		// Not to hold this group's requests (and their values) until a
+		// later group overwrites the slots.
+		clear(kept)
+		clear(byPart)
 		if err == nil {
 			err = b.Commit(pebble.Sync)
 		}
