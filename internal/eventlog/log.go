@@ -431,27 +431,13 @@ func (l *Log) writeLoop() {
 			}
 		}
 		if err == nil {
-			// A counting sort by partition, stable: within a partition,
-			// sequence order.
-			clear(starts)
-			for _, k := range kept {
-				starts[k.part+1]++
-			}
-			for p := 1; p < len(starts); p++ {
-				starts[p] += starts[p-1]
-			}
-			byPart = slices.Grow(byPart[:0], len(kept))[:len(kept)]
-			for _, k := range kept {
-				byPart[starts[k.part]] = k
-				starts[k.part]++
-			}
+			byPart = sortByPartition(byPart, kept, starts)
 			for _, k := range byPart {
 				b.Set(logKey(k.part, k.r.results[k.i].Seq), k.r.values[k.i], nil)
 			}
 			for _, k := range kept {
-				rec := &k.r.recs[k.i]
-				binary.BigEndian.PutUint16(ptr[:], uint16(rec.Partition))
-				for _, ix := range rec.Index {
+				binary.BigEndian.PutUint16(ptr[:], uint16(k.part))
+				for _, ix := range k.r.recs[k.i].Index {
 					// Set copies the key: one buffer serves every key.
 					keyBuf = append(keyBuf[:0], store.PrefixTimeline...)
 					keyBuf = append(keyBuf, ix...)
@@ -525,6 +511,26 @@ type keptRec struct {
 	r    *appendReq
 	i    int
 	part int // r.recs[i].Partition, for the sort
+}
+
+// sortByPartition returns recs ordered by partition into dst's memory, with
+// a counting sort (partitions are few and dense; starts has one more slot
+// than there are). It is stable: within a partition, recs keep their
+// order, which is sequence order.
+func sortByPartition(dst, recs []keptRec, starts []int) []keptRec {
+	clear(starts)
+	for _, k := range recs {
+		starts[k.part+1]++
+	}
+	for p := 1; p < len(starts); p++ {
+		starts[p] += starts[p-1]
+	}
+	dst = slices.Grow(dst[:0], len(recs))[:len(recs)]
+	for _, k := range recs {
+		dst[starts[k.part]] = k
+		starts[k.part]++
+	}
+	return dst
 }
 
 // maxPooledBuf is the largest buffer of stored values kept for reuse: a

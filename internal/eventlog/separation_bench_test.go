@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"syscall"
 	"testing"
 	"time"
 
@@ -78,8 +77,7 @@ func benchWriteAmp(b *testing.B, variant string) {
 			n, rng.IntN(1_000_000), rng.IntN(5000), rng.IntN(50), rng.IntN(500), rng.IntN(5000),
 			rng.IntN(256), rng.IntN(256), rng.IntN(256), rng.IntN(5000), rng.IntN(1_000_000), rng.IntN(5000))
 	}
-	var u0 syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &u0)
+	cpu0 := processCPU()
 	start := time.Now()
 	var bytesIn int
 	recs := make([]Record, group)
@@ -106,9 +104,7 @@ func benchWriteAmp(b *testing.B, variant string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	wrote := time.Since(start)
-	var u1 syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &u1)
-	cpu := time.Duration(u1.Utime.Nano() + u1.Stime.Nano() - u0.Utime.Nano() - u0.Stime.Nano())
+	cpu := processCPU() - cpu0
 
 	m := db.Metrics()
 	var flushed, compacted uint64
