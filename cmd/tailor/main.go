@@ -25,6 +25,7 @@ usage:
   tailor bench   segment   segment rule evaluation over the demo store vs a naive baseline
   tailor eval    NAME      offline evaluation of a model (run 'tailor eval -h')
   tailor verify  [flags]   check stored profiles equal a clean replay of the log
+  tailor migrate [flags]   bring a stopped server's data dir made by an older version up to date
   tailor users   add|list|remove   dashboard accounts of a stopped server's data dir
 
 Run 'tailor COMMAND -h' for the flags of a command.
@@ -38,13 +39,14 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cmds := map[string]func(context.Context, []string) error{
-		"serve":  runServe,
-		"demo":   runDemo,
-		"import": runImport,
-		"bench":  runBench,
-		"verify": runVerify,
-		"users":  runUsers,
-		"eval":   runEval,
+		"serve":   runServe,
+		"demo":    runDemo,
+		"import":  runImport,
+		"bench":   runBench,
+		"verify":  runVerify,
+		"migrate": runMigrate,
+		"users":   runUsers,
+		"eval":    runEval,
 	}
 	name, args := os.Args[1], os.Args[2:]
 	if name == "-h" || name == "--help" || name == "help" {

@@ -36,11 +36,12 @@ func runVerify(ctx context.Context, args []string) error {
 	if _, err := os.Stat(*dataDir); err != nil {
 		return fmt.Errorf("%w: --data-dir %s: %v", errUsage, *dataDir, err)
 	}
-	db, err := server.OpenDB(*dataDir, 64<<20)
+	stores, err := server.OpenStores(*dataDir, 64<<20)
 	if err != nil {
 		return fmt.Errorf("%w (is the server still running? stop it first)", err)
 	}
-	defer db.Close()
+	defer stores.Close()
+	db := stores.State
 	parts := 8
 	if v, closer, err := db.Get([]byte(store.PrefixConfig + "partitions")); err == nil {
 		parts, _ = strconv.Atoi(string(v))
@@ -48,7 +49,7 @@ func runVerify(ctx context.Context, args []string) error {
 	} else if !errors.Is(err, pebble.ErrNotFound) {
 		return err
 	}
-	log, err := eventlog.Open(db, eventlog.Options{Partitions: parts, ReadOnly: true})
+	log, err := eventlog.Open(stores.Log, eventlog.Options{Partitions: parts, ReadOnly: true})
 	if err != nil {
 		return err
 	}

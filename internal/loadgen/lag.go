@@ -37,12 +37,15 @@ const (
 	// log (acknowledgements do not wait): how often, and how many events.
 	metricOverflows = "tailor_processor_overflows_total"
 	metricReadBack  = "tailor_processor_read_back_total"
-	// What the store writes: the log's values as received and as stored
-	// (form="received", form="stored": compressed), and the WAL.
+	// What the stores write: the log's values as received and as stored
+	// (form="received", form="stored": compressed), and the WALs (summed
+	// over the store label).
 	metricValueBytes = "tailor_log_value_bytes_total"
 	metricWALBytes   = "tailor_store_wal_bytes_total"
-	// The store's WAL fsync latency histogram: an acknowledgement waits
-	// for one, so a slow disk shows here before anywhere else.
+	// The log store's WAL fsync latency histogram (store="log", or
+	// "shared" or no label from a server whose log shares the state's
+	// store): an acknowledgement waits for one, so a slow disk shows here
+	// before anywhere else.
 	metricFsyncBucket = "tailor_store_wal_fsync_seconds_bucket"
 	// The Go runtime's collector: how many collections, the CPU they took
 	// (assists are the part taken from the allocating goroutines, ingest's
@@ -154,8 +157,12 @@ func parseLag(text []byte) (lagGauges, error) {
 				g.valueOut += v
 			}
 		case metricWALBytes:
-			g.wal, g.hasWAL = v, true
+			g.wal += v
+			g.hasWAL = true
 		case metricFsyncBucket:
+			if st, ok := labelValue(line, "store"); ok && st != "log" && st != "shared" {
+				continue
+			}
 			if err := g.fsyncs.parseBucket(line); err != nil {
 				return g, err
 			}

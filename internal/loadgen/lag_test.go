@@ -161,6 +161,30 @@ func TestLogBytesParsed(t *testing.T) {
 	if !g.hasValues || g.valueIn != 4.5e8 || g.valueOut != 1.5e8 || !g.hasWAL || g.wal != 2.6e8 {
 		t.Fatalf("parsed %+v", g)
 	}
+	// A server with two stores: their WALs add up.
+	g, err = parseLag([]byte("tailor_store_wal_bytes_total{store=\"log\"} 2.6e+08\ntailor_store_wal_bytes_total{store=\"state\"} 4e+07\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !g.hasWAL || g.wal != 3e8 {
+		t.Fatalf("two stores' WALs parsed as %v, want 3e8", g.wal)
+	}
+}
+
+// TestWALFsyncOfTheLogStore: of a server with two stores, only the log
+// store's fsyncs are read (acknowledgements wait for those alone).
+func TestWALFsyncOfTheLogStore(t *testing.T) {
+	g, err := parseLag([]byte(`tailor_store_wal_fsync_seconds_bucket{store="log",le="0.001"} 7
+tailor_store_wal_fsync_seconds_bucket{store="log",le="+Inf"} 9
+tailor_store_wal_fsync_seconds_bucket{store="state",le="0.001"} 100
+tailor_store_wal_fsync_seconds_bucket{store="state",le="+Inf"} 300
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := g.fsyncs; len(h.Bounds) != 2 || h.Counts[0] != 7 || h.Counts[1] != 9 {
+		t.Fatalf("parsed %+v, want the log store's 7 and 9", h)
+	}
 }
 
 // TestWALFsyncTail: the WAL fsync histogram is read from its buckets, and

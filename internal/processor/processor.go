@@ -567,9 +567,11 @@ func (p *Processor) CheckpointStats(st DB) (CheckpointStats, error) {
 		}
 	}
 	cs.Bytes = b.Len()
-	// Not synced: if the process dies before the WAL reaches disk, the whole
-	// batch is lost together and the previous checkpoint still matches its
-	// applied seq; the next synced log append syncs it anyway.
+	// Not synced: a process killed keeps what it wrote (the kernel has
+	// it), and a machine that dies before the WAL reaches disk loses the
+	// whole batch together, so the previous checkpoint still matches its
+	// applied seq and the restart replays more of the log (synced in a
+	// store of its own: store.Stores).
 	if err := b.Commit(pebble.NoSync); err != nil {
 		return cs, fmt.Errorf("checkpoint: %w", err)
 	}

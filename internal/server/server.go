@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -159,8 +160,8 @@ const DefaultCacheBytes = 1 << 30
 // saying how long it took.
 func (s *Server) SettleStore(ctx context.Context) error {
 	start := time.Now()
-	if err := store.Settle(ctx, s.db); err != nil {
-		return fmt.Errorf("settling the store: %w", err)
+	if err := s.stores.Each(func(name string, db *pebble.DB) error { return store.Settle(ctx, db) }); err != nil {
+		return fmt.Errorf("settling the stores: %w", err)
 	}
 	slog.Info("store settled after the load", "took", time.Since(start).Round(time.Millisecond))
 	return nil
@@ -252,7 +253,9 @@ func (c *Config) Validate() error {
 
 // Server is one running node.
 type Server struct {
-	cfg      Config
+	cfg    Config
+	stores *store.Stores
+	// db is the state's store, the log's is stores.Log (store.Stores).
 	db       *pebble.DB
 	lapAt    time.Time // when the start's current step began (see lap)
 	Log      *eventlog.Log
@@ -308,13 +311,26 @@ type Server struct {
 	closeOne sync.Once
 }
 
-// StoreMetrics is Pebble's table of the store's levels, compactions, caches
-// and write-ahead log, for the debug server.
-func (s *Server) StoreMetrics() string { return s.db.Metrics().String() }
+// StoreMetrics is Pebble's table of each store's levels, compactions,
+// caches and write-ahead log, for the debug server.
+func (s *Server) StoreMetrics() string {
+	var b strings.Builder
+	s.stores.Each(func(name string, db *pebble.DB) error {
+		fmt.Fprintf(&b, "store %q\n%s\n", name, db.Metrics())
+		return nil
+	})
+	return b.String()
+}
 
-// OpenDB opens the Pebble store of a data directory.
+// OpenDB opens the state's store of a data directory (store.Stores), for
+// tools that read or change settings and accounts.
 func OpenDB(dir string, cacheBytes int64) (*pebble.DB, error) {
-	return store.Open(filepath.Join(dir, "pebble"), cacheBytes)
+	return store.Open(filepath.Join(dir, store.StateDir), cacheBytes)
+}
+
+// OpenStores opens both stores of a data directory.
+func OpenStores(dir string, cacheBytes int64) (*store.Stores, error) {
+	return store.OpenStores(dir, cacheBytes)
 }
 
 // Open opens (or creates) the data directory, loads the profiles and replays
@@ -324,17 +340,17 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	began := time.Now()
-	db, err := OpenDB(cfg.DataDir, cfg.CacheBytes)
+	st, err := OpenStores(cfg.DataDir, cfg.CacheBytes)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, db: db, procDone: make(chan struct{}), lapAt: began}
+	s := &Server{cfg: cfg, stores: st, db: st.State, procDone: make(chan struct{}), lapAt: began}
 	s.lap("store opened")
 	if err := s.open(ctx); err != nil {
 		if s.Log != nil {
-			s.Log.Close() // its filters may still be loading from db
+			s.Log.Close() // its filters may still be loading from the store
 		}
-		db.Close()
+		st.Close()
 		return nil, err
 	}
 	return s, nil
@@ -372,7 +388,7 @@ func (s *Server) open(ctx context.Context) error {
 		return err
 	}
 
-	if s.Log, err = eventlog.Open(s.db, eventlog.Options{Partitions: p, DedupeWindow: s.cfg.DedupeWindow, Compress: s.cfg.LogCompression}); err != nil {
+	if s.Log, err = eventlog.Open(s.stores.Log, eventlog.Options{Partitions: p, DedupeWindow: s.cfg.DedupeWindow, Compress: s.cfg.LogCompression}); err != nil {
 		return err
 	}
 	// The outbox opens before the appliers: the journey engine enqueues
@@ -560,7 +576,7 @@ func (s *Server) registerGauges() {
 		identityCollector{s.Store},
 		segmentCollector{s.Segments},
 		lockCollector{"profiles": s.Store, "segments": s.Segments, "consent": s.Consent, "experiments": s.Experiments, "recommendations": s.Recommend},
-		storeCollector{s.db},
+		storeCollector{s.stores},
 		s.segmentLatency,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tailor_profiles",
 			Help: "Profiles in memory."}, func() float64 { return float64(s.Store.Len()) }),
@@ -824,10 +840,10 @@ func (s *Server) Close(ctx context.Context) error {
 		if err := s.Proc.Checkpoint(s.db); err != nil {
 			errs = append(errs, err)
 		}
-		if err := s.db.Flush(); err != nil {
+		if err := s.stores.Each(func(_ string, db *pebble.DB) error { return db.Flush() }); err != nil {
 			errs = append(errs, err)
 		}
-		if err := s.db.Close(); err != nil {
+		if err := s.stores.Close(); err != nil {
 			errs = append(errs, err)
 		}
 	})

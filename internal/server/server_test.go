@@ -317,17 +317,17 @@ func replayEqualsLive(t *testing.T, dir string, n *node, before func(batch int))
 		}
 	}
 	n.stop()
-	db, err := OpenDB(dir, 8<<20)
+	st, err := OpenStores(dir, 8<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer st.Close()
 	stored := profile.NewStore()
-	if err := stored.Load(db); err != nil {
+	if err := stored.Load(st.State); err != nil {
 		t.Fatal(err)
 	}
 	fresh := profile.NewStore()
-	log := mustLog(t, db)
+	log := mustLog(t, st.Log)
 	if _, err := processor.New(fresh, 1).Replay(context.Background(), log, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -497,14 +497,16 @@ func TestStoreStallMetrics(t *testing.T) {
 	}
 }
 
-// TestStoreMemtableMetrics: the store's memtables are exported; an open
+// TestStoreMemtableMetrics: each store's memtables are exported; an open
 // store always has the one taking writes, and no flushed one is held yet.
 func TestStoreMemtableMetrics(t *testing.T) {
 	n := startNode(t, t.TempDir())
 	m := n.metrics()
 	for name, ok := range map[string]func(float64) bool{
-		"tailor_store_memtables":        func(v float64) bool { return v >= 1 },
-		"tailor_store_memtable_zombies": func(v float64) bool { return v == 0 },
+		`tailor_store_memtables{store="log"}`:          func(v float64) bool { return v >= 1 },
+		`tailor_store_memtables{store="state"}`:        func(v float64) bool { return v >= 1 },
+		`tailor_store_memtable_zombies{store="log"}`:   func(v float64) bool { return v == 0 },
+		`tailor_store_memtable_zombies{store="state"}`: func(v float64) bool { return v == 0 },
 	} {
 		var v float64
 		found := false
@@ -521,13 +523,14 @@ func TestStoreMemtableMetrics(t *testing.T) {
 	}
 }
 
-// TestWALFsyncMetric: every acknowledgement waits for a WAL fsync, so
-// their latency is exported, in seconds, on Pebble's own bucket bounds.
+// TestWALFsyncMetric: every acknowledgement waits for a fsync of the log
+// store's WAL, so their latency is exported, in seconds, on Pebble's own
+// bucket bounds.
 func TestWALFsyncMetric(t *testing.T) {
 	n := startNode(t, t.TempDir())
 	count := func(m string) float64 {
 		for _, line := range strings.Split(m, "\n") {
-			if v, ok := strings.CutPrefix(line, "tailor_store_wal_fsync_seconds_count "); ok {
+			if v, ok := strings.CutPrefix(line, `tailor_store_wal_fsync_seconds_count{store="log"} `); ok {
 				f, err := strconv.ParseFloat(v, 64)
 				if err != nil {
 					t.Fatal(err)
@@ -552,7 +555,7 @@ func TestWALFsyncMetric(t *testing.T) {
 	}
 	var last float64
 	for _, le := range []string{"0.0001", "0.001", "0.005", "+Inf"} {
-		prefix := `tailor_store_wal_fsync_seconds_bucket{le="` + le + `"} `
+		prefix := `tailor_store_wal_fsync_seconds_bucket{store="log",le="` + le + `"} `
 		i := strings.Index(m, prefix)
 		if i < 0 {
 			t.Fatalf("metrics lack %s:\n%s", prefix, grepLines(m, "tailor_store_wal_fsync"))

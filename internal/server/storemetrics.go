@@ -11,19 +11,25 @@ import (
 	"tailor/internal/store"
 )
 
-// storeCollector exports what the embedded store spends: how many bytes
+// storeCollector exports what the embedded stores spend: how many bytes
 // each write costs again in flushes and compactions (write amplification,
 // the largest CPU cost of ingest into a big store), and how well the block
-// cache holds what reads need (--store-cache). Read once per scrape.
-type storeCollector struct{ db *pebble.DB }
+// cache holds what reads need (--store-cache). Read once per scrape. Each
+// series but the stalls' (counted for the process) has a store label:
+// "log" or "state" (store.Stores), "shared" while the log still lives in
+// the state's store. The stores share one block cache, whose series have
+// no store label either.
+type storeCollector struct{ stores *store.Stores }
+
+var storeLabel = []string{"store"}
 
 var (
 	storeWALBytesDesc = prometheus.NewDesc("tailor_store_wal_bytes_total",
-		"Bytes of batches written to the store's write-ahead log since start.", nil, nil)
+		"Bytes of batches written to the store's write-ahead log since start.", storeLabel, nil)
 	storeFlushBytesDesc = prometheus.NewDesc("tailor_store_flush_bytes_total",
-		"Bytes of sstables and blob files written by memtable flushes since start.", nil, nil)
+		"Bytes of sstables and blob files written by memtable flushes since start.", storeLabel, nil)
 	storeCompactBytesDesc = prometheus.NewDesc("tailor_store_compaction_bytes_total",
-		"Bytes of sstables and blob files written by compactions since start, by output level.", []string{"level"}, nil)
+		"Bytes of sstables and blob files written by compactions since start, by output level.", []string{"store", "level"}, nil)
 	storeCacheHitsDesc = prometheus.NewDesc("tailor_store_cache_hits_total",
 		"Block cache hits since start.", nil, nil)
 	storeCacheMissesDesc = prometheus.NewDesc("tailor_store_cache_misses_total",
@@ -31,21 +37,21 @@ var (
 	storeCacheBytesDesc = prometheus.NewDesc("tailor_store_cache_bytes",
 		"Bytes the block cache holds (at most --store-cache).", nil, nil)
 	storeDiskBytesDesc = prometheus.NewDesc("tailor_store_disk_bytes",
-		"Disk space the store uses.", nil, nil)
+		"Disk space the store uses.", storeLabel, nil)
 	storeL0FilesDesc = prometheus.NewDesc("tailor_store_l0_files",
-		"Sstables in level 0; many mean compaction is behind and reads slow down.", nil, nil)
+		"Sstables in level 0; many mean compaction is behind and reads slow down.", storeLabel, nil)
 	storeReadAmpDesc = prometheus.NewDesc("tailor_store_read_amplification",
-		"Sstables or sublevels a point read may consult.", nil, nil)
+		"Sstables or sublevels a point read may consult.", storeLabel, nil)
 	storeStallsDesc = prometheus.NewDesc("tailor_store_write_stalls_total",
 		"Times the store stopped accepting writes until a flush or compaction caught up, since start; every acknowledgement waits meanwhile.", nil, nil)
 	storeStallSecondsDesc = prometheus.NewDesc("tailor_store_write_stall_seconds_total",
 		"Time the store's writes were stalled since start.", nil, nil)
 	storeMemtablesDesc = prometheus.NewDesc("tailor_store_memtables",
-		"Memtables the store holds: the one taking writes and those queued for a flush.", nil, nil)
+		"Memtables the store holds: the one taking writes and those queued for a flush.", storeLabel, nil)
 	storeZombieMemtablesDesc = prometheus.NewDesc("tailor_store_memtable_zombies",
-		"Memtables already flushed but still held by an open iterator; the store cannot reuse their memory, so the next memtable is fresh memory (page faults on every write into it).", nil, nil)
+		"Memtables already flushed but still held by an open iterator; the store cannot reuse their memory, so the next memtable is fresh memory (page faults on every write into it).", storeLabel, nil)
 	storeWALFsyncDesc = prometheus.NewDesc("tailor_store_wal_fsync_seconds",
-		"Time each fsync of the store's write-ahead log took since start; every group commit, and so every acknowledgement, waits for one.", nil, nil)
+		"Time each fsync of the store's write-ahead log took since start; every group commit, and so every acknowledgement, waits for one.", storeLabel, nil)
 )
 
 // walFsyncBounds are the upper bounds (seconds) tailor_store_wal_fsync_seconds
@@ -110,17 +116,32 @@ func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
-	m := c.db.Metrics()
+	stalls, stalled := store.WriteStalls()
+	ch <- prometheus.MustNewConstMetric(storeStallsDesc, prometheus.CounterValue, float64(stalls))
+	ch <- prometheus.MustNewConstMetric(storeStallSecondsDesc, prometheus.CounterValue, stalled.Seconds())
+	c.stores.Each(func(name string, db *pebble.DB) error {
+		if c.stores.Shared() {
+			name = "shared"
+		}
+		m := db.Metrics()
+		if name != "log" {
+			ch <- prometheus.MustNewConstMetric(storeCacheHitsDesc, prometheus.CounterValue, float64(m.BlockCache.Hits))
+			ch <- prometheus.MustNewConstMetric(storeCacheMissesDesc, prometheus.CounterValue, float64(m.BlockCache.Misses))
+			ch <- prometheus.MustNewConstMetric(storeCacheBytesDesc, prometheus.GaugeValue, float64(m.BlockCache.Size))
+		}
+		collectStore(ch, name, m)
+		return nil
+	})
+}
+
+func collectStore(ch chan<- prometheus.Metric, name string, m *pebble.Metrics) {
 	counter := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, append([]string{name}, labels...)...)
 	}
 	gauge := func(d *prometheus.Desc, v float64) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v)
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, name)
 	}
 	counter(storeWALBytesDesc, float64(m.WAL.BytesIn))
-	stalls, stalled := store.WriteStalls()
-	counter(storeStallsDesc, float64(stalls))
-	counter(storeStallSecondsDesc, stalled.Seconds())
 	var flushed uint64
 	for i := range m.Levels {
 		// Blob files too, so that write amplification stays honest if value
@@ -129,16 +150,13 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(storeCompactBytesDesc, float64(m.Levels[i].TableBytesCompacted+m.Levels[i].BlobBytesCompacted), levelName[i])
 	}
 	counter(storeFlushBytesDesc, float64(flushed))
-	counter(storeCacheHitsDesc, float64(m.BlockCache.Hits))
-	counter(storeCacheMissesDesc, float64(m.BlockCache.Misses))
-	gauge(storeCacheBytesDesc, float64(m.BlockCache.Size))
 	gauge(storeDiskBytesDesc, float64(m.DiskSpaceUsage()))
 	gauge(storeL0FilesDesc, float64(m.Levels[0].TablesCount))
 	gauge(storeReadAmpDesc, float64(m.ReadAmp()))
 	gauge(storeMemtablesDesc, float64(m.MemTable.Count))
 	gauge(storeZombieMemtablesDesc, float64(m.MemTable.ZombieCount))
 	if n, sum, b, ok := walFsyncHistogram(m.LogWriter.FsyncLatency); ok {
-		ch <- prometheus.MustNewConstHistogram(storeWALFsyncDesc, n, sum, b)
+		ch <- prometheus.MustNewConstHistogram(storeWALFsyncDesc, n, sum, b, name)
 	}
 }
 

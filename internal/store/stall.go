@@ -14,13 +14,14 @@ import (
 // is counted and timed, and the first of each minute is logged with
 // Pebble's reason.
 
-// stallCounter counts the stalls of the stores a process opens: one, in
-// a server.
+// stallCounter counts the stalls of the stores a process opens (a
+// server's two). Stalls of both stores at once count once in the time.
 type stallCounter struct {
 	mu    sync.Mutex
 	n     uint64
 	total time.Duration // of the stalls that ended
 	began time.Time     // zero when no stall is under way
+	depth int           // stalls under way
 	// throttle logs the first stall of each logEvery, with how many
 	// began since the last one logged.
 	throttle throttledLogger
@@ -49,7 +50,7 @@ func (c *stallCounter) begin(now time.Time, reason string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.n++
-	if c.began.IsZero() {
+	if c.depth++; c.depth == 1 {
 		c.began = now
 	}
 	skipped, ok := c.throttle.admitAt(stallMessage, now)
@@ -66,7 +67,10 @@ func (c *stallCounter) begin(now time.Time, reason string) {
 func (c *stallCounter) end(now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.began.IsZero() {
+	if c.depth == 0 {
+		return
+	}
+	if c.depth--; c.depth == 0 {
 		c.total += now.Sub(c.began)
 		c.began = time.Time{}
 	}

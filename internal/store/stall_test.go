@@ -39,6 +39,17 @@ func TestStallCounter(t *testing.T) {
 	if s := out.String(); strings.Count(s, "store write stall") != 2 || !strings.Contains(s, "stalls_not_logged=1") {
 		t.Fatalf("a stall a minute later is logged with the count not logged:\n%s", s)
 	}
+	// The other store stalls during that one, and outlasts it: the time
+	// counts from the first begin to the last end, once.
+	c.begin(t0.Add(2*time.Minute+100*time.Millisecond), "L0 file count limit exceeded")
+	c.end(t0.Add(2*time.Minute + 300*time.Millisecond))
+	if n, d := c.totals(t0.Add(2*time.Minute + 400*time.Millisecond)); n != 4 || d != 700*time.Millisecond+400*time.Millisecond {
+		t.Fatalf("with one of two overlapping stalls ended: %d stalls, %v; want 4, 1.1s", n, d)
+	}
+	c.end(t0.Add(2*time.Minute + 500*time.Millisecond))
+	if n, d := c.totals(t0.Add(time.Hour)); n != 4 || d != 700*time.Millisecond+500*time.Millisecond {
+		t.Fatalf("after overlapping stalls: %d stalls, %v; want 4, 1.2s", n, d)
+	}
 }
 
 // TestOptionsCountStalls: the stores Tailor opens report their stalls to

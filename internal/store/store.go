@@ -12,18 +12,34 @@ import (
 	"github.com/cockroachdb/pebble/v2/bloom"
 )
 
-// Options returns Pebble options for a Tailor data directory.
+// Options returns Pebble options for a Tailor store with a cache of its
+// own (which the caller unrefs once the store is open) and the log's
+// memtable size.
 func Options(cacheBytes int64) *pebble.Options {
+	return options(pebble.NewCache(cacheBytes), LogMemTableBytes)
+}
+
+// LogMemTableBytes is the memtable size of the log's store (and of a store
+// that still holds the log with the state). Every event writes two keys in
+// random order (its timeline entry and its de-duplication key), so a small
+// memtable floods L0 with overlapping tables that compaction then rewrites
+// level by level. Into a 1 M-customer store (6 GB), 256 MB took `tailor
+// bench ingest --batch 100 --concurrency 8` from 38k to 56k events/s and ack
+// p99 from 77 to 52 ms (same run, 64 MB before), for about 400 MB more
+// memory at peak.
+const LogMemTableBytes = 256 << 20
+
+// StateMemTableBytes is the memtable size of the state's store: a
+// checkpoint writes each changed profile's record in random order too, at
+// a tenth of the log's bytes.
+const StateMemTableBytes = 128 << 20
+
+// options returns the options of a store using block cache c (the store
+// takes a reference of its own).
+func options(c *pebble.Cache, memTableBytes uint64) *pebble.Options {
 	o := &pebble.Options{
-		Cache: pebble.NewCache(cacheBytes),
-		// Every event writes two keys in random order (its timeline entry
-		// and its de-duplication key), so a small memtable floods L0 with
-		// overlapping tables that compaction then rewrites level by level.
-		// Into a 1 M-customer store (6 GB), 256 MB took `tailor bench
-		// ingest --batch 100 --concurrency 8` from 38k to 56k events/s and
-		// ack p99 from 77 to 52 ms (same run, 64 MB before), for about
-		// 400 MB more memory at peak.
-		MemTableSize:  256 << 20,
+		Cache:         c,
+		MemTableSize:  memTableBytes,
 		Logger:        &throttledLogger{},
 		EventListener: stalls.listener(),
 		// The newest sstable format: columnar blocks and MinLZ, which
@@ -54,12 +70,16 @@ func Settle(ctx context.Context, db *pebble.DB) error {
 
 // Open opens (creating if needed) the Pebble store in dir.
 func Open(dir string, cacheBytes int64) (*pebble.DB, error) {
+	c := pebble.NewCache(cacheBytes)
+	defer c.Unref()
+	return open(dir, c, LogMemTableBytes)
+}
+
+func open(dir string, c *pebble.Cache, memTableBytes uint64) (*pebble.DB, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("store dir: %w", err)
 	}
-	o := Options(cacheBytes)
-	defer o.Cache.Unref()
-	db, err := pebble.Open(dir, o)
+	db, err := pebble.Open(dir, options(c, memTableBytes))
 	if err != nil {
 		return nil, fmt.Errorf("open store in %s: %w", dir, err)
 	}

@@ -329,9 +329,10 @@ func TestIngestErrors(t *testing.T) {
 		}
 		for _, series := range []string{"tailor_log_bytes_total", "tailor_store_wal_bytes_total",
 			"tailor_store_disk_bytes", "process_cpu_seconds_total", "tailor_processor_applied_total"} {
-			m := regexp.MustCompile(`(?m)^` + series + ` (\S+)$`).FindSubmatch(body)
+			// The store series come once per store (a store label).
+			m := regexp.MustCompile(`(?m)^` + series + `(?:\{store="log"\})? (\S+)$`).FindSubmatch(body)
 			if m == nil {
-				t.Errorf("GET /metrics lacks %s", series)
+				t.Errorf("GET /metrics lacks %s (of the log's store)", series)
 				continue
 			}
 			if v, err := strconv.ParseFloat(string(m[1]), 64); err != nil || v <= 0 {
