@@ -169,7 +169,11 @@ func MoveLog(ctx context.Context, dir string, cacheBytes int64, progress io.Writ
 		}
 	})
 	if err == nil {
-		err = dst.Flush()
+		// Settled, as a bulk load ends (Settle): the copy outruns
+		// compaction, and the 0.8 GB it left in L0 of a 1 M-customer
+		// store's log doubled the compaction CPU of the ingest after it.
+		fmt.Fprintf(progress, "\rmigrate: copied %d keys of the log in %s; compacting its store   \n", keys, time.Since(began).Round(time.Second))
+		err = Settle(ctx, dst)
 	}
 	err = errors.Join(err, dst.Close())
 	if err != nil {
@@ -181,7 +185,7 @@ func MoveLog(ctx context.Context, dir string, cacheBytes int64, progress io.Writ
 	if err := syncDir(dir); err != nil {
 		return 0, err
 	}
-	fmt.Fprintf(progress, "\rmigrate: copied %d keys of the log to its own store in %s\n", keys, time.Since(began).Round(time.Second))
+	fmt.Fprintf(progress, "migrate: the log's store is complete (%s)\n", time.Since(began).Round(time.Second))
 	return keys, deleteLog(ctx, state, progress)
 }
 
