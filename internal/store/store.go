@@ -29,9 +29,10 @@ func Options(cacheBytes int64) *pebble.Options {
 // memory at peak.
 const LogMemTableBytes = 256 << 20
 
-// StateMemTableBytes is the memtable size of the state's store: a
-// checkpoint writes each changed profile's record in random order too, at
-// a tenth of the log's bytes.
+// StateMemTableBytes is the memtable size of the state's store, which
+// takes about half the log's bytes (at 40 k events/s into a 1 M-customer
+// store: 244 against 565 MB in one run), its checkpoints' profile records
+// in random order too.
 const StateMemTableBytes = 128 << 20
 
 // options returns the options of a store using block cache c (the store
