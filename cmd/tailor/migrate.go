@@ -18,12 +18,12 @@ func runMigrate(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	if _, err := os.Stat(*dataDir); err != nil {
-		return fmt.Errorf("%w: --data-dir %s: %v", errUsage, *dataDir, err)
+	if err := checkDataDir(*dataDir); err != nil {
+		return err
 	}
 	n, err := store.MoveLog(ctx, *dataDir, 256<<20, os.Stderr)
 	if err != nil {
-		return fmt.Errorf("%w (is the server still running? stop it first)", err)
+		return stopFirst(err)
 	}
 	if n == 0 {
 		fmt.Println("migrate: the data directory already has the current layout")

@@ -141,8 +141,8 @@ func usersCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 
 // openAccounts opens the accounts of a stopped server's data directory.
 func openAccounts(dir string) (*auth.Service, func(), error) {
-	if _, err := os.Stat(dir); err != nil {
-		return nil, nil, fmt.Errorf("%w: --data-dir %s: %v (start tailor serve once to create it)", errUsage, dir, err)
+	if err := checkDataDir(dir); err != nil {
+		return nil, nil, err
 	}
 	db, err := server.OpenDB(dir, 8<<20)
 	if err != nil {

@@ -15,7 +15,6 @@ import (
 	"tailor/internal/identity"
 	"tailor/internal/processor"
 	"tailor/internal/profile"
-	"tailor/internal/server"
 	"tailor/internal/store"
 )
 
@@ -33,12 +32,12 @@ func runVerify(ctx context.Context, args []string) error {
 	if err := applyIdentity(); err != nil {
 		return err
 	}
-	if _, err := os.Stat(*dataDir); err != nil {
-		return fmt.Errorf("%w: --data-dir %s: %v", errUsage, *dataDir, err)
+	if err := checkDataDir(*dataDir); err != nil {
+		return err
 	}
-	stores, err := server.OpenStores(*dataDir, 64<<20)
+	stores, err := store.OpenStores(*dataDir, 64<<20)
 	if err != nil {
-		return fmt.Errorf("%w (is the server still running? stop it first)", err)
+		return stopFirst(err)
 	}
 	defer stores.Close()
 	db := stores.State

@@ -328,11 +328,6 @@ func OpenDB(dir string, cacheBytes int64) (*pebble.DB, error) {
 	return store.Open(filepath.Join(dir, store.StateDir), cacheBytes)
 }
 
-// OpenStores opens both stores of a data directory.
-func OpenStores(dir string, cacheBytes int64) (*store.Stores, error) {
-	return store.OpenStores(dir, cacheBytes)
-}
-
 // Open opens (or creates) the data directory, loads the profiles and replays
 // the log tail. It does not listen yet: call Start.
 func Open(ctx context.Context, cfg Config) (*Server, error) {
@@ -340,7 +335,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	began := time.Now()
-	st, err := OpenStores(cfg.DataDir, cfg.CacheBytes)
+	st, err := store.OpenStores(cfg.DataDir, cfg.CacheBytes)
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ import (
 	"tailor/internal/event"
 	"tailor/internal/processor"
 	"tailor/internal/profile"
+	"tailor/internal/store"
 )
 
 type node struct {
@@ -317,7 +318,7 @@ func replayEqualsLive(t *testing.T, dir string, n *node, before func(batch int))
 		}
 	}
 	n.stop()
-	st, err := OpenStores(dir, 8<<20)
+	st, err := store.OpenStores(dir, 8<<20)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -124,7 +124,7 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 			name = "shared"
 		}
 		m := db.Metrics()
-		if name != "log" {
+		if db == c.stores.State { // the cache is shared: its series once
 			ch <- prometheus.MustNewConstMetric(storeCacheHitsDesc, prometheus.CounterValue, float64(m.BlockCache.Hits))
 			ch <- prometheus.MustNewConstMetric(storeCacheMissesDesc, prometheus.CounterValue, float64(m.BlockCache.Misses))
 			ch <- prometheus.MustNewConstMetric(storeCacheBytesDesc, prometheus.GaugeValue, float64(m.BlockCache.Size))

@@ -17,7 +17,7 @@ import (
 // before the log's own store left it: the log's keys in the state's store.
 func toOldLayout(t *testing.T, dir string) {
 	t.Helper()
-	st, err := OpenStores(dir, 8<<20)
+	st, err := store.OpenStores(dir, 8<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
