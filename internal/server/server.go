@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -325,7 +324,7 @@ func (s *Server) StoreMetrics() string {
 // OpenDB opens the state's store of a data directory (store.Stores), for
 // tools that read or change settings and accounts.
 func OpenDB(dir string, cacheBytes int64) (*pebble.DB, error) {
-	return store.Open(filepath.Join(dir, store.StateDir), cacheBytes)
+	return store.OpenState(dir, cacheBytes)
 }
 
 // Open opens (or creates) the data directory, loads the profiles and replays
@@ -418,6 +417,12 @@ func (s *Server) open(ctx context.Context) error {
 	}
 	if err := s.Proc.Load(s.db); err != nil {
 		return err
+	}
+	// A checkpoint names only seqs the log had synced, so a log that ends
+	// before it lost entries (or is not this state's): the next appends
+	// would reuse seqs the processor takes for applied, and skip them.
+	if applied, last := s.Proc.Applied(), s.Log.LastSeq(); applied > last {
+		return fmt.Errorf("the state has applied the log up to seq %d, but the log ends at seq %d: its entries are missing (data directory %s)", applied, last, s.cfg.DataDir)
 	}
 	s.Proc.Register(s.Segments)
 	if err := s.openConsent(); err != nil {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -41,8 +42,48 @@ func toOldLayout(t *testing.T, dir string) {
 	if n == 0 {
 		t.Fatal("the log's store is empty: the test shows nothing")
 	}
-	if err := os.RemoveAll(filepath.Join(dir, store.LogDir)); err != nil {
+	// An older version's one store, where it kept it, and nothing else.
+	for _, name := range []string{store.LogDir, store.OldStateDir} {
+		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Rename(filepath.Join(dir, store.StateDir), filepath.Join(dir, store.OldStateDir)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLogBehindCheckpointRefused: a state whose checkpoint is past the
+// end of its log (the log's store lost or replaced) is not served: the
+// next appends would reuse seqs the processor takes for applied.
+func TestLogBehindCheckpointRefused(t *testing.T) {
+	dir := t.TempDir()
+	n := startNode(t, dir)
+	for i := range 3 {
+		if code, resp := n.post("/v1/track", fmt.Sprintf(`{"userId":"u-1","messageId":"m%d","event":"Viewed"}`, i)); code != 200 {
+			t.Fatalf("track: %d %v", code, resp)
+		}
+	}
+	n.profile("u-1", 3)
+	n.stop()
+	logDir := filepath.Join(dir, store.LogDir)
+	if err := os.RemoveAll(logDir); err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(logDir, 8<<20) // an empty log's store in its place
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	cfg := Defaults()
+	cfg.DataDir, cfg.Addr, cfg.WriteKey, cfg.AdminToken = dir, "127.0.0.1:0", "wk", "tok"
+	srv, err := Open(context.Background(), cfg)
+	if err == nil {
+		srv.Close(context.Background())
+		t.Fatal("a state past the end of its log was opened")
+	}
+	if !strings.Contains(err.Error(), "but the log ends at seq 0") {
+		t.Fatalf("error %q does not say the log ends before the state", err)
 	}
 }
 

@@ -24,10 +24,22 @@ import (
 // (every 2 s, 8–14 MB) took 75–600 ms to commit, and the log commit behind
 // it ended in the same millisecond. Two stores have two write-ahead logs
 // and two memtables, and share one block cache.
+//
+// Versions before held one store, in OldStateDir. In a data directory of
+// two stores, OldStateDir is a file saying so (Marker): an older tailor
+// fails to create its store there and stops, where it would otherwise
+// make (or, after a move, open) a store without the log, acknowledge
+// appends into it under seqs the state took for applied, and leave them
+// where a newer tailor does not read them.
 const (
-	StateDir = "pebble"
-	LogDir   = "log"
+	StateDir    = "state"
+	LogDir      = "log"
+	OldStateDir = "pebble"
 )
+
+// Marker is what the file OldStateDir says in a data directory of two
+// stores.
+const Marker = "This data directory's stores are state/ and log/. A tailor that tries to open a store here is older than they are: run a newer one.\n"
 
 // Stores are a data directory's two stores. In a data directory made
 // before the log had a store of its own (the state's store holds the log's
@@ -72,38 +84,145 @@ func LogPrefixes() []string {
 }
 
 // OpenStores opens (creating if needed) the stores of data directory dir,
-// sharing a block cache of cacheBytes.
+// sharing a block cache of cacheBytes. A directory of an older version
+// whose store holds no log (none was ever appended) is given two stores
+// first.
 func OpenStores(dir string, cacheBytes int64) (*Stores, error) {
 	c := pebble.NewCache(cacheBytes)
 	defer c.Unref()
-	logDir := filepath.Join(dir, LogDir)
-	_, err := os.Stat(logDir)
-	split := !errors.Is(err, fs.ErrNotExist)
-	mem := uint64(StateMemTableBytes)
-	if !split {
-		mem = LogMemTableBytes // it may hold the log
-	}
-	state, err := open(filepath.Join(dir, StateDir), c, mem)
+	l, err := layoutOf(dir)
 	if err != nil {
 		return nil, err
 	}
-	if !split {
-		held, err := holdsLog(state)
+	if l == oneStore {
+		old, err := open(filepath.Join(dir, OldStateDir), c, LogMemTableBytes)
 		if err != nil {
-			state.Close()
+			return nil, err
+		}
+		held, err := holdsLog(old)
+		if err != nil {
+			old.Close()
 			return nil, err
 		}
 		if held {
 			slog.Warn("the log shares the state's store (a data directory of an older version): acknowledgements wait behind checkpoints; stop the server and run `tailor migrate` once to give the log its own store", "data_dir", dir)
-			return &Stores{State: state, Log: state}, nil
+			return &Stores{State: old, Log: old}, nil
 		}
+		if err := old.Close(); err != nil {
+			return nil, err
+		}
+		l = moved
 	}
-	log, err := open(logDir, c, LogMemTableBytes)
+	if err := split(dir, l); err != nil {
+		return nil, err
+	}
+	state, err := open(filepath.Join(dir, StateDir), c, StateMemTableBytes)
+	if err != nil {
+		return nil, err
+	}
+	log, err := open(filepath.Join(dir, LogDir), c, LogMemTableBytes)
 	if err != nil {
 		state.Close()
 		return nil, err
 	}
 	return &Stores{State: state, Log: log}, nil
+}
+
+// OpenState opens the state's store of data directory dir alone (the one
+// store of an older version's), for tools that read or change settings
+// and accounts.
+func OpenState(dir string, cacheBytes int64) (*pebble.DB, error) {
+	l, err := layoutOf(dir)
+	if err != nil {
+		return nil, err
+	}
+	if l == oneStore {
+		return Open(filepath.Join(dir, OldStateDir), cacheBytes)
+	}
+	if err := split(dir, l); err != nil {
+		return nil, err
+	}
+	return Open(filepath.Join(dir, StateDir), cacheBytes)
+}
+
+// layout is what a data directory holds.
+type layout int
+
+const (
+	twoStores layout = iota // StateDir (and LogDir), Marker in OldStateDir; or nothing yet
+	oneStore                // OldStateDir, an older version's store
+	moved                   // OldStateDir and LogDir: MoveLog stopped before it renamed the state's store
+)
+
+func layoutOf(dir string) (layout, error) {
+	isDir := func(name string) (bool, error) {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if errors.Is(err, fs.ErrNotExist) {
+			return false, nil
+		}
+		return err == nil && fi.IsDir(), err
+	}
+	state, err := isDir(StateDir)
+	if err != nil {
+		return 0, err
+	}
+	old, err := isDir(OldStateDir)
+	if err != nil {
+		return 0, err
+	}
+	log, err := isDir(LogDir)
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case state && old:
+		return 0, fmt.Errorf("data directory %s holds both %s/ and %s/: which is the state's store is unclear", dir, StateDir, OldStateDir)
+	case old && log:
+		return moved, nil
+	case old:
+		return oneStore, nil
+	}
+	return twoStores, nil
+}
+
+// split completes a data directory of two stores: it renames the state's
+// store of a move (moved) into place and writes Marker where it was.
+func split(dir string, l layout) error {
+	if l == moved {
+		if err := os.Rename(filepath.Join(dir, OldStateDir), filepath.Join(dir, StateDir)); err != nil {
+			return err
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, OldStateDir)); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, OldStateDir+".tmp")
+	if err := writeSynced(tmp, []byte(Marker)); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, OldStateDir)); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+func writeSynced(path string, b []byte) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // holdsLog reports whether db holds any key of the log's keyspaces.
@@ -127,29 +246,51 @@ func holdsLog(db *pebble.DB) (bool, error) {
 // moveBatchBytes bounds one batch of MoveLog's copy.
 const moveBatchBytes = 32 << 20
 
-// MoveLog moves the log's keyspaces out of the state's store of data
-// directory dir (a stopped server's) into a store of their own. It copies
-// them into a new store beside it, renames that into place once complete,
-// then deletes them from the state's store: a move that stops part-way
-// leaves either the old layout (the copy is started again) or the new one
-// with keys left to delete (deleted by running it again). It returns the
-// number of keys moved, 0 when there was nothing to move.
+// MoveLog moves the log's keyspaces out of the one store of data
+// directory dir (a stopped server's, of an older version) into a store of
+// their own. It copies them into a new store beside it and renames that
+// into place once complete, renames the old store to StateDir (Marker in
+// its place), then deletes the log's keys from it: a move that stops
+// part-way leaves the old layout (the copy is started again), the two
+// stores with the state's not yet renamed (renamed by the next open), or
+// the new layout with keys left to delete (deleted by running it again).
+// It returns the number of keys moved, 0 when there was nothing to move.
 func MoveLog(ctx context.Context, dir string, cacheBytes int64, progress io.Writer) (int64, error) {
 	c := pebble.NewCache(cacheBytes)
 	defer c.Unref()
+	l, err := layoutOf(dir)
+	if err != nil {
+		return 0, err
+	}
+	var keys int64
+	if l == oneStore {
+		if keys, err = copyOut(ctx, dir, c, progress); err != nil {
+			return 0, err
+		}
+		l = moved
+	}
+	if err := split(dir, l); err != nil {
+		return 0, err
+	}
 	state, err := open(filepath.Join(dir, StateDir), c, StateMemTableBytes)
 	if err != nil {
 		return 0, err
 	}
 	defer state.Close()
-	final := filepath.Join(dir, LogDir)
-	if _, err := os.Stat(final); err == nil {
-		return 0, deleteLog(ctx, state, progress)
-	}
-	held, err := holdsLog(state)
-	if err != nil || !held {
+	return keys, deleteLog(ctx, state, progress)
+}
+
+// copyOut copies the log's keyspaces of the one store of data directory
+// dir into LogDir, complete and compacted before it takes that name. It
+// returns the number of keys copied (0 when the store held no log: the
+// log's store is then new and empty).
+func copyOut(ctx context.Context, dir string, c *pebble.Cache, progress io.Writer) (int64, error) {
+	old, err := open(filepath.Join(dir, OldStateDir), c, StateMemTableBytes)
+	if err != nil {
 		return 0, err
 	}
+	defer old.Close()
+	final := filepath.Join(dir, LogDir)
 	tmp := final + ".partial"
 	if err := os.RemoveAll(tmp); err != nil {
 		return 0, err
@@ -160,7 +301,7 @@ func MoveLog(ctx context.Context, dir string, cacheBytes int64, progress io.Writ
 	}
 	began := time.Now()
 	var shown time.Time
-	keys, err := copyLog(ctx, state, dst, func(keys int64, done uint64) {
+	keys, err := copyLog(ctx, old, dst, func(keys int64, done uint64) {
 		if now := time.Now(); now.Sub(shown) >= time.Second {
 			shown = now
 			fmt.Fprintf(progress, "\rmigrate: copying the log to its own store: %d keys, %.1f GB (%s)   ",
@@ -185,7 +326,7 @@ func MoveLog(ctx context.Context, dir string, cacheBytes int64, progress io.Writ
 		return 0, err
 	}
 	fmt.Fprintf(progress, "migrate: the log's store is complete (%s)\n", time.Since(began).Round(time.Second))
-	return keys, deleteLog(ctx, state, progress)
+	return keys, nil
 }
 
 // copyLog copies the log's keyspaces from src to dst in key order.

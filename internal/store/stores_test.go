@@ -54,7 +54,7 @@ func has(t *testing.T, db *pebble.DB, keys ...string) (n int) {
 func oldLayout(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	db, err := Open(filepath.Join(dir, StateDir), 1<<20)
+	db, err := Open(filepath.Join(dir, OldStateDir), 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,5 +168,81 @@ func TestMoveLog(t *testing.T) {
 	openStores(t, fresh).Close()
 	if n, err := MoveLog(ctx, fresh, 1<<20, io.Discard); err != nil || n != 0 {
 		t.Fatalf("MoveLog of a new data directory = %d, %v; want nothing to do", n, err)
+	}
+}
+
+// TestOlderTailorStops: in a data directory of two stores, made new or by
+// a move, an older tailor's store (OldStateDir) cannot be created or
+// opened, and the file in its place says why.
+func TestOlderTailorStops(t *testing.T) {
+	fresh := t.TempDir()
+	openStores(t, fresh).Close()
+	moved := oldLayout(t)
+	if _, err := MoveLog(context.Background(), moved, 1<<20, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for name, dir := range map[string]string{"new": fresh, "moved": moved} {
+		// What an older tailor does at its start.
+		if db, err := Open(filepath.Join(dir, OldStateDir), 1<<20); err == nil {
+			db.Close()
+			t.Fatalf("%s: an older tailor opened a store in %s/", name, OldStateDir)
+		}
+		if b, err := os.ReadFile(filepath.Join(dir, OldStateDir)); err != nil || string(b) != Marker {
+			t.Fatalf("%s: %s holds %q, %v; want the marker", name, OldStateDir, b, err)
+		}
+	}
+}
+
+// TestOpenStoresCompletesLayouts: a move that stopped before renaming the
+// state's store, and an older version's store that holds no log, both
+// open as two stores with every key in its place; a directory holding
+// both state stores is refused.
+func TestOpenStoresCompletesLayouts(t *testing.T) {
+	dir := oldLayout(t)
+	db, err := Open(filepath.Join(dir, LogDir), 1<<20) // the log's store, renamed into place
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, db, logKeys...)
+	db.Close()
+	st := openStores(t, dir)
+	if st.Shared() || has(t, st.State, stateKeys...) != len(stateKeys) || has(t, st.Log, logKeys...) != len(logKeys) {
+		t.Fatal("a stopped move does not open as two stores")
+	}
+	st.Close()
+	if _, err := MoveLog(context.Background(), dir, 1<<20, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	st = openStores(t, dir)
+	if has(t, st.State, logKeys...) != 0 {
+		t.Fatal("the log's keys are left in the state's store")
+	}
+	st.Close()
+
+	empty := t.TempDir()
+	db, err = Open(filepath.Join(empty, OldStateDir), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, db, stateKeys...)
+	db.Close()
+	st = openStores(t, empty)
+	if st.Shared() || has(t, st.State, stateKeys...) != len(stateKeys) {
+		t.Fatal("an older store without a log does not open as two stores")
+	}
+	st.Close()
+	if _, err := os.Stat(filepath.Join(empty, StateDir)); err != nil {
+		t.Fatal(err)
+	}
+
+	both := t.TempDir()
+	for _, d := range []string{StateDir, OldStateDir} {
+		if err := os.MkdirAll(filepath.Join(both, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st, err := OpenStores(both, 1<<20); err == nil {
+		st.Close()
+		t.Fatal("a directory holding both state stores was opened")
 	}
 }
