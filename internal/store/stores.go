@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -301,11 +302,12 @@ func copyOut(ctx context.Context, dir string, c *pebble.Cache, progress io.Write
 	}
 	began := time.Now()
 	var shown time.Time
-	keys, err := copyLog(ctx, old, dst, func(keys int64, done uint64) {
+	share := logShare(old)
+	keys, err := copyLog(ctx, old, dst, func(keys int64, done uint64, last []byte) {
 		if now := time.Now(); now.Sub(shown) >= time.Second {
 			shown = now
-			fmt.Fprintf(progress, "\rmigrate: copying the log to its own store: %d keys, %.1f GB (%s)   ",
-				keys, float64(done)/1e9, time.Since(began).Round(time.Second))
+			fmt.Fprintf(progress, "\rmigrate: copying the log to its own store: %3.0f%%, %d keys, %.1f GB (%s)   ",
+				100*share(last), keys, float64(done)/1e9, time.Since(began).Round(time.Second))
 		}
 	})
 	if err == nil {
@@ -329,19 +331,48 @@ func copyOut(ctx context.Context, dir string, c *pebble.Cache, progress io.Write
 	return keys, nil
 }
 
+// logShare returns a function giving the share of db's log keyspaces, by
+// their bytes on disk, that lies before key, for the copy's progress. It
+// reads Pebble's estimate from the tables' metadata, no data.
+func logShare(db *pebble.DB) func(key []byte) float64 {
+	prefixes := LogPrefixes()
+	sizes := make([]uint64, len(prefixes))
+	var total uint64
+	for i, p := range prefixes {
+		if n, err := db.EstimateDiskUsage([]byte(p), UpperBound(p)); err == nil {
+			sizes[i], total = n, total+n
+		}
+	}
+	return func(key []byte) float64 {
+		var before uint64
+		for i, p := range prefixes {
+			if bytes.HasPrefix(key, []byte(p)) {
+				n, err := db.EstimateDiskUsage([]byte(p), key)
+				if err != nil || total == 0 {
+					return 0
+				}
+				return min(1, float64(before+n)/float64(total))
+			}
+			before += sizes[i]
+		}
+		return 0
+	}
+}
+
 // copyLog copies the log's keyspaces from src to dst in key order.
-// It calls progress after each batch with the keys and bytes copied.
-func copyLog(ctx context.Context, src, dst *pebble.DB, progress func(keys int64, done uint64)) (int64, error) {
+// It calls progress after each batch with the keys and bytes copied and
+// the last key (nil after the last batch).
+func copyLog(ctx context.Context, src, dst *pebble.DB, progress func(keys int64, done uint64, last []byte)) (int64, error) {
 	var keys int64
 	var done uint64
 	b := dst.NewBatch()
 	defer func() { b.Close() }()
-	commit := func() error {
+	commit := func(last []byte) error {
 		if err := b.Commit(pebble.NoSync); err != nil {
 			return err
 		}
 		b.Reset()
-		progress(keys, done)
+		progress(keys, done, last)
 		return ctx.Err()
 	}
 	for _, p := range LogPrefixes() {
@@ -362,7 +393,7 @@ func copyLog(ctx context.Context, src, dst *pebble.DB, progress func(keys int64,
 			keys++
 			done += uint64(len(it.Key()) + len(v))
 			if b.Len() >= moveBatchBytes {
-				if err := commit(); err != nil {
+				if err := commit(it.Key()); err != nil {
 					it.Close()
 					return keys, err
 				}
@@ -372,7 +403,7 @@ func copyLog(ctx context.Context, src, dst *pebble.DB, progress func(keys int64,
 			return keys, err
 		}
 	}
-	return keys, commit()
+	return keys, commit(nil)
 }
 
 // deleteLog deletes the log's keyspaces from the state's store and

@@ -246,3 +246,44 @@ func TestOpenStoresCompletesLayouts(t *testing.T) {
 		t.Fatal("a directory holding both state stores was opened")
 	}
 }
+
+// TestLogShare: the copy's progress rises with the key and stays in
+// [0, 1], reaching most of the way by the last key.
+func TestLogShare(t *testing.T) {
+	db, err := Open(t.TempDir(), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var keys []string
+	val := bytes.Repeat([]byte("x"), 200)
+	b := db.NewBatch()
+	for _, p := range []string{PrefixLog, PrefixTimeline, PrefixDedupe} {
+		for i := range 20000 {
+			k := fmt.Sprintf("%s%08d", p, i)
+			keys = append(keys, k)
+			b.Set([]byte(k), val, nil)
+		}
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	share := logShare(db)
+	prev := 0.0
+	for i := 0; i < len(keys); i += 997 {
+		f := share([]byte(keys[i]))
+		if f < prev || f > 1 {
+			t.Fatalf("share(%q) = %v after %v", keys[i], f, prev)
+		}
+		prev = f
+	}
+	if last := share([]byte(keys[len(keys)-1])); last < 0.9 {
+		t.Fatalf("share of the last key = %v, want near 1", last)
+	}
+	if first := share([]byte(keys[0])); first > 0.1 {
+		t.Fatalf("share of the first key = %v, want near 0", first)
+	}
+}
