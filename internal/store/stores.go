@@ -131,7 +131,7 @@ func OpenStores(dir string, cacheBytes int64) (*Stores, error) {
 
 // OpenState opens the state's store of data directory dir alone (the one
 // store of an older version's), for tools that read or change settings
-// and accounts.
+// and accounts. It completes the layout as OpenStores does.
 func OpenState(dir string, cacheBytes int64) (*pebble.DB, error) {
 	l, err := layoutOf(dir)
 	if err != nil {
@@ -177,7 +177,7 @@ func layoutOf(dir string) (layout, error) {
 	}
 	switch {
 	case state && old:
-		return 0, fmt.Errorf("data directory %s holds both %s/ and %s/: which is the state's store is unclear", dir, StateDir, OldStateDir)
+		return 0, fmt.Errorf("data directory %s holds both %s/ and %s/ (an older version's store): move the one tailor did not write last out of it", dir, StateDir, OldStateDir)
 	case old && log:
 		return moved, nil
 	case old:
@@ -194,7 +194,10 @@ func split(dir string, l layout) error {
 			return err
 		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, OldStateDir)); err == nil || !errors.Is(err, fs.ErrNotExist) {
+	switch _, err := os.Stat(filepath.Join(dir, OldStateDir)); {
+	case err == nil:
+		return nil // written before
+	case !errors.Is(err, fs.ErrNotExist):
 		return err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
