@@ -164,7 +164,7 @@ func parseTarget(s string) (*url.URL, error) {
 
 // runHTTP runs one timed load against base with a fresh client and cursor,
 // paced at rate events/s unless rate is 0.
-func runHTTP(ctx context.Context, name string, base *url.URL, cfg IngestConfig, corpus *Corpus, d time.Duration, rate float64, extra func() string) *Result {
+func runHTTP(ctx context.Context, name string, base *url.URL, cfg IngestConfig, corpus *Corpus, d time.Duration, rate float64, extra func(sec *HistSnapshot) string) *Result {
 	l := newHTTPLoad(base, cfg, corpus)
 	defer l.close()
 	if rate > 0 {

@@ -61,7 +61,17 @@ const (
 	metricCPPauseSum   = "tailor_checkpoint_pause_seconds_sum"
 	metricCPPauseCount = "tailor_checkpoint_pause_seconds_count"
 	metricCPPartSum    = "tailor_checkpoint_part_seconds_sum"
+	// How long the stores' flushes and compactions ran, and how many
+	// finished (labels store and job): each takes a core while it runs, so
+	// the seconds they ran in are laid beside the others' latencies.
+	metricStoreWork = "tailor_store_background_seconds_total"
+	metricStoreJobs = "tailor_store_background_jobs_total"
 )
+
+// busySecond is the store work (job-seconds a second) from which a second
+// of the run counts as one the stores' background jobs ran in: Pebble's
+// moves of a table to the next level take no time and are left out.
+const busySecond = 0.25
 
 // lagGauges is one reading of the processor lag.
 type lagGauges struct {
@@ -96,6 +106,10 @@ type lagGauges struct {
 	cpCount     float64 // checkpoints that did
 	hasCP       bool
 	cpParts     map[string]float64 // seconds of those pauses by part
+	work        float64            // seconds the stores' background jobs ran
+	hasWork     bool
+	workBy      map[string]float64 // of which by "store job" ("log flush")
+	jobsBy      map[string]float64 // jobs finished by "store job"
 	at          time.Time
 }
 
@@ -112,7 +126,7 @@ func parseLag(text []byte) (lagGauges, error) {
 			continue
 		}
 		var name string
-		for _, m := range [...]string{metricLagEvents, metricLagSeconds, metricCPU, metricApplied, metricStarted, metricHandoffWaits, metricHandoffSeconds, metricOverflows, metricReadBack, metricValueBytes, metricWALBytes, metricFsyncBucket, metricGCs, metricGCCPU, metricGCAssist, metricAllocBytes, metricScanHeap, metricCPPauseSum, metricCPPauseCount, metricCPPartSum} {
+		for _, m := range [...]string{metricLagEvents, metricLagSeconds, metricCPU, metricApplied, metricStarted, metricHandoffWaits, metricHandoffSeconds, metricOverflows, metricReadBack, metricValueBytes, metricWALBytes, metricFsyncBucket, metricGCs, metricGCCPU, metricGCAssist, metricAllocBytes, metricScanHeap, metricCPPauseSum, metricCPPauseCount, metricCPPartSum, metricStoreWork, metricStoreJobs} {
 			if hasMetricName(line, m) {
 				name = m
 				break
@@ -180,6 +194,19 @@ func parseLag(text []byte) (lagGauges, error) {
 			g.cpPause, g.hasCP = v, true
 		case metricCPPauseCount:
 			g.cpCount = v
+		case metricStoreWork, metricStoreJobs:
+			st, _ := labelValue(line, "store")
+			job, _ := labelValue(line, "job")
+			m := &g.jobsBy
+			if name == metricStoreWork {
+				g.work += v
+				g.hasWork = true
+				m = &g.workBy
+			}
+			if *m == nil {
+				*m = make(map[string]float64)
+			}
+			(*m)[st+" "+job] += v
 		case metricCPPartSum:
 			if part, ok := labelValue(line, "part"); ok {
 				if g.cpParts == nil {
@@ -272,8 +299,13 @@ type lagSampler struct {
 
 	mu   sync.Mutex
 	last lagGauges
+	prev lagGauges // the reading before last
 	max  lagGauges
 	n    int // readings taken
+	// The run's seconds split by whether the stores' background jobs ran
+	// in them (busySecond), with their latencies.
+	busy, calm         HistSnapshot
+	busySecs, calmSecs int
 }
 
 func newLagSampler(url string) *lagSampler {
@@ -290,7 +322,7 @@ func (l *lagSampler) read(ctx context.Context) (lagGauges, error) {
 		return g, err
 	}
 	l.mu.Lock()
-	l.last = g
+	l.prev, l.last = l.last, g
 	l.max.events = max(l.max.events, g.events)
 	l.max.seconds = max(l.max.seconds, g.seconds)
 	l.n++
@@ -341,14 +373,40 @@ func (l *lagSampler) poll(ctx context.Context, every time.Duration) {
 	}
 }
 
-// progress is the lag part of a progress line.
-func (l *lagSampler) progress() string {
+// progress is the lag part of the progress line of a second whose
+// latencies are sec, and the stores' background work over the last two
+// readings (job-seconds a second); it files sec as busy or calm by that
+// work.
+func (l *lagSampler) progress(sec *HistSnapshot) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.n == 0 {
 		return "lag ?"
 	}
-	return fmt.Sprintf("lag %.2fs (%.0f events)", l.last.seconds, l.last.events)
+	s := fmt.Sprintf("lag %.2fs (%.0f events)", l.last.seconds, l.last.events)
+	if rate, ok := workRate(l.prev, l.last); ok {
+		s += fmt.Sprintf("  store jobs %.1fs/s", rate)
+		if sec != nil {
+			if rate >= busySecond {
+				l.busy.Merge(sec)
+				l.busySecs++
+			} else {
+				l.calm.Merge(sec)
+				l.calmSecs++
+			}
+		}
+	}
+	return s
+}
+
+// workRate is the stores' background work between two readings, in
+// job-seconds a second; ok is false without the figures.
+func workRate(a, b lagGauges) (rate float64, ok bool) {
+	d := b.at.Sub(a.at).Seconds()
+	if !a.hasWork || !b.hasWork || d <= 0 {
+		return 0, false
+	}
+	return max(0, b.work-a.work) / d, true
 }
 
 // LagReport summarizes the processor lag seen during and after a run.
@@ -405,6 +463,22 @@ type LagReport struct {
 	Checkpoints     float64
 	CheckpointPause time.Duration
 	CheckpointParts []PausePart
+	// StoreJobs is what each store's flushes and compactions did from the
+	// run's start until the drain, largest first; nil when not exported.
+	StoreJobs []StoreJob
+	// BusySeconds and CalmSeconds are the run's seconds with and without
+	// the stores' background jobs running (busySecond), BusyP99 and
+	// CalmP99 the 99th percentile of the acknowledgements in each; zero
+	// when the figures are not exported.
+	BusySeconds, CalmSeconds int
+	BusyP99, CalmP99         time.Duration
+}
+
+// StoreJob is one store's jobs of one kind during a run.
+type StoreJob struct {
+	Name string // store and kind: "log flush"
+	Jobs float64
+	Busy time.Duration
 }
 
 // PausePart is one part's mean share of a checkpoint's pause.
@@ -443,7 +517,22 @@ func (l *lagSampler) drain(ctx context.Context, start lagGauges, stopped time.Ti
 	l.mu.Lock()
 	r.MaxEvents, r.MaxSeconds = l.max.events, l.max.seconds
 	l.mu.Unlock()
+	l.split(r)
 	return r
+}
+
+// split sets the report's seconds with and without the stores' jobs
+// running, and their latencies.
+func (l *lagSampler) split(r *LagReport) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r.BusySeconds, r.CalmSeconds = l.busySecs, l.calmSecs
+	if l.busy.N > 0 {
+		r.BusyP99 = l.busy.Quantile(0.99)
+	}
+	if l.calm.N > 0 {
+		r.CalmP99 = l.calm.Quantile(0.99)
+	}
 }
 
 // counters sets the hand-off waits and overflows between two readings: the
@@ -458,6 +547,7 @@ func (r *LagReport) counters(a, b lagGauges) {
 	r.Fsyncs, r.FsyncP99, r.FsyncMax = fsyncTail(a, b)
 	r.gc(a, b)
 	r.checkpoints(a, b)
+	r.storeJobs(a, b)
 	if a.hasOverflow && b.hasOverflow {
 		r.HasOverflow = true
 		r.Overflows, r.ReadBack = max(0, b.overflows-a.overflows), max(0, b.readBack-a.readBack)
@@ -504,6 +594,25 @@ func (r *LagReport) checkpoints(a, b lagGauges) {
 	})
 }
 
+// storeJobs sets the stores' jobs between two readings.
+func (r *LagReport) storeJobs(a, b lagGauges) {
+	if !a.hasWork || !b.hasWork {
+		return
+	}
+	r.StoreJobs = r.StoreJobs[:0]
+	for name, v := range b.workBy {
+		busy := max(0, v-a.workBy[name])
+		jobs := max(0, b.jobsBy[name]-a.jobsBy[name])
+		if busy == 0 && jobs == 0 {
+			continue
+		}
+		r.StoreJobs = append(r.StoreJobs, StoreJob{name, jobs, time.Duration(busy * float64(time.Second))})
+	}
+	slices.SortFunc(r.StoreJobs, func(x, y StoreJob) int {
+		return cmp.Or(cmp.Compare(y.Busy, x.Busy), cmp.Compare(x.Name, y.Name))
+	})
+}
+
 // cpuPerEvent is the server's CPU time per event applied between two
 // readings; 0 without the figures.
 func cpuPerEvent(a, b lagGauges) time.Duration {
@@ -529,7 +638,9 @@ func uptime(g lagGauges) time.Duration {
 // max ≤ 100ms, 4 collections (0.9µs of CPU an event, 12% assists, 3.1 kB
 // allocated an event, 350 MB scannable), 20 checkpoints paused the
 // processor 85.0ms on average (profiles 60.1ms, segments 15.2ms, recommend
-// 8.3ms), drained in 0.20s".
+// 8.3ms), store jobs until drained log flush 3 (7.4s), log compaction 38
+// (6.1s), state compaction 12 (2.2s), seconds with store jobs running 18
+// of 40 (ack p99 182ms; the others 41ms), drained in 0.20s".
 func (r *LagReport) String() string {
 	s := fmt.Sprintf("processor lag max %.2fs (%.0f events), at stop %.2fs (%.0f events), ",
 		r.MaxSeconds, r.MaxEvents, r.AtStopSeconds, r.AtStopEvents)
@@ -577,6 +688,20 @@ func (r *LagReport) String() string {
 		}
 		s += ", "
 	}
+	if len(r.StoreJobs) > 0 {
+		s += "store jobs until drained "
+		for i, j := range r.StoreJobs {
+			if i > 0 {
+				s += ", "
+			}
+			s += fmt.Sprintf("%s %.0f (%.1fs)", j.Name, j.Jobs, j.Busy.Seconds())
+		}
+		s += ", "
+	}
+	if r.BusySeconds > 0 || r.CalmSeconds > 0 {
+		s += fmt.Sprintf("seconds with store jobs running %d of %d (ack p99 %s; the others %s), ",
+			r.BusySeconds, r.BusySeconds+r.CalmSeconds, fmtDurOrNone(r.BusyP99), fmtDurOrNone(r.CalmP99))
+	}
 	if !r.Drained {
 		return s + "not drained"
 	}
@@ -588,6 +713,14 @@ func (r *LagReport) String() string {
 		s += fmt.Sprintf("; server up %s when the run began", r.Uptime.Round(time.Second))
 	}
 	return s
+}
+
+// fmtDurOrNone is fmtDur, or "none" for a set without acknowledgements.
+func fmtDurOrNone(d time.Duration) string {
+	if d == 0 {
+		return "none"
+	}
+	return fmtDur(d)
 }
 
 // ms spells d in milliseconds with one decimal.

@@ -146,10 +146,6 @@ func TestUptime(t *testing.T) {
 	}
 }
 
-// TestHandoffs: the report says how often acknowledgements waited for the
-// processor's full queue during the run, and how often the queue
-// overflowed to the log (the counters' differences), and says nothing of
-// either when the server does not export the counters.
 // TestLogBytesParsed: the log's value bytes are told apart by their form
 // label, the WAL's read as is.
 func TestLogBytesParsed(t *testing.T) {
@@ -234,6 +230,10 @@ func TestWALFsyncTail(t *testing.T) {
 	}
 }
 
+// TestHandoffs: the report says how often acknowledgements waited for the
+// processor's full queue during the run, and how often the queue
+// overflowed to the log (the counters' differences), and says nothing of
+// either when the server does not export the counters.
 func TestHandoffs(t *testing.T) {
 	text := "tailor_processor_lag_events 0\ntailor_processor_handoff_waits_total 12\ntailor_processor_handoff_wait_seconds_total 0.75\n" +
 		"tailor_processor_overflows_total 4\ntailor_processor_read_back_total 1e4\n"
@@ -336,5 +336,89 @@ tailor_checkpoint_part_seconds_sum{part="journeys"} %[6]g
 	none.checkpoints(lagGauges{}, lagGauges{})
 	if s := none.String(); strings.Contains(s, "checkpoints") {
 		t.Errorf("a server without the figures: %q", s)
+	}
+}
+
+// TestStoreJobsReport: the stores' flushes and compactions between two
+// readings are reported by store and kind, busiest first, jobs that did
+// nothing left out; a server without the series gets no such part.
+func TestStoreJobsReport(t *testing.T) {
+	reading := func(logFlush, logComp, stateComp, flushes, comps float64) lagGauges {
+		g, err := parseLag([]byte(fmt.Sprintf(`tailor_processor_lag_events 0
+tailor_store_background_seconds_total{job="flush",store="log"} %g
+tailor_store_background_seconds_total{job="compaction",store="log"} %g
+tailor_store_background_seconds_total{job="flush",store="state"} 1
+tailor_store_background_seconds_total{job="compaction",store="state"} %g
+tailor_store_background_jobs_total{job="flush",store="log"} %g
+tailor_store_background_jobs_total{job="compaction",store="log"} %g
+tailor_store_background_jobs_total{job="flush",store="state"} 2
+tailor_store_background_jobs_total{job="compaction",store="state"} 3
+`, logFlush, logComp, stateComp, flushes, comps)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	before, after := reading(10, 20, 4, 5, 50), reading(15, 23.5, 4.5, 7, 60)
+	if !after.hasWork || after.work != 15+23.5+1+4.5 {
+		t.Fatalf("parsed work %v (%v)", after.work, after.hasWork)
+	}
+	r := &LagReport{Drained: true}
+	r.counters(before, after)
+	want := "store jobs until drained log flush 2 (5.0s), log compaction 10 (3.5s), state compaction 0 (0.5s), "
+	if s := r.String(); !strings.Contains(s, want) {
+		t.Errorf("report %q lacks %q", s, want)
+	}
+	var none LagReport
+	none.counters(lagGauges{}, after)
+	if s := none.String(); strings.Contains(s, "store jobs") {
+		t.Errorf("report of a server without the series: %q", s)
+	}
+}
+
+// TestBusySeconds: each second of a run is filed by the stores' work
+// between the last two readings, and the report gives each set's p99.
+func TestBusySeconds(t *testing.T) {
+	second := func(d time.Duration) *HistSnapshot {
+		var h Histogram
+		for range 100 {
+			h.Record(d)
+		}
+		return h.Snapshot()
+	}
+	t0 := time.Unix(1_000, 0)
+	l := &lagSampler{n: 1}
+	if got := l.progress(second(time.Millisecond)); got != "lag 0.00s (0 events)" {
+		t.Fatalf("one reading: %q", got) // no rate yet: the second is not filed
+	}
+	for i, tc := range []struct {
+		work    float64 // job-seconds since the reading before
+		latency time.Duration
+		want    string
+	}{
+		{0, 20 * time.Millisecond, "store jobs 0.0s/s"},
+		{2.4, 300 * time.Millisecond, "store jobs 2.4s/s"},
+		{0.1, 30 * time.Millisecond, "store jobs 0.1s/s"}, // a table moved: not busy
+		{1, 150 * time.Millisecond, "store jobs 1.0s/s"},
+	} {
+		l.prev = l.last
+		l.last = lagGauges{hasWork: true, work: l.prev.work + tc.work, at: t0.Add(time.Duration(i+1) * time.Second)}
+		if i == 0 {
+			l.prev = lagGauges{hasWork: true, at: t0}
+		}
+		if got := l.progress(second(tc.latency)); !strings.HasSuffix(got, tc.want) {
+			t.Errorf("second %d: %q, want it to end in %q", i, got, tc.want)
+		}
+	}
+	r := &LagReport{Drained: true}
+	l.split(r)
+	if r.BusySeconds != 2 || r.CalmSeconds != 2 {
+		t.Fatalf("busy %d, calm %d seconds; want 2 and 2", r.BusySeconds, r.CalmSeconds)
+	}
+	if r.BusyP99 < 290*time.Millisecond || r.BusyP99 > 310*time.Millisecond || r.CalmP99 < 29*time.Millisecond || r.CalmP99 > 31*time.Millisecond {
+		t.Fatalf("busy p99 %v, calm p99 %v; want about 300ms and 30ms", r.BusyP99, r.CalmP99)
+	}
+	if s := r.String(); !strings.Contains(s, "seconds with store jobs running 2 of 4 (ack p99 ") {
+		t.Errorf("report %q lacks the split", s)
 	}
 }

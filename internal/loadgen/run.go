@@ -167,8 +167,9 @@ type runSpec struct {
 	work func(w *workerStats, errs *errorLog, stop *stopSignal)
 	// pace, if set, is the schedule work follows; run starts it.
 	pace *pacer
-	// extra, if set, is appended to each progress line.
-	extra func() string
+	// extra, if set, is given each second's latencies and appends what
+	// it returns to the second's progress line.
+	extra func(sec *HistSnapshot) string
 }
 
 // run starts the workers, reports progress every second, stops them after the
@@ -227,7 +228,7 @@ func run(ctx context.Context, s runSpec) *Result {
 				line += fmt.Sprintf("  late starts %d", late)
 			}
 			if s.extra != nil {
-				if x := s.extra(); x != "" {
+				if x := s.extra(sec); x != "" {
 					line += "  " + x
 				}
 			}

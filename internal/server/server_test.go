@@ -498,6 +498,22 @@ func TestStoreStallMetrics(t *testing.T) {
 	}
 }
 
+// TestStoreBackgroundMetrics: each store's flushes and compactions are
+// counted and timed, by job kind.
+func TestStoreBackgroundMetrics(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	m := n.metrics()
+	for _, name := range []string{"tailor_store_background_seconds_total", "tailor_store_background_jobs_total", "tailor_store_background_jobs_running"} {
+		for _, st := range []string{"log", "state"} {
+			for _, job := range []string{"flush", "compaction"} {
+				if series := name + `{job="` + job + `",store="` + st + `"} `; !strings.Contains(m, "\n"+series) {
+					t.Errorf("metrics lack %s:\n%s", series, grepLines(m, "tailor_store_background"))
+				}
+			}
+		}
+	}
+}
+
 // TestStoreMemtableMetrics: each store's memtables are exported; an open
 // store always has the one taking writes, and no flushed one is held yet.
 func TestStoreMemtableMetrics(t *testing.T) {

@@ -50,6 +50,12 @@ var (
 		"Memtables the store holds: the one taking writes and those queued for a flush.", storeLabel, nil)
 	storeZombieMemtablesDesc = prometheus.NewDesc("tailor_store_memtable_zombies",
 		"Memtables already flushed but still held by an open iterator; the store cannot reuse their memory, so the next memtable is fresh memory (page faults on every write into it).", storeLabel, nil)
+	storeJobSecondsDesc = prometheus.NewDesc("tailor_store_background_seconds_total",
+		"Time the store's flushes (job=\"flush\") or compactions (job=\"compaction\") have run since start, a job under way up to the scrape; jobs running at once add up. Each takes a core while it runs, so a rise beside a slow second of ingest says where the core went.", []string{"store", "job"}, nil)
+	storeJobsDesc = prometheus.NewDesc("tailor_store_background_jobs_total",
+		"Flushes or compactions the store finished since start.", []string{"store", "job"}, nil)
+	storeJobsRunningDesc = prometheus.NewDesc("tailor_store_background_jobs_running",
+		"Flushes or compactions under way.", []string{"store", "job"}, nil)
 	storeWALFsyncDesc = prometheus.NewDesc("tailor_store_wal_fsync_seconds",
 		"Time each fsync of the store's write-ahead log took since start; every group commit, and so every acknowledgement, waits for one.", storeLabel, nil)
 )
@@ -110,7 +116,8 @@ func walFsyncHistogram(h prometheus.Histogram) (count uint64, sum float64, bucke
 func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{storeWALBytesDesc, storeFlushBytesDesc, storeCompactBytesDesc, storeCacheHitsDesc,
 		storeCacheMissesDesc, storeCacheBytesDesc, storeDiskBytesDesc, storeL0FilesDesc, storeReadAmpDesc,
-		storeStallsDesc, storeStallSecondsDesc, storeWALFsyncDesc, storeMemtablesDesc, storeZombieMemtablesDesc} {
+		storeStallsDesc, storeStallSecondsDesc, storeWALFsyncDesc, storeMemtablesDesc, storeZombieMemtablesDesc,
+		storeJobSecondsDesc, storeJobsDesc, storeJobsRunningDesc} {
 		ch <- d
 	}
 }
@@ -130,6 +137,9 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(storeCacheBytesDesc, prometheus.GaugeValue, float64(m.BlockCache.Size))
 		}
 		collectStore(ch, name, m)
+		if w := c.stores.Work(db); w != nil {
+			collectWork(ch, name, w.Totals(time.Now()))
+		}
 		return nil
 	})
 }
@@ -157,6 +167,16 @@ func collectStore(ch chan<- prometheus.Metric, name string, m *pebble.Metrics) {
 	gauge(storeZombieMemtablesDesc, float64(m.MemTable.ZombieCount))
 	if n, sum, b, ok := walFsyncHistogram(m.LogWriter.FsyncLatency); ok {
 		ch <- prometheus.MustNewConstHistogram(storeWALFsyncDesc, n, sum, b, name)
+	}
+}
+
+// collectWork emits a store's background jobs' series.
+func collectWork(ch chan<- prometheus.Metric, name string, jobs [len(store.JobNames)]store.JobTotals) {
+	for k, t := range jobs {
+		job := store.JobNames[k]
+		ch <- prometheus.MustNewConstMetric(storeJobSecondsDesc, prometheus.CounterValue, t.Busy.Seconds(), name, job)
+		ch <- prometheus.MustNewConstMetric(storeJobsDesc, prometheus.CounterValue, float64(t.Finished), name, job)
+		ch <- prometheus.MustNewConstMetric(storeJobsRunningDesc, prometheus.GaugeValue, float64(t.Running), name, job)
 	}
 }
 

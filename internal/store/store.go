@@ -77,10 +77,20 @@ func Open(dir string, cacheBytes int64) (*pebble.DB, error) {
 }
 
 func open(dir string, c *pebble.Cache, memTableBytes uint64) (*pebble.DB, error) {
+	return openTimed(dir, c, memTableBytes, nil)
+}
+
+// openTimed is open, with the store's flushes and compactions timed in w
+// (if not nil).
+func openTimed(dir string, c *pebble.Cache, memTableBytes uint64, w *Work) (*pebble.DB, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("store dir: %w", err)
 	}
-	db, err := pebble.Open(dir, options(c, memTableBytes))
+	o := options(c, memTableBytes)
+	if w != nil {
+		w.listen(o.EventListener)
+	}
+	db, err := pebble.Open(dir, o)
 	if err != nil {
 		return nil, fmt.Errorf("open store in %s: %w", dir, err)
 	}

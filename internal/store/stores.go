@@ -47,7 +47,15 @@ const Marker = "This data directory's stores are state/ and log/. A tailor that 
 // keys), both are the same store until MoveLog moves the log out.
 type Stores struct {
 	State, Log *pebble.DB
+	// work times the background jobs of each store OpenStores opened;
+	// nil for Stores made otherwise.
+	work map[*pebble.DB]*Work
 }
+
+// Work returns what the background jobs of db, one of s's stores, have
+// done since it opened; nil when they are not timed (Stores not made by
+// OpenStores).
+func (s *Stores) Work(db *pebble.DB) *Work { return s.work[db] }
 
 // Shared reports whether the log still lives in the state's store.
 func (s *Stores) Shared() bool { return s.State == s.Log }
@@ -96,7 +104,8 @@ func OpenStores(dir string, cacheBytes int64) (*Stores, error) {
 		return nil, err
 	}
 	if l == oneStore {
-		old, err := open(filepath.Join(dir, OldStateDir), c, LogMemTableBytes)
+		w := new(Work)
+		old, err := openTimed(filepath.Join(dir, OldStateDir), c, LogMemTableBytes, w)
 		if err != nil {
 			return nil, err
 		}
@@ -107,7 +116,7 @@ func OpenStores(dir string, cacheBytes int64) (*Stores, error) {
 		}
 		if held {
 			slog.Warn("the log shares the state's store (a data directory of an older version): acknowledgements wait behind checkpoints; stop the server and run `tailor migrate` once to give the log its own store", "data_dir", dir)
-			return &Stores{State: old, Log: old}, nil
+			return &Stores{State: old, Log: old, work: map[*pebble.DB]*Work{old: w}}, nil
 		}
 		if err := old.Close(); err != nil {
 			return nil, err
@@ -117,16 +126,17 @@ func OpenStores(dir string, cacheBytes int64) (*Stores, error) {
 	if err := split(dir, l); err != nil {
 		return nil, err
 	}
-	state, err := open(filepath.Join(dir, StateDir), c, StateMemTableBytes)
+	sw, lw := new(Work), new(Work)
+	state, err := openTimed(filepath.Join(dir, StateDir), c, StateMemTableBytes, sw)
 	if err != nil {
 		return nil, err
 	}
-	log, err := open(filepath.Join(dir, LogDir), c, LogMemTableBytes)
+	log, err := openTimed(filepath.Join(dir, LogDir), c, LogMemTableBytes, lw)
 	if err != nil {
 		state.Close()
 		return nil, err
 	}
-	return &Stores{State: state, Log: log}, nil
+	return &Stores{State: state, Log: log, work: map[*pebble.DB]*Work{state: sw, log: lw}}, nil
 }
 
 // OpenState opens the state's store of data directory dir alone (the one
