@@ -51,7 +51,7 @@ var (
 	storeZombieMemtablesDesc = prometheus.NewDesc("tailor_store_memtable_zombies",
 		"Memtables already flushed but still held by an open iterator; the store cannot reuse their memory, so the next memtable is fresh memory (page faults on every write into it).", storeLabel, nil)
 	storeJobSecondsDesc = prometheus.NewDesc("tailor_store_background_seconds_total",
-		"Time the store's flushes (job=\"flush\") or compactions (job=\"compaction\") have run since start, a job under way up to the scrape; jobs running at once add up. Each takes a core while it runs, so a rise beside a slow second of ingest says where the core went.", []string{"store", "job"}, nil)
+		"Time the store's flushes (job=\"flush\") or compactions (job=\"compaction\") have run since start, a job under way up to the scrape; jobs running at once add up. Each uses a core for much of the time it runs.", []string{"store", "job"}, nil)
 	storeJobsDesc = prometheus.NewDesc("tailor_store_background_jobs_total",
 		"Flushes or compactions the store finished since start.", []string{"store", "job"}, nil)
 	storeJobsRunningDesc = prometheus.NewDesc("tailor_store_background_jobs_running",

@@ -9,11 +9,12 @@ import (
 
 // Background work. A store's flushes (a full memtable written out as
 // sstables) and compactions (sstables merged into the next level) run
-// beside the writes, each taking a core while it runs: on a machine of two
-// cores, a flush of the log's 256 MB memtable (2–3 s) leaves ingest and the
-// processor one core between them, and acknowledgements queue. Work counts
+// beside the writes, each using a core for much of the time it runs: on a
+// machine of two cores, a flush of the log's 256 MB memtable (2–3 s)
+// leaves ingest and the processor about one core between them. Work counts
 // and times each kind of job, so that a slow second can be laid beside
-// what the stores were doing in it (`tailor bench ingest` does).
+// what the stores were doing in it (`tailor bench ingest` does) instead of
+// guessed at from a few coincidences.
 
 // Job kinds Work times.
 const (
