@@ -138,8 +138,13 @@ func RunIngest(ctx context.Context, cfg IngestConfig) (*IngestReport, error) {
 		start, _ := lag.fetch(ctx) // a failed reading only loses the CPU figure
 		pctx, stopPoll := context.WithCancel(ctx)
 		polled := make(chan struct{})
-		go func() { defer close(polled); lag.poll(pctx, time.Second) }()
-		rep.Target = runHTTP(ctx, "target", target, cfg, corpus, cfg.Duration, cfg.Rate, lag.progress)
+		if cfg.Progress == nil {
+			go func() { defer close(polled); lag.poll(pctx, time.Second) }()
+		} else {
+			close(polled) // each second's progress line takes the reading
+		}
+		progress := func(sec *HistSnapshot) string { return lag.progress(ctx, sec) }
+		rep.Target = runHTTP(ctx, "target", target, cfg, corpus, cfg.Duration, cfg.Rate, progress)
 		stopped := time.Now()
 		stopPoll()
 		<-polled

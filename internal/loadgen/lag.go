@@ -373,11 +373,31 @@ func (l *lagSampler) poll(ctx context.Context, every time.Duration) {
 	}
 }
 
-// progress is the lag part of the progress line of a second whose
-// latencies are sec, and the stores' background work over the last two
-// readings (job-seconds a second); it files sec as busy or calm by that
-// work.
-func (l *lagSampler) progress(sec *HistSnapshot) string {
+// tickRead bounds the reading progress takes: the load's clock waits for
+// it.
+const tickRead = 500 * time.Millisecond
+
+// progress takes a reading and returns the lag part of the progress line
+// of the second that just ended, whose latencies are sec, filing sec as
+// busy or calm by the stores' work since the reading a second ago. The
+// reading is taken here, at the load's tick, so that the work it counts is
+// the second's own: read by a poller of its own, the reading a tick found
+// was the one begun a second before it (the scrape outlasts the tickers'
+// offset), and the work shown beside each second was the second before's.
+func (l *lagSampler) progress(ctx context.Context, sec *HistSnapshot) string {
+	rctx, cancel := context.WithTimeout(ctx, tickRead)
+	_, err := l.read(rctx)
+	cancel()
+	if err != nil {
+		return "lag ?" // this second's figures are unknown, and it is not filed
+	}
+	return l.file(sec)
+}
+
+// file returns the lag part of a progress line, with the stores' work
+// between the last two readings (job-seconds a second), and files sec (if
+// not nil) as busy or calm by that work.
+func (l *lagSampler) file(sec *HistSnapshot) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.n == 0 {

@@ -1,11 +1,15 @@
 package loadgen
 
 import (
+	"context"
 	"fmt"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -388,7 +392,7 @@ func TestBusySeconds(t *testing.T) {
 	}
 	t0 := time.Unix(1_000, 0)
 	l := &lagSampler{n: 1}
-	if got := l.progress(second(time.Millisecond)); got != "lag 0.00s (0 events)" {
+	if got := l.file(second(time.Millisecond)); got != "lag 0.00s (0 events)" {
 		t.Fatalf("one reading: %q", got) // no rate yet: the second is not filed
 	}
 	for i, tc := range []struct {
@@ -406,7 +410,7 @@ func TestBusySeconds(t *testing.T) {
 		if i == 0 {
 			l.prev = lagGauges{hasWork: true, at: t0}
 		}
-		if got := l.progress(second(tc.latency)); !strings.HasSuffix(got, tc.want) {
+		if got := l.file(second(tc.latency)); !strings.HasSuffix(got, tc.want) {
 			t.Errorf("second %d: %q, want it to end in %q", i, got, tc.want)
 		}
 	}
@@ -420,5 +424,40 @@ func TestBusySeconds(t *testing.T) {
 	}
 	if s := r.String(); !strings.Contains(s, "seconds with store jobs running 2 of 4 (ack p99 ") {
 		t.Errorf("report %q lacks the split", s)
+	}
+}
+
+// TestProgressReadsAtTheTick: each progress line takes its own reading, so
+// the work beside a second is the work done since the line before; a
+// second whose reading failed is not filed.
+func TestProgressReadsAtTheTick(t *testing.T) {
+	var work atomic.Int64 // job-seconds the fake server reports
+	var fail atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fail.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintf(w, "tailor_processor_lag_events 0\ntailor_store_background_seconds_total{job=\"flush\",store=\"log\"} %d\n", work.Load())
+	}))
+	defer srv.Close()
+	l := newLagSampler(srv.URL)
+	ctx := context.Background()
+	var h Histogram
+	h.Record(time.Millisecond)
+	sec := h.Snapshot()
+
+	l.progress(ctx, sec) // the first reading: nothing to compare with
+	work.Add(1000)       // a job ran between two ticks
+	if got := l.progress(ctx, sec); !strings.Contains(got, "store jobs") {
+		t.Fatalf("second line %q lacks the stores' work", got)
+	}
+	l.progress(ctx, sec) // no work since the line before
+	fail.Store(true)
+	l.progress(ctx, sec)
+	r := &LagReport{}
+	l.split(r)
+	if r.BusySeconds != 1 || r.CalmSeconds != 1 {
+		t.Fatalf("busy %d, calm %d seconds; want 1 and 1 (the first and the failed reading's not filed)", r.BusySeconds, r.CalmSeconds)
 	}
 }
