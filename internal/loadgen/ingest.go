@@ -135,7 +135,12 @@ func RunIngest(ctx context.Context, cfg IngestConfig) (*IngestReport, error) {
 	if lag == nil {
 		rep.Target = runHTTP(ctx, "target", target, cfg, corpus, cfg.Duration, cfg.Rate, nil)
 	} else {
-		start, _ := lag.fetch(ctx) // a failed reading only loses the CPU figure
+		// A failed reading only loses the CPU figure and the first
+		// second's filing.
+		start, err := lag.fetch(ctx)
+		if err == nil {
+			lag.seed(start)
+		}
 		pctx, stopPoll := context.WithCancel(ctx)
 		polled := make(chan struct{})
 		if cfg.Progress == nil {

@@ -160,6 +160,10 @@ func TestRunIngestEndToEnd(t *testing.T) {
 	if !strings.Contains(progress.String(), "bench target    1s ") {
 		t.Errorf("no per-second progress line for the target")
 	}
+	// The last part second has a line of its own, its time to a tenth.
+	if !regexp.MustCompile(`bench target  1\.\ds `).MatchString(progress.String()) {
+		t.Errorf("no progress line for the run's last part second")
+	}
 }
 
 func TestRunIngestErrorsAndRejections(t *testing.T) {

@@ -330,6 +330,16 @@ func (l *lagSampler) read(ctx context.Context) (lagGauges, error) {
 	return g, nil
 }
 
+// seed makes g, a reading taken before the run, the last one: the work
+// of the run's first second is counted from it. It is not folded into the
+// maxima, which are the run's.
+func (l *lagSampler) seed(g lagGauges) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.prev, l.last = l.last, g
+	l.n++
+}
+
 // fetch gets and parses one reading.
 func (l *lagSampler) fetch(ctx context.Context) (lagGauges, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.url, nil)

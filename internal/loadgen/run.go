@@ -199,6 +199,38 @@ func run(ctx context.Context, s runSpec) *Result {
 	defer tick.Stop()
 	interrupted := false
 	lastAt, lastEvents, lastSnap := start, uint64(0), new(HistSnapshot)
+	// report prints the progress line of the time since the last one; the
+	// last part second's says its time to a tenth.
+	report := func(now time.Time, part bool) {
+		snap := new(HistSnapshot)
+		var events, errors, late uint64
+		for i := range stats {
+			snap.Add(&stats[i].hist)
+			events += stats[i].events.Load()
+			errors += stats[i].errors.Load()
+			late += stats[i].late.n.Load()
+		}
+		// The run's p99 so far, and the last second's p99 and max:
+		// a stall shows in the second it happened.
+		sec := snap.Since(lastSnap)
+		at := fmt.Sprintf("%4.0fs", now.Sub(start).Seconds())
+		if part {
+			at = fmt.Sprintf("%4.1fs", now.Sub(start).Seconds())
+		}
+		line := fmt.Sprintf("bench %s %s %9.0f events/s  p99 %s  last second p99 %s max %s  errors %d",
+			s.name, at, perSec(events-lastEvents, now.Sub(lastAt)),
+			fmtDur(snap.Quantile(0.99)), fmtDur(sec.Quantile(0.99)), fmtDur(time.Duration(sec.Max)), errors)
+		if s.pace != nil {
+			line += fmt.Sprintf("  late starts %d", late)
+		}
+		if s.extra != nil {
+			if x := s.extra(sec); x != "" {
+				line += "  " + x
+			}
+		}
+		fmt.Fprintln(s.progress, line)
+		lastAt, lastEvents, lastSnap = now, events, snap
+	}
 	for running := true; running; {
 		select {
 		case <-timer.C:
@@ -206,39 +238,19 @@ func run(ctx context.Context, s runSpec) *Result {
 		case <-ctx.Done():
 			interrupted, running = true, false
 		case <-tick.C:
-			if s.progress == nil {
-				continue
+			if s.progress != nil {
+				report(time.Now(), false)
 			}
-			now := time.Now()
-			snap := new(HistSnapshot)
-			var events, errors, late uint64
-			for i := range stats {
-				snap.Add(&stats[i].hist)
-				events += stats[i].events.Load()
-				errors += stats[i].errors.Load()
-				late += stats[i].late.n.Load()
-			}
-			// The run's p99 so far, and the last second's p99 and max:
-			// a stall shows in the second it happened.
-			sec := snap.Since(lastSnap)
-			line := fmt.Sprintf("bench %s %4.0fs %9.0f events/s  p99 %s  last second p99 %s max %s  errors %d",
-				s.name, now.Sub(start).Seconds(), perSec(events-lastEvents, now.Sub(lastAt)),
-				fmtDur(snap.Quantile(0.99)), fmtDur(sec.Quantile(0.99)), fmtDur(time.Duration(sec.Max)), errors)
-			if s.pace != nil {
-				line += fmt.Sprintf("  late starts %d", late)
-			}
-			if s.extra != nil {
-				if x := s.extra(sec); x != "" {
-					line += "  " + x
-				}
-			}
-			fmt.Fprintln(s.progress, line)
-			lastAt, lastEvents, lastSnap = now, events, snap
 		}
 	}
 	stop.stop()
 	stoppedAt := time.Now()
 	<-finished
+	// The run's last part second, with the requests in flight at the stop:
+	// a stall there shows too (and is filed by extra like the others).
+	if now := time.Now(); s.progress != nil && !interrupted && now.Sub(lastAt) >= 50*time.Millisecond {
+		report(now, true)
+	}
 	r := &Result{
 		Name:        s.name,
 		Concurrency: s.concurrency,
