@@ -405,8 +405,9 @@ func (l *lagSampler) progress(ctx context.Context, sec *HistSnapshot) string {
 }
 
 // file returns the lag part of a progress line, with the stores' work
-// between the last two readings (job-seconds a second), and files sec (if
-// not nil) as busy or calm by that work.
+// between the last two readings (job-seconds a second) and how long
+// checkpoints paused the processor between them, and files sec (if not
+// nil) as busy or calm by that work.
 func (l *lagSampler) file(sec *HistSnapshot) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -425,6 +426,12 @@ func (l *lagSampler) file(sec *HistSnapshot) string {
 				l.calmSecs++
 			}
 		}
+	}
+	// A checkpoint stops the processor and then commits a batch of
+	// megabytes: beside a slow second, the likeliest cause after the
+	// stores' jobs (the traces of the 1 M store's paced runs).
+	if a, b := l.prev, l.last; a.hasCP && b.hasCP && b.cpPause > a.cpPause {
+		s += "  checkpoints paused " + ms(time.Duration((b.cpPause-a.cpPause)*float64(time.Second)))
 	}
 	return s
 }

@@ -461,3 +461,23 @@ func TestProgressReadsAtTheTick(t *testing.T) {
 		t.Fatalf("busy %d, calm %d seconds; want 1 and 1 (the first and the failed reading's not filed)", r.BusySeconds, r.CalmSeconds)
 	}
 }
+
+// TestProgressCheckpointPause: a second in which checkpoints paused the
+// processor says for how long; one without says nothing of them.
+func TestProgressCheckpointPause(t *testing.T) {
+	reading := func(pause float64) lagGauges {
+		g, err := parseLag([]byte(fmt.Sprintf("tailor_processor_lag_events 0\ntailor_checkpoint_pause_seconds_sum %g\ntailor_checkpoint_pause_seconds_count 3\n", pause)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	l := &lagSampler{n: 2, prev: reading(1.5), last: reading(1.73)}
+	if got := l.file(nil); !strings.HasSuffix(got, "  checkpoints paused 230.0ms") {
+		t.Errorf("a second with a 230 ms pause: %q", got)
+	}
+	l.prev = l.last
+	if got := l.file(nil); strings.Contains(got, "checkpoints") {
+		t.Errorf("a second without a checkpoint: %q", got)
+	}
+}
