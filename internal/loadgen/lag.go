@@ -194,29 +194,34 @@ func parseLag(text []byte) (lagGauges, error) {
 			g.cpPause, g.hasCP = v, true
 		case metricCPPauseCount:
 			g.cpCount = v
-		case metricStoreWork, metricStoreJobs:
-			st, _ := labelValue(line, "store")
-			job, _ := labelValue(line, "job")
-			m := &g.jobsBy
-			if name == metricStoreWork {
-				g.work += v
-				g.hasWork = true
-				m = &g.workBy
-			}
-			if *m == nil {
-				*m = make(map[string]float64)
-			}
-			(*m)[st+" "+job] += v
+		case metricStoreWork:
+			g.work, g.hasWork = g.work+v, true
+			g.workBy = addTo(g.workBy, storeJobName(line), v)
+		case metricStoreJobs:
+			g.jobsBy = addTo(g.jobsBy, storeJobName(line), v)
 		case metricCPPartSum:
 			if part, ok := labelValue(line, "part"); ok {
-				if g.cpParts == nil {
-					g.cpParts = make(map[string]float64)
-				}
-				g.cpParts[part] += v
+				g.cpParts = addTo(g.cpParts, part, v)
 			}
 		}
 	}
 	return g, nil
+}
+
+// addTo adds v to m[k], making m if it is nil, and returns m.
+func addTo(m map[string]float64, k string, v float64) map[string]float64 {
+	if m == nil {
+		m = make(map[string]float64)
+	}
+	m[k] += v
+	return m
+}
+
+// storeJobName names a store job series by its labels: "log flush".
+func storeJobName(line []byte) string {
+	st, _ := labelValue(line, "store")
+	job, _ := labelValue(line, "job")
+	return st + " " + job
 }
 
 // hasMetricName reports whether the sample line is for exactly the metric name.

@@ -88,7 +88,12 @@ func openTimed(dir string, c *pebble.Cache, memTableBytes uint64, w *Work) (*peb
 	}
 	o := options(c, memTableBytes)
 	if w != nil {
-		w.listen(o.EventListener)
+		// The defaults first, as Open would set them: Tee gives a
+		// listener without a BackgroundError one that logs nothing.
+		base := *o.EventListener
+		base.EnsureDefaults(o.Logger)
+		tee := pebble.TeeEventListener(base, w.listener())
+		o.EventListener = &tee
 	}
 	db, err := pebble.Open(dir, o)
 	if err != nil {

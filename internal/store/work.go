@@ -93,22 +93,12 @@ func (w *Work) end(kind int, id int, now time.Time) {
 	c.done += max(0, now.Sub(began))
 }
 
-// listen adds w's handlers to l, keeping the ones l has.
-func (w *Work) listen(l *pebble.EventListener) {
-	l.FlushBegin = chain(l.FlushBegin, func(i pebble.FlushInfo) { w.begin(JobFlush, i.JobID, time.Now()) })
-	l.FlushEnd = chain(l.FlushEnd, func(i pebble.FlushInfo) { w.end(JobFlush, i.JobID, time.Now()) })
-	l.CompactionBegin = chain(l.CompactionBegin, func(i pebble.CompactionInfo) {
-		w.begin(JobCompaction, i.JobID, time.Now())
-	})
-	l.CompactionEnd = chain(l.CompactionEnd, func(i pebble.CompactionInfo) {
-		w.end(JobCompaction, i.JobID, time.Now())
-	})
-}
-
-// chain returns a handler calling first (if any), then then.
-func chain[T any](first, then func(T)) func(T) {
-	if first == nil {
-		return then
+// listener returns the event handlers that time w's jobs.
+func (w *Work) listener() pebble.EventListener {
+	return pebble.EventListener{
+		FlushBegin:      func(i pebble.FlushInfo) { w.begin(JobFlush, i.JobID, time.Now()) },
+		FlushEnd:        func(i pebble.FlushInfo) { w.end(JobFlush, i.JobID, time.Now()) },
+		CompactionBegin: func(i pebble.CompactionInfo) { w.begin(JobCompaction, i.JobID, time.Now()) },
+		CompactionEnd:   func(i pebble.CompactionInfo) { w.end(JobCompaction, i.JobID, time.Now()) },
 	}
-	return func(v T) { first(v); then(v) }
 }
