@@ -20,7 +20,9 @@ import (
 // cause, then replays them and reads some back. Per event it reports the
 // CPU the process spent (writes, flushes, compactions: the benchmark is the
 // only work), the bytes Pebble wrote past the WAL, and the replay and Get
-// costs. "store" is store.Options as they are; "apart" adds Pebble's value
+// costs. "store" is store.Options as they are; "unsplit" leaves out their
+// span policy, so that a table runs across log partitions (as before it
+// was cut at each); "apart" adds Pebble's value
 // separation for the log's keyspace (the values go to blob files at flush,
 // compactions move keys and handles), "inline" only the newer format that
 // separation needs: an experiment kept so that it can be repeated (see
@@ -28,7 +30,7 @@ import (
 //
 //	go test -run '^$' -bench LogWriteAmp -benchtime 1x ./internal/eventlog/
 func BenchmarkLogWriteAmp(b *testing.B) {
-	for _, variant := range []string{"store", "inline", "apart"} {
+	for _, variant := range []string{"store", "unsplit", "inline", "apart"} {
 		b.Run(variant, func(b *testing.B) {
 			for range b.N {
 				benchWriteAmp(b, variant)
@@ -44,6 +46,8 @@ func benchWriteAmp(b *testing.B, variant string) {
 	o.Logger = storetest.Quiet{}
 	o.MemTableSize = 32 << 20 // a memtable per ~35 k events: compactions within the run
 	switch variant {
+	case "unsplit":
+		o.Experimental.SpanPolicyFunc = nil // tables run across log partitions
 	case "inline":
 		o.FormatMajorVersion = pebble.FormatValueSeparation
 	case "apart":

@@ -49,6 +49,7 @@ func options(c *pebble.Cache, memTableBytes uint64) *pebble.Options {
 		// place); a binary of the same Pebble version opens it either way.
 		FormatMajorVersion: pebble.FormatNewest,
 	}
+	o.Experimental.SpanPolicyFunc = logSpans
 	o.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionFastest })
 	// A messageId seen by the in-memory filter is confirmed with a read, and
 	// reads of absent keys are the rule: bloom filters make such a read cost
