@@ -42,6 +42,12 @@ const (
 	// over the store label).
 	metricValueBytes = "tailor_log_value_bytes_total"
 	metricWALBytes   = "tailor_store_wal_bytes_total"
+	// And the tables the stores' flushes and compactions wrote (summed over
+	// stores and levels): what the WAL's bytes cost again on their way
+	// down, a figure that moves with the stores' layout and hardly with the
+	// machine's speed.
+	metricFlushBytes   = "tailor_store_flush_bytes_total"
+	metricCompactBytes = "tailor_store_compaction_bytes_total"
 	// The log store's WAL fsync latency histogram (store="log", or
 	// "shared" or no label from a server whose log shares the state's
 	// store): an acknowledgement waits for one, so a slow disk shows here
@@ -94,6 +100,9 @@ type lagGauges struct {
 	hasValues   bool
 	wal         float64 // bytes written to the store's WAL
 	hasWAL      bool
+	flushed     float64 // bytes of tables the stores' flushes wrote
+	compacted   float64 // and their compactions
+	hasTables   bool
 	fsyncs      PromHistogram // the store's WAL fsyncs (seconds)
 	gcs         float64       // collections completed
 	gcCPU       float64       // CPU seconds the collector took
@@ -126,7 +135,7 @@ func parseLag(text []byte) (lagGauges, error) {
 			continue
 		}
 		var name string
-		for _, m := range [...]string{metricLagEvents, metricLagSeconds, metricCPU, metricApplied, metricStarted, metricHandoffWaits, metricHandoffSeconds, metricOverflows, metricReadBack, metricValueBytes, metricWALBytes, metricFsyncBucket, metricGCs, metricGCCPU, metricGCAssist, metricAllocBytes, metricScanHeap, metricCPPauseSum, metricCPPauseCount, metricCPPartSum, metricStoreWork, metricStoreJobs} {
+		for _, m := range [...]string{metricLagEvents, metricLagSeconds, metricCPU, metricApplied, metricStarted, metricHandoffWaits, metricHandoffSeconds, metricOverflows, metricReadBack, metricValueBytes, metricWALBytes, metricFlushBytes, metricCompactBytes, metricFsyncBucket, metricGCs, metricGCCPU, metricGCAssist, metricAllocBytes, metricScanHeap, metricCPPauseSum, metricCPPauseCount, metricCPPartSum, metricStoreWork, metricStoreJobs} {
 			if hasMetricName(line, m) {
 				name = m
 				break
@@ -173,6 +182,12 @@ func parseLag(text []byte) (lagGauges, error) {
 		case metricWALBytes:
 			g.wal += v
 			g.hasWAL = true
+		case metricFlushBytes:
+			g.flushed += v
+			g.hasTables = true
+		case metricCompactBytes:
+			g.compacted += v
+			g.hasTables = true
 		case metricFsyncBucket:
 			if st, ok := labelValue(line, "store"); ok && st != "log" && st != "shared" {
 				continue
@@ -484,6 +499,10 @@ type LagReport struct {
 	// the store's WAL took an event applied; 0 when not exported.
 	ValueRatio  float64
 	WALPerEvent float64
+	// FlushPerEvent and CompactPerEvent are the bytes of tables the
+	// stores' flushes and compactions wrote an event applied; 0 when not
+	// exported.
+	FlushPerEvent, CompactPerEvent float64
 	// Fsyncs is the WAL fsyncs during the run, FsyncP99 and FsyncMax the
 	// upper bounds of the histogram buckets their 99th percentile and
 	// slowest fell in (seconds; +Inf past the last); 0 when not exported.
@@ -586,6 +605,9 @@ func (r *LagReport) counters(a, b lagGauges) {
 	if n := b.applied - a.applied; a.hasWAL && b.hasWAL && n > 0 {
 		r.WALPerEvent = (b.wal - a.wal) / n
 	}
+	if n := b.applied - a.applied; a.hasTables && b.hasTables && n > 0 {
+		r.FlushPerEvent, r.CompactPerEvent = (b.flushed-a.flushed)/n, (b.compacted-a.compacted)/n
+	}
 	r.Fsyncs, r.FsyncP99, r.FsyncMax = fsyncTail(a, b)
 	r.gc(a, b)
 	r.checkpoints(a, b)
@@ -676,7 +698,8 @@ func uptime(g lagGauges) time.Duration {
 // String is "processor lag max 0.40s (1234 events), at stop 0.10s (87
 // events), acks held by a full processor queue 0 times, processor queue
 // overflowed to the log 2 times (5120 events read back), log values stored
-// at 0.35× their bytes, WAL 519 bytes an event, 3012 WAL fsyncs p99 ≤ 25ms
+// at 0.35× their bytes, WAL 519 bytes an event, tables flushed 301 and
+// compacted 78 bytes an event, 3012 WAL fsyncs p99 ≤ 25ms
 // max ≤ 100ms, 4 collections (0.9µs of CPU an event, 12% assists, 3.1 kB
 // allocated an event, 350 MB scannable), 20 checkpoints paused the
 // processor 85.0ms on average (profiles 60.1ms, segments 15.2ms, recommend
@@ -701,6 +724,9 @@ func (r *LagReport) String() string {
 	}
 	if r.WALPerEvent > 0 {
 		s += fmt.Sprintf("WAL %.0f bytes an event, ", r.WALPerEvent)
+	}
+	if r.FlushPerEvent > 0 || r.CompactPerEvent > 0 {
+		s += fmt.Sprintf("tables flushed %.0f and compacted %.0f bytes an event, ", r.FlushPerEvent, r.CompactPerEvent)
 	}
 	if r.Fsyncs > 0 {
 		s += fmt.Sprintf("%.0f WAL fsyncs p99 %s max %s, ", r.Fsyncs, bucketBound(r.FsyncP99), bucketBound(r.FsyncMax))

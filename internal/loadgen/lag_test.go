@@ -169,6 +169,17 @@ func TestLogBytesParsed(t *testing.T) {
 	if !g.hasWAL || g.wal != 3e8 {
 		t.Fatalf("two stores' WALs parsed as %v, want 3e8", g.wal)
 	}
+	// Tables: flushes by store, compactions by store and output level, all
+	// summed.
+	g, err = parseLag([]byte("tailor_store_flush_bytes_total{store=\"log\"} 1e+08\ntailor_store_flush_bytes_total{store=\"state\"} 2e+07\n" +
+		"tailor_store_compaction_bytes_total{level=\"L4\",store=\"log\"} 3e+07\ntailor_store_compaction_bytes_total{level=\"L6\",store=\"log\"} 5e+06\n" +
+		"tailor_store_compaction_bytes_total{level=\"L5\",store=\"state\"} 1e+06\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !g.hasTables || g.flushed != 1.2e8 || g.compacted != 3.6e7 {
+		t.Fatalf("tables parsed as flushed %v, compacted %v, want 1.2e8 and 3.6e7", g.flushed, g.compacted)
+	}
 }
 
 // TestWALFsyncOfTheLogStore: of a server with two stores, only the log
@@ -262,6 +273,10 @@ func TestHandoffs(t *testing.T) {
 			lagGauges{applied: 1000, valueIn: 1e6, valueOut: 9e5, hasValues: true, wal: 5e6, hasWAL: true},
 			lagGauges{applied: 3000, valueIn: 2.5e6, valueOut: 1.425e6, hasValues: true, wal: 6.2e6, hasWAL: true},
 			"at stop 0.00s (0 events), log values stored at 0.35× their bytes, WAL 600 bytes an event, "},
+		{"the stores' tables",
+			lagGauges{applied: 1000, wal: 5e6, hasWAL: true, flushed: 1e6, compacted: 4e6, hasTables: true},
+			lagGauges{applied: 3000, wal: 6.2e6, hasWAL: true, flushed: 1.6e6, compacted: 4.16e6, hasTables: true},
+			"WAL 600 bytes an event, tables flushed 300 and compacted 80 bytes an event, "},
 		{"overflows to the log",
 			lagGauges{handoffs: 3, hasHandoff: true, overflows: 2, readBack: 900, hasOverflow: true},
 			lagGauges{handoffs: 3, hasHandoff: true, overflows: 7, readBack: 42900, hasOverflow: true},
