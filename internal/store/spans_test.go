@@ -55,11 +55,7 @@ func TestLogSpans(t *testing.T) {
 // tables none of which holds two partitions' events, so each can move
 // down the levels without meeting the partitions' older tables.
 func TestFlushSplitsAtPartitions(t *testing.T) {
-	db, err := Open(t.TempDir(), 8<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openTemp(t)
 	b := db.NewBatch()
 	for seq := uint64(1); seq <= 300; seq++ {
 		set(t, b, logKeyFor(uint16(seq%3), seq))
@@ -115,11 +111,7 @@ func set(t *testing.T, b *pebble.Batch, k []byte) {
 // move of the log out of the state's store does) writes a few tables, not
 // one per possible partition (65,536 of them, most empty, and a minute).
 func TestRangeDeletionOverTheLog(t *testing.T) {
-	db, err := Open(t.TempDir(), 8<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openTemp(t)
 	b := db.NewBatch()
 	for seq := uint64(1); seq <= 30; seq++ {
 		set(t, b, logKeyFor(uint16(seq%3), seq))
@@ -150,4 +142,16 @@ func TestRangeDeletionOverTheLog(t *testing.T) {
 	if n := has(t, db, string(logKeyFor(1, 1)), PrefixProfile+"p1"); n != 1 {
 		t.Errorf("%d of a deleted log key and a kept profile read back, want 1", n)
 	}
+}
+
+// openTemp opens a store in a directory of its own, closed when the test
+// ends.
+func openTemp(t *testing.T) *pebble.DB {
+	t.Helper()
+	db, err := Open(t.TempDir(), 8<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
