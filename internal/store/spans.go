@@ -18,7 +18,8 @@ const logKeyLen = len(PrefixLog) + 2 + 8
 // written before it and can be moved down the levels as it is. A table
 // that ran on into the next partition spanned that partition's whole
 // history: every compaction of it rewrote the older events of every level
-// it met, the bulk of what the log's store compacted. The policy itself is
+// it met (BenchmarkLogWriteAmp: half the bytes compacted; a young store's
+// log at 40 k events/s: five to ten times fewer). The policy itself is
 // Pebble's default everywhere.
 //
 // Only a table that starts at an entry's key is cut at the next
