@@ -602,11 +602,13 @@ func (r *LagReport) counters(a, b lagGauges) {
 	if in := b.valueIn - a.valueIn; a.hasValues && b.hasValues && in > 0 {
 		r.ValueRatio = (b.valueOut - a.valueOut) / in
 	}
-	if n := b.applied - a.applied; a.hasWAL && b.hasWAL && n > 0 {
-		r.WALPerEvent = (b.wal - a.wal) / n
-	}
-	if n := b.applied - a.applied; a.hasTables && b.hasTables && n > 0 {
-		r.FlushPerEvent, r.CompactPerEvent = (b.flushed-a.flushed)/n, (b.compacted-a.compacted)/n
+	if n := b.applied - a.applied; n > 0 {
+		if a.hasWAL && b.hasWAL {
+			r.WALPerEvent = (b.wal - a.wal) / n
+		}
+		if a.hasTables && b.hasTables {
+			r.FlushPerEvent, r.CompactPerEvent = (b.flushed-a.flushed)/n, (b.compacted-a.compacted)/n
+		}
 	}
 	r.Fsyncs, r.FsyncP99, r.FsyncMax = fsyncTail(a, b)
 	r.gc(a, b)

@@ -15,6 +15,12 @@ import (
 // and times each kind of job, so that a slow second can be laid beside
 // what the stores were doing in it (`tailor bench ingest` does) instead of
 // guessed at from a few coincidences.
+//
+// Pebble's own Metrics would do for compactions (Compact.Duration counts
+// one under way up to the moment asked) but not for flushes: their
+// WriteThroughput counts a flush only once it ends, so a 2–3 s flush would
+// land whole in the second it finished. One clock for both kinds keeps
+// them comparable.
 
 // Job kinds Work times.
 const (
