@@ -72,6 +72,11 @@ const (
 	// the seconds they ran in are laid beside the others' latencies.
 	metricStoreWork = "tailor_store_background_seconds_total"
 	metricStoreJobs = "tailor_store_background_jobs_total"
+	// Pebble's write stalls (too many memtables waiting for a flush, too
+	// many L0 sublevels): every write of a stalled store waits, and the
+	// log's are the acknowledgements.
+	metricStalls      = "tailor_store_write_stalls_total"
+	metricStallSecond = "tailor_store_write_stall_seconds_total"
 )
 
 // busySecond is the store work (job-seconds a second) from which a second
@@ -119,6 +124,9 @@ type lagGauges struct {
 	hasWork     bool
 	workBy      map[string]float64 // of which by "store job" ("log flush")
 	jobsBy      map[string]float64 // jobs finished by "store job"
+	stalls      float64            // write stalls begun
+	stalled     float64            // seconds writes stalled
+	hasStalls   bool
 	at          time.Time
 }
 
@@ -135,7 +143,7 @@ func parseLag(text []byte) (lagGauges, error) {
 			continue
 		}
 		var name string
-		for _, m := range [...]string{metricLagEvents, metricLagSeconds, metricCPU, metricApplied, metricStarted, metricHandoffWaits, metricHandoffSeconds, metricOverflows, metricReadBack, metricValueBytes, metricWALBytes, metricFlushBytes, metricCompactBytes, metricFsyncBucket, metricGCs, metricGCCPU, metricGCAssist, metricAllocBytes, metricScanHeap, metricCPPauseSum, metricCPPauseCount, metricCPPartSum, metricStoreWork, metricStoreJobs} {
+		for _, m := range [...]string{metricLagEvents, metricLagSeconds, metricCPU, metricApplied, metricStarted, metricHandoffWaits, metricHandoffSeconds, metricOverflows, metricReadBack, metricValueBytes, metricWALBytes, metricFlushBytes, metricCompactBytes, metricFsyncBucket, metricGCs, metricGCCPU, metricGCAssist, metricAllocBytes, metricScanHeap, metricCPPauseSum, metricCPPauseCount, metricCPPartSum, metricStoreWork, metricStoreJobs, metricStalls, metricStallSecond} {
 			if hasMetricName(line, m) {
 				name = m
 				break
@@ -214,6 +222,10 @@ func parseLag(text []byte) (lagGauges, error) {
 			g.workBy = addTo(g.workBy, storeJobName(line), v)
 		case metricStoreJobs:
 			g.jobsBy = addTo(g.jobsBy, storeJobName(line), v)
+		case metricStalls:
+			g.stalls, g.hasStalls = g.stalls+v, true
+		case metricStallSecond:
+			g.stalled += v
 		case metricCPPartSum:
 			if part, ok := labelValue(line, "part"); ok {
 				g.cpParts = addTo(g.cpParts, part, v)
@@ -453,6 +465,11 @@ func (l *lagSampler) file(sec *HistSnapshot) string {
 	if a, b := l.prev, l.last; a.hasCP && b.hasCP && b.cpPause > a.cpPause {
 		s += "  checkpoints paused " + ms(time.Duration((b.cpPause-a.cpPause)*float64(time.Second)))
 	}
+	// A write stall holds every acknowledgement of the stalled store: the
+	// first thing to rule out beside a slow second.
+	if a, b := l.prev, l.last; a.hasStalls && b.hasStalls && (b.stalled > a.stalled || b.stalls > a.stalls) {
+		s += "  writes stalled " + ms(time.Duration((b.stalled-a.stalled)*float64(time.Second)))
+	}
 	return s
 }
 
@@ -533,6 +550,12 @@ type LagReport struct {
 	// when the figures are not exported.
 	BusySeconds, CalmSeconds int
 	BusyP99, CalmP99         time.Duration
+	// Stalls is how many write stalls the stores went through from the
+	// run's start until the drain, and Stalled how long writes waited in
+	// them; HasStalls says the server exports them.
+	HasStalls bool
+	Stalls    float64
+	Stalled   time.Duration
 }
 
 // StoreJob is one store's jobs of one kind during a run.
@@ -614,6 +637,11 @@ func (r *LagReport) counters(a, b lagGauges) {
 	r.gc(a, b)
 	r.checkpoints(a, b)
 	r.storeJobs(a, b)
+	if a.hasStalls && b.hasStalls {
+		r.HasStalls = true
+		r.Stalls = max(0, b.stalls-a.stalls)
+		r.Stalled = time.Duration(max(0, b.stalled-a.stalled) * float64(time.Second))
+	}
 	if a.hasOverflow && b.hasOverflow {
 		r.HasOverflow = true
 		r.Overflows, r.ReadBack = max(0, b.overflows-a.overflows), max(0, b.readBack-a.readBack)
@@ -702,7 +730,7 @@ func uptime(g lagGauges) time.Duration {
 // overflowed to the log 2 times (5120 events read back), log values stored
 // at 0.35× their bytes, WAL 519 bytes an event, tables flushed 301 and
 // compacted 78 bytes an event, 3012 WAL fsyncs p99 ≤ 25ms
-// max ≤ 100ms, 4 collections (0.9µs of CPU an event, 12% assists, 3.1 kB
+// max ≤ 100ms, write stalls 1 (0.31s in all), 4 collections (0.9µs of CPU an event, 12% assists, 3.1 kB
 // allocated an event, 350 MB scannable), 20 checkpoints paused the
 // processor 85.0ms on average (profiles 60.1ms, segments 15.2ms, recommend
 // 8.3ms), store jobs until drained log flush 3 (7.4s), log compaction 38
@@ -732,6 +760,13 @@ func (r *LagReport) String() string {
 	}
 	if r.Fsyncs > 0 {
 		s += fmt.Sprintf("%.0f WAL fsyncs p99 %s max %s, ", r.Fsyncs, bucketBound(r.FsyncP99), bucketBound(r.FsyncMax))
+	}
+	if r.HasStalls {
+		s += fmt.Sprintf("write stalls %.0f", r.Stalls)
+		if r.Stalls > 0 || r.Stalled > 0 {
+			s += fmt.Sprintf(" (%.2fs in all)", r.Stalled.Seconds())
+		}
+		s += ", "
 	}
 	if r.AllocPerEvent > 0 {
 		s += fmt.Sprintf("%.0f collections (", r.GCs)

@@ -496,3 +496,47 @@ func TestProgressCheckpointPause(t *testing.T) {
 		t.Errorf("a second without a checkpoint: %q", got)
 	}
 }
+
+// TestWriteStalls: the stores' write stalls are read from the server's
+// counters; a second in which writes stalled says for how long, and the
+// report gives the run's count and time (none as "write stalls 0"); a
+// server without the counters gets neither.
+func TestWriteStalls(t *testing.T) {
+	reading := func(n, secs float64, at time.Time) lagGauges {
+		g, err := parseLag([]byte(fmt.Sprintf("tailor_processor_lag_events 0\ntailor_store_write_stalls_total %g\ntailor_store_write_stall_seconds_total %g\n", n, secs)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.at = at
+		return g
+	}
+	t0 := time.Unix(1_000, 0)
+	a, b := reading(3, 1.5, t0), reading(5, 1.92, t0.Add(time.Second))
+	if !a.hasStalls || a.stalls != 3 || a.stalled != 1.5 {
+		t.Fatalf("parsed %+v, want 3 stalls, 1.5 s", a)
+	}
+	l := &lagSampler{n: 2, prev: a, last: b}
+	if got := l.file(nil); !strings.HasSuffix(got, "writes stalled 420.0ms") {
+		t.Errorf("a second with a stall: %q", got)
+	}
+	l.prev = b
+	if got := l.file(nil); strings.Contains(got, "stalled") {
+		t.Errorf("a second without one: %q", got)
+	}
+	for _, tc := range []struct {
+		name string
+		a, b lagGauges
+		want string // in the report; "" for no clause
+	}{
+		{"stalls during the run", a, b, "write stalls 2 (0.42s in all), "},
+		{"none", b, b, "write stalls 0, "},
+		{"an old server", lagGauges{}, lagGauges{}, ""},
+	} {
+		r := &LagReport{Drained: true}
+		r.counters(tc.a, tc.b)
+		s := r.String()
+		if tc.want == "" && strings.Contains(s, "stall") || tc.want != "" && !strings.Contains(s, tc.want) {
+			t.Errorf("%s: report %q, want %q", tc.name, s, tc.want)
+		}
+	}
+}

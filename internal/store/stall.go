@@ -46,7 +46,7 @@ func (c *stallCounter) totals(now time.Time) (uint64, time.Duration) {
 	return c.n, d
 }
 
-func (c *stallCounter) begin(now time.Time, reason string) {
+func (c *stallCounter) begin(now time.Time, store, reason string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.n++
@@ -58,6 +58,9 @@ func (c *stallCounter) begin(now time.Time, reason string) {
 		return
 	}
 	attrs := []any{"component", "pebble", "reason", reason}
+	if store != "" {
+		attrs = append(attrs, "store", store)
+	}
 	if skipped > 0 {
 		attrs = append(attrs, "stalls_not_logged", skipped)
 	}
@@ -76,10 +79,13 @@ func (c *stallCounter) end(now time.Time) {
 	}
 }
 
-// listener is the event listener every store opens with.
-func (c *stallCounter) listener() *pebble.EventListener {
+// listener is the event listener every store opens with; store names the
+// store in the log (empty: a tool's single store). The server's stores
+// stall for different reasons (the log's memtables fill with ingest, the
+// state's with checkpoints), so a stall's log says whose it was.
+func (c *stallCounter) listener(store string) *pebble.EventListener {
 	return &pebble.EventListener{
-		WriteStallBegin: func(i pebble.WriteStallBeginInfo) { c.begin(time.Now(), i.Reason) },
+		WriteStallBegin: func(i pebble.WriteStallBeginInfo) { c.begin(time.Now(), store, i.Reason) },
 		WriteStallEnd:   func() { c.end(time.Now()) },
 	}
 }

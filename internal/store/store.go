@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -42,7 +43,7 @@ func options(c *pebble.Cache, memTableBytes uint64) *pebble.Options {
 		Cache:         c,
 		MemTableSize:  memTableBytes,
 		Logger:        &throttledLogger{},
-		EventListener: stalls.listener(),
+		EventListener: stalls.listener(""),
 		// The newest sstable format: columnar blocks and MinLZ, which
 		// the format Pebble defaults to for compatibility (row blocks,
 		// Snappy) cannot use. Opening a store ratchets it (once, in
@@ -81,13 +82,21 @@ func open(dir string, c *pebble.Cache, memTableBytes uint64) (*pebble.DB, error)
 	return openTimed(dir, c, memTableBytes, nil)
 }
 
+// storeOptions are the options of the store in dir: options, with its
+// stalls logged under the directory's name ("log", "state").
+func storeOptions(dir string, c *pebble.Cache, memTableBytes uint64) *pebble.Options {
+	o := options(c, memTableBytes)
+	o.EventListener = stalls.listener(filepath.Base(dir))
+	return o
+}
+
 // openTimed is open, with the store's flushes and compactions timed in w
 // (if not nil).
 func openTimed(dir string, c *pebble.Cache, memTableBytes uint64, w *Work) (*pebble.DB, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("store dir: %w", err)
 	}
-	o := options(c, memTableBytes)
+	o := storeOptions(dir, c, memTableBytes)
 	if w != nil {
 		// The defaults first, as Open would set them: Tee gives a
 		// listener without a BackgroundError one that logs nothing.
