@@ -58,6 +58,12 @@ func main() {
 		fmt.Fprintf(os.Stderr, "tailor: unknown command %q\n\n%s", name, usage)
 		os.Exit(2)
 	}
+	switch name {
+	case "serve", "demo", "import":
+		// The commands that fill Pebble's memtables for long: their
+		// memory in huge pages (see hugepages_linux.go).
+		execWithHugePages()
+	}
 	if err := run(ctx, args); err != nil {
 		if errors.Is(err, errUsage) {
 			fmt.Fprintf(os.Stderr, "tailor %s: %v\n", name, err)
