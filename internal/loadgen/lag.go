@@ -730,8 +730,9 @@ func uptime(g lagGauges) time.Duration {
 // overflowed to the log 2 times (5120 events read back), log values stored
 // at 0.35× their bytes, WAL 519 bytes an event, tables flushed 301 and
 // compacted 78 bytes an event, 3012 WAL fsyncs p99 ≤ 25ms
-// max ≤ 100ms, write stalls 1 (0.31s in all), 4 collections (0.9µs of CPU an event, 12% assists, 3.1 kB
-// allocated an event, 350 MB scannable), 20 checkpoints paused the
+// max ≤ 100ms, write stalls 1 (0.31s in all), 4 collections (0.9µs of
+// CPU an event, 12% assists, 3.1 kB allocated an event, 350 MB
+// scannable), 20 checkpoints paused the
 // processor 85.0ms on average (profiles 60.1ms, segments 15.2ms, recommend
 // 8.3ms), store jobs until drained log flush 3 (7.4s), log compaction 38
 // (6.1s), state compaction 12 (2.2s), seconds with store jobs running 18
