@@ -465,6 +465,15 @@ func (l *lagSampler) file(sec *HistSnapshot) string {
 	if a, b := l.prev, l.last; a.hasCP && b.hasCP && b.cpPause > a.cpPause {
 		s += "  checkpoints paused " + ms(time.Duration((b.cpPause-a.cpPause)*float64(time.Second)))
 	}
+	// A collection's mark phase takes CPU from everything else (with more
+	// Ps than CPUs, its idle-time workers too): the runtime counts a
+	// cycle, and its CPU, when it ends, so the second it ended in says so.
+	if a, b := l.prev, l.last; b.gcs > a.gcs {
+		s += fmt.Sprintf("  collections ended %.0f", b.gcs-a.gcs)
+		if a.hasGCCPU && b.hasGCCPU && b.gcCPU > a.gcCPU {
+			s += " (" + ms(time.Duration((b.gcCPU-a.gcCPU)*float64(time.Second))) + " of CPU)"
+		}
+	}
 	// A write stall holds every acknowledgement of the stalled store: the
 	// first thing to rule out beside a slow second.
 	if a, b := l.prev, l.last; a.hasStalls && b.hasStalls && (b.stalled > a.stalled || b.stalls > a.stalls) {

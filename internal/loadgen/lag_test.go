@@ -540,3 +540,24 @@ func TestWriteStalls(t *testing.T) {
 		}
 	}
 }
+
+// TestProgressCollections: a second in which collections ended says how
+// many and the collector's CPU since the reading before; one without says
+// nothing of them.
+func TestProgressCollections(t *testing.T) {
+	reading := func(n, cpu float64) lagGauges {
+		g, err := parseLag([]byte(fmt.Sprintf("tailor_processor_lag_events 0\ngo_gc_duration_seconds_count %g\ngo_cpu_classes_gc_total_cpu_seconds_total %g\n", n, cpu)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	l := &lagSampler{n: 2, prev: reading(7, 12.5), last: reading(8, 13.35)}
+	if got := l.file(nil); !strings.HasSuffix(got, "  collections ended 1 (850.0ms of CPU)") {
+		t.Errorf("a second in which a collection ended: %q", got)
+	}
+	l.prev = l.last
+	if got := l.file(nil); strings.Contains(got, "collections") {
+		t.Errorf("a second without one: %q", got)
+	}
+}
