@@ -28,9 +28,9 @@ const thpEnabled = "/sys/kernel/mm/transparent_hugepage/enabled"
 
 // withHugePages returns env with glibc's huge pages tunable added, and
 // false when it should be left alone: the environment sets the tunable
-// already (either way: an operator's choice stands), or the kernel gives
-// huge pages only to memory that asks for them and the setting says
-// "never" (or cannot be read).
+// already (either way: an operator's choice stands), or thp, the kernel's
+// setting, is neither "always" nor "madvise" (huge pages never given, or
+// the setting unread).
 func withHugePages(env []string, thp string) ([]string, bool) {
 	if !strings.Contains(thp, "[madvise]") && !strings.Contains(thp, "[always]") {
 		return nil, false

@@ -463,7 +463,7 @@ func (l *lagSampler) file(sec *HistSnapshot) string {
 	// megabytes: beside a slow second, the likeliest cause after the
 	// stores' jobs (the traces of the 1 M store's paced runs).
 	if a, b := l.prev, l.last; a.hasCP && b.hasCP && b.cpPause > a.cpPause {
-		s += "  checkpoints paused " + ms(time.Duration((b.cpPause-a.cpPause)*float64(time.Second)))
+		s += "  checkpoints paused " + ms(seconds(b.cpPause-a.cpPause))
 	}
 	// A collection's mark phase takes CPU from everything else (with more
 	// Ps than CPUs, its idle-time workers too): the runtime counts a
@@ -471,13 +471,13 @@ func (l *lagSampler) file(sec *HistSnapshot) string {
 	if a, b := l.prev, l.last; b.gcs > a.gcs {
 		s += fmt.Sprintf("  collections ended %.0f", b.gcs-a.gcs)
 		if a.hasGCCPU && b.hasGCCPU && b.gcCPU > a.gcCPU {
-			s += " (" + ms(time.Duration((b.gcCPU-a.gcCPU)*float64(time.Second))) + " of CPU)"
+			s += " (" + ms(seconds(b.gcCPU-a.gcCPU)) + " of CPU)"
 		}
 	}
 	// A write stall holds every acknowledgement of the stalled store: the
 	// first thing to rule out beside a slow second.
 	if a, b := l.prev, l.last; a.hasStalls && b.hasStalls && (b.stalled > a.stalled || b.stalls > a.stalls) {
-		s += "  writes stalled " + ms(time.Duration((b.stalled-a.stalled)*float64(time.Second)))
+		s += "  writes stalled " + ms(seconds(b.stalled-a.stalled))
 	}
 	return s
 }
@@ -649,7 +649,7 @@ func (r *LagReport) counters(a, b lagGauges) {
 	if a.hasStalls && b.hasStalls {
 		r.HasStalls = true
 		r.Stalls = max(0, b.stalls-a.stalls)
-		r.Stalled = time.Duration(max(0, b.stalled-a.stalled) * float64(time.Second))
+		r.Stalled = seconds(max(0, b.stalled-a.stalled))
 	}
 	if a.hasOverflow && b.hasOverflow {
 		r.HasOverflow = true
@@ -660,7 +660,7 @@ func (r *LagReport) counters(a, b lagGauges) {
 	}
 	r.HasHandoff = true
 	r.HandoffWaits = max(0, b.handoffs-a.handoffs)
-	r.HandoffWait = time.Duration(max(0, b.handoffSec-a.handoffSec) * float64(time.Second))
+	r.HandoffWait = seconds(max(0, b.handoffSec-a.handoffSec))
 }
 
 // gc sets the collector's figures between two readings.
@@ -675,7 +675,7 @@ func (r *LagReport) gc(a, b lagGauges) {
 		r.ScanHeap = b.scanHeap
 	}
 	if cpu := b.gcCPU - a.gcCPU; a.hasGCCPU && b.hasGCCPU && cpu > 0 {
-		r.GCPerEvent = time.Duration(cpu / n * float64(time.Second))
+		r.GCPerEvent = seconds(cpu / n)
 		r.AssistShare = (b.gcAssist - a.gcAssist) / cpu
 	}
 }
@@ -686,7 +686,7 @@ func (r *LagReport) checkpoints(a, b lagGauges) {
 	if !a.hasCP || !b.hasCP || n <= 0 {
 		return
 	}
-	secs := func(v float64) time.Duration { return time.Duration(v / n * float64(time.Second)) }
+	secs := func(v float64) time.Duration { return seconds(v / n) }
 	r.Checkpoints, r.CheckpointPause = n, secs(b.cpPause-a.cpPause)
 	r.CheckpointParts = r.CheckpointParts[:0]
 	for part, v := range b.cpParts {
@@ -709,7 +709,7 @@ func (r *LagReport) storeJobs(a, b lagGauges) {
 		if busy == 0 && jobs == 0 {
 			continue
 		}
-		r.StoreJobs = append(r.StoreJobs, StoreJob{name, jobs, time.Duration(busy * float64(time.Second))})
+		r.StoreJobs = append(r.StoreJobs, StoreJob{name, jobs, seconds(busy)})
 	}
 	slices.SortFunc(r.StoreJobs, func(x, y StoreJob) int {
 		return cmp.Or(cmp.Compare(y.Busy, x.Busy), cmp.Compare(x.Name, y.Name))
@@ -723,7 +723,7 @@ func cpuPerEvent(a, b lagGauges) time.Duration {
 	if !a.hasCPU || !b.hasCPU || n <= 0 {
 		return 0
 	}
-	return time.Duration((b.cpu - a.cpu) / n * float64(time.Second))
+	return seconds((b.cpu - a.cpu) / n)
 }
 
 // uptime is the server's uptime at reading g; 0 without the figure.
@@ -837,6 +837,9 @@ func fmtDurOrNone(d time.Duration) string {
 	}
 	return fmtDur(d)
 }
+
+// seconds is a metric's count of seconds as a Duration.
+func seconds(v float64) time.Duration { return time.Duration(v * float64(time.Second)) }
 
 // ms spells d in milliseconds with one decimal.
 func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond)) }
