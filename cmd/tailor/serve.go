@@ -62,6 +62,8 @@ func runServe(ctx context.Context, args []string) error {
 	lifecycle := fs.String("lifecycle", os.Getenv("TAILOR_LIFECYCLE"), "lifecycle stage thresholds of the segment models: new=30d,active=90d,lapsed=180d (any subset) [TAILOR_LIFECYCLE]")
 	fs.IntVar(&cfg.ProcessorQueue, "processor-queue", cfg.ProcessorQueue, "acknowledged events that may wait for the processor before acknowledgements wait for it")
 	fs.BoolVar(&cfg.LogCompression, "log-compression", cfg.LogCompression, "store the log's events compressed with a dictionary trained from the store's first 2,000 messages (less to write, flush and compact); values already stored are read either way")
+	fs.Float64Var(&cfg.FlushDuty, "flush-duty", cfg.FlushDuty, "share of the clock the stores' memtable flushes may work while serving, so that they do not take the cores from requests in one burst; 0 = unpaced")
+	fs.Float64Var(&cfg.CompactionDuty, "compaction-duty", cfg.CompactionDuty, "share of the clock the stores' compactions may work while serving; 0 = unpaced")
 	fs.BoolVar(&cfg.ProcessorOverflow, "processor-overflow", cfg.ProcessorOverflow, "when the processor's queue is full, acknowledge anyway and let the processor read the events back from the log (its lag grows instead)")
 	fs.Float64Var(&cfg.JourneyTimeScale, "journey-time-scale", 0, "for tests: journey waits, timeouts, goal windows and entry periods last this many times less (86400: a day per second); keep one scale per data dir")
 	debugAddr := fs.String("debug-addr", "", "serve Go's /debug/pprof and the store's /debug/store on this address (e.g. 127.0.0.1:6060); off by default")
@@ -244,6 +246,8 @@ const demoProducers = 2
 func loadDemo(ctx context.Context, srv *server.Server, dataDir string, prog *demoLoadState) error {
 	start := time.Now()
 	customers := prog.Customers
+	// A bulk load: the stores' jobs at full speed (server.Config.FlushDuty).
+	defer srv.HoldPacing()()
 	startDemoExperiment(srv) // before the history: its exposures are woven in
 	g := demo.New(demoConfig(customers))
 	var products []catalog.Product

@@ -561,3 +561,45 @@ func TestProgressCollections(t *testing.T) {
 		t.Errorf("a second without one: %q", got)
 	}
 }
+
+// TestPacedJobs: the time the stores' jobs slept to keep to their duty is
+// summed over the jobs' labels; a second in which they slept says how
+// long, the report gives the run's total, and a server without the
+// counter gets neither.
+func TestPacedJobs(t *testing.T) {
+	reading := func(flush, compaction float64) lagGauges {
+		g, err := parseLag([]byte(fmt.Sprintf("tailor_processor_lag_events 0\ntailor_store_paced_seconds_total{job=\"flush\"} %g\ntailor_store_paced_seconds_total{job=\"compaction\"} %g\n", flush, compaction)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	a, b := reading(1, 0.5), reading(1.2, 0.8)
+	if !a.hasPaced || a.paced != 1.5 {
+		t.Fatalf("parsed %+v, want 1.5 s paced", a)
+	}
+	l := &lagSampler{n: 2, prev: a, last: b}
+	if got := l.file(nil); !strings.HasSuffix(got, "jobs paced 500.0ms") {
+		t.Errorf("a second with paced jobs: %q", got)
+	}
+	l.prev = b
+	if got := l.file(nil); strings.Contains(got, "paced") {
+		t.Errorf("a second without: %q", got)
+	}
+	for _, tc := range []struct {
+		name string
+		a, b lagGauges
+		want string
+	}{
+		{"paced during the run", a, b, "store jobs paced 0.50s, "},
+		{"none", b, b, "store jobs paced 0.00s, "},
+		{"an old server", lagGauges{}, lagGauges{}, ""},
+	} {
+		r := &LagReport{Drained: true}
+		r.counters(tc.a, tc.b)
+		s := r.String()
+		if tc.want == "" && strings.Contains(s, "paced") || tc.want != "" && !strings.Contains(s, tc.want) {
+			t.Errorf("%s: report %q, want %q", tc.name, s, tc.want)
+		}
+	}
+}

@@ -86,6 +86,12 @@ type Config struct {
 	// trained from the store's first messages (eventlog.Options.Compress):
 	// less to write, flush and compact for every event. Default on.
 	LogCompression bool
+	// FlushDuty and CompactionDuty are the shares of the clock the stores'
+	// flushes and compactions may work while the server serves (see
+	// store.Pacer): a lower peak for the same work, so that requests do
+	// not queue behind a burst of it. 0 leaves them unpaced. Defaults
+	// store.DefaultFlushDuty and store.DefaultCompactionDuty.
+	FlushDuty, CompactionDuty float64
 	// Identity is the identity resolution rules (see package identity).
 	// Changing them affects the events applied after the change; a replay
 	// from scratch (tailor verify) applies the rules it is given to all.
@@ -155,9 +161,20 @@ func valueBytes(form string, f func() float64) prometheus.Collector {
 // takes memory only as blocks are read.
 const DefaultCacheBytes = 1 << 30
 
+// HoldPacing runs the stores' flushes and compactions unpaced (see
+// Config.FlushDuty) until the returned func is called: for bulk loads,
+// which want them at full speed.
+func (s *Server) HoldPacing() (release func()) {
+	if p := s.stores.Pacer(); p != nil {
+		return p.Hold()
+	}
+	return func() {}
+}
+
 // SettleStore compacts the whole store after a bulk load (store.Settle),
-// saying how long it took.
+// saying how long it took. Its compactions are not paced.
 func (s *Server) SettleStore(ctx context.Context) error {
+	defer s.HoldPacing()()
 	start := time.Now()
 	if err := s.stores.Each(func(name string, db *pebble.DB) error { return store.Settle(ctx, db) }); err != nil {
 		return fmt.Errorf("settling the stores: %w", err)
@@ -180,6 +197,8 @@ func Defaults() Config {
 		Identity:        identity.Defaults(),
 		ProcessorQueue:  1 << 15,
 		LogCompression:  true,
+		FlushDuty:       store.DefaultFlushDuty,
+		CompactionDuty:  store.DefaultCompactionDuty,
 
 		HeaderReadTimeout:    10 * time.Second,
 		BodyReadTimeout:      60 * time.Second,
@@ -217,6 +236,12 @@ func (c *Config) Validate() error {
 	}
 	if c.CheckpointEvery <= 0 {
 		errs = append(errs, errors.New("checkpoint interval must be positive"))
+	}
+	if c.FlushDuty < 0 || c.FlushDuty > 1 {
+		errs = append(errs, fmt.Errorf("--flush-duty must be between 0 (not paced) and 1, got %g", c.FlushDuty))
+	}
+	if c.CompactionDuty < 0 || c.CompactionDuty > 1 {
+		errs = append(errs, fmt.Errorf("--compaction-duty must be between 0 (not paced) and 1, got %g", c.CompactionDuty))
 	}
 	if c.ProcessorQueue < 1 {
 		errs = append(errs, fmt.Errorf("--processor-queue must be at least 1, got %d", c.ProcessorQueue))
@@ -663,6 +688,9 @@ func (s *Server) Start() (string, error) {
 	s.startDelivery(bg, "http://"+ln.Addr().String())
 	s.startConsent(bg)
 	s.startExperiments(bg)
+	// Only now: a start's replay and a demo's settling want their jobs at
+	// full speed.
+	s.stores.Pace(bg, s.cfg.FlushDuty, s.cfg.CompactionDuty)
 	s.bgWG.Add(2)
 	go func() {
 		defer s.bgWG.Done()
@@ -840,6 +868,8 @@ func (s *Server) Close(ctx context.Context) error {
 		if err := s.Proc.Checkpoint(s.db); err != nil {
 			errs = append(errs, err)
 		}
+		// Nobody waits on requests now: the last flushes at full speed.
+		s.HoldPacing()
 		if err := s.stores.Each(func(_ string, db *pebble.DB) error { return db.Flush() }); err != nil {
 			errs = append(errs, err)
 		}

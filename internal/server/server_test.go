@@ -514,6 +514,18 @@ func TestStoreBackgroundMetrics(t *testing.T) {
 	}
 }
 
+// TestStorePacedMetrics: a started server paces its stores' jobs and
+// exports how long they slept, by job kind.
+func TestStorePacedMetrics(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	m := n.metrics()
+	for _, job := range []string{"flush", "compaction"} {
+		if series := `tailor_store_paced_seconds_total{job="` + job + `"} `; !strings.Contains(m, "\n"+series) {
+			t.Errorf("metrics lack %s:\n%s", series, grepLines(m, "tailor_store_paced"))
+		}
+	}
+}
+
 // TestStoreMemtableMetrics: each store's memtables are exported; an open
 // store always has the one taking writes, and no flushed one is held yet.
 func TestStoreMemtableMetrics(t *testing.T) {

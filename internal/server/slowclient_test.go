@@ -167,6 +167,11 @@ func TestConfigValidatesClientBounds(t *testing.T) {
 		{"one connection", func(c *Config) { c.MaxConnections = 1 }, "--max-connections must be at least 2"},
 		{"body-keyed budget of every connection", func(c *Config) { c.MaxBodyKeyedRequests = c.MaxConnections }, "below --max-connections"},
 		{"no body-keyed budget", func(c *Config) { c.MaxBodyKeyedRequests = 0 }, "--max-body-keyed-requests must be at least 1"},
+		// Not a client bound, but a bound of the same kind: the stores' jobs.
+		{"unpaced jobs", func(c *Config) { c.FlushDuty, c.CompactionDuty = 0, 0 }, ""},
+		{"full duty", func(c *Config) { c.FlushDuty, c.CompactionDuty = 1, 1 }, ""},
+		{"negative flush duty", func(c *Config) { c.FlushDuty = -0.1 }, "--flush-duty must be between 0"},
+		{"compaction duty over 1", func(c *Config) { c.CompactionDuty = 1.5 }, "--compaction-duty must be between 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -56,6 +56,8 @@ var (
 		"Flushes or compactions the store finished since start.", []string{"store", "job"}, nil)
 	storeJobsRunningDesc = prometheus.NewDesc("tailor_store_background_jobs_running",
 		"Flushes or compactions under way.", []string{"store", "job"}, nil)
+	storePacedSecondsDesc = prometheus.NewDesc("tailor_store_paced_seconds_total",
+		"Time the stores' flushes (job=\"flush\") or compactions (job=\"compaction\") have slept since start to keep to their share of the clock (--flush-duty, --compaction-duty).", []string{"job"}, nil)
 	storeWALFsyncDesc = prometheus.NewDesc("tailor_store_wal_fsync_seconds",
 		"Time each fsync of the store's write-ahead log took since start; every group commit, and so every acknowledgement, waits for one.", storeLabel, nil)
 )
@@ -117,7 +119,7 @@ func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{storeWALBytesDesc, storeFlushBytesDesc, storeCompactBytesDesc, storeCacheHitsDesc,
 		storeCacheMissesDesc, storeCacheBytesDesc, storeDiskBytesDesc, storeL0FilesDesc, storeReadAmpDesc,
 		storeStallsDesc, storeStallSecondsDesc, storeWALFsyncDesc, storeMemtablesDesc, storeZombieMemtablesDesc,
-		storeJobSecondsDesc, storeJobsDesc, storeJobsRunningDesc} {
+		storeJobSecondsDesc, storeJobsDesc, storeJobsRunningDesc, storePacedSecondsDesc} {
 		ch <- d
 	}
 }
@@ -126,6 +128,11 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 	stalls, stalled := store.WriteStalls()
 	ch <- prometheus.MustNewConstMetric(storeStallsDesc, prometheus.CounterValue, float64(stalls))
 	ch <- prometheus.MustNewConstMetric(storeStallSecondsDesc, prometheus.CounterValue, stalled.Seconds())
+	if p := c.stores.Pacer(); p != nil {
+		for k, d := range p.Paused() {
+			ch <- prometheus.MustNewConstMetric(storePacedSecondsDesc, prometheus.CounterValue, d.Seconds(), store.JobNames[k])
+		}
+	}
 	c.stores.Each(func(name string, db *pebble.DB) error {
 		if c.stores.Shared() {
 			name = "shared"

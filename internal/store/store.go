@@ -11,6 +11,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // Options returns Pebble options for a Tailor store with a cache of its
@@ -79,7 +80,7 @@ func Open(dir string, cacheBytes int64) (*pebble.DB, error) {
 }
 
 func open(dir string, c *pebble.Cache, memTableBytes uint64) (*pebble.DB, error) {
-	return openTimed(dir, c, memTableBytes, nil)
+	return openTimed(dir, c, memTableBytes, nil, nil)
 }
 
 // storeOptions are the options of the store in dir: options, with its
@@ -91,12 +92,15 @@ func storeOptions(dir string, c *pebble.Cache, memTableBytes uint64) *pebble.Opt
 }
 
 // openTimed is open, with the store's flushes and compactions timed in w
-// (if not nil).
-func openTimed(dir string, c *pebble.Cache, memTableBytes uint64, w *Work) (*pebble.DB, error) {
+// and its files written through fs (each if not nil).
+func openTimed(dir string, c *pebble.Cache, memTableBytes uint64, w *Work, fs vfs.FS) (*pebble.DB, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("store dir: %w", err)
 	}
 	o := storeOptions(dir, c, memTableBytes)
+	if fs != nil {
+		o.FS = fs
+	}
 	if w != nil {
 		// The defaults first, as Open would set them: Tee gives a
 		// listener without a BackgroundError one that logs nothing.

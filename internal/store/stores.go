@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // A data directory holds two stores. The log's (in LogDir: the keyspaces
@@ -50,7 +51,38 @@ type Stores struct {
 	// work times the background jobs of each store OpenStores opened;
 	// nil for Stores made otherwise.
 	work map[*pebble.DB]*Work
+	// pacer paces the background jobs of the stores OpenStores opened
+	// (paced: the file system of each); nil for Stores made otherwise.
+	pacer *Pacer
+	paced map[*pebble.DB]*pacedFS
+	// stopPacing ends Pace's watch and waits for it: Close must not
+	// close a store it is reading.
+	stopPacing func()
 }
+
+// Pace paces the stores' flushes and compactions (see Pacer) to the
+// shares of the clock given until ctx ends or the stores close; 0 leaves
+// that kind unpaced. It returns at once; a later call replaces the shares.
+// Stores not made by OpenStores are not paced.
+func (s *Stores) Pace(ctx context.Context, flushDuty, compactionDuty float64) {
+	if s.pacer == nil {
+		return
+	}
+	if s.stopPacing != nil {
+		s.stopPacing()
+	}
+	s.pacer.SetDuty(flushDuty, compactionDuty)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		watch(ctx, 250*time.Millisecond, s.paced)
+	}()
+	s.stopPacing = func() { cancel(); <-done }
+}
+
+// Pacer returns the stores' pacer, nil when they are not paced.
+func (s *Stores) Pacer() *Pacer { return s.pacer }
 
 // Work returns what the background jobs of db, one of s's stores, have
 // done since it opened; nil when they are not timed (Stores not made by
@@ -62,6 +94,9 @@ func (s *Stores) Shared() bool { return s.State == s.Log }
 
 // Close closes both stores.
 func (s *Stores) Close() error {
+	if s.stopPacing != nil {
+		s.stopPacing()
+	}
 	err := s.State.Close()
 	if !s.Shared() {
 		err = errors.Join(err, s.Log.Close())
@@ -104,8 +139,9 @@ func OpenStores(dir string, cacheBytes int64) (*Stores, error) {
 		return nil, err
 	}
 	if l == oneStore {
-		w := new(Work)
-		old, err := openTimed(filepath.Join(dir, OldStateDir), c, LogMemTableBytes, w)
+		w, p := new(Work), new(Pacer)
+		fs := p.fs(vfs.Default, "shared")
+		old, err := openTimed(filepath.Join(dir, OldStateDir), c, LogMemTableBytes, w, fs)
 		if err != nil {
 			return nil, err
 		}
@@ -116,7 +152,7 @@ func OpenStores(dir string, cacheBytes int64) (*Stores, error) {
 		}
 		if held {
 			slog.Warn("the log shares the state's store (a data directory of an older version): acknowledgements wait behind checkpoints; stop the server and run `tailor migrate` once to give the log its own store", "data_dir", dir)
-			return &Stores{State: old, Log: old, work: map[*pebble.DB]*Work{old: w}}, nil
+			return &Stores{State: old, Log: old, work: map[*pebble.DB]*Work{old: w}, pacer: p, paced: map[*pebble.DB]*pacedFS{old: fs}}, nil
 		}
 		if err := old.Close(); err != nil {
 			return nil, err
@@ -126,17 +162,18 @@ func OpenStores(dir string, cacheBytes int64) (*Stores, error) {
 	if err := split(dir, l); err != nil {
 		return nil, err
 	}
-	sw, lw := new(Work), new(Work)
-	state, err := openTimed(filepath.Join(dir, StateDir), c, StateMemTableBytes, sw)
+	sw, lw, p := new(Work), new(Work), new(Pacer)
+	sfs, lfs := p.fs(vfs.Default, "state"), p.fs(vfs.Default, "log")
+	state, err := openTimed(filepath.Join(dir, StateDir), c, StateMemTableBytes, sw, sfs)
 	if err != nil {
 		return nil, err
 	}
-	log, err := openTimed(filepath.Join(dir, LogDir), c, LogMemTableBytes, lw)
+	log, err := openTimed(filepath.Join(dir, LogDir), c, LogMemTableBytes, lw, lfs)
 	if err != nil {
 		state.Close()
 		return nil, err
 	}
-	return &Stores{State: state, Log: log, work: map[*pebble.DB]*Work{state: sw, log: lw}}, nil
+	return &Stores{State: state, Log: log, work: map[*pebble.DB]*Work{state: sw, log: lw}, pacer: p, paced: map[*pebble.DB]*pacedFS{state: sfs, log: lfs}}, nil
 }
 
 // OpenState opens the state's store of data directory dir alone (the one
