@@ -54,6 +54,8 @@ func BenchmarkFullEvaluation(b *testing.B) {
 		{"R1-trait", `country in ("GB", "DE", "FR")`},
 		{"R2-count", `did "Product Added" where category contains "accessories" at least 2 times in last 90d`},
 		{"R3-sum", `did "Order Completed" sum(revenue) > 200 in last 365d`},
+		// A measure of the general path (an accumulator a profile).
+		{"avg", `did "Order Completed" avg(revenue) > 50 in last 365d`},
 		{"computed", `total_spend > 100`},
 		{"R4-and", `country in ("US", "CA") and did "Product Added" where category contains "accessories" at least 2 times in last 90d and total_spend > 100 and not did "Order Completed" in last 7d`},
 	} {
@@ -62,6 +64,7 @@ func BenchmarkFullEvaluation(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := e.Count(r, at); err != nil {
 					b.Fatal(err)

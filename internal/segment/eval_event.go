@@ -385,7 +385,8 @@ func (ev *evaluation) event(r *Rule, path string) (*roaring.Bitmap, error) {
 	if pl.measure == MeasureSum && !ev.track {
 		return ev.sumEvents(pl), nil
 	}
-	accs := make([]acc, ev.n)
+	accs := getAccs(ev.n)
+	defer putAccs(accs)
 	visit := func(s *stream, row int, o, ts uint32) {
 		t := int64(ts)
 		if !pl.inWindow(t) && (!ev.track || t <= ev.now) {
@@ -564,6 +565,24 @@ func getCounts(n int) []uint32 {
 	return make([]uint32, n)
 }
 func putCounts(c []uint32) { countPool.Put(&c) }
+
+// accPool holds acc arrays for event's general measures: one acc a
+// profile, 48 MB over a million profiles, allocated at every evaluation
+// (about a tenth of what a 1 M-customer server allocated in a run at
+// 40 k events/s) and collected soon after.
+var accPool sync.Pool
+
+// getAccs returns n zeroed accs.
+func getAccs(n int) []acc {
+	if p, ok := accPool.Get().(*[]acc); ok && cap(*p) >= n {
+		a := (*p)[:n]
+		clear(a)
+		return a
+	}
+	return make([]acc, n)
+}
+
+func putAccs(a []acc) { accPool.Put(&a) }
 
 // ordBufs hold a chunk's decoded profile ordinals for the row scans.
 var ordBufs = sync.Pool{New: func() any { return new([vecChunk]uint32) }}

@@ -96,3 +96,25 @@ func TestWindowAndChainsForEveryArrivalOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestAccsComeZeroed: an accumulator array back from the pool is zeroed,
+// whatever the evaluation before it left in it, and as long as asked.
+func TestAccsComeZeroed(t *testing.T) {
+	a := getAccs(1000)
+	for i := range a {
+		a[i].addRow(&eventPlan{}, 0, uint32(i))
+	}
+	putAccs(a)
+	for _, n := range []int{1000, 10, 2000} {
+		b := getAccs(n)
+		if len(b) != n {
+			t.Fatalf("getAccs(%d): %d accs", n, len(b))
+		}
+		for i := range b {
+			if b[i] != (acc{}) {
+				t.Fatalf("getAccs(%d)[%d] = %+v, want zero", n, i, b[i])
+			}
+		}
+		putAccs(b)
+	}
+}
