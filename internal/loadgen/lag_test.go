@@ -515,27 +515,45 @@ func TestWriteStalls(t *testing.T) {
 	if !a.hasStalls || a.stalls != 3 || a.stalled != 1.5 {
 		t.Fatalf("parsed %+v, want 3 stalls, 1.5 s", a)
 	}
-	l := &lagSampler{n: 2, prev: a, last: b}
-	if got := l.file(nil); !strings.HasSuffix(got, "writes stalled 420.0ms") {
-		t.Errorf("a second with a stall: %q", got)
-	}
-	l.prev = b
-	if got := l.file(nil); strings.Contains(got, "stalled") {
-		t.Errorf("a second without one: %q", got)
-	}
-	for _, tc := range []struct {
-		name string
-		a, b lagGauges
-		want string // in the report; "" for no clause
-	}{
+	checkSecond(t, a, b, "writes stalled 420.0ms", "stalled")
+	checkReport(t, "stall", []reportCase{
 		{"stalls during the run", a, b, "write stalls 2 (0.42s in all), "},
 		{"none", b, b, "write stalls 0, "},
 		{"an old server", lagGauges{}, lagGauges{}, ""},
-	} {
+	})
+}
+
+// checkSecond checks that a second's line after readings a and b ends
+// with clause, and that one without a change (b, b) holds no key.
+func checkSecond(t *testing.T, a, b lagGauges, clause, key string) {
+	t.Helper()
+	l := &lagSampler{n: 2, prev: a, last: b}
+	if got := l.file(nil); !strings.HasSuffix(got, clause) {
+		t.Errorf("a second with it: %q, want it to end with %q", got, clause)
+	}
+	l.prev = b
+	if got := l.file(nil); strings.Contains(got, key) {
+		t.Errorf("a second without: %q", got)
+	}
+}
+
+// reportCase is a run's readings before and after, and the clause its
+// report must hold ("" for none).
+type reportCase struct {
+	name string
+	a, b lagGauges
+	want string
+}
+
+// checkReport checks each case's report: its clause, or for "" no word
+// key.
+func checkReport(t *testing.T, key string, cases []reportCase) {
+	t.Helper()
+	for _, tc := range cases {
 		r := &LagReport{Drained: true}
 		r.counters(tc.a, tc.b)
 		s := r.String()
-		if tc.want == "" && strings.Contains(s, "stall") || tc.want != "" && !strings.Contains(s, tc.want) {
+		if tc.want == "" && strings.Contains(s, key) || tc.want != "" && !strings.Contains(s, tc.want) {
 			t.Errorf("%s: report %q, want %q", tc.name, s, tc.want)
 		}
 	}
@@ -578,28 +596,10 @@ func TestPacedJobs(t *testing.T) {
 	if !a.hasPaced || a.paced != 1.5 {
 		t.Fatalf("parsed %+v, want 1.5 s paced", a)
 	}
-	l := &lagSampler{n: 2, prev: a, last: b}
-	if got := l.file(nil); !strings.HasSuffix(got, "jobs paced 500.0ms") {
-		t.Errorf("a second with paced jobs: %q", got)
-	}
-	l.prev = b
-	if got := l.file(nil); strings.Contains(got, "paced") {
-		t.Errorf("a second without: %q", got)
-	}
-	for _, tc := range []struct {
-		name string
-		a, b lagGauges
-		want string
-	}{
+	checkSecond(t, a, b, "jobs paced 500.0ms", "paced")
+	checkReport(t, "paced", []reportCase{
 		{"paced during the run", a, b, "store jobs paced 0.50s, "},
 		{"none", b, b, "store jobs paced 0.00s, "},
 		{"an old server", lagGauges{}, lagGauges{}, ""},
-	} {
-		r := &LagReport{Drained: true}
-		r.counters(tc.a, tc.b)
-		s := r.String()
-		if tc.want == "" && strings.Contains(s, "paced") || tc.want != "" && !strings.Contains(s, tc.want) {
-			t.Errorf("%s: report %q, want %q", tc.name, s, tc.want)
-		}
-	}
+	})
 }
