@@ -503,10 +503,7 @@ func TestProgressCheckpointPause(t *testing.T) {
 // server without the counters gets neither.
 func TestWriteStalls(t *testing.T) {
 	reading := func(n, secs float64, at time.Time) lagGauges {
-		g, err := parseLag([]byte(fmt.Sprintf("tailor_processor_lag_events 0\ntailor_store_write_stalls_total %g\ntailor_store_write_stall_seconds_total %g\n", n, secs)))
-		if err != nil {
-			t.Fatal(err)
-		}
+		g := gauges(t, "tailor_store_write_stalls_total %g\ntailor_store_write_stall_seconds_total %g\n", n, secs)
 		g.at = at
 		return g
 	}
@@ -537,6 +534,17 @@ func checkSecond(t *testing.T, a, b lagGauges, clause, key string) {
 	}
 }
 
+// gauges parses a reading of the lag gauges (zero) and the series format
+// and args print.
+func gauges(t *testing.T, format string, args ...any) lagGauges {
+	t.Helper()
+	g, err := parseLag(fmt.Appendf([]byte("tailor_processor_lag_events 0\n"), format, args...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
 // reportCase is a run's readings before and after, and the clause its
 // report must hold ("" for none).
 type reportCase struct {
@@ -564,11 +572,7 @@ func checkReport(t *testing.T, key string, cases []reportCase) {
 // nothing of them.
 func TestProgressCollections(t *testing.T) {
 	reading := func(n, cpu float64) lagGauges {
-		g, err := parseLag([]byte(fmt.Sprintf("tailor_processor_lag_events 0\ngo_gc_duration_seconds_count %g\ngo_cpu_classes_gc_total_cpu_seconds_total %g\n", n, cpu)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return g
+		return gauges(t, "go_gc_duration_seconds_count %g\ngo_cpu_classes_gc_total_cpu_seconds_total %g\n", n, cpu)
 	}
 	l := &lagSampler{n: 2, prev: reading(7, 12.5), last: reading(8, 13.35)}
 	if got := l.file(nil); !strings.HasSuffix(got, "  collections ended 1 (850.0ms of CPU)") {
@@ -586,11 +590,7 @@ func TestProgressCollections(t *testing.T) {
 // counter gets neither.
 func TestPacedJobs(t *testing.T) {
 	reading := func(flush, compaction float64) lagGauges {
-		g, err := parseLag([]byte(fmt.Sprintf("tailor_processor_lag_events 0\ntailor_store_paced_seconds_total{job=\"flush\"} %g\ntailor_store_paced_seconds_total{job=\"compaction\"} %g\n", flush, compaction)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return g
+		return gauges(t, "tailor_store_paced_seconds_total{job=\"flush\"} %g\ntailor_store_paced_seconds_total{job=\"compaction\"} %g\n", flush, compaction)
 	}
 	a, b := reading(1, 0.5), reading(1.2, 0.8)
 	if !a.hasPaced || a.paced != 1.5 {
