@@ -469,9 +469,7 @@ func (l *lagSampler) file(sec *HistSnapshot) string {
 	// A checkpoint stops the processor and then commits a batch of
 	// megabytes: beside a slow second, the likeliest cause after the
 	// stores' jobs (the traces of the 1 M store's paced runs).
-	if a, b := l.prev, l.last; a.hasCP && b.hasCP && b.cpPause > a.cpPause {
-		s += "  checkpoints paused " + ms(seconds(b.cpPause-a.cpPause))
-	}
+	s += grewBy("checkpoints paused", l.prev.hasCP && l.last.hasCP, l.prev.cpPause, l.last.cpPause)
 	// A collection's mark phase takes CPU from everything else (with more
 	// Ps than CPUs, its idle-time workers too): the runtime counts a
 	// cycle, and its CPU, when it ends, so the second it ended in says so.
@@ -486,10 +484,18 @@ func (l *lagSampler) file(sec *HistSnapshot) string {
 	if a, b := l.prev, l.last; a.hasStalls && b.hasStalls && (b.stalled > a.stalled || b.stalls > a.stalls) {
 		s += "  writes stalled " + ms(seconds(b.stalled-a.stalled))
 	}
-	if a, b := l.prev, l.last; a.hasPaced && b.hasPaced && b.paced > a.paced {
-		s += "  jobs paced " + ms(seconds(b.paced-a.paced))
-	}
+	s += grewBy("jobs paced", l.prev.hasPaced && l.last.hasPaced, l.prev.paced, l.last.paced)
 	return s
+}
+
+// grewBy is a second's clause for a counter of seconds that grew from a to
+// b in it ("  label 12.0ms"), "" when it did not or ok is false (the
+// server does not export it).
+func grewBy(label string, ok bool, a, b float64) string {
+	if !ok || b <= a {
+		return ""
+	}
+	return "  " + label + " " + ms(seconds(b-a))
 }
 
 // workRate is the stores' background work between two readings, in
@@ -757,9 +763,9 @@ func uptime(g lagGauges) time.Duration {
 // overflowed to the log 2 times (5120 events read back), log values stored
 // at 0.35× their bytes, WAL 519 bytes an event, tables flushed 301 and
 // compacted 78 bytes an event, 3012 WAL fsyncs p99 ≤ 25ms
-// max ≤ 100ms, write stalls 1 (0.31s in all), store jobs paced 2.10s, 4 collections (0.9µs of
-// CPU an event, 12% assists, 3.1 kB allocated an event, 350 MB
-// scannable), 20 checkpoints paused the
+// max ≤ 100ms, write stalls 1 (0.31s in all), store jobs paced 2.10s, 4
+// collections (0.9µs of CPU an event, 12% assists, 3.1 kB allocated an
+// event, 350 MB scannable), 20 checkpoints paused the
 // processor 85.0ms on average (profiles 60.1ms, segments 15.2ms, recommend
 // 8.3ms), store jobs until drained log flush 3 (7.4s), log compaction 38
 // (6.1s), state compaction 12 (2.2s), seconds with store jobs running 18

@@ -481,20 +481,9 @@ func TestProgressReadsAtTheTick(t *testing.T) {
 // processor says for how long; one without says nothing of them.
 func TestProgressCheckpointPause(t *testing.T) {
 	reading := func(pause float64) lagGauges {
-		g, err := parseLag([]byte(fmt.Sprintf("tailor_processor_lag_events 0\ntailor_checkpoint_pause_seconds_sum %g\ntailor_checkpoint_pause_seconds_count 3\n", pause)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return g
+		return gauges(t, "tailor_checkpoint_pause_seconds_sum %g\ntailor_checkpoint_pause_seconds_count 3\n", pause)
 	}
-	l := &lagSampler{n: 2, prev: reading(1.5), last: reading(1.73)}
-	if got := l.file(nil); !strings.HasSuffix(got, "  checkpoints paused 230.0ms") {
-		t.Errorf("a second with a 230 ms pause: %q", got)
-	}
-	l.prev = l.last
-	if got := l.file(nil); strings.Contains(got, "checkpoints") {
-		t.Errorf("a second without a checkpoint: %q", got)
-	}
+	checkSecond(t, reading(1.5), reading(1.73), "  checkpoints paused 230.0ms", "checkpoints")
 }
 
 // TestWriteStalls: the stores' write stalls are read from the server's
@@ -574,14 +563,7 @@ func TestProgressCollections(t *testing.T) {
 	reading := func(n, cpu float64) lagGauges {
 		return gauges(t, "go_gc_duration_seconds_count %g\ngo_cpu_classes_gc_total_cpu_seconds_total %g\n", n, cpu)
 	}
-	l := &lagSampler{n: 2, prev: reading(7, 12.5), last: reading(8, 13.35)}
-	if got := l.file(nil); !strings.HasSuffix(got, "  collections ended 1 (850.0ms of CPU)") {
-		t.Errorf("a second in which a collection ended: %q", got)
-	}
-	l.prev = l.last
-	if got := l.file(nil); strings.Contains(got, "collections") {
-		t.Errorf("a second without one: %q", got)
-	}
+	checkSecond(t, reading(7, 12.5), reading(8, 13.35), "  collections ended 1 (850.0ms of CPU)", "collections")
 }
 
 // TestPacedJobs: the time the stores' jobs slept to keep to their duty is
@@ -602,4 +584,22 @@ func TestPacedJobs(t *testing.T) {
 		{"none", b, b, "store jobs paced 0.00s, "},
 		{"an old server", lagGauges{}, lagGauges{}, ""},
 	})
+}
+
+func TestGrewBy(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ok   bool
+		a, b float64
+		want string
+	}{
+		{"grew", true, 1.5, 1.73, "  x 230.0ms"},
+		{"the same", true, 1.5, 1.5, ""},
+		{"fell (a restarted server)", true, 1.5, 0.2, ""},
+		{"not exported", false, 1.5, 1.73, ""},
+	} {
+		if got := grewBy("x", tc.ok, tc.a, tc.b); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
 }
