@@ -98,7 +98,7 @@ func (e *Engine) complements(ctx context.Context, seed int32, seedID string) []c
 					pop = e.items[o].sold.at(e.latest, half) / top
 				}
 				s := cc.weight * (0.5 + 0.5*pop)
-				if co := it.co[kindBuy][o]; co > 0 {
+				if co := it.co[kindBuy].get(o); co > 0 {
 					s += e.sim(kindBuy, seed, o, float64(co))
 				}
 				if s > best[o].score {
@@ -242,8 +242,9 @@ func (e *Engine) forYou(p *prof, group string, now int64, dst []cand) []cand {
 			rw := sd.w * math.Exp2(-float64(max(now-t.T, 0))/(14*day))
 			src := e.items[t.Item]
 			for _, k := range sd.kinds {
-				for o, c := range src.co[k] {
-					s := rw * e.sim(k, t.Item, o, float64(c))
+				for _, oc := range src.co[k] {
+					o := oc.o
+					s := rw * e.sim(k, t.Item, o, float64(oc.c))
 					if s <= 0 {
 						continue
 					}

@@ -278,9 +278,6 @@ func (e *Engine) index(id string) int32 {
 	ix := int32(len(e.items))
 	e.ids[id] = ix
 	it := &item{id: id}
-	for k := range it.co {
-		it.co[k] = map[int32]float32{}
-	}
 	e.items = append(e.items, it)
 	for k := range e.norm {
 		e.norm[k] = append(e.norm[k], 0)
@@ -480,10 +477,10 @@ func (e *Engine) pair(k kind, a, b int32, w float32) {
 
 func (e *Engine) pairOne(k kind, a, b int32, w float32) {
 	it := e.items[a]
-	it.co[k][b] += w
+	it.co[k] = it.co[k].add(b, w)
 	e.markItem(a)
 	if len(it.co[k]) > 2*e.opts.Neighbours {
-		pruneCo(it.co[k], e.opts.Neighbours, func(o int32, c float32) float64 {
+		it.co[k] = it.co[k].prune(e.opts.Neighbours, func(o int32, c float32) float64 {
 			return e.sim(k, a, o, float64(c))
 		}, func(o int32) string { return e.items[o].id })
 	}

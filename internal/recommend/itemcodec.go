@@ -34,9 +34,9 @@ func appendItem(b []byte, it *item, items []*item) []byte {
 	b = appendFloat(b, it.gapN)
 	for k := range it.co {
 		b = binary.AppendUvarint(b, uint64(len(it.co[k])))
-		for o, c := range it.co[k] {
-			b = appendString(b, items[o].id)
-			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(c))
+		for _, oc := range it.co[k] {
+			b = appendString(b, items[oc.o].id)
+			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(oc.c))
 		}
 	}
 	return b

@@ -15,8 +15,8 @@ func TestItemRecordRoundTripAndTruncation(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]float32{}
-	for o, c := range it.co[kindBuy] {
-		want[e.items[o].id] = c
+	for _, oc := range it.co[kindBuy] {
+		want[e.items[oc.o].id] = oc.c
 	}
 	if r.Name != it.name || r.Category != it.category || r.Price != it.price || r.N != it.n || r.Sold != it.sold ||
 		!reflect.DeepEqual(r.Co[kindBuy], want) {

@@ -64,7 +64,7 @@ type item struct {
 	// co holds the co-occurrence counts with other items, per kind; at most
 	// 2×Options.Neighbours entries, pruned to the best Neighbours by
 	// similarity when full.
-	co [nKinds]map[int32]float32
+	co [nKinds]coList
 
 	trend decayed // views + 3×carts + 5×purchases, Options.TrendingHalfLife
 	sold  decayed // units sold, Options.BestsellerHalfLife

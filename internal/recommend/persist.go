@@ -176,7 +176,7 @@ func (e *Engine) CheckpointSplit(b *pebble.Batch) (func() error, error) {
 	for ix := range e.dirtyItems {
 		c := *e.items[ix]
 		for k := range c.co {
-			c.co[k] = maps.Clone(c.co[k])
+			c.co[k] = slices.Clone(c.co[k])
 		}
 		s.items = append(s.items, c)
 	}
@@ -333,9 +333,12 @@ func (e *Engine) Load() error {
 			e.norm[k][ix] = x.n[k]
 		}
 		for k := range r.Co {
+			l := make(coList, 0, len(r.Co[k]))
 			for o, c := range r.Co[k] {
-				x.co[k][e.index(o)] = c
+				l = append(l, coEntry{e.index(o), c})
 			}
+			sortCo(l)
+			x.co[k] = l
 		}
 	}
 	clear(e.dirtyItems)

@@ -427,8 +427,8 @@ func (e *Engine) neighbours(seed int32, kinds []kindWeight, dst []cand) []cand {
 	sc := newScratch(len(e.items))
 	defer sc.release()
 	for _, kw := range kinds {
-		for o, c := range it.co[kw.k] {
-			sc.parts[sc.get(o)].s[0] += kw.w * e.sim(kw.k, seed, o, float64(c))
+		for _, oc := range it.co[kw.k] {
+			sc.parts[sc.get(oc.o)].s[0] += kw.w * e.sim(kw.k, seed, oc.o, float64(oc.c))
 		}
 	}
 	out := dst
@@ -584,7 +584,7 @@ func (e *Engine) explain(c *cand, p *prof, now int64) {
 		if c.k == kindView {
 			verb = "viewed together with"
 		}
-		n := src.co[c.k][c.ix] + src.co[kindCart][c.ix]
+		n := src.co[c.k].get(c.ix) + src.co[kindCart].get(c.ix)
 		c.reason = fmt.Sprintf("%s %s (%s times, with carts)", verb, displayName(src), trimFloat(float64(n)))
 	default:
 		c.reason = "popular"

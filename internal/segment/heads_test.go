@@ -91,3 +91,63 @@ func TestHeadvecLeavesEmptyBlocksOut(t *testing.T) {
 		t.Errorf("a cleared head reads %d", got)
 	}
 }
+
+// The pool holds a slot for every block with values, of the block's width,
+// and no more: a block that widens or re-bases gives its old slot back, and
+// the next block of that width takes it, zeroed.
+func TestHeadPoolReusesSlots(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	var v headvec
+	const n = 64 * headBlock
+	want := make([]uint32, n)
+	for k := range 50000 {
+		i := rng.IntN(min(n, 1+k/4)) // new blocks keep coming as old ones widen
+
+		x := uint32(k + 1)
+		switch rng.IntN(8) {
+		case 0:
+			x = 0
+		case 1:
+			x = uint32(rng.IntN(1 << 28)) // a lower value re-bases, a higher one widens
+		}
+		v.set(i, x)
+		want[i] = x
+	}
+	for i, w := range want {
+		if got := v.get(i); got != w {
+			t.Fatalf("get(%d) = %d, want %d", i, got, w)
+		}
+	}
+	var blocks [4]int
+	for _, b := range v.blocks {
+		if b.w != 0 {
+			blocks[b.w-1]++
+		}
+	}
+	for k := range blocks {
+		if live := int(v.pool.n[k]) - len(v.pool.free[k]); live != blocks[k] {
+			t.Errorf("width %d: %d slots in use, %d blocks", k+1, live, blocks[k])
+		}
+	}
+	if b := v.bytes(); b > 3*4*n {
+		t.Errorf("heads of %d ordinals take %d bytes", n, b)
+	}
+}
+
+// BenchmarkHeadvecGet reads the heads of random profiles of a million, as
+// an evaluation walks them.
+func BenchmarkHeadvecGet(b *testing.B) {
+	const n = 1 << 20
+	var v headvec
+	rng := rand.New(rand.NewPCG(7, 8))
+	for k := range n {
+		v.set(rng.IntN(n), uint32(k+1))
+	}
+	var sum uint32
+	i := 0
+	for b.Loop() {
+		sum += v.get((i * 7919) & (n - 1))
+		i++
+	}
+	_ = sum
+}
