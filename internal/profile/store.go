@@ -114,6 +114,8 @@ type Store struct {
 	hot              map[uint32]*hotEntry
 	hotHead, hotTail *hotEntry
 	hotLen, hotMax   int
+	// epoch counts checkpoints, for hot entries' idle time (hotIdle).
+	epoch uint64
 }
 
 // DefaultHot is how many profiles keep their state decoded.
@@ -398,6 +400,7 @@ func (s *Store) Checkpoint(b *pebble.Batch) error {
 	clear(s.dirty)
 	clear(s.gone)
 	s.merges = s.merges[:0]
+	s.evictIdle()
 	s.compactRecs()
 	return nil
 }

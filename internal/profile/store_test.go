@@ -8,6 +8,7 @@ import (
 
 	"tailor/internal/demo"
 	"tailor/internal/event"
+	"tailor/internal/store/storetest"
 )
 
 // demoEvents decodes the first n messages of the demo store.
@@ -294,5 +295,57 @@ func TestRecordsCompacted(t *testing.T) {
 				t.Fatalf("%s does not resolve to its profile %s after compactions", id.Key(), s.pid(p))
 			}
 		}
+	}
+}
+
+// A checkpoint lets go of the hot entries no event used for hotIdle
+// checkpoints, least recently used first, and keeps the rest; letting go
+// changes no profile.
+func TestCheckpointEvictsIdleHotEntries(t *testing.T) {
+	evs := demoEvents(t, 50, 1<<30)
+	s, ref := NewStore(), NewStore()
+	for _, e := range evs {
+		s.Apply(e)
+		ref.Apply(e)
+	}
+	db := storetest.MemDB(t)
+	checkpoint := func() {
+		t.Helper()
+		b := db.NewBatch()
+		defer b.Close()
+		if err := s.Checkpoint(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all := s.hotLen
+	if all < 40 {
+		t.Fatalf("%d hot profiles after 50 customers' events", all)
+	}
+	last := evs[len(evs)-1]
+	for i := range hotIdle - 1 {
+		checkpoint()
+		if s.hotLen != all {
+			t.Fatalf("checkpoint %d: %d hot, want all %d (none idle for %d yet)", i+1, s.hotLen, all, hotIdle)
+		}
+		if i == 0 {
+			s.Apply(last) // one profile used again
+		}
+	}
+	checkpoint()
+	if s.hotLen != 1 {
+		t.Fatalf("after %d idle checkpoints %d hot, want the one used since", hotIdle, s.hotLen)
+	}
+	if h := s.hotHead; h == nil || s.pid(h.p) != s.res.Profile {
+		t.Errorf("the hot entry left is not the profile used last")
+	}
+	ref.Apply(last)
+	if d := Diff(s, ref, 5); len(d) > 0 {
+		t.Fatalf("letting idle entries go changed profiles: %v", d)
+	}
+	for range hotIdle {
+		checkpoint()
+	}
+	if s.hotLen != 0 {
+		t.Errorf("%d hot after the last one idled too", s.hotLen)
 	}
 }
