@@ -1,9 +1,6 @@
 package recommend
 
-import (
-	"slices"
-	"strings"
-)
+import "slices"
 
 // coList is an item's co-occurrence counts of one kind: entries sorted by
 // the other item's index, at most 2×Options.Neighbours of them.
@@ -62,26 +59,14 @@ func (l coList) prune(keep int, score func(o int32, c float32) float64, name fun
 	if len(l) <= keep {
 		return l
 	}
-	type kv struct {
-		i int
-		s float64
-	}
-	all := make([]kv, len(l))
+	all := make([]scored[int], len(l))
 	for i, e := range l {
-		all[i] = kv{i, score(e.o, e.c)}
+		all[i] = scored[int]{i, score(e.o, e.c)}
 	}
-	slices.SortFunc(all, func(a, b kv) int {
-		switch {
-		case a.s > b.s:
-			return -1
-		case a.s < b.s:
-			return 1
-		}
-		return strings.Compare(name(l[a.i].o), name(l[b.i].o))
-	})
+	sortScored(all, func(i int) string { return name(l[i].o) })
 	drop := make([]bool, len(l))
 	for _, x := range all[keep:] {
-		drop[x.i] = true
+		drop[x.k] = true
 	}
 	n := 0
 	for i, e := range l {

@@ -117,15 +117,26 @@ func pruneCo[K comparable, V float32 | float64](m map[K]V, keep int, score func(
 	if len(m) <= keep {
 		return
 	}
-	type kv struct {
-		k K
-		s float64
-	}
-	all := make([]kv, 0, len(m))
+	all := make([]scored[K], 0, len(m))
 	for k, v := range m {
-		all = append(all, kv{k, score(k, v)})
+		all = append(all, scored[K]{k, score(k, v)})
 	}
-	slices.SortFunc(all, func(a, b kv) int {
+	sortScored(all, name)
+	for _, e := range all[keep:] {
+		delete(m, e.k)
+	}
+}
+
+// scored is an entry to prune and its score.
+type scored[K any] struct {
+	k K
+	s float64
+}
+
+// sortScored sorts all by score, highest first, ties broken by name, so
+// that which entries a prune keeps never depends on their order before.
+func sortScored[K any](all []scored[K], name func(K) string) {
+	slices.SortFunc(all, func(a, b scored[K]) int {
 		switch {
 		case a.s > b.s:
 			return -1
@@ -134,7 +145,4 @@ func pruneCo[K comparable, V float32 | float64](m map[K]V, keep int, score func(
 		}
 		return strings.Compare(name(a.k), name(b.k))
 	})
-	for _, e := range all[keep:] {
-		delete(m, e.k)
-	}
 }
