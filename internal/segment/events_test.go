@@ -100,21 +100,21 @@ func TestWindowAndChainsForEveryArrivalOrder(t *testing.T) {
 // TestAccsComeZeroed: an accumulator array back from the pool is zeroed,
 // whatever the evaluation before it left in it, and as long as asked.
 func TestAccsComeZeroed(t *testing.T) {
-	a := getAccs(1000)
+	a := accPool.get(1000)
 	for i := range a {
 		a[i].addRow(&eventPlan{}, 0, uint32(i))
 	}
-	putAccs(a)
+	accPool.put(a)
 	for _, n := range []int{1000, 10, 2000} {
-		b := getAccs(n)
+		b := accPool.get(n)
 		if len(b) != n {
-			t.Fatalf("getAccs(%d): %d accs", n, len(b))
+			t.Fatalf("accPool.get(%d): %d accs", n, len(b))
 		}
 		for i := range b {
 			if b[i] != (acc{}) {
-				t.Fatalf("getAccs(%d)[%d] = %+v, want zero", n, i, b[i])
+				t.Fatalf("accPool.get(%d)[%d] = %+v, want zero", n, i, b[i])
 			}
 		}
-		putAccs(b)
+		accPool.put(b)
 	}
 }
