@@ -161,6 +161,7 @@ func (v *headvec) get(i int) uint32 {
 	if bi >= len(v.blocks) {
 		return 0
 	}
+	// at, written out: the call cost a read 10 % (BenchmarkHeadvecGet).
 	b := &v.blocks[bi]
 	if b.w == 0 {
 		return 0
