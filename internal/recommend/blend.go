@@ -195,16 +195,16 @@ func groupLabel(key string) string {
 // co-occur with what it recently viewed, carted and bought (recent counting
 // more), and the bestsellers of its group (else global), which are all a new
 // visitor gets.
-func (e *Engine) forYou(p *prof, group string, now int64, dst []cand) []cand {
-	if p != nil && p.empty() {
-		p = nil
+func (e *Engine) forYou(p profRef, group string, now int64, dst []cand) []cand {
+	if p.prof != nil && p.empty() {
+		p = profRef{}
 	}
 	pop := e.ranked(group, false)
-	if group != "" && len(pop) == 0 && p == nil {
+	if group != "" && len(pop) == 0 && p.prof == nil {
 		// An empty group falls back to the global bestsellers.
 		return e.forYou(p, "", now, dst)
 	}
-	if p == nil {
+	if p.prof == nil {
 		// No history: the popular part alone, whose order is the
 		// ranking's; nothing to blend.
 		pop = pop[:min(forYouPopular, len(pop))]

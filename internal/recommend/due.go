@@ -75,7 +75,7 @@ func (h *dueHeap) Pop() any {
 // scheduleDue sets the timer of pid's latest purchase of ix, when the item
 // has a repurchase interval (across profiles, or the profile's own). Caller
 // holds mu for writing.
-func (e *Engine) scheduleDue(pid string, p *prof, ix int32) {
+func (e *Engine) scheduleDue(pid string, p profRef, ix int32) {
 	if e.opts.RecordDue == nil {
 		return
 	}
@@ -120,7 +120,7 @@ func (e *Engine) DueAt(t time.Time) []Due {
 		pid := e.dueIDs.String(d.pid) // a view: Due gets a copy
 		e.dueIDs.Free(d.pid)
 		p := e.profiles.get(pid)
-		if p == nil {
+		if p.prof == nil {
 			continue // merged away: the survivor's purchases have timers of their own
 		}
 		for _, f := range p.freq() {

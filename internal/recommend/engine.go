@@ -308,7 +308,7 @@ func (e *Engine) category(name string) *category {
 }
 
 // profile returns the profile of id, made when new, marked changed.
-func (e *Engine) profile(id string) *prof {
+func (e *Engine) profile(id string) profRef {
 	ix := e.profiles.find(id)
 	if ix < 0 {
 		// Room for a first few events: most profiles have a handful.
@@ -439,7 +439,7 @@ func (e *Engine) order(pid string, basket []int32, t int64) {
 
 // count adds one purchase of ix to the profile's distinct purchases and the
 // item's repurchase gaps.
-func (e *Engine) count(p *prof, ix int32, t int64) {
+func (e *Engine) count(p profRef, ix int32, t int64) {
 	freq := p.freq()
 	for i := range freq {
 		f := &freq[i]
@@ -521,11 +521,13 @@ func (e *Engine) totalBaskets() float64 { return e.catBaskets }
 
 // merge folds profile from into into.
 func (e *Engine) merge(from, into string) {
-	// f keeps its array: removing it only drops the table's reference.
+	// f keeps its array until the fold is done: growing into's array could
+	// otherwise reuse it.
 	f, ok := e.profiles.remove(from)
 	if !ok {
 		return
 	}
+	defer e.profiles.release(f)
 	delete(e.dirtyProfs, from)
 	e.deleted = append(e.deleted, from)
 	p := e.profile(into)

@@ -207,7 +207,7 @@ func (e *Engine) profileSeq(pid string) uint64 {
 	}
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	if p := e.profiles.get(pid); p != nil {
+	if p := e.profiles.get(pid); p.prof != nil {
 		return p.seq
 	}
 	return 0

@@ -20,7 +20,7 @@ type exclusions struct {
 func (e *Engine) exclusions(req Request, now int64) exclusions {
 	ex := exclusions{items: map[int32]bool{}}
 	p := e.profiles.get(req.ProfileID)
-	if p == nil {
+	if p.prof == nil {
 		return ex
 	}
 	just := now - int64(e.opts.JustBought.Seconds())

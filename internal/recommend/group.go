@@ -123,7 +123,7 @@ func (e *Engine) track(key string) bool {
 	return true
 }
 
-func (e *Engine) backfill(g *group, p *prof) {
+func (e *Engine) backfill(g *group, p profRef) {
 	for _, f := range p.freq() {
 		e.groupAdd(g, []int32{f.Item}, []float64{f.N}, f.Last)
 	}

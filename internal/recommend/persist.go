@@ -119,7 +119,7 @@ type cpSnapshot struct {
 
 type profCopy struct {
 	id string
-	p  prof
+	h  hist // a copy
 }
 
 type catCopy struct {
@@ -180,15 +180,15 @@ func (e *Engine) CheckpointSplit(b *pebble.Batch) (func() error, error) {
 		}
 		s.items = append(s.items, c)
 	}
-	// Apply changes the histories in place (prof.push): they are copied,
-	// all into one array.
+	// Apply changes the histories in place (profRef.push): they are
+	// copied, all into one array.
 	nt := 0
 	for _, ix := range e.dirtyProfs {
-		nt += len(e.profiles.at(ix).h)
+		nt += int(e.profiles.slot(ix).end[secViews])
 	}
 	touches := make([]touch, 0, nt)
 	for id, ix := range e.dirtyProfs {
-		c := *e.profiles.at(ix)
+		c := e.profiles.at(ix).hist()
 		touches = append(touches, c.h...)
 		c.h = touches[len(touches)-len(c.h) : len(touches) : len(touches)]
 		s.profs = append(s.profs, profCopy{id, c})
@@ -233,7 +233,7 @@ func (s *cpSnapshot) write(b *pebble.Batch) error {
 		}
 	}
 	for _, pc := range s.profs {
-		buf = appendProf(buf[:0], &pc.p, s.names)
+		buf = appendProf(buf[:0], pc.h, s.names)
 		if err := b.Set([]byte(profPrefix+pc.id), buf, nil); err != nil {
 			return err
 		}
@@ -270,8 +270,7 @@ func (e *Engine) Load() error {
 	defer it.Close()
 	items := map[string]itemRecord{}
 	var order []string
-	var prof profRecord        // reused: loadProfile copies what it keeps
-	var pack arena.Slab[touch] // the loaded profiles' arrays (profTable.addIn)
+	var prof profRecord // reused: loadProfile copies what it keeps
 	// The items' strings (ids, names, urls, images, categories) are
 	// packed: four or five objects an item for the collector to mark on
 	// every cycle, and at 20,000 items a tenth of the 1 M server's objects.
@@ -315,7 +314,7 @@ func (e *Engine) Load() error {
 			if err := decodeProf(v, &prof); err != nil {
 				return fmt.Errorf("%w %q: %v", errBadRecord, key, err)
 			}
-			e.loadProfile(key[len(profPrefix):], &prof, &pack)
+			e.loadProfile(key[len(profPrefix):], &prof)
 			if v[0] == '{' {
 				fromJSON = append(fromJSON, key[len(profPrefix):])
 			}
@@ -370,7 +369,7 @@ func (e *Engine) rewriteBinary(ids []string) error {
 	start := time.Now()
 	var buf []byte
 	err := store.SetEach(e.opts.DB, len(ids), func(i int) ([]byte, []byte) {
-		buf = appendProf(buf[:0], e.profiles.get(ids[i]), e.items)
+		buf = appendProf(buf[:0], e.profiles.get(ids[i]).hist(), e.items)
 		return []byte(profPrefix + ids[i]), buf
 	})
 	if err != nil {
@@ -403,12 +402,12 @@ func (e *Engine) MarkBackfilled(b *pebble.Batch) error {
 	return setJSON(b, string(globalKey), globalRecord{e.latest, e.version})
 }
 
-// loadProfile restores the profile of id from r into one array of its
-// exact size. Caller holds mu for writing.
-func (e *Engine) loadProfile(id string, r *profRecord, pack *arena.Slab[touch]) {
+// loadProfile restores the profile of id from r into an array of its
+// size's class. Caller holds mu for writing.
+func (e *Engine) loadProfile(id string, r *profRecord) {
 	ix := e.profiles.find(id)
 	if ix < 0 {
-		ix = e.profiles.addIn(id, 2*len(r.Freq)+len(r.Buys)+len(r.Carts)+len(r.Views), pack)
+		ix = e.profiles.add(id, 2*len(r.Freq)+len(r.Buys)+len(r.Carts)+len(r.Views))
 	}
 	p := e.profiles.at(ix)
 	p.resize(secFreq, 2*len(r.Freq))

@@ -19,7 +19,7 @@ const profVersion = 1
 //
 // At 1 M profiles, decoding the JSON form was 13 of the 67 s a restart
 // took, and encoding it a tenth of the checkpoint's CPU.
-func appendProf(b []byte, p *prof, items []*item) []byte {
+func appendProf(b []byte, p hist, items []*item) []byte {
 	b = append(b, profVersion)
 	for _, ts := range [...][]touch{p.views(), p.carts(), p.buys()} {
 		b = binary.AppendUvarint(b, uint64(len(ts)))

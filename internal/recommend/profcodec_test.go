@@ -13,7 +13,7 @@ import (
 
 // recordOf is what a profile record must hold for p: its sections, items
 // named by product id.
-func recordOf(p *prof, items []*item) profRecord {
+func recordOf(p profRef, items []*item) profRecord {
 	var r profRecord
 	for _, s := range [...]struct {
 		ts  []touch
@@ -39,7 +39,7 @@ func TestProfRecordRoundTripAndTruncation(t *testing.T) {
 	if len(want.Views) == 0 || len(want.Carts) == 0 || len(want.Buys) == 0 || len(want.Freq) == 0 {
 		t.Fatalf("the test profile lacks a section: %+v", want)
 	}
-	b := appendProf(nil, p, e.items)
+	b := appendProf(nil, p.hist(), e.items)
 	var got profRecord
 	if err := decodeProf(b, &got); err != nil {
 		t.Fatal(err)
@@ -144,7 +144,7 @@ func TestLoadReadsJSONProfileRecords(t *testing.T) {
 	}
 	for id, p := range e.profiles.all() {
 		rp := restored.profiles.get(id)
-		if rp == nil {
+		if rp.prof == nil {
 			t.Fatalf("profile %s lost", id)
 		}
 		if w, g := recordOf(p, e.items), recordOf(rp, restored.items); !reflect.DeepEqual(g, w) {
@@ -156,7 +156,7 @@ func TestLoadReadsJSONProfileRecords(t *testing.T) {
 func FuzzDecodeProf(f *testing.F) {
 	e, _ := newTestEngine(t0, Options{})
 	playShop(e)
-	f.Add(appendProf(nil, e.profiles.at(e.profiles.find("m5")), e.items))
+	f.Add(appendProf(nil, e.profiles.at(e.profiles.find("m5")).hist(), e.items))
 	f.Add([]byte(`{"v":[{"i":"a","t":1}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var r profRecord

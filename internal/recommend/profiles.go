@@ -15,33 +15,30 @@ import (
 // Layout. A store of a million profiles spent a fifth of ingest's CPU in
 // the garbage collector, whose marking costs per live object and pointer,
 // and a profile here was up to six objects (its id, the struct, four
-// slices). Now all of a profile is one pointer-free array:
+// slices). Now a profile holds no pointer at all: its id is a Ref into
+// its table's ids, and its history one array of its table's touchPool:
 //
-//	h = id | freq | buys | carts | views
+//	freq | buys | carts | views
 //
-// The id's bytes fill whole touches; freq is two touches per bought (the
-// sizes are asserted below). end[s] is where section s ends in h, and
-// len(h) == end[secViews]. The views, which most events add, come last, so
-// adding one moves nothing. The id section is written once, when the
-// profile is made, and resize only moves what follows it, so no array h
-// ever was has its id bytes written again: id's string view stays valid
-// for as long as it is held.
+// freq is two touches per bought (the sizes are asserted below). end[s]
+// is where section s ends in the array, end[secViews] its length. The
+// views, which most events add, come last, so adding one moves nothing.
+//
+// A prof is read and changed through its table (see profRef).
 type prof struct {
-	h     []touch
-	end   [nSecs]int32
-	idLen int32 // -1 when removed from its profTable
-	// next is the index in its profTable of the next profile whose id has
-	// the same hash, -1 for none.
-	next int32
+	id   arena.Ref // in profTable.ids
+	arr  span      // in profTable.pool
+	end  [nSecs]int32
+	next int32 // index in its profTable of the next profile whose id has the same hash, -1 for none
 	// seq is Engine.profSeq at the profile's latest change: cached answers
 	// for it are good while it stays.
-	seq uint64
+	seq     uint64
+	removed bool
 }
 
-// Sections of prof.h, in order.
+// Sections of a profile's array, in order.
 const (
-	secID = iota
-	secFreq
+	secFreq = iota
 	secBuys
 	secCarts
 	secViews
@@ -66,111 +63,148 @@ func (p *prof) start(s int) int {
 	return int(p.end[s-1])
 }
 
-// section is section s of h, capped so that appending to it copies.
-func (p *prof) section(s int) []touch {
-	lo, hi := p.start(s), int(p.end[s])
-	return p.h[lo:hi:hi]
+// empty says the profile has no history.
+func (p *prof) empty() bool { return p.end[secViews] == 0 }
+
+// hist is a profile's array with its sections' ends: a view into its
+// table's pool (good until the profile changes, see touchPool) or a copy.
+type hist struct {
+	h   []touch
+	end [nSecs]int32
 }
 
-func (p *prof) views() []touch { return p.section(secViews) }
-func (p *prof) carts() []touch { return p.section(secCarts) }
-func (p *prof) buys() []touch  { return p.section(secBuys) }
+func (v hist) start(s int) int {
+	if s == 0 {
+		return 0
+	}
+	return int(v.end[s-1])
+}
 
-// freq is the distinct purchases, in h: writes through it change the profile.
-func (p *prof) freq() []bought {
-	f := p.section(secFreq)
+// section is section s, capped so that appending to it copies.
+func (v hist) section(s int) []touch {
+	lo, hi := v.start(s), int(v.end[s])
+	return v.h[lo:hi:hi]
+}
+
+func (v hist) views() []touch { return v.section(secViews) }
+func (v hist) carts() []touch { return v.section(secCarts) }
+func (v hist) buys() []touch  { return v.section(secBuys) }
+
+// freq is the distinct purchases: writes through it change the array.
+func (v hist) freq() []bought {
+	f := v.section(secFreq)
 	if len(f) == 0 {
 		return nil
 	}
 	return unsafe.Slice((*bought)(unsafe.Pointer(&f[0])), len(f)/2)
 }
 
-// id is the profile's id, a view of h (see prof).
-func (p *prof) id() string {
-	if p.idLen == 0 {
-		return ""
-	}
-	return unsafe.String((*byte)(unsafe.Pointer(&p.h[0])), p.idLen)
+// clone returns a copy of v that shares nothing with the pool.
+func (v hist) clone() hist {
+	return hist{append([]touch(nil), v.h...), v.end}
 }
 
-// empty says the profile has no history.
-func (p *prof) empty() bool { return int(p.end[secViews]) == p.start(secFreq) }
+// profRef is a profile of a table, what the engine reads and changes
+// profiles through: a prof alone is numbers that only its table can
+// resolve. It is good until the profile is removed.
+type profRef struct {
+	*prof
+	t *profTable
+}
+
+// hist is the profile's array: a view, good until the profile changes.
+func (p profRef) hist() hist {
+	return hist{p.t.pool.get(p.arr, int(p.end[secViews])), p.end}
+}
+
+func (p profRef) section(s int) []touch { return p.hist().section(s) }
+func (p profRef) views() []touch        { return p.hist().views() }
+func (p profRef) carts() []touch        { return p.hist().carts() }
+func (p profRef) buys() []touch         { return p.hist().buys() }
+func (p profRef) freq() []bought        { return p.hist().freq() }
+
+// id is the profile's id, a view of the table's ids that stays valid for
+// as long as it is held (see arena.Bytes).
+func (p profRef) id() string { return p.t.ids.String(p.prof.id) }
 
 // resize makes section s n touches long, keeping its first min(n, len)
 // touches, and moves the sections after it. New touches are garbage until
-// the caller writes them.
-func (p *prof) resize(s, n int) {
+// the caller writes them. A profile that outgrows its array moves to a new
+// one and frees the old.
+func (p profRef) resize(s, n int) {
 	lo, hi := p.start(s), int(p.end[s])
 	d := lo + n - hi
 	if d == 0 {
 		return
 	}
-	total := len(p.h)
+	pool := &p.t.pool
+	total := int(p.end[secViews])
+	h := pool.get(p.arr, total)
 	switch n := total + d; {
-	case n > cap(p.h):
+	case n > cap(h):
 		// A quarter more, not append's double: these arrays are most of the
-		// engine's heap, and a history grows a few touches at a time.
-		h := make([]touch, n, n+n/4+2)
-		copy(h, p.h)
-		p.h = h
+		// engine's memory, and a history grows a few touches at a time.
+		arr := pool.alloc(n + n/4 + 2)
+		nh := pool.get(arr, n)
+		copy(nh, h)
+		pool.release(p.arr)
+		p.arr, h = arr, nh
 	case d > 0:
-		p.h = p.h[:n]
+		h = h[:n]
 	}
-	copy(p.h[hi+d:], p.h[hi:total])
-	if d < 0 {
-		p.h = p.h[:total+d]
-	}
+	copy(h[hi+d:], h[hi:total])
 	for i := s; i < nSecs; i++ {
 		p.end[i] += int32(d)
 	}
 }
 
 // push appends t to section s, dropping the oldest touches beyond limit.
-func (p *prof) push(s int, t touch, limit int) {
+func (p profRef) push(s int, t touch, limit int) {
 	if cur := p.section(s); len(cur) >= limit {
 		copy(cur, cur[len(cur)-limit+1:])
 		p.resize(s, limit-1)
 	}
 	n := int(p.end[s]) - p.start(s)
 	p.resize(s, n+1)
-	p.h[p.end[s]-1] = t
+	p.section(s)[n] = t
 }
 
-// set replaces section s with ts.
-func (p *prof) set(s int, ts []touch) {
+// set replaces section s with ts, which must not be a view of the pool.
+func (p profRef) set(s int, ts []touch) {
 	p.resize(s, len(ts))
 	copy(p.section(s), ts)
 }
 
 // addFreq appends b to the distinct purchases.
-func (p *prof) addFreq(b bought) {
+func (p profRef) addFreq(b bought) {
 	n := len(p.freq())
 	p.resize(secFreq, 2*(n+1))
 	p.freq()[n] = b
 }
 
 // removeFreq removes distinct purchase i.
-func (p *prof) removeFreq(i int) {
+func (p profRef) removeFreq(i int) {
 	f := p.freq()
 	copy(f[i:], f[i+1:])
 	p.resize(secFreq, 2*(len(f)-1))
 }
 
 // profTable is the engine's profiles by id. The collector need not look
-// into it beyond one array per profile (see prof): the profiles are values
-// in chunks, the ids live in the profiles' arrays, and the index maps a
-// hash of the id, a map without pointers, to the first of the profiles
-// with that hash (they chain through prof.next).
+// into it at all: the profiles are pointer-free values in chunks (see
+// prof), and the index maps a hash of the id, a map without pointers, to
+// the first of the profiles with that hash (they chain through prof.next).
 //
 // Chunks of a fixed size, not one growing slice: a profile never moves, so
-// a *prof is good until the profile is removed, and making a profile never
-// copies the others.
+// a profRef is good until the profile is removed, and making a profile
+// never copies the others.
 type profTable struct {
 	seed   maphash.Seed
 	first  map[uint64]int32
 	chunks [][]prof // of 1<<profChunkBits each
 	n      int32    // slots ever used
 	free   []int32  // indexes of removed profiles, reused first
+	ids    arena.Bytes
+	pool   touchPool
 	// hash replaces maphash when set: tests make ids collide.
 	hash func(id string) uint64
 }
@@ -178,13 +212,16 @@ type profTable struct {
 const profChunkBits = 10
 
 func newProfTable() profTable {
-	return profTable{seed: maphash.MakeSeed(), first: map[uint64]int32{}}
+	return profTable{seed: maphash.MakeSeed(), first: map[uint64]int32{}, pool: newTouchPool()}
+}
+
+// slot is the profile at index ix.
+func (t *profTable) slot(ix int32) *prof {
+	return &t.chunks[ix>>profChunkBits][ix&(1<<profChunkBits-1)]
 }
 
 // at is the profile at index ix.
-func (t *profTable) at(ix int32) *prof {
-	return &t.chunks[ix>>profChunkBits][ix&(1<<profChunkBits-1)]
-}
+func (t *profTable) at(ix int32) profRef { return profRef{t.slot(ix), t} }
 
 func (t *profTable) key(id string) uint64 {
 	if t.hash != nil {
@@ -201,47 +238,28 @@ func (t *profTable) find(id string) int32 {
 	if !ok {
 		return -1
 	}
-	for ; ix >= 0; ix = t.at(ix).next {
-		if t.at(ix).id() == id {
+	for ; ix >= 0; ix = t.slot(ix).next {
+		if t.ids.String(t.slot(ix).id) == id {
 			return ix
 		}
 	}
 	return -1
 }
 
-// get returns the profile of id, nil when absent.
-func (t *profTable) get(id string) *prof {
+// get returns the profile of id; its prof is nil when absent.
+func (t *profTable) get(id string) profRef {
 	if ix := t.find(id); ix >= 0 {
 		return t.at(ix)
 	}
-	return nil
+	return profRef{}
 }
 
 // add adds an empty profile of id, which must be absent, with room for
 // extra touches of history, and returns its index.
-func (t *profTable) add(id string, extra int) int32 { return t.addIn(id, extra, nil) }
-
-// addIn is add with the profile's array taken from pack when not nil. A
-// load packs its arrays (package arena): the loaded profiles' arrays were a
-// million objects for the collector to mark on every cycle, and most of a
-// big store's profiles are dormant, so their arrays never change. One that
-// grows past its room moves to an array of its own (resize) and leaves its
-// packed bytes behind until the rest of their chunk moves too.
-func (t *profTable) addIn(id string, extra int, pack *arena.Slab[touch]) int32 {
-	idN := (len(id) + touchSize - 1) / touchSize
-	var h []touch
-	if pack != nil {
-		h = pack.Make(idN + extra)[:idN]
-	} else {
-		h = make([]touch, idN, idN+extra)
-	}
-	if idN > 0 {
-		copy(unsafe.Slice((*byte)(unsafe.Pointer(&h[0])), idN*touchSize), id)
-	}
-	p := prof{h: h, idLen: int32(len(id)), next: -1}
-	for s := range p.end {
-		p.end[s] = int32(idN)
-	}
+func (t *profTable) add(id string, extra int) int32 {
+	ref, b := t.ids.Alloc(len(id))
+	copy(b, id)
+	p := prof{id: ref, arr: t.pool.alloc(extra), next: -1}
 	key := t.key(id)
 	if ix, ok := t.first[key]; ok {
 		p.next = ix
@@ -257,47 +275,63 @@ func (t *profTable) addIn(id string, extra int, pack *arena.Slab[touch]) int32 {
 		}
 		t.n++
 	}
-	*t.at(ix) = p
+	*t.slot(ix) = p
 	t.first[key] = ix
 	return ix
 }
 
-// remove removes the profile of id and returns it, false when absent.
-func (t *profTable) remove(id string) (prof, bool) {
+// remove removes the profile of id and returns it, false when absent. Its
+// array stays the caller's to read until it calls release.
+func (t *profTable) remove(id string) (profRef, bool) {
 	key := t.key(id)
 	ix, ok := t.first[key]
 	if !ok {
-		return prof{}, false
+		return profRef{}, false
 	}
 	prev := int32(-1)
-	for ; ix >= 0; prev, ix = ix, t.at(ix).next {
-		if t.at(ix).id() != id {
+	for ; ix >= 0; prev, ix = ix, t.slot(ix).next {
+		if t.ids.String(t.slot(ix).id) != id {
 			continue
 		}
-		p := *t.at(ix)
+		p := *t.slot(ix)
 		switch {
 		case prev >= 0:
-			t.at(prev).next = p.next
+			t.slot(prev).next = p.next
 		case p.next >= 0:
 			t.first[key] = p.next
 		default:
 			delete(t.first, key)
 		}
-		*t.at(ix) = prof{idLen: -1, next: -1}
+		*t.slot(ix) = prof{removed: true, next: -1}
 		t.free = append(t.free, ix)
-		return p, true
+		return profRef{&p, t}, true
 	}
-	return prof{}, false
+	return profRef{}, false
 }
 
-// all yields every profile with its id, a view of the profile's array that
-// holds the array alive: clone it to keep it.
-func (t *profTable) all() iter.Seq2[string, *prof] {
-	return func(yield func(string, *prof) bool) {
+// release frees the array and the id of p, a profile remove returned.
+func (t *profTable) release(p profRef) {
+	t.pool.release(p.arr)
+	t.ids.Free(p.prof.id)
+	p.arr, p.prof.id = span{}, 0
+	// Ids of removed profiles are reclaimed in passes, when they are a
+	// good part of the ids' chunks (see arena.Bytes.Compact).
+	t.ids.Compact(func(move func(arena.Ref) arena.Ref) {
+		for i := range t.n {
+			if s := t.slot(i); !s.removed {
+				s.id = move(s.id)
+			}
+		}
+	})
+}
+
+// all yields every profile with its id (a view: see profRef.id).
+func (t *profTable) all() iter.Seq2[string, profRef] {
+	return func(yield func(string, profRef) bool) {
 		for i := range t.n {
 			p := t.at(i)
-			if p.idLen < 0 {
-				continue // removed
+			if p.removed {
+				continue
 			}
 			if !yield(p.id(), p) {
 				return

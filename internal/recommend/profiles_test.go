@@ -26,7 +26,7 @@ func (r *refProf) push(s int, t touch, limit int) {
 	r.secs[s] = append(l, t)
 }
 
-func checkProf(t *testing.T, step int, id string, p *prof, r *refProf) {
+func checkProf(t *testing.T, step int, id string, p profRef, r *refProf) {
 	t.Helper()
 	if p.id() != id {
 		t.Fatalf("step %d: id %q, want %q", step, p.id(), id)
@@ -39,8 +39,8 @@ func checkProf(t *testing.T, step int, id string, p *prof, r *refProf) {
 	if got := p.freq(); !slices.Equal(got, r.freq) && len(got)+len(r.freq) > 0 {
 		t.Fatalf("step %d: freq is %v, want %v", step, got, r.freq)
 	}
-	if len(p.h) != int(p.end[secViews]) {
-		t.Fatalf("step %d: %d touches in h, sections end at %d", step, len(p.h), p.end[secViews])
+	if h := p.hist().h; len(h) != int(p.end[secViews]) || cap(h) < len(h) {
+		t.Fatalf("step %d: array of %d touches (cap %d), sections end at %d", step, len(h), cap(h), p.end[secViews])
 	}
 }
 
@@ -167,7 +167,7 @@ func TestLoadsProfileRecordsOfEarlierVersions(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := e.profiles.get("ann")
-	if p == nil {
+	if p.prof == nil {
 		t.Fatal("profile not loaded")
 	}
 	name := func(ts []touch) (out []string) {
@@ -217,8 +217,8 @@ func TestMergeUnionsHistoriesWithinTheCaps(t *testing.T) {
 	buy(e, "b", at(40), p("p3"))
 	mergeInto("a", "b", at(50))(e)
 
-	if e.profiles.get("a") != nil || e.profiles.len() != 1 {
-		t.Fatalf("after the merge %d profiles, a present: %v", e.profiles.len(), e.profiles.get("a") != nil)
+	if e.profiles.get("a").prof != nil || e.profiles.len() != 1 {
+		t.Fatalf("after the merge %d profiles, a present: %v", e.profiles.len(), e.profiles.get("a").prof != nil)
 	}
 	b := e.profiles.get("b")
 	name := func(ts []touch) (out []string) {

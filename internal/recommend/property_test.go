@@ -61,7 +61,7 @@ func TestFiltersAgainstAScan(t *testing.T) {
 func scanFilter(e *Engine, who string, now time.Time, ranked []Item, f Filter, limit int) []string {
 	p := e.profiles.get(who)
 	bought := map[string]time.Time{}
-	if p != nil {
+	if p.prof != nil {
 		for _, b := range p.buys() {
 			id := e.items[b.Item].id
 			if t := time.Unix(b.T, 0); t.After(bought[id]) {
@@ -76,7 +76,7 @@ func scanFilter(e *Engine, who string, now time.Time, ranked []Item, f Filter, l
 		}
 	}
 	recentCat := map[string]bool{}
-	if f.ExcludeCategoryFor > 0 && p != nil {
+	if f.ExcludeCategoryFor > 0 && p.prof != nil {
 		for _, b := range p.buys() {
 			if !time.Unix(b.T, 0).Before(now.Add(-f.ExcludeCategoryFor)) {
 				recentCat[e.items[b.Item].category] = true

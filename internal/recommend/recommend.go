@@ -354,7 +354,7 @@ func (e *Engine) ownSegment(pid string) string {
 	}
 	e.mu.RLock()
 	p := e.profiles.get(pid)
-	history := p != nil && !p.empty()
+	history := p.prof != nil && !p.empty()
 	e.mu.RUnlock()
 	if history {
 		return ""
@@ -481,8 +481,8 @@ func leaf(path string) string {
 
 // buyAgain ranks the profile's purchases: bought more often, and due by the
 // item's typical repurchase interval (else the profile's own), first.
-func (e *Engine) buyAgain(p *prof, now int64) []cand {
-	if p == nil {
+func (e *Engine) buyAgain(p profRef, now int64) []cand {
+	if p.prof == nil {
 		return nil
 	}
 	out := make([]cand, 0, len(p.freq()))
@@ -561,13 +561,13 @@ func (e *Engine) repeatReason(f bought, now int64) string {
 
 // explain fills c's reason when the strategy left it to be computed for
 // the few candidates shown. Caller holds mu for reading.
-func (e *Engine) explain(c *cand, p *prof, now int64) {
+func (e *Engine) explain(c *cand, p profRef, now int64) {
 	if c.reason != "" {
 		return
 	}
 	switch c.part {
 	case partRepeat:
-		if p != nil {
+		if p.prof != nil {
 			for _, f := range p.freq() {
 				if f.Item == c.ix {
 					c.reason = e.repeatReason(f, now)
@@ -604,8 +604,8 @@ func humanDays(sec float64) string {
 
 // recentlyViewed lists what the profile viewed or put in its cart and has
 // not bought since, most recent first.
-func (e *Engine) recentlyViewed(p *prof, now int64) []cand {
-	if p == nil {
+func (e *Engine) recentlyViewed(p profRef, now int64) []cand {
+	if p.prof == nil {
 		return nil
 	}
 	lastBuy := map[int32]int64{}
