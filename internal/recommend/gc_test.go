@@ -78,8 +78,8 @@ func BenchmarkGCWithProfiles(b *testing.B) {
 
 // BenchmarkGCAfterLoad is the time of one full collection while an engine
 // loaded from its checkpoint is live (200,000 profiles after 400,000
-// events), with the heap's objects per profile: a load packs the profiles'
-// arrays (profTable.addIn).
+// events), with the heap's objects per profile: the profiles and their
+// arrays hold no pointers (prof, touchPool).
 //
 //	go test -run '^$' -bench GCAfterLoad -benchtime 3x ./internal/recommend/
 func BenchmarkGCAfterLoad(b *testing.B) {
