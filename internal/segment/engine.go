@@ -692,15 +692,17 @@ func (e *Engine) loadOrdinals(db *pebble.DB) error {
 			ix.canon = append(ix.canon, uint32(c))
 		}
 	}
+	lists := map[uint32][]uint32{}
 	for o, c := range ix.canon {
 		if int(c) >= ix.nords() {
 			return fmt.Errorf("segment ordinals: ordinal %d belongs to %d, past the last", o, c)
 		}
 		if int(c) != o {
-			ix.merged[c] = append(ix.merged[c], uint32(o))
+			lists[c] = append(lists[c], uint32(o))
 			ix.dead = append(ix.dead, uint32(o))
 		}
 	}
+	ix.merged = mergedListsOf(lists)
 	ix.savedOrds = ix.nords()
 	return nil
 }

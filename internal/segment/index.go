@@ -44,7 +44,7 @@ type Index struct {
 	canon     []uint32 // ord → ord of the profile it now belongs to
 	// merged lists, for each surviving ord, the ords merged into it
 	// (transitively); their events still carry their own ord.
-	merged map[uint32][]uint32
+	merged mergedLists
 	// dead lists every merged-away ordinal once, so that a full
 	// evaluation folds their rows into the survivors (canon) with one pass
 	// over an array instead of over the merged map.
@@ -107,7 +107,7 @@ type traitColumn struct {
 // NewIndex returns an empty index.
 func NewIndex() *Index {
 	return &Index{
-		merged:  make(map[uint32][]uint32),
+		merged:  newMergedLists(),
 		streams: make(map[string]*stream),
 		traits:  make(map[string]*traitColumn),
 	}
@@ -158,16 +158,17 @@ func (ix *Index) merge(into, from uint32) {
 	if into == from {
 		return
 	}
-	kids := append(ix.merged[from], from)
-	delete(ix.merged, from)
-	for _, k := range kids {
+	ix.merged.merge(into, from)
+	for _, k := range ix.merged.of(into) {
+		if ix.canon[k] == into {
+			continue // into's before the merge
+		}
 		ix.canon[k] = into
 		if ix.dirtyOrds == nil {
 			ix.dirtyOrds = make(map[int]struct{})
 		}
 		ix.dirtyOrds[int(k)/ordBlock] = struct{}{}
 	}
-	ix.merged[into] = append(ix.merged[into], kids...)
 	ix.dead = append(ix.dead, from)
 	ix.alive.Remove(from)
 

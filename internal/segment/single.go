@@ -389,7 +389,7 @@ func (sg *single) rowsFrom(s *stream, from int64, fn func(row int, ts uint32)) {
 // evaluation, not once per walk.
 func (sg *single) merged() []uint32 {
 	if !sg.mergedSet {
-		sg.mergedOrds, sg.mergedSet = sg.ix.merged[sg.ord], true
+		sg.mergedOrds, sg.mergedSet = sg.ix.merged.of(sg.ord), true
 	}
 	return sg.mergedOrds
 }
