@@ -11,7 +11,7 @@
 //
 // The cost: a value copied into an arena keeps its whole chunk alive, so a
 // value replaced later leaves its old bytes in the chunk until every value of
-// the chunk is gone. Use Strings and Slab for values that are mostly written
+// the chunk is gone. Use Strings for values that are mostly written
 // once and live long: what a store loads at start-up.
 //
 // Bytes goes further, for values that change: it names each by a Ref, a
@@ -65,29 +65,4 @@ func (a *Strings) String(b []byte) string {
 // Clone returns a copy of s in the arena, like String.
 func (a *Strings) Clone(s string) string {
 	return a.String(unsafe.Slice(unsafe.StringData(s), len(s)))
-}
-
-// Slab hands out slices of T from shared chunks. The zero value is ready to
-// use.
-type Slab[T any] struct {
-	buf []T
-}
-
-// Make returns a slice of n zero Ts with capacity n (so that an append to it
-// reallocates instead of writing into its neighbour's part of the chunk).
-func (s *Slab[T]) Make(n int) []T {
-	if n == 0 {
-		return nil
-	}
-	size := max(int(unsafe.Sizeof(*new(T))), 1)
-	per := max(chunkSize/size, 1)
-	if n > per/4 {
-		return make([]T, n)
-	}
-	if cap(s.buf)-len(s.buf) < n {
-		s.buf = make([]T, 0, max(nextChunk(cap(s.buf)*size)/size, n))
-	}
-	start := len(s.buf)
-	s.buf = s.buf[:start+n]
-	return s.buf[start : start+n : start+n]
 }

@@ -10,7 +10,7 @@ import (
 // Ref names a value held by a Bytes: a number, not a pointer. The zero Ref
 // is the empty value.
 //
-// Why: Strings and Slab pack values into few objects, but every string or
+// Why: Strings packs values into few objects, but every string or
 // slice pointing into a chunk is still a pointer that each collection must
 // look up and mark. A million profiles holding three such pointers were a
 // quarter of the pointers a 1 M-customer store's collections followed

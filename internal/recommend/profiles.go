@@ -56,12 +56,16 @@ var (
 	_ [unsafe.Alignof(touch{}) - unsafe.Alignof(bought{})]struct{}
 )
 
-func (p *prof) start(s int) int {
+// sectionStart is where section s begins in an array whose sections end
+// at end.
+func sectionStart(end *[nSecs]int32, s int) int {
 	if s == 0 {
 		return 0
 	}
-	return int(p.end[s-1])
+	return int(end[s-1])
 }
+
+func (p *prof) start(s int) int { return sectionStart(&p.end, s) }
 
 // empty says the profile has no history.
 func (p *prof) empty() bool { return p.end[secViews] == 0 }
@@ -73,16 +77,9 @@ type hist struct {
 	end [nSecs]int32
 }
 
-func (v hist) start(s int) int {
-	if s == 0 {
-		return 0
-	}
-	return int(v.end[s-1])
-}
-
 // section is section s, capped so that appending to it copies.
 func (v hist) section(s int) []touch {
-	lo, hi := v.start(s), int(v.end[s])
+	lo, hi := sectionStart(&v.end, s), int(v.end[s])
 	return v.h[lo:hi:hi]
 }
 
@@ -97,11 +94,6 @@ func (v hist) freq() []bought {
 		return nil
 	}
 	return unsafe.Slice((*bought)(unsafe.Pointer(&f[0])), len(f)/2)
-}
-
-// clone returns a copy of v that shares nothing with the pool.
-func (v hist) clone() hist {
-	return hist{append([]touch(nil), v.h...), v.end}
 }
 
 // profRef is a profile of a table, what the engine reads and changes

@@ -158,11 +158,7 @@ func (ix *Index) merge(into, from uint32) {
 	if into == from {
 		return
 	}
-	ix.merged.merge(into, from)
-	for _, k := range ix.merged.of(into) {
-		if ix.canon[k] == into {
-			continue // into's before the merge
-		}
+	for _, k := range ix.merged.merge(into, from) {
 		ix.canon[k] = into
 		if ix.dirtyOrds == nil {
 			ix.dirtyOrds = make(map[int]struct{})

@@ -34,7 +34,8 @@ func (m *mergedLists) of(o uint32) []uint32 {
 }
 
 // merge makes into's list into's, from's and from itself, and from's none.
-func (m *mergedLists) merge(into, from uint32) {
+// It returns the ordinals that moved to into (from's and from), a view.
+func (m *mergedLists) merge(into, from uint32) []uint32 {
 	a, b := m.at[into], m.at[from]
 	if 2*m.live < len(m.ords) && len(m.ords) > 1024 {
 		m.pack()
@@ -47,6 +48,7 @@ func (m *mergedLists) merge(into, from uint32) {
 	delete(m.at, from)
 	m.at[into] = mspan{uint32(off), a.n + b.n + 1}
 	m.live++ // into's and from's lists move, from joins
+	return m.ords[off+int(a.n):]
 }
 
 // mergedListsOf packs lists (a load's, by survivor).

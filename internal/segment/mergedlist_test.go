@@ -27,9 +27,12 @@ func TestMergedListsMatchSlicesPerSurvivor(t *testing.T) {
 		}
 		into, from := alive[i], alive[j]
 		before := cap(m.ords)
-		m.merge(into, from)
+		moved := m.merge(into, from)
 		if cap(m.ords) < before {
 			packs++
+		}
+		if want := append(slices.Clone(ref[from]), from); !slices.Equal(moved, want) {
+			t.Fatalf("step %d: merge moved %v, want %v", step, moved, want)
 		}
 		ref[into] = append(append(ref[into], ref[from]...), from)
 		delete(ref, from)
