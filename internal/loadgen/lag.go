@@ -87,6 +87,11 @@ const (
 // moves of a table to the next level take no time and are left out.
 const busySecond = 0.25
 
+// slowFsync (seconds) is the WAL fsync from which a progress line names its
+// second's slowest: a run's fsyncs are mostly a few milliseconds, and past
+// this one the acknowledgements waiting on it show it in their p99.
+const slowFsync = 0.025
+
 // lagGauges is one reading of the processor lag.
 type lagGauges struct {
 	events      float64 // acknowledged but not yet applied
@@ -485,6 +490,12 @@ func (l *lagSampler) file(sec *HistSnapshot) string {
 		s += "  writes stalled " + ms(seconds(b.stalled-a.stalled))
 	}
 	s += grewBy("jobs paced", l.prev.hasPaced && l.last.hasPaced, l.prev.paced, l.last.paced)
+	// Every acknowledgement waits for a WAL fsync: one slow fsync holds
+	// every request in flight, so a second's slowest is named when it is
+	// long enough to show in the acknowledgements.
+	if n, _, slowest := fsyncTail(l.prev, l.last); n > 0 && slowest > slowFsync {
+		s += "  slowest WAL fsync " + bucketBound(slowest)
+	}
 	return s
 }
 

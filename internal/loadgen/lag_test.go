@@ -240,6 +240,14 @@ func TestWALFsyncTail(t *testing.T) {
 	if s := r.String(); !strings.Contains(s, "1000 WAL fsyncs p99 ≤ 5ms max ≤ 25ms, ") {
 		t.Errorf("report %q lacks the fsyncs", s)
 	}
+	// A progress line names its second's slowest fsync only past
+	// slowFsync: the run above's slowest (≤ 25 ms) is not named, one
+	// within 100 ms is.
+	checkSecond(t, before, reading(1485, 1795, 1899, 1999, 2009), "  slowest WAL fsync ≤ 100ms", "fsync")
+	l := &lagSampler{n: 2, prev: before, last: after}
+	if got := l.file(nil); strings.Contains(got, "fsync") {
+		t.Errorf("a second whose fsyncs took ≤ 25 ms: %q", got)
+	}
 	if _, err := parseLag([]byte("tailor_store_wal_fsync_seconds_bucket 3\n")); err == nil {
 		t.Error("a bucket without le parsed")
 	}
