@@ -16,12 +16,13 @@ import (
 const benchUsage = `usage:
   tailor bench ingest --target URL --write-key KEY [flags]   drive a running server
   tailor bench pebble --dir DIR [flags]                      storage baseline: raw synced Pebble batches
+  tailor bench disk --dir DIR [flags]                        the disk's WAL fsyncs, alone and beside a writer of sstables
   tailor bench segment [flags]                               segment rule evaluation over the demo store, in process
   tailor bench dashboard --url URL --admin-token T [flags]  the first render of each dashboard page, server side
   tailor bench journey [flags]                               journey timers: memory of waiting profiles, lateness, trigger to enqueue, in process
   tailor bench deliver [--smtp HOST:PORT] [flags]            SMTP delivery vs raw SMTP sends; broadcast render+enqueue
 
-Run 'tailor bench ingest -h', 'tailor bench pebble -h', 'tailor bench segment -h' or 'tailor bench dashboard -h' for the flags.`
+Run 'tailor bench SUB-COMMAND -h' for its flags.`
 
 // runBench implements `tailor bench`: load generators whose last output line
 // is "<N> events/s", and the in-process segment evaluation benchmark.
@@ -34,6 +35,8 @@ func runBench(ctx context.Context, args []string) error {
 		return benchIngest(ctx, args[1:])
 	case "pebble":
 		return benchPebble(ctx, args[1:])
+	case "disk":
+		return benchDisk(ctx, args[1:])
 	case "segment":
 		return benchSegment(ctx, args[1:])
 	case "dashboard":
@@ -133,6 +136,32 @@ func benchPebble(ctx context.Context, args []string) error {
 	rep, err := loadgen.RunPebble(ctx, cfg)
 	if rep != nil {
 		rep.WriteSummary(os.Stdout)
+	}
+	return interrupted(err)
+}
+
+func benchDisk(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bench disk", flag.ContinueOnError)
+	var cfg loadgen.DiskConfig
+	fs.StringVar(&cfg.Dir, "dir", "", "a directory on the disk to measure, e.g. the data directory (required; the probe's files are removed after)")
+	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "length of each phase")
+	beside := fs.String("beside", "0,50,full", "the background writer's rate in each phase, MB/s: 0 for none, full for as fast as the disk takes")
+	if help, err := parseBenchFlags(fs, args); help || err != nil {
+		return err
+	}
+	var err error
+	if cfg.Beside, err = loadgen.ParseBeside(*beside); err != nil {
+		return fmt.Errorf("%w: --beside: %v", errUsage, err)
+	}
+	switch {
+	case cfg.Dir == "":
+		return fmt.Errorf("%w: --dir is required (a directory on the disk to measure)", errUsage)
+	case cfg.Duration <= 0:
+		return fmt.Errorf("%w: --duration must be positive", errUsage)
+	}
+	phases, err := loadgen.RunDisk(ctx, cfg, os.Stderr)
+	for i := range phases {
+		fmt.Println(phases[i].String())
 	}
 	return interrupted(err)
 }

@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"tailor/internal/event"
 	"tailor/internal/eventlog"
 )
@@ -283,5 +286,69 @@ func waitFor(t *testing.T, timeout time.Duration, cond func() bool) {
 			t.Fatalf("condition not met within %s", timeout)
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// dedupeLog is a memLog that answers a de-duplication key it has seen
+// before as a duplicate, as the durable log does.
+type dedupeLog struct {
+	memLog
+	seen map[string]bool
+}
+
+func (d *dedupeLog) Append(ctx context.Context, recs []eventlog.Record) ([]eventlog.Result, error) {
+	res := make([]eventlog.Result, len(recs))
+	var fresh []eventlog.Record
+	for i, r := range recs {
+		if d.seen[string(r.DedupeKey)] {
+			res[i].Duplicate = true
+			continue
+		}
+		d.seen[string(r.DedupeKey)] = true
+		fresh = append(fresh, r)
+	}
+	_, err := d.memLog.Append(ctx, fresh)
+	return res, err
+}
+
+// Accepted events are counted by type, duplicates apart, over requests of
+// one type and of mixed types (counted once a request, not once an event).
+func TestEventsCountedByType(t *testing.T) {
+	src := &Sources{}
+	src.Add("wk", "default")
+	h := NewHandler(&dedupeLog{seen: map[string]bool{}}, src, nil, nil)
+	send := func(msgs ...string) {
+		t.Helper()
+		req := httptest.NewRequest("POST", "/v1/batch", strings.NewReader(`{"batch":[`+strings.Join(msgs, ",")+`]}`))
+		req.SetBasicAuth("wk", "")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != 200 {
+			t.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+	}
+	msg := func(typ, id string) string {
+		return `{"type":"` + typ + `","userId":"u","previousId":"p","event":"E","messageId":"` + id + `"}`
+	}
+	send(msg("track", "1"), msg("identify", "2"), msg("track", "3"), msg("page", "4"), msg("track", "5"))
+	send(msg("track", "1"), msg("alias", "6"), msg("identify", "2"), msg("identify", "7")) // 1 and 2 again
+	send(msg("screen", "8"))
+	value := func(c prometheus.Counter) float64 {
+		var m dto.Metric
+		if err := c.Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m.GetCounter().GetValue()
+	}
+	for typ, want := range map[string]float64{"track": 3, "identify": 2, "page": 1, "alias": 1, "screen": 1, "group": 0} {
+		if got := value(h.metrics.events.WithLabelValues(typ)); got != want {
+			t.Errorf("%s: %v events counted, want %v", typ, got, want)
+		}
+	}
+	if got := value(h.metrics.duplicates); got != 2 {
+		t.Errorf("%v duplicates counted, want 2", got)
+	}
+	if c := h.Counts(); c.Accepted != 8 {
+		t.Errorf("accepted %d, want 8", c.Accepted)
 	}
 }

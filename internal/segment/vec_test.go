@@ -81,6 +81,16 @@ func TestDictIDsAndValues(t *testing.T) {
 	if d.id(math.Copysign(0, -1)) != d.id(0.0) {
 		t.Error("-0 and 0 got different ids")
 	}
+	// find agrees with id for values held and finds none of the others.
+	for i := range 20000 {
+		s := fmt.Sprintf("s%d", i)
+		if got, want := d.find(kindString, s, 0), seen[key(s)]; got != want {
+			t.Fatalf("find(%q) = %d, want %d", s, got, want)
+		}
+		if got := d.find(kindString, fmt.Sprintf("x%d", i), 0); got != 0 {
+			t.Fatalf("find of a value never added = %d", got)
+		}
+	}
 }
 
 // Trait keys past MaxTraitColumns are not indexed, and rules or searches
