@@ -312,7 +312,7 @@ func (d *dedupeLog) Append(ctx context.Context, recs []eventlog.Record) ([]event
 }
 
 // Accepted events are counted by type, duplicates apart, over requests of
-// one type and of mixed types (counted once a request, not once an event).
+// one type and of mixed types.
 func TestEventsCountedByType(t *testing.T) {
 	src := &Sources{}
 	src.Add("wk", "default")
