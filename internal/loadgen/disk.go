@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -50,12 +51,9 @@ func (p *DiskPhase) Over(d time.Duration) int {
 }
 
 func (p *DiskPhase) String() string {
-	beside := "alone"
-	switch {
-	case p.Beside < 0:
-		beside = fmt.Sprintf("beside a writer at full speed (%.0f MB/s)", float64(p.Written)/1e6/p.Elapsed.Seconds())
-	case p.Beside > 0:
-		beside = fmt.Sprintf("beside a writer at %g MB/s", p.Beside)
+	beside := besideWords(p.Beside)
+	if p.Beside < 0 && p.Elapsed > 0 {
+		beside += fmt.Sprintf(" (%.0f MB/s)", float64(p.Written)/1e6/p.Elapsed.Seconds())
 	}
 	if len(p.Fsyncs) == 0 {
 		return beside + ": no fsync finished"
@@ -112,10 +110,14 @@ func RunDisk(ctx context.Context, cfg DiskConfig, progress io.Writer) ([]DiskPha
 		if err != nil {
 			return out, err
 		}
+		if err := ctx.Err(); err != nil { // interrupted: this phase was cut short
+			return out, err
+		}
 	}
 	return out, nil
 }
 
+// besideWords names a phase by its writer's rate.
 func besideWords(rate float64) string {
 	switch {
 	case rate < 0:
@@ -233,8 +235,8 @@ func ParseBeside(s string) ([]float64, error) {
 			out = append(out, -1)
 			continue
 		}
-		var v float64
-		if _, err := fmt.Sscan(f, &v); err != nil || !(v >= 0) || math.IsInf(v, 0) {
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil || !(v >= 0) || math.IsInf(v, 0) {
 			return nil, fmt.Errorf("%q is not a rate in MB/s (a number, 0 for none, or full)", f)
 		}
 		out = append(out, v)

@@ -61,6 +61,7 @@ func TestParseBeside(t *testing.T) {
 		{in: "NaN", bad: true},
 		{in: "Inf", bad: true},
 		{in: "10,", bad: true},
+		{in: "10abc", bad: true},
 	} {
 		got, err := ParseBeside(tc.in)
 		if tc.bad {
@@ -78,5 +79,16 @@ func TestParseBeside(t *testing.T) {
 				t.Errorf("%q: %v, want %v", tc.in, got, tc.want)
 			}
 		}
+	}
+}
+
+// An interrupted probe stops at the phase it was in and says so.
+func TestDiskProbeInterrupted(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	phases, err := RunDisk(ctx, DiskConfig{Dir: t.TempDir(), Duration: time.Minute, Beside: []float64{0, 0, 0}}, nil)
+	if err == nil || len(phases) != 1 || time.Since(start) > 20*time.Second {
+		t.Fatalf("%d phases, error %v, after %s: want the first phase cut short and the error", len(phases), err, time.Since(start))
 	}
 }
