@@ -25,7 +25,7 @@ const benchUsage = `usage:
 Run 'tailor bench SUB-COMMAND -h' for its flags.`
 
 // runBench implements `tailor bench`: load generators whose last output line
-// is "<N> events/s", and the in-process segment evaluation benchmark.
+// is "<N> events/s", the disk probe, and in-process benchmarks.
 func runBench(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		return fmt.Errorf("%w: missing sub-command\n%s", errUsage, benchUsage)
@@ -140,6 +140,8 @@ func benchPebble(ctx context.Context, args []string) error {
 	return interrupted(err)
 }
 
+// benchDisk measures the disk's WAL-like fsyncs (loadgen.RunDisk), a line a
+// phase.
 func benchDisk(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench disk", flag.ContinueOnError)
 	var cfg loadgen.DiskConfig

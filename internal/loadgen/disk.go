@@ -8,7 +8,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,21 +32,7 @@ type DiskPhase struct {
 	Beside  float64 // the background writer's rate, as configured
 	Written int64   // bytes the background writer wrote
 	Elapsed time.Duration
-	Fsyncs  []time.Duration // sorted
-}
-
-// Quantile is the fsync latency at q (0..1).
-func (p *DiskPhase) Quantile(q float64) time.Duration {
-	if len(p.Fsyncs) == 0 {
-		return 0
-	}
-	return p.Fsyncs[int(q*float64(len(p.Fsyncs)-1))]
-}
-
-// Over is how many fsyncs took longer than d.
-func (p *DiskPhase) Over(d time.Duration) int {
-	i, _ := slices.BinarySearch(p.Fsyncs, d+1)
-	return len(p.Fsyncs) - i
+	Fsyncs  *HistSnapshot
 }
 
 func (p *DiskPhase) String() string {
@@ -55,12 +40,13 @@ func (p *DiskPhase) String() string {
 	if p.Beside < 0 && p.Elapsed > 0 {
 		beside += fmt.Sprintf(" (%.0f MB/s)", float64(p.Written)/1e6/p.Elapsed.Seconds())
 	}
-	if len(p.Fsyncs) == 0 {
+	h := p.Fsyncs
+	if h == nil || h.N == 0 {
 		return beside + ": no fsync finished"
 	}
 	return fmt.Sprintf("%s: %d fsyncs, p50 %s p99 %s p99.9 %s max %s, over 25ms %d, over 50ms %d, over 100ms %d",
-		beside, len(p.Fsyncs), ms(p.Quantile(0.5)), ms(p.Quantile(0.99)), ms(p.Quantile(0.999)),
-		ms(p.Fsyncs[len(p.Fsyncs)-1]), p.Over(25*time.Millisecond), p.Over(50*time.Millisecond), p.Over(100*time.Millisecond))
+		beside, h.N, ms(h.Quantile(0.5)), ms(h.Quantile(0.99)), ms(h.Quantile(0.999)),
+		ms(time.Duration(h.Max)), h.Over(25*time.Millisecond), h.Over(50*time.Millisecond), h.Over(100*time.Millisecond))
 }
 
 // Probe files: a WAL-sized file overwritten in place (as Pebble reuses its
@@ -131,21 +117,23 @@ func besideWords(rate float64) string {
 // diskPhase overwrites and fdatasyncs a page of wal at a time, with a pause
 // of 2 ms between (about a group commit's rhythm), while a writer at rate
 // runs, until d has passed.
-func diskPhase(ctx context.Context, dir string, wal *os.File, d time.Duration, rate float64) (DiskPhase, error) {
-	ph := DiskPhase{Beside: rate}
+func diskPhase(ctx context.Context, dir string, wal *os.File, d time.Duration, rate float64) (ph DiskPhase, err error) {
+	ph.Beside = rate
 	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
 	var (
-		wg     sync.WaitGroup
-		bgErr  error
-		start  = time.Now()
-		finish = func() {
-			cancel()
-			wg.Wait()
-			ph.Elapsed = time.Since(start)
-			slices.Sort(ph.Fsyncs)
-		}
+		wg    sync.WaitGroup
+		bgErr error
+		h     Histogram
+		start = time.Now()
 	)
+	defer func() {
+		cancel()
+		wg.Wait()
+		ph.Elapsed, ph.Fsyncs = time.Since(start), h.Snapshot()
+		if err == nil {
+			err = bgErr
+		}
+	}()
 	if rate != 0 {
 		wg.Add(1)
 		go func() {
@@ -158,22 +146,19 @@ func diskPhase(ctx context.Context, dir string, wal *os.File, d time.Duration, r
 	defer tick.Stop()
 	for off := int64(0); ctx.Err() == nil; off = (off + probePage) % probeWALBytes {
 		if _, err := wal.WriteAt(page, off); err != nil {
-			finish()
 			return ph, fmt.Errorf("disk probe: %w", err)
 		}
 		t := time.Now()
 		if err := syncData(wal); err != nil {
-			finish()
 			return ph, fmt.Errorf("disk probe: %w", err)
 		}
-		ph.Fsyncs = append(ph.Fsyncs, time.Since(t))
+		h.Record(time.Since(t))
 		select {
 		case <-ctx.Done():
 		case <-tick.C:
 		}
 	}
-	finish()
-	return ph, bgErr
+	return ph, nil
 }
 
 // backgroundWriter writes files of probeTableBytes one after the other, as

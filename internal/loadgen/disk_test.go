@@ -22,11 +22,12 @@ func TestDiskProbe(t *testing.T) {
 		t.Fatalf("%d phases, want 3", len(phases))
 	}
 	for i, ph := range phases {
-		if len(ph.Fsyncs) < 10 {
-			t.Errorf("phase %d: %d fsyncs in %s", i, len(ph.Fsyncs), ph.Elapsed)
+		h := ph.Fsyncs
+		if h.N < 10 {
+			t.Errorf("phase %d: %d fsyncs in %s", i, h.N, ph.Elapsed)
 		}
-		if ph.Quantile(0.5) > ph.Quantile(1) || ph.Over(0) != len(ph.Fsyncs) || ph.Over(time.Hour) != 0 {
-			t.Errorf("phase %d: p50 %s max %s, over 0 %d, over an hour %d", i, ph.Quantile(0.5), ph.Quantile(1), ph.Over(0), ph.Over(time.Hour))
+		if h.Quantile(0.5) > h.Quantile(1) || h.Over(0) != h.N || h.Over(time.Hour) != 0 {
+			t.Errorf("phase %d: p50 %s max %s, over 0 %d, over an hour %d", i, h.Quantile(0.5), h.Quantile(1), h.Over(0), h.Over(time.Hour))
 		}
 	}
 	if phases[0].Written != 0 {

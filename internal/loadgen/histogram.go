@@ -143,6 +143,18 @@ func (s *HistSnapshot) Quantile(q float64) time.Duration {
 	return time.Duration(s.Max)
 }
 
+// Over returns how many observations exceed d, each taken as its bucket's
+// midpoint, as Quantile reads them (so within 1/64 of d either way).
+func (s *HistSnapshot) Over(d time.Duration) uint64 {
+	var n uint64
+	for i, c := range s.Counts {
+		if lo, hi := bucketBounds(i); c > 0 && lo+(hi-lo)/2 > uint64(max(d, 0)) {
+			n += c
+		}
+	}
+	return n
+}
+
 // Mean returns the average observation.
 func (s *HistSnapshot) Mean() time.Duration {
 	if s.N == 0 {

@@ -130,3 +130,27 @@ func TestHistogramSince(t *testing.T) {
 		t.Errorf("empty interval: %+v", e.Quantile(0.99))
 	}
 }
+
+// Over counts the observations above a threshold; one within a bucket's
+// width of it counts by the bucket's midpoint, as Quantile reads it.
+func TestHistogramOver(t *testing.T) {
+	var h Histogram
+	for _, ms := range []int{1, 2, 3, 30, 60, 60, 120} {
+		h.Record(time.Duration(ms) * time.Millisecond)
+	}
+	s := h.Snapshot()
+	for _, tc := range []struct {
+		d    time.Duration
+		want uint64
+	}{
+		{0, 7}, {2500 * time.Microsecond, 5}, {25 * time.Millisecond, 4}, {50 * time.Millisecond, 3},
+		{100 * time.Millisecond, 1}, {time.Second, 0}, {-time.Second, 7},
+	} {
+		if got := s.Over(tc.d); got != tc.want {
+			t.Errorf("over %s: %d, want %d", tc.d, got, tc.want)
+		}
+	}
+	if got := (&HistSnapshot{}).Over(0); got != 0 {
+		t.Errorf("an empty histogram: %d over 0", got)
+	}
+}

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,16 +10,29 @@ import (
 )
 
 // walWriteBacks records how far Pebble has asked each WAL file it creates
-// to be written back (SyncTo).
+// or recycles to be written back (SyncTo).
 type walWriteBacks struct {
 	vfs.FS
 	mu   sync.Mutex
 	upTo map[string]int64
 }
 
+// categoryWAL is the category Pebble names its WAL files by.
+const categoryWAL vfs.DiskWriteCategory = "pebble-wal"
+
 func (w *walWriteBacks) Create(name string, c vfs.DiskWriteCategory) (vfs.File, error) {
 	f, err := w.FS.Create(name, c)
-	if err != nil || !strings.HasSuffix(name, ".log") {
+	return w.watch(f, err, name, c)
+}
+
+func (w *walWriteBacks) ReuseForWrite(old, name string, c vfs.DiskWriteCategory) (vfs.File, error) {
+	f, err := w.FS.ReuseForWrite(old, name, c)
+	return w.watch(f, err, name, c)
+}
+
+// watch wraps f when it is a WAL.
+func (w *walWriteBacks) watch(f vfs.File, err error, name string, c vfs.DiskWriteCategory) (vfs.File, error) {
+	if err != nil || c != categoryWAL {
 		return f, err
 	}
 	return &walFile{File: f, w: w, name: name}, nil
