@@ -1,5 +1,7 @@
 package profile
 
+import "hash/maphash"
+
 // Profiles live in pages of a slab and are named by their ordinal in it.
 //
 // Why: the indexes from identifier and from profile id to profile are the
@@ -104,4 +106,6 @@ func (s *Store) unindexID(p *Profile) {
 	delete(s.ids, s.idHash(pid))
 }
 
-func fnvID(id string) uint64 { return fnv64(fnvOffset64, id) }
+// hashID is the profile-id index's hash (in memory only, as
+// hashIdentifier's).
+func hashID(id string) uint64 { return maphash.String(indexSeed, id) }

@@ -128,8 +128,8 @@ func NewStore() *Store {
 		idOverflow: make(map[string]uint32),
 		byIdent:    make(map[uint64]uint32),
 		overflow:   make(map[event.Identifier]uint32),
-		idHash:     fnvID,
-		identHash:  fnvIdentifier,
+		idHash:     hashID,
+		identHash:  hashIdentifier,
 		redirect:   make(map[string]string),
 		dirty:      make(map[string]struct{}),
 		gone:       make(map[string]string),
@@ -278,6 +278,47 @@ func (s *Store) Lookup(key string) (Snapshot, bool) {
 		return Snapshot{}, false
 	}
 	return s.snapshot(p), true
+}
+
+// Brief is a profile's id, traits and first userId and anonymousId (in
+// the order of Snapshot.Identities): what consent reads to find a
+// customer's addresses, on the processor for every event that carries one,
+// without the computed fields and identities a Snapshot builds (a third of
+// consent's CPU in the 1 M store, and allocation for every such event).
+type Brief struct {
+	ID, UserID, AnonymousID string
+	Traits                  map[string]any
+}
+
+// LookupBrief is Lookup for a Brief.
+func (s *Store) LookupBrief(key string) (Brief, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	p := s.find(key)
+	if p == nil {
+		return Brief{}, false
+	}
+	st := s.decodedState(p)
+	b := Brief{ID: s.pid(p), Traits: make(map[string]any, len(st.traits))}
+	for _, t := range st.traits {
+		if t.val != "" {
+			b.Traits[t.key.Value()] = decodeTraitValue(t.val)
+		}
+	}
+	s.idsOf(p).each(func(code byte, val string) bool {
+		switch kindByCode[code] {
+		case event.KindUserID:
+			if b.UserID == "" {
+				b.UserID = val
+			}
+		case event.KindAnonymousID:
+			if b.AnonymousID == "" {
+				b.AnonymousID = val
+			}
+		}
+		return true
+	})
+	return b, true
 }
 
 func (s *Store) find(key string) *Profile {

@@ -2,6 +2,7 @@ package profile
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -111,6 +112,85 @@ func BenchmarkProcessor(b *testing.B) {
 				s.apply(evs[i%len(evs)])
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
+
+// TestLookupBrief: a Brief says what a Snapshot says of a profile's id,
+// traits and first userId and anonymousId, found by profile id or by
+// identifier, for every demo profile, hot or cold.
+func TestLookupBrief(t *testing.T) {
+	s := NewStore()
+	s.SetHot(50) // most profiles cold: their state is decoded for the lookup
+	for _, e := range demoEvents(t, 300, 6000) {
+		s.apply(e)
+	}
+	var ids []string
+	s.Each(func(id string, _ *State) bool { ids = append(ids, id); return true })
+	if len(ids) < 200 {
+		t.Fatalf("%d profiles, want at least 200", len(ids))
+	}
+	for _, id := range ids {
+		snap, ok := s.Lookup(id)
+		if !ok {
+			t.Fatalf("Lookup(%s) found nothing", id)
+		}
+		want := Brief{ID: snap.ID, Traits: snap.Traits}
+		for _, x := range snap.Identities {
+			switch {
+			case x.Kind == event.KindUserID && want.UserID == "":
+				want.UserID = x.Value
+			case x.Kind == event.KindAnonymousID && want.AnonymousID == "":
+				want.AnonymousID = x.Value
+			}
+		}
+		keys := []string{id}
+		if want.UserID != "" {
+			keys = append(keys, "user_id:"+want.UserID)
+		}
+		for _, k := range keys {
+			got, ok := s.LookupBrief(k)
+			if !ok || !reflect.DeepEqual(got, want) {
+				t.Fatalf("LookupBrief(%s) = %+v, %v; want %+v", k, got, ok, want)
+			}
+		}
+	}
+	if _, ok := s.LookupBrief("user_id:nobody"); ok {
+		t.Error("LookupBrief found a profile for an unknown userId")
+	}
+}
+
+// BenchmarkLookupBrief: what consent paid for a profile's addresses at
+// every event that carries one (a Snapshot: traits, identities and
+// computed fields) against a Brief, on the demo's profiles, hot and cold.
+func BenchmarkLookupBrief(b *testing.B) {
+	for _, hot := range []int{DefaultHot, 50} {
+		s := NewStore()
+		s.SetHot(hot)
+		for _, e := range demoEvents(b, 1000, 20000) {
+			s.apply(e)
+		}
+		var ids []string
+		s.Each(func(id string, _ *State) bool { ids = append(ids, id); return true })
+		state := "hot"
+		if hot < len(ids) {
+			state = "cold"
+		}
+		b.Run("snapshot/"+state, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if _, ok := s.Lookup(ids[i%len(ids)]); !ok {
+					b.Fatal("not found")
+				}
+			}
+		})
+		b.Run("brief/"+state, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if _, ok := s.LookupBrief(ids[i%len(ids)]); !ok {
+					b.Fatal("not found")
+				}
+			}
 		})
 	}
 }
@@ -347,5 +427,30 @@ func TestCheckpointEvictsIdleHotEntries(t *testing.T) {
 	}
 	if s.hotLen != 0 {
 		t.Errorf("%d hot after the last one idled too", s.hotLen)
+	}
+}
+
+// BenchmarkIdentifierHash: the identifier index's hash on the demo's
+// identifiers (a userId, an anonymousId and an email an event), FNV-1a as
+// it was against maphash.
+func BenchmarkIdentifierHash(b *testing.B) {
+	var ids []event.Identifier
+	for _, e := range demoEvents(b, 1000, 3000) {
+		ids = append(ids, e.Identifiers()...)
+	}
+	fnv := func(id event.Identifier) uint64 {
+		return fnv64(fnv64(fnvOffset64, string(id.Kind))*fnvPrime64, id.Value)
+	}
+	for _, bc := range []struct {
+		name string
+		hash func(event.Identifier) uint64
+	}{{"fnv", fnv}, {"maphash", hashIdentifier}} {
+		b.Run(bc.name, func(b *testing.B) {
+			var sink uint64
+			for i := 0; b.Loop(); i++ {
+				sink ^= bc.hash(ids[i%len(ids)])
+			}
+			_ = sink
+		})
 	}
 }

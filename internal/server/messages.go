@@ -137,6 +137,13 @@ type serverProfiles struct {
 }
 
 func (sp serverProfiles) Profile(key string) (track.Profile, bool) {
+	if sp.traitsOnly {
+		b, ok := sp.brief(key)
+		if !ok {
+			return track.Profile{}, false
+		}
+		return track.Profile{ID: b.ID, UserID: b.UserID, AnonymousID: b.AnonymousID, Traits: b.Traits, Computed: map[string]any{}}, true
+	}
 	snap, ok := sp.lookup(key)
 	if !ok {
 		return track.Profile{}, false
@@ -153,9 +160,6 @@ func (sp serverProfiles) Profile(key string) (track.Profile, bool) {
 				p.AnonymousID = id.Value
 			}
 		}
-	}
-	if sp.traitsOnly {
-		return p, true
 	}
 	if b, err := json.Marshal(snap.Computed); err == nil {
 		_ = json.Unmarshal(b, &p.Computed)
@@ -178,6 +182,17 @@ func (sp serverProfiles) Profile(key string) (track.Profile, bool) {
 // lookup resolves a profile id, "kind:value", a userId, anonymousId or
 // email, in that order (as the admin API's profile routes do).
 func (sp serverProfiles) lookup(key string) (profile.Snapshot, bool) {
+	return lookupFirst(key, sp.s.Store.Lookup)
+}
+
+// brief is lookup for a profile.Brief.
+func (sp serverProfiles) brief(key string) (profile.Brief, bool) {
+	return lookupFirst(key, sp.s.Store.LookupBrief)
+}
+
+// lookupFirst tries the keys key may stand for, in lookup's order, with
+// find.
+func lookupFirst[T any](key string, find func(string) (T, bool)) (T, bool) {
 	keys := []string{key}
 	if !strings.HasPrefix(key, "p_") {
 		if id, err := event.ParseIdentifierKey(key); err == nil {
@@ -190,11 +205,12 @@ func (sp serverProfiles) lookup(key string) (profile.Snapshot, bool) {
 		}
 	}
 	for _, k := range keys {
-		if snap, ok := sp.s.Store.Lookup(k); ok {
-			return snap, true
+		if v, ok := find(k); ok {
+			return v, true
 		}
 	}
-	return profile.Snapshot{}, false
+	var zero T
+	return zero, false
 }
 
 // SaveDemoMessages saves the demo store's templates (those not saved yet)
