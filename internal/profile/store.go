@@ -283,7 +283,7 @@ func (s *Store) Lookup(key string) (Snapshot, bool) {
 // Brief is a profile's id, traits and first userId and anonymousId (in
 // the order of Snapshot.Identities): what consent reads to find a
 // customer's addresses, on the processor for every event that carries one,
-// without the computed fields and identities a Snapshot builds (a third of
+// without the computed fields and identities a Snapshot builds (half of
 // consent's CPU in the 1 M store, and allocation for every such event).
 type Brief struct {
 	ID, UserID, AnonymousID string
