@@ -121,15 +121,16 @@ func diskPhase(ctx context.Context, dir string, wal *os.File, d time.Duration, r
 	ph.Beside = rate
 	ctx, cancel := context.WithTimeout(ctx, d)
 	var (
-		wg    sync.WaitGroup
-		bgErr error
-		h     Histogram
-		start = time.Now()
+		wg      sync.WaitGroup
+		written int64 // the writer's, read after wg.Wait
+		bgErr   error
+		h       Histogram
+		start   = time.Now()
 	)
 	defer func() {
 		cancel()
 		wg.Wait()
-		ph.Elapsed, ph.Fsyncs = time.Since(start), h.Snapshot()
+		ph.Elapsed, ph.Fsyncs, ph.Written = time.Since(start), h.Snapshot(), written
 		if err == nil {
 			err = bgErr
 		}
@@ -138,7 +139,7 @@ func diskPhase(ctx context.Context, dir string, wal *os.File, d time.Duration, r
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ph.Written, bgErr = backgroundWriter(ctx, dir, rate)
+			written, bgErr = backgroundWriter(ctx, dir, rate)
 		}()
 	}
 	page := make([]byte, probePage)

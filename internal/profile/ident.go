@@ -19,10 +19,14 @@ import (
 // bytes an event was a quarter of identity resolution's CPU in the 1 M
 // store (msgHash, whose values are stored, stays FNV).
 func hashIdentifier(id event.Identifier) uint64 {
-	// The kind's hash mixed in, rotated so that (kind, value) and (value,
-	// kind) differ.
-	k := maphash.String(indexSeed, string(id.Kind))
-	return (k<<17 | k>>47) ^ maphash.String(indexSeed, id.Value)
+	h := maphash.String(indexSeed, id.Value)
+	code, ok := kindCode(id.Kind)
+	if !ok { // a kind the index never holds: any mix will do
+		return h ^ maphash.String(indexSeed, string(id.Kind))
+	}
+	// The kind's code spread over the word (Fibonacci hashing), so that
+	// one value under two kinds hashes apart.
+	return h ^ (uint64(code)+1)*0x9E3779B97F4A7C15
 }
 
 // indexSeed seeds the in-memory indexes' hashes (hashIdentifier, hashID).

@@ -270,14 +270,19 @@ type Snapshot struct {
 
 // Lookup finds a profile by identifier key ("email:a@b.c"), profile id or
 // merged-away profile id.
-func (s *Store) Lookup(key string) (Snapshot, bool) {
+func (s *Store) Lookup(key string) (Snapshot, bool) { return lookupBy(s, key, s.snapshot) }
+
+// lookupBy finds the profile key names (as Lookup) and reads it with read,
+// under the read lock.
+func lookupBy[T any](s *Store, key string, read func(*Profile) T) (T, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	p := s.find(key)
 	if p == nil {
-		return Snapshot{}, false
+		var zero T
+		return zero, false
 	}
-	return s.snapshot(p), true
+	return read(p), true
 }
 
 // Brief is a profile's id, traits and first userId and anonymousId (in
@@ -291,13 +296,9 @@ type Brief struct {
 }
 
 // LookupBrief is Lookup for a Brief.
-func (s *Store) LookupBrief(key string) (Brief, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	p := s.find(key)
-	if p == nil {
-		return Brief{}, false
-	}
+func (s *Store) LookupBrief(key string) (Brief, bool) { return lookupBy(s, key, s.brief) }
+
+func (s *Store) brief(p *Profile) Brief {
 	st := s.decodedState(p)
 	b := Brief{ID: s.pid(p), Traits: make(map[string]any, len(st.traits))}
 	for _, t := range st.traits {
@@ -318,7 +319,7 @@ func (s *Store) LookupBrief(key string) (Brief, bool) {
 		}
 		return true
 	})
-	return b, true
+	return b
 }
 
 func (s *Store) find(key string) *Profile {
