@@ -3,6 +3,7 @@ package profile
 import (
 	"fmt"
 	"log/slog"
+	"time"
 )
 
 // A profile's State lives in one of two forms:
@@ -99,8 +100,8 @@ func (s *Store) flush(p *Profile) error {
 	return nil
 }
 
-// hotIdle is how many checkpoints a hot entry may go unused before a
-// checkpoint lets it go (20 s at the default interval of 2 s).
+// hotIdleTime is how long a hot entry may go unused before a checkpoint
+// lets it go.
 //
 // Why: a decoded state is a dozen pointer-holding objects, and every
 // collection marks every hot entry, used or not. At rest a minute after a
@@ -113,14 +114,34 @@ func (s *Store) flush(p *Profile) error {
 // The checkpoint has just brought every modified entry's encoding up to
 // date, so letting one go there costs an unlink. A server with no events
 // skips its checkpoints, and keeps its entries: it hardly collects.
-const hotIdle = 10
+const hotIdleTime = 20 * time.Second
 
-// evictIdle lets go of the hot entries unused for hotIdle checkpoints,
+// DefaultCheckpointInterval is the interval a store assumes between its
+// checkpoints until SetCheckpointInterval says otherwise.
+const DefaultCheckpointInterval = 4 * time.Second
+
+// idleCheckpoints is hotIdleTime in checkpoints every apart, at least one.
+func idleCheckpoints(every time.Duration) uint64 {
+	if every <= 0 {
+		every = DefaultCheckpointInterval
+	}
+	return uint64(max(1, (hotIdleTime+every-1)/every))
+}
+
+// SetCheckpointInterval tells the store how far apart its checkpoints are,
+// so that idle hot entries go after hotIdleTime whatever the interval.
+func (s *Store) SetCheckpointInterval(every time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hotIdle = idleCheckpoints(every)
+}
+
+// evictIdle lets go of the hot entries unused for s.hotIdle checkpoints,
 // from the least recently used. Caller holds mu for writing, after the
 // checkpoint's flushes.
 func (s *Store) evictIdle() {
 	s.epoch++
-	for h := s.hotTail; h != nil && h.epoch+hotIdle <= s.epoch; {
+	for h := s.hotTail; h != nil && h.epoch+s.hotIdle <= s.epoch; {
 		prev := h.prev
 		if h.modified {
 			break // not flushed: the next checkpoint's

@@ -114,8 +114,9 @@ type Store struct {
 	hot              map[uint32]*hotEntry
 	hotHead, hotTail *hotEntry
 	hotLen, hotMax   int
-	// epoch counts checkpoints, for hot entries' idle time (hotIdle).
-	epoch uint64
+	// epoch counts checkpoints, for hot entries' idle time; hotIdle is
+	// that time in checkpoints (SetCheckpointInterval).
+	epoch, hotIdle uint64
 }
 
 // DefaultHot is how many profiles keep their state decoded.
@@ -135,6 +136,7 @@ func NewStore() *Store {
 		gone:       make(map[string]string),
 		hot:        make(map[uint32]*hotEntry),
 		hotMax:     DefaultHot,
+		hotIdle:    idleCheckpoints(DefaultCheckpointInterval),
 		rules:      identity.Defaults(),
 	}
 }

@@ -378,12 +378,32 @@ func TestRecordsCompacted(t *testing.T) {
 	}
 }
 
-// A checkpoint lets go of the hot entries no event used for hotIdle
-// checkpoints, least recently used first, and keeps the rest; letting go
-// changes no profile.
+// A checkpoint lets go of the hot entries no event used for 20 s worth of
+// checkpoints (whatever their interval), least recently used first, and
+// keeps the rest; letting go changes no profile.
 func TestCheckpointEvictsIdleHotEntries(t *testing.T) {
+	for _, tc := range []struct {
+		every time.Duration
+		idle  int // checkpoints
+	}{
+		{0, 5}, // not set: DefaultCheckpointInterval
+		{2 * time.Second, 10},
+		{4 * time.Second, 5},
+		{3 * time.Second, 7},
+		{time.Minute, 1},
+	} {
+		t.Run(tc.every.String(), func(t *testing.T) {
+			testEvictsIdle(t, tc.every, tc.idle)
+		})
+	}
+}
+
+func testEvictsIdle(t *testing.T, every time.Duration, idle int) {
 	evs := demoEvents(t, 50, 1<<30)
 	s, ref := NewStore(), NewStore()
+	if every > 0 {
+		s.SetCheckpointInterval(every)
+	}
 	for _, e := range evs {
 		s.Apply(e)
 		ref.Apply(e)
@@ -402,27 +422,34 @@ func TestCheckpointEvictsIdleHotEntries(t *testing.T) {
 		t.Fatalf("%d hot profiles after 50 customers' events", all)
 	}
 	last := evs[len(evs)-1]
-	for i := range hotIdle - 1 {
+	for i := range idle - 1 {
 		checkpoint()
 		if s.hotLen != all {
-			t.Fatalf("checkpoint %d: %d hot, want all %d (none idle for %d yet)", i+1, s.hotLen, all, hotIdle)
+			t.Fatalf("checkpoint %d: %d hot, want all %d (none idle for %d yet)", i+1, s.hotLen, all, idle)
 		}
 		if i == 0 {
 			s.Apply(last) // one profile used again
 		}
 	}
 	checkpoint()
-	if s.hotLen != 1 {
-		t.Fatalf("after %d idle checkpoints %d hot, want the one used since", hotIdle, s.hotLen)
+	want := 1
+	if idle == 1 {
+		want = 0 // no checkpoint came before it to use a profile again after
 	}
-	if h := s.hotHead; h == nil || s.pid(h.p) != s.res.Profile {
+	if s.hotLen != want {
+		t.Fatalf("after %d idle checkpoints %d hot, want %d", idle, s.hotLen, want)
+	}
+	if h := s.hotHead; want == 1 && (h == nil || s.pid(h.p) != s.res.Profile) {
 		t.Errorf("the hot entry left is not the profile used last")
+	}
+	if idle == 1 {
+		s.Apply(last)
 	}
 	ref.Apply(last)
 	if d := Diff(s, ref, 5); len(d) > 0 {
 		t.Fatalf("letting idle entries go changed profiles: %v", d)
 	}
-	for range hotIdle {
+	for range idle {
 		checkpoint()
 	}
 	if s.hotLen != 0 {

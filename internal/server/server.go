@@ -59,7 +59,11 @@ type Config struct {
 	Partitions   int
 	DedupeWindow time.Duration
 	// CheckpointEvery is how often changed profiles are persisted; a restart
-	// replays at most this much of the log.
+	// replays about this much of the log (up to twice, when a checkpoint
+	// was under way). 4 s: at 40 k events/s a checkpoint writes about as
+	// much as one 2 s apart would (a busy shop's active customers are all
+	// changed within 2 s), so twice as far apart pauses the processor half
+	// as often (docs/ARCHITECTURE.md, "Checkpoints every 4 s").
 	CheckpointEvery time.Duration
 	// CacheBytes is Pebble's block cache size.
 	CacheBytes int64
@@ -191,7 +195,7 @@ func Defaults() Config {
 		AdminEmail:      "admin@tailor.local",
 		Partitions:      8,
 		DedupeWindow:    7 * 24 * time.Hour,
-		CheckpointEvery: 2 * time.Second,
+		CheckpointEvery: profile.DefaultCheckpointInterval,
 		CacheBytes:      DefaultCacheBytes,
 		HotProfiles:     profile.DefaultHot,
 		Identity:        identity.Defaults(),
@@ -417,6 +421,7 @@ func (s *Server) open(ctx context.Context) error {
 	}
 	s.Store = profile.NewStore()
 	s.Store.SetHot(s.cfg.HotProfiles)
+	s.Store.SetCheckpointInterval(s.cfg.CheckpointEvery)
 	s.Store.SetIdentityRules(s.cfg.Identity)
 	// The segment engine takes each profile's traits as the store loads
 	// it, from the decoding the store does anyway.
