@@ -1,12 +1,14 @@
 // Package processor applies the event log, in log order, to the engines
 // that derive state from it: identity resolution and profiles first, then
-// every registered Applier (segments, recommendations, journeys …) on the
-// same goroutine.
+// every registered Applier (segments, journeys …) on the same goroutine,
+// then those registered to apply behind it (recommendations), on a
+// goroutine of their own while Run runs (behind.go).
 //
 // Ownership: the processor's goroutine (Run, or Replay before it) is the
-// only writer of every applier's state, so appliers need no locks against
-// each other or the processor; each defines the read locks or snapshots its
-// own readers (the admin API, decide) use.
+// only writer of every inline applier's state, and a behind applier's
+// goroutine of its own, so appliers need no locks against each other or the
+// processor; each defines the read locks or snapshots its own readers (the
+// admin API, decide) use.
 //
 // Checkpoints: every applier writes its changes into one Pebble batch,
 // together with the applied seq (k/applied), taken while no event is being
@@ -45,8 +47,9 @@ type Applier interface {
 	// Apply folds one event into the applier's state, after identity
 	// resolution and the profile state have taken it: r says which profile
 	// the event belongs to and which profiles merged into it on the way
-	// (they no longer exist). It runs on the processor goroutine, must not
-	// block, and must not retain e's maps.
+	// (they no longer exist). It runs on the processor goroutine (a behind
+	// applier's on its own: RegisterBehind), must not block, and must not
+	// retain e's maps.
 	Apply(e *event.Event, r profile.Resolution)
 	// Checkpoint writes the applier's changes since its last checkpoint
 	// into b, under the applier's own key prefix. No Apply runs meanwhile.
@@ -98,8 +101,13 @@ var appliedKey = store.Key(store.PrefixCheckpoint, "applied")
 // what scale-out splits across nodes, once identity is partitioned too.
 type Processor struct {
 	profiles Profiles
-	appliers []Applier
+	appliers []Applier       // in registration order: checkpoints, backfills
+	inline   []Applier       // registered with Register: applied by the processor
+	behind   []BehindApplier // registered with RegisterBehind (behind.go)
 	in       chan []eventlog.Entry
+	// stage applies the behind appliers while Run runs; nil otherwise.
+	// Set and cleared under mu.
+	stage *stage
 
 	// mu is held while a batch is applied; Checkpoint takes it to see the
 	// state of every applier at one log position.
@@ -130,9 +138,10 @@ type Processor struct {
 	// rate a group commit holds a few hundred events, so a bound of a few
 	// commits let a pause of tens of milliseconds (a checkpoint, a
 	// collection, a Pebble flush taking one of two cores) stop every
-	// acknowledgement. queued (events in the queue) and pending change
-	// only under roomMu (pending is atomic for the lag gauges' readers);
-	// room is signalled as the processor takes batches off the queue.
+	// acknowledgement. queued (events in the queue) changes only under
+	// roomMu; room is signalled as the processor takes batches off the
+	// queue. pending is counted down once every applier, the behind ones
+	// included, has applied a batch.
 	maxQueued int
 	roomMu    sync.Mutex
 	room      *sync.Cond
@@ -176,7 +185,10 @@ func New(profiles Profiles, queue int) *Processor {
 
 // Register adds an applier after the ones registered before it. Call it
 // before Load, Replay and Run.
-func (p *Processor) Register(a Applier) { p.appliers = append(p.appliers, a) }
+func (p *Processor) Register(a Applier) {
+	p.appliers = append(p.appliers, a)
+	p.inline = append(p.inline, a)
+}
 
 // Load reads the applied seq of the last checkpoint; the appliers load
 // their own state.
@@ -391,25 +403,50 @@ func (p *Processor) Run() {
 	// A CPU profile (serve --debug-addr) can then be cut to the processor's
 	// own work: go tool pprof -tagfocus=stage=processor.
 	pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("stage", "processor")))
+	if len(p.behind) > 0 {
+		p.mu.Lock()
+		p.stage = newStage(p.behind, p.finish)
+		p.mu.Unlock()
+		defer func() {
+			// Stopped under mu: a checkpoint must not find the stage gone
+			// while it still applies.
+			p.mu.Lock()
+			p.stage.stop()
+			p.stage = nil
+			p.mu.Unlock()
+		}()
+	}
 	for batch := range p.in {
+		last := batch[len(batch)-1].Seq
 		p.mu.Lock()
 		for i := range batch {
 			p.applyEntry(&batch[i])
 		}
+		st := p.stage
+		if st != nil {
+			st.send(len(batch), last, nil)
+		}
 		p.mu.Unlock()
-		last := batch[len(batch)-1].Seq
-		p.appliedN.Add(uint64(len(batch)))
 		p.roomMu.Lock()
-		p.pending.Add(-int64(len(batch)))
 		p.queued -= len(batch)
 		p.room.Broadcast()
 		p.roomMu.Unlock()
-		p.lagMu.Lock()
-		for len(p.batches) > 0 && p.batches[0].lastSeq <= last {
-			p.batches = p.batches[1:]
+		if st == nil {
+			p.finish(len(batch), last)
 		}
-		p.lagMu.Unlock()
 	}
+}
+
+// finish accounts n live events up to seq last as applied by every
+// applier: the processor's goroutine calls it, or the behind stage's.
+func (p *Processor) finish(n int, last uint64) {
+	p.appliedN.Add(uint64(n))
+	p.pending.Add(-int64(n))
+	p.lagMu.Lock()
+	for len(p.batches) > 0 && p.batches[0].lastSeq <= last {
+		p.batches = p.batches[1:]
+	}
+	p.lagMu.Unlock()
 }
 
 // applyEntry applies one entry. Caller holds mu.
@@ -424,8 +461,15 @@ func (p *Processor) applyEntry(en *eventlog.Entry) {
 		return
 	}
 	r := p.profiles.Apply(e)
-	for _, a := range p.appliers {
+	for _, a := range p.inline {
 		a.Apply(e, r)
+	}
+	if p.stage != nil {
+		p.stage.add(e, r)
+		return
+	}
+	for _, a := range p.behind {
+		a.ApplyPrepared(e, r, a.Prepare(e, r))
 	}
 }
 
@@ -480,8 +524,9 @@ type CheckpointStats struct {
 	Total time.Duration
 	// Bytes is the size of the batch.
 	Bytes int
-	// Parts says where the pause went: the profiles first, then each
-	// applier in order (a split applier's first part only).
+	// Parts says where the pause went: the behind appliers catching up
+	// ("behind", while Run runs), the profiles, then each applier in
+	// order (a split applier's first part only).
 	Parts []Part
 }
 
@@ -523,12 +568,17 @@ func (p *Processor) CheckpointStats(st DB) (CheckpointStats, error) {
 			b.Close()
 		}
 	}()
-	cs.Parts = make([]Part, 0, 1+len(p.appliers))
+	cs.Parts = make([]Part, 0, 2+len(p.appliers))
 	t := time.Now()
 	took := func(name string) {
 		now := time.Now()
 		cs.Parts = append(cs.Parts, Part{name, now.Sub(t)})
 		t = now
+	}
+	if p.stage != nil {
+		// The behind appliers catch up to the applied seq first.
+		p.stage.drain()
+		took("behind")
 	}
 	if err := p.profiles.Checkpoint(b); err != nil {
 		p.mu.Unlock()

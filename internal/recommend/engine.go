@@ -184,6 +184,28 @@ func (e *Engine) Name() string { return "recommend" }
 // Order Completed (with products[]); merges fold the merged profiles'
 // histories into the surviving one. Other events are ignored.
 func (e *Engine) Apply(ev *event.Event, r profile.Resolution) {
+	e.ApplyPrepared(ev, r, e.Prepare(ev, r))
+}
+
+// Prepare implements processor.BehindApplier: for an order, the keys of
+// the tracked groups (segments, trait values) its profile belongs to at the
+// order's position in the log, which the segment engine and the profiles
+// have just brought up to it; nil for other events.
+func (e *Engine) Prepare(ev *event.Event, r profile.Resolution) any {
+	if ev.Type != event.Track || ev.Event != event.OrderCompleted || r.Profile == "" {
+		return nil
+	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if len(e.groups) == 0 && len(e.traits) == 0 {
+		return nil
+	}
+	return e.orderGroups(r.Profile)
+}
+
+// ApplyPrepared implements processor.BehindApplier: Apply, with the groups
+// Prepare found.
+func (e *Engine) ApplyPrepared(ev *event.Event, r profile.Resolution, prep any) {
 	if len(r.Merged) == 0 && ev.Type != event.Track {
 		return
 	}
@@ -225,7 +247,9 @@ func (e *Engine) Apply(ev *event.Event, r profile.Resolution) {
 			}
 		}
 		e.order(r.Profile, basket, t)
-		e.groupOrder(r.Profile, basket, qty, t)
+		if keys, ok := prep.([]string); ok {
+			e.groupOrder(keys, basket, qty, t)
+		}
 		return
 	}
 	ix := e.learnLine(event.Product(ev.Properties), ev.Properties)

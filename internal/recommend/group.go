@@ -16,32 +16,40 @@ func segmentGroup(id string) string                     { return "seg:" + id }
 func traitGroup(name, value string) string              { return "trait:" + name + "=" + value }
 func splitTrait(s string) (name, value string, ok bool) { return strings.Cut(s, "=") }
 
-// groupOrder adds an order of pid to the groups pid belongs to.
-func (e *Engine) groupOrder(pid string, basket []int32, qty []float64, t int64) {
-	if pid == "" || len(e.groups) == 0 && len(e.traits) == 0 {
-		return
-	}
-	for key, g := range e.groups {
+// orderGroups returns the keys of the groups an order of pid counts
+// toward: the tracked segments pid is a member of, and the group of pid's
+// value of each tracked trait (which groupOrder creates when new). Caller
+// holds mu.
+func (e *Engine) orderGroups(pid string) []string {
+	var keys []string
+	for key := range e.groups {
 		seg, ok := strings.CutPrefix(key, "seg:")
 		if !ok || e.opts.Membership == nil {
 			continue
 		}
 		if in, err := e.opts.Membership.Contains(seg, pid); err == nil && in {
-			e.groupAdd(g, basket, qty, t)
+			keys = append(keys, key)
 		}
 	}
 	if e.opts.Traits == nil {
-		return
+		return keys
 	}
 	for name := range e.traits {
-		v := e.opts.Traits.Trait(pid, name)
-		if v == "" {
-			continue
+		if v := e.opts.Traits.Trait(pid, name); v != "" {
+			keys = append(keys, traitGroup(name, v))
 		}
-		key := traitGroup(name, v)
+	}
+	return keys
+}
+
+// groupOrder adds an order to the groups of keys (orderGroups), creating
+// a trait value's group with its first order while Options.Groups allows.
+// Caller holds mu for writing.
+func (e *Engine) groupOrder(keys []string, basket []int32, qty []float64, t int64) {
+	for _, key := range keys {
 		g := e.groups[key]
 		if g == nil {
-			if len(e.groups) >= e.opts.Groups {
+			if !strings.HasPrefix(key, "trait:") || len(e.groups) >= e.opts.Groups {
 				continue
 			}
 			g = newGroup()

@@ -7,6 +7,9 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"tailor/internal/event"
+	"tailor/internal/profile"
 )
 
 var (
@@ -315,5 +318,45 @@ func TestBadRequests(t *testing.T) {
 		if _, err := e.Recommend(context.Background(), tt.req); !errors.Is(err, tt.want) {
 			t.Errorf("%+v: got %v, want %v", tt.req, err, tt.want)
 		}
+	}
+}
+
+// Applied behind the processor (processor.RegisterBehind), an order counts
+// toward the groups its profile belonged to when Prepare ran, at the
+// order's position in the log, not when it is applied: by then the segment
+// engine and the profiles may have moved on.
+func TestGroupsAreReadAtTheOrdersPosition(t *testing.T) {
+	members := fakeMembers{"runners": {"r1"}}
+	traits := fakeTraits{"r1": {"city": "Oslo"}, "r2": {"city": "Rome"}}
+	e, clk := newTestEngine(t0.AddDate(0, 1, 0), Options{Membership: members, Traits: traits})
+	playShop(e)
+	for _, req := range []Request{{Strategy: Bestsellers, Segment: "runners"}, {Strategy: Bestsellers, Trait: "city=Oslo"}} {
+		if got := recommend(t, e, req); len(got) != 0 {
+			t.Fatalf("%+v before any order: %v", req, got)
+		}
+	}
+	order := func(who string, p prod) (*event.Event, profile.Resolution) {
+		ev, r := track(event.OrderCompleted, who, t0.AddDate(0, 0, 2), map[string]any{"products": []any{props(p)}})
+		return ev, r
+	}
+	e1, r1 := order("r1", gloves)
+	p1 := e.Prepare(e1, r1)
+	e2, r2 := order("r2", hat)
+	p2 := e.Prepare(e2, r2)
+	// Then r1 leaves the segment and moves to Rome, r2 joins it and moves
+	// to Oslo, before the orders are applied.
+	members["runners"] = []string{"r2"}
+	traits["r1"]["city"], traits["r2"]["city"] = "Rome", "Oslo"
+	e.ApplyPrepared(e1, r1, p1)
+	e.ApplyPrepared(e2, r2, p2)
+	clk.now = clk.now.Add(time.Hour) // past the answers cached above
+	if got := recommend(t, e, Request{Strategy: Bestsellers, Segment: "runners"}); !slices.Equal(got, []string{"gloves"}) {
+		t.Errorf("runners' bestsellers %v, want [gloves] (r1's order, a member's then)", got)
+	}
+	if got := recommend(t, e, Request{Strategy: Bestsellers, Trait: "city=Oslo"}); !slices.Equal(got, []string{"gloves"}) {
+		t.Errorf("Oslo's bestsellers %v, want [gloves]", got)
+	}
+	if p := e.Prepare(track(event.ProductViewed, "r1", t0, props(hat))); p != nil {
+		t.Errorf("Prepare of a view = %v, want nil", p)
 	}
 }

@@ -15,9 +15,12 @@ import (
 	"tailor/internal/recommend"
 )
 
-// openRecommend makes the recommendation engine and registers it after the
-// segment engine (per-segment bestsellers read memberships the segment
-// engine has just updated). It restores the engine's checkpoint in the
+// openRecommend makes the recommendation engine and registers it behind
+// the processor (processor.RegisterBehind): its models are a tenth of the
+// processor's CPU under load, and nothing else reads them while applying.
+// What it reads of others (an order's segments and trait values, for the
+// per-group bestsellers) it reads in Prepare, in line, after the segment
+// engine has updated them. It restores the engine's checkpoint in the
 // background: loaded closes when that is done, after an error if it failed.
 func (s *Server) openRecommend() (loaded <-chan error) {
 	s.Recommend = recommend.New(recommend.Options{
@@ -29,7 +32,7 @@ func (s *Server) openRecommend() (loaded <-chan error) {
 		FallbackSegments: s.cfg.RecommendSegments,
 		RecordDue:        s.recordReplenishment,
 	})
-	s.Proc.Register(s.Recommend)
+	s.Proc.RegisterBehind(s.Recommend)
 	done := make(chan error, 1)
 	go func() {
 		if err := s.Recommend.Load(); err != nil {
