@@ -11,7 +11,9 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"tailor/internal/event"
+	"tailor/internal/eventlog"
 	"tailor/internal/profile"
+	"tailor/internal/recommend"
 	"tailor/internal/store/storetest"
 )
 
@@ -173,3 +175,65 @@ func (n behindNamed) Prepare(*event.Event, profile.Resolution) any { return nil 
 func (n behindNamed) ApplyPrepared(e *event.Event, r profile.Resolution, _ any) {
 	n.Apply(e, r)
 }
+
+// BenchmarkBehind feeds demo events through Sink and Run, batches of 170
+// as a group commit hands them off at 40 k events/s, to the profiles and
+// the recommendation engine, with the engine applied inline and behind
+// (RegisterBehind). proc-ns/event is how long the processor's goroutine
+// took to apply them (until an inline applier registered last saw the last
+// event): what bounds how fast it empties its queue. ns/event is the wall
+// time until every applier has applied everything.
+//
+//	go test -run '^$' -bench Behind -benchtime 10x ./internal/processor/
+func BenchmarkBehind(b *testing.B) {
+	entries := demoEntries(b, 5000, 1<<30)
+	for _, mode := range []string{"inline", "behind"} {
+		b.Run(mode, func(b *testing.B) {
+			n := 0
+			var proc time.Duration
+			for b.Loop() {
+				b.StopTimer()
+				p := New(profile.NewStore(), 1<<20)
+				rec := recommend.New(recommend.Options{})
+				if mode == "behind" {
+					p.RegisterBehind(rec)
+				} else {
+					p.Register(rec)
+				}
+				m := &lastSeen{last: entries[len(entries)-1].Seq}
+				p.Register(m)
+				batches := make([][]eventlog.Entry, 0, len(entries)/170+1)
+				for i := 0; i < len(entries); i += 170 {
+					batches = append(batches, slices.Clone(entries[i:min(i+170, len(entries))]))
+				}
+				done := make(chan struct{})
+				b.StartTimer()
+				start := time.Now()
+				go func() { p.Run(); close(done) }()
+				for _, bt := range batches {
+					p.Sink(bt)
+				}
+				p.CloseInput()
+				<-done
+				proc += m.at.Sub(start)
+				n += len(entries)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/event")
+			b.ReportMetric(float64(proc.Nanoseconds())/float64(n), "proc-ns/event")
+		})
+	}
+}
+
+// lastSeen notes when it applies the event of seq last.
+type lastSeen struct {
+	last uint64
+	at   time.Time
+}
+
+func (l *lastSeen) Name() string { return "last" }
+func (l *lastSeen) Apply(e *event.Event, _ profile.Resolution) {
+	if e.Seq == l.last {
+		l.at = time.Now()
+	}
+}
+func (l *lastSeen) Checkpoint(*pebble.Batch) error { return nil }
