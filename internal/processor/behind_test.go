@@ -1,7 +1,6 @@
 package processor
 
 import (
-	"context"
 	"encoding/binary"
 	"slices"
 	"sync"
@@ -160,10 +159,7 @@ func TestBehindApplier(t *testing.T) {
 	q := New(profile.NewStore(), 1)
 	q.RegisterBehind(behindNamed{named{"behind", &order}})
 	q.Register(named{"inline", &order})
-	e := &event.Event{Type: event.Track, Event: "E", UserID: "u", MessageID: "m", Timestamp: time.Now()}
-	if _, err := q.Replay(context.Background(), sliceSource{{Seq: 1, Payload: e}}, nil); err != nil {
-		t.Fatal(err)
-	}
+	replayOne(t, q)
 	if !slices.Equal(order, []string{"inline", "behind"}) {
 		t.Fatalf("replay applied in order %v", order)
 	}

@@ -253,12 +253,18 @@ func TestAppliersInOrder(t *testing.T) {
 	p := New(s, 1)
 	p.Register(&counter{perProf: map[string]int{}, order: &order})
 	p.Register(named{"second", &order})
+	replayOne(t, p)
+	if !slices.Equal(order, []string{"counter", "second"}) {
+		t.Fatalf("order = %v", order)
+	}
+}
+
+// replayOne replays one track event through p.
+func replayOne(t *testing.T, p *Processor) {
+	t.Helper()
 	e := &event.Event{Type: event.Track, Event: "E", UserID: "u", MessageID: "m", Timestamp: time.Now()}
 	if _, err := p.Replay(context.Background(), sliceSource{{Seq: 1, Payload: e}}, nil); err != nil {
 		t.Fatal(err)
-	}
-	if !slices.Equal(order, []string{"counter", "second"}) {
-		t.Fatalf("order = %v", order)
 	}
 }
 
