@@ -580,13 +580,20 @@ func (p *Processor) CheckpointStats(st DB) (CheckpointStats, error) {
 		p.stage.drain()
 		took("behind")
 	}
-	if err := p.profiles.Checkpoint(b); err != nil {
+	var finish []func() error
+	var finishers []string
+	if sc, ok := p.profiles.(SplitCheckpointer); ok {
+		f, err := sc.CheckpointSplit(b)
+		if err != nil {
+			p.mu.Unlock()
+			return cs, fmt.Errorf("checkpoint profiles: %w", err)
+		}
+		finish, finishers = append(finish, f), append(finishers, "profiles")
+	} else if err := p.profiles.Checkpoint(b); err != nil {
 		p.mu.Unlock()
 		return cs, fmt.Errorf("checkpoint profiles: %w", err)
 	}
 	took("profiles")
-	var finish []func() error
-	var finishers []string
 	for _, a := range p.appliers {
 		if sc, ok := a.(SplitCheckpointer); ok {
 			f, err := sc.CheckpointSplit(b)

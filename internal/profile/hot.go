@@ -32,14 +32,24 @@ type hotEntry struct {
 	epoch uint64
 	// modified: st has events that enc does not have yet.
 	modified bool
+	// shared is the checkpoint (Store.cpGen) whose second part may still
+	// read st's slices (CheckpointSplit), 0 for none.
+	shared uint64
 }
 
 // hotEntry returns p's decoded state in its hot entry, decoding and caching
-// it if needed; the caller marks it modified. Caller holds mu for writing.
+// it if needed, for the caller to change (it marks it modified). Caller
+// holds mu for writing.
 func (s *Store) hotEntry(p *Profile) *hotEntry {
 	if h := s.hotOf(p); h != nil {
 		h.epoch = s.epoch
 		s.hotMoveFront(h)
+		if h.shared != 0 {
+			if h.shared > s.cpDone.Load() {
+				h.st = h.st.clone() // the checkpoint's copy keeps the old slices
+			}
+			h.shared = 0
+		}
 		return h
 	}
 	h := &hotEntry{p: p, epoch: s.epoch}
@@ -137,15 +147,14 @@ func (s *Store) SetCheckpointInterval(every time.Duration) {
 }
 
 // evictIdle lets go of the hot entries unused for s.hotIdle checkpoints,
-// from the least recently used. Caller holds mu for writing, after the
-// checkpoint's flushes.
+// from the least recently used. An entry is usually unmodified by then (a
+// checkpoint's second part made its encoding the record); one that is not
+// (the second part has not run yet, with an interval of 20 s or more) is
+// flushed first. Caller holds mu for writing.
 func (s *Store) evictIdle() {
 	s.epoch++
 	for h := s.hotTail; h != nil && h.epoch+s.hotIdle <= s.epoch; {
 		prev := h.prev
-		if h.modified {
-			break // not flushed: the next checkpoint's
-		}
 		s.evict(h)
 		h = prev
 	}

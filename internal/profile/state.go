@@ -127,6 +127,17 @@ type State struct {
 	timezone, locale latest
 }
 
+// clone returns a copy of s that shares no slice with it: State's other
+// fields are values (interned handles, numbers).
+func (s *State) clone() State {
+	c := *s
+	c.eventCounts = slices.Clone(s.eventCounts)
+	c.categories = slices.Clone(s.categories)
+	c.traits = slices.Clone(s.traits)
+	c.recents = slices.Clone(s.recents)
+	return c
+}
+
 // The recent lists, indexes into State.nrecent.
 const (
 	recentViewed = iota
