@@ -401,7 +401,8 @@ func (p *Processor) CloseInput() {
 // Run applies entries until the input is closed and drained.
 func (p *Processor) Run() {
 	// A CPU profile (serve --debug-addr) can then be cut to the processor's
-	// own work: go tool pprof -tagfocus=stage=processor.
+	// own work: go tool pprof -tagfocus='stage=^processor$' (the tag is a
+	// pattern: without the anchors it also takes the behind stage's).
 	pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("stage", "processor")))
 	if len(p.behind) > 0 {
 		p.mu.Lock()
