@@ -40,10 +40,14 @@ func TestDecideThroughTheServerAndClicksReachTheProfile(t *testing.T) {
 		t.Fatalf("batch: %d %v", code, resp)
 	}
 	var a map[string]any
-	waitUntil(t, 5*time.Second, "the order applied", func() bool {
+	// The recommendations apply behind the profiles (processor.RegisterBehind),
+	// so the order may reach the rules a moment before the views reach the
+	// rankings: wait for both.
+	waitUntil(t, 5*time.Second, "the order and the views applied", func() bool {
 		code, a = n.post("/v1/decide", `{"userId":"u-1","placements":["exit"]}`)
 		p := a["placements"].([]any)[0].(map[string]any)
-		return code == 200 && p["variant"].(map[string]any)["id"] == "ten"
+		items, _ := p["items"].([]any)
+		return code == 200 && p["variant"].(map[string]any)["id"] == "ten" && len(items) == 2
 	})
 	code, fresh := n.post("/v1/decide", `{"anonymousId":"new-1","placements":["exit"]}`)
 	if v := fresh["placements"].([]any)[0].(map[string]any)["variant"].(map[string]any)["id"]; code != 200 || v != "free_shipping" {
