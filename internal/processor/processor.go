@@ -525,9 +525,10 @@ type CheckpointStats struct {
 	Total time.Duration
 	// Bytes is the size of the batch.
 	Bytes int
-	// Parts says where the pause went: the behind appliers catching up
-	// ("behind", while Run runs), the profiles, then each applier in
-	// order (a split applier's first part only).
+	// Parts says where the pause went: waiting for the batch being
+	// applied ("wait"), the behind appliers catching up ("behind", while
+	// Run runs), the profiles, then each applier in order (a split
+	// applier's first part only).
 	Parts []Part
 }
 
@@ -569,13 +570,14 @@ func (p *Processor) CheckpointStats(st DB) (CheckpointStats, error) {
 			b.Close()
 		}
 	}()
-	cs.Parts = make([]Part, 0, 2+len(p.appliers))
-	t := time.Now()
+	cs.Parts = make([]Part, 0, 3+len(p.appliers))
+	t := start
 	took := func(name string) {
 		now := time.Now()
 		cs.Parts = append(cs.Parts, Part{name, now.Sub(t)})
 		t = now
 	}
+	took("wait")
 	if p.stage != nil {
 		// The behind appliers catch up to the applied seq first.
 		p.stage.drain()

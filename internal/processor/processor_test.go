@@ -430,13 +430,13 @@ func TestCheckpointPartsSayWhereThePauseWent(t *testing.T) {
 		names = append(names, pt.Name)
 		sum += pt.Took
 	}
-	if want := []string{"profiles", "first", "sleepy", "counter"}; !slices.Equal(names, want) {
+	if want := []string{"wait", "profiles", "first", "sleepy", "counter"}; !slices.Equal(names, want) {
 		t.Fatalf("parts %v, want %v", names, want)
 	}
-	if got := cs.Parts[2].Took; got < slow {
+	if got := cs.Parts[3].Took; got < slow {
 		t.Errorf("the sleepy applier's part took %v, its checkpoint sleeps %v", got, slow)
 	}
-	if got := cs.Parts[3].Took; got >= slow {
+	if got := cs.Parts[4].Took; got >= slow {
 		t.Errorf("the split applier's part took %v: its second part (a %v sleep, after the pause) was counted", got, slow)
 	}
 	if sum > cs.Pause {

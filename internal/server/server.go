@@ -712,6 +712,15 @@ func (s *Server) Start() (string, error) {
 				}
 				s.checkpointBytes.Add(float64(cs.Bytes))
 			}
+			if cs.Pause >= slowCheckpoint {
+				// Rare, and what an operator chasing a latency spike
+				// needs: which part took the time.
+				args := []any{"pause", cs.Pause.Round(time.Millisecond), "total", cs.Total.Round(time.Millisecond), "bytes", cs.Bytes}
+				for _, pt := range cs.Parts {
+					args = append(args, pt.Name, pt.Took.Round(100*time.Microsecond))
+				}
+				slog.Warn("slow checkpoint", args...)
+			}
 		})
 	}()
 	go func() {
@@ -836,6 +845,10 @@ func (s *Server) recordTransitions(ctx context.Context, ts []segment.Transition)
 // idleTimeout is how long a keep-alive connection may wait for its next
 // request; it holds one of Config.MaxConnections meanwhile.
 const idleTimeout = 2 * time.Minute
+
+// slowCheckpoint is the processor's pause past which a checkpoint is
+// logged with its parts: several times a usual one at 1 M customers.
+const slowCheckpoint = 250 * time.Millisecond
 
 func every(ctx context.Context, d time.Duration, fn func()) {
 	t := time.NewTicker(d)
