@@ -86,3 +86,111 @@ func TestCheckpointSplitWritesThePause(t *testing.T) {
 		t.Fatalf("the next checkpoint does not hold the later changes: %v", d)
 	}
 }
+
+// Checkpoints in a row reuse their buffers: each still holds the state at
+// its own pause, with changes made during every second part, and the kept
+// buffers hold no copy of a state between checkpoints.
+func TestCheckpointSplitRounds(t *testing.T) {
+	evs := demoEvents(t, 80, 1<<30)
+	s, atPause := NewStore(), NewStore()
+	db := storetest.MemDB(t)
+	const rounds = 6
+	n := len(evs) / rounds
+	for r := range rounds {
+		chunk := evs[r*n : (r+1)*n]
+		during := len(chunk) / 3 // applied between the pause and the second part
+		for _, e := range chunk[:len(chunk)-during] {
+			s.Apply(e)
+			atPause.Apply(e)
+		}
+		b := db.NewBatch()
+		finish, err := s.CheckpointSplit(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range chunk[len(chunk)-during:] {
+			s.Apply(e)
+		}
+		if err := finish(); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Commit(pebble.NoSync); err != nil {
+			t.Fatal(err)
+		}
+		l := NewStore()
+		if err := l.Load(db); err != nil {
+			t.Fatal(err)
+		}
+		if d := Diff(l, atPause, 5); len(d) > 0 {
+			t.Fatalf("round %d: the checkpoint does not hold the state at its pause: %v", r, d)
+		}
+		for _, e := range chunk[len(chunk)-during:] {
+			atPause.Apply(e)
+		}
+		if s.cpBufs == nil {
+			t.Fatalf("round %d: the checkpoint's buffers were not kept", r)
+		}
+		for _, sn := range s.cpBufs.snaps[:cap(s.cpBufs.snaps)] {
+			if sn.p != nil || sn.h != nil || sn.id != "" {
+				t.Fatalf("round %d: a kept buffer still holds a copy of %s", r, sn.id)
+			}
+		}
+	}
+}
+
+// BenchmarkCheckpointPause times a checkpoint's first part, the
+// processor's pause, with a tenth of 20,000 demo customers' profiles
+// changed since the last checkpoint (hot, as under load); the second part
+// and the commit run outside the timer.
+func BenchmarkCheckpointPause(b *testing.B) {
+	evs := demoEvents(b, 20000, 1<<30)
+	s := NewStore()
+	for _, e := range evs {
+		s.Apply(e)
+	}
+	db := storetest.MemDB(b)
+	cp := func() {
+		bt := db.NewBatch()
+		finish, err := s.CheckpointSplit(bt)
+		if err == nil {
+			err = finish()
+		}
+		if err == nil {
+			err = bt.Commit(pebble.NoSync)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	cp()
+	// Each round changes the profiles of a window of the events: about a
+	// tenth of the customers.
+	window := len(evs) / 10
+	dirty := 0
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		lo := (i * window) % (len(evs) - window)
+		for _, e := range evs[lo : lo+window] {
+			e.Seq = 0 // applied again: a new event to the store
+			s.Apply(e)
+		}
+		dirty += len(s.dirty)
+		bt := db.NewBatch()
+		b.StartTimer()
+		finish, err := s.CheckpointSplit(bt)
+		b.StopTimer()
+		if err == nil {
+			err = finish()
+		}
+		if err == nil {
+			err = bt.Commit(pebble.NoSync)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(dirty), "ns/changed")
+	b.ReportMetric(float64(dirty)/float64(b.N), "changed/op")
+}

@@ -122,6 +122,11 @@ type Store struct {
 	// part has finished reading the hot states it shares (hotEntry.shared).
 	cpGen  uint64
 	cpDone atomic.Uint64
+	// cpBufs are the last checkpoint's buffers, for the next one (taken
+	// under mu by CheckpointSplit, given back by its second part): grown
+	// by appending afresh each time, the copies of the changed hot states
+	// (288 bytes each) were most of the pause's work.
+	cpBufs *cpBufs
 }
 
 // DefaultHot is how many profiles keep their state decoded.
@@ -452,8 +457,14 @@ func (s *Store) CheckpointSplit(b *pebble.Batch) (func() error, error) {
 	defer s.mu.Unlock()
 	s.cpGen++
 	gen := s.cpGen
-	var snaps []cpSnap
-	var hdrs, buf []byte
+	bufs := s.cpBufs
+	if bufs == nil {
+		bufs = new(cpBufs)
+	}
+	s.cpBufs = nil
+	snaps := slices.Grow(bufs.snaps[:0], len(s.dirty))
+	hdrs := bufs.hdrs[:0]
+	var buf []byte
 	for id := range s.dirty {
 		p := s.byID(id)
 		if p == nil {
@@ -490,13 +501,30 @@ func (s *Store) CheckpointSplit(b *pebble.Batch) (func() error, error) {
 	s.merges = s.merges[:0]
 	s.evictIdle()
 	s.compactRecs()
-	return func() error { return s.finishCheckpoint(b, gen, snaps, hdrs) }, nil
+	bufs.snaps, bufs.hdrs = snaps, hdrs
+	return func() error { return s.finishCheckpoint(b, gen, bufs) }, nil
 }
 
+// cpBufs are a checkpoint's buffers: the copies of the changed hot states,
+// their records' headers and their encodings.
+type cpBufs struct {
+	snaps      []cpSnap
+	hdrs, encs []byte
+}
+
+// cpKeepSnaps and cpKeepEncs bound the buffers a store keeps for its next
+// checkpoint: the copies' array (cleared, but a collection still scans it)
+// ~19 MB, the encodings' 64 MB.
+const (
+	cpKeepSnaps = 1 << 16
+	cpKeepEncs  = 64 << 20
+)
+
 // finishCheckpoint is CheckpointSplit's second part.
-func (s *Store) finishCheckpoint(b *pebble.Batch, gen uint64, snaps []cpSnap, hdrs []byte) error {
+func (s *Store) finishCheckpoint(b *pebble.Batch, gen uint64, bufs *cpBufs) error {
 	defer s.cpDone.Store(gen)
-	var encs, val []byte
+	snaps, hdrs := bufs.snaps, bufs.hdrs
+	encs, val := bufs.encs[:0], []byte(nil)
 	for i := range snaps {
 		sn := &snaps[i]
 		sn.lo = len(encs)
@@ -520,6 +548,13 @@ func (s *Store) finishCheckpoint(b *pebble.Batch, gen uint64, snaps []cpSnap, hd
 			s.setRec(sn.p, s.idsOf(sn.p), encs[sn.lo:sn.hi])
 			sn.h.modified, sn.h.shared = false, 0
 		}
+	}
+	// setRec copied the encodings; the copies of the states go, so that
+	// the kept array holds none of them.
+	clear(snaps)
+	if cap(snaps) <= cpKeepSnaps && cap(encs) <= cpKeepEncs {
+		bufs.snaps, bufs.hdrs, bufs.encs = snaps[:0], hdrs[:0], encs[:0]
+		s.cpBufs = bufs
 	}
 	return nil
 }
