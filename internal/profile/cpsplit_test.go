@@ -103,20 +103,11 @@ func TestCheckpointSplitRounds(t *testing.T) {
 			s.Apply(e)
 			atPause.Apply(e)
 		}
-		b := db.NewBatch()
-		finish, err := s.CheckpointSplit(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range chunk[len(chunk)-during:] {
-			s.Apply(e)
-		}
-		if err := finish(); err != nil {
-			t.Fatal(err)
-		}
-		if err := b.Commit(pebble.NoSync); err != nil {
-			t.Fatal(err)
-		}
+		splitCheckpoint(t, s, db, func() {
+			for _, e := range chunk[len(chunk)-during:] {
+				s.Apply(e)
+			}
+		})
 		l := NewStore()
 		if err := l.Load(db); err != nil {
 			t.Fatal(err)
@@ -149,20 +140,7 @@ func BenchmarkCheckpointPause(b *testing.B) {
 		s.Apply(e)
 	}
 	db := storetest.MemDB(b)
-	cp := func() {
-		bt := db.NewBatch()
-		finish, err := s.CheckpointSplit(bt)
-		if err == nil {
-			err = finish()
-		}
-		if err == nil {
-			err = bt.Commit(pebble.NoSync)
-		}
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
-	cp()
+	splitCheckpoint(b, s, db, nil)
 	// Each round changes the profiles of a window of the events: about a
 	// tenth of the customers.
 	window := len(evs) / 10
@@ -176,21 +154,30 @@ func BenchmarkCheckpointPause(b *testing.B) {
 			s.Apply(e)
 		}
 		dirty += len(s.dirty)
-		bt := db.NewBatch()
 		b.StartTimer()
-		finish, err := s.CheckpointSplit(bt)
-		b.StopTimer()
-		if err == nil {
-			err = finish()
-		}
-		if err == nil {
-			err = bt.Commit(pebble.NoSync)
-		}
-		if err != nil {
-			b.Fatal(err)
-		}
+		splitCheckpoint(b, s, db, b.StopTimer) // the first part timed
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(dirty), "ns/changed")
 	b.ReportMetric(float64(dirty)/float64(b.N), "changed/op")
+}
+
+// splitCheckpoint checkpoints s into db in two parts, calling between (when
+// not nil) after the first, as the processor resumes applying there.
+func splitCheckpoint(tb testing.TB, s *Store, db *pebble.DB, between func()) {
+	tb.Helper()
+	bt := db.NewBatch()
+	finish, err := s.CheckpointSplit(bt)
+	if err == nil {
+		if between != nil {
+			between()
+		}
+		err = finish()
+	}
+	if err == nil {
+		err = bt.Commit(pebble.NoSync)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
 }
