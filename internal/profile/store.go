@@ -462,7 +462,9 @@ func (s *Store) CheckpointSplit(b *pebble.Batch) (func() error, error) {
 		bufs = new(cpBufs)
 	}
 	s.cpBufs = nil
-	snaps := slices.Grow(bufs.snaps[:0], len(s.dirty))
+	// Room for every changed hot state at once, but not for every changed
+	// profile: after a big import most of those are cold.
+	snaps := slices.Grow(bufs.snaps[:0], min(len(s.dirty), s.hotLen))
 	hdrs := bufs.hdrs[:0]
 	var buf []byte
 	for id := range s.dirty {

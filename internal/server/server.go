@@ -712,15 +712,7 @@ func (s *Server) Start() (string, error) {
 				}
 				s.checkpointBytes.Add(float64(cs.Bytes))
 			}
-			if cs.Pause >= slowCheckpoint {
-				// Rare, and what an operator chasing a latency spike
-				// needs: which part took the time.
-				args := []any{"pause", cs.Pause.Round(time.Millisecond), "total", cs.Total.Round(time.Millisecond), "bytes", cs.Bytes}
-				for _, pt := range cs.Parts {
-					args = append(args, pt.Name, pt.Took.Round(100*time.Microsecond))
-				}
-				slog.Warn("slow checkpoint", args...)
-			}
+			logSlowCheckpoint(slog.Default(), cs)
 		})
 	}()
 	go func() {
@@ -849,6 +841,20 @@ const idleTimeout = 2 * time.Minute
 // slowCheckpoint is the processor's pause past which a checkpoint is
 // logged with its parts: several times a usual one at 1 M customers.
 const slowCheckpoint = 250 * time.Millisecond
+
+// logSlowCheckpoint logs a checkpoint that paused the processor
+// slowCheckpoint or more, with each part of the pause: rare, and what an
+// operator chasing a latency spike needs.
+func logSlowCheckpoint(l *slog.Logger, cs processor.CheckpointStats) {
+	if cs.Pause < slowCheckpoint {
+		return
+	}
+	args := []any{"pause", cs.Pause.Round(time.Millisecond), "total", cs.Total.Round(time.Millisecond), "bytes", cs.Bytes}
+	for _, pt := range cs.Parts {
+		args = append(args, pt.Name, pt.Took.Round(100*time.Microsecond))
+	}
+	l.Warn("slow checkpoint", args...)
+}
 
 func every(ctx context.Context, d time.Duration, fn func()) {
 	t := time.NewTicker(d)
