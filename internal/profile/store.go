@@ -474,7 +474,7 @@ func (s *Store) CheckpointSplit(b *pebble.Batch) (func() error, error) {
 		}
 		if h := s.hotOf(p); h != nil && h.modified {
 			lo := len(hdrs)
-			hdrs = s.appendHeader(hdrs, p)
+			hdrs = s.appendHeader(hdrs, p, s.idsOf(p))
 			h.shared = gen
 			snaps = append(snaps, cpSnap{id: id, p: p, h: h, hdr: [2]int{lo, len(hdrs)}, st: h.st})
 			continue
@@ -526,17 +526,21 @@ const (
 func (s *Store) finishCheckpoint(b *pebble.Batch, gen uint64, bufs *cpBufs) error {
 	defer s.cpDone.Store(gen)
 	snaps, hdrs := bufs.snaps, bufs.hdrs
-	encs, val := bufs.encs[:0], []byte(nil)
+	encs := bufs.encs[:0]
 	for i := range snaps {
+		// The record is the header taken at the pause, then the state
+		// encoded right after it: the state's part is the new record's
+		// encoding, no copy made.
 		sn := &snaps[i]
+		rec := len(encs)
+		encs = append(encs, hdrs[sn.hdr[0]:sn.hdr[1]]...)
 		sn.lo = len(encs)
 		var err error
 		if encs, err = sn.st.AppendBinary(encs); err != nil {
 			return fmt.Errorf("checkpoint profile %s: %w", sn.id, err)
 		}
 		sn.hi = len(encs)
-		val = append(append(val[:0], hdrs[sn.hdr[0]:sn.hdr[1]]...), encs[sn.lo:sn.hi]...)
-		if err := b.Set(store.Key(store.PrefixProfile, sn.id), val, nil); err != nil {
+		if err := b.Set(store.Key(store.PrefixProfile, sn.id), encs[rec:sn.hi], nil); err != nil {
 			return err
 		}
 	}
@@ -612,13 +616,13 @@ const profileVersion = 1
 // encodeProfile appends p's stored record (the caller flushed p, so its
 // encoded state is current).
 func (s *Store) encodeProfile(dst []byte, p *Profile) []byte {
-	_, enc := s.recOf(p)
-	return append(s.appendHeader(dst, p), enc...)
+	ids, enc := s.recOf(p)
+	return append(s.appendHeader(dst, p, ids), enc...)
 }
 
-// appendHeader appends the part of p's stored record before its state.
-func (s *Store) appendHeader(dst []byte, p *Profile) []byte {
-	ids, _ := s.recOf(p)
+// appendHeader appends the part of p's stored record before its state; ids
+// are p's (idsOf).
+func (s *Store) appendHeader(dst []byte, p *Profile, ids idSet) []byte {
 	dst = append(dst, profileVersion)
 	dst = binary.AppendUvarint(dst, p.CreatedSeq)
 	dst = binary.AppendUvarint(dst, uint64(p.nids))
