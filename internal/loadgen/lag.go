@@ -531,6 +531,12 @@ type LagReport struct {
 	// just before the run until the lag drained (background work such as
 	// compaction included); 0 when the server does not export its CPU time.
 	CPUPerEvent time.Duration
+	// ServerCores is the server's CPU time over the wall time of the same
+	// span: how many cores it kept busy on average. Against the cores it
+	// has, it is the headroom left for the lumps (collections,
+	// checkpoints, store jobs) that make the ack tail (README, "Sizing").
+	// 0 without the figures.
+	ServerCores float64
 	// Uptime is how long the server had been running when the run began;
 	// 0 when it does not export its start time.
 	Uptime time.Duration
@@ -627,6 +633,7 @@ func (l *lagSampler) drain(ctx context.Context, start lagGauges, stopped time.Ti
 			if g.events == 0 {
 				r.Drained, r.DrainTime = true, time.Since(stopped)
 				r.CPUPerEvent = cpuPerEvent(start, g)
+				r.ServerCores = cpuCores(start, g)
 				break
 			}
 		}
@@ -761,6 +768,16 @@ func cpuPerEvent(a, b lagGauges) time.Duration {
 	return seconds((b.cpu - a.cpu) / n)
 }
 
+// cpuCores is the server's CPU seconds per second of wall time between two
+// readings; 0 without the figures.
+func cpuCores(a, b lagGauges) float64 {
+	wall := b.at.Sub(a.at).Seconds()
+	if !a.hasCPU || !b.hasCPU || a.at.IsZero() || wall <= 0 {
+		return 0
+	}
+	return max(0, b.cpu-a.cpu) / wall
+}
+
 // uptime is the server's uptime at reading g; 0 without the figure.
 func uptime(g lagGauges) time.Duration {
 	if g.started <= 0 || g.at.IsZero() {
@@ -861,6 +878,9 @@ func (r *LagReport) String() string {
 	s += fmt.Sprintf("drained in %.2fs", r.DrainTime.Seconds())
 	if r.CPUPerEvent > 0 {
 		s += fmt.Sprintf("; server CPU %.1fµs an event", float64(r.CPUPerEvent)/float64(time.Microsecond))
+	}
+	if r.ServerCores > 0 {
+		s += fmt.Sprintf(", %.2f cores on average", r.ServerCores)
 	}
 	if r.Uptime > 0 {
 		s += fmt.Sprintf("; server up %s when the run began", r.Uptime.Round(time.Second))

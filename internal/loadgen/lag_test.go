@@ -128,6 +128,37 @@ func TestCPUPerEvent(t *testing.T) {
 	}
 }
 
+func TestCPUCores(t *testing.T) {
+	t0 := time.Unix(1_764_740_000, 0)
+	at := func(cpu float64, sec int) lagGauges {
+		return lagGauges{cpu: cpu, hasCPU: true, at: t0.Add(time.Duration(sec) * time.Second)}
+	}
+	for _, tc := range []struct {
+		name string
+		a, b lagGauges
+		want float64
+	}{
+		{"60 CPU seconds over 40 s", at(10, 0), at(70, 40), 1.5},
+		{"idle", at(10, 0), at(10, 40), 0},
+		{"no time between the readings", at(10, 5), at(12, 5), 0},
+		{"readings out of order", at(10, 40), at(12, 0), 0},
+		{"no CPU figure before", lagGauges{at: t0}, at(12, 40), 0},
+		{"no CPU figure after", at(10, 0), lagGauges{at: t0.Add(40 * time.Second)}, 0},
+		{"no time on the first reading", lagGauges{cpu: 10, hasCPU: true}, at(70, 40), 0},
+	} {
+		if got := cpuCores(tc.a, tc.b); got != tc.want {
+			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	r := &LagReport{Drained: true, DrainTime: time.Second, CPUPerEvent: 37800 * time.Nanosecond, ServerCores: 1.514}
+	if s := r.String(); !strings.HasSuffix(s, "; server CPU 37.8µs an event, 1.51 cores on average") {
+		t.Errorf("report %q does not end with the server's CPU an event and its cores", s)
+	}
+	if s := (&LagReport{Drained: true, DrainTime: time.Second}).String(); strings.Contains(s, "cores") {
+		t.Errorf("report %q names cores it was not given", s)
+	}
+}
+
 func TestUptime(t *testing.T) {
 	at := time.Unix(1_764_740_000, 0)
 	for _, tc := range []struct {
