@@ -880,7 +880,12 @@ func (r *LagReport) String() string {
 		s += fmt.Sprintf("; server CPU %.1fµs an event", float64(r.CPUPerEvent)/float64(time.Microsecond))
 	}
 	if r.ServerCores > 0 {
-		s += fmt.Sprintf(", %.2f cores on average", r.ServerCores)
+		if r.CPUPerEvent > 0 {
+			s += ", "
+		} else {
+			s += "; server CPU "
+		}
+		s += fmt.Sprintf("%.2f cores on average", r.ServerCores)
 	}
 	if r.Uptime > 0 {
 		s += fmt.Sprintf("; server up %s when the run began", r.Uptime.Round(time.Second))

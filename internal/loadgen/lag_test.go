@@ -154,6 +154,10 @@ func TestCPUCores(t *testing.T) {
 	if s := r.String(); !strings.HasSuffix(s, "; server CPU 37.8µs an event, 1.51 cores on average") {
 		t.Errorf("report %q does not end with the server's CPU an event and its cores", s)
 	}
+	r = &LagReport{Drained: true, DrainTime: time.Second, ServerCores: 0.25} // no event applied
+	if s := r.String(); !strings.HasSuffix(s, "drained in 1.00s; server CPU 0.25 cores on average") {
+		t.Errorf("report %q does not end with the server's cores alone", s)
+	}
 	if s := (&LagReport{Drained: true, DrainTime: time.Second}).String(); strings.Contains(s, "cores") {
 		t.Errorf("report %q names cores it was not given", s)
 	}
