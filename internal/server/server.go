@@ -711,8 +711,8 @@ func (s *Server) Start() (string, error) {
 					s.checkpointParts.WithLabelValues(pt.Name).Observe(pt.Took.Seconds())
 				}
 				s.checkpointBytes.Add(float64(cs.Bytes))
+				logSlowCheckpoint(slog.Default(), cs)
 			}
-			logSlowCheckpoint(slog.Default(), cs)
 		})
 	}()
 	go func() {
